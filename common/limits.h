@@ -1,0 +1,26 @@
+// Limits on everything a request carries (design.md §4.5). Each is configurable in
+// qkvd's config; these are the defaults. Units are in the names (bytes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace qkv {
+
+struct Limits {
+  uint64_t key_bytes_max = 64 * 1024;           // 64 KiB
+  uint64_t value_bytes_max = 16 * 1024 * 1024;  // 16 MiB
+  uint64_t frame_bytes_max = 32 * 1024 * 1024;  // 32 MiB: one framed message on the wire
+  uint64_t context_bytes_max = 64 * 1024;       // 64 KiB: an opaque causal context
+
+  // Ok, or invalid_argument naming the limit ("key is 70000 bytes; key_bytes_max is 65536").
+  Status check_key(uint64_t key_bytes) const;
+  Status check_value(uint64_t value_bytes) const;
+  Status check_context(uint64_t context_bytes) const;
+  // Ok, or invalid_argument if the limits are inconsistent (a maximal put must fit a frame).
+  Status validate() const;
+};
+
+}  // namespace qkv

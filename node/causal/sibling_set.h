@@ -1,0 +1,67 @@
+// The stored state of one key: a set of siblings (values or tombstones, each with the
+// dot that created it) and the version vector of every write the state has seen.
+// This is the "dotted causal container" form of dotted version vectors (Almeida et al.,
+// "Scalable and Accurate Causality Tracking for Eventually Consistent Stores", 2014):
+//
+//   invariant: every sibling's dot is covered by version_vector(); every dot the vector
+//   covers that is not a sibling was superseded by a write whose context covered it.
+//
+// The coordinator (a primary, which applies locally before replicating) creates dots by
+// update(); replicas and reads combine states by join(). join is a lattice join:
+// commutative, associative and idempotent, so replicas converge whatever the order or
+// repetition of replica writes, read repair, handoff and anti-entropy.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/causal/version_vector.h"
+
+namespace qkv::causal {
+
+struct Sibling {
+  Dot dot;
+  bool tombstone = false;  // a delete; value is empty
+  std::string value;
+  friend bool operator==(const Sibling&, const Sibling&) = default;
+};
+
+class SiblingSet {
+ public:
+  SiblingSet() = default;  // a key never written: no siblings, empty vector
+  // REQUIRES (checked with QKV_ASSERT): every sibling's dot is covered by vv and dots are
+  // distinct. Siblings are stored sorted by dot.
+  SiblingSet(VersionVector vv, std::vector<Sibling> siblings);
+
+  // The coordinator's write (DVV "update"): a new dot (actor, version_vector().get(actor)+1);
+  // drops the siblings `context` covers (the client saw them); keeps the rest as concurrent
+  // siblings; the new vector is merge(version_vector(), context) raised to the new dot.
+  // `value` nullopt writes a tombstone (delete).
+  // REQUIRES: this is the coordinator's own current state of the key, so
+  // version_vector().get(actor) is the last counter `actor` issued for it.
+  SiblingSet update(const VersionVector& context, const Actor& actor,
+                    std::optional<std::string> value) const;
+
+  // Lattice join of two states of the same key. A sibling survives if both states hold
+  // it or the other state's vector does not cover its dot.
+  static SiblingSet join(const SiblingSet& a, const SiblingSet& b);
+
+  // The causal context to hand to clients: the version vector.
+  const VersionVector& version_vector() const { return vv_; }
+  const std::vector<Sibling>& siblings() const { return siblings_; }
+  // Values of the non-tombstone siblings, in dot order.
+  std::vector<std::string> values() const;
+  // True when there is no live value: never written, or only tombstones.
+  bool is_deleted() const;
+  // True if `other` adds nothing: join(*this, other) == *this.
+  bool descends(const SiblingSet& other) const;
+
+  friend bool operator==(const SiblingSet&, const SiblingSet&) = default;
+
+ private:
+  VersionVector vv_;
+  std::vector<Sibling> siblings_;  // sorted by dot, dots distinct
+};
+
+}  // namespace qkv::causal

@@ -1,0 +1,78 @@
+// The client API as C++ values (the wire form is proto/client.capnp; see client_codec.h).
+// Used by qkvd, the client SDK and qkvctl. The causal context is opaque bytes here:
+// only qkvd decodes it (node/wire/context_codec.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/node_id.h"
+#include "common/status.h"
+
+namespace qkv::proto {
+
+struct GetRequest {
+  std::string key;
+  uint8_t r = 0;  // 0 = the node's default
+};
+
+struct PutRequest {
+  std::string key;
+  std::string value;
+  std::string context;  // opaque; empty = no causal context (the write is concurrent with all)
+  uint8_t w = 0;
+};
+
+struct DeleteRequest {
+  std::string key;
+  std::string context;
+  uint8_t w = 0;
+};
+
+struct RingRequest {};
+struct StatusRequest {};
+
+using ClientOp = std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest>;
+
+struct ClientRequest {
+  uint64_t request_id = 0;
+  uint32_t timeout_ms = 0;  // 0 = the node's default
+  ClientOp op;
+};
+
+struct GetResponse {
+  std::vector<std::string> values;  // live siblings; empty when not found
+  std::string context;
+};
+
+struct RingResponse {
+  uint32_t partition_count = 0;
+  uint8_t n = 0;
+  std::vector<NodeId> owners;  // owners[p] owns partition p
+};
+
+struct StatusResponse {
+  NodeId node_id;
+  uint64_t incarnation = 0;
+  std::string version;
+  uint64_t uptime_ms = 0;
+  uint8_t n = 0, r = 0, w = 0;
+  std::vector<NodeId> members;
+  std::vector<std::pair<std::string, uint64_t>> counters;
+};
+
+using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse>;
+
+struct ClientResponse {
+  uint64_t request_id = 0;
+  Status status;
+  ClientBody body;
+};
+
+// "get", "put", "delete", "ring", "status".
+const char* op_name(const ClientOp& op);
+
+}  // namespace qkv::proto

@@ -1,0 +1,211 @@
+#include "proto/client_codec.h"
+
+#include <capnp/serialize.h>
+#include <fmt/format.h>
+#include <kj/exception.h>
+
+#include <string_view>
+
+#include "proto/bytes.h"
+
+namespace qkv::proto {
+
+capnp::ReaderOptions reader_options(std::size_t frame_words) {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = frame_words + 8;
+  options.nestingLimit = 16;
+  return options;
+}
+
+void fill(wire::Status::Builder b, const Status& status) {
+  b.setCode(static_cast<wire::StatusCode>(status.code()));
+  if (!status.message().empty()) b.setMessage(status.message());
+}
+
+Status read(wire::Status::Reader r) {
+  auto code = static_cast<uint16_t>(r.getCode());
+  if (code > static_cast<uint16_t>(StatusCode::kOverloaded)) {
+    return Status::corruption(fmt::format("unknown status code {}", code));
+  }
+  if (code == 0) return Status::ok();
+  return Status(static_cast<StatusCode>(code), std::string(to_view(r.getMessage())));
+}
+
+void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
+  b.setRequestId(request.request_id);
+  b.setTimeoutMs(request.timeout_ms);
+  std::visit(
+      [&](const auto& op) {
+        using T = std::decay_t<decltype(op)>;
+        if constexpr (std::is_same_v<T, GetRequest>) {
+          auto g = b.initGet();
+          g.setKey(to_data(op.key));
+          g.setR(op.r);
+        } else if constexpr (std::is_same_v<T, PutRequest>) {
+          auto p = b.initPut();
+          p.setKey(to_data(op.key));
+          p.setValue(to_data(op.value));
+          p.setContext(to_data(op.context));
+          p.setW(op.w);
+        } else if constexpr (std::is_same_v<T, DeleteRequest>) {
+          auto d = b.initDelete();
+          d.setKey(to_data(op.key));
+          d.setContext(to_data(op.context));
+          d.setW(op.w);
+        } else if constexpr (std::is_same_v<T, RingRequest>) {
+          b.setRing();
+        } else {
+          b.setNodeStatus();
+        }
+      },
+      request.op);
+}
+
+Result<ClientRequest> read(wire::ClientRequest::Reader r) {
+  ClientRequest out;
+  out.request_id = r.getRequestId();
+  out.timeout_ms = r.getTimeoutMs();
+  switch (r.which()) {
+    case wire::ClientRequest::GET: {
+      auto g = r.getGet();
+      out.op = GetRequest{to_string(g.getKey()), g.getR()};
+      break;
+    }
+    case wire::ClientRequest::PUT: {
+      auto p = r.getPut();
+      out.op = PutRequest{to_string(p.getKey()), to_string(p.getValue()), to_string(p.getContext()),
+                          p.getW()};
+      break;
+    }
+    case wire::ClientRequest::DELETE: {
+      auto d = r.getDelete();
+      out.op = DeleteRequest{to_string(d.getKey()), to_string(d.getContext()), d.getW()};
+      break;
+    }
+    case wire::ClientRequest::RING:
+      out.op = RingRequest{};
+      break;
+    case wire::ClientRequest::NODE_STATUS:
+      out.op = StatusRequest{};
+      break;
+    default:
+      return Status::invalid_argument(
+          fmt::format("unknown client request kind {}", static_cast<int>(r.which())));
+  }
+  return out;
+}
+
+void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
+  b.setRequestId(response.request_id);
+  fill(b.initStatus(), response.status);
+  std::visit(
+      [&](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+          b.setNone();
+        } else if constexpr (std::is_same_v<T, GetResponse>) {
+          auto g = b.initGet();
+          auto values = g.initValues(body.values.size());
+          for (std::size_t i = 0; i < body.values.size(); ++i)
+            values.set(i, to_data(body.values[i]));
+          g.setContext(to_data(body.context));
+        } else if constexpr (std::is_same_v<T, RingResponse>) {
+          auto ring = b.initRing();
+          ring.setPartitionCount(body.partition_count);
+          ring.setN(body.n);
+          auto owners = ring.initOwners(body.owners.size());
+          for (std::size_t i = 0; i < body.owners.size(); ++i) owners.set(i, body.owners[i]);
+        } else {
+          auto s = b.initNodeStatus();
+          s.setNodeId(body.node_id);
+          s.setIncarnation(body.incarnation);
+          s.setVersion(body.version);
+          s.setUptimeMs(body.uptime_ms);
+          s.setN(body.n);
+          s.setR(body.r);
+          s.setW(body.w);
+          auto members = s.initMembers(body.members.size());
+          for (std::size_t i = 0; i < body.members.size(); ++i) members.set(i, body.members[i]);
+          auto counters = s.initCounters(body.counters.size());
+          for (std::size_t i = 0; i < body.counters.size(); ++i) {
+            counters[i].setName(body.counters[i].first);
+            counters[i].setValue(body.counters[i].second);
+          }
+        }
+      },
+      response.body);
+}
+
+Result<ClientResponse> read(wire::ClientResponse::Reader r) {
+  ClientResponse out;
+  out.request_id = r.getRequestId();
+  out.status = read(r.getStatus());
+  switch (r.which()) {
+    case wire::ClientResponse::NONE:
+      break;
+    case wire::ClientResponse::GET: {
+      auto g = r.getGet();
+      GetResponse body;
+      for (auto v : g.getValues()) body.values.push_back(to_string(v));
+      body.context = to_string(g.getContext());
+      out.body = std::move(body);
+      break;
+    }
+    case wire::ClientResponse::RING: {
+      auto ring = r.getRing();
+      RingResponse body;
+      body.partition_count = ring.getPartitionCount();
+      body.n = ring.getN();
+      for (auto o : ring.getOwners()) body.owners.emplace_back(to_view(o));
+      out.body = std::move(body);
+      break;
+    }
+    case wire::ClientResponse::NODE_STATUS: {
+      auto s = r.getNodeStatus();
+      StatusResponse body;
+      body.node_id = std::string(to_view(s.getNodeId()));
+      body.incarnation = s.getIncarnation();
+      body.version = std::string(to_view(s.getVersion()));
+      body.uptime_ms = s.getUptimeMs();
+      body.n = s.getN();
+      body.r = s.getR();
+      body.w = s.getW();
+      for (auto m : s.getMembers()) body.members.emplace_back(to_view(m));
+      for (auto c : s.getCounters()) body.counters.emplace_back(to_view(c.getName()), c.getValue());
+      out.body = std::move(body);
+      break;
+    }
+    default:
+      return Status::corruption(
+          fmt::format("unknown client response kind {}", static_cast<int>(r.which())));
+  }
+  return out;
+}
+
+kj::Array<capnp::word> encode(const ClientRequest& request) {
+  capnp::MallocMessageBuilder message;
+  fill(message.initRoot<wire::ClientRequest>(), request);
+  return capnp::messageToFlatArray(message);
+}
+
+kj::Array<capnp::word> encode(const ClientResponse& response) {
+  capnp::MallocMessageBuilder message;
+  fill(message.initRoot<wire::ClientResponse>(), response);
+  return capnp::messageToFlatArray(message);
+}
+
+Result<ClientRequest> decode_client_request(kj::ArrayPtr<const capnp::word> frame) {
+  return guarded_decode<ClientRequest>("client request", [&]() -> Result<ClientRequest> {
+    capnp::FlatArrayMessageReader message(frame, reader_options(frame.size()));
+    return read(message.getRoot<wire::ClientRequest>());
+  });
+}
+
+Result<ClientResponse> decode_client_response(kj::ArrayPtr<const capnp::word> frame) {
+  return guarded_decode<ClientResponse>("client response", [&]() -> Result<ClientResponse> {
+    capnp::FlatArrayMessageReader message(frame, reader_options(frame.size()));
+    return read(message.getRoot<wire::ClientResponse>());
+  });
+}
+
+}  // namespace qkv::proto
