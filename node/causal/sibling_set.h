@@ -40,11 +40,17 @@ class SiblingSet {
   // `value` nullopt writes a tombstone (delete).
   // REQUIRES: this is the coordinator's own current state of the key, so
   // version_vector().get(actor) is the last counter `actor` issued for it.
+  // Not checked: contexts come from clients. If `context` claims a higher counter for
+  // `actor` than this state has (a foreign or corrupt context), the new counter is
+  // context.get(actor)+1 instead, so a dot the context has seen is never issued again
+  // (as Riak's dvvset does). Under the REQUIRES the two rules agree.
   SiblingSet update(const VersionVector& context, const Actor& actor,
                     std::optional<std::string> value) const;
 
   // Lattice join of two states of the same key. A sibling survives if both states hold
-  // it or the other state's vector does not cover its dot.
+  // it or the other state's vector does not cover its dot. Two different siblings with the
+  // same dot can only come from a reused actor (a bug incarnations prevent); join then
+  // keeps the smaller by (tombstone, value), which keeps it commutative.
   static SiblingSet join(const SiblingSet& a, const SiblingSet& b);
 
   // The causal context to hand to clients: the version vector.
