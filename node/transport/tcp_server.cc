@@ -1,1 +1,118 @@
-// placeholder: being written
+#include "node/transport/tcp_server.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace qkv::transport {
+namespace {
+
+// Pause before accepting again after an error that would otherwise repeat at once
+// (EMFILE, ENFILE, ENOBUFS).
+constexpr std::chrono::milliseconds kAcceptRetryDelay(100);
+
+Status listen_error(const std::string& host, uint16_t port, const std::string& what) {
+  return Status::io_error(fmt::format("cannot listen on {}:{}: {}", host, port, what));
+}
+
+}  // namespace
+
+TcpServer::TcpServer(asio::io_context& io, std::string host, uint16_t port,
+                     TransportOptions options, AcceptHandler on_accept)
+    : io_(io),
+      host_(std::move(host)),
+      port_(port),
+      options_(options),
+      on_accept_(std::move(on_accept)),
+      acceptor_(io),
+      retry_timer_(io) {}
+
+TcpServer::~TcpServer() {
+  stop();
+}
+
+Status TcpServer::listen() {
+  if (acceptor_.is_open()) {
+    return Status::invalid_argument(fmt::format("already listening on {}:{}", host_, bound_port_));
+  }
+  boost::system::error_code ec;
+  asio::ip::tcp::endpoint endpoint;
+  auto address = asio::ip::make_address(host_, ec);
+  if (!ec) {
+    endpoint = asio::ip::tcp::endpoint(address, port_);
+  } else {
+    // A name: resolved once, synchronously (listen() runs at startup).
+    asio::ip::tcp::resolver resolver(io_);
+    auto results = resolver.resolve(host_, std::to_string(port_), ec);
+    if (ec || results.empty()) return listen_error(host_, port_, ec ? ec.message() : "no address");
+    endpoint = *results.begin();
+  }
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    return listen_error(host_, port_, ec.message());
+  }
+  bound_port_ = acceptor_.local_endpoint(ec).port();
+  accept_next();
+  return Status::ok();
+}
+
+void TcpServer::accept_next() {
+  acceptor_.async_accept([this, alive = std::weak_ptr<int>(alive_), generation = generation_](
+                             const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    // Nothing to do once the server is gone or was stopped (and maybe listens anew).
+    if (alive.expired() || generation != generation_) return;
+    on_accepted(ec, std::move(socket));
+  });
+}
+
+void TcpServer::on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+  if (ec) {
+    // Out of descriptors or buffers: retrying at once would spin; back off briefly.
+    retry_timer_.expires_after(kAcceptRetryDelay);
+    retry_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_),
+                             generation = generation_](const boost::system::error_code& wait_ec) {
+      if (alive.expired() || generation != generation_ || wait_ec) return;
+      accept_next();
+    });
+    return;
+  }
+  ++accepted_;
+  auto connection = FramedConnection::create(std::move(socket), options_);
+  std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
+  connections_.push_back(connection);
+  if (on_accept_) on_accept_(connection);
+  connection->start();
+  accept_next();
+}
+
+void TcpServer::stop_accepting() {
+  ++generation_;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  retry_timer_.cancel();
+}
+
+void TcpServer::stop() {
+  stop_accepting();
+  // Closing runs on_close handlers, which may do anything: work on a snapshot.
+  auto connections = std::move(connections_);
+  connections_.clear();
+  for (const auto& weak : connections) {
+    if (auto connection = weak.lock()) connection->close();
+  }
+}
+
+std::size_t TcpServer::connection_count() const {
+  return std::count_if(connections_.begin(), connections_.end(), [](const auto& weak) {
+    auto connection = weak.lock();
+    return connection && !connection->is_closed();
+  });
+}
+
+}  // namespace qkv::transport

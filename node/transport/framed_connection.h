@@ -1,0 +1,142 @@
+// FramedConnection: one TCP connection carrying Cap'n Proto stream-framed messages
+// (proto/framing.h), both directions. Encoding is the caller's business: frames go out as
+// kj::Array<capnp::word> (a whole framed message, e.g. from capnp::messageToFlatArray) and
+// come in as kj::ArrayPtr<const capnp::word> views of the read buffer.
+//
+// Writes are coalesced (design.md §7): while one async_write is in flight, further frames
+// queue, and the next async_write sends every queued frame in one gather write (a vector of
+// const_buffer, which Asio issues as writev calls). On loopback this is what made ~500 k
+// request/response pairs/s possible, against ~70 k with one frame per syscall.
+//
+// Reads are large (read_chunk_bytes of free space per read), and every whole frame in the
+// buffer is delivered before the next read.
+//
+// Lifetime: create() returns a shared_ptr; pending asynchronous operations hold a reference,
+// so the connection lives until it is closed and those operations have completed. Handlers
+// are released when the connection closes, so a handler may capture the connection's own
+// shared_ptr without leaking it.
+//
+// Thread-safety: none. Everything (calls and handlers) runs on the one io_context thread
+// that runs the socket's executor; no locks are taken or needed.
+#pragma once
+
+#include <capnp/common.h>
+#include <kj/array.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/status.h"
+#include "node/transport/transport_options.h"
+#include "proto/framing.h"
+
+namespace qkv::transport {
+
+namespace asio = boost::asio;
+
+class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
+ public:
+  // Called once per received frame, in order. The frame is valid only during the call.
+  using FrameHandler = std::function<void(kj::ArrayPtr<const capnp::word> frame)>;
+  // Called once on a frame error: invalid_argument when a frame exceeds frame_bytes_max
+  // (the message names the limit), corruption for an impossible segment table. The stream
+  // cannot be resynchronized, so after the handler returns the connection stops reading,
+  // flushes what is queued (the handler may still send(), e.g. one error frame), then
+  // closes. I/O errors and end of stream are not frame errors: they only close.
+  using ErrorHandler = std::function<void(const Status& status)>;
+  // Called exactly once when the connection closes, for any reason (close(), end of stream,
+  // I/O error, end of a graceful close). May be called from within close().
+  using CloseHandler = std::function<void()>;
+
+  struct Stats {
+    uint64_t frames_sent = 0;      // frames whose bytes were handed to the kernel
+    uint64_t frames_received = 0;  // frames delivered to the frame handler
+    uint64_t write_calls = 0;      // async_write operations; each is one gather write
+    uint64_t bytes_sent = 0;
+    uint64_t bytes_received = 0;
+  };
+
+  // `socket` must be connected; TCP_NODELAY is turned on. Nothing is read until start().
+  static std::shared_ptr<FramedConnection> create(asio::ip::tcp::socket socket,
+                                                  const TransportOptions& options);
+
+  FramedConnection(const FramedConnection&) = delete;
+  FramedConnection& operator=(const FramedConnection&) = delete;
+
+  // Set handlers before start(). Unset handlers ignore their event.
+  void set_on_frame(FrameHandler handler) { on_frame_ = std::move(handler); }
+  void set_on_error(ErrorHandler handler) { on_error_ = std::move(handler); }
+  void set_on_close(CloseHandler handler) { on_close_ = std::move(handler); }
+
+  // Begins reading. Idempotent; does nothing once closed or closing.
+  void start();
+
+  // Queues `frame` (one whole framed message) for sending and returns ok; the bytes leave
+  // asynchronously, in send order. Errors (nothing is queued):
+  //   overloaded        queued + in-flight bytes plus this frame would exceed
+  //                     send_queue_bytes_max (the message names it); retry later
+  //   unavailable       the connection is closed or closing
+  //   invalid_argument  an empty frame
+  // A write error closes the connection; frames still queued are dropped.
+  Status send(kj::Array<capnp::word> frame);
+
+  // Closes now: frames still queued are dropped, on_close runs. Idempotent.
+  void close();
+
+  // Stops reading, flushes every queued frame, shuts down the sending side, drains the
+  // peer's bytes for up to close_linger_ms (so the peer reads our last frames rather than
+  // a reset), then closes. send() fails with unavailable from now on. Idempotent.
+  void close_after_flush();
+
+  bool is_closed() const { return closed_; }
+  // "127.0.0.1:4711" ("[::1]:4711" for IPv6), taken when the connection was created.
+  const std::string& remote_endpoint() const { return remote_endpoint_; }
+  // Bytes queued or in flight (what send_queue_bytes_max bounds).
+  uint64_t queued_bytes() const { return queued_bytes_ + in_flight_bytes_; }
+  const Stats& stats() const { return stats_; }
+
+ private:
+  FramedConnection(asio::ip::tcp::socket socket, const TransportOptions& options);
+
+  void read_more();
+  void on_read(const boost::system::error_code& ec, std::size_t bytes);
+  void deliver_frames();
+  void write_queued();
+  void on_written(const boost::system::error_code& ec);
+  void finish_flush();
+  void release_handlers();
+
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer linger_timer_;
+  TransportOptions options_;
+  std::string remote_endpoint_;
+  proto::FrameReader reader_;
+
+  FrameHandler on_frame_;
+  ErrorHandler on_error_;
+  CloseHandler on_close_;
+
+  // Frames waiting for the next write, and the frames (with their buffers) of the write in
+  // flight: they must stay alive until its completion handler runs.
+  std::vector<kj::Array<capnp::word>> queued_;
+  std::vector<kj::Array<capnp::word>> in_flight_;
+  std::vector<asio::const_buffer> in_flight_buffers_;
+  uint64_t queued_bytes_ = 0;     // in queued_
+  uint64_t in_flight_bytes_ = 0;  // in in_flight_
+
+  Stats stats_;
+  bool started_ = false;
+  bool reading_ = false;   // an async read is outstanding
+  bool parsing_ = true;    // false: read bytes are discarded (after a frame error / flush)
+  bool writing_ = false;   // an async write is outstanding
+  bool flushing_ = false;  // close_after_flush() was called
+  bool peer_eof_ = false;  // the peer shut down its sending side
+  bool closed_ = false;
+  bool dispatching_ = false;  // inside a frame or error handler: release handlers later
+};
+
+}  // namespace qkv::transport

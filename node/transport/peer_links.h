@@ -1,0 +1,104 @@
+// PeerLinks: qkvd's outbound links to the other nodes, one TCP connection per peer NodeId.
+//
+// A link connects lazily, on the first send(); frames sent while it connects are queued
+// (bounded by send_queue_bytes_max) and flushed, in order, once connected. Delivery is best
+// effort: when a connect attempt fails (or times out after connect_timeout_ms) or an
+// established link breaks, the frames queued for it are dropped (callers have their own
+// deadlines: quorum rounds time out, hints cover writes) and the link backs off. The first
+// backoff is kReconnectBackoffMsInitial, doubling per failure up to reconnect_backoff_ms_max;
+// a success resets it. Sends during a backoff fail fast with unavailable; the first send
+// after it reconnects. No timer reconnects on its own.
+//
+// Replies travel on the other node's own outbound link (to our peer port), so frames that
+// arrive on an outbound link are only passed to the optional frame handler.
+//
+// Thread-safety: none. Construct, call and destroy on the io_context's one thread; handlers
+// run there too. No locks are taken or needed.
+#pragma once
+
+#include <capnp/common.h>
+#include <kj/array.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/asio.h"
+#include "common/node_id.h"
+#include "common/status.h"
+#include "node/transport/transport_options.h"
+
+namespace qkv::transport {
+
+namespace asio = boost::asio;
+
+// The first backoff after a failure (then doubling, up to reconnect_backoff_ms_max).
+inline constexpr uint32_t kReconnectBackoffMsInitial = 50;
+
+class PeerLinks {
+ public:
+  // A frame that arrived on the outbound link to `from`; valid only during the call.
+  using FrameHandler =
+      std::function<void(const NodeId& from, kj::ArrayPtr<const capnp::word> frame)>;
+
+  struct Counters {
+    uint64_t frames_sent = 0;     // frames handed to a connected link's FramedConnection
+    uint64_t frames_dropped = 0;  // frames queued while connecting, dropped by a failure
+                                  // or close_all() (frames a broken connection still held
+                                  // are not counted)
+    uint64_t connects = 0;        // connect attempts that succeeded
+    uint64_t connect_failures = 0;
+    uint64_t links_broken = 0;  // established links that closed (not by close_all)
+  };
+
+  PeerLinks(asio::io_context& io, TransportOptions options);
+  ~PeerLinks();  // close_all()
+
+  PeerLinks(const PeerLinks&) = delete;
+  PeerLinks& operator=(const PeerLinks&) = delete;
+
+  // Where `id` listens (its peer port). `host` is an IP address or a name (resolved on each
+  // connect). Changing the address of a known peer closes its link (queued frames are
+  // dropped) and resets its backoff; setting the same address again does nothing.
+  void set_address(const NodeId& id, std::string host, uint16_t port);
+
+  // Optional: frames arriving on outbound links. Without it they are discarded.
+  void set_on_frame(FrameHandler handler) { on_frame_ = std::move(handler); }
+
+  // Queues `frame` (one whole framed message) for `to`, connecting if needed. Ok means
+  // queued, not delivered. Errors (the frame is not queued):
+  //   invalid_argument  `to` has no address (set_address was never called for it)
+  //   unavailable       the link is backing off after a failure; the message names the
+  //                     peer, its address, the last error and the time left
+  //   overloaded        the link's queue would exceed send_queue_bytes_max
+  Status send(const NodeId& to, kj::Array<capnp::word> frame);
+
+  // Closes every link and drops the frames queued for them; addresses are kept and backoffs
+  // reset, so a later send() connects again. Idempotent.
+  void close_all();
+
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Link;
+
+  void connect(const std::shared_ptr<Link>& link);
+  void on_connect_result(const std::shared_ptr<Link>& link, const boost::system::error_code& ec);
+  void on_connected(const std::shared_ptr<Link>& link);
+  // Ends the link's attempt or connection (dropping its queue) and starts its next backoff.
+  void back_off(const std::shared_ptr<Link>& link, const std::string& why);
+  void reset(Link& link);
+  Status unavailable(const Link& link) const;
+
+  asio::io_context& io_;
+  TransportOptions options_;
+  FrameHandler on_frame_;
+  Counters counters_;
+  std::map<NodeId, std::shared_ptr<Link>> links_;  // ordered: close_all() is deterministic
+  // Completion handlers hold a weak_ptr to this token and do nothing once it is gone.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace qkv::transport

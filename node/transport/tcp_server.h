@@ -1,0 +1,79 @@
+// TcpServer: a listening TCP socket that turns every accepted connection into a
+// FramedConnection. qkvd runs one for its client port and one for its peer port.
+//
+// Thread-safety: none. Construct, call and destroy on the io_context's one thread; the
+// accept handler runs there too. No locks are taken or needed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/status.h"
+#include "node/transport/framed_connection.h"
+#include "node/transport/transport_options.h"
+
+namespace qkv::transport {
+
+class TcpServer {
+ public:
+  // Receives each accepted connection before it reads anything: install its handlers here
+  // (and keep the shared_ptr if replies must be sent later). When the handler returns the
+  // server calls start() on the connection (start() is idempotent, so the handler may call
+  // it itself). The server keeps only a weak reference.
+  using AcceptHandler = std::function<void(std::shared_ptr<FramedConnection> connection)>;
+
+  // `host` is an IP address ("127.0.0.1", "::") or a name resolved once by listen();
+  // `port` 0 asks the kernel for a free port (see port()). Nothing happens until listen().
+  TcpServer(asio::io_context& io, std::string host, uint16_t port, TransportOptions options,
+            AcceptHandler on_accept);
+  ~TcpServer();  // stop()
+
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  // Binds (SO_REUSEADDR, so a restart is not blocked by TIME_WAIT), listens and starts
+  // accepting until stop(). Errors: io_error naming host:port and the OS message (e.g.
+  // "cannot listen on 127.0.0.1:7000: Address already in use"); invalid_argument if
+  // already listening.
+  Status listen();
+
+  // The bound port (the kernel's choice when constructed with port 0); 0 before listen().
+  uint16_t port() const { return bound_port_; }
+
+  // Closes the acceptor and every live connection it accepted (their on_close handlers
+  // run). Idempotent. listen() may be called again afterwards.
+  void stop();
+
+  // Closes the acceptor only: connections already accepted keep working (a graceful
+  // shutdown drains them). Idempotent.
+  void stop_accepting();
+
+  // Accepted connections still open.
+  std::size_t connection_count() const;
+  uint64_t accepted_count() const { return accepted_; }
+
+ private:
+  void accept_next();
+  void on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket);
+
+  asio::io_context& io_;
+  std::string host_;
+  uint16_t port_;
+  TransportOptions options_;
+  AcceptHandler on_accept_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;  // after an accept error such as EMFILE
+  uint16_t bound_port_ = 0;
+  uint64_t accepted_ = 0;
+  uint64_t generation_ = 0;  // bumped by stop(): completions of older accepts are ignored
+  std::vector<std::weak_ptr<FramedConnection>> connections_;
+  // Completion handlers hold a weak_ptr to this token and do nothing once it is gone, so
+  // the server may be destroyed while an accept is pending.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace qkv::transport

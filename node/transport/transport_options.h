@@ -1,0 +1,30 @@
+// Limits and timings of qkvd's TCP transport (client port and peer port). Units are in
+// the names (design.md §4.5): bytes, milliseconds. Values are copied into each
+// FramedConnection, TcpServer and PeerLinks at construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qkv::transport {
+
+struct TransportOptions {
+  // Largest frame (segment table + segments) a connection accepts from its peer; a larger
+  // one is a frame error (invalid_argument naming this limit) and ends the connection.
+  uint64_t frame_bytes_max = 32ull * 1024 * 1024;  // 32 MiB, as Limits::frame_bytes_max
+  // Bytes a connection (or a connecting peer link) may hold queued for sending, in flight
+  // included. A send that would exceed it fails with overloaded instead of queuing.
+  uint64_t send_queue_bytes_max = 64ull * 1024 * 1024;  // 64 MiB
+  // Free buffer space offered to each read: large reads take many frames per syscall.
+  std::size_t read_chunk_bytes = 64 * 1024;  // 64 KiB
+  // Deadline of one outbound connect attempt (resolve + TCP connect).
+  uint32_t connect_timeout_ms = 1000;
+  // Ceiling of the doubling backoff between outbound connect attempts to one peer.
+  uint32_t reconnect_backoff_ms_max = 1000;
+  // After a graceful close (close_after_flush) has flushed and shut down the sending side,
+  // how long to keep draining the peer's bytes before closing. Draining avoids a TCP reset
+  // that could destroy the last frame (e.g. an error frame) before the peer reads it.
+  uint32_t close_linger_ms = 1000;
+};
+
+}  // namespace qkv::transport
