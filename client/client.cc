@@ -1,1 +1,377 @@
-// placeholder: being written
+#include "client/client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "common/asio.h"
+#include "proto/client_codec.h"
+#include "proto/framing.h"
+
+namespace qkv::client {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+using Deadline = SteadyClock::time_point;
+
+constexpr std::size_t kReadChunkBytes = 64 * 1024;
+constexpr uint32_t kServerMarginMaxMs = 100;
+
+Deadline deadline_after(uint32_t ms) {
+  return SteadyClock::now() + std::chrono::milliseconds(ms);
+}
+
+// "host:port" or "[v6]:port" -> (host, port); nullopt when malformed.
+std::optional<std::pair<std::string, std::string>> split_host_port(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return {};
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty() ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return {};
+  }
+  return std::pair(std::move(host), std::move(port));
+}
+
+// One node's persistent connection; `socket` is empty until first use and after a failure.
+struct Connection {
+  std::string address;
+  std::optional<tcp::socket> socket;
+  proto::FrameReader reader;
+};
+
+// How one attempt on one node ended.
+struct Attempt {
+  std::optional<proto::ClientResponse> response;  // set when the node answered
+  Status failure;                                 // why not, otherwise
+  bool sent = false;                              // whether any byte of the request was sent
+};
+
+}  // namespace
+
+uint32_t server_timeout_ms(uint32_t timeout_ms) {
+  uint32_t margin = std::min(kServerMarginMaxMs, timeout_ms / 10);
+  return std::max<uint32_t>(1, timeout_ms - margin);
+}
+
+class Client::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)) {
+    for (const auto& address : options_.nodes) {
+      connections_.push_back(
+          Connection{address, std::nullopt, proto::FrameReader(options_.limits.frame_bytes_max)});
+    }
+  }
+
+  const Options& options() const { return options_; }
+
+  // Sends `op` to the nodes in order until one answers. `retry_after_send`: whether a request
+  // that was sent but got no answer may be sent to the next node (reads only).
+  Result<proto::ClientResponse> call(proto::ClientOp op, uint32_t timeout_ms,
+                                     bool retry_after_send) {
+    if (timeout_ms == 0) timeout_ms = options_.timeout_ms;
+    if (connections_.empty()) return Status::unavailable("no nodes configured");
+    std::string failures;
+    for (auto& connection : connections_) {
+      Attempt attempt = try_node(connection, op, timeout_ms);
+      if (attempt.response) return std::move(*attempt.response);
+      if (attempt.sent && !retry_after_send) return unknown_outcome(op, connection, attempt);
+      if (!failures.empty()) failures += "; ";
+      failures += fmt::format("{}: {}", connection.address, attempt.failure.message());
+    }
+    return Status::unavailable(fmt::format("no node answered the {} ({} tried): {}",
+                                           proto::op_name(op), connections_.size(), failures));
+  }
+
+  // One attempt on one node, no failover.
+  Result<proto::ClientResponse> call_node(std::size_t index, proto::ClientOp op) {
+    auto& connection = connections_[index];
+    Attempt attempt = try_node(connection, op, options_.timeout_ms);
+    if (attempt.response) return std::move(*attempt.response);
+    return Status(attempt.failure.code(),
+                  fmt::format("{}: {}", connection.address, attempt.failure.message()));
+  }
+
+ private:
+  Attempt try_node(Connection& c, const proto::ClientOp& op, uint32_t timeout_ms) {
+    Attempt attempt;
+    attempt.failure = ensure_connected(c);
+    if (!attempt.failure.is_ok()) return attempt;
+    proto::ClientRequest request{next_request_id_++, server_timeout_ms(timeout_ms), op};
+    Deadline deadline = deadline_after(timeout_ms);
+    attempt.failure = send(c, proto::encode(request), deadline, timeout_ms, attempt.sent);
+    if (!attempt.failure.is_ok()) return attempt;
+    auto response = receive(c, request.request_id, deadline, timeout_ms);
+    if (response.is_ok()) {
+      attempt.response = std::move(response).value();
+    } else {
+      attempt.failure = response.status();
+    }
+    return attempt;
+  }
+
+  static Status unknown_outcome(const proto::ClientOp& op, const Connection& c,
+                                const Attempt& attempt) {
+    return Status(
+        attempt.failure.code() == StatusCode::kTimeout ? StatusCode::kTimeout
+                                                       : StatusCode::kUnavailable,
+        fmt::format("{} sent to {}: {}; not retried on another node (the write may have been "
+                    "applied, and a retry could add a duplicate sibling): read the key to see "
+                    "its outcome",
+                    proto::op_name(op), c.address, attempt.failure.message()));
+  }
+
+  // Runs the io_context until `done` or `deadline`. At the deadline, calls cancel() and runs
+  // on until the aborted handler has run (handlers refer to the caller's frame). Returns
+  // whether the deadline passed first.
+  template <typename Cancel>
+  bool run_until(const bool& done, Deadline deadline, Cancel cancel) {
+    io_.restart();
+    while (!done) {
+      if (io_.run_one_until(deadline) > 0) continue;
+      if (done) break;
+      cancel();
+      io_.restart();
+      while (!done) {
+        std::size_t ran = io_.run_one();
+        QKV_ASSERT(ran > 0);  // the cancelled operation's handler is still pending
+      }
+      return true;
+    }
+    return false;
+  }
+
+  void close(Connection& c) {
+    if (c.socket) {
+      error_code ignored;
+      c.socket->close(ignored);
+      c.socket.reset();
+    }
+    c.reader = proto::FrameReader(options_.limits.frame_bytes_max);
+  }
+
+  // Whether an idle connection is still open: the node may have closed it (restart, idle
+  // timeout). Bytes found waiting are kept: they are late answers, discarded by receive().
+  bool still_open(Connection& c) {
+    error_code ec;
+    c.socket->non_blocking(true, ec);
+    if (ec) return false;
+    auto space = c.reader.prepare(kReadChunkBytes);
+    std::size_t n = c.socket->read_some(asio::buffer(space.data(), space.size()), ec);
+    c.reader.commit(ec ? 0 : n);
+    error_code ignored;
+    c.socket->non_blocking(false, ignored);
+    return !ec || ec == asio::error::would_block || ec == asio::error::try_again;
+  }
+
+  Status ensure_connected(Connection& c) {
+    if (c.socket) {
+      if (still_open(c)) return Status::ok();
+      close(c);
+    }
+    auto host_port = split_host_port(c.address);
+    if (!host_port) return Status::invalid_argument("not a host:port address");
+    uint32_t limit_ms = options_.connect_timeout_ms;
+    Deadline deadline = deadline_after(limit_ms);
+
+    tcp::resolver resolver(io_);
+    tcp::resolver::results_type endpoints;
+    error_code ec;
+    bool done = false;
+    resolver.async_resolve(host_port->first, host_port->second,
+                           [&](const error_code& e, tcp::resolver::results_type results) {
+                             ec = e;
+                             endpoints = std::move(results);
+                             done = true;
+                           });
+    bool late = run_until(done, deadline, [&] { resolver.cancel(); });
+    if (ec) {
+      return Status::unavailable(late ? fmt::format("resolve timed out after {} ms", limit_ms)
+                                      : fmt::format("resolve failed: {}", ec.message()));
+    }
+
+    c.socket.emplace(io_);
+    done = false;
+    asio::async_connect(*c.socket, endpoints, [&](const error_code& e, const tcp::endpoint&) {
+      ec = e;
+      done = true;
+    });
+    late = run_until(done, deadline, [&] {
+      error_code ignored;
+      c.socket->close(ignored);
+    });
+    if (ec) {
+      close(c);
+      return Status::unavailable(late ? fmt::format("connect timed out after {} ms", limit_ms)
+                                      : fmt::format("connect failed: {}", ec.message()));
+    }
+    error_code ignored;
+    c.socket->set_option(tcp::no_delay(true), ignored);
+    return Status::ok();
+  }
+
+  Status send(Connection& c, const kj::Array<capnp::word>& frame, Deadline deadline,
+              uint32_t timeout_ms, bool& sent) {
+    error_code ec;
+    std::size_t written = 0;
+    bool done = false;
+    asio::async_write(*c.socket, asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word)),
+                      [&](const error_code& e, std::size_t n) {
+                        ec = e;
+                        written = n;
+                        done = true;
+                      });
+    bool late = run_until(done, deadline, [&] {
+      error_code ignored;
+      c.socket->cancel(ignored);
+    });
+    // A partly written frame may be in the node's buffers: count it as sent (conservative).
+    sent = written > 0 || !ec;
+    if (!ec) return Status::ok();
+    close(c);  // a partial frame cannot be followed by another
+    if (late) return Status::timeout(fmt::format("no answer within {} ms", timeout_ms));
+    return Status::unavailable(fmt::format("send failed: {}", ec.message()));
+  }
+
+  // Reads frames until the answer to `request_id`, discarding late answers to earlier requests.
+  // On a missed deadline the connection stays open (its late answer is discarded next time).
+  Result<proto::ClientResponse> receive(Connection& c, uint64_t request_id, Deadline deadline,
+                                        uint32_t timeout_ms) {
+    for (;;) {
+      auto frame = c.reader.next();
+      if (!frame.is_ok()) {
+        close(c);
+        return frame.status();
+      }
+      if (frame->has_value()) {
+        auto response = proto::decode_client_response(**frame);
+        if (!response.is_ok() || response->request_id == request_id) {
+          if (!response.is_ok()) close(c);
+          return response;
+        }
+        // Id 0 with an error: the node rejected a request it could not read (e.g. a frame
+        // over its limit); with one request in flight, that is this one.
+        if (response->request_id == 0 && !response->status.is_ok()) {
+          close(c);
+          return response;
+        }
+        continue;  // a late answer to an earlier request that timed out
+      }
+      Status status = read_some(c, deadline, timeout_ms);
+      if (!status.is_ok()) return status;
+    }
+  }
+
+  Status read_some(Connection& c, Deadline deadline, uint32_t timeout_ms) {
+    auto space = c.reader.prepare(kReadChunkBytes);
+    error_code ec;
+    std::size_t n = 0;
+    bool done = false;
+    c.socket->async_read_some(asio::buffer(space.data(), space.size()),
+                              [&](const error_code& e, std::size_t k) {
+                                ec = e;
+                                n = k;
+                                done = true;
+                              });
+    bool late = run_until(done, deadline, [&] {
+      error_code ignored;
+      c.socket->cancel(ignored);
+    });
+    c.reader.commit(n);
+    if (!ec) return Status::ok();
+    if (late) return Status::timeout(fmt::format("no answer within {} ms", timeout_ms));
+    close(c);
+    if (ec == asio::error::eof) return Status::unavailable("connection closed by the node");
+    return Status::unavailable(fmt::format("connection broke: {}", ec.message()));
+  }
+
+  Options options_;
+  asio::io_context io_{1};
+  std::vector<Connection> connections_;
+  uint64_t next_request_id_ = 1;  // 0 is never used: the node answers 0 to unreadable requests
+};
+
+namespace {
+
+// A request's answer must carry the body its op implies; T is that body's type.
+template <typename T>
+Result<T> take_body(proto::ClientResponse&& response, const char* op) {
+  if (!response.status.is_ok()) return response.status;
+  if (auto* body = std::get_if<T>(&response.body)) return std::move(*body);
+  return Status::corruption(fmt::format("the node's answer to a {} has no {} body", op, op));
+}
+
+}  // namespace
+
+Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::~Client() = default;
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+
+const Options& Client::options() const {
+  return impl_->options();
+}
+
+Result<GetResult> Client::get(std::string_view key, ReadOptions options) {
+  QKV_RETURN_IF_ERROR(impl_->options().limits.check_key(key.size()));
+  auto response = impl_->call(proto::GetRequest{std::string(key), options.r}, options.timeout_ms,
+                              /*retry_after_send=*/true);
+  if (!response.is_ok()) return response.status();
+  // not_found carries the context (of a tombstone, say) so a later put supersedes it.
+  if (response->status.code() == StatusCode::kNotFound) {
+    GetResult result;
+    if (auto* body = std::get_if<proto::GetResponse>(&response->body)) {
+      result.context = std::move(body->context);
+    }
+    return result;
+  }
+  auto body = take_body<proto::GetResponse>(std::move(response).value(), "get");
+  if (!body.is_ok()) return body.status();
+  return GetResult{std::move(body->values), std::move(body->context)};
+}
+
+Status Client::put(std::string_view key, std::string_view value, std::string_view context,
+                   WriteOptions options) {
+  const Limits& limits = impl_->options().limits;
+  QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
+  QKV_RETURN_IF_ERROR(limits.check_value(value.size()));
+  QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
+  proto::PutRequest put{std::string(key), std::string(value), std::string(context), options.w};
+  auto response = impl_->call(std::move(put), options.timeout_ms, /*retry_after_send=*/false);
+  return response.is_ok() ? response->status : response.status();
+}
+
+Status Client::del(std::string_view key, std::string_view context, WriteOptions options) {
+  const Limits& limits = impl_->options().limits;
+  QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
+  QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
+  proto::DeleteRequest del{std::string(key), std::string(context), options.w};
+  auto response = impl_->call(std::move(del), options.timeout_ms, /*retry_after_send=*/false);
+  return response.is_ok() ? response->status : response.status();
+}
+
+Result<proto::RingResponse> Client::ring() {
+  auto response = impl_->call(proto::RingRequest{}, 0, /*retry_after_send=*/true);
+  if (!response.is_ok()) return response.status();
+  return take_body<proto::RingResponse>(std::move(response).value(), "ring");
+}
+
+Result<proto::StatusResponse> Client::node_status(std::size_t node_index) {
+  if (node_index >= impl_->options().nodes.size()) {
+    return Status::invalid_argument(fmt::format("node index {} is out of range ({} nodes)",
+                                                node_index, impl_->options().nodes.size()));
+  }
+  auto response = impl_->call_node(node_index, proto::StatusRequest{});
+  if (!response.is_ok()) return response.status();
+  return take_body<proto::StatusResponse>(std::move(response).value(), "status");
+}
+
+}  // namespace qkv::client

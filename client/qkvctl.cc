@@ -1,1 +1,347 @@
-int main() { return 0; }
+// qkvctl: the qkv command-line client.
+//
+//   qkvctl --cluster host:port[,host:port...] [--json] [--timeout-ms N] COMMAND
+//     get KEY [--r R]
+//     put KEY [VALUE | --value-file F] [--context BASE64] [--w W]
+//     delete KEY [--context BASE64] [--w W]
+//     ring                          partitions and ownership share per node
+//     status                        every node of --cluster; exit 1 if any is down
+//     load   (--lines F | --stanzas F) [--concurrency N]   write the dev dataset
+//     verify (--lines F | --stanzas F) [--concurrency N]   read it back and compare
+//
+// Output is for people by default and JSON with --json (shapes: client/json_output.h).
+// Exit codes: 0 success; 1 a request failed, a node is down, or verify found a bad key;
+// CLI11's codes for usage errors. Errors print the node's message (naming the limit when
+// input is too large).
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/bulk.h"
+#include "client/client.h"
+#include "client/dataset.h"
+#include "client/json_output.h"
+
+namespace qkv::client {
+namespace {
+
+using nlohmann::json;
+
+struct Global {
+  std::vector<std::string> cluster;
+  bool json = false;
+  uint32_t timeout_ms = 5000;
+
+  Options client_options() const {
+    Options options;
+    options.nodes = cluster;
+    options.timeout_ms = timeout_ms;
+    return options;
+  }
+};
+
+struct KeyArgs {
+  std::string key, value, value_file, context_base64;
+  int quorum = 0;  // r or w
+};
+
+struct DatasetArgs {
+  std::string lines, stanzas;
+  std::size_t concurrency = 8;
+};
+
+void print_json(const json& j) {
+  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+// Shows text as is when it is valid UTF-8, else as base64, labelled.
+std::string shown(std::string_view bytes) {
+  if (is_valid_utf8(bytes)) return std::string(bytes);
+  return "(base64) " + base64_encode(bytes);
+}
+
+// Text ending in exactly one newline of its own (a value may end in one already).
+std::string as_line(std::string text) {
+  if (text.empty() || text.back() != '\n') text.push_back('\n');
+  return text;
+}
+
+int fail(const Global& g, const Status& status) {
+  if (g.json) {
+    print_json({{"error",
+                 {{"code", std::string(status_code_name(status.code()))},
+                  {"message", status.message()}}}});
+  } else {
+    std::cerr << "error: " << status.to_string() << "\n";
+  }
+  return 1;
+}
+
+int cmd_get(const Global& g, const KeyArgs& a) {
+  Client client(g.client_options());
+  auto got = client.get(a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0});
+  if (!got.is_ok()) return fail(g, got.status());
+  if (g.json) {
+    print_json(get_result_json(a.key, *got));
+    return 0;
+  }
+  std::cout << "key: " << shown(a.key) << "\n";
+  if (!got->found()) {
+    std::cout << "siblings: 0 (not found)\n";
+  } else if (got->values.size() == 1) {
+    std::cout << "value: " << as_line(shown(got->values[0]));
+  } else {
+    std::cout << "siblings: " << got->values.size()
+              << " (concurrent writes: reconcile, then put back with --context)\n";
+    for (std::size_t i = 0; i < got->values.size(); ++i) {
+      std::cout << "value[" << i + 1 << "]: " << as_line(shown(got->values[i]));
+    }
+  }
+  std::cout << "context: " << base64_encode(got->context) << "\n";
+  return 0;
+}
+
+int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
+  auto context = base64_decode(a.context_base64);
+  if (!context.is_ok()) {
+    return fail(g, Status::invalid_argument("--context: " + context.status().message()));
+  }
+  std::string value = a.value;
+  if (is_put && !a.value_file.empty()) {
+    auto file = read_file(a.value_file);
+    if (!file.is_ok()) return fail(g, file.status());
+    value = std::move(file).value();
+  }
+  Client client(g.client_options());
+  WriteOptions options{static_cast<uint8_t>(a.quorum), 0};
+  Status status =
+      is_put ? client.put(a.key, value, *context, options) : client.del(a.key, *context, options);
+  if (!status.is_ok()) return fail(g, status);
+  if (g.json) {
+    json out = {{"ok", true}};
+    set_bytes_field(out, "key", "key_encoding", a.key);
+    print_json(out);
+  } else {
+    std::cout << "ok\n";
+  }
+  return 0;
+}
+
+int cmd_ring(const Global& g) {
+  Client client(g.client_options());
+  auto ring = client.ring();
+  if (!ring.is_ok()) return fail(g, ring.status());
+  json out = ring_json(*ring);
+  if (g.json) {
+    print_json(out);
+    return 0;
+  }
+  std::cout << fmt::format("partitions: {}  n: {}\n", ring->partition_count, ring->n);
+  std::cout << fmt::format("{:<24} {:>10} {:>8}\n", "node", "partitions", "share");
+  for (const auto& node : out["nodes"]) {
+    std::cout << fmt::format("{:<24} {:>10} {:>7.2f}%\n", node["node"].get<std::string>(),
+                             node["partitions"].get<std::size_t>(),
+                             node["share_percent"].get<double>());
+  }
+  return 0;
+}
+
+std::string human_duration(uint64_t ms) {
+  uint64_t s = ms / 1000;
+  if (s < 60) return fmt::format("{}.{:03}s", s, ms % 1000);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60);
+}
+
+void print_status(const std::string& address, const proto::StatusResponse& s) {
+  std::cout << fmt::format("{}  up\n", address);
+  std::cout << fmt::format("  node: {}  incarnation: {}  version: {}  uptime: {}\n", s.node_id,
+                           s.incarnation, s.version, human_duration(s.uptime_ms));
+  std::cout << fmt::format("  n/r/w: {}/{}/{}\n", s.n, s.r, s.w);
+  std::cout << fmt::format("  members ({}): {}\n", s.members.size(), fmt::join(s.members, ", "));
+  std::string counters;
+  for (const auto& [name, value] : s.counters) counters += fmt::format(" {}={}", name, value);
+  std::cout << "  counters:" << counters << "\n";
+}
+
+int cmd_status(const Global& g) {
+  Client client(g.client_options());
+  json nodes = json::array();
+  int down = 0;
+  for (std::size_t i = 0; i < g.cluster.size(); ++i) {
+    auto status = client.node_status(i);
+    if (status.is_ok()) {
+      if (g.json) {
+        nodes.push_back(status_json(g.cluster[i], *status));
+      } else {
+        print_status(g.cluster[i], *status);
+      }
+      continue;
+    }
+    ++down;
+    if (g.json) {
+      nodes.push_back(
+          {{"address", g.cluster[i]}, {"up", false}, {"error", status.status().message()}});
+    } else {
+      // The message starts with the address already shown on this line.
+      std::string why = status.status().message();
+      if (why.starts_with(g.cluster[i] + ": ")) why.erase(0, g.cluster[i].size() + 2);
+      std::cout << fmt::format("{}  down ({})\n", g.cluster[i], why);
+    }
+  }
+  if (g.json) print_json({{"nodes", std::move(nodes)}, {"down", down}});
+  return down == 0 ? 0 : 1;
+}
+
+std::string progress_line(const char* what, std::size_t keys, const BulkCounts& c, double s) {
+  return fmt::format("{}: {}/{} keys  errors {}  missing {}  mismatches {}  {:.0f} ops/s", what,
+                     c.done, keys, c.errors, c.missing, c.mismatches, s > 0 ? c.ops / s : 0.0);
+}
+
+json bulk_json(const char* what, const DatasetArgs& d, const Dataset& data, const BulkReport& r) {
+  json failures = json::array();
+  for (const auto& f : r.failures) {
+    json item = {{"problem", f.problem}};
+    set_bytes_field(item, "key", "key_encoding", f.key);
+    failures.push_back(std::move(item));
+  }
+  const auto& c = r.counts;
+  return {{"command", what},
+          {"dataset", d.lines.empty() ? "stanzas" : "lines"},
+          {"file", d.lines.empty() ? d.stanzas : d.lines},
+          {"keys", r.keys},
+          {"duplicates", data.duplicates},
+          {"skipped", data.skipped},
+          {"done", c.done},
+          {"written", c.written},
+          {"unchanged", c.unchanged},
+          {"ok", c.ok},
+          {"missing", c.missing},
+          {"mismatches", c.mismatches},
+          {"errors", c.errors},
+          {"seconds", r.seconds},
+          {"ops_per_second", r.ops_per_second()},
+          {"failures", std::move(failures)}};
+}
+
+void print_bulk_summary(BulkMode mode, const BulkReport& r) {
+  const auto& c = r.counts;
+  if (mode == BulkMode::kLoad) {
+    std::cout << fmt::format("load: {} keys, {} done ({} written, {} unchanged), {} errors", r.keys,
+                             c.done, c.written, c.unchanged, c.errors);
+  } else {
+    std::cout << fmt::format(
+        "verify: {} keys, {} done, {} ok, {} missing, {} mismatches, {} errors", r.keys, c.done,
+        c.ok, c.missing, c.mismatches, c.errors);
+  }
+  std::cout << fmt::format(", {:.1f} s, {:.0f} ops/s\n", r.seconds, r.ops_per_second());
+  if (!r.failures.empty()) std::cout << "first failures:\n";
+  for (const auto& f : r.failures) std::cout << "  " << shown(f.key) << ": " << f.problem << "\n";
+}
+
+int cmd_bulk(const Global& g, const DatasetArgs& d, BulkMode mode) {
+  const char* what = mode == BulkMode::kLoad ? "load" : "verify";
+  const std::string& path = d.lines.empty() ? d.stanzas : d.lines;
+  auto text = read_file(path);
+  if (!text.is_ok()) return fail(g, text.status());
+  Dataset data = d.lines.empty() ? dataset_from_stanzas(*text) : dataset_from_lines(*text);
+  BulkOptions options;
+  options.mode = mode;
+  options.concurrency = d.concurrency;
+  bool tty = isatty(STDERR_FILENO) != 0;
+  if (tty) {
+    options.on_progress = [&](const BulkCounts& c, double s) {
+      std::cerr << "\r\033[K" << progress_line(what, data.entries.size(), c, s) << std::flush;
+    };
+  }
+  BulkReport report = run_bulk(g.client_options(), data.entries, options);
+  if (tty) std::cerr << "\r\033[K" << std::flush;
+  if (g.json) {
+    print_json(bulk_json(what, d, data, report));
+  } else {
+    print_bulk_summary(mode, report);
+  }
+  bool good = mode == BulkMode::kLoad ? report.counts.errors == 0 : report.ok();
+  return good ? 0 : 1;
+}
+
+void add_dataset_flags(CLI::App* sub, DatasetArgs& d) {
+  auto* lines = sub->add_option("--lines", d.lines, "one key per non-empty line (dict/<line>)");
+  auto* stanzas = sub->add_option("--stanzas", d.stanzas,
+                                  "one key per blank-line-separated stanza "
+                                  "(dpkg/<Package>:<Architecture>)");
+  lines->excludes(stanzas);
+  sub->add_option("--concurrency", d.concurrency, "threads, each with its own connections")
+      ->check(CLI::Range(1, 1024));
+  sub->fallthrough();
+}
+
+CLI::App* add_key_command(CLI::App& app, const char* name, const char* help, KeyArgs& a) {
+  auto* sub = app.add_subcommand(name, help);
+  sub->add_option("KEY", a.key, "the key")->required();
+  sub->fallthrough();
+  return sub;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"qkvctl: read, write and inspect a qkv cluster"};
+  Global g;
+  app.add_option("--cluster", g.cluster, "nodes as host:port, comma-separated, tried in order")
+      ->required()
+      ->delimiter(',');
+  app.add_flag("--json", g.json, "print JSON");
+  app.add_option("--timeout-ms", g.timeout_ms, "per-request timeout in ms")
+      ->check(CLI::Range(1u, 3600u * 1000u));
+  app.require_subcommand(1);
+
+  KeyArgs a;
+  auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
+  get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
+      ->check(CLI::Range(0, 255));
+  auto* put = add_key_command(app, "put", "write a value", a);
+  auto* value = put->add_option("VALUE", a.value, "the value");
+  put->add_option("--value-file", a.value_file, "read the value from a file")->excludes(value);
+  auto* del = add_key_command(app, "delete", "delete a key (write a tombstone)", a);
+  for (auto* sub : {put, del}) {
+    sub->add_option("--context", a.context_base64, "causal context from a get (base64)");
+    sub->add_option("--w", a.quorum, "write quorum (0: the node's default)")
+        ->check(CLI::Range(0, 255));
+  }
+  auto* ring = app.add_subcommand("ring", "partitions and ownership share per node")->fallthrough();
+  auto* status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
+  DatasetArgs d;
+  auto* load = app.add_subcommand("load", "write the dev dataset from a file");
+  auto* verify = app.add_subcommand("verify", "read the dev dataset back and compare");
+  add_dataset_flags(load, d);
+  add_dataset_flags(verify, d);
+
+  CLI11_PARSE(app, argc, argv);
+  if (*put && a.value.empty() && put->count("VALUE") == 0 && a.value_file.empty()) {
+    return fail(g, Status::invalid_argument("put needs a VALUE or --value-file"));
+  }
+  if ((*load || *verify) && d.lines.empty() && d.stanzas.empty()) {
+    return fail(g, Status::invalid_argument("a dataset is needed: --lines FILE or --stanzas FILE"));
+  }
+  if (*get) return cmd_get(g, a);
+  if (*put) return cmd_write(g, a, /*is_put=*/true);
+  if (*del) return cmd_write(g, a, /*is_put=*/false);
+  if (*ring) return cmd_ring(g);
+  if (*status) return cmd_status(g);
+  return cmd_bulk(g, d, *load ? BulkMode::kLoad : BulkMode::kVerify);
+}
+
+}  // namespace
+}  // namespace qkv::client
+
+int main(int argc, char** argv) {
+  return qkv::client::run(argc, argv);
+}

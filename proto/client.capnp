@@ -1,6 +1,8 @@
 # Client API: what qkv::client and qkvctl send to any qkvd's client port.
 # Framing: Cap'n Proto's standard stream framing, one message per request/response.
 # Responses carry the requestId of their request; several requests may be in flight.
+# A response with requestId 0 and an error answers a request the node could not read
+# (malformed, or a frame over frame_bytes_max); after a frame error the node closes.
 @0xaeba33c68621f6af;
 
 using Cxx = import "/capnp/c++.capnp";

@@ -184,6 +184,7 @@ void PeerLinks::back_off(const std::shared_ptr<Link>& link, const std::string& w
   link->retry_at = Clock::now() + std::chrono::milliseconds(link->backoff_ms);
   link->last_error = why;
   link->state = Link::State::kBackoff;
+  if (on_unreachable_) on_unreachable_(link->id, why);
 }
 
 void PeerLinks::reset(Link& link) {

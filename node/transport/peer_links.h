@@ -67,6 +67,12 @@ class PeerLinks {
   // Optional: frames arriving on outbound links. Without it they are discarded.
   void set_on_frame(FrameHandler handler) { on_frame_ = std::move(handler); }
 
+  // Optional: called when a connect attempt to a peer fails or its link breaks (frames
+  // queued for it were dropped), so callers waiting on that peer can give up now rather
+  // than at their deadline. Runs from an Asio completion handler, never inside send().
+  using UnreachableHandler = std::function<void(const NodeId& peer, const std::string& why)>;
+  void set_on_unreachable(UnreachableHandler handler) { on_unreachable_ = std::move(handler); }
+
   // Queues `frame` (one whole framed message) for `to`, connecting if needed. Ok means
   // queued, not delivered. Errors (the frame is not queued):
   //   invalid_argument  `to` has no address (set_address was never called for it)
@@ -95,6 +101,7 @@ class PeerLinks {
   asio::io_context& io_;
   TransportOptions options_;
   FrameHandler on_frame_;
+  UnreachableHandler on_unreachable_;
   Counters counters_;
   std::map<NodeId, std::shared_ptr<Link>> links_;  // ordered: close_all() is deterministic
   // Completion handlers hold a weak_ptr to this token and do nothing once it is gone.

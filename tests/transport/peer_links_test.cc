@@ -93,11 +93,17 @@ TEST(PeerLinksTest, FailedConnectBacksOffThenSucceedsOnceAServerListens) {
   options.reconnect_backoff_ms_max = 200;
   PeerLinks links(io, options);
   links.set_address("n2", "127.0.0.1", port);
+  std::vector<std::string> unreachable;
+  links.set_on_unreachable([&](const NodeId& peer, const std::string& why) {
+    unreachable.push_back(peer + ": " + why);
+  });
 
-  // Nothing listens: the connect is refused and the queued frame dropped.
+  // Nothing listens: the connect is refused, the queued frame dropped, and the caller told.
   ASSERT_TRUE(links.send("n2", make_frame(1, 10)).is_ok());
   ASSERT_TRUE(run_until(io, [&] { return links.counters().connect_failures == 1; }));
   EXPECT_EQ(links.counters().frames_dropped, 1u);
+  ASSERT_EQ(unreachable.size(), 1u);
+  EXPECT_THAT(unreachable[0], HasSubstr("n2: connect failed"));
 
   // During the backoff sends fail fast. (Should this thread stall past the backoff, the
   // send starts another attempt instead: wait for that one to fail and look again.)

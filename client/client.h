@@ -1,0 +1,130 @@
+// The qkv client SDK: talks the client API (proto/client.capnp) to any qkvd.
+//
+// Any node accepts any request and forwards it to a coordinator (design.md §1), so the
+// client only picks a node: the first of Options::nodes it can reach, in the given order.
+//
+// Causal contexts (design.md §1, Versioning): a get returns the key's live siblings and an
+// opaque causal context. Pass that context back on the next put/delete of the key: the write
+// then supersedes exactly the siblings the context covers. A put with an empty context is
+// concurrent with everything stored and adds a sibling. More than one value in a GetResult
+// means concurrent writes: reconcile them and put the result back with the context.
+//
+// Connections: one persistent TCP connection per node, opened lazily on first use and reused
+// by later requests. One request is in flight per connection at a time; responses are matched
+// by request id, and late responses to earlier requests that timed out are discarded. A
+// reused connection that the node has closed in the meantime is noticed before sending and
+// reopened (so a node restart does not fail the next put).
+//
+// Failover: nodes are tried in order, each with its own deadlines:
+//   - connecting (resolve + TCP connect) is bounded by Options::connect_timeout_ms;
+//   - sending the request and receiving its answer by the request's timeout_ms (or
+//     Options::timeout_ms when 0). The node is sent that budget minus a small margin
+//     (see server_timeout_ms), so it gives up and answers with its own error first.
+//   A get (and ring()) moves to the next node when connecting fails, when no answer arrives in
+//   time, or when the connection breaks: reads are safe to repeat. A put or delete moves on
+//   only when it was never sent (connecting failed). Once any byte of it has been sent, a
+//   broken connection returns unavailable and a missed deadline returns timeout, and the
+//   write is NOT retried elsewhere: the first node may have applied it, and a retried put
+//   with the same context would be a second write concurrent with the first, adding a
+//   duplicate sibling. The outcome of such a write is unknown; read the key to find out.
+//   Worst case, one call takes nodes.size() * (connect_timeout_ms + timeout_ms).
+//   An answer from a node (ok or not: unavailable, timeout, overloaded, invalid_argument) is
+//   final: the node is the coordinator's front door and has already tried the replicas.
+//
+// Errors (Status codes, common/status.h):
+//   invalid_argument  key/value/context over Options::limits (checked locally, nothing is
+//                     sent; the message names the limit), or a bad node_index; or the node's
+//                     own answer, which names the limit it enforces.
+//   unavailable       no node could be reached / every node failed (the message names each
+//                     node and why), or a write's connection broke after it was sent.
+//   timeout           a write was sent and no answer arrived within its timeout_ms.
+//   corruption        a node answered bytes that do not decode.
+//   others            as answered by the node.
+//
+// Thread-safety: a Client is not thread-safe; use one per thread. Clients are independent.
+// A moved-from Client may only be destroyed or assigned to.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/limits.h"
+#include "common/status.h"
+#include "proto/client_api.h"
+
+namespace qkv::client {
+
+struct Options {
+  std::vector<std::string> nodes;      // "host:port" (or "[v6addr]:port"), tried in this order
+  uint32_t timeout_ms = 5000;          // per node attempt: send + answer
+  uint32_t connect_timeout_ms = 1000;  // per node attempt: resolve + connect
+  Limits limits;                       // checked locally before sending; frame_bytes_max bounds
+                                       // the size of an answer read off the wire
+};
+
+struct ReadOptions {
+  uint8_t r = 0;            // read quorum; 0 = the node's default
+  uint32_t timeout_ms = 0;  // 0 = Options::timeout_ms
+};
+
+struct WriteOptions {
+  uint8_t w = 0;            // write quorum; 0 = the node's default
+  uint32_t timeout_ms = 0;  // 0 = Options::timeout_ms
+};
+
+struct GetResult {
+  // The live siblings of the key; empty when it is missing or deleted. More than one means
+  // concurrent writes the caller should reconcile and write back with `context`.
+  std::vector<std::string> values;
+  // The opaque causal context, also for a missing or deleted key (so that a later put
+  // supersedes the tombstone). Pass it to put/del unchanged.
+  std::string context;
+
+  bool found() const { return !values.empty(); }
+};
+
+// The timeout sent to the node for a client-side budget of `timeout_ms` (> 0): the budget
+// minus a margin of min(100 ms, timeout_ms / 10), at least 1 (0 would mean "node default").
+uint32_t server_timeout_ms(uint32_t timeout_ms);
+
+class Client {
+ public:
+  // Does not connect: connections open on first use. An empty or malformed node list is
+  // reported by each call as unavailable.
+  explicit Client(Options options);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The key's siblings and causal context. A missing or deleted key is ok, with no values
+  // and the context the node returned.
+  Result<GetResult> get(std::string_view key, ReadOptions options = {});
+
+  // Writes `value`, superseding the siblings `context` covers (empty: none).
+  Status put(std::string_view key, std::string_view value, std::string_view context = {},
+             WriteOptions options = {});
+
+  // Writes a tombstone superseding the siblings `context` covers.
+  Status del(std::string_view key, std::string_view context = {}, WriteOptions options = {});
+
+  // The ring as the first reachable node sees it (fails over like a get).
+  Result<proto::RingResponse> ring();
+
+  // The status of Options::nodes[node_index] itself; never fails over to another node.
+  // invalid_argument when node_index >= nodes.size().
+  Result<proto::StatusResponse> node_status(std::size_t node_index);
+
+  const Options& options() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qkv::client

@@ -1,0 +1,168 @@
+#include "client/json_output.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+
+namespace qkv::client {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Value of a base64 digit, or -1.
+int digit_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Length of the UTF-8 sequence starting at `p` (of `left` bytes), or 0 when malformed.
+std::size_t utf8_sequence(const unsigned char* p, std::size_t left) {
+  unsigned char b = p[0];
+  if (b < 0x80) return 1;
+  std::size_t len;
+  uint32_t min, cp;
+  if ((b & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, cp = b & 0x1F;
+  } else if ((b & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, cp = b & 0x0F;
+  } else if ((b & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, cp = b & 0x07;
+  } else {
+    return 0;  // a continuation byte or 0xF8..0xFF cannot start a sequence
+  }
+  if (left < len) return 0;
+  for (std::size_t i = 1; i < len; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(v >> shift) & 0x3F]);
+  }
+  std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out.push_back(kAlphabet[(v >> 18) & 0x3F]);
+    out.push_back(kAlphabet[(v >> 12) & 0x3F]);
+    out.push_back(rest == 2 ? kAlphabet[(v >> 6) & 0x3F] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  std::size_t end = text.size();
+  while (end > 0 && text.size() - end < 2 && text[end - 1] == '=') --end;
+  for (std::size_t i = 0; i < end; ++i) {
+    if (digit_value(text[i]) < 0) {
+      return Status::invalid_argument(
+          fmt::format("not base64: character {} (byte 0x{:02x}) is not in the base64 alphabet", i,
+                      static_cast<uint8_t>(text[i])));
+    }
+  }
+  if (end < text.size() && text.size() % 4 != 0) {
+    return Status::invalid_argument("base64 with padding must be a multiple of 4 characters");
+  }
+  if (end % 4 == 1) {
+    return Status::invalid_argument(
+        fmt::format("{} base64 characters cannot encode whole bytes", end));
+  }
+  std::string out;
+  out.reserve(end / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < end; ++i) {
+    acc = (acc << 6) | static_cast<uint32_t>(digit_value(text[i]));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+bool is_valid_utf8(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    std::size_t len = utf8_sequence(p, left);
+    if (len == 0) return false;
+    p += len;
+    left -= len;
+  }
+  return true;
+}
+
+void set_bytes_field(nlohmann::json& obj, const std::string& field,
+                     const std::string& encoding_field, std::string_view bytes) {
+  if (is_valid_utf8(bytes)) {
+    obj[field] = std::string(bytes);
+  } else {
+    obj[field] = base64_encode(bytes);
+    obj[encoding_field] = "base64";
+  }
+}
+
+nlohmann::json get_result_json(std::string_view key, const GetResult& result) {
+  nlohmann::json out = nlohmann::json::object();
+  set_bytes_field(out, "key", "key_encoding", key);
+  nlohmann::json siblings = nlohmann::json::array();
+  for (const auto& value : result.values) {
+    nlohmann::json sibling = nlohmann::json::object();
+    set_bytes_field(sibling, "value", "encoding", value);
+    siblings.push_back(std::move(sibling));
+  }
+  out["siblings"] = std::move(siblings);
+  out["context"] = base64_encode(result.context);
+  return out;
+}
+
+nlohmann::json ring_json(const proto::RingResponse& ring) {
+  std::map<std::string, std::size_t> partitions;  // ordered: stable output
+  for (const auto& owner : ring.owners) ++partitions[owner];
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& [node, count] : partitions) {
+    double share = ring.owners.empty() ? 0.0 : 100.0 * count / ring.owners.size();
+    nodes.push_back({{"node", node}, {"partitions", count}, {"share_percent", share}});
+  }
+  return {{"partition_count", ring.partition_count},
+          {"n", ring.n},
+          {"nodes", std::move(nodes)},
+          {"owners", ring.owners}};
+}
+
+nlohmann::json status_json(std::string_view address, const proto::StatusResponse& status) {
+  nlohmann::json counters = nlohmann::json::object();
+  for (const auto& [name, value] : status.counters) counters[name] = value;
+  return {{"address", address},
+          {"up", true},
+          {"node_id", status.node_id},
+          {"incarnation", status.incarnation},
+          {"version", status.version},
+          {"uptime_ms", status.uptime_ms},
+          {"n", status.n},
+          {"r", status.r},
+          {"w", status.w},
+          {"members", status.members},
+          {"counters", std::move(counters)}};
+}
+
+}  // namespace qkv::client

@@ -1,0 +1,52 @@
+// JSON forms of client results, as qkvctl --json prints them, and the byte/text helpers
+// they need (keys, values and causal contexts are arbitrary bytes; JSON strings are UTF-8).
+//
+// Shapes (pinned: scripts parse them):
+//   get:    {"key":"k","siblings":[{"value":"v"},...],"context":"<base64>"}
+//           A key or value that is not valid UTF-8 is given in base64, with an
+//           "encoding":"base64" field beside it: {"value":"3q2+7w==","encoding":"base64"}, and
+//           for the key, "key_encoding":"base64" at the top level (a bare "encoding" there
+//           would read as applying to the whole object). No siblings = missing or deleted.
+//   ring:   {"partition_count":Q,"n":N,"nodes":[{"node":"n1","partitions":P,
+//            "share_percent":S},...],"owners":["n1",...]}  (nodes sorted by id; owners[p] owns
+//            partition p)
+//   status: {"address":"host:port","up":true,"node_id":..,"incarnation":..,"version":..,
+//            "uptime_ms":..,"n":..,"r":..,"w":..,"members":[..],"counters":{"name":value,..}}
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "client/client.h"
+#include "common/status.h"
+#include "proto/client_api.h"
+
+namespace qkv::client {
+
+// RFC 4648 base64, standard alphabet, with '=' padding.
+std::string base64_encode(std::string_view bytes);
+
+// Decodes RFC 4648 base64 (standard alphabet). Padding is optional; whitespace is not allowed.
+// invalid_argument naming the offending position when `text` is not base64.
+Result<std::string> base64_decode(std::string_view text);
+
+// Whether `bytes` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF).
+bool is_valid_utf8(std::string_view bytes);
+
+// Sets obj[field] to `bytes` as text when valid UTF-8, else to its base64 and
+// obj[encoding_field] = "base64".
+void set_bytes_field(nlohmann::json& obj, const std::string& field,
+                     const std::string& encoding_field, std::string_view bytes);
+
+nlohmann::json get_result_json(std::string_view key, const GetResult& result);
+
+nlohmann::json ring_json(const proto::RingResponse& ring);
+
+nlohmann::json status_json(std::string_view address, const proto::StatusResponse& status);
+
+}  // namespace qkv::client
