@@ -1,1 +1,272 @@
-// placeholder: being written
+#include "node/daemon_config.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace qkv::node {
+namespace {
+
+// Each known key of a table and whether it is a table itself; anything else is an error.
+Status check_keys(const toml::table& table, const std::set<std::string>& allowed,
+                  const std::string& where) {
+  for (const auto& [key, value] : table) {
+    std::string k(key.str());
+    if (!allowed.count(k)) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return Status::invalid_argument(
+          fmt::format("unknown config key '{}{}'; known keys here: {}", where, k, list));
+    }
+  }
+  return Status::ok();
+}
+
+template <typename T>
+Status read_int(const toml::table& table, const char* key, const std::string& where, T& out) {
+  const toml::node* node = table.get(key);
+  if (!node) return Status::ok();
+  auto v = node->value<int64_t>();
+  if (!v || *v < 0 || static_cast<uint64_t>(*v) > std::numeric_limits<T>::max()) {
+    return Status::invalid_argument(fmt::format("config key '{}{}' must be an integer in 0..{}",
+                                                where, key, std::numeric_limits<T>::max()));
+  }
+  out = static_cast<T>(*v);
+  return Status::ok();
+}
+
+Status read_string(const toml::table& table, const char* key, const std::string& where,
+                   std::string& out) {
+  const toml::node* node = table.get(key);
+  if (!node) return Status::ok();
+  auto v = node->value<std::string>();
+  if (!v)
+    return Status::invalid_argument(fmt::format("config key '{}{}' must be a string", where, key));
+  out = *v;
+  return Status::ok();
+}
+
+Status read_address(const toml::table& table, const char* key, const std::string& where,
+                    HostPort& out) {
+  std::string text;
+  QKV_RETURN_IF_ERROR(read_string(table, key, where, text));
+  if (text.empty()) return Status::ok();
+  auto hp = parse_host_port(text, where + key);
+  if (!hp) return hp.status();
+  out = *hp;
+  return Status::ok();
+}
+
+Status read_members(const toml::table& cluster, DaemonConfig& config) {
+  const toml::node* node = cluster.get("members");
+  if (!node) return Status::ok();
+  const toml::array* array = node->as_array();
+  if (!array)
+    return Status::invalid_argument("config key 'cluster.members' must be an array of tables");
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::table* t = array->get(i)->as_table();
+    std::string where = fmt::format("cluster.members[{}].", i);
+    if (!t) return Status::invalid_argument(fmt::format("config key '{}' must be a table", where));
+    QKV_RETURN_IF_ERROR(check_keys(*t, {"id", "peer", "client"}, where));
+    MemberConfig m;
+    QKV_RETURN_IF_ERROR(read_string(*t, "id", where, m.id));
+    QKV_RETURN_IF_ERROR(read_address(*t, "peer", where, m.peer));
+    QKV_RETURN_IF_ERROR(read_address(*t, "client", where, m.client));
+    if (m.peer.port == 0) {
+      return Status::invalid_argument(fmt::format("config key '{}peer' is required", where));
+    }
+    config.members.push_back(std::move(m));
+  }
+  return Status::ok();
+}
+
+Status read_tables(const toml::table& root, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(root,
+                                 {"node_id", "data_dir", "client_listen", "peer_listen", "cluster",
+                                  "timeouts", "limits", "storage", "log"},
+                                 ""));
+  QKV_RETURN_IF_ERROR(read_string(root, "node_id", "", c.node.node_id));
+  QKV_RETURN_IF_ERROR(read_string(root, "data_dir", "", c.data_dir));
+  QKV_RETURN_IF_ERROR(read_address(root, "client_listen", "", c.client_listen));
+  QKV_RETURN_IF_ERROR(read_address(root, "peer_listen", "", c.peer_listen));
+  auto table = [&](const char* name) -> Result<const toml::table*> {
+    const toml::node* n = root.get(name);
+    if (!n) return static_cast<const toml::table*>(nullptr);
+    if (!n->as_table())
+      return Status::invalid_argument(fmt::format("config key '{}' must be a table", name));
+    return n->as_table();
+  };
+  for (const char* name : {"cluster", "timeouts", "limits", "storage", "log"}) {
+    auto t = table(name);
+    if (!t) return t.status();
+  }
+  if (const toml::table* t = *table("cluster")) {
+    QKV_RETURN_IF_ERROR(check_keys(*t, {"n", "r", "w", "partitions", "members"}, "cluster."));
+    QKV_RETURN_IF_ERROR(read_int(*t, "n", "cluster.", c.node.n));
+    QKV_RETURN_IF_ERROR(read_int(*t, "r", "cluster.", c.node.r));
+    QKV_RETURN_IF_ERROR(read_int(*t, "w", "cluster.", c.node.w));
+    QKV_RETURN_IF_ERROR(read_int(*t, "partitions", "cluster.", c.partitions));
+    QKV_RETURN_IF_ERROR(read_members(*t, c));
+  }
+  if (const toml::table* t = *table("timeouts")) {
+    QKV_RETURN_IF_ERROR(check_keys(
+        *t,
+        {"request_timeout_ms", "request_timeout_max_ms", "connect_timeout_ms", "shutdown_drain_ms"},
+        "timeouts."));
+    uint32_t request = c.node.request_timeout.count(), max = c.node.request_timeout_max.count(),
+             drain = c.shutdown_drain.count();
+    QKV_RETURN_IF_ERROR(read_int(*t, "request_timeout_ms", "timeouts.", request));
+    QKV_RETURN_IF_ERROR(read_int(*t, "request_timeout_max_ms", "timeouts.", max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "connect_timeout_ms", "timeouts.", c.connect_timeout_ms));
+    QKV_RETURN_IF_ERROR(read_int(*t, "shutdown_drain_ms", "timeouts.", drain));
+    c.node.request_timeout = Duration(request);
+    c.node.request_timeout_max = Duration(max);
+    c.shutdown_drain = Duration(drain);
+  }
+  if (const toml::table* t = *table("limits")) {
+    QKV_RETURN_IF_ERROR(check_keys(*t,
+                                   {"key_bytes_max", "value_bytes_max", "frame_bytes_max",
+                                    "context_bytes_max", "send_queue_bytes_max"},
+                                   "limits."));
+    QKV_RETURN_IF_ERROR(read_int(*t, "key_bytes_max", "limits.", c.node.limits.key_bytes_max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "value_bytes_max", "limits.", c.node.limits.value_bytes_max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "frame_bytes_max", "limits.", c.node.limits.frame_bytes_max));
+    QKV_RETURN_IF_ERROR(
+        read_int(*t, "context_bytes_max", "limits.", c.node.limits.context_bytes_max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "send_queue_bytes_max", "limits.", c.send_queue_bytes_max));
+  }
+  if (const toml::table* t = *table("storage")) {
+    QKV_RETURN_IF_ERROR(check_keys(*t, {"sync_writes", "block_cache_bytes"}, "storage."));
+    if (const toml::node* n = t->get("sync_writes")) {
+      auto v = n->value<bool>();
+      if (!v)
+        return Status::invalid_argument("config key 'storage.sync_writes' must be true or false");
+      c.sync_writes = *v;
+    }
+    QKV_RETURN_IF_ERROR(read_int(*t, "block_cache_bytes", "storage.", c.block_cache_bytes));
+  }
+  if (const toml::table* t = *table("log")) {
+    QKV_RETURN_IF_ERROR(check_keys(*t, {"level"}, "log."));
+    QKV_RETURN_IF_ERROR(read_string(*t, "level", "log.", c.log_level));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::string HostPort::to_string() const {
+  return fmt::format("{}:{}", host, port);
+}
+
+Result<HostPort> parse_host_port(const std::string& text, const std::string& what,
+                                 bool allow_zero) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status::invalid_argument(
+        fmt::format("{} '{}' must be host:port, e.g. 127.0.0.1:7000", what, text));
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  uint32_t port = 0;
+  for (char ch : text.substr(colon + 1)) {
+    if (ch < '0' || ch > '9' || port > 65535) {
+      return Status::invalid_argument(
+          fmt::format("{} '{}' has a bad port; ports are 1..65535", what, text));
+    }
+    port = port * 10 + (ch - '0');
+  }
+  if (port > 65535 || (port == 0 && !allow_zero)) {
+    return Status::invalid_argument(
+        fmt::format("{} '{}' has a bad port; ports are 1..65535", what, text));
+  }
+  return HostPort{host, static_cast<uint16_t>(port)};
+}
+
+Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
+  std::vector<MemberConfig> members;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      return Status::invalid_argument(fmt::format(
+          "--members entry '{}' must be id=host:port (the member's peer address)", item));
+    }
+    auto peer = parse_host_port(item.substr(eq + 1), "--members entry " + item.substr(0, eq));
+    if (!peer) return peer.status();
+    members.push_back({item.substr(0, eq), *peer, {}});
+  }
+  return members;
+}
+
+Status DaemonConfig::validate() const {
+  QKV_RETURN_IF_ERROR(node.validate());
+  if (data_dir.empty()) return Status::invalid_argument("data_dir is required");
+  if (partitions == 0 || (partitions & (partitions - 1)) != 0 || partitions > (1u << 16)) {
+    return Status::invalid_argument(
+        fmt::format("cluster.partitions={} must be a power of two in 1..65536", partitions));
+  }
+  if (members.empty()) {
+    return Status::invalid_argument(
+        "cluster.members is empty: list every node (id and peer address)");
+  }
+  std::set<NodeId> ids;
+  std::set<std::string> peers;
+  bool self = false;
+  for (const auto& m : members) {
+    QKV_RETURN_IF_ERROR(validate_node_id(m.id));
+    if (!ids.insert(m.id).second)
+      return Status::invalid_argument(fmt::format("member '{}' is listed twice", m.id));
+    if (!peers.insert(m.peer.to_string()).second) {
+      return Status::invalid_argument(
+          fmt::format("peer address {} is given to two members", m.peer.to_string()));
+    }
+    self = self || m.id == node.node_id;
+  }
+  if (!self) {
+    return Status::invalid_argument(
+        fmt::format("node_id '{}' is not among cluster.members", node.node_id));
+  }
+  if (client_listen.to_string() == peer_listen.to_string()) {
+    return Status::invalid_argument("client_listen and peer_listen must differ");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
+  if (!kLevels.count(log_level)) {
+    return Status::invalid_argument(fmt::format(
+        "log.level '{}' must be one of trace, debug, info, warn, error, critical, off", log_level));
+  }
+  if (send_queue_bytes_max < node.limits.frame_bytes_max) {
+    return Status::invalid_argument(
+        "limits.send_queue_bytes_max must be at least limits.frame_bytes_max");
+  }
+  return Status::ok();
+}
+
+Result<DaemonConfig> parse_daemon_config(const std::string& toml_text, const std::string& origin) {
+  DaemonConfig config;
+  try {
+    toml::table root = toml::parse(toml_text, origin);
+    QKV_RETURN_IF_ERROR(read_tables(root, config));
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::invalid_argument(
+        fmt::format("{}:{}:{}: {}", origin, where.line, where.column, e.description()));
+  }
+  return config;
+}
+
+Result<DaemonConfig> load_daemon_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::invalid_argument(fmt::format("cannot read config file {}", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_daemon_config(text.str(), path);
+}
+
+}  // namespace qkv::node

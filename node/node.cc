@@ -1,1 +1,464 @@
-// placeholder: being written
+#include "node/node.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "node/storage/storage.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::node {
+namespace {
+
+// The share of its remaining deadline a forward gives to one primary before trying the
+// next: the first primary gets half, so a dead one still leaves time for another.
+Duration forward_attempt_budget(Duration remaining, std::size_t attempts_left) {
+  if (attempts_left <= 1) return remaining;
+  return std::max(Duration(1), remaining / 2);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
+  return {{"client_requests", client_requests},
+          {"invalid_requests", invalid_requests},
+          {"forwarded", forwarded},
+          {"forward_failovers", forward_failovers},
+          {"coordinated_gets", coordinated_gets},
+          {"coordinated_puts", coordinated_puts},
+          {"replica_reads", replica_reads},
+          {"replica_writes", replica_writes},
+          {"unavailable", unavailable},
+          {"storage_errors", storage_errors}};
+}
+
+Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
+           Transport& transport, causal::Actor actor, TimePoint started)
+    : config_(std::move(config)),
+      ring_(std::move(ring)),
+      storage_(storage),
+      transport_(transport),
+      actor_(std::move(actor)),
+      started_(started) {
+  QKV_ASSERT(ring_ != nullptr);
+  QKV_ASSERT(config_.validate().is_ok());
+}
+
+void Node::on_client_request(ClientId client, proto::ClientRequest request, TimePoint now) {
+  ++counters_.client_requests;
+  ReplyTo to{client, {}, 0, request.request_id};
+  handle_request(std::move(to), std::move(request), /*forwarded=*/false, now);
+}
+
+Status Node::validate(const proto::ClientRequest& request) const {
+  const Limits& limits = config_.limits;
+  auto check_write = [&](const std::string& key, const std::string& context, uint8_t w) -> Status {
+    QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
+    QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
+    QKV_RETURN_IF_ERROR(decode_context(context).status());
+    return coordinator::resolve_quorum("w", w, config_.w, config_.n).status();
+  };
+  if (const auto* get = std::get_if<proto::GetRequest>(&request.op)) {
+    QKV_RETURN_IF_ERROR(limits.check_key(get->key.size()));
+    return coordinator::resolve_quorum("r", get->r, config_.r, config_.n).status();
+  }
+  if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) {
+    QKV_RETURN_IF_ERROR(limits.check_value(put->value.size()));
+    return check_write(put->key, put->context, put->w);
+  }
+  if (const auto* del = std::get_if<proto::DeleteRequest>(&request.op)) {
+    return check_write(del->key, del->context, del->w);
+  }
+  return Status::ok();
+}
+
+void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool forwarded,
+                          TimePoint now) {
+  if (std::holds_alternative<proto::RingRequest>(request.op)) {
+    auto response = ring_response();
+    response.request_id = reply_to.client_request_id;
+    return reply(reply_to, std::move(response));
+  }
+  if (std::holds_alternative<proto::StatusRequest>(request.op)) {
+    auto response = status_response(now);
+    response.request_id = reply_to.client_request_id;
+    return reply(reply_to, std::move(response));
+  }
+  if (Status s = validate(request); !s.is_ok()) {
+    ++counters_.invalid_requests;
+    return reply_status(reply_to, std::move(s));
+  }
+  Duration timeout = request.timeout_ms == 0
+                         ? config_.request_timeout
+                         : std::min(Duration(request.timeout_ms), config_.request_timeout_max);
+  TimePoint deadline = now + timeout;
+
+  const std::string& key = std::visit(
+      [](const auto& op) -> const std::string& {
+        using T = std::decay_t<decltype(op)>;
+        if constexpr (std::is_same_v<T, proto::GetRequest> ||
+                      std::is_same_v<T, proto::PutRequest> ||
+                      std::is_same_v<T, proto::DeleteRequest>) {
+          return op.key;
+        } else {
+          static const std::string kNone;
+          return kNone;
+        }
+      },
+      request.op);
+  ring::PreferenceList list = ring_->preference_list(ring::token_of(key), config_.n);
+  // A forwarded request is coordinated here even if this node's ring disagreed, so a
+  // request is never passed around in a loop.
+  if (!list.is_primary(config_.node_id) && !forwarded) {
+    return start_forward(std::move(reply_to), std::move(request), std::move(list.primaries),
+                         deadline, now);
+  }
+  if (const auto* get = std::get_if<proto::GetRequest>(&request.op)) {
+    return coordinate_get(std::move(reply_to), *get, deadline);
+  }
+  coordinate_put(std::move(reply_to), request, deadline);
+}
+
+void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
+                          TimePoint deadline) {
+  ++counters_.coordinated_puts;
+  const std::string* key;
+  const std::string* context;
+  std::optional<std::string> value;  // nullopt: a delete writes a tombstone
+  uint8_t w_requested;
+  if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) {
+    key = &put->key, context = &put->context, value = put->value, w_requested = put->w;
+  } else {
+    const auto& del = std::get<proto::DeleteRequest>(request.op);
+    key = &del.key, context = &del.context, w_requested = del.w;
+  }
+  ring::Token token = ring::token_of(*key);
+  std::vector<NodeId> replicas = ring_->preference_list(token, config_.n).primaries;
+  uint32_t w = coordinator::resolve_quorum("w", w_requested, config_.w, config_.n).value();
+  if (w > replicas.size()) {
+    ++counters_.unavailable;
+    return reply_status(reply_to, Status::unavailable(fmt::format(
+                                      "write quorum not met: the cluster has {} replicas for the "
+                                      "key, W={} required",
+                                      replicas.size(), w)));
+  }
+  auto local = load(token, *key);
+  if (!local) return reply_status(reply_to, local.status());
+  causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
+  causal::SiblingSet updated =
+      current.update(decode_context(*context).value(), actor_, std::move(value));
+  if (Status s = store(token, *key, updated); !s.is_ok()) return reply_status(reply_to, s);
+
+  coordinator::PutRound round(replicas, w);
+  if (std::find(replicas.begin(), replicas.end(), config_.node_id) != replicas.end()) {
+    round.on_reply(config_.node_id, Status::ok());
+  }
+  uint64_t id = next_id_++;
+  for (const NodeId& replica : replicas) {
+    if (replica == config_.node_id) continue;
+    transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaWrite{*key, updated}});
+  }
+  track(id, Pending{std::move(reply_to), deadline, deadline, PutOp{std::move(round)}});
+  if (std::get<PutOp>(pending_.at(id).op).round.outcome() != coordinator::Outcome::kPending) {
+    finish(id);
+  }
+}
+
+void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePoint deadline) {
+  ++counters_.coordinated_gets;
+  ring::Token token = ring::token_of(get.key);
+  std::vector<NodeId> replicas = ring_->preference_list(token, config_.n).primaries;
+  uint32_t r = coordinator::resolve_quorum("r", get.r, config_.r, config_.n).value();
+  if (r > replicas.size()) {
+    ++counters_.unavailable;
+    return reply_status(reply_to, Status::unavailable(fmt::format(
+                                      "read quorum not met: the cluster has {} replicas for the "
+                                      "key, R={} required",
+                                      replicas.size(), r)));
+  }
+  coordinator::GetRound round(replicas, r);
+  if (std::find(replicas.begin(), replicas.end(), config_.node_id) != replicas.end()) {
+    auto local = load(token, get.key);
+    if (local) {
+      round.on_reply(config_.node_id, Status::ok(), std::move(local).value());
+    } else {
+      round.on_reply(config_.node_id, local.status(), std::nullopt);
+    }
+  }
+  uint64_t id = next_id_++;
+  for (const NodeId& replica : replicas) {
+    if (replica == config_.node_id) continue;
+    transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaRead{get.key}});
+  }
+  track(id, Pending{std::move(reply_to), deadline, deadline, GetOp{std::move(round)}});
+  if (std::get<GetOp>(pending_.at(id).op).round.outcome() != coordinator::Outcome::kPending) {
+    finish(id);
+  }
+}
+
+void Node::start_forward(ReplyTo reply_to, proto::ClientRequest request,
+                         std::vector<NodeId> primaries, TimePoint deadline, TimePoint now) {
+  ++counters_.forwarded;
+  uint64_t id = next_id_++;
+  track(id, Pending{std::move(reply_to), deadline, deadline,
+                    ForwardOp{std::move(request), std::move(primaries), 0, deadline, {}}});
+  send_forward_attempt(id, pending_.at(id), now);
+}
+
+void Node::send_forward_attempt(uint64_t id, Pending& pending, TimePoint now) {
+  auto& fwd = std::get<ForwardOp>(pending.op);
+  Duration remaining = std::max(Duration(1), pending.deadline - now);
+  Duration budget = forward_attempt_budget(remaining, fwd.primaries.size() - fwd.attempt);
+  fwd.attempt_deadline = now + budget;
+  // The primary must answer inside this attempt's budget: give it 90% of it.
+  proto::ClientRequest request = fwd.request;
+  request.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, budget.count() * 9 / 10));
+  rearm(id, pending, fwd.attempt_deadline);
+  transport_.send(fwd.primaries[fwd.attempt],
+                  PeerMessage{config_.node_id, id, Forward{std::move(request)}});
+}
+
+void Node::forward_failed_attempt(uint64_t id, std::string why, TimePoint now) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto& fwd = std::get<ForwardOp>(it->second.op);
+  fwd.failures.push_back(fmt::format("{}: {}", fwd.primaries[fwd.attempt], why));
+  ++fwd.attempt;
+  if (fwd.attempt < fwd.primaries.size() && now < it->second.deadline) {
+    ++counters_.forward_failovers;
+    return send_forward_attempt(id, it->second, now);
+  }
+  ++counters_.unavailable;
+  std::string tried;
+  for (const auto& f : fwd.failures) tried += (tried.empty() ? "" : "; ") + f;
+  ReplyTo to = it->second.reply_to;
+  deadlines_.erase({it->second.armed, id});
+  pending_.erase(it);
+  reply_status(to, Status::unavailable(fmt::format(
+                       "no primary of the key answered the forwarded request ({})", tried)));
+}
+
+void Node::on_peer_message(PeerMessage message, TimePoint now) {
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, ReplicaRead>) {
+          on_replica_read(message, body);
+        } else if constexpr (std::is_same_v<T, ReplicaWrite>) {
+          on_replica_write(message, body);
+        } else if constexpr (std::is_same_v<T, ReplicaReadReply>) {
+          on_round_reply(message.request_id, message.from, body.status, std::move(body.state));
+        } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
+          on_round_reply(message.request_id, message.from, body.status, std::nullopt);
+        } else if constexpr (std::is_same_v<T, Forward>) {
+          ReplyTo to{std::nullopt, message.from, message.request_id, body.request.request_id};
+          handle_request(std::move(to), std::move(body.request), /*forwarded=*/true, now);
+        } else {
+          on_forward_reply(message.request_id, std::move(body.response));
+        }
+      },
+      message.body);
+}
+
+void Node::on_replica_read(const PeerMessage& message, const ReplicaRead& read) {
+  ++counters_.replica_reads;
+  ReplicaReadReply reply;
+  auto local = load(ring::token_of(read.key), read.key);
+  if (local) {
+    reply.state = std::move(local).value();
+  } else {
+    reply.status = local.status();
+  }
+  transport_.send(message.from, PeerMessage{config_.node_id, message.request_id, std::move(reply)});
+}
+
+void Node::on_replica_write(const PeerMessage& message, const ReplicaWrite& write) {
+  ++counters_.replica_writes;
+  ring::Token token = ring::token_of(write.key);
+  auto send_ack = [&](Status status) {
+    transport_.send(message.from, PeerMessage{config_.node_id, message.request_id,
+                                              ReplicaWriteAck{std::move(status)}});
+  };
+  if (!ring_->preference_list(token, config_.n).is_primary(config_.node_id)) {
+    return send_ack(
+        Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
+                                             config_.node_id, ring_->partition_of(token))));
+  }
+  auto local = load(token, write.key);
+  if (!local) return send_ack(local.status());
+  if (local.value()) {
+    causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), write.state);
+    if (joined == *local.value()) return send_ack(Status::ok());  // nothing new: idempotent
+    return send_ack(store(token, write.key, joined));
+  }
+  send_ack(store(token, write.key, write.state));
+}
+
+void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
+                          std::optional<causal::SiblingSet> state) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // answered already, or expired
+  coordinator::Outcome outcome;
+  if (auto* put = std::get_if<PutOp>(&it->second.op)) {
+    outcome = put->round.on_reply(from, status);
+  } else if (auto* get = std::get_if<GetOp>(&it->second.op)) {
+    outcome = get->round.on_reply(from, status, std::move(state));
+  } else {
+    return;  // a forward does not take replica replies
+  }
+  if (outcome != coordinator::Outcome::kPending) finish(id);
+}
+
+void Node::on_forward_reply(uint64_t id, proto::ClientResponse response) {
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !std::holds_alternative<ForwardOp>(it->second.op)) return;
+  ReplyTo to = it->second.reply_to;
+  deadlines_.erase({it->second.armed, id});
+  pending_.erase(it);
+  if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
+  reply(to, std::move(response));
+}
+
+void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
+  std::vector<uint64_t> forwards;
+  std::vector<uint64_t> decided;
+  Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
+  for (auto& [id, pending] : pending_) {
+    if (auto* fwd = std::get_if<ForwardOp>(&pending.op)) {
+      if (fwd->primaries[fwd->attempt] == peer) forwards.push_back(id);
+    } else if (auto* put = std::get_if<PutOp>(&pending.op)) {
+      if (put->round.on_reply(peer, unreachable) != coordinator::Outcome::kPending) {
+        decided.push_back(id);
+      }
+    } else if (auto* get = std::get_if<GetOp>(&pending.op)) {
+      if (get->round.on_reply(peer, unreachable, std::nullopt) != coordinator::Outcome::kPending) {
+        decided.push_back(id);
+      }
+    }
+  }
+  for (uint64_t id : decided) finish(id);
+  for (uint64_t id : forwards) forward_failed_attempt(id, "unreachable", now);
+}
+
+void Node::on_tick(TimePoint now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    uint64_t id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    expire(id, now);
+  }
+}
+
+void Node::expire(uint64_t id, TimePoint now) {
+  // on_tick already removed the deadline entry; finish() and forward_failed_attempt()
+  // erase or rearm it, so both are safe to call here.
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  Pending& pending = it->second;
+  if (std::holds_alternative<ForwardOp>(pending.op)) {
+    return forward_failed_attempt(id, "no answer in time", now);
+  }
+  if (auto* put = std::get_if<PutOp>(&pending.op)) put->round.on_timeout();
+  if (auto* get = std::get_if<GetOp>(&pending.op)) get->round.on_timeout();
+  finish(id);
+}
+
+void Node::finish(uint64_t id) {
+  auto it = pending_.find(id);
+  QKV_ASSERT(it != pending_.end());
+  Pending pending = std::move(it->second);
+  deadlines_.erase({pending.armed, id});
+  pending_.erase(it);
+  proto::ClientResponse response;
+  response.request_id = pending.reply_to.client_request_id;
+  if (auto* put = std::get_if<PutOp>(&pending.op)) {
+    response.status = put->round.result();
+  } else {
+    const auto& round = std::get<GetOp>(pending.op).round;
+    response.status = round.result();
+    if (response.status.is_ok()) {
+      const causal::SiblingSet& merged = round.merged();
+      proto::GetResponse body{merged.values(), encode_context(merged.version_vector())};
+      if (body.values.empty()) response.status = Status::not_found("key not found");
+      response.body = std::move(body);
+    }
+  }
+  if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
+  reply(pending.reply_to, std::move(response));
+}
+
+void Node::reply(const ReplyTo& to, proto::ClientResponse response) {
+  if (to.client) return transport_.reply(*to.client, std::move(response));
+  transport_.send(
+      to.peer, PeerMessage{config_.node_id, to.peer_request_id, ForwardReply{std::move(response)}});
+}
+
+void Node::reply_status(const ReplyTo& to, Status status) {
+  proto::ClientResponse response;
+  response.request_id = to.client_request_id;
+  response.status = std::move(status);
+  reply(to, std::move(response));
+}
+
+void Node::track(uint64_t id, Pending pending) {
+  deadlines_.insert({pending.armed, id});
+  pending_.emplace(id, std::move(pending));
+}
+
+void Node::rearm(uint64_t id, Pending& pending, TimePoint at) {
+  deadlines_.erase({pending.armed, id});
+  pending.armed = at;
+  deadlines_.insert({at, id});
+}
+
+std::optional<TimePoint> Node::next_deadline() const {
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+Result<std::optional<causal::SiblingSet>> Node::load(ring::Token token, const std::string& key) {
+  auto bytes = storage_.get(token, key);
+  if (!bytes) {
+    ++counters_.storage_errors;
+    return bytes.status();
+  }
+  if (!bytes.value()) return std::optional<causal::SiblingSet>();
+  auto state = decode_sibling_set(*bytes.value());
+  if (!state) {
+    ++counters_.storage_errors;
+    return state.status();
+  }
+  return std::optional<causal::SiblingSet>(std::move(state).value());
+}
+
+Status Node::store(ring::Token token, const std::string& key, const causal::SiblingSet& state) {
+  storage::WriteOp op{token, key, encode_sibling_set(state)};
+  Status s = storage_.write(std::span<const storage::WriteOp>(&op, 1));
+  if (!s.is_ok()) ++counters_.storage_errors;
+  return s;
+}
+
+proto::ClientResponse Node::ring_response() const {
+  proto::ClientResponse response;
+  response.body = proto::RingResponse{ring_->partition_count(), static_cast<uint8_t>(config_.n),
+                                      ring_->owners()};
+  return response;
+}
+
+proto::ClientResponse Node::status_response(TimePoint now) const {
+  proto::StatusResponse body;
+  body.node_id = config_.node_id;
+  body.incarnation = actor_.incarnation;
+  body.version = config_.version;
+  body.uptime_ms = static_cast<uint64_t>((now - started_).count());
+  body.n = static_cast<uint8_t>(config_.n);
+  body.r = static_cast<uint8_t>(config_.r);
+  body.w = static_cast<uint8_t>(config_.w);
+  body.members = ring_->members();
+  body.counters = counters_.to_list();
+  body.counters.emplace_back("in_flight", pending_.size());
+  proto::ClientResponse response;
+  response.body = std::move(body);
+  return response;
+}
+
+}  // namespace qkv::node

@@ -1,1 +1,25 @@
-// placeholder: being written
+#include "node/node_config.h"
+
+#include <fmt/format.h>
+
+namespace qkv::node {
+
+Status NodeConfig::validate() const {
+  QKV_RETURN_IF_ERROR(validate_node_id(node_id));
+  if (n < 1 || n > 16) return Status::invalid_argument(fmt::format("n={} must be in 1..16", n));
+  if (r < 1 || r > n)
+    return Status::invalid_argument(fmt::format("r={} must be in 1..n (n={})", r, n));
+  if (w < 1 || w > n)
+    return Status::invalid_argument(fmt::format("w={} must be in 1..n (n={})", w, n));
+  if (request_timeout.count() <= 0) {
+    return Status::invalid_argument("request_timeout_ms must be positive");
+  }
+  if (request_timeout_max < request_timeout) {
+    return Status::invalid_argument(
+        fmt::format("request_timeout_max_ms ({}) is below request_timeout_ms ({})",
+                    request_timeout_max.count(), request_timeout.count()));
+  }
+  return limits.validate();
+}
+
+}  // namespace qkv::node

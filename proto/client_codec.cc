@@ -12,7 +12,9 @@ namespace qkv::proto {
 
 capnp::ReaderOptions reader_options(std::size_t frame_words) {
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = frame_words + 8;
+  // Readers may visit a pointer more than once (a list's size, then its elements), so
+  // allow a small multiple of the frame: still a bound on work per received byte.
+  options.traversalLimitInWords = frame_words * 8 + 1024;
   options.nestingLimit = 16;
   return options;
 }

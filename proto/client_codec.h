@@ -14,8 +14,8 @@
 
 namespace qkv::proto {
 
-// Reader options for a frame of `frame_words` words: traversal limit = the frame
-// (a message cannot legitimately point at more than it holds), nesting limit 16.
+// Reader options for a frame of `frame_words` words: traversal limit 8x the frame plus
+// 1024 words (a bound on decode work per received byte), nesting limit 16.
 capnp::ReaderOptions reader_options(std::size_t frame_words);
 
 // One framed message (segment table + segments), ready to write to a socket.

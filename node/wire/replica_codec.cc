@@ -1,1 +1,221 @@
-// placeholder: being written
+#include "node/wire/replica_codec.h"
+
+#include <capnp/serialize.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <set>
+
+#include "proto/bytes.h"
+#include "proto/client_codec.h"
+#include "proto/replica.capnp.h"
+
+namespace qkv::node {
+namespace {
+
+using proto::to_data;
+using proto::to_string;
+using proto::to_view;
+
+void fill(wire::Actor::Builder b, const causal::Actor& actor) {
+  b.setNode(actor.node);
+  b.setIncarnation(actor.incarnation);
+}
+
+causal::Actor read(wire::Actor::Reader r) {
+  return {std::string(to_view(r.getNode())), r.getIncarnation()};
+}
+
+void fill(wire::VersionVector::Builder b, const causal::VersionVector& vv) {
+  auto entries = b.initEntries(vv.entries().size());
+  for (std::size_t i = 0; i < vv.entries().size(); ++i) {
+    fill(entries[i].initActor(), vv.entries()[i].actor);
+    entries[i].setCounter(vv.entries()[i].counter);
+  }
+}
+
+causal::VersionVector read(wire::VersionVector::Reader r) {
+  std::vector<causal::VersionVector::Entry> entries;
+  entries.reserve(r.getEntries().size());
+  for (auto e : r.getEntries()) entries.push_back({read(e.getActor()), e.getCounter()});
+  return causal::VersionVector(std::move(entries));
+}
+
+void fill(wire::SiblingSet::Builder b, const causal::SiblingSet& state) {
+  fill(b.initVersionVector(), state.version_vector());
+  auto siblings = b.initSiblings(state.siblings().size());
+  for (std::size_t i = 0; i < state.siblings().size(); ++i) {
+    const auto& s = state.siblings()[i];
+    fill(siblings[i].initActor(), s.dot.actor);
+    siblings[i].setCounter(s.dot.counter);
+    siblings[i].setTombstone(s.tombstone);
+    if (!s.tombstone) siblings[i].setValue(to_data(s.value));
+  }
+}
+
+// Checks the invariant before constructing, so bad bytes are an error, not an assertion.
+Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
+  causal::VersionVector vv = read(r.getVersionVector());
+  std::vector<causal::Sibling> siblings;
+  std::set<causal::Dot> dots;
+  siblings.reserve(r.getSiblings().size());
+  for (auto s : r.getSiblings()) {
+    causal::Sibling sibling{{read(s.getActor()), s.getCounter()},
+                            s.getTombstone(),
+                            s.getTombstone() ? std::string() : to_string(s.getValue())};
+    if (sibling.dot.counter == 0 || !vv.covers(sibling.dot)) {
+      return Status::corruption(
+          fmt::format("sibling dot ({}, {}, {}) is not covered by the version vector",
+                      sibling.dot.actor.node, sibling.dot.actor.incarnation, sibling.dot.counter));
+    }
+    if (!dots.insert(sibling.dot).second) {
+      return Status::corruption("two siblings share one dot");
+    }
+    siblings.push_back(std::move(sibling));
+  }
+  return causal::SiblingSet(std::move(vv), std::move(siblings));
+}
+
+// Cap'n Proto readers need word-aligned input; bytes from RocksDB or a client need not be.
+kj::Array<capnp::word> aligned_copy(std::string_view bytes) {
+  auto words =
+      kj::heapArray<capnp::word>((bytes.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word));
+  std::memset(words.begin(), 0, words.size() * sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  return words;
+}
+
+template <typename T>
+std::string encode_flat(capnp::MallocMessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asChars();
+  return std::string(bytes.begin(), bytes.size());
+}
+
+void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, ReplicaRead>) {
+          b.initReplicaRead().setKey(to_data(m.key));
+        } else if constexpr (std::is_same_v<T, ReplicaReadReply>) {
+          auto r = b.initReplicaReadReply();
+          proto::fill(r.initStatus(), m.status);
+          r.setFound(m.state.has_value());
+          if (m.state) fill(r.initState(), *m.state);
+        } else if constexpr (std::is_same_v<T, ReplicaWrite>) {
+          auto w = b.initReplicaWrite();
+          w.setKey(to_data(m.key));
+          fill(w.initState(), m.state);
+        } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
+          proto::fill(b.initReplicaWriteAck().initStatus(), m.status);
+        } else if constexpr (std::is_same_v<T, Forward>) {
+          proto::fill(b.initForward(), m.request);
+        } else {
+          proto::fill(b.initForwardReply(), m.response);
+        }
+      },
+      body);
+}
+
+Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
+  switch (r.which()) {
+    case wire::PeerMessage::REPLICA_READ:
+      return PeerBody(ReplicaRead{to_string(r.getReplicaRead().getKey())});
+    case wire::PeerMessage::REPLICA_READ_REPLY: {
+      auto m = r.getReplicaReadReply();
+      ReplicaReadReply reply{proto::read(m.getStatus()), std::nullopt};
+      if (m.getFound()) {
+        auto state = read(m.getState());
+        if (!state) return state.status();
+        reply.state = std::move(state).value();
+      }
+      return PeerBody(std::move(reply));
+    }
+    case wire::PeerMessage::REPLICA_WRITE: {
+      auto m = r.getReplicaWrite();
+      auto state = read(m.getState());
+      if (!state) return state.status();
+      return PeerBody(ReplicaWrite{to_string(m.getKey()), std::move(state).value()});
+    }
+    case wire::PeerMessage::REPLICA_WRITE_ACK:
+      return PeerBody(ReplicaWriteAck{proto::read(r.getReplicaWriteAck().getStatus())});
+    case wire::PeerMessage::FORWARD: {
+      auto request = proto::read(r.getForward());
+      if (!request) return request.status();
+      return PeerBody(Forward{std::move(request).value()});
+    }
+    case wire::PeerMessage::FORWARD_REPLY: {
+      auto response = proto::read(r.getForwardReply());
+      if (!response) return response.status();
+      return PeerBody(ForwardReply{std::move(response).value()});
+    }
+  }
+  return Status::corruption(
+      fmt::format("unknown peer message kind {}", static_cast<int>(r.which())));
+}
+
+}  // namespace
+
+kj::Array<capnp::word> encode(const PeerMessage& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<wire::PeerMessage>();
+  root.setFrom(message.from);
+  root.setRequestId(message.request_id);
+  fill_body(root, message.body);
+  return capnp::messageToFlatArray(builder);
+}
+
+Result<PeerMessage> decode_peer_message(kj::ArrayPtr<const capnp::word> frame) {
+  return proto::guarded_decode<PeerMessage>("peer message", [&]() -> Result<PeerMessage> {
+    capnp::FlatArrayMessageReader reader(frame, proto::reader_options(frame.size()));
+    auto root = reader.getRoot<wire::PeerMessage>();
+    std::string from(to_view(root.getFrom()));
+    QKV_RETURN_IF_ERROR(validate_node_id(from));
+    auto body = read_body(root);
+    if (!body) return body.status();
+    return PeerMessage{std::move(from), root.getRequestId(), std::move(body).value()};
+  });
+}
+
+std::string encode_sibling_set(const causal::SiblingSet& state) {
+  capnp::MallocMessageBuilder builder;
+  fill(builder.initRoot<wire::SiblingSet>(), state);
+  return encode_flat<wire::SiblingSet>(builder);
+}
+
+Result<causal::SiblingSet> decode_sibling_set(std::string_view bytes) {
+  return proto::guarded_decode<causal::SiblingSet>(
+      "stored sibling set", [&]() -> Result<causal::SiblingSet> {
+        auto words = aligned_copy(bytes);
+        capnp::FlatArrayMessageReader reader(words, proto::reader_options(words.size()));
+        return read(reader.getRoot<wire::SiblingSet>());
+      });
+}
+
+std::string encode_context(const causal::VersionVector& vv) {
+  if (vv.empty()) return {};
+  capnp::MallocMessageBuilder builder;
+  fill(builder.initRoot<wire::VersionVector>(), vv);
+  return encode_flat<wire::VersionVector>(builder);
+}
+
+Result<causal::VersionVector> decode_context(std::string_view bytes) {
+  if (bytes.empty()) return causal::VersionVector();
+  if (bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::invalid_argument(
+        fmt::format("causal context is malformed: {} bytes is not a whole number of 8-byte words",
+                    bytes.size()));
+  }
+  auto result = proto::guarded_decode<causal::VersionVector>(
+      "causal context", [&]() -> Result<causal::VersionVector> {
+        auto words = aligned_copy(bytes);
+        capnp::FlatArrayMessageReader reader(words, proto::reader_options(words.size()));
+        return read(reader.getRoot<wire::VersionVector>());
+      });
+  // A bad context is the client's input, not corruption of ours.
+  if (!result) return Status::invalid_argument(result.status().message());
+  return result;
+}
+
+}  // namespace qkv::node

@@ -1,0 +1,17 @@
+#include "node/coordinator/quorum.h"
+
+#include <fmt/format.h>
+
+namespace qkv::coordinator {
+
+Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t default_value,
+                                uint32_t n) {
+  uint32_t value = requested == 0 ? default_value : requested;
+  if (value > n) {
+    return Status::invalid_argument(fmt::format("{}={} exceeds n={}", name, value, n));
+  }
+  if (value == 0) return Status::invalid_argument(fmt::format("{} must be at least 1", name));
+  return value;
+}
+
+}  // namespace qkv::coordinator

@@ -1,0 +1,22 @@
+// Quorum parameters of one request (Dynamo §4.5): N replicas, R replies for a read,
+// W acknowledgements for a write. R + W > N on primaries gives read-your-writes.
+#pragma once
+
+#include <cstdint>
+
+#include "common/status.h"
+
+namespace qkv::coordinator {
+
+enum class Outcome {
+  kPending,    // waiting for more replies
+  kSucceeded,  // the quorum is met: answer the client now
+  kFailed,     // the quorum can no longer be met (or the deadline passed): answer with status
+};
+
+// Resolves a per-request r or w (0 = the configured default) and checks 1 <= value <= n.
+// Errors: invalid_argument naming the parameter ("w=4 exceeds n=3").
+Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t default_value,
+                                uint32_t n);
+
+}  // namespace qkv::coordinator

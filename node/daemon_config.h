@@ -1,0 +1,57 @@
+// qkvd's configuration: a TOML file (deploy/qkvd.example.toml documents every key) with
+// command-line flags layered on top. Loading validates everything and fails with an error
+// naming the key, the value and the rule, so a bad config never starts a node.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/node_id.h"
+#include "common/status.h"
+#include "node/node_config.h"
+
+namespace qkv::node {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+// "host:port" (port 1..65535, or 0 where `allow_zero`). Errors name `what`.
+Result<HostPort> parse_host_port(const std::string& text, const std::string& what,
+                                 bool allow_zero = false);
+
+struct MemberConfig {
+  NodeId id;
+  HostPort peer;    // where other nodes reach its replica API
+  HostPort client;  // its client port (informational; used by scripts and qkvctl)
+};
+
+struct DaemonConfig {
+  NodeConfig node;  // node id, n/r/w, timeouts, limits
+  std::string data_dir;
+  HostPort client_listen{"127.0.0.1", 7000};  // safe default: loopback only
+  HostPort peer_listen{"127.0.0.1", 7100};
+  uint32_t partitions = 256;          // Q: a power of two, fixed when the cluster is created
+  std::vector<MemberConfig> members;  // the static member list; must include node_id
+  bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
+  uint64_t block_cache_bytes = 256ull << 20;
+  uint32_t connect_timeout_ms = 1000;
+  uint64_t send_queue_bytes_max = 64ull << 20;
+  std::string log_level = "info";
+  Duration shutdown_drain{5000};  // how long SIGTERM waits for in-flight requests
+
+  // Everything consistent: node id among members, unique ids and addresses, quorums, Q.
+  Status validate() const;
+};
+
+// Parses TOML text. Unknown keys are errors (a typo must not silently change nothing).
+Result<DaemonConfig> parse_daemon_config(const std::string& toml_text, const std::string& origin);
+Result<DaemonConfig> load_daemon_config(const std::string& path);
+
+// "n1=127.0.0.1:7100,n2=127.0.0.1:7101" -> members (client address left empty).
+Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text);
+
+}  // namespace qkv::node

@@ -1,0 +1,148 @@
+// Node: the sans-I/O core of qkvd (design.md §3). It takes client requests and peer
+// messages in, with the current time, and produces effects through Transport and Storage.
+//
+// Request path (Dynamo §4.5): any node accepts a client request. If it is not a primary of
+// the key (the first N distinct owners on the ring), it forwards the request to the first
+// primary, and to the next one if that one is unreachable or does not answer within its
+// share of the deadline. A primary coordinates: for a put it reads its own state of the key,
+// creates a new dot with SiblingSet::update (dropping what the client's causal context
+// covers), stores it, sends the new state to the other primaries and answers after W acks;
+// for a get it reads its own state, asks the other primaries and answers after R replies
+// with the join of what it received. Deletes are puts of a tombstone.
+//
+// Serialization: every call runs to completion on the caller's thread and storage calls are
+// synchronous, so a coordinator's read-modify-write of a key is never interleaved with
+// another request's: concurrent puts to one key become siblings, never lost updates.
+//
+// Thread-safety: none. qkvd calls it from its one io_context thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/clock.h"
+#include "node/causal/sibling_set.h"
+#include "node/coordinator/get_round.h"
+#include "node/coordinator/put_round.h"
+#include "node/node_config.h"
+#include "node/node_transport.h"
+#include "node/storage/storage.h"
+#include "ring/ring.h"
+
+namespace qkv::node {
+
+struct NodeCounters {
+  uint64_t client_requests = 0;
+  uint64_t invalid_requests = 0;
+  uint64_t forwarded = 0;          // requests this node sent on to a primary
+  uint64_t forward_failovers = 0;  // forwards retried at the next primary
+  uint64_t coordinated_gets = 0;
+  uint64_t coordinated_puts = 0;  // deletes included
+  uint64_t replica_reads = 0;
+  uint64_t replica_writes = 0;
+  uint64_t unavailable = 0;  // requests answered with unavailable
+  uint64_t storage_errors = 0;
+
+  std::vector<std::pair<std::string, uint64_t>> to_list() const;
+};
+
+class Node {
+ public:
+  // `actor` is this node's id with the incarnation of its data directory (node/incarnation.h).
+  // REQUIRES: config.validate() is ok; ring is non-null; storage and transport outlive this.
+  Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
+       Transport& transport, causal::Actor actor, TimePoint started);
+
+  void on_client_request(ClientId client, proto::ClientRequest request, TimePoint now);
+  void on_peer_message(PeerMessage message, TimePoint now);
+  // The driver could not deliver to `peer` (connection refused or broken): rounds waiting on
+  // it count it as failed now instead of at their deadline, and forwards fail over.
+  void on_peer_unreachable(const NodeId& peer, TimePoint now);
+  // Expires requests whose deadline is <= now.
+  void on_tick(TimePoint now);
+
+  // The earliest deadline of an in-flight request, if any: call on_tick then.
+  std::optional<TimePoint> next_deadline() const;
+  // Requests in flight (coordinated or forwarded, not yet answered).
+  std::size_t in_flight() const { return pending_.size(); }
+  const NodeCounters& counters() const { return counters_; }
+  const ring::Ring& ring() const { return *ring_; }
+  const NodeConfig& config() const { return config_; }
+
+ private:
+  // Where the answer to a request goes: a local client, or the peer that forwarded it.
+  struct ReplyTo {
+    std::optional<ClientId> client;
+    NodeId peer;
+    uint64_t peer_request_id = 0;
+    uint64_t client_request_id = 0;
+  };
+  struct PutOp {
+    coordinator::PutRound round;
+  };
+  struct GetOp {
+    coordinator::GetRound round;
+  };
+  struct ForwardOp {
+    proto::ClientRequest request;
+    std::vector<NodeId> primaries;
+    std::size_t attempt = 0;
+    TimePoint attempt_deadline;
+    std::vector<std::string> failures;  // "n1: unreachable", "n2: no answer in 900 ms"
+  };
+  struct Pending {
+    ReplyTo reply_to;
+    TimePoint deadline;
+    TimePoint armed;  // the key of this request in deadlines_
+    std::variant<PutOp, GetOp, ForwardOp> op;
+  };
+
+  void handle_request(ReplyTo reply_to, proto::ClientRequest request, bool forwarded,
+                      TimePoint now);
+  Status validate(const proto::ClientRequest& request) const;
+  void coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request, TimePoint deadline);
+  void coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePoint deadline);
+  void start_forward(ReplyTo reply_to, proto::ClientRequest request, std::vector<NodeId> primaries,
+                     TimePoint deadline, TimePoint now);
+  void send_forward_attempt(uint64_t id, Pending& pending, TimePoint now);
+  void forward_failed_attempt(uint64_t id, std::string why, TimePoint now);
+
+  void on_replica_read(const PeerMessage& message, const ReplicaRead& read);
+  void on_replica_write(const PeerMessage& message, const ReplicaWrite& write);
+  void on_round_reply(uint64_t id, const NodeId& from, const Status& status,
+                      std::optional<causal::SiblingSet> state);
+  void on_forward_reply(uint64_t id, proto::ClientResponse response);
+  void expire(uint64_t id, TimePoint now);
+
+  // Finishes a decided round: answers and forgets it.
+  void finish(uint64_t id);
+  void reply(const ReplyTo& to, proto::ClientResponse response);
+  void reply_status(const ReplyTo& to, Status status);
+  void track(uint64_t id, Pending pending);
+  void rearm(uint64_t id, Pending& pending, TimePoint at);
+
+  Result<std::optional<causal::SiblingSet>> load(ring::Token token, const std::string& key);
+  Status store(ring::Token token, const std::string& key, const causal::SiblingSet& state);
+  proto::ClientResponse ring_response() const;
+  proto::ClientResponse status_response(TimePoint now) const;
+
+  NodeConfig config_;
+  std::shared_ptr<const ring::Ring> ring_;
+  storage::Storage& storage_;
+  Transport& transport_;
+  causal::Actor actor_;
+  TimePoint started_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Pending> pending_;
+  std::set<std::pair<TimePoint, uint64_t>> deadlines_;
+  NodeCounters counters_;
+};
+
+}  // namespace qkv::node

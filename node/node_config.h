@@ -1,0 +1,28 @@
+// What the node core needs to know (qkvd's full config is node/daemon_config.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/clock.h"
+#include "common/limits.h"
+#include "common/node_id.h"
+#include "common/status.h"
+
+namespace qkv::node {
+
+struct NodeConfig {
+  NodeId node_id;
+  uint32_t n = 3;                       // replicas per key (the preference list's primaries)
+  uint32_t r = 2;                       // default read quorum; per request 1..n
+  uint32_t w = 2;                       // default write quorum; per request 1..n
+  Duration request_timeout{2000};       // default deadline of a client request
+  Duration request_timeout_max{60000};  // the largest deadline a client may ask for
+  Limits limits;
+  std::string version = "0.1.0";
+
+  // Ok, or invalid_argument naming the bad setting.
+  Status validate() const;
+};
+
+}  // namespace qkv::node

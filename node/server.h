@@ -1,0 +1,67 @@
+// Server: qkvd's driver. It runs the node core on one io_context thread, with Asio for
+// every socket and timer: a TCP server for clients, a TCP server for peers, outbound peer
+// links, and a tick timer. It executes the core's effects (Transport) and feeds it events.
+//
+// Thread-safety: none; construct, call and destroy on the io_context's thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "common/asio.h"
+#include "common/clock.h"
+#include "node/daemon_config.h"
+#include "node/node.h"
+#include "node/transport/peer_links.h"
+#include "node/transport/tcp_server.h"
+
+namespace qkv::node {
+
+class Server final : public Transport {
+ public:
+  // `storage` and `clock` outlive the server.
+  Server(boost::asio::io_context& io, const DaemonConfig& config,
+         std::shared_ptr<const ring::Ring> ring, storage::Storage& storage, const Clock& clock,
+         causal::Actor actor);
+  ~Server() override;
+
+  // Listens on the client and peer ports. Errors: io_error naming the address.
+  Status start();
+  uint16_t client_port() const { return client_server_.port(); }
+  uint16_t peer_port() const { return peer_server_.port(); }
+
+  // Graceful stop: stops accepting clients, answers new requests on open connections with
+  // unavailable, waits for in-flight requests (up to shutdown_drain), then closes every
+  // connection and calls `done`.
+  void shutdown(std::function<void()> done);
+
+  const Node& node() const { return node_; }
+
+  // Transport (called by the node core).
+  void send(const NodeId& to, PeerMessage message) override;
+  void reply(ClientId client, proto::ClientResponse response) override;
+
+ private:
+  void on_client_connection(std::shared_ptr<transport::FramedConnection> connection);
+  void on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame);
+  void on_peer_connection(std::shared_ptr<transport::FramedConnection> connection);
+  void arm_tick();
+  void drain_step(TimePoint until, std::function<void()> done);
+
+  boost::asio::io_context& io_;
+  const DaemonConfig& config_;
+  const Clock& clock_;
+  Node node_;
+  transport::TransportOptions transport_options_;
+  transport::TcpServer client_server_;
+  transport::TcpServer peer_server_;
+  transport::PeerLinks peer_links_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer drain_timer_;
+  std::map<ClientId, std::shared_ptr<transport::FramedConnection>> clients_;
+  ClientId next_client_id_ = 1;
+  bool shutting_down_ = false;
+};
+
+}  // namespace qkv::node

@@ -1,0 +1,103 @@
+// qkvd's config: what a valid file gives, and the clear error each mistake gets.
+#include "node/daemon_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace qkv::node {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kValid = R"(
+node_id = "n1"
+data_dir = "/tmp/qkv/n1"
+client_listen = "127.0.0.1:7001"
+peer_listen = "127.0.0.1:7101"
+
+[cluster]
+n = 3
+r = 2
+w = 2
+partitions = 128
+members = [
+  { id = "n1", peer = "127.0.0.1:7101", client = "127.0.0.1:7001" },
+  { id = "n2", peer = "127.0.0.1:7102", client = "127.0.0.1:7002" },
+  { id = "n3", peer = "127.0.0.1:7103" },
+]
+
+[timeouts]
+request_timeout_ms = 1500
+
+[limits]
+value_bytes_max = 1048576
+
+[storage]
+sync_writes = true
+)";
+
+TEST(DaemonConfigTest, ParsesEverySection) {
+  auto config = parse_daemon_config(kValid, "test.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_TRUE(config->validate().is_ok()) << config->validate().to_string();
+  EXPECT_EQ(config->node.node_id, "n1");
+  EXPECT_EQ(config->client_listen.port, 7001);
+  EXPECT_EQ(config->partitions, 128u);
+  ASSERT_EQ(config->members.size(), 3u);
+  EXPECT_EQ(config->members[1].peer.to_string(), "127.0.0.1:7102");
+  EXPECT_EQ(config->node.request_timeout, Duration(1500));
+  EXPECT_EQ(config->node.limits.value_bytes_max, 1048576u);
+  EXPECT_TRUE(config->sync_writes);
+}
+
+TEST(DaemonConfigTest, DefaultsAreSafe) {
+  DaemonConfig config;
+  EXPECT_EQ(config.client_listen.host, "127.0.0.1") << "bind to loopback until told otherwise";
+  EXPECT_FALSE(config.sync_writes);
+  EXPECT_EQ(config.node.n, 3u);
+  EXPECT_EQ(config.node.r, 2u);
+  EXPECT_EQ(config.node.w, 2u);
+  EXPECT_EQ(config.partitions, 256u);
+}
+
+Status error_of(const std::string& text) {
+  auto config = parse_daemon_config(text, "bad.toml");
+  if (!config) return config.status();
+  return config->validate();
+}
+
+TEST(DaemonConfigTest, MistakesGetErrorsNamingTheKey) {
+  std::string base = kValid;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = base;
+    t.replace(t.find(from), from.size(), to);
+    return error_of(t);
+  };
+  EXPECT_THAT(with("partitions = 128", "partitions = 100").message(), HasSubstr("power of two"));
+  EXPECT_THAT(with("w = 2", "w = 4").message(), HasSubstr("w=4"));
+  EXPECT_THAT(with("node_id = \"n1\"", "node_id = \"n9\"").message(),
+              HasSubstr("'n9' is not among cluster.members"));
+  EXPECT_THAT(with("request_timeout_ms", "request_timout_ms").message(),
+              HasSubstr("unknown config key 'timeouts.request_timout_ms'"));
+  EXPECT_THAT(with("peer = \"127.0.0.1:7102\"", "peer = \"127.0.0.1:7101\"").message(),
+              HasSubstr("given to two members"));
+  EXPECT_THAT(with("\"127.0.0.1:7001\"\npeer", "\"127.0.0.1:99999\"\npeer").message(),
+              HasSubstr("ports are 1..65535"));
+  EXPECT_THAT(with("sync_writes = true", "sync_writes = \"yes\"").message(),
+              HasSubstr("storage.sync_writes"));
+  EXPECT_THAT(with("value_bytes_max = 1048576", "value_bytes_max = 999999999").message(),
+              HasSubstr("frame_bytes_max"));
+  EXPECT_THAT(with("data_dir = \"/tmp/qkv/n1\"", "").message(), HasSubstr("data_dir is required"));
+  EXPECT_THAT(with("[storage]", "[storage").message(), HasSubstr("bad.toml:"));
+}
+
+TEST(DaemonConfigTest, MembersFlag) {
+  auto members = parse_members_flag("n1=127.0.0.1:7101,n2=localhost:7102");
+  ASSERT_TRUE(members.is_ok());
+  ASSERT_EQ(members->size(), 2u);
+  EXPECT_EQ((*members)[1].peer.host, "localhost");
+  EXPECT_THAT(parse_members_flag("n1").status().message(), HasSubstr("id=host:port"));
+}
+
+}  // namespace
+}  // namespace qkv::node

@@ -1,0 +1,223 @@
+// The node core against an in-memory cluster: quorums, siblings, forwarding, failures.
+#include "node/node.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "node/wire/replica_codec.h"
+#include "tests/node/test_cluster.h"
+
+namespace qkv::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+const proto::GetResponse& body(const proto::ClientResponse& r) {
+  return std::get<proto::GetResponse>(r.body);
+}
+
+TEST(NodeTest, PutThroughOneNodeIsReadThroughAnother) {
+  TestCluster cluster;
+  ASSERT_TRUE(cluster.put("n1", "apple", "red", "", 2).status.is_ok());
+  auto got = cluster.get("n3", "apple", 2);
+  ASSERT_TRUE(got.status.is_ok()) << got.status.to_string();
+  EXPECT_THAT(body(got).values, UnorderedElementsAre("red"));
+  EXPECT_FALSE(body(got).context.empty());
+}
+
+TEST(NodeTest, EveryPrimaryStoresTheWriteOnceDelivered) {
+  TestCluster cluster;
+  ASSERT_TRUE(cluster.put("n2", "k", "v").status.is_ok());
+  for (const auto& id : cluster.primaries("k")) {
+    auto stored = cluster.storage(id).get(ring::token_of("k"), "k");
+    ASSERT_TRUE(stored.is_ok());
+    ASSERT_TRUE(stored.value().has_value()) << id << " lacks the write";
+    EXPECT_THAT(node::decode_sibling_set(*stored.value())->values(), UnorderedElementsAre("v"));
+  }
+}
+
+TEST(NodeTest, TwoPutsWithOneStaleContextBecomeSiblingsAndAMergedContextCollapsesThem) {
+  TestCluster cluster;
+  ASSERT_TRUE(cluster.put("n1", "cart", "milk").status.is_ok());
+  std::string stale = body(cluster.get("n1", "cart")).context;
+  ASSERT_TRUE(cluster.put("n1", "cart", "milk,eggs", stale).status.is_ok());
+  ASSERT_TRUE(cluster.put("n2", "cart", "milk,bread", stale).status.is_ok());
+
+  auto both = cluster.get("n3", "cart", 3);
+  ASSERT_TRUE(both.status.is_ok());
+  EXPECT_THAT(body(both).values, UnorderedElementsAre("milk,eggs", "milk,bread"));
+
+  ASSERT_TRUE(cluster.put("n3", "cart", "milk,eggs,bread", body(both).context).status.is_ok());
+  auto one = cluster.get("n1", "cart", 3);
+  EXPECT_THAT(body(one).values, UnorderedElementsAre("milk,eggs,bread"));
+}
+
+TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
+  TestCluster cluster;
+  ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());
+  for (int i = 2; i <= 5; ++i) {
+    std::string ctx = body(cluster.get("n2", "k")).context;
+    ASSERT_TRUE(cluster.put("n3", "k", "v" + std::to_string(i), ctx).status.is_ok());
+  }
+  EXPECT_THAT(body(cluster.get("n1", "k", 3)).values, UnorderedElementsAre("v5"));
+}
+
+TEST(NodeTest, DeleteThenGetIsNotFoundButKeepsAContext) {
+  TestCluster cluster;
+  ASSERT_TRUE(cluster.put("n1", "k", "v").status.is_ok());
+  std::string ctx = body(cluster.get("n1", "k")).context;
+  ASSERT_TRUE(cluster.del("n2", "k", ctx).status.is_ok());
+  auto got = cluster.get("n3", "k");
+  EXPECT_EQ(got.status.code(), StatusCode::kNotFound);
+  EXPECT_TRUE(body(got).values.empty());
+  EXPECT_FALSE(body(got).context.empty())
+      << "the tombstone's context lets a later put supersede it";
+  ASSERT_TRUE(cluster.put("n1", "k", "again", body(got).context).status.is_ok());
+  EXPECT_THAT(body(cluster.get("n2", "k", 3)).values, UnorderedElementsAre("again"));
+}
+
+TEST(NodeTest, GetOfAKeyNeverWrittenIsNotFound) {
+  TestCluster cluster;
+  auto got = cluster.get("n1", "nothing");
+  EXPECT_EQ(got.status.code(), StatusCode::kNotFound);
+}
+
+TEST(NodeTest, QuorumIsMetWithOneReplicaDownAndMissedWithW3) {
+  TestCluster cluster;
+  std::string key = "k";
+  NodeId coordinator = cluster.primaries(key)[0];
+  NodeId dead = cluster.primaries(key)[2];
+  cluster.set_down(dead, true);
+  EXPECT_TRUE(cluster.put(coordinator, key, "v", "", 2).status.is_ok());
+  auto got = cluster.get(coordinator, key, 2);
+  EXPECT_TRUE(got.status.is_ok());
+
+  auto w3 = cluster.put(coordinator, key, "v2", "", 3);
+  EXPECT_EQ(w3.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(w3.status.message(), HasSubstr("2 of 3 replicas acknowledged"));
+  EXPECT_THAT(w3.status.message(), HasSubstr("W=3"));
+
+  auto r3 = cluster.get(coordinator, key, 3);
+  EXPECT_EQ(r3.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(r3.status.message(), HasSubstr("2 of 3 replicas answered"));
+}
+
+TEST(NodeTest, AnUnansweredWriteFailsAtItsDeadlineWithCounts) {
+  TestCluster cluster;
+  std::string key = "k";
+  NodeId coordinator = cluster.primaries(key)[0];
+  cluster.set_blackholed(cluster.primaries(key)[1], true);
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  TimePoint start = cluster.now();
+  auto put = cluster.request(coordinator, proto::PutRequest{key, "v", "", 2}, 300);
+  EXPECT_EQ(put.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(put.status.message(), HasSubstr("1 of 3 replicas acknowledged"));
+  EXPECT_THAT(put.status.message(), HasSubstr("timed out"));
+  EXPECT_GE(cluster.now() - start, Duration(300));
+  EXPECT_LT(cluster.now() - start, Duration(400));
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 0u);
+}
+
+TEST(NodeTest, ANonReplicaForwardsToAPrimary) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  ASSERT_TRUE(cluster.put("n4", key, "v").status.is_ok());
+  EXPECT_EQ(cluster.node("n4").counters().forwarded, 1u);
+  EXPECT_EQ(cluster.node("n4").counters().coordinated_puts, 0u);
+  EXPECT_EQ(cluster.node(cluster.primaries(key)[0]).counters().coordinated_puts, 1u);
+  EXPECT_TRUE(cluster.storage("n4").get(ring::token_of(key), key).value() == std::nullopt)
+      << "a non-replica must not store the key";
+  auto got = cluster.get("n4", key);
+  ASSERT_TRUE(got.status.is_ok());
+  EXPECT_THAT(body(got).values, UnorderedElementsAre("v"));
+}
+
+TEST(NodeTest, AForwardFailsOverToTheNextPrimaryWhenTheFirstIsUnreachable) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  cluster.set_down(cluster.primaries(key)[0], true);
+  auto put = cluster.put("n4", key, "v");
+  ASSERT_TRUE(put.status.is_ok()) << put.status.to_string();
+  EXPECT_EQ(cluster.node("n4").counters().forward_failovers, 1u);
+  EXPECT_EQ(cluster.node(cluster.primaries(key)[1]).counters().coordinated_puts, 1u);
+}
+
+TEST(NodeTest, AForwardFailsOverWhenTheFirstPrimaryIsSilent) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  cluster.set_blackholed(cluster.primaries(key)[0], true);
+  auto got = cluster.request("n4", proto::GetRequest{key, 2}, 1000);
+  EXPECT_EQ(got.status.code(), StatusCode::kNotFound) << got.status.to_string();
+  EXPECT_EQ(cluster.node("n4").counters().forward_failovers, 1u);
+}
+
+TEST(NodeTest, AForwardWithEveryPrimaryGoneIsUnavailableNamingThem) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  for (const auto& p : cluster.primaries(key)) cluster.set_down(p, true);
+  auto put = cluster.put("n4", key, "v");
+  EXPECT_EQ(put.status.code(), StatusCode::kUnavailable);
+  for (const auto& p : cluster.primaries(key)) EXPECT_THAT(put.status.message(), HasSubstr(p));
+}
+
+TEST(NodeTest, OversizedInputIsRejectedNamingTheLimitAndNothingIsStored) {
+  TestCluster cluster;
+  auto big_key = cluster.put("n1", std::string(64 * 1024 + 1, 'k'), "v");
+  EXPECT_EQ(big_key.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(big_key.status.message(), HasSubstr("key_bytes_max is 65536"));
+  auto big_value = cluster.put("n1", "k", std::string(16 * 1024 * 1024 + 1, 'v'));
+  EXPECT_EQ(big_value.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(big_value.status.message(), HasSubstr("value_bytes_max is 16777216"));
+  EXPECT_EQ(cluster.get("n1", "k").status.code(), StatusCode::kNotFound);
+  EXPECT_TRUE(cluster.put("n1", "k", "fine").status.is_ok()) << "the node keeps serving";
+}
+
+TEST(NodeTest, BadQuorumsAndContextsAreInvalidArguments) {
+  TestCluster cluster;
+  auto w4 = cluster.put("n1", "k", "v", "", 4);
+  EXPECT_EQ(w4.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(w4.status.message(), HasSubstr("w=4 exceeds n=3"));
+  auto r9 = cluster.get("n1", "k", 9);
+  EXPECT_THAT(r9.status.message(), HasSubstr("r=9 exceeds n=3"));
+  auto bad = cluster.put("n1", "k", "v", "not a context");
+  EXPECT_EQ(bad.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status.message(), HasSubstr("causal context"));
+}
+
+TEST(NodeTest, AReplicaRefusesAWriteForAKeyItDoesNotReplicate) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  causal::SiblingSet state =
+      causal::SiblingSet().update({}, causal::Actor{"n1", 1}, std::string("v"));
+  cluster.node("n4").on_peer_message(node::PeerMessage{"n1", 99, node::ReplicaWrite{key, state}},
+                                     cluster.now());
+  cluster.deliver();
+  EXPECT_EQ(cluster.storage("n4").get(ring::token_of(key), key).value(), std::nullopt);
+}
+
+TEST(NodeTest, RingAndStatusAreAnsweredByAnyNode) {
+  TestCluster cluster;
+  auto ring = cluster.request("n2", proto::RingRequest{});
+  ASSERT_TRUE(ring.status.is_ok());
+  const auto& rb = std::get<proto::RingResponse>(ring.body);
+  EXPECT_EQ(rb.partition_count, 64u);
+  EXPECT_EQ(rb.owners, cluster.ring().owners());
+  auto status = cluster.request("n3", proto::StatusRequest{});
+  const auto& sb = std::get<proto::StatusResponse>(status.body);
+  EXPECT_EQ(sb.node_id, "n3");
+  EXPECT_THAT(sb.members, UnorderedElementsAre("n1", "n2", "n3"));
+}
+
+}  // namespace
+}  // namespace qkv::testing

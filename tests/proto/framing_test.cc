@@ -1,0 +1,102 @@
+// Frames are found in a byte stream however it is split; oversized and corrupt frames are errors.
+#include "proto/framing.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "proto/client_codec.h"
+
+namespace qkv::proto {
+namespace {
+
+using ::testing::HasSubstr;
+
+void feed(FrameReader& reader, const void* data, std::size_t n) {
+  auto span = reader.prepare(n);
+  std::memcpy(span.data(), data, n);
+  reader.commit(n);
+}
+
+TEST(FramingTest, FramesSplitAcrossReadsComeOutWholeAndInOrder) {
+  std::vector<kj::Array<capnp::word>> frames;
+  std::string stream;
+  for (uint64_t i = 0; i < 50; ++i) {
+    std::string key = "k";
+    key += std::to_string(i);
+    frames.push_back(encode(ClientRequest{i, 0, PutRequest{key, std::string(i * 37, 'v'), "", 0}}));
+    stream.append(frames.back().asChars().begin(), frames.back().asChars().size());
+  }
+  FrameReader reader(1 << 20);
+  std::size_t pos = 0, chunk = 1;
+  uint64_t next = 0;
+  while (pos < stream.size()) {
+    std::size_t n = std::min(chunk, stream.size() - pos);
+    feed(reader, stream.data() + pos, n);
+    pos += n;
+    chunk = chunk * 3 % 101 + 1;  // odd split sizes, 1..101 bytes
+    for (;;) {
+      auto frame = reader.next();
+      ASSERT_TRUE(frame.is_ok());
+      if (!frame.value()) break;
+      auto request = decode_client_request(*frame.value());
+      ASSERT_TRUE(request.is_ok());
+      EXPECT_EQ(request->request_id, next++);
+    }
+  }
+  EXPECT_EQ(next, 50u);
+  EXPECT_EQ(reader.buffered_bytes(), 0u);
+}
+
+TEST(FramingTest, AFrameOverTheLimitIsRefusedNamingIt) {
+  auto frame = encode(ClientRequest{1, 0, PutRequest{"k", std::string(5000, 'x'), "", 0}});
+  FrameReader reader(4096);
+  feed(reader, frame.asBytes().begin(), 16);  // the segment table alone is enough to refuse
+  auto next = reader.next();
+  EXPECT_EQ(next.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(next.status().message(), HasSubstr("frame_bytes_max is 4096"));
+}
+
+TEST(FramingTest, AnImpossibleSegmentCountIsCorruption) {
+  FrameReader reader(1 << 20);
+  uint32_t header[2] = {100000, 1};
+  feed(reader, header, sizeof header);
+  EXPECT_EQ(reader.next().status().code(), StatusCode::kCorruption);
+}
+
+TEST(ClientCodecTest, RequestsAndResponsesRoundTrip) {
+  ClientRequest get{7, 250, GetRequest{std::string("k\0ey", 4), 3}};
+  auto g = decode_client_request(encode(get));
+  ASSERT_TRUE(g.is_ok());
+  EXPECT_EQ(std::get<GetRequest>(g->op).key, std::string("k\0ey", 4));
+  EXPECT_EQ(std::get<GetRequest>(g->op).r, 3);
+  EXPECT_EQ(g->timeout_ms, 250u);
+  EXPECT_TRUE(std::holds_alternative<DeleteRequest>(
+      decode_client_request(encode(ClientRequest{1, 0, DeleteRequest{"k", "c", 1}}))->op));
+  EXPECT_TRUE(std::holds_alternative<StatusRequest>(
+      decode_client_request(encode(ClientRequest{1, 0, StatusRequest{}}))->op));
+
+  ClientResponse resp{7, Status::unavailable("write quorum not met"),
+                      GetResponse{{"a", "b"}, "ctx"}};
+  auto r = decode_client_response(encode(resp));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->status, resp.status);
+  EXPECT_EQ(std::get<GetResponse>(r->body).values, (std::vector<std::string>{"a", "b"}));
+
+  StatusResponse st;
+  st.node_id = "n1";
+  st.counters = {{"a", 1}, {"b", 2}};
+  auto s = decode_client_response(encode(ClientResponse{1, Status::ok(), st}));
+  EXPECT_EQ(std::get<StatusResponse>(s->body).counters, st.counters);
+}
+
+TEST(ClientCodecTest, GarbageIsCorruptionNotACrash) {
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(4);
+  std::memset(words.asBytes().begin(), 0xAB, words.asBytes().size());
+  auto result = decode_client_request(words);
+  EXPECT_FALSE(result.is_ok());
+}
+
+}  // namespace
+}  // namespace qkv::proto
