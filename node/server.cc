@@ -104,6 +104,7 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
       if (c) c->close();
       return;
     }
+    peer_links_.peer_is_alive(message->from);
     node_.on_peer_message(std::move(message).value(), clock_.now());
   });
   connection->set_on_error([](const Status& status) {

@@ -86,6 +86,14 @@ Status PeerLinks::send(const NodeId& to, kj::Array<capnp::word> frame) {
   return Status::ok();
 }
 
+void PeerLinks::peer_is_alive(const NodeId& id) {
+  auto it = links_.find(id);
+  if (it == links_.end() || it->second->state != Link::State::kBackoff) return;
+  // The peer just talked to us: it is back. Connect on the next send, with a fresh backoff.
+  it->second->state = Link::State::kIdle;
+  it->second->backoff_ms = 0;
+}
+
 void PeerLinks::connect(const std::shared_ptr<Link>& link) {
   link->state = Link::State::kConnecting;
   uint64_t generation = ++link->generation;

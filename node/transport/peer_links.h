@@ -81,6 +81,11 @@ class PeerLinks {
   //   overloaded        the link's queue would exceed send_queue_bytes_max
   Status send(const NodeId& to, kj::Array<capnp::word> frame);
 
+  // Evidence that `id` is up (it sent us a message on its own link): ends a backoff so
+  // the next send() connects at once. Otherwise a restarted peer could not get replies
+  // from us until our backoff ran out. Unknown ids and links not backing off: no effect.
+  void peer_is_alive(const NodeId& id);
+
   // Closes every link and drops the frames queued for them; addresses are kept and backoffs
   // reset, so a later send() connects again. Idempotent.
   void close_all();

@@ -131,6 +131,27 @@ TEST(PeerLinksTest, FailedConnectBacksOffThenSucceedsOnceAServerListens) {
   EXPECT_GE(peer.received.front(), 100u);
 }
 
+TEST(PeerLinksTest, APeerHeardFromEndsTheBackoffAtOnce) {
+  asio::io_context io;
+  const uint16_t port = testing::free_port(io);
+  TransportOptions options;
+  options.reconnect_backoff_ms_max = 60000;  // a backoff the test could never wait out
+  PeerLinks links(io, options);
+  links.set_address("n2", "127.0.0.1", port);
+  ASSERT_TRUE(links.send("n2", make_frame(1, 10)).is_ok());
+  ASSERT_TRUE(run_until(io, [&] { return links.counters().connect_failures == 1; }));
+  // In the backoff sends fail fast, even with a server listening again...
+  PeerServer peer(io, port);
+  ASSERT_TRUE(peer.server.listen().is_ok());
+  Status during = links.send("n2", make_frame(2, 10));
+  if (during.is_ok()) GTEST_SKIP() << "the 50 ms first backoff passed before the send";
+  // ...until the peer is heard from: then the next send connects at once.
+  links.peer_is_alive("n2");
+  ASSERT_TRUE(links.send("n2", make_frame(3, 10)).is_ok());
+  ASSERT_TRUE(run_until(io, [&] { return !peer.received.empty(); }));
+  EXPECT_EQ(peer.received.front(), 3u);
+}
+
 TEST(PeerLinksTest, BrokenLinkBacksOffAndReconnects) {
   asio::io_context io;
   auto peer = std::make_unique<PeerServer>(io, 0);

@@ -1,0 +1,145 @@
+// Three real qkvd processes on loopback, driven through the client SDK: what a user of the
+// cluster relies on, including a node killed with SIGKILL.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/integration/process_cluster.h"
+
+namespace qkv::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+client::WriteOptions w(uint8_t quorum) {
+  return {quorum, 0};
+}
+client::ReadOptions r(uint8_t quorum) {
+  return {quorum, 0};
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { cluster_.start_all(); }
+  ProcessCluster cluster_{3};
+};
+
+TEST_F(ClusterTest, QuorumWritesAndReadsSiblingsDeletesAndSurvivingAKill) {
+  auto n1 = cluster_.client_of(0);
+  auto n2 = cluster_.client_of(1);
+  auto n3 = cluster_.client_of(2);
+
+  // Put through node 1 with W=2, get through node 3 with R=2.
+  ASSERT_TRUE(n1.put("fruit", "apple", "", w(2)).is_ok());
+  auto got = n3.get("fruit", r(2));
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_THAT(got->values, UnorderedElementsAre("apple"));
+
+  // Two puts with the same stale context give two siblings...
+  std::string stale = got->context;
+  ASSERT_TRUE(n1.put("fruit", "banana", stale, w(2)).is_ok());
+  ASSERT_TRUE(n2.put("fruit", "cherry", stale, w(2)).is_ok());
+  auto siblings = n3.get("fruit", r(3));
+  ASSERT_TRUE(siblings.is_ok());
+  EXPECT_THAT(siblings->values, UnorderedElementsAre("banana", "cherry"));
+  // ...and a put with the merged context collapses them to one.
+  ASSERT_TRUE(n3.put("fruit", "banana+cherry", siblings->context, w(2)).is_ok());
+  auto merged = n1.get("fruit", r(3));
+  EXPECT_THAT(merged->values, UnorderedElementsAre("banana+cherry"));
+
+  // Delete then get: not found.
+  ASSERT_TRUE(n2.del("fruit", merged->context, w(2)).is_ok());
+  auto deleted = n1.get("fruit", r(2));
+  ASSERT_TRUE(deleted.is_ok());
+  EXPECT_FALSE(deleted->found());
+
+  // kill -9 one node: W=2 and R=2 still succeed; W=3 fails naming 2 of 3.
+  cluster_.kill9(2);
+  EXPECT_TRUE(n1.put("after-kill", "v", "", w(2)).is_ok());
+  auto after = n2.get("after-kill", r(2));
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_THAT(after->values, UnorderedElementsAre("v"));
+  Status w3 = n1.put("after-kill", "v2", after->context, w(3));
+  EXPECT_EQ(w3.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(w3.message(), HasSubstr("2 of 3 replicas acknowledged"));
+  auto r3 = n1.get("after-kill", r(3));
+  EXPECT_EQ(r3.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(r3.status().message(), HasSubstr("2 of 3 replicas answered"));
+
+  // The killed node comes back with its data (it held the writes before the kill).
+  cluster_.start(2);
+  auto back = cluster_.client_of(2).get("after-kill", r(3));
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_FALSE(back->values.empty());
+}
+
+TEST_F(ClusterTest, OversizedInputGetsAClearErrorAndTheNodeKeepsServing) {
+  client::Options options;
+  options.nodes = {cluster_.client_address(0)};
+  // Lift the client's own check to see the node's answer.
+  options.limits.value_bytes_max = 20u << 20;
+  options.limits.frame_bytes_max = 40u << 20;
+  client::Client raw(options);
+  Status big = raw.put("big", std::string((16u << 20) + 1, 'x'));
+  EXPECT_EQ(big.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(big.message(), HasSubstr("value_bytes_max is 16777216"));
+
+  // The SDK refuses before sending, naming the limit.
+  auto sdk = cluster_.client_of(0);
+  Status local = sdk.put(std::string(65537, 'k'), "v");
+  EXPECT_THAT(local.message(), HasSubstr("key_bytes_max is 65536"));
+
+  // A frame over the node's frame_bytes_max (32 MiB) is refused and the node lives on.
+  options.limits.value_bytes_max = 40u << 20;
+  options.limits.frame_bytes_max = 80u << 20;
+  client::Client huge(options);
+  Status frame = huge.put("huge", std::string(33u << 20, 'x'));
+  EXPECT_FALSE(frame.is_ok());
+  EXPECT_THAT(frame.message(), HasSubstr("frame_bytes_max"));
+
+  EXPECT_TRUE(sdk.put("small", "fine").is_ok());
+  EXPECT_THAT(sdk.get("small")->values, UnorderedElementsAre("fine"));
+  EXPECT_FALSE(sdk.get("big")->found());
+}
+
+TEST_F(ClusterTest, GracefulStopKeepsDataAndIncarnationAKillTakesANewIncarnation) {
+  auto n1 = cluster_.client_of(0);
+  ASSERT_TRUE(n1.put("durable", "yes", "", w(3)).is_ok());
+  uint64_t first = cluster_.client_of(0).node_status(0)->incarnation;
+
+  EXPECT_EQ(cluster_.terminate(0), 0) << cluster_.log_of(0);
+  EXPECT_THAT(cluster_.log_of(0), HasSubstr("event=stopped node=n1 clean=true"));
+  cluster_.start(0);
+  EXPECT_EQ(cluster_.client_of(0).node_status(0)->incarnation, first)
+      << "a clean stop keeps the incarnation";
+  auto got = cluster_.client_of(0).get("durable", r(1));
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_THAT(got->values, UnorderedElementsAre("yes"));
+
+  cluster_.kill9(0);
+  cluster_.start(0);
+  EXPECT_EQ(cluster_.client_of(0).node_status(0)->incarnation, first + 1)
+      << "after a crash the node must never reuse a dot";
+  EXPECT_THAT(cluster_.client_of(0).get("durable", r(1))->values, UnorderedElementsAre("yes"));
+}
+
+TEST(QkvdConfigTest, BadConfigsExitWithAClearError) {
+  ProcessCluster cluster(1);
+  auto bad = run_qkvd(cluster.qkvd_path(), {"--node-id", "n1", "--data-dir", cluster.dir() + "/x",
+                                            "--members", "n1=127.0.0.1:7100", "--w", "5"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("w=5"));
+
+  auto not_member = run_qkvd(
+      cluster.qkvd_path(),
+      {"--node-id", "n9", "--data-dir", cluster.dir() + "/x", "--members", "n1=127.0.0.1:7100"});
+  EXPECT_EQ(not_member.exit_code, 2);
+  EXPECT_THAT(not_member.output, HasSubstr("'n9' is not among cluster.members"));
+
+  auto no_file = run_qkvd(cluster.qkvd_path(), {"--config", cluster.dir() + "/missing.toml"});
+  EXPECT_EQ(no_file.exit_code, 2);
+  EXPECT_THAT(no_file.output, HasSubstr("cannot read config file"));
+}
+
+}  // namespace
+}  // namespace qkv::testing

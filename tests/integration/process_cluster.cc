@@ -1,0 +1,179 @@
+#include "tests/integration/process_cluster.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace qkv::testing {
+namespace {
+
+bool port_free(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+uint16_t next_free_port() {
+  // Below the ephemeral range; spread by pid so parallel test binaries rarely collide.
+  static uint16_t next = static_cast<uint16_t>(20000 + (::getpid() % 500) * 20);
+  for (int tries = 0; tries < 10000; ++tries) {
+    uint16_t port = next++;
+    if (next >= 32000) next = 20000;
+    if (port_free(port)) return port;
+  }
+  throw std::runtime_error("no free port below 32768");
+}
+
+template <typename F>
+bool wait_for(F done, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling interval only
+  }
+  return done();
+}
+
+pid_t spawn(const std::string& path, const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(path.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(path.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+ProcessCluster::ProcessCluster(int size, std::vector<std::string> extra_flags)
+    : qkvd_(QKVD_PATH), size_(size), extra_flags_(std::move(extra_flags)), pids_(size, 0) {
+  char tmpl[] = "/tmp/qkv-it-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  for (int i = 0; i < size_; ++i) {
+    client_ports_.push_back(next_free_port());
+    peer_ports_.push_back(next_free_port());
+  }
+}
+
+ProcessCluster::~ProcessCluster() {
+  for (int i = 0; i < size_; ++i) {
+    if (pids_[i] > 0) kill9(i);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::vector<std::string> ProcessCluster::args_of(int i) const {
+  std::string members;
+  for (int j = 0; j < size_; ++j) {
+    members += (j ? "," : "") + std::string("n") + std::to_string(j + 1) +
+               "=127.0.0.1:" + std::to_string(peer_ports_[j]);
+  }
+  std::vector<std::string> args = {"--node-id",       "n" + std::to_string(i + 1),
+                                   "--data-dir",      dir_ + "/n" + std::to_string(i + 1),
+                                   "--client-listen", client_address(i),
+                                   "--peer-listen",   "127.0.0.1:" + std::to_string(peer_ports_[i]),
+                                   "--members",       members,
+                                   "--partitions",    "64"};
+  args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
+  return args;
+}
+
+void ProcessCluster::start(int i) {
+  pids_[i] = spawn(qkvd_, args_of(i), dir_ + "/n" + std::to_string(i + 1) + ".log");
+  auto client = client_of(i, 500);
+  bool up = wait_for([&] { return client.node_status(0).is_ok(); }, std::chrono::seconds(20));
+  if (!up)
+    throw std::runtime_error("qkvd n" + std::to_string(i + 1) + " did not start:\n" + log_of(i));
+}
+
+void ProcessCluster::start_all() {
+  for (int i = 0; i < size_; ++i) start(i);
+}
+
+void ProcessCluster::kill9(int i) {
+  if (pids_[i] <= 0) return;
+  ::kill(pids_[i], SIGKILL);
+  int status;
+  ::waitpid(pids_[i], &status, 0);
+  pids_[i] = 0;
+}
+
+int ProcessCluster::terminate(int i, std::chrono::milliseconds deadline) {
+  if (pids_[i] <= 0) return -1;
+  ::kill(pids_[i], SIGTERM);
+  int status = 0;
+  bool exited =
+      wait_for([&] { return ::waitpid(pids_[i], &status, WNOHANG) == pids_[i]; }, deadline);
+  if (!exited) {
+    kill9(i);
+    return -1;
+  }
+  pids_[i] = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string ProcessCluster::client_address(int i) const {
+  return "127.0.0.1:" + std::to_string(client_ports_[i]);
+}
+
+client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
+  client::Options options;
+  options.nodes = {client_address(i)};
+  options.timeout_ms = timeout_ms;
+  return client::Client(options);
+}
+
+std::string ProcessCluster::log_of(int i) const {
+  std::ifstream in(dir_ + "/n" + std::to_string(i + 1) + ".log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args) {
+  char tmpl[] = "/tmp/qkv-run-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ::close(fd);
+  pid_t pid = spawn(qkvd, args, tmpl);
+  int status = 0;
+  RunResult result;
+  bool exited =
+      wait_for([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(20));
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  std::ifstream in(tmpl);
+  std::stringstream s;
+  s << in.rdbuf();
+  result.output = s.str();
+  std::filesystem::remove(tmpl);
+  return result;
+}
+
+}  // namespace qkv::testing
