@@ -1,6 +1,7 @@
 #include "tests/integration/process_cluster.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -88,13 +89,12 @@ ProcessCluster::~ProcessCluster() {
 std::vector<std::string> ProcessCluster::args_of(int i) const {
   std::string members;
   for (int j = 0; j < size_; ++j) {
-    members += (j ? "," : "") + std::string("n") + std::to_string(j + 1) +
-               "=127.0.0.1:" + std::to_string(peer_ports_[j]);
+    members += fmt::format("{}n{}=127.0.0.1:{}", j ? "," : "", j + 1, peer_ports_[j]);
   }
-  std::vector<std::string> args = {"--node-id",       "n" + std::to_string(i + 1),
-                                   "--data-dir",      dir_ + "/n" + std::to_string(i + 1),
+  std::vector<std::string> args = {"--node-id",       fmt::format("n{}", i + 1),
+                                   "--data-dir",      dir_ + fmt::format("/n{}", i + 1),
                                    "--client-listen", client_address(i),
-                                   "--peer-listen",   "127.0.0.1:" + std::to_string(peer_ports_[i]),
+                                   "--peer-listen",   fmt::format("127.0.0.1:{}", peer_ports_[i]),
                                    "--members",       members,
                                    "--partitions",    "64"};
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
@@ -102,11 +102,11 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
 }
 
 void ProcessCluster::start(int i) {
-  pids_[i] = spawn(qkvd_, args_of(i), dir_ + "/n" + std::to_string(i + 1) + ".log");
+  pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/n{}.log", dir_, i + 1));
   auto client = client_of(i, 500);
   bool up = wait_for([&] { return client.node_status(0).is_ok(); }, std::chrono::seconds(20));
   if (!up)
-    throw std::runtime_error("qkvd n" + std::to_string(i + 1) + " did not start:\n" + log_of(i));
+    throw std::runtime_error(fmt::format("qkvd n{} did not start:\n{}", i + 1, log_of(i)));
 }
 
 void ProcessCluster::start_all() {
@@ -136,7 +136,7 @@ int ProcessCluster::terminate(int i, std::chrono::milliseconds deadline) {
 }
 
 std::string ProcessCluster::client_address(int i) const {
-  return "127.0.0.1:" + std::to_string(client_ports_[i]);
+  return fmt::format("127.0.0.1:{}", client_ports_[i]);
 }
 
 client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
@@ -147,7 +147,7 @@ client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
 }
 
 std::string ProcessCluster::log_of(int i) const {
-  std::ifstream in(dir_ + "/n" + std::to_string(i + 1) + ".log");
+  std::ifstream in(fmt::format("{}/n{}.log", dir_, i + 1));
   std::stringstream s;
   s << in.rdbuf();
   return s.str();

@@ -1,6 +1,7 @@
 // The node core against an in-memory cluster: quorums, siblings, forwarding, failures.
 #include "node/node.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -58,7 +59,7 @@ TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());
   for (int i = 2; i <= 5; ++i) {
     std::string ctx = body(cluster.get("n2", "k")).context;
-    ASSERT_TRUE(cluster.put("n3", "k", "v" + std::to_string(i), ctx).status.is_ok());
+    ASSERT_TRUE(cluster.put("n3", "k", fmt::format("v{}", i), ctx).status.is_ok());
   }
   EXPECT_THAT(body(cluster.get("n1", "k", 3)).values, UnorderedElementsAre("v5"));
 }

@@ -1,5 +1,6 @@
 #include "tests/node/test_cluster.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace qkv::testing {
@@ -115,7 +116,7 @@ proto::ClientResponse TestCluster::del(const NodeId& via, const std::string& key
 
 std::string TestCluster::key_not_replicated_by(const NodeId& node) const {
   for (int i = 0;; ++i) {
-    std::string key = "key-" + std::to_string(i);
+    std::string key = fmt::format("key-{}", i);
     if (!ring_->preference_list(ring::token_of(key), options_.n).is_primary(node)) return key;
   }
 }
