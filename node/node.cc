@@ -135,13 +135,7 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   ring::Token token = ring::token_of(*key);
   std::vector<NodeId> replicas = ring_->preference_list(token, config_.n).primaries;
   uint32_t w = coordinator::resolve_quorum("w", w_requested, config_.w, config_.n).value();
-  if (w > replicas.size()) {
-    ++counters_.unavailable;
-    return reply_status(reply_to, Status::unavailable(fmt::format(
-                                      "write quorum not met: the cluster has {} replicas for the "
-                                      "key, W={} required",
-                                      replicas.size(), w)));
-  }
+  if (rejected_for_too_few_replicas(reply_to, "write", "W", w, replicas.size())) return;
   auto local = load(token, *key);
   if (!local) return reply_status(reply_to, local.status());
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
@@ -164,18 +158,24 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   }
 }
 
+bool Node::rejected_for_too_few_replicas(const ReplyTo& reply_to, const char* kind,
+                                         const char* name, uint32_t quorum, std::size_t replicas) {
+  // Only when the cluster has fewer members than n: no amount of waiting meets the quorum.
+  if (quorum <= replicas) return false;
+  ++counters_.unavailable;
+  reply_status(reply_to, Status::unavailable(fmt::format(
+                             "{} quorum not met: the cluster has {} replicas for the key, {}={} "
+                             "required",
+                             kind, replicas, name, quorum)));
+  return true;
+}
+
 void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePoint deadline) {
   ++counters_.coordinated_gets;
   ring::Token token = ring::token_of(get.key);
   std::vector<NodeId> replicas = ring_->preference_list(token, config_.n).primaries;
   uint32_t r = coordinator::resolve_quorum("r", get.r, config_.r, config_.n).value();
-  if (r > replicas.size()) {
-    ++counters_.unavailable;
-    return reply_status(reply_to, Status::unavailable(fmt::format(
-                                      "read quorum not met: the cluster has {} replicas for the "
-                                      "key, R={} required",
-                                      replicas.size(), r)));
-  }
+  if (rejected_for_too_few_replicas(reply_to, "read", "R", r, replicas.size())) return;
   coordinator::GetRound round(replicas, r);
   if (std::find(replicas.begin(), replicas.end(), config_.node_id) != replicas.end()) {
     auto local = load(token, get.key);

@@ -109,6 +109,9 @@ class Node {
   Status validate(const proto::ClientRequest& request) const;
   void coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request, TimePoint deadline);
   void coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePoint deadline);
+  // Answers unavailable when quorum > replicas (a cluster smaller than n); true if it did.
+  bool rejected_for_too_few_replicas(const ReplyTo& reply_to, const char* kind, const char* name,
+                                     uint32_t quorum, std::size_t replicas);
   void start_forward(ReplyTo reply_to, proto::ClientRequest request, std::vector<NodeId> primaries,
                      TimePoint deadline, TimePoint now);
   void send_forward_attempt(uint64_t id, Pending& pending, TimePoint now);

@@ -105,8 +105,7 @@ void ProcessCluster::start(int i) {
   pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/n{}.log", dir_, i + 1));
   auto client = client_of(i, 500);
   bool up = wait_for([&] { return client.node_status(0).is_ok(); }, std::chrono::seconds(20));
-  if (!up)
-    throw std::runtime_error(fmt::format("qkvd n{} did not start:\n{}", i + 1, log_of(i)));
+  if (!up) throw std::runtime_error(fmt::format("qkvd n{} did not start:\n{}", i + 1, log_of(i)));
 }
 
 void ProcessCluster::start_all() {

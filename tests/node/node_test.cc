@@ -207,6 +207,18 @@ TEST(NodeTest, AReplicaRefusesAWriteForAKeyItDoesNotReplicate) {
   EXPECT_EQ(cluster.storage("n4").get(ring::token_of(key), key).value(), std::nullopt);
 }
 
+TEST(NodeTest, AClusterSmallerThanNServesWhatItCanAndSaysWhyNotTheRest) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2"};
+  TestCluster cluster(options);
+  EXPECT_TRUE(cluster.put("n1", "k", "v", "", 2).status.is_ok());
+  auto w3 = cluster.put("n2", "k", "v", "", 3);
+  EXPECT_EQ(w3.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(w3.status.message(), HasSubstr("the cluster has 2 replicas for the key, W=3"));
+  auto r3 = cluster.get("n2", "k", 3);
+  EXPECT_THAT(r3.status.message(), HasSubstr("the cluster has 2 replicas for the key, R=3"));
+}
+
 TEST(NodeTest, RingAndStatusAreAnsweredByAnyNode) {
   TestCluster cluster;
   auto ring = cluster.request("n2", proto::RingRequest{});
