@@ -38,10 +38,15 @@ class Storage {
 
   // The value stored under (token, key), or nullopt.
   virtual Result<std::optional<std::string>> get(ring::Token token, std::string_view key) = 0;
-  // Applies all ops atomically (one RocksDB WriteBatch); synced if the store was opened
-  // with sync_writes.
+  // Applies all ops atomically (one RocksDB WriteBatch), in order: a later op on the same
+  // (token, key) wins. Synced if the store was opened with sync_writes. Empty ops: ok.
   virtual Status write(std::span<const WriteOp> ops) = 0;
-  // Visits every entry with first <= token <= last, in (token, key) order.
+  // Visits every entry with first <= token <= last, in (token, key) order, until visit
+  // returns false. The scan reads one snapshot taken at its start: writes made during it
+  // are not seen. visit runs with no lock of the store held, so it may call back
+  // into the store; the views it gets are valid only during that call.
+  // Errors: invalid_argument if first > last; io_error/corruption from the engine (entries
+  // visited before the error stay visited).
   virtual Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) = 0;
 
   // Node metadata by name. put_meta is always synced (it guards dot uniqueness).

@@ -1,0 +1,42 @@
+// MemoryStorage: the Storage contract in memory, for unit tests and the deterministic
+// simulation. Nothing is persisted; every call succeeds except scan with first > last.
+//
+// Entries are kept under their encoded data key (key_codec.h), so iteration order is
+// exactly RocksDB's bytewise order: (token, key).
+//
+// Thread-safety: every method may be called from several threads at once (one mutex).
+// scan copies the range under the mutex, then visits the copy with the mutex released:
+// a snapshot that costs memory proportional to the range.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "node/storage/storage.h"
+
+namespace qkv::storage {
+
+class MemoryStorage final : public Storage {
+ public:
+  MemoryStorage() = default;
+  MemoryStorage(const MemoryStorage&) = delete;
+  MemoryStorage& operator=(const MemoryStorage&) = delete;
+
+  Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override;
+  Status write(std::span<const WriteOp> ops) override;
+  Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) override;
+
+  Result<std::optional<std::string>> get_meta(std::string_view name) override;
+  Status put_meta(std::string_view name, std::string_view value) override;
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::string, std::less<>> data_;  // encoded data key -> value
+  std::map<std::string, std::string, std::less<>> meta_;  // name -> value
+};
+
+}  // namespace qkv::storage
