@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "common/asio.h"
@@ -107,20 +108,21 @@ int run(const DaemonConfig& config) {
       config.node.w, config.partitions, config.members.size(), config.sync_writes);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer hard_stop(io);
+  std::optional<qkv::TimePoint> drained_at;
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("event=signal signal={} action=graceful_shutdown", signal);
     server->shutdown([&] {
       signals.cancel();
-      // Connections linger briefly so the last replies are read; never wait forever.
-      hard_stop.expires_after(std::chrono::seconds(3));
-      hard_stop.async_wait([&](const boost::system::error_code& e) {
-        if (!e) io.stop();
-      });
+      drained_at = clock.now();
     });
   });
-  io.run();
+  // run() returns once no work is left. After the drain, closing connections linger briefly
+  // (close_linger_ms) so the last replies are read; never wait on them more than 3 s.
+  while (!io.stopped()) {
+    io.run_for(std::chrono::milliseconds(100));
+    if (drained_at && clock.now() - *drained_at > std::chrono::seconds(3)) io.stop();
+  }
   server.reset();
 
   // Durable first, then the marker: a clean mark over unsynced writes would let a
