@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ring/ring.h"
+#include "tests/common/test_seed.h"
 
 namespace qkv::ring {
 namespace {
@@ -128,7 +129,7 @@ TEST(ClaimTest, SpacingCannotHoldWhenANodeNeedsMoreRoomThanTheRingHas) {
 }
 
 TEST(ClaimTest, SameRingForAnyMemberOrder) {
-  const uint64_t seed = std::random_device{}();
+  const uint64_t seed = qkv::testing::test_seed();
   std::mt19937_64 rng(seed);
   for (uint32_t m : {2u, 3u, 5u, 7u, 13u, 64u}) {
     std::vector<NodeId> members = make_members(m);

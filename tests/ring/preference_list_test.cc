@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ring/ring.h"
+#include "tests/common/test_seed.h"
 
 namespace qkv::ring {
 namespace {
@@ -37,7 +38,7 @@ std::vector<NodeId> walk_order(const Ring& ring, uint32_t start) {
 }
 
 TEST(PreferenceListTest, EveryKeyGetsDistinctPrimariesThenEveryOtherMember) {
-  const uint64_t seed = std::random_device{}();
+  const uint64_t seed = qkv::testing::test_seed();
   std::mt19937_64 rng(seed);
   for (uint32_t q : {1u, 8u, 256u, 4096u}) {
     for (uint32_t m : {1u, 2u, 3u, 5u, 8u, 17u}) {
