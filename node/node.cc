@@ -28,6 +28,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"coordinated_puts", coordinated_puts},
           {"replica_reads", replica_reads},
           {"replica_writes", replica_writes},
+          {"read_repairs", read_repairs},
           {"unavailable", unavailable},
           {"storage_errors", storage_errors}};
 }
@@ -162,7 +163,6 @@ bool Node::rejected_for_too_few_replicas(const ReplyTo& reply_to, const char* ki
                                          const char* name, uint32_t quorum, std::size_t replicas) {
   // Only when the cluster has fewer members than n: no amount of waiting meets the quorum.
   if (quorum <= replicas) return false;
-  ++counters_.unavailable;
   reply_status(reply_to, Status::unavailable(fmt::format(
                              "{} quorum not met: the cluster has {} replicas for the key, {}={} "
                              "required",
@@ -190,10 +190,8 @@ void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePo
     if (replica == config_.node_id) continue;
     transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaRead{get.key}});
   }
-  track(id, Pending{std::move(reply_to), deadline, deadline, GetOp{std::move(round)}});
-  if (std::get<GetOp>(pending_.at(id).op).round.outcome() != coordinator::Outcome::kPending) {
-    finish(id);
-  }
+  track(id, Pending{std::move(reply_to), deadline, deadline, GetOp{std::move(round), get.key}});
+  progress_get(id);
 }
 
 void Node::start_forward(ReplyTo reply_to, proto::ClientRequest request,
@@ -228,7 +226,6 @@ void Node::forward_failed_attempt(uint64_t id, std::string why, TimePoint now) {
     ++counters_.forward_failovers;
     return send_forward_attempt(id, it->second, now);
   }
-  ++counters_.unavailable;
   std::string tried;
   for (const auto& f : fwd.failures) tried += (tried.empty() ? "" : "; ") + f;
   ReplyTo to = it->second.reply_to;
@@ -284,14 +281,17 @@ void Node::on_replica_write(const PeerMessage& message, const ReplicaWrite& writ
         Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
                                              config_.node_id, ring_->partition_of(token))));
   }
-  auto local = load(token, write.key);
-  if (!local) return send_ack(local.status());
-  if (local.value()) {
-    causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), write.state);
-    if (joined == *local.value()) return send_ack(Status::ok());  // nothing new: idempotent
-    return send_ack(store(token, write.key, joined));
-  }
-  send_ack(store(token, write.key, write.state));
+  send_ack(merge_locally(token, write.key, write.state));
+}
+
+Status Node::merge_locally(ring::Token token, const std::string& key,
+                           const causal::SiblingSet& state) {
+  auto local = load(token, key);
+  if (!local) return local.status();
+  if (!local.value()) return store(token, key, state);
+  causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), state);
+  if (joined == *local.value()) return Status::ok();  // nothing new: idempotent
+  return store(token, key, joined);
 }
 
 void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
@@ -302,7 +302,8 @@ void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
   if (auto* put = std::get_if<PutOp>(&it->second.op)) {
     outcome = put->round.on_reply(from, status);
   } else if (auto* get = std::get_if<GetOp>(&it->second.op)) {
-    outcome = get->round.on_reply(from, status, std::move(state));
+    get->round.on_reply(from, status, std::move(state));
+    return progress_get(id);
   } else {
     return;  // a forward does not take replica replies
   }
@@ -315,13 +316,13 @@ void Node::on_forward_reply(uint64_t id, proto::ClientResponse response) {
   ReplyTo to = it->second.reply_to;
   deadlines_.erase({it->second.armed, id});
   pending_.erase(it);
-  if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
   reply(to, std::move(response));
 }
 
 void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   std::vector<uint64_t> forwards;
   std::vector<uint64_t> decided;
+  std::vector<uint64_t> gets;
   Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
   for (auto& [id, pending] : pending_) {
     if (auto* fwd = std::get_if<ForwardOp>(&pending.op)) {
@@ -331,12 +332,12 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
         decided.push_back(id);
       }
     } else if (auto* get = std::get_if<GetOp>(&pending.op)) {
-      if (get->round.on_reply(peer, unreachable, std::nullopt) != coordinator::Outcome::kPending) {
-        decided.push_back(id);
-      }
+      get->round.on_reply(peer, unreachable, std::nullopt);
+      gets.push_back(id);
     }
   }
   for (uint64_t id : decided) finish(id);
+  for (uint64_t id : gets) progress_get(id);
   for (uint64_t id : forwards) forward_failed_attempt(id, "unreachable", now);
 }
 
@@ -357,8 +358,11 @@ void Node::expire(uint64_t id, TimePoint now) {
   if (std::holds_alternative<ForwardOp>(pending.op)) {
     return forward_failed_attempt(id, "no answer in time", now);
   }
-  if (auto* put = std::get_if<PutOp>(&pending.op)) put->round.on_timeout();
-  if (auto* get = std::get_if<GetOp>(&pending.op)) get->round.on_timeout();
+  if (auto* get = std::get_if<GetOp>(&pending.op)) {
+    get->round.on_timeout();
+    return progress_get(id);
+  }
+  std::get<PutOp>(pending.op).round.on_timeout();
   finish(id);
 }
 
@@ -368,12 +372,18 @@ void Node::finish(uint64_t id) {
   Pending pending = std::move(it->second);
   deadlines_.erase({pending.armed, id});
   pending_.erase(it);
-  proto::ClientResponse response;
-  response.request_id = pending.reply_to.client_request_id;
-  if (auto* put = std::get_if<PutOp>(&pending.op)) {
-    response.status = put->round.result();
-  } else {
-    const auto& round = std::get<GetOp>(pending.op).round;
+  reply_status(pending.reply_to, std::get<PutOp>(pending.op).round.result());
+}
+
+void Node::progress_get(uint64_t id) {
+  auto it = pending_.find(id);
+  QKV_ASSERT(it != pending_.end());
+  auto& get = std::get<GetOp>(it->second.op);
+  const coordinator::GetRound& round = get.round;
+  if (!get.answered && round.outcome() != coordinator::Outcome::kPending) {
+    get.answered = true;
+    proto::ClientResponse response;
+    response.request_id = it->second.reply_to.client_request_id;
     response.status = round.result();
     if (response.status.is_ok()) {
       const causal::SiblingSet& merged = round.merged();
@@ -381,13 +391,34 @@ void Node::finish(uint64_t id) {
       if (body.values.empty()) response.status = Status::not_found("key not found");
       response.body = std::move(body);
     }
+    reply(it->second.reply_to, std::move(response));
   }
-  if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
-  reply(pending.reply_to, std::move(response));
+  if (get.answered && round.complete()) {
+    read_repair(get.key, round);
+    deadlines_.erase({it->second.armed, id});
+    pending_.erase(it);
+  }
+}
+
+void Node::read_repair(const std::string& key, const coordinator::GetRound& round) {
+  ring::Token token = ring::token_of(key);
+  for (const NodeId& stale : round.stale_replicas()) {
+    ++counters_.read_repairs;
+    if (stale == config_.node_id) {
+      (void)merge_locally(token, key, round.merged());  // a failure is counted in storage_errors
+    } else {
+      // Request id 0: no round waits for this ack (ids start at 1), so it is dropped.
+      transport_.send(stale, PeerMessage{config_.node_id, 0, ReplicaWrite{key, round.merged()}});
+    }
+  }
 }
 
 void Node::reply(const ReplyTo& to, proto::ClientResponse response) {
-  if (to.client) return transport_.reply(*to.client, std::move(response));
+  if (to.client) {
+    // Counted where the client hears it, so a forwarded request counts once.
+    if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
+    return transport_.reply(*to.client, std::move(response));
+  }
   transport_.send(
       to.peer, PeerMessage{config_.node_id, to.peer_request_id, ForwardReply{std::move(response)}});
 }

@@ -47,7 +47,8 @@ struct NodeCounters {
   uint64_t coordinated_puts = 0;  // deletes included
   uint64_t replica_reads = 0;
   uint64_t replica_writes = 0;
-  uint64_t unavailable = 0;  // requests answered with unavailable
+  uint64_t read_repairs = 0;  // replicas sent the merged state after a get found them stale
+  uint64_t unavailable = 0;   // clients of this node answered with unavailable
   uint64_t storage_errors = 0;
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
@@ -89,6 +90,8 @@ class Node {
   };
   struct GetOp {
     coordinator::GetRound round;
+    std::string key;
+    bool answered = false;  // the client has its answer; waiting on the rest for read repair
   };
   struct ForwardOp {
     proto::ClientRequest request;
@@ -124,8 +127,14 @@ class Node {
   void on_forward_reply(uint64_t id, proto::ClientResponse response);
   void expire(uint64_t id, TimePoint now);
 
-  // Finishes a decided round: answers and forgets it.
+  // Answers a decided put round and forgets it.
   void finish(uint64_t id);
+  // Answers a get once decided; once every replica answered (or the deadline passed),
+  // repairs the stale ones and forgets it.
+  void progress_get(uint64_t id);
+  void read_repair(const std::string& key, const coordinator::GetRound& round);
+  // Joins `state` into this node's copy of the key and stores it if anything changed.
+  Status merge_locally(ring::Token token, const std::string& key, const causal::SiblingSet& state);
   void reply(const ReplyTo& to, proto::ClientResponse response);
   void reply_status(const ReplyTo& to, Status status);
   void track(uint64_t id, Pending pending);

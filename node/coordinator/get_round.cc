@@ -13,7 +13,8 @@ GetRound::GetRound(std::vector<NodeId> replicas, uint32_t r)
 
 Outcome GetRound::on_reply(const NodeId& from, const Status& status,
                            std::optional<causal::SiblingSet> state) {
-  if (outcome_ != Outcome::kPending) return outcome_;
+  // Answers after the outcome still count: read repair needs every replica's state.
+  if (timed_out_) return outcome_;
   if (std::find(replicas_.begin(), replicas_.end(), from) == replicas_.end()) return outcome_;
   if (answers_.count(from) || failed_.count(from)) return outcome_;
   if (!status.is_ok()) {
@@ -26,13 +27,28 @@ Outcome GetRound::on_reply(const NodeId& from, const Status& status,
     }
     answers_.emplace(from, std::move(state));
   }
-  return outcome_ = decide();
+  if (outcome_ == Outcome::kPending) outcome_ = decide();
+  return outcome_;
 }
 
 Outcome GetRound::on_timeout() {
-  if (outcome_ != Outcome::kPending) return outcome_;
   timed_out_ = true;
+  if (outcome_ != Outcome::kPending) return outcome_;
   return outcome_ = (answers_.size() >= r_ ? Outcome::kSucceeded : Outcome::kFailed);
+}
+
+bool GetRound::complete() const {
+  return timed_out_ || answers_.size() + failed_.size() == replicas_.size();
+}
+
+std::vector<NodeId> GetRound::stale_replicas() const {
+  std::vector<NodeId> stale;
+  if (!found_) return stale;
+  for (const auto& [node, state] : answers_) {
+    // merged_ is the join of every answer, so an answer equal to it has nothing to learn.
+    if (!state || !(*state == merged_)) stale.push_back(node);
+  }
+  return stale;
 }
 
 Outcome GetRound::decide() {

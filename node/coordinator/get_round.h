@@ -7,7 +7,8 @@
 // It fails once every replica answered (or failed) with fewer than R answers, or at the
 // deadline, with
 // `unavailable: read quorum not met: A of N replicas answered, R required`.
-// Per-replica states are kept so the caller can tell which replicas are stale (read repair).
+// Per-replica states are kept, also after the outcome, so the caller can tell which replicas
+// are stale once every replica answered (read repair).
 #pragma once
 
 #include <map>
@@ -35,6 +36,12 @@ class GetRound {
 
   Outcome outcome() const { return outcome_; }
   Status result() const;
+  // Every replica answered or failed, or the deadline passed: nothing more will come.
+  // Answers keep being recorded after the outcome is decided, until then.
+  bool complete() const;
+  // Replicas that answered with less than merged() (nothing, or an older or different
+  // state): the targets of read repair (Dynamo §4.7). Empty when no replica held the key.
+  std::vector<NodeId> stale_replicas() const;
   // The join of every state received so far (empty when none was found).
   const causal::SiblingSet& merged() const { return merged_; }
   // True when at least one answering replica held the key.

@@ -84,6 +84,36 @@ TEST(GetRoundTest, ErrorsWithoutRFailOnceEveryReplicaAnswered) {
   EXPECT_THAT(round.result().message(), HasSubstr("2 of 3 replicas answered, R=3 required"));
 }
 
+TEST(GetRoundTest, KeepsRecordingAfterSuccessAndNamesTheStaleReplicas) {
+  GetRound round(kReplicas, 2);
+  causal::SiblingSet x = causal::SiblingSet().update({}, {"a", 1}, std::string("x"));
+  round.on_reply("a", Status::ok(), x);
+  EXPECT_EQ(round.on_reply("b", Status::ok(), x), Outcome::kSucceeded);
+  EXPECT_FALSE(round.complete()) << "c has not answered";
+  EXPECT_EQ(round.on_reply("c", Status::ok(), std::nullopt), Outcome::kSucceeded);
+  EXPECT_TRUE(round.complete());
+  EXPECT_EQ(round.stale_replicas(), (std::vector<NodeId>{"c"}));
+}
+
+TEST(GetRoundTest, AReplicaWithAnOlderStateIsStale) {
+  GetRound round(kReplicas, 3);
+  causal::SiblingSet v1 = causal::SiblingSet().update({}, {"a", 1}, std::string("v1"));
+  causal::SiblingSet v2 = v1.update(v1.version_vector(), {"a", 1}, std::string("v2"));
+  round.on_reply("a", Status::ok(), v2);
+  round.on_reply("b", Status::ok(), v1);
+  round.on_reply("c", Status::ok(), v2);
+  EXPECT_EQ(round.stale_replicas(), (std::vector<NodeId>{"b"}));
+  EXPECT_EQ(round.merged(), v2);
+}
+
+TEST(GetRoundTest, NothingToRepairWhenNoReplicaHoldsTheKey) {
+  GetRound round(kReplicas, 1);
+  round.on_reply("a", Status::ok(), std::nullopt);
+  round.on_timeout();
+  EXPECT_TRUE(round.complete());
+  EXPECT_TRUE(round.stale_replicas().empty());
+}
+
 TEST(QuorumTest, ResolvesDefaultsAndRejectsOutOfRange) {
   EXPECT_EQ(resolve_quorum("w", 0, 2, 3).value(), 2u);
   EXPECT_EQ(resolve_quorum("w", 3, 2, 3).value(), 3u);

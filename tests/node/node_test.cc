@@ -219,6 +219,43 @@ TEST(NodeTest, AClusterSmallerThanNServesWhatItCanAndSaysWhyNotTheRest) {
   EXPECT_THAT(r3.status.message(), HasSubstr("the cluster has 2 replicas for the key, R=3"));
 }
 
+TEST(NodeTest, AGetRepairsAReplicaThatMissedAWrite) {
+  TestCluster cluster;
+  const std::string key = "k";
+  NodeId coordinator = cluster.primaries(key)[0];
+  NodeId behind = cluster.primaries(key)[2];
+  cluster.set_blackholed(behind, true);
+  ASSERT_TRUE(cluster.put(coordinator, key, "v", "", 2).status.is_ok());
+  cluster.set_blackholed(behind, false);
+  EXPECT_EQ(cluster.storage(behind).get(ring::token_of(key), key).value(), std::nullopt);
+
+  auto got = cluster.get(coordinator, key, 2);  // answered at 2; the third reply comes after
+  ASSERT_TRUE(got.status.is_ok());
+  cluster.deliver();
+  auto repaired = cluster.storage(behind).get(ring::token_of(key), key);
+  ASSERT_TRUE(repaired.value().has_value()) << "read repair must bring the replica up to date";
+  EXPECT_THAT(node::decode_sibling_set(*repaired.value())->values(), UnorderedElementsAre("v"));
+  EXPECT_EQ(cluster.node(coordinator).counters().read_repairs, 1u);
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 0u);
+
+  // Up to date now: another get repairs nothing.
+  ASSERT_TRUE(cluster.get(coordinator, key, 3).status.is_ok());
+  EXPECT_EQ(cluster.node(coordinator).counters().read_repairs, 1u);
+}
+
+TEST(NodeTest, ReadRepairWaitsForTheDeadlineWhenAReplicaIsSilent) {
+  TestCluster cluster;
+  const std::string key = "k";
+  NodeId coordinator = cluster.primaries(key)[0];
+  ASSERT_TRUE(cluster.put(coordinator, key, "v", "", 3).status.is_ok());
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  ASSERT_TRUE(cluster.get(coordinator, key, 2).status.is_ok());
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 1u) << "still waiting on the silent replica";
+  cluster.advance(Duration(1100));
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 0u);
+  EXPECT_EQ(cluster.node(coordinator).counters().read_repairs, 0u) << "the answers agreed";
+}
+
 TEST(NodeTest, RingAndStatusAreAnsweredByAnyNode) {
   TestCluster cluster;
   auto ring = cluster.request("n2", proto::RingRequest{});
