@@ -24,6 +24,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"invalid_requests", invalid_requests},
           {"forwarded", forwarded},
           {"forward_failovers", forward_failovers},
+          {"forward_duplicates", forward_duplicates},
           {"coordinated_gets", coordinated_gets},
           {"coordinated_puts", coordinated_puts},
           {"replica_reads", replica_reads},
@@ -40,7 +41,10 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
       storage_(storage),
       transport_(transport),
       actor_(std::move(actor)),
-      started_(started) {
+      started_(started),
+      // High bits from the incarnation: a restarted node does not reuse request ids, so its
+      // new forwards are never mistaken for duplicates of its old ones.
+      next_id_(((actor_.incarnation * 0x9E3779B97F4A7C15ull) & ~0xFFFFFFFFull) | 1) {
   QKV_ASSERT(ring_ != nullptr);
   QKV_ASSERT(config_.validate().is_ok());
 }
@@ -151,7 +155,9 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   uint64_t id = next_id_++;
   for (const NodeId& replica : replicas) {
     if (replica == config_.node_id) continue;
-    transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaWrite{*key, updated}});
+    Status sent =
+        transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaWrite{*key, updated}});
+    if (!sent.is_ok()) round.on_reply(replica, sent);
   }
   track(id, Pending{std::move(reply_to), deadline, deadline, PutOp{std::move(round)}});
   if (std::get<PutOp>(pending_.at(id).op).round.outcome() != coordinator::Outcome::kPending) {
@@ -188,7 +194,8 @@ void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePo
   uint64_t id = next_id_++;
   for (const NodeId& replica : replicas) {
     if (replica == config_.node_id) continue;
-    transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaRead{get.key}});
+    Status sent = transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaRead{get.key}});
+    if (!sent.is_ok()) round.on_reply(replica, sent, std::nullopt);
   }
   track(id, Pending{std::move(reply_to), deadline, deadline, GetOp{std::move(round), get.key}});
   progress_get(id);
@@ -197,32 +204,44 @@ void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePo
 void Node::start_forward(ReplyTo reply_to, proto::ClientRequest request,
                          std::vector<NodeId> primaries, TimePoint deadline, TimePoint now) {
   ++counters_.forwarded;
+  bool is_write = !std::holds_alternative<proto::GetRequest>(request.op);
   uint64_t id = next_id_++;
-  track(id, Pending{std::move(reply_to), deadline, deadline,
-                    ForwardOp{std::move(request), std::move(primaries), 0, deadline, {}}});
+  track(id,
+        Pending{std::move(reply_to), deadline, deadline,
+                ForwardOp{std::move(request), std::move(primaries), 0, deadline, {}, is_write}});
   send_forward_attempt(id, pending_.at(id), now);
 }
 
 void Node::send_forward_attempt(uint64_t id, Pending& pending, TimePoint now) {
   auto& fwd = std::get<ForwardOp>(pending.op);
   Duration remaining = std::max(Duration(1), pending.deadline - now);
-  Duration budget = forward_attempt_budget(remaining, fwd.primaries.size() - fwd.attempt);
+  // A write gets one timed attempt: after a silence it may have been applied, and
+  // coordinating it again elsewhere would write it twice under two dots (a duplicate
+  // sibling that can outlive a later write's context). A read may be retried anywhere.
+  Duration budget = fwd.is_write
+                        ? remaining
+                        : forward_attempt_budget(remaining, fwd.primaries.size() - fwd.attempt);
   fwd.attempt_deadline = now + budget;
   // The primary must answer inside this attempt's budget: give it 90% of it.
   proto::ClientRequest request = fwd.request;
   request.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, budget.count() * 9 / 10));
   rearm(id, pending, fwd.attempt_deadline);
-  transport_.send(fwd.primaries[fwd.attempt],
-                  PeerMessage{config_.node_id, id, Forward{std::move(request)}});
+  Status sent = transport_.send(fwd.primaries[fwd.attempt],
+                                PeerMessage{config_.node_id, id, Forward{std::move(request)}});
+  // Certainly not sent: safe to try the next primary, even for a write. (Tail call:
+  // it may erase `pending`.)
+  if (!sent.is_ok()) forward_failed_attempt(id, sent.message(), /*maybe_delivered=*/false, now);
 }
 
-void Node::forward_failed_attempt(uint64_t id, std::string why, TimePoint now) {
+void Node::forward_failed_attempt(uint64_t id, std::string why, bool maybe_delivered,
+                                  TimePoint now) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   auto& fwd = std::get<ForwardOp>(it->second.op);
   fwd.failures.push_back(fmt::format("{}: {}", fwd.primaries[fwd.attempt], why));
   ++fwd.attempt;
-  if (fwd.attempt < fwd.primaries.size() && now < it->second.deadline) {
+  bool retry_safe = !(fwd.is_write && maybe_delivered);
+  if (retry_safe && fwd.attempt < fwd.primaries.size() && now < it->second.deadline) {
     ++counters_.forward_failovers;
     return send_forward_attempt(id, it->second, now);
   }
@@ -231,6 +250,13 @@ void Node::forward_failed_attempt(uint64_t id, std::string why, TimePoint now) {
   ReplyTo to = it->second.reply_to;
   deadlines_.erase({it->second.armed, id});
   pending_.erase(it);
+  if (!retry_safe) {
+    return reply_status(to, Status::unavailable(fmt::format(
+                                "the forwarded write got no answer ({}); it may have been "
+                                "applied, so it was not sent to another primary (that could add "
+                                "a duplicate sibling): read the key to see its outcome",
+                                tried)));
+  }
   reply_status(to, Status::unavailable(fmt::format(
                        "no primary of the key answered the forwarded request ({})", tried)));
 }
@@ -248,6 +274,10 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
           on_round_reply(message.request_id, message.from, body.status, std::nullopt);
         } else if constexpr (std::is_same_v<T, Forward>) {
+          if (!first_time_forward(message.from, message.request_id, now)) {
+            ++counters_.forward_duplicates;
+            return;
+          }
           ReplyTo to{std::nullopt, message.from, message.request_id, body.request.request_id};
           handle_request(std::move(to), std::move(body.request), /*forwarded=*/true, now);
         } else {
@@ -255,6 +285,19 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         }
       },
       message.body);
+}
+
+bool Node::first_time_forward(const NodeId& from, uint64_t request_id, TimePoint now) {
+  while (!forwards_seen_expiry_.empty() && (forwards_seen_expiry_.begin()->first <= now ||
+                                            forwards_seen_.size() > kForwardsSeenMax)) {
+    forwards_seen_.erase(forwards_seen_expiry_.begin()->second);
+    forwards_seen_expiry_.erase(forwards_seen_expiry_.begin());
+  }
+  auto key = std::make_pair(from, request_id);
+  TimePoint expiry = now + config_.request_timeout_max;
+  if (!forwards_seen_.emplace(key, expiry).second) return false;
+  forwards_seen_expiry_.insert({expiry, key});
+  return true;
 }
 
 void Node::on_replica_read(const PeerMessage& message, const ReplicaRead& read) {
@@ -266,15 +309,16 @@ void Node::on_replica_read(const PeerMessage& message, const ReplicaRead& read) 
   } else {
     reply.status = local.status();
   }
-  transport_.send(message.from, PeerMessage{config_.node_id, message.request_id, std::move(reply)});
+  (void)transport_.send(message.from,
+                        PeerMessage{config_.node_id, message.request_id, std::move(reply)});
 }
 
 void Node::on_replica_write(const PeerMessage& message, const ReplicaWrite& write) {
   ++counters_.replica_writes;
   ring::Token token = ring::token_of(write.key);
   auto send_ack = [&](Status status) {
-    transport_.send(message.from, PeerMessage{config_.node_id, message.request_id,
-                                              ReplicaWriteAck{std::move(status)}});
+    (void)transport_.send(message.from, PeerMessage{config_.node_id, message.request_id,
+                                                    ReplicaWriteAck{std::move(status)}});
   };
   if (!ring_->preference_list(token, config_.n).is_primary(config_.node_id)) {
     return send_ack(
@@ -338,7 +382,11 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   }
   for (uint64_t id : decided) finish(id);
   for (uint64_t id : gets) progress_get(id);
-  for (uint64_t id : forwards) forward_failed_attempt(id, "unreachable", now);
+  // The notice is about the link, not about one message: a forward sent before the link
+  // broke may have arrived, so a write is not sent elsewhere (a read may be).
+  for (uint64_t id : forwards) {
+    forward_failed_attempt(id, "unreachable", /*maybe_delivered=*/true, now);
+  }
 }
 
 void Node::on_tick(TimePoint now) {
@@ -356,7 +404,7 @@ void Node::expire(uint64_t id, TimePoint now) {
   if (it == pending_.end()) return;
   Pending& pending = it->second;
   if (std::holds_alternative<ForwardOp>(pending.op)) {
-    return forward_failed_attempt(id, "no answer in time", now);
+    return forward_failed_attempt(id, "no answer in time", /*maybe_delivered=*/true, now);
   }
   if (auto* get = std::get_if<GetOp>(&pending.op)) {
     get->round.on_timeout();
@@ -408,7 +456,8 @@ void Node::read_repair(const std::string& key, const coordinator::GetRound& roun
       (void)merge_locally(token, key, round.merged());  // a failure is counted in storage_errors
     } else {
       // Request id 0: no round waits for this ack (ids start at 1), so it is dropped.
-      transport_.send(stale, PeerMessage{config_.node_id, 0, ReplicaWrite{key, round.merged()}});
+      (void)transport_.send(stale,
+                            PeerMessage{config_.node_id, 0, ReplicaWrite{key, round.merged()}});
     }
   }
 }
@@ -419,7 +468,7 @@ void Node::reply(const ReplyTo& to, proto::ClientResponse response) {
     if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
     return transport_.reply(*to.client, std::move(response));
   }
-  transport_.send(
+  (void)transport_.send(
       to.peer, PeerMessage{config_.node_id, to.peer_request_id, ForwardReply{std::move(response)}});
 }
 

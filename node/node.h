@@ -3,12 +3,13 @@
 //
 // Request path (Dynamo §4.5): any node accepts a client request. If it is not a primary of
 // the key (the first N distinct owners on the ring), it forwards the request to the first
-// primary, and to the next one if that one is unreachable or does not answer within its
-// share of the deadline. A primary coordinates: for a put it reads its own state of the key,
-// creates a new dot with SiblingSet::update (dropping what the client's causal context
-// covers), stores it, sends the new state to the other primaries and answers after W acks;
-// for a get it reads its own state, asks the other primaries and answers after R replies
-// with the join of what it received. Deletes are puts of a tombstone.
+// primary, and to the next one if that one is unreachable; a get also moves on when a
+// primary does not answer within its share of the deadline, a put or delete does not (it
+// may have been applied; a second coordinator would write it twice). A primary coordinates: for a
+// put it reads its own state of the key, creates a new dot with SiblingSet::update (dropping what
+// the client's causal context covers), stores it, sends the new state to the other primaries and
+// answers after W acks; for a get it reads its own state, asks the other primaries and answers
+// after R replies with the join of what it received. Deletes are puts of a tombstone.
 //
 // Serialization: every call runs to completion on the caller's thread and storage calls are
 // synchronous, so a coordinator's read-modify-write of a key is never interleaved with
@@ -41,8 +42,9 @@ namespace qkv::node {
 struct NodeCounters {
   uint64_t client_requests = 0;
   uint64_t invalid_requests = 0;
-  uint64_t forwarded = 0;          // requests this node sent on to a primary
-  uint64_t forward_failovers = 0;  // forwards retried at the next primary
+  uint64_t forwarded = 0;           // requests this node sent on to a primary
+  uint64_t forward_failovers = 0;   // forwards retried at the next primary
+  uint64_t forward_duplicates = 0;  // repeated Forward messages dropped
   uint64_t coordinated_gets = 0;
   uint64_t coordinated_puts = 0;  // deletes included
   uint64_t replica_reads = 0;
@@ -68,6 +70,9 @@ class Node {
   void on_peer_unreachable(const NodeId& peer, TimePoint now);
   // Expires requests whose deadline is <= now.
   void on_tick(TimePoint now);
+
+  // Most forwards remembered for duplicate detection; past it the oldest are forgotten.
+  static constexpr std::size_t kForwardsSeenMax = 100'000;
 
   // The earliest deadline of an in-flight request, if any: call on_tick then.
   std::optional<TimePoint> next_deadline() const;
@@ -98,7 +103,8 @@ class Node {
     std::vector<NodeId> primaries;
     std::size_t attempt = 0;
     TimePoint attempt_deadline;
-    std::vector<std::string> failures;  // "n1: unreachable", "n2: no answer in 900 ms"
+    std::vector<std::string> failures;  // "n1: unreachable", "n2: no answer in time"
+    bool is_write = false;              // retried elsewhere only if never delivered
   };
   struct Pending {
     ReplyTo reply_to;
@@ -118,8 +124,11 @@ class Node {
   void start_forward(ReplyTo reply_to, proto::ClientRequest request, std::vector<NodeId> primaries,
                      TimePoint deadline, TimePoint now);
   void send_forward_attempt(uint64_t id, Pending& pending, TimePoint now);
-  void forward_failed_attempt(uint64_t id, std::string why, TimePoint now);
+  // `maybe_delivered`: the primary may have the request (it was silent, not unreachable).
+  void forward_failed_attempt(uint64_t id, std::string why, bool maybe_delivered, TimePoint now);
 
+  // False for a Forward already taken (a duplicate); remembers it otherwise.
+  bool first_time_forward(const NodeId& from, uint64_t request_id, TimePoint now);
   void on_replica_read(const PeerMessage& message, const ReplicaRead& read);
   void on_replica_write(const PeerMessage& message, const ReplicaWrite& write);
   void on_round_reply(uint64_t id, const NodeId& from, const Status& status,
@@ -151,7 +160,11 @@ class Node {
   Transport& transport_;
   causal::Actor actor_;
   TimePoint started_;
-  uint64_t next_id_ = 1;
+  uint64_t next_id_;  // starts from the incarnation, so ids differ across restarts
+  // Forwards already taken, by (forwarder, its request id), kept for request_timeout_max:
+  // a duplicated Forward must not coordinate a write twice (a second dot for one value).
+  std::map<std::pair<NodeId, uint64_t>, TimePoint> forwards_seen_;
+  std::set<std::pair<TimePoint, std::pair<NodeId, uint64_t>>> forwards_seen_expiry_;
   std::map<uint64_t, Pending> pending_;
   std::set<std::pair<TimePoint, uint64_t>> deadlines_;
   NodeCounters counters_;

@@ -16,9 +16,11 @@ using ClientId = uint64_t;
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Best effort, asynchronous: a message that cannot be delivered is dropped (the driver
-  // may tell the core through Node::on_peer_unreachable; rounds also have deadlines).
-  virtual void send(const NodeId& to, PeerMessage message) = 0;
+  // Best effort, asynchronous. Ok: handed to the network (it may still be lost; rounds
+  // have deadlines). An error: it was certainly not sent (e.g. the peer's link is backing
+  // off after a refused connect), so the core may act on that at once. A connect that
+  // fails later is reported through Node::on_peer_unreachable.
+  virtual Status send(const NodeId& to, PeerMessage message) = 0;
   // Sends a response to a client connection; dropped if the connection is gone.
   virtual void reply(ClientId client, proto::ClientResponse response) = 0;
 };

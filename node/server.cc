@@ -112,19 +112,16 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
   });
 }
 
-void Server::send(const NodeId& to, PeerMessage message) {
+Status Server::send(const NodeId& to, PeerMessage message) {
   if (to == config_.node.node_id) {
     // Never expected (a node does not message itself), but keep it correct: loop back later.
     boost::asio::post(io_, [this, m = std::move(message)]() mutable {
       node_.on_peer_message(std::move(m), clock_.now());
     });
-    return;
+    return Status::ok();
   }
-  Status status = peer_links_.send(to, encode(message));
-  if (!status.is_ok()) {
-    // Posted, not called: the core is in the middle of the call that sent this.
-    boost::asio::post(io_, [this, to] { node_.on_peer_unreachable(to, clock_.now()); });
-  }
+  // An error here means the frame was not queued: the core acts on it at once.
+  return peer_links_.send(to, encode(message));
 }
 
 void Server::reply(ClientId client, proto::ClientResponse response) {

@@ -39,7 +39,7 @@ class Server final : public Transport {
   const Node& node() const { return node_; }
 
   // Transport (called by the node core).
-  void send(const NodeId& to, PeerMessage message) override;
+  Status send(const NodeId& to, PeerMessage message) override;
   void reply(ClientId client, proto::ClientResponse response) override;
 
  private:

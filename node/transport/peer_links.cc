@@ -166,7 +166,7 @@ void PeerLinks::on_connected(const std::shared_ptr<Link>& link) {
     // The peer went away (crash, restart, stop): back off as after a failed connect, so a
     // dead peer costs at most one attempt per backoff.
     ++counters_.links_broken;
-    back_off(strong, "the connection closed");
+    back_off(strong, "the connection closed", /*never_sent=*/false);
   });
   link->state = Link::State::kConnected;
   link->connection->start();
@@ -182,7 +182,8 @@ void PeerLinks::on_connected(const std::shared_ptr<Link>& link) {
   link->queued_bytes = 0;
 }
 
-void PeerLinks::back_off(const std::shared_ptr<Link>& link, const std::string& why) {
+void PeerLinks::back_off(const std::shared_ptr<Link>& link, const std::string& why,
+                         bool never_sent) {
   uint32_t previous_ms = link->backoff_ms;
   reset(*link);  // drops the queued frames
   link->backoff_ms = previous_ms == 0
@@ -192,7 +193,7 @@ void PeerLinks::back_off(const std::shared_ptr<Link>& link, const std::string& w
   link->retry_at = Clock::now() + std::chrono::milliseconds(link->backoff_ms);
   link->last_error = why;
   link->state = Link::State::kBackoff;
-  if (on_unreachable_) on_unreachable_(link->id, why);
+  if (never_sent && on_unreachable_) on_unreachable_(link->id, why);
 }
 
 void PeerLinks::reset(Link& link) {

@@ -67,9 +67,11 @@ class PeerLinks {
   // Optional: frames arriving on outbound links. Without it they are discarded.
   void set_on_frame(FrameHandler handler) { on_frame_ = std::move(handler); }
 
-  // Optional: called when a connect attempt to a peer fails or its link breaks (frames
-  // queued for it were dropped), so callers waiting on that peer can give up now rather
-  // than at their deadline. Runs from an Asio completion handler, never inside send().
+  // Optional: called when a connect attempt to a peer fails: the frames queued for it were
+  // dropped and never sent, so callers waiting on that peer can give up (or retry a write
+  // elsewhere) now rather than at their deadline. A link that breaks does not call it:
+  // frames sent on it may have arrived. Runs from an Asio completion handler, never
+  // inside send().
   using UnreachableHandler = std::function<void(const NodeId& peer, const std::string& why)>;
   void set_on_unreachable(UnreachableHandler handler) { on_unreachable_ = std::move(handler); }
 
@@ -99,7 +101,9 @@ class PeerLinks {
   void on_connect_result(const std::shared_ptr<Link>& link, const boost::system::error_code& ec);
   void on_connected(const std::shared_ptr<Link>& link);
   // Ends the link's attempt or connection (dropping its queue) and starts its next backoff.
-  void back_off(const std::shared_ptr<Link>& link, const std::string& why);
+  // `never_sent`: the link never connected, so its dropped frames never left (and the
+  // unreachable handler is told).
+  void back_off(const std::shared_ptr<Link>& link, const std::string& why, bool never_sent = true);
   void reset(Link& link);
   Status unavailable(const Link& link) const;
 

@@ -159,6 +159,35 @@ TEST(NodeTest, AForwardFailsOverWhenTheFirstPrimaryIsSilent) {
   EXPECT_EQ(cluster.node("n4").counters().forward_failovers, 1u);
 }
 
+TEST(NodeTest, AForwardedWriteIsNotCoordinatedTwiceWhenItsPrimaryIsSilent) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  cluster.set_blackholed(cluster.primaries(key)[0], true);
+  auto put = cluster.request("n4", proto::PutRequest{key, "v", "", 2}, 1000);
+  EXPECT_EQ(put.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(put.status.message(), HasSubstr("may have been applied"));
+  EXPECT_EQ(cluster.node("n4").counters().forward_failovers, 0u);
+  EXPECT_EQ(cluster.node(cluster.primaries(key)[1]).counters().coordinated_puts, 0u)
+      << "a second coordinator would write the value again under another dot";
+}
+
+TEST(NodeTest, ADuplicatedForwardIsCoordinatedOnce) {
+  TestCluster cluster;
+  const std::string key = "k";
+  NodeId primary = cluster.primaries(key)[0];
+  node::PeerMessage forward{
+      "n9", 77, node::Forward{proto::ClientRequest{5, 500, proto::PutRequest{key, "v", "", 2}}}};
+  cluster.node(primary).on_peer_message(forward, cluster.now());
+  cluster.node(primary).on_peer_message(forward, cluster.now());
+  cluster.deliver();
+  EXPECT_EQ(cluster.node(primary).counters().coordinated_puts, 1u);
+  EXPECT_EQ(cluster.node(primary).counters().forward_duplicates, 1u);
+  auto got = cluster.get(primary, key, 3);
+  EXPECT_THAT(body(got).values, UnorderedElementsAre("v")) << "one write, one sibling";
+}
+
 TEST(NodeTest, AForwardWithEveryPrimaryGoneIsUnavailableNamingThem) {
   TestCluster::Options options;
   options.members = {"n1", "n2", "n3", "n4"};

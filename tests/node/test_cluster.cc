@@ -8,14 +8,15 @@ namespace qkv::testing {
 class TestCluster::QueueTransport final : public node::Transport {
  public:
   QueueTransport(TestCluster& cluster, NodeId self) : cluster_(cluster), self_(std::move(self)) {}
-  void send(const NodeId& to, node::PeerMessage message) override {
+  Status send(const NodeId& to, node::PeerMessage message) override {
     ++cluster_.messages_sent_;
     if (cluster_.down_.count(to) || cluster_.down_.count(self_)) {
-      cluster_.unreachable_.emplace_back(self_, to);
-      return;
+      return Status::unavailable(to + " is down");  // as PeerLinks during a backoff
     }
-    if (cluster_.blackholed_.count(to) || cluster_.blackholed_.count(self_)) return;
+    if (cluster_.blackholed_.count(to) || cluster_.blackholed_.count(self_)) return Status::ok();
+    if (!cluster_.nodes_.count(to)) return Status::invalid_argument("unknown peer " + to);
     cluster_.queue_.push_back({to, std::move(message)});
+    return Status::ok();
   }
   void reply(node::ClientId, proto::ClientResponse response) override {
     cluster_.responses_[response.request_id] = std::move(response);
@@ -62,13 +63,7 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
 }
 
 void TestCluster::deliver() {
-  while (!queue_.empty() || !unreachable_.empty()) {
-    if (!unreachable_.empty()) {
-      auto [from, to] = unreachable_.front();
-      unreachable_.erase(unreachable_.begin());
-      nodes_.at(from)->core->on_peer_unreachable(to, now_);
-      continue;
-    }
+  while (!queue_.empty()) {
     Envelope e = std::move(queue_.front());
     queue_.pop_front();
     nodes_.at(e.to)->core->on_peer_message(std::move(e.message), now_);

@@ -46,7 +46,7 @@ class TestCluster {
   proto::ClientResponse del(const NodeId& via, const std::string& key, const std::string& context,
                             uint8_t w = 0);
 
-  // Down: the driver reports messages to it as unreachable. Black-holed: silently dropped.
+  // Down: sends to it fail at once (never sent). Black-holed: silently dropped.
   void set_down(const NodeId& id, bool down) { set(down_, id, down); }
   void set_blackholed(const NodeId& id, bool on) { set(blackholed_, id, on); }
   // Runs queued messages to quiescence without advancing the clock.
