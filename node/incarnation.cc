@@ -5,6 +5,8 @@
 #include <charconv>
 #include <string>
 
+#include "common/mutation.h"
+
 namespace qkv::node {
 namespace {
 
@@ -33,7 +35,7 @@ Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
       return Status::corruption(fmt::format("stored incarnation '{}' is not a number", text));
     }
     bool was_clean = clean.value() && *clean.value() == "1";
-    if (!was_clean) {
+    if (!was_clean && !QKV_MUTATION(kNoIncarnationBump)) {
       info.after_unclean = true;
       ++info.incarnation;
     }

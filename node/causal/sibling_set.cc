@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/mutation.h"
 
 namespace qkv::causal {
 
@@ -64,7 +65,7 @@ SiblingSet SiblingSet::join(const SiblingSet& a, const SiblingSet& b) {
       if (!b.vv_.covers(x->dot)) out.push_back(*x);  // b has not seen it: concurrent
       ++x;
     } else if (x == a.siblings_.end() || y->dot < x->dot) {
-      if (!a.vv_.covers(y->dot)) out.push_back(*y);
+      if (!a.vv_.covers(y->dot) && !QKV_MUTATION(kJoinDropsConcurrent)) out.push_back(*y);
       ++y;
     } else {
       out.push_back(pick(*x, *y));

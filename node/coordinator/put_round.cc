@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/mutation.h"
+
 namespace qkv::coordinator {
 
 PutRound::PutRound(std::vector<NodeId> replicas, uint32_t w)
@@ -32,6 +34,7 @@ Outcome PutRound::on_timeout() {
 
 Outcome PutRound::decide() {
   if (acked_.size() >= w_) return Outcome::kSucceeded;
+  if (QKV_MUTATION(kAckBeforeW) && !acked_.empty()) return Outcome::kSucceeded;
   // Failing waits for every replica (or the deadline), not just until W is impossible:
   // the client then learns exactly how many replicas hold the write.
   if (acked_.size() + failed_.size() == replicas_.size()) return Outcome::kFailed;

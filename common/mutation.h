@@ -1,0 +1,29 @@
+// Deliberate bugs for mutation testing of the simulation's checker (design.md §5.4).
+//
+// Only a build with QKV_MUTATIONS defined (the simulator's `qkv-sim-mutants` target) can
+// switch a mutation on; everywhere else QKV_MUTATION(x) is the constant false and the
+// compiler removes the branch, so qkvd never carries them. Each hook sits where the real
+// bug would be, so a checker that misses the mutant would also miss the bug.
+#pragma once
+
+namespace qkv::mutation {
+
+enum class Kind {
+  kNone,
+  kAckBeforeW,           // PutRound reports success after the first ack, whatever W is
+  kJoinDropsConcurrent,  // SiblingSet::join drops the other side's concurrent siblings
+  kNoIncarnationBump,    // a restart after an unclean stop keeps the incarnation (kv679)
+};
+
+#ifdef QKV_MUTATIONS
+// The active mutation; set once by the simulator before it starts.
+inline Kind active = Kind::kNone;
+#endif
+
+}  // namespace qkv::mutation
+
+#ifdef QKV_MUTATIONS
+#define QKV_MUTATION(kind) (::qkv::mutation::active == ::qkv::mutation::Kind::kind)
+#else
+#define QKV_MUTATION(kind) false
+#endif

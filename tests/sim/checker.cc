@@ -1,0 +1,207 @@
+#include "tests/sim/checker.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace qkv::sim {
+namespace {
+
+std::string describe(const std::optional<causal::SiblingSet>& s) {
+  if (!s) return "(nothing)";
+  std::string out = "{vv:";
+  for (const auto& e : s->version_vector().entries()) {
+    out += fmt::format(" {}/{}:{}", e.actor.node, e.actor.incarnation % 10000, e.counter);
+  }
+  out += " siblings:";
+  for (const auto& sib : s->siblings()) {
+    out += fmt::format(" ({}/{}:{} {})", sib.dot.actor.node, sib.dot.actor.incarnation % 10000,
+                       sib.dot.counter, sib.tombstone ? "tombstone" : sib.value);
+  }
+  return out + "}";
+}
+
+class Checker {
+ public:
+  Checker(const SimConfig& config, const std::vector<Op>& history, const FinalState& state,
+          bool destructive, const std::map<std::string, std::vector<std::string>>& key_trace)
+      : config_(config),
+        history_(history),
+        state_(state),
+        destructive_(destructive),
+        key_trace_(key_trace) {}
+
+  std::vector<std::string> run() {
+    for (const auto& [key, ks] : state_.keys) {
+      causal::SiblingSet merged;
+      for (const auto& [node, copy] : ks.replicas) {
+        if (copy) merged = causal::SiblingSet::join(merged, *copy);
+      }
+      check_convergence(key, ks);
+      check_writes(key, merged);
+      check_metadata(key, ks, merged);
+    }
+    // Delays, duplicates and skew lose nothing: read-your-writes must hold under them.
+    const Faults& f = config_.faults;
+    if (f.loss == 0 && !f.partitions && !f.crashes && !f.wipes) check_solo();
+    return violations_;
+  }
+
+ private:
+  void violation(const std::string& key, const std::string& what) {
+    std::string report = fmt::format("seed {}: key '{}': {}\n", config_.seed, key, what);
+    auto it = key_trace_.find(key);
+    if (it != key_trace_.end()) {
+      const auto& lines = it->second;
+      std::size_t from = lines.size() > 60 ? lines.size() - 60 : 0;
+      report += fmt::format("  trace of '{}' (last {} of {} events):\n", key, lines.size() - from,
+                            lines.size());
+      for (std::size_t i = from; i < lines.size(); ++i) report += "    " + lines[i] + "\n";
+    }
+    auto ks = state_.keys.find(key);
+    if (ks != state_.keys.end()) {
+      for (const auto& [node, copy] : ks->second.replicas) {
+        report += fmt::format("  final {}: {}\n", node, describe(copy));
+      }
+    }
+    violations_.push_back(std::move(report));
+  }
+
+  void check_convergence(const std::string& key, const KeyState& ks) {
+    const auto& first = ks.replicas.at(ks.primaries.front());
+    for (const auto& p : ks.primaries) {
+      if (!(ks.replicas.at(p) == first)) {
+        return violation(
+            key, fmt::format("not converged: primaries {} and {} differ", ks.primaries.front(), p));
+      }
+    }
+    for (const auto& [node, copy] : ks.replicas) {
+      if (copy && std::find(ks.primaries.begin(), ks.primaries.end(), node) == ks.primaries.end()) {
+        violation(key, fmt::format("{} holds the key but is not one of its primaries", node));
+      }
+    }
+  }
+
+  bool must_survive(const Op& op) const {
+    return op.kind != Op::Kind::kGet && op.outcome == Op::Outcome::kOk &&
+           !(destructive_ && op.quorum < 2);
+  }
+
+  void check_writes(const std::string& key, const causal::SiblingSet& merged) {
+    std::vector<std::string> live = merged.values();
+    std::set<std::string> present(live.begin(), live.end());
+    std::map<std::string, const Op*> put_of;
+    for (const auto& op : history_) {
+      if (op.key == key && op.kind == Op::Kind::kPut) put_of[op.value] = &op;
+    }
+    // Writes that took effect: acknowledged ones, puts still visible, and deletes that may
+    // have been applied (a tombstone carries no value to recognise it by).
+    std::set<std::string> covered;
+    std::vector<const Op*> frontier;
+    for (const auto& op : history_) {
+      if (op.key != key || op.kind == Op::Kind::kGet || op.outcome == Op::Outcome::kFailed)
+        continue;
+      bool effective =
+          op.outcome == Op::Outcome::kOk || op.kind == Op::Kind::kDelete || present.count(op.value);
+      if (effective) frontier.push_back(&op);
+    }
+    while (!frontier.empty()) {
+      const Op* op = frontier.back();
+      frontier.pop_back();
+      for (const auto& v : op->seen) {
+        if (covered.insert(v).second && put_of.count(v)) frontier.push_back(put_of[v]);
+      }
+    }
+    for (const auto& op : history_) {
+      if (op.key != key || !must_survive(op)) continue;
+      if (op.kind == Op::Kind::kPut && !present.count(op.value) && !covered.count(op.value)) {
+        violation(key, fmt::format("lost write: the acknowledged put '{}' (op {}, w={}) is "
+                                   "neither a sibling nor covered by a later write",
+                                   op.value, op.id, op.quorum));
+      }
+      for (const auto& v : op.seen) {
+        if (present.count(v)) {
+          violation(key,
+                    fmt::format("lost write: the acknowledged {} (op {}, w={}) superseded "
+                                "'{}', which is back",
+                                op.kind == Op::Kind::kPut ? "put" : "delete", op.id, op.quorum, v));
+        }
+      }
+    }
+  }
+
+  void check_metadata(const std::string& key, const KeyState& ks,
+                      const causal::SiblingSet& merged) {
+    std::size_t bound = 0;
+    for (const auto& p : ks.primaries) bound += state_.incarnations.at(p);
+    const auto& vv = merged.version_vector();
+    if (vv.size() > bound) {
+      violation(key, fmt::format("version vector has {} entries; the bound is {} (incarnations "
+                                 "of its primaries)",
+                                 vv.size(), bound));
+    }
+    for (const auto& e : vv.entries()) {
+      if (std::find(ks.primaries.begin(), ks.primaries.end(), e.actor.node) == ks.primaries.end()) {
+        violation(key,
+                  fmt::format("version vector names {}, which is not a primary", e.actor.node));
+      }
+    }
+  }
+
+  // Without lossy faults, the solo client's sequential read-modify-writes (R+W>N) must read
+  // their own writes and never make siblings.
+  void check_solo() {
+    std::map<std::string, std::optional<std::string>> last;  // key -> last acknowledged put
+    // A write with no answer may or may not have been applied: nothing to expect after it.
+    std::set<std::string> uncertain;
+    for (const auto& op : history_) {
+      if (op.solo && op.kind != Op::Kind::kGet && op.outcome != Op::Outcome::kOk) {
+        uncertain.insert(op.key);
+      }
+    }
+    for (const auto& op : history_) {
+      if (!op.solo || uncertain.count(op.key)) continue;
+      if (op.kind == Op::Kind::kGet &&
+          (op.outcome == Op::Outcome::kOk || op.outcome == Op::Outcome::kNotFound)) {
+        std::vector<std::string> expected;
+        if (last[op.key]) expected.push_back(*last[op.key]);
+        if (op.values != expected) {
+          violation(op.key,
+                    fmt::format("read-your-writes: op {} read [{}] after the "
+                                "acknowledged write '{}'",
+                                op.id, fmt::join(op.values, ","), last[op.key].value_or("(none)")));
+        }
+      }
+      if (op.kind == Op::Kind::kPut && op.outcome == Op::Outcome::kOk) last[op.key] = op.value;
+    }
+    for (const auto& [key, value] : last) {
+      causal::SiblingSet merged;
+      for (const auto& [node, copy] : state_.keys.at(key).replicas) {
+        if (copy) merged = causal::SiblingSet::join(merged, *copy);
+      }
+      if (value && merged.values().size() != 1) {
+        violation(key, fmt::format("spurious siblings: {} siblings after sequential "
+                                   "read-modify-writes",
+                                   merged.values().size()));
+      }
+    }
+  }
+
+  const SimConfig& config_;
+  const std::vector<Op>& history_;
+  const FinalState& state_;
+  bool destructive_;
+  const std::map<std::string, std::vector<std::string>>& key_trace_;
+  std::vector<std::string> violations_;
+};
+
+}  // namespace
+
+std::vector<std::string> check(const SimConfig& config, const std::vector<Op>& history,
+                               const FinalState& state, bool destructive_event,
+                               const std::map<std::string, std::vector<std::string>>& key_trace) {
+  return Checker(config, history, state, destructive_event, key_trace).run();
+}
+
+}  // namespace qkv::sim

@@ -1,0 +1,131 @@
+// qkv-sim: run one seeded simulation, or sweep a range of seeds. See docs/testing.md.
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+#include "common/mutation.h"
+#include "tests/sim/simulation.h"
+
+namespace {
+
+struct Range {
+  uint64_t first = 0, last = 0;
+};
+
+bool parse_range(const std::string& text, Range& range) {
+  auto dots = text.find("..");
+  if (dots == std::string::npos) return false;
+  try {
+    range.first = std::stoull(text.substr(0, dots));
+    range.last = std::stoull(text.substr(dots + 2));
+  } catch (const std::exception&) {
+    return false;
+  }
+  return range.first <= range.last;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qkv-sim: qkv's node cores on a simulated network with faults, and a checker"};
+  qkv::sim::SimConfig config;
+  std::string faults = "all", seeds, sync = "on", mutation = "none";
+  bool print_trace = false;
+  app.add_option("--seed", config.seed, "the seed of one run");
+  app.add_option("--seeds", seeds, "a sweep: A..B runs every seed from A to B");
+  app.add_option("--nodes", config.nodes, "nodes (1..9)")->check(CLI::Range(1, 9));
+  app.add_option("--n", config.n, "replicas per key")->check(CLI::Range(1, 9));
+  app.add_option("--ops", config.ops, "client operations per run");
+  app.add_option("--keys", config.keys, "shared keys (few keys force conflicts)");
+  app.add_option("--clients", config.clients, "concurrent clients (plus the solo client)");
+  app.add_option("--faults", faults,
+                 "all, none, or loss[=p],dup[=p],delay[=p],partition,crash,wipe,skew");
+  app.add_option("--sync-writes", sync, "on|off: off models losing the unsynced tail")
+      ->check(CLI::IsMember({"on", "off"}));
+  int64_t writeback_ms = config.writeback.count();
+  app.add_option("--writeback-ms", writeback_ms,
+                 "with --sync-writes off: how long a write stays in the page cache");
+  app.add_flag("--trace", print_trace, "print the whole event trace of a single run");
+#ifdef QKV_MUTATIONS
+  app.add_option("--mutation", mutation,
+                 "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump")
+      ->check(
+          CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump"}));
+#endif
+  CLI11_PARSE(app, argc, argv);
+
+#ifdef QKV_MUTATIONS
+  using qkv::mutation::Kind;
+  qkv::mutation::active = mutation == "ack-before-w"            ? Kind::kAckBeforeW
+                          : mutation == "join-drops-concurrent" ? Kind::kJoinDropsConcurrent
+                          : mutation == "no-incarnation-bump"   ? Kind::kNoIncarnationBump
+                                                                : Kind::kNone;
+#endif
+  auto parsed = qkv::sim::Faults::parse(faults);
+  if (!parsed) {
+    std::fprintf(stderr, "qkv-sim: %s\n", parsed.status().message().c_str());
+    return 2;
+  }
+  config.faults = *parsed;
+  config.sync_writes = sync == "on";
+  config.writeback = qkv::Duration(writeback_ms);
+  if (config.n > static_cast<uint32_t>(config.nodes)) {
+    std::fprintf(stderr, "qkv-sim: --n %u exceeds --nodes %d\n", config.n, config.nodes);
+    return 2;
+  }
+
+  Range range{config.seed, config.seed};
+  bool sweep = !seeds.empty();
+  if (sweep && !parse_range(seeds, range)) {
+    std::fprintf(stderr, "qkv-sim: --seeds takes A..B with A <= B\n");
+    return 2;
+  }
+  config.keep_trace = print_trace && !sweep;
+  fmt::print("qkv-sim: nodes={} n={} ops={} keys={} clients={}+1 faults={} sync_writes={}{}\n",
+             config.nodes, config.n, config.ops, config.keys, config.clients,
+             config.faults.to_string(), sync, mutation == "none" ? "" : " mutation=" + mutation);
+
+  uint64_t passed = 0, slowest_seed = range.first;
+  double slowest_ms = 0;
+  std::vector<uint64_t> failed;
+  for (uint64_t seed = range.first; seed <= range.last; ++seed) {
+    config.seed = seed;
+    auto start = std::chrono::steady_clock::now();
+    qkv::sim::SimResult result = qkv::sim::run_simulation(config);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (ms > slowest_ms) slowest_ms = ms, slowest_seed = seed;
+    for (const auto& line : result.trace) fmt::print("{}\n", line);
+    if (!sweep || !result.ok) {
+      fmt::print(
+          "seed {}: {} ops ({} acknowledged), {} messages, {} events, destructive={}, "
+          "trace {:016x}, {:.0f} ms: {}\n",
+          seed, result.ops, result.ops_acknowledged, result.messages, result.events,
+          result.destructive_event, result.trace_hash, ms, result.ok ? "ok" : "VIOLATION");
+    }
+    if (result.ok) {
+      ++passed;
+      continue;
+    }
+    failed.push_back(seed);
+    // The first failure in full; later ones by their first violation's headline only.
+    if (failed.size() == 1) {
+      for (const auto& v : result.violations) fmt::print("{}", v);
+    } else {
+      fmt::print("{}\n", result.violations.front().substr(0, result.violations.front().find('\n')));
+    }
+  }
+  uint64_t total = range.last - range.first + 1;
+  if (sweep) {
+    fmt::print("sweep {}..{}: {} passed, {} failed; slowest seed {} ({:.0f} ms)\n", range.first,
+               range.last, passed, failed.size(), slowest_seed, slowest_ms);
+    if (!failed.empty()) {
+      fmt::print("failing seeds:");
+      for (uint64_t s : failed) fmt::print(" {}", s);
+      fmt::print("\nreproduce: qkv-sim --seed {} (same flags)\n", failed.front());
+    }
+  }
+  return passed == total ? 0 : 1;
+}

@@ -1,0 +1,46 @@
+// SimStorage: the storage of one simulated machine, modelling durability honestly.
+//
+// With sync_writes on, a write is durable when write() returns (RocksDB fsyncs its WAL).
+// With it off, a write sits in the OS page cache until `writeback` has passed: a process
+// crash keeps it (the kernel still has it), a machine crash loses it. Metadata writes are
+// always synced (put_meta), as RocksDbStorage does. Reads see everything written.
+#pragma once
+
+#include <deque>
+#include <memory>
+
+#include "common/clock.h"
+#include "node/storage/memory_storage.h"
+
+namespace qkv::sim {
+
+class SimStorage final : public storage::Storage {
+ public:
+  SimStorage(const Clock& clock, bool sync_writes, Duration writeback)
+      : clock_(clock), sync_writes_(sync_writes), writeback_(writeback) {}
+
+  Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override;
+  Status write(std::span<const storage::WriteOp> ops) override;
+  Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override;
+  Result<std::optional<std::string>> get_meta(std::string_view name) override;
+  Status put_meta(std::string_view name, std::string_view value) override;
+
+  // Makes writes older than `writeback` durable (the kernel's write-back).
+  void write_back(TimePoint now);
+  // A machine crash: unsynced writes are gone. Returns how many were lost.
+  std::size_t lose_unsynced();
+  std::size_t unsynced() const { return pending_.size(); }
+
+ private:
+  struct Pending {
+    TimePoint at;
+    storage::WriteOp op;
+  };
+  const Clock& clock_;
+  bool sync_writes_;
+  Duration writeback_;
+  storage::MemoryStorage durable_;
+  std::deque<Pending> pending_;  // in write order
+};
+
+}  // namespace qkv::sim

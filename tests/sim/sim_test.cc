@@ -1,0 +1,59 @@
+// The simulation itself: deterministic, and passing on the cores as they are.
+#include <gtest/gtest.h>
+
+#include "tests/sim/simulation.h"
+
+namespace qkv::sim {
+namespace {
+
+SimConfig small(uint64_t seed, Faults faults) {
+  SimConfig config;
+  config.seed = seed;
+  config.ops = 150;
+  config.faults = faults;
+  return config;
+}
+
+TEST(SimTest, TheSameSeedGivesTheSameTrace) {
+  for (uint64_t seed : {1u, 7u, 42u}) {
+    SimResult a = run_simulation(small(seed, Faults::all()));
+    SimResult b = run_simulation(small(seed, Faults::all()));
+    EXPECT_EQ(a.trace_hash, b.trace_hash) << "seed " << seed;
+    EXPECT_EQ(a.events, b.events) << "seed " << seed;
+  }
+}
+
+TEST(SimTest, DifferentSeedsGiveDifferentRuns) {
+  EXPECT_NE(run_simulation(small(1, Faults::all())).trace_hash,
+            run_simulation(small(2, Faults::all())).trace_hash);
+}
+
+TEST(SimTest, AFaultFreeRunPassesEveryCheckAndAcknowledgesItsWrites) {
+  SimResult result = run_simulation(small(3, Faults::none()));
+  for (const auto& v : result.violations) ADD_FAILURE() << v;
+  EXPECT_FALSE(result.destructive_event);
+  // Without faults every operation succeeds, whatever its R or W.
+  EXPECT_EQ(result.ops_unsuccessful, 0u);
+  EXPECT_EQ(result.ops_acknowledged, result.ops);
+}
+
+TEST(SimTest, RunsWithEveryFaultClassPass) {
+  for (uint64_t seed = 10; seed < 20; ++seed) {
+    SimResult result = run_simulation(small(seed, Faults::all()));
+    for (const auto& v : result.violations) ADD_FAILURE() << v;
+  }
+}
+
+TEST(SimTest, FaultsParseAndNameThemselves) {
+  auto f = Faults::parse("loss=0.2,crash,skew");
+  ASSERT_TRUE(f.is_ok());
+  EXPECT_DOUBLE_EQ(f->loss, 0.2);
+  EXPECT_TRUE(f->crashes);
+  EXPECT_FALSE(f->wipes);
+  EXPECT_EQ(f->to_string(), "loss=0.2,crash,skew");
+  EXPECT_FALSE(Faults::parse("gremlins").is_ok());
+  EXPECT_FALSE(Faults::parse("loss=2").is_ok());
+}
+
+}  // namespace
+}  // namespace qkv::sim

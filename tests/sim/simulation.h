@@ -1,0 +1,95 @@
+// qkv-sim: K real node cores (node::Node with its coordinator rounds, read repair and the
+// real codecs) on a simulated network and clock, driven by one seeded PRNG (design.md §5.4,
+// in the spirit of FoundationDB's simulation and TigerBeetle's VOPR).
+//
+// Determinism: one thread, one event queue ordered by (time, sequence), every random choice
+// from one std::mt19937_64 seeded by `seed`, no wall-clock reads and no unordered
+// iteration. Same seed, same build -> same trace, byte for byte; `trace_hash` fingerprints
+// it.
+//
+// A run: a workload phase (clients issue get/put/delete on a few keys while faults are
+// injected), then the network heals, down nodes restart and faults stop; after the
+// in-flight work drains, every key is read at R=N twice (read repair is the repair
+// mechanism that exists today), and the checker (checker.h) judges the final state and
+// the history.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace qkv::sim {
+
+struct Faults {
+  double loss = 0;          // probability a peer message is dropped
+  double duplicate = 0;     // probability a peer message is delivered twice
+  double long_delay = 0;    // probability of a 100..2000 ms delay (reorders messages)
+  bool partitions = false;  // random splits, one node isolated, one-way cuts; all heal
+  bool crashes = false;     // process and machine crashes, then restart
+  bool wipes = false;       // a disk wiped on restart (a new incarnation)
+  bool skew = false;        // node clocks offset by up to ±2 s
+
+  static Faults none() { return {}; }
+  static Faults all();
+  bool any() const;
+  // "all", "none", or a comma list of loss, dup, delay, partition, crash, wipe, skew
+  // (optionally name=rate for the first three, e.g. loss=0.1).
+  static Result<Faults> parse(const std::string& text);
+  std::string to_string() const;
+};
+
+struct SimConfig {
+  uint64_t seed = 1;
+  int nodes = 5;             // K
+  uint32_t n = 3;            // replicas per key
+  uint32_t partitions = 16;  // Q
+  int clients = 4;           // concurrent clients, plus one "solo" client (see checker.h)
+  int keys = 6;              // the shared key set: small, to force conflicts
+  int ops = 300;             // client operations in the workload phase
+  Faults faults = Faults::all();
+  bool sync_writes = true;  // see SimStorage
+  Duration writeback{300};  // page-cache write-back delay when sync_writes is off
+  Duration request_timeout{1000};
+  bool keep_trace = false;  // keep the whole event trace (for --trace)
+};
+
+// One client operation as the client saw it.
+struct Op {
+  enum class Kind { kGet, kPut, kDelete };
+  enum class Outcome { kOk, kNotFound, kFailed, kUnknown };  // kUnknown: no answer in time
+  uint64_t id = 0;
+  int client = 0;
+  bool solo = false;
+  Kind kind = Kind::kGet;
+  std::string key;
+  std::string value;              // put: unique per write
+  uint8_t quorum = 0;             // r for gets, w for writes
+  std::vector<std::string> seen;  // writes: the values of the get whose context they carry
+  bool has_context = false;
+  TimePoint start, end;
+  Outcome outcome = Outcome::kUnknown;
+  std::string status;               // the error, when not ok
+  std::vector<std::string> values;  // gets: the siblings returned
+};
+
+struct SimResult {
+  bool ok = true;
+  std::vector<std::string> violations;  // each with the seed, the key and its trace
+  uint64_t trace_hash = 0;
+  uint64_t events = 0;
+  uint64_t messages = 0;
+  std::size_t ops_acknowledged = 0;  // answered ok (not found included for gets)
+  std::size_t ops_unsuccessful = 0;  // failed, or no answer / unavailable
+  std::size_t ops = 0;
+  bool destructive_event = false;  // a wipe, or a machine crash losing unsynced writes
+  std::vector<std::string> trace;  // with keep_trace
+};
+
+// Runs one simulation. Never throws; a broken invariant inside a core aborts (QKV_ASSERT).
+SimResult run_simulation(const SimConfig& config);
+
+}  // namespace qkv::sim
