@@ -1,0 +1,181 @@
+// GossipCore: membership by scuttlebutt anti-entropy gossip (van Renesse et al., "Efficient
+// Reconciliation and Flow Control for Anti-Entropy Protocols", 2008) in the shape of
+// Cassandra's Gossiper (three-way Syn/Ack/Ack2, see messages.h), with phi-accrual failure
+// detection (failure_detector.h) deciding up/down locally.
+//
+// Sans-I/O (design.md §3): calls in (on_tick, on_message, set_status, set_ring), effects
+// out (messages to send, events for subscribers). No sockets, no clock reads: time is the
+// `now` argument (ms, monotonic), randomness a std::mt19937_64 seeded at construction, and
+// only ordered containers are iterated, so a seed and a sequence of calls give one sequence
+// of outputs on every platform.
+//
+// Per round (once per config.interval; on_tick may be called more often):
+//   1. verdicts: every member's phi is compared with phi_convict; flips become kUp/kDown.
+//   2. heartbeat: the own version is bumped.
+//   3. Syn to one random live peer; with probability down/(live+1) also to one random down
+//      peer (so a returning node is noticed; Cassandra's doGossipToUnreachableMember); and
+//      if the live peer was not a seed, or fewer peers are live than seeds exist, to one
+//      random seed with probability seeds/(live+down), always when no peer is live
+//      (Cassandra's maybeGossipToSeed: seeds keep partitions from forming without every
+//      node hitting them every round). Seeds are addresses; the own address is skipped, and
+//      no address gets two Syns in one round. A node that knows no peers sends to a seed.
+// Members with status kRemoved or no peer_address are never gossiped to (their verdicts
+// still flip to down once they fall silent).
+//
+// Applying a state (from any message): taken only if newer (NodeState::newer_than), so a
+// stale generation never overwrites a newer one; each newer state is a heartbeat arrival
+// for that peer's failure detector. A state about self is never taken: one newer than our
+// own means another process claims our id (or this process started without a higher
+// generation); it is ignored and counted in stats().foreign_self_states.
+//
+// Limits: states per Ack/Ack2 <= states_per_message_max (the most out-of-date first,
+// unknown members before known ones; the rest go in later rounds); requests per Ack <= the
+// same; members <= members_max (states of further unknown nodes are refused and counted);
+// a Syn carries one digest per member. Members are never purged: a removed node stays as
+// its kRemoved state so old gossip cannot bring it back.
+//
+// Thread-safety: none; one owner thread (the io_context thread in qkvd).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/node_id.h"
+#include "common/status.h"
+#include "gossip/failure_detector.h"
+#include "gossip/messages.h"
+#include "gossip/node_state.h"
+
+namespace qkv::gossip {
+
+struct GossipConfig {
+  Duration interval{1000};                   // between rounds; > 0
+  double phi_convict = 8;                    // conviction threshold; > 0
+  std::vector<std::string> seeds;            // peer addresses ("host:port")
+  std::size_t states_per_message_max = 256;  // >= 1
+  std::size_t members_max = 4096;            // self included; >= 1
+  std::size_t fd_window_max = 1000;          // intervals per peer in the failure detector
+  Duration fd_interval_max{10'000};          // longer intervals are not recorded; > 0
+  // A gap between two rounds longer than this is a local pause (GC, SIGSTOP, an overloaded
+  // host): that round convicts no one, because the silence was ours (Cassandra's
+  // MAX_LOCAL_PAUSE). > 0.
+  Duration local_pause_max{5000};
+};
+
+// Something subscribers react to; each change yields exactly one event.
+// - kJoined: a node was learned for the first time. It starts as up (its state just
+//   arrived and counts as a heartbeat), so a node already dead when first heard of
+//   second-hand is up until convicted, after about 8 ln(10) = 18.4 intervals (the
+//   bootstrap mean is one interval).
+// - kUp / kDown: this node's verdict on a member flipped (evaluated once per round).
+// - kChanged: a newer state of a known node (or of self, from set_status) differs in
+//   generation, status, addresses or zone. Heartbeats (only the version moved) are not.
+// - kRingChanged: a newer ring was adopted (from gossip or set_ring); id is empty.
+struct Event {
+  enum Kind : uint8_t { kJoined, kUp, kDown, kChanged, kRingChanged };
+  Kind kind;
+  NodeId id;
+
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+struct GossipStats {
+  uint64_t rounds = 0;               // rounds run by on_tick
+  uint64_t foreign_self_states = 0;  // states/messages about our id newer than ours, ignored
+  uint64_t rejected_states = 0;      // states with an invalid node id, ignored
+  uint64_t members_refused = 0;      // states of unknown nodes refused at members_max
+  uint64_t local_pauses = 0;         // rounds that skipped convictions after a local pause
+};
+
+class GossipCore {
+ public:
+  // `self` is this process's own state: its generation must exceed that of every earlier
+  // start with the same id. `ring` is the last ring known locally (version 0: none). The
+  // first round runs at the first on_tick at or after `now`.
+  // REQUIRES: valid self.id; the config's stated ranges (asserted).
+  GossipCore(GossipConfig config, NodeState self, RingState ring, uint64_t seed, TimePoint now);
+
+  // Runs a round if one is due (see above); otherwise returns nothing.
+  std::vector<Outgoing> on_tick(TimePoint now);
+
+  // Syn -> an Ack to the Syn's sender. Ack -> applies it; an Ack2 to the Ack's sender if it
+  // asked for anything this node has. Ack2 -> applies it. Messages carrying our own id as
+  // sender are ignored (counted as foreign_self_states).
+  std::vector<Outgoing> on_message(const Message& message, TimePoint now);
+
+  // Every known node, self included, by id.
+  const std::map<NodeId, NodeState>& members() const { return members_; }
+  const NodeState& self() const { return members_.at(self_id_); }
+
+  // True for self; false for an unknown id; else phi(id, now) < phi_convict. This is the
+  // live reading; the event stream carries the once-per-round verdicts.
+  bool is_up(const NodeId& id, TimePoint now) const;
+  // The failure detector's suspicion of `id` (0 for self and for unknown ids).
+  double phi(const NodeId& id, TimePoint now) const { return fd_.phi(id, now); }
+
+  const RingState& ring() const { return ring_; }
+
+  // A local ring change (an operator's commit). Errors: invalid_argument unless
+  // ring.version is higher than the current one. Emits kRingChanged.
+  qkv::Status set_ring(RingState ring);
+
+  // Changes the own status and bumps the own version. Emits kChanged (self) if it differs.
+  void set_status(Status status);
+
+  // Direct evidence that `id` is down (its peer port refused a connection): it is marked
+  // down now rather than after phi_convict's silence, and stays down until a message from
+  // it arrives or a state with a higher generation (a restart). Gossip heard second-hand
+  // does not clear it: other nodes may still pass on heartbeats from before the crash.
+  // Unknown ids and self are ignored. Emits kDown if the verdict flips.
+  void convict(const NodeId& id);
+
+  // The events since the last call, oldest first. The driver drains it after every call;
+  // it holds at most what those calls produced.
+  std::vector<Event> take_events();
+
+  const GossipStats& stats() const { return stats_; }
+  const FailureDetector& failure_detector() const { return fd_; }
+
+ private:
+  NodeState& self_mut() { return members_.at(self_id_); }
+  std::vector<Outgoing> handle_syn(const Syn& syn, TimePoint now);
+  std::vector<Outgoing> handle_ack(const Ack& ack, TimePoint now);
+  // False (and counted) if a message's sender is this node's id or an invalid one.
+  bool accept_sender(const NodeState& sender);
+  void apply_state(const NodeState& state, TimePoint now);
+  void apply_ring(const RingState& ring);
+  void evaluate_verdicts(TimePoint now, bool convict);
+  std::vector<std::string> choose_targets();
+  // A seed to Syn this round besides `targets`, or none (see the rule above).
+  std::optional<std::string> maybe_seed(std::size_t live, std::size_t down,
+                                        const std::vector<std::string>& targets);
+  bool is_seed(const std::string& address) const;
+  uint64_t below(uint64_t n);  // uniform-enough in [0, n) from the raw engine; n > 0
+  Syn make_syn() const;
+  Ack make_ack(const Syn& syn) const;
+  std::optional<Ack2> make_ack2(const Ack& ack) const;
+
+  GossipConfig config_;
+  NodeId self_id_;
+  std::vector<std::string> other_seeds_;  // config_.seeds without the own address
+  std::map<NodeId, NodeState> members_;   // self included
+  std::map<NodeId, bool> up_;             // last verdict per member (self excluded)
+  // Members convicted on direct evidence (a refused connection), with the generation they
+  // had then: down until they speak to us themselves or restart (a higher generation).
+  std::map<NodeId, uint64_t> convicted_;
+  RingState ring_;
+  FailureDetector fd_;
+  std::mt19937_64 rng_;
+  TimePoint next_round_;
+  std::optional<TimePoint> last_round_;
+  std::vector<Event> events_;
+  GossipStats stats_;
+};
+
+}  // namespace qkv::gossip
