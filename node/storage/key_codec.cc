@@ -10,6 +10,15 @@ void append_token(std::string& out, ring::Token token) {
   }
 }
 
+// The big-endian token in the first kTokenBytes of bytes. REQUIRES: that many bytes.
+ring::Token read_token(std::string_view bytes) {
+  ring::Token token = 0;
+  for (std::size_t i = 0; i < kTokenBytes; ++i) {
+    token = (token << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return token;
+}
+
 }  // namespace
 
 std::string encode_token(ring::Token token) {
@@ -32,11 +41,33 @@ Result<std::pair<ring::Token, std::string_view>> decode_data_key(std::string_vie
     return Status::corruption("data key is " + std::to_string(bytes.size()) + " bytes; at least " +
                               std::to_string(kTokenBytes) + " (the token) are required");
   }
-  ring::Token token = 0;
-  for (std::size_t i = 0; i < kTokenBytes; ++i) {
-    token = (token << 8) | static_cast<unsigned char>(bytes[i]);
+  return std::pair<ring::Token, std::string_view>{read_token(bytes), bytes.substr(kTokenBytes)};
+}
+
+std::string encode_hint_key(std::string_view target, ring::Token token, std::string_view key) {
+  QKV_ASSERT(!target.empty() && target.find(kHintTargetEnd) == std::string_view::npos);
+  std::string out;
+  out.reserve(target.size() + 1 + kTokenBytes + key.size());
+  out.append(target);
+  out.push_back(kHintTargetEnd);
+  append_token(out, token);
+  out.append(key);
+  return out;
+}
+
+Result<HintKeyView> decode_hint_key(std::string_view bytes) {
+  const std::size_t end = bytes.find(kHintTargetEnd);
+  if (end == std::string_view::npos || end == 0) {
+    return Status::corruption("hint key of " + std::to_string(bytes.size()) +
+                              " bytes does not start with a target node id ended by 0x00");
   }
-  return std::pair<ring::Token, std::string_view>{token, bytes.substr(kTokenBytes)};
+  const std::string_view rest = bytes.substr(end + 1);
+  if (rest.size() < kTokenBytes) {
+    return Status::corruption("hint key has " + std::to_string(rest.size()) +
+                              " bytes after its target; at least " + std::to_string(kTokenBytes) +
+                              " (the token) are required");
+  }
+  return HintKeyView{bytes.substr(0, end), read_token(rest), rest.substr(kTokenBytes)};
 }
 
 }  // namespace qkv::storage

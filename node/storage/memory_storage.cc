@@ -47,6 +47,49 @@ Status MemoryStorage::scan(ring::Token first, ring::Token last, const ScanVisito
   return Status::ok();
 }
 
+Result<std::optional<std::string>> MemoryStorage::get_hint(const NodeId& target, ring::Token token,
+                                                           std::string_view key) {
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  const std::string hint_key = encode_hint_key(target, token, key);
+  std::lock_guard lock(mutex_);
+  auto it = hints_.find(hint_key);
+  if (it == hints_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Status MemoryStorage::put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                               std::string_view value) {
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  std::string hint_key = encode_hint_key(target, token, key);
+  std::lock_guard lock(mutex_);
+  hints_.insert_or_assign(std::move(hint_key), std::string(value));
+  return Status::ok();
+}
+
+Status MemoryStorage::delete_hint(const NodeId& target, ring::Token token, std::string_view key) {
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  const std::string hint_key = encode_hint_key(target, token, key);
+  std::lock_guard lock(mutex_);
+  hints_.erase(hint_key);
+  return Status::ok();
+}
+
+Status MemoryStorage::scan_hints(const HintVisitor& visit) {
+  std::vector<std::pair<std::string, std::string>> snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot.assign(hints_.begin(), hints_.end());
+  }
+  NodeId target;
+  for (const auto& [hint_key, value] : snapshot) {
+    auto decoded = decode_hint_key(hint_key);
+    QKV_ASSERT(decoded.is_ok());  // every key here came from encode_hint_key
+    target.assign(decoded->target);
+    if (!visit(target, decoded->token, decoded->key, value)) break;
+  }
+  return Status::ok();
+}
+
 Result<std::optional<std::string>> MemoryStorage::get_meta(std::string_view name) {
   std::lock_guard lock(mutex_);
   auto it = meta_.find(name);

@@ -1,12 +1,14 @@
 // MemoryStorage: the Storage contract in memory, for unit tests and the deterministic
-// simulation. Nothing is persisted; every call succeeds except scan with first > last.
+// simulation. Nothing is persisted; every call succeeds except scan with first > last and
+// hint calls with an invalid target.
 //
-// Entries are kept under their encoded data key (key_codec.h), so iteration order is
-// exactly RocksDB's bytewise order: (token, key).
+// Entries are kept under their encoded data key and hints under their encoded hint key
+// (key_codec.h), so iteration order is exactly RocksDB's bytewise order: (token, key) and
+// (target, token, key).
 //
 // Thread-safety: every method may be called from several threads at once (one mutex).
-// scan copies the range under the mutex, then visits the copy with the mutex released:
-// a snapshot that costs memory proportional to the range.
+// scan and scan_hints copy their range under the mutex, then visit the copy with the mutex
+// released: a snapshot that costs memory proportional to the range.
 #pragma once
 
 #include <map>
@@ -30,13 +32,21 @@ class MemoryStorage final : public Storage {
   Status write(std::span<const WriteOp> ops) override;
   Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) override;
 
+  Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
+                                              std::string_view key) override;
+  Status put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                  std::string_view value) override;
+  Status delete_hint(const NodeId& target, ring::Token token, std::string_view key) override;
+  Status scan_hints(const HintVisitor& visit) override;
+
   Result<std::optional<std::string>> get_meta(std::string_view name) override;
   Status put_meta(std::string_view name, std::string_view value) override;
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::string, std::less<>> data_;  // encoded data key -> value
-  std::map<std::string, std::string, std::less<>> meta_;  // name -> value
+  std::map<std::string, std::string, std::less<>> data_;   // encoded data key -> value
+  std::map<std::string, std::string, std::less<>> hints_;  // encoded hint key -> value
+  std::map<std::string, std::string, std::less<>> meta_;   // name -> value
 };
 
 }  // namespace qkv::storage

@@ -29,6 +29,7 @@ namespace {
 // Column family names (persisted: do not change).
 constexpr const char* kDataFamily = "data";
 constexpr const char* kMetaFamily = "meta";
+constexpr const char* kHintsFamily = "hints";
 
 // Bounds on RocksDB's diagnostic log in the store's directory: LOG, and LOG.old before it.
 constexpr size_t kInfoLogBytesMax = size_t{8} << 20;
@@ -189,6 +190,7 @@ struct RocksDbStorage::Handles {
   rocksdb::ColumnFamilyHandle* default_family = nullptr;  // owned by db
   rocksdb::ColumnFamilyHandle* data = nullptr;            // owned by db
   rocksdb::ColumnFamilyHandle* meta = nullptr;            // owned by db
+  rocksdb::ColumnFamilyHandle* hints = nullptr;           // owned by db
 };
 
 Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& dir,
@@ -204,6 +206,7 @@ Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& 
       {rocksdb::kDefaultColumnFamilyName, family},
       {kDataFamily, family},
       {kMetaFamily, family},
+      {kHintsFamily, family},  // created here in stores made before hints existed
   };
   std::vector<rocksdb::ColumnFamilyHandle*> opened;
   rocksdb::DB* db = nullptr;
@@ -214,6 +217,7 @@ Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& 
   handles->default_family = opened[0];
   handles->data = opened[1];
   handles->meta = opened[2];
+  handles->hints = opened[3];
   return std::unique_ptr<RocksDbStorage>(new RocksDbStorage(dir, options, std::move(handles)));
 }
 
@@ -237,7 +241,7 @@ Status RocksDbStorage::close() {
     status = db.FlushWAL(/*sync=*/true);
     if (!status.ok()) result = engine_status(status, "syncing the WAL at close", dir_);
   }
-  for (auto* family : {handles_->data, handles_->meta, handles_->default_family}) {
+  for (auto* family : {handles_->data, handles_->meta, handles_->hints, handles_->default_family}) {
     status = db.DestroyColumnFamilyHandle(family);
     if (!status.ok() && result.is_ok()) result = engine_status(status, "closing", dir_);
   }
@@ -307,6 +311,65 @@ Status RocksDbStorage::scan(ring::Token first, ring::Token last, const ScanVisit
   return Status::ok();
 }
 
+Result<std::optional<std::string>> RocksDbStorage::get_hint(const NodeId& target, ring::Token token,
+                                                            std::string_view key) {
+  QKV_ASSERT(handles_ != nullptr);
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  rocksdb::PinnableSlice value;
+  rocksdb::Status status = handles_->db->Get(rocksdb::ReadOptions(), handles_->hints,
+                                             encode_hint_key(target, token, key), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  if (!status.ok()) return engine_status(status, "reading a hint", dir_);
+  return std::optional<std::string>(value.ToString());
+}
+
+Status RocksDbStorage::put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                                std::string_view value) {
+  QKV_ASSERT(handles_ != nullptr);
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  rocksdb::Status status =
+      handles_->db->Put(write_options, handles_->hints, encode_hint_key(target, token, key), value);
+  if (!status.ok()) {
+    note_write_failure(status);
+    return engine_status(status, "writing a hint for " + target, dir_);
+  }
+  return Status::ok();
+}
+
+Status RocksDbStorage::delete_hint(const NodeId& target, ring::Token token, std::string_view key) {
+  QKV_ASSERT(handles_ != nullptr);
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  rocksdb::Status status =
+      handles_->db->Delete(write_options, handles_->hints, encode_hint_key(target, token, key));
+  if (!status.ok()) {
+    note_write_failure(status);
+    return engine_status(status, "deleting a hint for " + target, dir_);
+  }
+  return Status::ok();
+}
+
+Status RocksDbStorage::scan_hints(const HintVisitor& visit) {
+  QKV_ASSERT(handles_ != nullptr);
+  rocksdb::ReadOptions read_options;  // the iterator reads an implicit snapshot
+  read_options.fill_cache = false;    // replay reads each hint once
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(read_options, handles_->hints));
+  NodeId target;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto decoded = decode_hint_key(view(it->key()));
+    if (!decoded.is_ok()) {
+      return Status::corruption("scanning hints in " + dir_ + ": " + decoded.status().message());
+    }
+    target.assign(decoded->target);
+    if (!visit(target, decoded->token, decoded->key, view(it->value()))) return Status::ok();
+  }
+  if (!it->status().ok()) return engine_status(it->status(), "scanning hints", dir_);
+  return Status::ok();
+}
+
 Result<std::optional<std::string>> RocksDbStorage::get_meta(std::string_view name) {
   QKV_ASSERT(handles_ != nullptr);
   rocksdb::PinnableSlice value;
@@ -333,7 +396,7 @@ Status RocksDbStorage::flush() {
   rocksdb::FlushOptions flush_options;
   flush_options.wait = true;
   rocksdb::Status status = handles_->db->Flush(
-      flush_options, {handles_->default_family, handles_->data, handles_->meta});
+      flush_options, {handles_->default_family, handles_->data, handles_->meta, handles_->hints});
   if (!status.ok()) return engine_status(status, "flushing memtables", dir_);
   return Status::ok();
 }

@@ -2,12 +2,15 @@
 //
 // On disk (persisted: do not change): one RocksDB database in `dir` with the column
 // families "default" (required by RocksDB, unused), "data" (data keys from key_codec.h ->
-// encoded sibling sets) and "meta" (name -> value). Tables have a bloom filter and share
-// one LRU block cache: RocksDB's defaults have neither, and random gets were 2.5x slower.
+// encoded sibling sets), "meta" (name -> value) and "hints" (hint keys from key_codec.h ->
+// opaque hint values). A database made before "hints" existed opens too: missing families
+// are created at open. Tables have a bloom filter and share one LRU block cache: RocksDB's
+// defaults have neither, and random gets were 2.5x slower.
 //
-// Durability: write() reaches the WAL before it returns; it is fsynced too only with
-// sync_writes (then a crash of the machine loses nothing acknowledged). put_meta is always
-// fsynced. Closing (close() or the destructor) syncs the WAL, unless a write failed.
+// Durability: write(), put_hint() and delete_hint() reach the WAL before they return; they
+// are fsynced too only with sync_writes (then a crash of the machine loses nothing
+// acknowledged). put_meta is always fsynced. Closing (close() or the destructor) syncs the
+// WAL, unless a write failed.
 //
 // Also in dir: RocksDB's diagnostic log, LOG and LOG.old, 8 MiB each at most. Lines that
 // cannot be written (full disk) are dropped.
@@ -72,6 +75,13 @@ class RocksDbStorage final : public Storage {
   Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override;
   Status write(std::span<const WriteOp> ops) override;
   Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) override;
+
+  Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
+                                              std::string_view key) override;
+  Status put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                  std::string_view value) override;
+  Status delete_hint(const NodeId& target, ring::Token token, std::string_view key) override;
+  Status scan_hints(const HintVisitor& visit) override;
 
   Result<std::optional<std::string>> get_meta(std::string_view name) override;
   Status put_meta(std::string_view name, std::string_view value) override;

@@ -1,9 +1,12 @@
-// Storage: the durable map (token, key) -> encoded sibling set, plus node metadata.
+// Storage: the durable map (token, key) -> encoded sibling set, plus hints and node
+// metadata.
 //
 // Layout (persisted: do not change): data keys are the 8-byte big-endian token followed
 // by the key bytes (key_codec.h), so one partition — a contiguous token range — is one
-// range scan, in token order. Metadata (incarnation, clean-shutdown marker) lives apart
-// (RocksDB: column family "meta"; data in column family "data").
+// range scan, in token order. Hints — writes a fallback node keeps for a primary that was
+// down (sloppy quorum and hinted handoff, Dynamo §4.6) — live apart, keyed by (target
+// node, token, key) (key_codec.h; RocksDB: column family "hints"). Metadata (incarnation,
+// clean-shutdown marker) lives apart too (RocksDB: column family "meta"; data in "data").
 //
 // Thread-safety: implementations are safe to call from several threads at once.
 // Errors: io_error with the engine's message (full disk, permissions, ...), corruption
@@ -17,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/node_id.h"
 #include "common/status.h"
 #include "ring/token.h"
 
@@ -31,6 +35,11 @@ struct WriteOp {
 // Called for each entry of a scan in (token, key) order; return false to stop early.
 using ScanVisitor =
     std::function<bool(ring::Token token, std::string_view key, std::string_view value)>;
+
+// Called for each hint of a scan_hints in (target, token, key) order; return false to stop
+// early.
+using HintVisitor = std::function<bool(const NodeId& target, ring::Token token,
+                                       std::string_view key, std::string_view value)>;
 
 class Storage {
  public:
@@ -48,6 +57,25 @@ class Storage {
   // Errors: invalid_argument if first > last; io_error/corruption from the engine (entries
   // visited before the error stay visited).
   virtual Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) = 0;
+
+  // Hints: opaque values under (target, token, key), where target is the node the write
+  // is meant for (a primary that was down), token and key those of the written key. Hints
+  // are a separate keyspace: they never appear in get() or scan(), nor data in hint calls.
+  // Errors (all four): invalid_argument if target is not a valid node id
+  // (validate_node_id, common/node_id.h); io_error/corruption from the engine.
+  //
+  // The hint stored under (target, token, key), or nullopt.
+  virtual Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
+                                                      std::string_view key) = 0;
+  // Stores (replaces) a hint. Durable like write(): synced if opened with sync_writes.
+  virtual Status put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                          std::string_view value) = 0;
+  // Removes a hint; removing a missing one is ok. Synced like put_hint.
+  virtual Status delete_hint(const NodeId& target, ring::Token token, std::string_view key) = 0;
+  // Visits every hint in (target, token, key) order — targets in bytewise order — until
+  // visit returns false. Snapshot and re-entrancy as for scan(): visit may call back into
+  // the store (e.g. delete_hint), and its views are valid only during that call.
+  virtual Status scan_hints(const HintVisitor& visit) = 0;
 
   // Node metadata by name. put_meta is always synced (it guards dot uniqueness).
   virtual Result<std::optional<std::string>> get_meta(std::string_view name) = 0;

@@ -7,14 +7,16 @@ namespace qkv::sim {
 Result<std::optional<std::string>> SimStorage::get(ring::Token token, std::string_view key) {
   // The newest unsynced write wins over the durable copy.
   for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
-    if (it->op.token == token && it->op.key == key) return std::optional(it->op.value);
+    if (it->kind == Kind::kData && it->op.token == token && it->op.key == key) {
+      return std::optional(it->op.value);
+    }
   }
   return durable_.get(token, key);
 }
 
 Status SimStorage::write(std::span<const storage::WriteOp> ops) {
   if (sync_writes_) return durable_.write(ops);
-  for (const auto& op : ops) pending_.push_back({clock_.now(), op});
+  for (const auto& op : ops) pending_.push_back({clock_.now(), Kind::kData, {}, op});
   return Status::ok();
 }
 
@@ -27,11 +29,53 @@ Status SimStorage::scan(ring::Token first, ring::Token last, const storage::Scan
         return view.write(std::span(&op, 1)).is_ok();
       }));
   for (const auto& p : pending_) {
-    if (p.op.token >= first && p.op.token <= last) {
+    if (p.kind == Kind::kData && p.op.token >= first && p.op.token <= last) {
       QKV_RETURN_IF_ERROR(view.write(std::span(&p.op, 1)));
     }
   }
   return view.scan(first, last, visit);
+}
+
+Result<std::optional<std::string>> SimStorage::get_hint(const NodeId& target, ring::Token token,
+                                                        std::string_view key) {
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+    if (it->kind != Kind::kData && it->target == target && it->op.token == token &&
+        it->op.key == key) {
+      if (it->kind == Kind::kHintDelete) return std::optional<std::string>();
+      return std::optional(it->op.value);
+    }
+  }
+  return durable_.get_hint(target, token, key);
+}
+
+Status SimStorage::put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                            std::string_view value) {
+  if (sync_writes_) return durable_.put_hint(target, token, key, value);
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  pending_.push_back(
+      {clock_.now(), Kind::kHintPut, target, {token, std::string(key), std::string(value)}});
+  return Status::ok();
+}
+
+Status SimStorage::delete_hint(const NodeId& target, ring::Token token, std::string_view key) {
+  if (sync_writes_) return durable_.delete_hint(target, token, key);
+  QKV_RETURN_IF_ERROR(validate_node_id(target));
+  pending_.push_back({clock_.now(), Kind::kHintDelete, target, {token, std::string(key), {}}});
+  return Status::ok();
+}
+
+Status SimStorage::scan_hints(const storage::HintVisitor& visit) {
+  // As scan(): the durable hints with the unsynced hint writes applied in order.
+  storage::MemoryStorage view;
+  QKV_RETURN_IF_ERROR(durable_.scan_hints(
+      [&](const NodeId& target, ring::Token t, std::string_view k, std::string_view v) {
+        return view.put_hint(target, t, k, v).is_ok();
+      }));
+  for (const auto& p : pending_) {
+    if (p.kind != Kind::kData) QKV_RETURN_IF_ERROR(apply(view, p));
+  }
+  return view.scan_hints(visit);
 }
 
 Result<std::optional<std::string>> SimStorage::get_meta(std::string_view name) {
@@ -42,9 +86,22 @@ Status SimStorage::put_meta(std::string_view name, std::string_view value) {
   return durable_.put_meta(name, value);
 }
 
+Status SimStorage::apply(storage::Storage& store, const Pending& pending) {
+  switch (pending.kind) {
+    case Kind::kData:
+      return store.write(std::span(&pending.op, 1));
+    case Kind::kHintPut:
+      return store.put_hint(pending.target, pending.op.token, pending.op.key, pending.op.value);
+    case Kind::kHintDelete:
+      return store.delete_hint(pending.target, pending.op.token, pending.op.key);
+  }
+  QKV_ASSERT(false);
+  return Status::ok();
+}
+
 void SimStorage::write_back(TimePoint now) {
   while (!pending_.empty() && now - pending_.front().at >= writeback_) {
-    Status s = durable_.write(std::span(&pending_.front().op, 1));
+    Status s = apply(durable_, pending_.front());
     QKV_ASSERT(s.is_ok());
     pending_.pop_front();
   }

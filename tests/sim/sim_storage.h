@@ -2,7 +2,8 @@
 //
 // With sync_writes on, a write is durable when write() returns (RocksDB fsyncs its WAL).
 // With it off, a write sits in the OS page cache until `writeback` has passed: a process
-// crash keeps it (the kernel still has it), a machine crash loses it. Metadata writes are
+// crash keeps it (the kernel still has it), a machine crash loses it. Hint writes
+// (put_hint, delete_hint) follow the same rule, as in RocksDbStorage. Metadata writes are
 // always synced (put_meta), as RocksDbStorage does. Reads see everything written.
 #pragma once
 
@@ -22,6 +23,12 @@ class SimStorage final : public storage::Storage {
   Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override;
   Status write(std::span<const storage::WriteOp> ops) override;
   Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override;
+  Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
+                                              std::string_view key) override;
+  Status put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                  std::string_view value) override;
+  Status delete_hint(const NodeId& target, ring::Token token, std::string_view key) override;
+  Status scan_hints(const storage::HintVisitor& visit) override;
   Result<std::optional<std::string>> get_meta(std::string_view name) override;
   Status put_meta(std::string_view name, std::string_view value) override;
 
@@ -32,10 +39,16 @@ class SimStorage final : public storage::Storage {
   std::size_t unsynced() const { return pending_.size(); }
 
  private:
+  enum class Kind { kData, kHintPut, kHintDelete };
   struct Pending {
     TimePoint at;
+    Kind kind = Kind::kData;
+    NodeId target;  // hints only
     storage::WriteOp op;
   };
+  // Applies one pending write to `store`.
+  static Status apply(storage::Storage& store, const Pending& pending);
+
   const Clock& clock_;
   bool sync_writes_;
   Duration writeback_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace qkv::storage {
@@ -60,6 +61,39 @@ TEST(KeyCodec, DecodeOfFewerThanEightBytesIsCorruption) {
     EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
   }
   EXPECT_TRUE(decode_data_key(std::string(kTokenBytes, '\x01')).is_ok());
+}
+
+TEST(KeyCodec, HintKeyLayoutIsTargetNulThenBigEndianTokenThenKey) {
+  EXPECT_EQ(encode_hint_key("n1", 0x0102030405060708, "ab"),
+            "n1\0\x01\x02\x03\x04\x05\x06\x07\x08"
+            "ab"s);
+  EXPECT_EQ(encode_hint_key("n", 0, ""), "n"s + std::string(9, '\0'));
+}
+
+TEST(KeyCodec, HintKeysRoundTripAndSortByTargetTokenKey) {
+  const std::vector<std::tuple<std::string, ring::Token, std::string>> ordered = {
+      {"n1", 0, ""},           {"n1", 0, "\0"s}, {"n1", 1, ""},
+      {"n1", UINT64_MAX, "z"}, {"n10", 0, "a"},  {"n2", 0, "a"},
+      {"n2", 0, "\xff"},       {"n2-b", 7, "k"}, {std::string(64, 'z'), UINT64_MAX, "\0\xff"s}};
+  std::vector<std::string> encoded;
+  for (const auto& [target, token, key] : ordered) {
+    encoded.push_back(encode_hint_key(target, token, key));
+    auto decoded = decode_hint_key(encoded.back());
+    ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
+    EXPECT_EQ(decoded->target, target);
+    EXPECT_EQ(decoded->token, token);
+    EXPECT_EQ(decoded->key, key);
+  }
+  EXPECT_TRUE(std::is_sorted(encoded.begin(), encoded.end()))
+      << "bytewise order must be (target, token, key) order";
+}
+
+TEST(KeyCodec, MalformedHintKeysAreCorruption) {
+  for (const std::string& bytes : {""s, "n1"s, "\0\0\0\0\0\0\0\0\0"s, "n1\0\x01\x02"s}) {
+    auto decoded = decode_hint_key(bytes);
+    ASSERT_FALSE(decoded.is_ok());
+    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  }
 }
 
 }  // namespace

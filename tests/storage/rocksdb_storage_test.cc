@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -151,6 +152,56 @@ TEST(RocksDbStorage, ReopenKeepsDataAndMeta) {
   EXPECT_EQ(*store->get_meta("incarnation"), "7");
   EXPECT_TRUE(store->close().is_ok());
   EXPECT_TRUE(store->close().is_ok());  // idempotent
+}
+
+TEST(RocksDbStorage, ReopenKeepsHintsAndTheirDeletes) {
+  TempDir dir;
+  {
+    auto store = open_or_die(dir.sub("db"));
+    ASSERT_TRUE(store->put_hint("n2", 5, "kept", "h1").is_ok());
+    ASSERT_TRUE(store->put_hint("n2", 6, "gone", "h2").is_ok());
+    ASSERT_TRUE(store->put_hint("n10", UINT64_MAX, "k", "h3").is_ok());
+    ASSERT_TRUE(store->delete_hint("n2", 6, "gone").is_ok());
+    ASSERT_TRUE(store->flush().is_ok());  // the hints family is flushed too
+  }
+  auto store = open_or_die(dir.sub("db"));
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store
+                  ->scan_hints([&](const NodeId& target, auto token, auto key, auto value) {
+                    seen.push_back(target + "/" + std::to_string(token) + "/" + std::string(key) +
+                                   "=" + std::string(value));
+                    return true;
+                  })
+                  .is_ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"n10/" + std::to_string(UINT64_MAX) + "/k=h3",
+                                            "n2/5/kept=h1"}));
+  EXPECT_EQ(*store->get_hint("n2", 5, "kept"), "h1");
+  EXPECT_EQ(*store->get_hint("n2", 6, "gone"), std::nullopt);
+}
+
+// A store written before the hints column family existed (families default, data, meta)
+// opens, keeps its data and takes hints.
+TEST(RocksDbStorage, OpensAStoreMadeWithoutTheHintsFamily) {
+  TempDir dir;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"data", {}}, {"meta", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.sub("db"), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put({}, handles[1], std::string(8, '\0') + "old", "v").ok());
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto store = RocksDbStorage::open(dir.sub("db"), {});
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(get(**store, 0, "old"), "v");
+  ASSERT_TRUE((*store)->put_hint("n1", 0, "old", "h").is_ok());
+  EXPECT_EQ(*(*store)->get_hint("n1", 0, "old"), "h");
 }
 
 TEST(RocksDbStorage, CreatesMissingParentDirectories) {

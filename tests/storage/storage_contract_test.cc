@@ -18,6 +18,7 @@ namespace {
 
 using namespace std::string_literals;
 using Entry = std::tuple<ring::Token, std::string, std::string>;
+using HintEntry = std::tuple<NodeId, ring::Token, std::string, std::string>;
 
 struct MemoryFactory {
   std::unique_ptr<Storage> make() { return std::make_unique<MemoryStorage>(); }
@@ -52,6 +53,27 @@ class StorageContractTest : public ::testing::Test {
     std::vector<Entry> seen;
     Status status = store_->scan(first, last, [&](auto token, auto key, auto value) {
       seen.emplace_back(token, std::string(key), std::string(value));
+      return true;
+    });
+    EXPECT_TRUE(status.is_ok()) << status.to_string();
+    return seen;
+  }
+
+  void put_hint(const NodeId& target, ring::Token token, const std::string& key,
+                const std::string& value) {
+    Status status = store_->put_hint(target, token, key, value);
+    ASSERT_TRUE(status.is_ok()) << status.to_string();
+  }
+  std::optional<std::string> get_hint(const NodeId& target, ring::Token token,
+                                      const std::string& key) {
+    auto result = store_->get_hint(target, token, key);
+    QKV_ASSERT(result.is_ok());
+    return *result;
+  }
+  std::vector<HintEntry> scan_hints() {
+    std::vector<HintEntry> seen;
+    Status status = store_->scan_hints([&](const NodeId& target, auto token, auto key, auto value) {
+      seen.emplace_back(target, token, std::string(key), std::string(value));
       return true;
     });
     EXPECT_TRUE(status.is_ok()) << status.to_string();
@@ -226,6 +248,92 @@ TYPED_TEST(StorageContractTest, MetaRoundTripIsApartFromData) {
   EXPECT_TRUE(this->scan(0, UINT64_MAX).empty());
   this->put(0, "incarnation", "data");
   EXPECT_EQ(*this->store_->get_meta("incarnation"), "\x00\x02"s);
+}
+
+TYPED_TEST(StorageContractTest, HintRoundTripOverwriteAndDelete) {
+  EXPECT_EQ(this->get_hint("n2", 7, "k"), std::nullopt);
+  this->put_hint("n2", 7, "k", "h1");
+  EXPECT_EQ(this->get_hint("n2", 7, "k"), "h1");
+  EXPECT_EQ(this->get_hint("n3", 7, "k"), std::nullopt);  // other target
+  EXPECT_EQ(this->get_hint("n2", 8, "k"), std::nullopt);  // other token
+  this->put_hint("n2", 7, "k", "h2");
+  EXPECT_EQ(this->get_hint("n2", 7, "k"), "h2");
+  EXPECT_EQ(this->scan_hints(), (std::vector<HintEntry>{{"n2", 7, "k", "h2"}}));
+  ASSERT_TRUE(this->store_->delete_hint("n2", 7, "k").is_ok());
+  EXPECT_EQ(this->get_hint("n2", 7, "k"), std::nullopt);
+  EXPECT_TRUE(this->scan_hints().empty());
+  EXPECT_TRUE(this->store_->delete_hint("n2", 7, "k").is_ok()) << "deleting a missing hint";
+}
+
+TYPED_TEST(StorageContractTest, HintsAreApartFromData) {
+  this->put(7, "k", "data");
+  this->put_hint("n2", 7, "k", "hint");
+  EXPECT_EQ(this->get(7, "k"), "data");
+  EXPECT_EQ(this->get_hint("n2", 7, "k"), "hint");
+  EXPECT_EQ(this->scan(0, UINT64_MAX), (std::vector<Entry>{{7, "k", "data"}}));
+  EXPECT_EQ(this->scan_hints(), (std::vector<HintEntry>{{"n2", 7, "k", "hint"}}));
+  ASSERT_TRUE(this->store_->delete_hint("n2", 7, "k").is_ok());
+  EXPECT_EQ(this->get(7, "k"), "data");
+}
+
+TYPED_TEST(StorageContractTest, ScanHintsIsInTargetTokenKeyOrder) {
+  // Targets that are prefixes of each other, tokens at the extremes, written out of order.
+  const std::vector<HintEntry> all = {
+      {"n1", 0, "", "a"},          {"n1", 0, "x", "b"},    {"n1", UINT64_MAX, "k", "c"},
+      {"n10", 5, "k", "d"},        {"n2", 1, "\xff", "e"}, {"n2", 1 << 20, "k", "f"},
+      {"z.node-1_a", 3, "k", "g"},
+  };
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    this->put_hint(std::get<0>(*it), std::get<1>(*it), std::get<2>(*it), std::get<3>(*it));
+  }
+  EXPECT_EQ(this->scan_hints(), all);
+  std::vector<NodeId> seen;
+  ASSERT_TRUE(this->store_
+                  ->scan_hints([&](const NodeId& target, auto, auto, auto) {
+                    seen.push_back(target);
+                    return seen.size() < 2;
+                  })
+                  .is_ok());
+  EXPECT_EQ(seen, (std::vector<NodeId>{"n1", "n1"})) << "stops when visit returns false";
+}
+
+TYPED_TEST(StorageContractTest, HintsWithBinaryKeysAndValues) {
+  const std::string key_a = "a\0b"s, key_a0 = "a\0"s, value = "\0\xff\0x"s;
+  this->put_hint("n1", 9, key_a, value);
+  this->put_hint("n1", 9, key_a0, "short");
+  this->put_hint("n1", 9, "", "empty key");
+  EXPECT_EQ(this->get_hint("n1", 9, key_a), value);
+  EXPECT_EQ(this->get_hint("n1", 9, key_a0), "short");
+  EXPECT_EQ(this->get_hint("n1", 9, ""), "empty key");
+  EXPECT_EQ(this->scan_hints(),
+            (std::vector<HintEntry>{
+                {"n1", 9, "", "empty key"}, {"n1", 9, key_a0, "short"}, {"n1", 9, key_a, value}}));
+}
+
+TYPED_TEST(StorageContractTest, HintCallsWithAnInvalidTargetAreInvalidArgument) {
+  for (const NodeId& target : {NodeId(), "n\0x"s, NodeId("has space")}) {
+    EXPECT_EQ(this->store_->put_hint(target, 1, "k", "v").code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(this->store_->get_hint(target, 1, "k").status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(this->store_->delete_hint(target, 1, "k").code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(this->scan_hints().empty());
+}
+
+TYPED_TEST(StorageContractTest, ScanHintsVisitMayDeleteAndSeesItsStartingSnapshot) {
+  for (ring::Token token = 0; token < 5; ++token) this->put_hint("n1", token, "k", "v");
+  int visited = 0;
+  Status status =
+      this->store_->scan_hints([&](const NodeId& target, auto token, auto key, auto value) {
+        ++visited;
+        EXPECT_EQ(value, "v");
+        EXPECT_TRUE(this->store_->delete_hint(target, token, key).is_ok());
+        // Deleting the next one too: the scan still sees it (snapshot).
+        EXPECT_TRUE(this->store_->delete_hint(target, token + 1, key).is_ok());
+        return true;
+      });
+  EXPECT_TRUE(status.is_ok());
+  EXPECT_EQ(visited, 5);
+  EXPECT_TRUE(this->scan_hints().empty());
 }
 
 }  // namespace
