@@ -322,8 +322,9 @@ const Options& Client::options() const {
 
 Result<GetResult> Client::get(std::string_view key, ReadOptions options) {
   QKV_RETURN_IF_ERROR(impl_->options().limits.check_key(key.size()));
-  auto response = impl_->call(proto::GetRequest{std::string(key), options.r}, options.timeout_ms,
-                              /*retry_after_send=*/true);
+  auto response =
+      impl_->call(proto::GetRequest{std::string(key), options.r, options.local}, options.timeout_ms,
+                  /*retry_after_send=*/true);
   if (!response.is_ok()) return response.status();
   // not_found carries the context (of a tombstone, say) so a later put supersedes it.
   if (response->status.code() == StatusCode::kNotFound) {
@@ -344,7 +345,8 @@ Status Client::put(std::string_view key, std::string_view value, std::string_vie
   QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
   QKV_RETURN_IF_ERROR(limits.check_value(value.size()));
   QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
-  proto::PutRequest put{std::string(key), std::string(value), std::string(context), options.w};
+  proto::PutRequest put{std::string(key), std::string(value), std::string(context), options.w,
+                        !options.sloppy};
   auto response = impl_->call(std::move(put), options.timeout_ms, /*retry_after_send=*/false);
   return response.is_ok() ? response->status : response.status();
 }
@@ -353,7 +355,7 @@ Status Client::del(std::string_view key, std::string_view context, WriteOptions 
   const Limits& limits = impl_->options().limits;
   QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
   QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
-  proto::DeleteRequest del{std::string(key), std::string(context), options.w};
+  proto::DeleteRequest del{std::string(key), std::string(context), options.w, !options.sloppy};
   auto response = impl_->call(std::move(del), options.timeout_ms, /*retry_after_send=*/false);
   return response.is_ok() ? response->status : response.status();
 }
@@ -362,6 +364,12 @@ Result<proto::RingResponse> Client::ring() {
   auto response = impl_->call(proto::RingRequest{}, 0, /*retry_after_send=*/true);
   if (!response.is_ok()) return response.status();
   return take_body<proto::RingResponse>(std::move(response).value(), "ring");
+}
+
+Result<proto::MembersResponse> Client::members() {
+  auto response = impl_->call(proto::MembersRequest{}, 0, /*retry_after_send=*/true);
+  if (!response.is_ok()) return response.status();
+  return take_body<proto::MembersResponse>(std::move(response).value(), "members");
 }
 
 Result<proto::StatusResponse> Client::node_status(std::size_t node_index) {

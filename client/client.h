@@ -69,11 +69,15 @@ struct Options {
 struct ReadOptions {
   uint8_t r = 0;            // read quorum; 0 = the node's default
   uint32_t timeout_ms = 0;  // 0 = Options::timeout_ms
+  bool local = false;       // the answering node's own copy only, no quorum (diagnostics)
 };
 
 struct WriteOptions {
   uint8_t w = 0;            // write quorum; 0 = the node's default
   uint32_t timeout_ms = 0;  // 0 = Options::timeout_ms
+  // Sloppy quorum (Dynamo 4.6): fallbacks holding hints for down primaries count towards W.
+  // false demands W acks from primaries (Riak's PW).
+  bool sloppy = true;
 };
 
 struct GetResult {
@@ -115,6 +119,9 @@ class Client {
 
   // The ring as the first reachable node sees it (fails over like a get).
   Result<proto::RingResponse> ring();
+
+  // Every member as the first reachable node sees it: status, up/down, phi, hints.
+  Result<proto::MembersResponse> members();
 
   // The status of Options::nodes[node_index] itself; never fails over to another node.
   // invalid_argument when node_index >= nodes.size().

@@ -149,6 +149,24 @@ nlohmann::json ring_json(const proto::RingResponse& ring) {
           {"owners", ring.owners}};
 }
 
+nlohmann::json members_json(const proto::MembersResponse& members) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : members.members) {
+    list.push_back({{"id", m.id},
+                    {"peer_address", m.peer_address},
+                    {"client_address", m.client_address},
+                    {"zone", m.zone},
+                    {"status", m.status},
+                    {"up", m.up},
+                    {"phi", m.phi},
+                    {"incarnation", m.incarnation},
+                    {"partitions", m.partitions},
+                    {"hints_pending", m.hints_pending},
+                    {"hint_bytes_pending", m.hint_bytes_pending}});
+  }
+  return {{"ring_version", members.ring_version}, {"members", std::move(list)}};
+}
+
 nlohmann::json status_json(std::string_view address, const proto::StatusResponse& status) {
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [name, value] : status.counters) counters[name] = value;

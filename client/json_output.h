@@ -47,6 +47,7 @@ nlohmann::json get_result_json(std::string_view key, const GetResult& result);
 
 nlohmann::json ring_json(const proto::RingResponse& ring);
 
+nlohmann::json members_json(const proto::MembersResponse& members);
 nlohmann::json status_json(std::string_view address, const proto::StatusResponse& status);
 
 }  // namespace qkv::client

@@ -52,6 +52,8 @@ struct Global {
 struct KeyArgs {
   std::string key, value, value_file, context_base64;
   int quorum = 0;  // r or w
+  bool local = false;
+  bool sloppy = true;
 };
 
 struct DatasetArgs {
@@ -88,7 +90,7 @@ int fail(const Global& g, const Status& status) {
 
 int cmd_get(const Global& g, const KeyArgs& a) {
   Client client(g.client_options());
-  auto got = client.get(a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0});
+  auto got = client.get(a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local});
   if (!got.is_ok()) return fail(g, got.status());
   if (g.json) {
     print_json(get_result_json(a.key, *got));
@@ -122,7 +124,7 @@ int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
     value = std::move(file).value();
   }
   Client client(g.client_options());
-  WriteOptions options{static_cast<uint8_t>(a.quorum), 0};
+  WriteOptions options{static_cast<uint8_t>(a.quorum), 0, a.sloppy};
   Status status =
       is_put ? client.put(a.key, value, *context, options) : client.del(a.key, *context, options);
   if (!status.is_ok()) return fail(g, status);
@@ -151,6 +153,28 @@ int cmd_ring(const Global& g) {
     std::cout << fmt::format("{:<24} {:>10} {:>7.2f}%\n", node["node"].get<std::string>(),
                              node["partitions"].get<std::size_t>(),
                              node["share_percent"].get<double>());
+  }
+  return 0;
+}
+
+int cmd_members(const Global& g) {
+  Client client(g.client_options());
+  auto members = client.members();
+  if (!members.is_ok()) return fail(g, members.status());
+  if (g.json) {
+    print_json(members_json(*members));
+    return 0;
+  }
+  std::cout << fmt::format("ring version {}, {} members (as seen by the answering node)\n",
+                           members->ring_version, members->members.size());
+  std::cout << fmt::format("{:<12} {:<22} {:<22} {:<8} {:<8} {:<5} {:>7} {:>20} {:>10} {:>8}\n",
+                           "id", "peer", "client", "zone", "status", "state", "phi", "incarnation",
+                           "partitions", "hints");
+  for (const auto& m : members->members) {
+    std::cout << fmt::format(
+        "{:<12} {:<22} {:<22} {:<8} {:<8} {:<5} {:>7.2f} {:>20} {:>10} {:>8}\n", m.id,
+        m.peer_address, m.client_address, m.zone.empty() ? "-" : m.zone, m.status,
+        m.up ? "up" : "down", m.phi, m.incarnation, m.partitions, m.hints_pending);
   }
   return 0;
 }
@@ -307,6 +331,7 @@ int run(int argc, char** argv) {
   auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
   get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
       ->check(CLI::Range(0, 255));
+  get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
   auto* put = add_key_command(app, "put", "write a value", a);
   auto* value = put->add_option("VALUE", a.value, "the value");
   put->add_option("--value-file", a.value_file, "read the value from a file")->excludes(value);
@@ -315,9 +340,14 @@ int run(int argc, char** argv) {
     sub->add_option("--context", a.context_base64, "causal context from a get (base64)");
     sub->add_option("--w", a.quorum, "write quorum (0: the node's default)")
         ->check(CLI::Range(0, 255));
+    sub->add_option("--sloppy", a.sloppy,
+                    "true (default): fallbacks with hints count towards W; false: primaries only");
   }
   auto* ring = app.add_subcommand("ring", "partitions and ownership share per node")->fallthrough();
   auto* status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
+  auto* members =
+      app.add_subcommand("members", "every member: status, up/down, phi, partitions, hints")
+          ->fallthrough();
   DatasetArgs d;
   auto* load = app.add_subcommand("load", "write the dev dataset from a file");
   auto* verify = app.add_subcommand("verify", "read the dev dataset back and compare");
@@ -336,6 +366,7 @@ int run(int argc, char** argv) {
   if (*del) return cmd_write(g, a, /*is_put=*/false);
   if (*ring) return cmd_ring(g);
   if (*status) return cmd_status(g);
+  if (*members) return cmd_members(g);
   return cmd_bulk(g, d, *load ? BulkMode::kLoad : BulkMode::kVerify);
 }
 

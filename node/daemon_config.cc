@@ -84,10 +84,20 @@ Status read_members(const toml::table& cluster, DaemonConfig& config) {
 }
 
 Status read_tables(const toml::table& root, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(root,
-                                 {"node_id", "data_dir", "client_listen", "peer_listen", "cluster",
-                                  "timeouts", "limits", "storage", "log"},
-                                 ""));
+  QKV_RETURN_IF_ERROR(check_keys(
+      root,
+      {"node_id", "data_dir", "client_listen", "peer_listen", "cluster", "timeouts", "limits",
+       "storage", "log", "zone", "peer_advertise", "client_advertise", "gossip", "handoff"},
+      ""));
+  QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
+  for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
+                             std::pair{"client_advertise", &c.client_advertise}}) {
+    if (root.get(key)) {
+      HostPort hp;
+      QKV_RETURN_IF_ERROR(read_address(root, key, "", hp));
+      *target = hp;
+    }
+  }
   QKV_RETURN_IF_ERROR(read_string(root, "node_id", "", c.node.node_id));
   QKV_RETURN_IF_ERROR(read_string(root, "data_dir", "", c.data_dir));
   QKV_RETURN_IF_ERROR(read_address(root, "client_listen", "", c.client_listen));
@@ -99,12 +109,25 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
       return Status::invalid_argument(fmt::format("config key '{}' must be a table", name));
     return n->as_table();
   };
-  for (const char* name : {"cluster", "timeouts", "limits", "storage", "log"}) {
+  for (const char* name :
+       {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff"}) {
     auto t = table(name);
     if (!t) return t.status();
   }
   if (const toml::table* t = *table("cluster")) {
-    QKV_RETURN_IF_ERROR(check_keys(*t, {"n", "r", "w", "partitions", "members"}, "cluster."));
+    QKV_RETURN_IF_ERROR(
+        check_keys(*t, {"n", "r", "w", "partitions", "members", "seeds"}, "cluster."));
+    if (const toml::node* seeds = t->get("seeds")) {
+      const toml::array* array = seeds->as_array();
+      if (!array) return Status::invalid_argument("config key 'cluster.seeds' must be an array");
+      for (std::size_t i = 0; i < array->size(); ++i) {
+        auto text = array->get(i)->value<std::string>();
+        if (!text) return Status::invalid_argument("config key 'cluster.seeds' holds strings");
+        auto hp = parse_host_port(*text, fmt::format("cluster.seeds[{}]", i));
+        if (!hp) return hp.status();
+        c.seeds.push_back(*hp);
+      }
+    }
     QKV_RETURN_IF_ERROR(read_int(*t, "n", "cluster.", c.node.n));
     QKV_RETURN_IF_ERROR(read_int(*t, "r", "cluster.", c.node.r));
     QKV_RETURN_IF_ERROR(read_int(*t, "w", "cluster.", c.node.w));
@@ -148,6 +171,26 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     }
     QKV_RETURN_IF_ERROR(read_int(*t, "block_cache_bytes", "storage.", c.block_cache_bytes));
   }
+  if (const toml::table* t = *table("gossip")) {
+    QKV_RETURN_IF_ERROR(check_keys(*t, {"interval_ms", "phi_convict"}, "gossip."));
+    uint32_t interval = c.gossip_interval.count();
+    QKV_RETURN_IF_ERROR(read_int(*t, "interval_ms", "gossip.", interval));
+    c.gossip_interval = Duration(interval);
+    if (const toml::node* n = t->get("phi_convict")) {
+      auto v = n->value<double>();
+      if (!v) return Status::invalid_argument("config key 'gossip.phi_convict' must be a number");
+      c.phi_convict = *v;
+    }
+  }
+  if (const toml::table* t = *table("handoff")) {
+    QKV_RETURN_IF_ERROR(
+        check_keys(*t, {"hint_age_max_ms", "hint_bytes_max", "hints_per_second_max"}, "handoff."));
+    uint64_t age = c.hint_age_max.count();
+    QKV_RETURN_IF_ERROR(read_int(*t, "hint_age_max_ms", "handoff.", age));
+    c.hint_age_max = Duration(age);
+    QKV_RETURN_IF_ERROR(read_int(*t, "hint_bytes_max", "handoff.", c.hint_bytes_max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "hints_per_second_max", "handoff.", c.hints_per_second_max));
+  }
   if (const toml::table* t = *table("log")) {
     QKV_RETURN_IF_ERROR(check_keys(*t, {"level"}, "log."));
     QKV_RETURN_IF_ERROR(read_string(*t, "level", "log.", c.log_level));
@@ -184,6 +227,19 @@ Result<HostPort> parse_host_port(const std::string& text, const std::string& wha
         fmt::format("{} '{}' has a bad port; ports are 1..65535", what, text));
   }
   return HostPort{host, static_cast<uint16_t>(port)};
+}
+
+Result<std::vector<HostPort>> parse_seeds(const std::string& text) {
+  std::vector<HostPort> seeds;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    auto hp = parse_host_port(item, "--seeds entry");
+    if (!hp) return hp.status();
+    seeds.push_back(*hp);
+  }
+  return seeds;
 }
 
 Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
@@ -228,10 +284,16 @@ Status DaemonConfig::validate() const {
     }
     self = self || m.id == node.node_id;
   }
-  if (!self) {
-    return Status::invalid_argument(
-        fmt::format("node_id '{}' is not among cluster.members", node.node_id));
+  if (!self && !members.empty()) {
+    return Status::invalid_argument(fmt::format(
+        "node_id '{}' is not among cluster.members; to join a running cluster list no members, "
+        "only cluster.seeds",
+        node.node_id));
   }
+  if (gossip_interval.count() < 10) {
+    return Status::invalid_argument("gossip.interval_ms must be at least 10");
+  }
+  if (phi_convict <= 0) return Status::invalid_argument("gossip.phi_convict must be positive");
   if (client_listen.to_string() == peer_listen.to_string()) {
     return Status::invalid_argument("client_listen and peer_listen must differ");
   }

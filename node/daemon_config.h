@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,20 @@ struct DaemonConfig {
   std::string data_dir;
   HostPort client_listen{"127.0.0.1", 7000};  // safe default: loopback only
   HostPort peer_listen{"127.0.0.1", 7100};
-  uint32_t partitions = 256;          // Q: a power of two, fixed when the cluster is created
-  std::vector<MemberConfig> members;  // the static member list; must include node_id
+  uint32_t partitions = 256;  // Q: a power of two, fixed when the cluster is created
+  // The initial members: they define the cluster's first ring (and are gossip seeds). A
+  // node joining an existing cluster lists no members, only seeds.
+  std::vector<MemberConfig> members;
+  std::vector<HostPort> seeds;  // peer addresses to gossip with first
+  std::string zone;             // failure domain (rack, zone); shown in members
+  // Addresses other nodes and clients should use (default: the listen addresses; set them
+  // when listening on 0.0.0.0).
+  std::optional<HostPort> peer_advertise, client_advertise;
+  Duration gossip_interval{1000};
+  double phi_convict = 8;  // Hayashibara et al. 2004; Cassandra's default
+  Duration hint_age_max{3 * 3600 * 1000};
+  uint64_t hint_bytes_max = 1ull << 30;
+  uint32_t hints_per_second_max = 1000;
   bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
   uint64_t block_cache_bytes = 256ull << 20;
   uint32_t connect_timeout_ms = 1000;
@@ -53,5 +66,7 @@ Result<DaemonConfig> load_daemon_config(const std::string& path);
 
 // "n1=127.0.0.1:7100,n2=127.0.0.1:7101" -> members (client address left empty).
 Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text);
+// "127.0.0.1:7101,127.0.0.1:7102" -> seeds.
+Result<std::vector<HostPort>> parse_seeds(const std::string& text);
 
 }  // namespace qkv::node

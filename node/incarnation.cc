@@ -45,6 +45,22 @@ Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
   return info;
 }
 
+Result<uint64_t> next_generation(storage::Storage& storage) {
+  auto stored = storage.get_meta("generation");
+  if (!stored) return stored.status();
+  uint64_t generation = 0;
+  if (stored.value()) {
+    const std::string& text = *stored.value();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), generation);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Status::corruption(fmt::format("stored generation '{}' is not a number", text));
+    }
+  }
+  ++generation;
+  QKV_RETURN_IF_ERROR(storage.put_meta("generation", std::to_string(generation)));
+  return generation;
+}
+
 Status mark_clean_shutdown(storage::Storage& storage) {
   return storage.put_meta(kCleanShutdownKey, "1");
 }

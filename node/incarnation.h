@@ -31,6 +31,11 @@ struct IncarnationInfo {
 Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
                                          const std::function<uint64_t()>& random);
 
+// The gossip generation of this start: one more than the last start's, persisted (synced)
+// before use, so a restarted node's gossip state always supersedes its old one — also after
+// a clean stop, which keeps the incarnation. A fresh data directory starts at 1.
+Result<uint64_t> next_generation(storage::Storage& storage);
+
 // Records a clean stop. REQUIRES: every write this node acknowledged is durable.
 Status mark_clean_shutdown(storage::Storage& storage);
 

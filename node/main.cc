@@ -24,7 +24,8 @@ constexpr int kExitBadConfig = 2;
 constexpr int kExitFailed = 1;
 
 struct Flags {
-  std::string config_path, node_id, data_dir, client_listen, peer_listen, members, log_level;
+  std::string config_path, node_id, data_dir, client_listen, peer_listen, members, seeds, zone,
+      log_level;
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
 };
@@ -48,6 +49,12 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
     if (!members) return members.status();
     c.members = std::move(members).value();
   }
+  if (!f.seeds.empty()) {
+    auto seeds = qkv::node::parse_seeds(f.seeds);
+    if (!seeds) return seeds.status();
+    c.seeds = std::move(seeds).value();
+  }
+  if (!f.zone.empty()) c.zone = f.zone;
   if (f.n) c.node.n = f.n;
   if (f.r) c.node.r = f.r;
   if (f.w) c.node.w = f.w;
@@ -62,7 +69,7 @@ uint64_t random_incarnation() {
   return (uint64_t{device()} << 32) ^ device();
 }
 
-int run(const DaemonConfig& config) {
+int run(DaemonConfig config) {
   const std::string& self = config.node.node_id;
   qkv::storage::RocksDbOptions storage_options;
   storage_options.sync_writes = config.sync_writes;
@@ -83,29 +90,41 @@ int run(const DaemonConfig& config) {
         "incarnation keeps dots unique\"",
         incarnation->incarnation);
   }
-  std::vector<qkv::NodeId> ids;
-  for (const auto& m : config.members) ids.push_back(m.id);
-  auto ring = qkv::ring::Ring::claim(ids, config.partitions, config.node.n);
-  if (!ring) {
-    spdlog::critical("event=ring_failed error=\"{}\"", ring.status().to_string());
-    return kExitBadConfig;
+  auto generation = qkv::node::next_generation(**storage);
+  if (!generation) {
+    spdlog::critical("event=generation_failed error=\"{}\"", generation.status().to_string());
+    return kExitFailed;
+  }
+  config.node.generation = *generation;
+  // The initial members define the first ring; a node joining from seeds learns it by gossip.
+  std::shared_ptr<const qkv::ring::Ring> initial_ring;
+  if (!config.members.empty()) {
+    std::vector<qkv::NodeId> ids;
+    for (const auto& m : config.members) ids.push_back(m.id);
+    auto ring = qkv::ring::Ring::claim(ids, config.partitions, config.node.n);
+    if (!ring) {
+      spdlog::critical("event=ring_failed error=\"{}\"", ring.status().to_string());
+      return kExitBadConfig;
+    }
+    initial_ring = std::make_shared<const qkv::ring::Ring>(std::move(ring).value());
   }
 
   boost::asio::io_context io;
   qkv::SystemClock clock;
   auto server = std::make_unique<qkv::node::Server>(
-      io, config, std::make_shared<const qkv::ring::Ring>(std::move(ring).value()), **storage,
-      clock, qkv::causal::Actor{self, incarnation->incarnation});
+      io, config, initial_ring, **storage, clock,
+      qkv::causal::Actor{self, incarnation->incarnation}, *generation);
   if (Status s = server->start(); !s.is_ok()) {
     spdlog::critical("event=listen_failed error=\"{}\"", s.to_string());
     return kExitFailed;
   }
   spdlog::info(
-      "event=ready node={} client={}:{} peer={}:{} data_dir={} incarnation={} n={} r={} w={} "
-      "partitions={} members={} sync_writes={}",
+      "event=ready node={} client={}:{} peer={}:{} data_dir={} incarnation={} generation={} n={} "
+      "r={} w={} partitions={} members={} seeds={} sync_writes={}",
       self, config.client_listen.host, server->client_port(), config.peer_listen.host,
-      server->peer_port(), config.data_dir, incarnation->incarnation, config.node.n, config.node.r,
-      config.node.w, config.partitions, config.members.size(), config.sync_writes);
+      server->peer_port(), config.data_dir, incarnation->incarnation, *generation, config.node.n,
+      config.node.r, config.node.w, config.partitions, config.members.size(), config.seeds.size(),
+      config.sync_writes);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   std::optional<qkv::TimePoint> drained_at;
@@ -151,7 +170,10 @@ int main(int argc, char** argv) {
                  "host:port for clients (default 127.0.0.1:7000)");
   app.add_option("--peer-listen", f.peer_listen,
                  "host:port for other nodes (default 127.0.0.1:7100)");
-  app.add_option("--members", f.members, "id=host:port,... every member's peer address");
+  app.add_option("--members", f.members,
+                 "id=host:port,... the initial members' peer addresses (creates the ring)");
+  app.add_option("--seeds", f.seeds, "host:port,... peer addresses of running nodes to join");
+  app.add_option("--zone", f.zone, "this node's failure domain (rack, zone)");
   app.add_option("--n", f.n, "replicas per key (default 3)");
   app.add_option("--r", f.r, "default read quorum (default 2)");
   app.add_option("--w", f.w, "default write quorum (default 2)");
@@ -178,5 +200,5 @@ int main(int argc, char** argv) {
   spdlog::set_pattern(
       fmt::format("%Y-%m-%dT%H:%M:%S.%e%z level=%l node={} %v", config.node.node_id));
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  return run(config);
+  return run(std::move(config));
 }

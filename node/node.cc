@@ -30,22 +30,27 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"replica_reads", replica_reads},
           {"replica_writes", replica_writes},
           {"read_repairs", read_repairs},
+          {"hinted_writes", hinted_writes},
           {"unavailable", unavailable},
           {"storage_errors", storage_errors}};
 }
 
 Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
-           Transport& transport, causal::Actor actor, TimePoint started)
+           Transport& transport, causal::Actor actor, TimePoint started,
+           handoff::HintedHandoff* handoff, std::function<int64_t()> unix_ms)
     : config_(std::move(config)),
       ring_(std::move(ring)),
       storage_(storage),
       transport_(transport),
       actor_(std::move(actor)),
       started_(started),
-      // High bits from the incarnation: a restarted node does not reuse request ids, so its
-      // new forwards are never mistaken for duplicates of its old ones.
-      next_id_(((actor_.incarnation * 0x9E3779B97F4A7C15ull) & ~0xFFFFFFFFull) | 1) {
-  QKV_ASSERT(ring_ != nullptr);
+      // High bits from the incarnation and the generation: a restarted node does not reuse
+      // request ids, so its new forwards are never mistaken for duplicates of its old ones.
+      next_id_((((actor_.incarnation ^ (config_.generation << 17)) * 0x9E3779B97F4A7C15ull) &
+                ~0xFFFFFFFFull) |
+               1),
+      handoff_(handoff),
+      unix_ms_(std::move(unix_ms)) {
   QKV_ASSERT(config_.validate().is_ok());
 }
 
@@ -93,6 +98,20 @@ void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool f
     ++counters_.invalid_requests;
     return reply_status(reply_to, std::move(s));
   }
+  if (!std::holds_alternative<proto::GetRequest>(request.op) &&
+      !std::holds_alternative<proto::PutRequest>(request.op) &&
+      !std::holds_alternative<proto::DeleteRequest>(request.op)) {
+    // Members is answered by the driver, which knows the gossip view.
+    return reply_status(reply_to, Status::invalid_argument(fmt::format(
+                                      "'{}' is not answered here", proto::op_name(request.op))));
+  }
+  if (!ring_) {
+    return reply_status(reply_to, Status::unavailable("this node has not learned the ring yet "
+                                                      "(it is joining from its seeds)"));
+  }
+  if (const auto* get = std::get_if<proto::GetRequest>(&request.op); get && get->local) {
+    return reply_local(reply_to, get->key);
+  }
   Duration timeout = request.timeout_ms == 0
                          ? config_.request_timeout
                          : std::min(Duration(request.timeout_ms), config_.request_timeout_max);
@@ -115,32 +134,38 @@ void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool f
   // A forwarded request is coordinated here even if this node's ring disagreed, so a
   // request is never passed around in a loop.
   if (!list.is_primary(config_.node_id) && !forwarded) {
+    // Primaries that are up first, in ring order; down ones are tried last.
+    std::stable_partition(list.primaries.begin(), list.primaries.end(),
+                          [&](const NodeId& p) { return is_up(p); });
     return start_forward(std::move(reply_to), std::move(request), std::move(list.primaries),
                          deadline, now);
   }
   if (const auto* get = std::get_if<proto::GetRequest>(&request.op)) {
     return coordinate_get(std::move(reply_to), *get, deadline);
   }
-  coordinate_put(std::move(reply_to), request, deadline);
+  coordinate_put(std::move(reply_to), request, now, deadline);
 }
 
-void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
+void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request, TimePoint now,
                           TimePoint deadline) {
   ++counters_.coordinated_puts;
   const std::string* key;
   const std::string* context;
   std::optional<std::string> value;  // nullopt: a delete writes a tombstone
   uint8_t w_requested;
+  bool primaries_only;
   if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) {
     key = &put->key, context = &put->context, value = put->value, w_requested = put->w;
+    primaries_only = put->primaries_only;
   } else {
     const auto& del = std::get<proto::DeleteRequest>(request.op);
     key = &del.key, context = &del.context, w_requested = del.w;
+    primaries_only = del.primaries_only;
   }
   ring::Token token = ring::token_of(*key);
-  std::vector<NodeId> replicas = ring_->preference_list(token, config_.n).primaries;
+  ring::PreferenceList list = ring_->preference_list(token, config_.n);
   uint32_t w = coordinator::resolve_quorum("w", w_requested, config_.w, config_.n).value();
-  if (rejected_for_too_few_replicas(reply_to, "write", "W", w, replicas.size())) return;
+  if (rejected_for_too_few_replicas(reply_to, "write", "W", w, list.primaries.size())) return;
   auto local = load(token, *key);
   if (!local) return reply_status(reply_to, local.status());
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
@@ -148,20 +173,70 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
       current.update(decode_context(*context).value(), actor_, std::move(value));
   if (Status s = store(token, *key, updated); !s.is_ok()) return reply_status(reply_to, s);
 
-  coordinator::PutRound round(replicas, w);
-  if (std::find(replicas.begin(), replicas.end(), config_.node_id) != replicas.end()) {
-    round.on_reply(config_.node_id, Status::ok());
+  PutOp op{coordinator::PutRound(list.primaries, w),
+           *key,
+           std::move(updated),
+           !primaries_only,
+           list.primaries,
+           {},
+           {},
+           std::min(deadline, now + config_.request_timeout / 2)};
+  for (const NodeId& f : list.fallbacks) {
+    if (is_up(f)) op.fallbacks_left.push_back(f);
   }
   uint64_t id = next_id_++;
-  for (const NodeId& replica : replicas) {
-    if (replica == config_.node_id) continue;
-    Status sent =
-        transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaWrite{*key, updated}});
-    if (!sent.is_ok()) round.on_reply(replica, sent);
+  TimePoint first_alarm = op.sloppy ? op.sloppy_at : deadline;
+  track(id, Pending{std::move(reply_to), deadline, first_alarm, std::move(op)});
+  PutOp& put = std::get<PutOp>(pending_.at(id).op);
+  std::vector<std::pair<NodeId, Status>> failed;
+  for (const NodeId& replica : put.primaries) {
+    if (replica == config_.node_id) {
+      put.round.on_reply(replica, Status::ok());
+    } else if (!is_up(replica)) {
+      failed.emplace_back(replica, Status::unavailable(replica + " is down"));
+    } else {
+      Status sent = transport_.send(
+          replica, PeerMessage{config_.node_id, id, ReplicaWrite{put.key, put.state, {}}});
+      if (!sent.is_ok()) failed.emplace_back(replica, sent);
+    }
   }
-  track(id, Pending{std::move(reply_to), deadline, deadline, PutOp{std::move(round)}});
-  if (std::get<PutOp>(pending_.at(id).op).round.outcome() != coordinator::Outcome::kPending) {
+  // Each may stand a fallback in, or decide (and forget) the round.
+  for (const auto& [replica, status] : failed) on_put_reply(id, replica, status);
+  auto it = pending_.find(id);
+  if (it != pending_.end() &&
+      std::get<PutOp>(it->second.op).round.outcome() != coordinator::Outcome::kPending) {
     finish(id);
+  }
+}
+
+void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  PutOp& put = std::get<PutOp>(it->second.op);
+  put.round.on_reply(from, status);
+  if (!status.is_ok() && put.sloppy && put.round.outcome() == coordinator::Outcome::kPending) {
+    auto standing = put.standing_in.find(from);
+    if (standing != put.standing_in.end()) {
+      stand_in_for(id, put, standing->second);  // a fallback failed: the next one
+    } else if (std::find(put.primaries.begin(), put.primaries.end(), from) != put.primaries.end()) {
+      stand_in_for(id, put, from);
+    }
+  }
+  if (put.round.outcome() != coordinator::Outcome::kPending) finish(id);
+}
+
+void Node::stand_in_for(uint64_t id, PutOp& put, const NodeId& primary) {
+  while (!put.fallbacks_left.empty()) {
+    NodeId fallback = put.fallbacks_left.front();
+    put.fallbacks_left.erase(put.fallbacks_left.begin());
+    if (!is_up(fallback)) continue;
+    put.round.add_replica(fallback);
+    put.standing_in[fallback] = primary;
+    ++counters_.hinted_writes;
+    Status sent = transport_.send(
+        fallback, PeerMessage{config_.node_id, id, ReplicaWrite{put.key, put.state, primary}});
+    if (sent.is_ok()) return;
+    put.round.on_reply(fallback, sent);
   }
 }
 
@@ -174,6 +249,18 @@ bool Node::rejected_for_too_few_replicas(const ReplyTo& reply_to, const char* ki
                              "required",
                              kind, replicas, name, quorum)));
   return true;
+}
+
+void Node::reply_local(const ReplyTo& reply_to, const std::string& key) {
+  auto local = load(ring::token_of(key), key);
+  if (!local) return reply_status(reply_to, local.status());
+  causal::SiblingSet state = local.value().value_or(causal::SiblingSet());
+  proto::ClientResponse response;
+  response.request_id = reply_to.client_request_id;
+  proto::GetResponse body{state.values(), encode_context(state.version_vector())};
+  if (body.values.empty()) response.status = Status::not_found("key not found on this node");
+  response.body = std::move(body);
+  reply(reply_to, std::move(response));
 }
 
 void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePoint deadline) {
@@ -194,6 +281,10 @@ void Node::coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePo
   uint64_t id = next_id_++;
   for (const NodeId& replica : replicas) {
     if (replica == config_.node_id) continue;
+    if (!is_up(replica)) {
+      round.on_reply(replica, Status::unavailable(replica + " is down"), std::nullopt);
+      continue;
+    }
     Status sent = transport_.send(replica, PeerMessage{config_.node_id, id, ReplicaRead{get.key}});
     if (!sent.is_ok()) round.on_reply(replica, sent, std::nullopt);
   }
@@ -280,9 +371,9 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
           }
           ReplyTo to{std::nullopt, message.from, message.request_id, body.request.request_id};
           handle_request(std::move(to), std::move(body.request), /*forwarded=*/true, now);
-        } else {
+        } else if constexpr (std::is_same_v<T, ForwardReply>) {
           on_forward_reply(message.request_id, std::move(body.response));
-        }
+        }  // Gossip goes to the gossip core (node/server.cc), never here.
       },
       message.body);
 }
@@ -320,7 +411,15 @@ void Node::on_replica_write(const PeerMessage& message, const ReplicaWrite& writ
     (void)transport_.send(message.from, PeerMessage{config_.node_id, message.request_id,
                                                     ReplicaWriteAck{std::move(status)}});
   };
-  if (!ring_->preference_list(token, config_.n).is_primary(config_.node_id)) {
+  if (!ring_) return send_ack(Status::unavailable("this node has not learned the ring yet"));
+  bool primary = ring_->preference_list(token, config_.n).is_primary(config_.node_id);
+  if (!primary && !write.hint_for.empty()) {
+    // A fallback for a down or silent primary (sloppy quorum, Dynamo 4.6): keep a hint.
+    if (!handoff_) return send_ack(Status::unavailable("this node keeps no hints"));
+    return send_ack(
+        handoff_->store(write.hint_for, token, write.key, write.state, unix_ms_ ? unix_ms_() : 0));
+  }
+  if (!primary) {
     return send_ack(
         Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
                                              config_.node_id, ring_->partition_of(token))));
@@ -340,18 +439,19 @@ Status Node::merge_locally(ring::Token token, const std::string& key,
 
 void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
                           std::optional<causal::SiblingSet> state) {
+  if (auto delivery = hint_deliveries_.find(id); delivery != hint_deliveries_.end()) {
+    if (handoff_) handoff_->on_ack(delivery->second, status);
+    hint_deliveries_.erase(delivery);
+    return;
+  }
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // answered already, or expired
-  coordinator::Outcome outcome;
-  if (auto* put = std::get_if<PutOp>(&it->second.op)) {
-    outcome = put->round.on_reply(from, status);
-  } else if (auto* get = std::get_if<GetOp>(&it->second.op)) {
+  if (std::holds_alternative<PutOp>(it->second.op)) return on_put_reply(id, from, status);
+  if (auto* get = std::get_if<GetOp>(&it->second.op)) {
     get->round.on_reply(from, status, std::move(state));
     return progress_get(id);
-  } else {
-    return;  // a forward does not take replica replies
   }
-  if (outcome != coordinator::Outcome::kPending) finish(id);
+  // A forward does not take replica replies.
 }
 
 void Node::on_forward_reply(uint64_t id, proto::ClientResponse response) {
@@ -365,22 +465,20 @@ void Node::on_forward_reply(uint64_t id, proto::ClientResponse response) {
 
 void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   std::vector<uint64_t> forwards;
-  std::vector<uint64_t> decided;
+  std::vector<uint64_t> puts;
   std::vector<uint64_t> gets;
   Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
   for (auto& [id, pending] : pending_) {
     if (auto* fwd = std::get_if<ForwardOp>(&pending.op)) {
       if (fwd->primaries[fwd->attempt] == peer) forwards.push_back(id);
-    } else if (auto* put = std::get_if<PutOp>(&pending.op)) {
-      if (put->round.on_reply(peer, unreachable) != coordinator::Outcome::kPending) {
-        decided.push_back(id);
-      }
+    } else if (std::holds_alternative<PutOp>(pending.op)) {
+      puts.push_back(id);
     } else if (auto* get = std::get_if<GetOp>(&pending.op)) {
       get->round.on_reply(peer, unreachable, std::nullopt);
       gets.push_back(id);
     }
   }
-  for (uint64_t id : decided) finish(id);
+  for (uint64_t id : puts) on_put_reply(id, peer, unreachable);
   for (uint64_t id : gets) progress_get(id);
   // The notice is about the link, not about one message: a forward sent before the link
   // broke may have arrived, so a write is not sent elsewhere (a read may be).
@@ -390,10 +488,28 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
 }
 
 void Node::on_tick(TimePoint now) {
+  deliver_hints(now);
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     uint64_t id = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
     expire(id, now);
+  }
+}
+
+void Node::deliver_hints(TimePoint now) {
+  if (!handoff_ || !ring_) return;
+  int64_t unix_ms = unix_ms_ ? unix_ms_() : 0;
+  auto deliveries = handoff_->due(
+      now, unix_ms, [this](const NodeId& node) { return node != config_.node_id && is_up(node); });
+  for (auto& d : deliveries) {
+    uint64_t id = next_id_++;
+    Status sent = transport_.send(
+        d.target, PeerMessage{config_.node_id, id, ReplicaWrite{d.key, std::move(d.state), {}}});
+    if (!sent.is_ok()) {
+      handoff_->on_ack(d.id, sent);
+      continue;
+    }
+    hint_deliveries_.emplace(id, d.id);
   }
 }
 
@@ -410,7 +526,22 @@ void Node::expire(uint64_t id, TimePoint now) {
     get->round.on_timeout();
     return progress_get(id);
   }
-  std::get<PutOp>(pending.op).round.on_timeout();
+  PutOp& put = std::get<PutOp>(pending.op);
+  if (now < pending.deadline) {
+    // The sloppy alarm: primaries still silent get a fallback holding a hint for them.
+    rearm(id, pending, pending.deadline);
+    std::vector<NodeId> silent;
+    for (const NodeId& p : put.round.waiting()) {
+      bool covered = std::any_of(put.standing_in.begin(), put.standing_in.end(),
+                                 [&](const auto& e) { return e.second == p; });
+      bool primary =
+          std::find(put.primaries.begin(), put.primaries.end(), p) != put.primaries.end();
+      if (primary && !covered) silent.push_back(p);
+    }
+    for (const NodeId& p : silent) stand_in_for(id, put, p);
+    return;
+  }
+  put.round.on_timeout();
   finish(id);
 }
 
@@ -457,7 +588,7 @@ void Node::read_repair(const std::string& key, const coordinator::GetRound& roun
     } else {
       // Request id 0: no round waits for this ack (ids start at 1), so it is dropped.
       (void)transport_.send(stale,
-                            PeerMessage{config_.node_id, 0, ReplicaWrite{key, round.merged()}});
+                            PeerMessage{config_.node_id, 0, ReplicaWrite{key, round.merged(), {}}});
     }
   }
 }
@@ -519,6 +650,10 @@ Status Node::store(ring::Token token, const std::string& key, const causal::Sibl
 
 proto::ClientResponse Node::ring_response() const {
   proto::ClientResponse response;
+  if (!ring_) {
+    response.status = Status::unavailable("this node has not learned the ring yet");
+    return response;
+  }
   response.body = proto::RingResponse{ring_->partition_count(), static_cast<uint8_t>(config_.n),
                                       ring_->owners()};
   return response;
@@ -533,9 +668,12 @@ proto::ClientResponse Node::status_response(TimePoint now) const {
   body.n = static_cast<uint8_t>(config_.n);
   body.r = static_cast<uint8_t>(config_.r);
   body.w = static_cast<uint8_t>(config_.w);
-  body.members = ring_->members();
+  if (ring_) body.members = ring_->members();
   body.counters = counters_.to_list();
   body.counters.emplace_back("in_flight", pending_.size());
+  if (extra_counters_) {
+    for (auto& c : extra_counters_()) body.counters.push_back(std::move(c));
+  }
   proto::ClientResponse response;
   response.body = std::move(body);
   return response;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@
 #include "node/causal/sibling_set.h"
 #include "node/coordinator/get_round.h"
 #include "node/coordinator/put_round.h"
+#include "node/handoff/hinted_handoff.h"
 #include "node/node_config.h"
 #include "node/node_transport.h"
 #include "node/storage/storage.h"
@@ -49,8 +51,9 @@ struct NodeCounters {
   uint64_t coordinated_puts = 0;  // deletes included
   uint64_t replica_reads = 0;
   uint64_t replica_writes = 0;
-  uint64_t read_repairs = 0;  // replicas sent the merged state after a get found them stale
-  uint64_t unavailable = 0;   // clients of this node answered with unavailable
+  uint64_t read_repairs = 0;   // replicas sent the merged state after a get found them stale
+  uint64_t hinted_writes = 0;  // writes sent to a fallback for a down or silent primary
+  uint64_t unavailable = 0;    // clients of this node answered with unavailable
   uint64_t storage_errors = 0;
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
@@ -59,9 +62,22 @@ struct NodeCounters {
 class Node {
  public:
   // `actor` is this node's id with the incarnation of its data directory (node/incarnation.h).
-  // REQUIRES: config.validate() is ok; ring is non-null; storage and transport outlive this.
+  // `ring` may be null until the node learns it (a node that joined from seeds): requests
+  // are then answered unavailable. `handoff` (may be null: no hints kept or delivered) and
+  // `unix_ms` (wall-clock ms, for hint ages; null: 0) come from the driver.
+  // REQUIRES: config.validate() is ok; storage, transport and handoff outlive this.
   Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
-       Transport& transport, causal::Actor actor, TimePoint started);
+       Transport& transport, causal::Actor actor, TimePoint started,
+       handoff::HintedHandoff* handoff = nullptr, std::function<int64_t()> unix_ms = {});
+
+  // Membership (node/server.cc feeds these from gossip). A newer ring replaces the current
+  // one for new requests. `is_up` is the failure detector's verdict: coordinators skip down
+  // replicas (sloppy quorum) and hints are delivered to nodes that are up. Default: all up.
+  void set_ring(std::shared_ptr<const ring::Ring> ring) { ring_ = std::move(ring); }
+  void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
+  // Counters of the driver's own parts (gossip, handoff) added to the status response.
+  using CounterList = std::vector<std::pair<std::string, uint64_t>>;
+  void set_extra_counters(std::function<CounterList()> f) { extra_counters_ = std::move(f); }
 
   void on_client_request(ClientId client, proto::ClientRequest request, TimePoint now);
   void on_peer_message(PeerMessage message, TimePoint now);
@@ -79,7 +95,8 @@ class Node {
   // Requests in flight (coordinated or forwarded, not yet answered).
   std::size_t in_flight() const { return pending_.size(); }
   const NodeCounters& counters() const { return counters_; }
-  const ring::Ring& ring() const { return *ring_; }
+  // Null until the ring is known.
+  const std::shared_ptr<const ring::Ring>& ring() const { return ring_; }
   const NodeConfig& config() const { return config_; }
 
  private:
@@ -92,6 +109,13 @@ class Node {
   };
   struct PutOp {
     coordinator::PutRound round;
+    std::string key;
+    causal::SiblingSet state;  // what every replica is sent
+    bool sloppy = true;        // fallbacks may stand in (not primaries_only)
+    std::vector<NodeId> primaries;
+    std::vector<NodeId> fallbacks_left;    // up fallbacks not yet used, in ring order
+    std::map<NodeId, NodeId> standing_in;  // fallback -> the primary it holds a hint for
+    TimePoint sloppy_at;                   // silent primaries get a stand-in from then on
   };
   struct GetOp {
     coordinator::GetRound round;
@@ -116,8 +140,11 @@ class Node {
   void handle_request(ReplyTo reply_to, proto::ClientRequest request, bool forwarded,
                       TimePoint now);
   Status validate(const proto::ClientRequest& request) const;
-  void coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request, TimePoint deadline);
+  void coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request, TimePoint now,
+                      TimePoint deadline);
   void coordinate_get(ReplyTo reply_to, const proto::GetRequest& get, TimePoint deadline);
+  // A replica-only read: this node's own copy, no quorum.
+  void reply_local(const ReplyTo& reply_to, const std::string& key);
   // Answers unavailable when quorum > replicas (a cluster smaller than n); true if it did.
   bool rejected_for_too_few_replicas(const ReplyTo& reply_to, const char* kind, const char* name,
                                      uint32_t quorum, std::size_t replicas);
@@ -138,6 +165,14 @@ class Node {
 
   // Answers a decided put round and forgets it.
   void finish(uint64_t id);
+  // A replica of a put failed (error, unreachable) or is silent at sloppy_at: a sloppy
+  // round sends the write, as a hint for that primary, to the next up fallback.
+  void stand_in_for(uint64_t id, PutOp& put, const NodeId& primary);
+  void on_put_reply(uint64_t id, const NodeId& from, const Status& status);
+  void deliver_hints(TimePoint now);
+  bool is_up(const NodeId& node) const {
+    return node == config_.node_id || !is_up_ || is_up_(node);
+  }
   // Answers a get once decided; once every replica answered (or the deadline passed),
   // repairs the stale ones and forgets it.
   void progress_get(uint64_t id);
@@ -166,6 +201,11 @@ class Node {
   std::map<std::pair<NodeId, uint64_t>, TimePoint> forwards_seen_;
   std::set<std::pair<TimePoint, std::pair<NodeId, uint64_t>>> forwards_seen_expiry_;
   std::map<uint64_t, Pending> pending_;
+  handoff::HintedHandoff* handoff_;
+  std::function<int64_t()> unix_ms_;
+  std::function<bool(const NodeId&)> is_up_;
+  std::function<CounterList()> extra_counters_;
+  std::map<uint64_t, uint64_t> hint_deliveries_;  // our request id -> handoff delivery id
   std::set<std::pair<TimePoint, uint64_t>> deadlines_;
   NodeCounters counters_;
 };

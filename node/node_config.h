@@ -20,6 +20,9 @@ struct NodeConfig {
   Duration request_timeout_max{60000};  // the largest deadline a client may ask for
   Limits limits;
   std::string version = "0.1.0";
+  // Grows at every start (node/incarnation.h next_generation): request ids start from it,
+  // so ids of a restarted node never repeat those of its previous run.
+  uint64_t generation = 0;
 
   // Ok, or invalid_argument naming the bad setting.
   Status validate() const;

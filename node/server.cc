@@ -11,6 +11,52 @@ namespace {
 // How often deadlines are checked: the resolution of request timeouts.
 constexpr Duration kTickInterval{5};
 
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HostPort advertised(const std::optional<HostPort>& advertise, const HostPort& listen) {
+  return advertise ? *advertise : listen;
+}
+
+gossip::GossipConfig gossip_config(const DaemonConfig& config) {
+  gossip::GossipConfig g;
+  g.interval = config.gossip_interval;
+  g.phi_convict = config.phi_convict;
+  std::string self = advertised(config.peer_advertise, config.peer_listen).to_string();
+  for (const auto& seed : config.seeds) g.seeds.push_back(seed.to_string());
+  // The initial members are seeds too: they are where the cluster starts.
+  for (const auto& m : config.members) {
+    if (m.id != config.node.node_id && m.peer.to_string() != self) {
+      g.seeds.push_back(m.peer.to_string());
+    }
+  }
+  return g;
+}
+
+gossip::NodeState self_state(const DaemonConfig& config, uint64_t generation, bool has_ring) {
+  gossip::NodeState state;
+  state.id = config.node.node_id;
+  state.generation = generation;
+  state.version = 1;
+  state.peer_address = advertised(config.peer_advertise, config.peer_listen).to_string();
+  state.client_address = advertised(config.client_advertise, config.client_listen).to_string();
+  state.zone = config.zone;
+  // A node that knows the ring serves; one joining from seeds waits to learn it.
+  state.status = has_ring ? gossip::Status::kNormal : gossip::Status::kJoining;
+  return state;
+}
+
+handoff::HandoffConfig handoff_config(const DaemonConfig& config) {
+  handoff::HandoffConfig h;
+  h.hint_age_max = config.hint_age_max;
+  h.hint_bytes_max = config.hint_bytes_max;
+  h.hints_per_second_max = config.hints_per_second_max;
+  return h;
+}
+
 transport::TransportOptions transport_options(const DaemonConfig& config) {
   transport::TransportOptions options;
   options.frame_bytes_max = config.node.limits.frame_bytes_max;
@@ -23,11 +69,15 @@ transport::TransportOptions transport_options(const DaemonConfig& config) {
 
 Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
                std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
-               const Clock& clock, causal::Actor actor)
+               const Clock& clock, causal::Actor actor, uint64_t generation)
     : io_(io),
       config_(config),
       clock_(clock),
-      node_(config.node, std::move(ring), storage, *this, std::move(actor), clock.now()),
+      handoff_(handoff_config(config), storage),
+      gossip_(gossip_config(config), self_state(config, generation, ring != nullptr),
+              ring ? gossip::RingState{1, config.node.n, ring->owners()} : gossip::RingState{},
+              actor.incarnation ^ generation, clock.now()),
+      node_(config.node, std::move(ring), storage, *this, actor, clock.now(), &handoff_, unix_ms),
       transport_options_(transport_options(config)),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
@@ -39,8 +89,24 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
   for (const auto& m : config.members) {
     if (m.id != config.node.node_id) peer_links_.set_address(m.id, m.peer.host, m.peer.port);
   }
-  peer_links_.set_on_unreachable([this](const NodeId& peer, const std::string& why) {
+  // Unknown to gossip (not heard of yet, e.g. just after start) is not convicted: up.
+  node_.set_liveness([this](const NodeId& id) {
+    return !gossip_.members().contains(id) || gossip_.is_up(id, clock_.now());
+  });
+  node_.set_extra_counters([this] { return extra_counters(); });
+  peer_links_.set_on_unreachable([this](const NodeId& link, const std::string& why) {
+    // Gossip links are named "@address": find whose address it is.
+    NodeId peer = link;
+    if (link.starts_with("@")) {
+      peer.clear();
+      for (const auto& [id, state] : gossip_.members()) {
+        if ("@" + state.peer_address == link) peer = id;
+      }
+      if (peer.empty()) return;  // a seed not known yet
+    }
     spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
+    gossip_.convict(peer);  // a refused connection: down now, not after phi's silence
+    on_gossip_events();
     node_.on_peer_unreachable(peer, clock_.now());
   });
 }
@@ -51,6 +117,7 @@ Server::~Server() {
 }
 
 Status Server::start() {
+  QKV_RETURN_IF_ERROR(handoff_.open());
   QKV_RETURN_IF_ERROR(peer_server_.listen());
   QKV_RETURN_IF_ERROR(client_server_.listen());
   arm_tick();
@@ -61,7 +128,18 @@ void Server::arm_tick() {
   tick_timer_.expires_after(kTickInterval);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    node_.on_tick(clock_.now());
+    TimePoint now = clock_.now();
+    send_gossip(gossip_.on_tick(now));
+    on_gossip_events();
+    node_.on_tick(now);
+    for (const auto& line : handoff_.take_log_lines()) {
+      if (line.starts_with("event=hints_loaded")) {
+        spdlog::info("{}", line);
+      } else {
+        spdlog::warn("{}", line);
+      }
+    }
+    log_progress();
     arm_tick();
   });
 }
@@ -90,6 +168,9 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
                  proto::ClientResponse{
                      request->request_id, Status::unavailable("the node is shutting down"), {}});
   }
+  if (std::holds_alternative<proto::MembersRequest>(request->op)) {
+    return reply(id, proto::ClientResponse{request->request_id, Status::ok(), members_response()});
+  }
   node_.on_client_request(id, std::move(request).value(), clock_.now());
 }
 
@@ -105,6 +186,10 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
       return;
     }
     peer_links_.peer_is_alive(message->from);
+    if (auto* g = std::get_if<Gossip>(&message->body)) {
+      send_gossip(gossip_.on_message(g->message, clock_.now()));
+      return on_gossip_events();
+    }
     node_.on_peer_message(std::move(message).value(), clock_.now());
   });
   connection->set_on_error([](const Status& status) {
@@ -122,6 +207,129 @@ Status Server::send(const NodeId& to, PeerMessage message) {
   }
   // An error here means the frame was not queued: the core acts on it at once.
   return peer_links_.send(to, encode(message));
+}
+
+void Server::send_gossip(std::vector<gossip::Outgoing> outgoing) {
+  for (auto& out : outgoing) {
+    // Gossip goes by address (a seed's id is not known yet) on links of its own.
+    std::string link = "@" + out.address;
+    auto hp = parse_host_port(out.address, "gossip address");
+    if (!hp) continue;
+    peer_links_.set_address(link, hp->host, hp->port);
+    (void)peer_links_.send(
+        link, encode(PeerMessage{config_.node.node_id, 0, Gossip{std::move(out.message)}}));
+  }
+}
+
+void Server::learn_address(const gossip::NodeState& state) {
+  if (state.id == config_.node.node_id) return;
+  auto hp = parse_host_port(state.peer_address, "peer address of " + state.id);
+  if (hp) peer_links_.set_address(state.id, hp->host, hp->port);
+}
+
+void Server::on_gossip_events() {
+  for (const auto& e : gossip_.take_events()) {
+    switch (e.kind) {
+      case gossip::Event::kJoined: {
+        const auto& state = gossip_.members().at(e.id);
+        learn_address(state);
+        ++membership_counters_["members_joined"];
+        spdlog::info("event=member_joined node={} peer={} generation={} status={}", e.id,
+                     state.peer_address, state.generation, gossip::status_name(state.status));
+        break;
+      }
+      case gossip::Event::kChanged: {
+        const auto& state = gossip_.members().at(e.id);
+        learn_address(state);
+        spdlog::info("event=member_changed node={} peer={} generation={} status={}", e.id,
+                     state.peer_address, state.generation, gossip::status_name(state.status));
+        break;
+      }
+      case gossip::Event::kUp:
+        ++membership_counters_["node_up"];
+        spdlog::info("event=node_up node={}", e.id);
+        break;
+      case gossip::Event::kDown:
+        ++membership_counters_["node_down"];
+        spdlog::warn("event=node_down node={} phi={:.1f}", e.id, gossip_.phi(e.id, clock_.now()));
+        break;
+      case gossip::Event::kRingChanged: {
+        const gossip::RingState& ring = gossip_.ring();
+        ++membership_counters_["ring_changes"];
+        if (ring.owners.empty()) break;
+        node_.set_ring(std::make_shared<const ring::Ring>(ring.owners));
+        spdlog::info("event=ring_changed version={} partitions={}", ring.version,
+                     ring.owners.size());
+        if (gossip_.self().status == gossip::Status::kJoining) {
+          gossip_.set_status(gossip::Status::kNormal);
+        }
+        break;
+      }
+    }
+  }
+}
+
+proto::MembersResponse Server::members_response() const {
+  proto::MembersResponse response;
+  response.ring_version = gossip_.ring().version;
+  std::map<NodeId, uint32_t> partitions;
+  for (const auto& owner : gossip_.ring().owners) ++partitions[owner];
+  auto pending = handoff_.pending();
+  TimePoint now = clock_.now();
+  for (const auto& [id, state] : gossip_.members()) {
+    proto::MemberInfo info;
+    info.id = id;
+    info.peer_address = state.peer_address;
+    info.client_address = state.client_address;
+    info.zone = state.zone;
+    info.status = std::string(gossip::status_name(state.status));
+    bool self = id == config_.node.node_id;
+    info.up = self || gossip_.is_up(id, now);
+    info.phi = self ? 0 : gossip_.phi(id, now);
+    info.incarnation = state.generation;
+    info.partitions = partitions[id];
+    if (auto it = pending.find(id); it != pending.end()) {
+      info.hints_pending = it->second.first;
+      info.hint_bytes_pending = it->second.second;
+    }
+    response.members.push_back(std::move(info));
+  }
+  return response;
+}
+
+void Server::log_progress() {
+  // Hints delivered and read repairs are frequent: one line per second that saw any.
+  TimePoint now = clock_.now();
+  if (now - last_progress_log_ < Duration(1000)) return;
+  last_progress_log_ = now;
+  uint64_t delivered = handoff_.stats().delivered;
+  uint64_t repairs = node_.counters().read_repairs;
+  if (delivered != logged_delivered_) {
+    spdlog::info("event=hints_delivered count={} total={}", delivered - logged_delivered_,
+                 delivered);
+    logged_delivered_ = delivered;
+  }
+  if (repairs != logged_repairs_) {
+    spdlog::info("event=read_repairs count={} total={}", repairs - logged_repairs_, repairs);
+    logged_repairs_ = repairs;
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
+  std::vector<std::pair<std::string, uint64_t>> out(membership_counters_.begin(),
+                                                    membership_counters_.end());
+  const auto& h = handoff_.stats();
+  out.insert(out.end(), {{"hints_stored", h.stored},
+                         {"hints_delivered", h.delivered},
+                         {"hints_dropped_expired", h.dropped_expired},
+                         {"hints_dropped_full", h.dropped_full},
+                         {"hint_delivery_failures", h.failed_deliveries},
+                         {"hints_dropped_corrupt", h.dropped_corrupt}});
+  uint64_t pending = 0;
+  for (const auto& [target, count_bytes] : handoff_.pending()) pending += count_bytes.first;
+  out.emplace_back("hints_pending", pending);
+  out.emplace_back("gossip_rounds", gossip_.stats().rounds);
+  return out;
 }
 
 void Server::reply(ClientId client, proto::ClientResponse response) {

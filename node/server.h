@@ -11,7 +11,9 @@
 
 #include "common/asio.h"
 #include "common/clock.h"
+#include "gossip/gossip_core.h"
 #include "node/daemon_config.h"
+#include "node/handoff/hinted_handoff.h"
 #include "node/node.h"
 #include "node/transport/peer_links.h"
 #include "node/transport/tcp_server.h"
@@ -20,10 +22,11 @@ namespace qkv::node {
 
 class Server final : public Transport {
  public:
-  // `storage` and `clock` outlive the server.
+  // `storage` and `clock` outlive the server. `ring` is the initial ring (from the configured
+  // members), null for a node joining from seeds; `generation` grows at every start.
   Server(boost::asio::io_context& io, const DaemonConfig& config,
          std::shared_ptr<const ring::Ring> ring, storage::Storage& storage, const Clock& clock,
-         causal::Actor actor);
+         causal::Actor actor, uint64_t generation);
   ~Server() override;
 
   // Listens on the client and peer ports. Errors: io_error naming the address.
@@ -37,6 +40,7 @@ class Server final : public Transport {
   void shutdown(std::function<void()> done);
 
   const Node& node() const { return node_; }
+  const gossip::GossipCore& gossip() const { return gossip_; }
 
   // Transport (called by the node core).
   Status send(const NodeId& to, PeerMessage message) override;
@@ -47,12 +51,23 @@ class Server final : public Transport {
   void on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame);
   void on_peer_connection(std::shared_ptr<transport::FramedConnection> connection);
   void arm_tick();
+  void send_gossip(std::vector<gossip::Outgoing> outgoing);
+  void on_gossip_events();
+  void learn_address(const gossip::NodeState& state);
+  proto::MembersResponse members_response() const;
+  std::vector<std::pair<std::string, uint64_t>> extra_counters() const;
+  void log_progress();
   void drain_step(TimePoint until, std::function<void()> done);
 
   boost::asio::io_context& io_;
   const DaemonConfig& config_;
   const Clock& clock_;
+  handoff::HintedHandoff handoff_;
+  gossip::GossipCore gossip_;
   Node node_;
+  std::map<std::string, uint64_t> membership_counters_;  // node_up, node_down, ...
+  TimePoint last_progress_log_{};
+  uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
   transport::TransportOptions transport_options_;
   transport::TcpServer client_server_;
   transport::TcpServer peer_server_;

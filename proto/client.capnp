@@ -13,6 +13,7 @@ using Common = import "common.capnp";
 struct GetRequest {
   key @0 :Data;
   r @1 :UInt8;          # 0 = the node's default
+  local @2 :Bool;       # answer from this node's own copy only (a replica-only read)
 }
 
 struct PutRequest {
@@ -20,12 +21,14 @@ struct PutRequest {
   value @1 :Data;
   context @2 :Data;     # opaque causal context from an earlier get; empty = none
   w @3 :UInt8;          # 0 = the node's default
+  primariesOnly @4 :Bool;  # sloppy=false: W counts primaries only (Riak's PW)
 }
 
 struct DeleteRequest {
   key @0 :Data;
   context @1 :Data;
   w @2 :UInt8;
+  primariesOnly @3 :Bool;
 }
 
 struct ClientRequest {
@@ -37,6 +40,7 @@ struct ClientRequest {
     delete @4 :DeleteRequest;
     ring @5 :Void;
     nodeStatus @6 :Void;
+    members @7 :Void;
   }
 }
 
@@ -68,6 +72,25 @@ struct StatusResponse {
   counters @8 :List(Counter);
 }
 
+struct Member {
+  id @0 :Text;
+  peerAddress @1 :Text;
+  clientAddress @2 :Text;
+  zone @3 :Text;
+  status @4 :Text;        # joining | normal | leaving | removed (what the node says)
+  up @5 :Bool;            # the answering node's failure-detector verdict
+  phi @6 :Float64;
+  incarnation @7 :UInt64;
+  partitions @8 :UInt32;  # partitions it owns in the ring
+  hintsPending @9 :UInt64;   # hints the answering node holds for it
+  hintBytesPending @10 :UInt64;
+}
+
+struct MembersResponse {
+  members @0 :List(Member);
+  ringVersion @1 :UInt64;
+}
+
 struct ClientResponse {
   requestId @0 :UInt64;
   status @1 :Common.Status;
@@ -76,5 +99,6 @@ struct ClientResponse {
     get @3 :GetResponse;
     ring @4 :RingResponse;
     nodeStatus @5 :StatusResponse;
+    members @6 :MembersResponse;
   }
 }

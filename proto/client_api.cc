@@ -3,7 +3,7 @@
 namespace qkv::proto {
 
 const char* op_name(const ClientOp& op) {
-  static constexpr const char* kNames[] = {"get", "put", "delete", "ring", "status"};
+  static constexpr const char* kNames[] = {"get", "put", "delete", "ring", "status", "members"};
   return kNames[op.index()];
 }
 

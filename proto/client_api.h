@@ -16,7 +16,8 @@ namespace qkv::proto {
 
 struct GetRequest {
   std::string key;
-  uint8_t r = 0;  // 0 = the node's default
+  uint8_t r = 0;       // 0 = the node's default
+  bool local = false;  // this node's own copy only, no quorum (diagnostics, tests)
 };
 
 struct PutRequest {
@@ -24,18 +25,22 @@ struct PutRequest {
   std::string value;
   std::string context;  // opaque; empty = no causal context (the write is concurrent with all)
   uint8_t w = 0;
+  bool primaries_only = false;  // sloppy=false: W counts primaries only (Riak's PW)
 };
 
 struct DeleteRequest {
   std::string key;
   std::string context;
   uint8_t w = 0;
+  bool primaries_only = false;
 };
 
 struct RingRequest {};
 struct StatusRequest {};
+struct MembersRequest {};
 
-using ClientOp = std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest>;
+using ClientOp =
+    std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest, MembersRequest>;
 
 struct ClientRequest {
   uint64_t request_id = 0;
@@ -64,7 +69,25 @@ struct StatusResponse {
   std::vector<std::pair<std::string, uint64_t>> counters;
 };
 
-using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse>;
+struct MemberInfo {
+  NodeId id;
+  std::string peer_address, client_address, zone;
+  std::string status;  // joining | normal | leaving | removed
+  bool up = false;     // the answering node's failure-detector verdict
+  double phi = 0;
+  uint64_t incarnation = 0;
+  uint32_t partitions = 0;
+  uint64_t hints_pending = 0;
+  uint64_t hint_bytes_pending = 0;
+};
+
+struct MembersResponse {
+  std::vector<MemberInfo> members;
+  uint64_t ring_version = 0;
+};
+
+using ClientBody =
+    std::variant<std::monostate, GetResponse, RingResponse, StatusResponse, MembersResponse>;
 
 struct ClientResponse {
   uint64_t request_id = 0;

@@ -43,21 +43,26 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           auto g = b.initGet();
           g.setKey(to_data(op.key));
           g.setR(op.r);
+          g.setLocal(op.local);
         } else if constexpr (std::is_same_v<T, PutRequest>) {
           auto p = b.initPut();
           p.setKey(to_data(op.key));
           p.setValue(to_data(op.value));
           p.setContext(to_data(op.context));
           p.setW(op.w);
+          p.setPrimariesOnly(op.primaries_only);
         } else if constexpr (std::is_same_v<T, DeleteRequest>) {
           auto d = b.initDelete();
           d.setKey(to_data(op.key));
           d.setContext(to_data(op.context));
           d.setW(op.w);
+          d.setPrimariesOnly(op.primaries_only);
         } else if constexpr (std::is_same_v<T, RingRequest>) {
           b.setRing();
-        } else {
+        } else if constexpr (std::is_same_v<T, StatusRequest>) {
           b.setNodeStatus();
+        } else {
+          b.setMembers();
         }
       },
       request.op);
@@ -70,18 +75,19 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
   switch (r.which()) {
     case wire::ClientRequest::GET: {
       auto g = r.getGet();
-      out.op = GetRequest{to_string(g.getKey()), g.getR()};
+      out.op = GetRequest{to_string(g.getKey()), g.getR(), g.getLocal()};
       break;
     }
     case wire::ClientRequest::PUT: {
       auto p = r.getPut();
       out.op = PutRequest{to_string(p.getKey()), to_string(p.getValue()), to_string(p.getContext()),
-                          p.getW()};
+                          p.getW(), p.getPrimariesOnly()};
       break;
     }
     case wire::ClientRequest::DELETE: {
       auto d = r.getDelete();
-      out.op = DeleteRequest{to_string(d.getKey()), to_string(d.getContext()), d.getW()};
+      out.op = DeleteRequest{to_string(d.getKey()), to_string(d.getContext()), d.getW(),
+                             d.getPrimariesOnly()};
       break;
     }
     case wire::ClientRequest::RING:
@@ -89,6 +95,9 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
       break;
     case wire::ClientRequest::NODE_STATUS:
       out.op = StatusRequest{};
+      break;
+    case wire::ClientRequest::MEMBERS:
+      out.op = MembersRequest{};
       break;
     default:
       return Status::invalid_argument(
@@ -117,6 +126,25 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           ring.setN(body.n);
           auto owners = ring.initOwners(body.owners.size());
           for (std::size_t i = 0; i < body.owners.size(); ++i) owners.set(i, body.owners[i]);
+        } else if constexpr (std::is_same_v<T, MembersResponse>) {
+          auto m = b.initMembers();
+          m.setRingVersion(body.ring_version);
+          auto list = m.initMembers(body.members.size());
+          for (std::size_t i = 0; i < body.members.size(); ++i) {
+            const MemberInfo& info = body.members[i];
+            auto e = list[i];
+            e.setId(info.id);
+            e.setPeerAddress(info.peer_address);
+            e.setClientAddress(info.client_address);
+            e.setZone(info.zone);
+            e.setStatus(info.status);
+            e.setUp(info.up);
+            e.setPhi(info.phi);
+            e.setIncarnation(info.incarnation);
+            e.setPartitions(info.partitions);
+            e.setHintsPending(info.hints_pending);
+            e.setHintBytesPending(info.hint_bytes_pending);
+          }
         } else {
           auto s = b.initNodeStatus();
           s.setNodeId(body.node_id);
@@ -174,6 +202,20 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       body.w = s.getW();
       for (auto m : s.getMembers()) body.members.emplace_back(to_view(m));
       for (auto c : s.getCounters()) body.counters.emplace_back(to_view(c.getName()), c.getValue());
+      out.body = std::move(body);
+      break;
+    }
+    case wire::ClientResponse::MEMBERS: {
+      auto m = r.getMembers();
+      MembersResponse body;
+      body.ring_version = m.getRingVersion();
+      for (auto e : m.getMembers()) {
+        body.members.push_back(MemberInfo{
+            std::string(to_view(e.getId())), std::string(to_view(e.getPeerAddress())),
+            std::string(to_view(e.getClientAddress())), std::string(to_view(e.getZone())),
+            std::string(to_view(e.getStatus())), e.getUp(), e.getPhi(), e.getIncarnation(),
+            e.getPartitions(), e.getHintsPending(), e.getHintBytesPending()});
+      }
       out.body = std::move(body);
       break;
     }

@@ -7,6 +7,7 @@ $Cxx.namespace("qkv::wire");
 
 using Common = import "common.capnp";
 using Client = import "client.capnp";
+using Gossip = import "gossip.capnp";
 
 struct ReplicaRead {
   key @0 :Data;
@@ -22,6 +23,7 @@ struct ReplicaReadReply {
 struct ReplicaWrite {
   key @0 :Data;
   state @1 :Common.SiblingSet;
+  hintFor @2 :Text;     # set when the receiver is a fallback: keep it as a hint for this node
 }
 
 struct ReplicaWriteAck {
@@ -38,5 +40,8 @@ struct PeerMessage {
     replicaWriteAck @5 :ReplicaWriteAck;
     forward @6 :Client.ClientRequest;       # a client request sent on to a primary
     forwardReply @7 :Client.ClientResponse;
+    gossipSyn @8 :Gossip.GossipSyn;
+    gossipAck @9 :Gossip.GossipAck;
+    gossipAck2 @10 :Gossip.GossipAck2;
   }
 }

@@ -32,6 +32,11 @@ Outcome PutRound::on_timeout() {
   return outcome_ = (acked_.size() >= w_ ? Outcome::kSucceeded : Outcome::kFailed);
 }
 
+void PutRound::add_replica(const NodeId& fallback) {
+  QKV_ASSERT(std::find(replicas_.begin(), replicas_.end(), fallback) == replicas_.end());
+  replicas_.push_back(fallback);
+}
+
 Outcome PutRound::decide() {
   if (acked_.size() >= w_) return Outcome::kSucceeded;
   if (QKV_MUTATION(kAckBeforeW) && !acked_.empty()) return Outcome::kSucceeded;

@@ -30,6 +30,9 @@ class PutRound {
   Outcome on_reply(const NodeId& from, const Status& status);
   // The deadline passed: succeeds if the quorum was met, fails otherwise.
   Outcome on_timeout();
+  // Sloppy quorum (Dynamo §4.6): a fallback now also holds the write, standing in for a
+  // primary that failed or is silent; its ack counts towards W. REQUIRES: not a replica yet.
+  void add_replica(const NodeId& fallback);
 
   Outcome outcome() const { return outcome_; }
   // The status for the client once the outcome is not pending.

@@ -13,6 +13,7 @@
 
 #include "common/node_id.h"
 #include "common/status.h"
+#include "gossip/messages.h"
 #include "node/causal/sibling_set.h"
 #include "proto/client_api.h"
 
@@ -28,9 +29,12 @@ struct ReplicaReadReply {
 };
 
 // The coordinator's whole new state of the key, joined into the replica's own state.
+// With hint_for set the receiver is a fallback (sloppy quorum, Dynamo §4.6): it keeps the
+// state as a hint for that primary and hands it off when the primary is up again.
 struct ReplicaWrite {
   std::string key;
   causal::SiblingSet state;
+  NodeId hint_for;  // empty: the receiver is a primary of the key
 };
 
 struct ReplicaWriteAck {
@@ -45,8 +49,13 @@ struct ForwardReply {
   proto::ClientResponse response;
 };
 
+// Membership gossip, handed to the gossip core by the driver (never to node::Node).
+struct Gossip {
+  gossip::Message message;
+};
+
 using PeerBody = std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
-                              ForwardReply>;
+                              ForwardReply, Gossip>;
 
 struct PeerMessage {
   NodeId from;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <set>
 
+#include "node/wire/gossip_codec.h"
 #include "proto/bytes.h"
 #include "proto/client_codec.h"
 #include "proto/replica.capnp.h"
@@ -107,12 +108,15 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
           auto w = b.initReplicaWrite();
           w.setKey(to_data(m.key));
           fill(w.initState(), m.state);
+          if (!m.hint_for.empty()) w.setHintFor(m.hint_for);
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
           proto::fill(b.initReplicaWriteAck().initStatus(), m.status);
         } else if constexpr (std::is_same_v<T, Forward>) {
           proto::fill(b.initForward(), m.request);
-        } else {
+        } else if constexpr (std::is_same_v<T, ForwardReply>) {
           proto::fill(b.initForwardReply(), m.response);
+        } else {
+          fill_gossip(b, m.message);
         }
       },
       body);
@@ -136,7 +140,10 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
       auto m = r.getReplicaWrite();
       auto state = read(m.getState());
       if (!state) return state.status();
-      return PeerBody(ReplicaWrite{to_string(m.getKey()), std::move(state).value()});
+      std::string hint_for(to_view(m.getHintFor()));
+      if (!hint_for.empty()) QKV_RETURN_IF_ERROR(validate_node_id(hint_for));
+      return PeerBody(
+          ReplicaWrite{to_string(m.getKey()), std::move(state).value(), std::move(hint_for)});
     }
     case wire::PeerMessage::REPLICA_WRITE_ACK:
       return PeerBody(ReplicaWriteAck{proto::read(r.getReplicaWriteAck().getStatus())});
@@ -149,6 +156,13 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
       auto response = proto::read(r.getForwardReply());
       if (!response) return response.status();
       return PeerBody(ForwardReply{std::move(response).value()});
+    }
+    case wire::PeerMessage::GOSSIP_SYN:
+    case wire::PeerMessage::GOSSIP_ACK:
+    case wire::PeerMessage::GOSSIP_ACK2: {
+      auto message = read_gossip(r);
+      if (!message) return message.status();
+      return PeerBody(Gossip{std::move(message).value()});
     }
   }
   return Status::corruption(

@@ -50,6 +50,14 @@ TEST(IncarnationTest, ZeroIsNeverAnIncarnation) {
   EXPECT_EQ(open_incarnation(store, zero_then_seven)->incarnation, 7u);
 }
 
+TEST(IncarnationTest, EveryStartTakesAHigherGeneration) {
+  storage::MemoryStorage store;
+  EXPECT_EQ(next_generation(store).value(), 1u);
+  ASSERT_TRUE(mark_clean_shutdown(store).is_ok());
+  EXPECT_EQ(next_generation(store).value(), 2u) << "a clean restart still needs a new generation";
+  EXPECT_EQ(next_generation(store).value(), 3u);
+}
+
 TEST(IncarnationTest, GarbageInTheMetadataIsCorruption) {
   storage::MemoryStorage store;
   ASSERT_TRUE(store.put_meta("incarnation", "12x").is_ok());

@@ -230,8 +230,8 @@ TEST(NodeTest, AReplicaRefusesAWriteForAKeyItDoesNotReplicate) {
   std::string key = cluster.key_not_replicated_by("n4");
   causal::SiblingSet state =
       causal::SiblingSet().update({}, causal::Actor{"n1", 1}, std::string("v"));
-  cluster.node("n4").on_peer_message(node::PeerMessage{"n1", 99, node::ReplicaWrite{key, state}},
-                                     cluster.now());
+  cluster.node("n4").on_peer_message(
+      node::PeerMessage{"n1", 99, node::ReplicaWrite{key, state, {}}}, cluster.now());
   cluster.deliver();
   EXPECT_EQ(cluster.storage("n4").get(ring::token_of(key), key).value(), std::nullopt);
 }

@@ -38,7 +38,7 @@ class SimClock final : public Clock {
 const char* body_name(const node::PeerBody& body) {
   static constexpr const char* kNames[] = {"replica_read",  "replica_read_reply",
                                            "replica_write", "replica_write_ack",
-                                           "forward",       "forward_reply"};
+                                           "forward",       "forward_reply", "gossip"};
   return kNames[body.index()];
 }
 

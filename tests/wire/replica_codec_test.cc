@@ -29,7 +29,7 @@ PeerMessage round_trip(const PeerMessage& m) {
 }
 
 TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
-  auto write = round_trip({"n1", 5, ReplicaWrite{"key", two_siblings()}});
+  auto write = round_trip({"n1", 5, ReplicaWrite{"key", two_siblings(), {}}});
   EXPECT_EQ(write.from, "n1");
   EXPECT_EQ(write.request_id, 5u);
   EXPECT_EQ(std::get<ReplicaWrite>(write.body).state, two_siblings());
@@ -83,7 +83,7 @@ TEST(ReplicaCodecTest, ASiblingOutsideItsVersionVectorIsCorruption) {
 
 TEST(ReplicaCodecTest, RandomBytesNeverCrashTheDecoders) {
   std::mt19937_64 rng(20261121);
-  auto good = encode(PeerMessage{"n1", 1, ReplicaWrite{"key", two_siblings()}});
+  auto good = encode(PeerMessage{"n1", 1, ReplicaWrite{"key", two_siblings(), {}}});
   for (int i = 0; i < 3000; ++i) {
     // Mutate a valid frame (more interesting than pure noise) and decode it.
     kj::Array<capnp::word> copy = kj::heapArray<capnp::word>(good.asPtr());

@@ -1,0 +1,165 @@
+#include "node/wire/gossip_codec.h"
+
+#include <fmt/format.h>
+
+#include "proto/bytes.h"
+
+namespace qkv::node {
+namespace {
+
+using proto::to_view;
+
+void fill(wire::NodeState::Builder b, const gossip::NodeState& s) {
+  b.setId(s.id);
+  b.setGeneration(s.generation);
+  b.setVersion(s.version);
+  b.setPeerAddress(s.peer_address);
+  b.setClientAddress(s.client_address);
+  b.setZone(s.zone);
+  b.setStatus(static_cast<wire::MemberStatus>(s.status));
+}
+
+Result<gossip::NodeState> read(wire::NodeState::Reader r) {
+  gossip::NodeState s;
+  s.id = std::string(to_view(r.getId()));
+  QKV_RETURN_IF_ERROR(validate_node_id(s.id));
+  s.generation = r.getGeneration();
+  s.version = r.getVersion();
+  s.peer_address = std::string(to_view(r.getPeerAddress()));
+  s.client_address = std::string(to_view(r.getClientAddress()));
+  s.zone = std::string(to_view(r.getZone()));
+  auto status = static_cast<uint16_t>(r.getStatus());
+  if (status > static_cast<uint16_t>(gossip::Status::kRemoved)) {
+    return Status::corruption(fmt::format("unknown member status {}", status));
+  }
+  s.status = static_cast<gossip::Status>(status);
+  return s;
+}
+
+template <typename List>
+void fill_states(List list, const std::vector<gossip::NodeState>& states) {
+  for (std::size_t i = 0; i < states.size(); ++i) fill(list[i], states[i]);
+}
+
+template <typename List>
+Status read_states(List list, std::vector<gossip::NodeState>& out) {
+  for (auto s : list) {
+    auto state = read(s);
+    if (!state) return state.status();
+    out.push_back(std::move(state).value());
+  }
+  return Status::ok();
+}
+
+template <typename List>
+void fill_digests(List list, const std::vector<gossip::Digest>& digests) {
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    list[i].setId(digests[i].id);
+    list[i].setGeneration(digests[i].generation);
+    list[i].setVersion(digests[i].version);
+  }
+}
+
+template <typename List>
+Status read_digests(List list, std::vector<gossip::Digest>& out) {
+  for (auto d : list) {
+    gossip::Digest digest{std::string(to_view(d.getId())), d.getGeneration(), d.getVersion()};
+    QKV_RETURN_IF_ERROR(validate_node_id(digest.id));
+    out.push_back(std::move(digest));
+  }
+  return Status::ok();
+}
+
+void fill(wire::RingState::Builder b, const gossip::RingState& ring) {
+  b.setVersion(ring.version);
+  b.setN(ring.n);
+  auto owners = b.initOwners(ring.owners.size());
+  for (std::size_t i = 0; i < ring.owners.size(); ++i) owners.set(i, ring.owners[i]);
+}
+
+Result<gossip::RingState> read(wire::RingState::Reader r) {
+  gossip::RingState ring{r.getVersion(), r.getN(), {}};
+  for (auto o : r.getOwners()) {
+    ring.owners.emplace_back(to_view(o));
+    QKV_RETURN_IF_ERROR(validate_node_id(ring.owners.back()));
+  }
+  // A ring table must have a power-of-two size (ring/ring.h); anything else is not a ring.
+  std::size_t q = ring.owners.size();
+  if (ring.version != 0 && (q == 0 || (q & (q - 1)) != 0 || q > (1u << 16))) {
+    return Status::corruption(fmt::format("a ring of {} partitions is not a power of two", q));
+  }
+  return ring;
+}
+
+}  // namespace
+
+void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, gossip::Syn>) {
+          auto syn = b.initGossipSyn();
+          fill(syn.initSender(), m.sender);
+          fill_digests(syn.initDigests(m.digests.size()), m.digests);
+          syn.setRingVersion(m.ring_version);
+        } else if constexpr (std::is_same_v<T, gossip::Ack>) {
+          auto ack = b.initGossipAck();
+          fill(ack.initSender(), m.sender);
+          fill_states(ack.initStates(m.states.size()), m.states);
+          fill_digests(ack.initRequests(m.requests.size()), m.requests);
+          ack.setHasRing(m.ring.has_value());
+          if (m.ring) fill(ack.initRing(), *m.ring);
+          ack.setWantRing(m.want_ring);
+        } else {
+          auto ack2 = b.initGossipAck2();
+          fill_states(ack2.initStates(m.states.size()), m.states);
+          ack2.setHasRing(m.ring.has_value());
+          if (m.ring) fill(ack2.initRing(), *m.ring);
+        }
+      },
+      message);
+}
+
+Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
+  switch (r.which()) {
+    case wire::PeerMessage::GOSSIP_SYN: {
+      auto syn = r.getGossipSyn();
+      gossip::Syn out;
+      auto sender = read(syn.getSender());
+      if (!sender) return sender.status();
+      out.sender = std::move(sender).value();
+      QKV_RETURN_IF_ERROR(read_digests(syn.getDigests(), out.digests));
+      out.ring_version = syn.getRingVersion();
+      return gossip::Message(std::move(out));
+    }
+    case wire::PeerMessage::GOSSIP_ACK: {
+      auto ack = r.getGossipAck();
+      gossip::Ack out;
+      auto sender = read(ack.getSender());
+      if (!sender) return sender.status();
+      out.sender = std::move(sender).value();
+      QKV_RETURN_IF_ERROR(read_states(ack.getStates(), out.states));
+      QKV_RETURN_IF_ERROR(read_digests(ack.getRequests(), out.requests));
+      if (ack.getHasRing()) {
+        auto ring = read(ack.getRing());
+        if (!ring) return ring.status();
+        out.ring = std::move(ring).value();
+      }
+      out.want_ring = ack.getWantRing();
+      return gossip::Message(std::move(out));
+    }
+    default: {
+      auto ack2 = r.getGossipAck2();
+      gossip::Ack2 out;
+      QKV_RETURN_IF_ERROR(read_states(ack2.getStates(), out.states));
+      if (ack2.getHasRing()) {
+        auto ring = read(ack2.getRing());
+        if (!ring) return ring.status();
+        out.ring = std::move(ring).value();
+      }
+      return gossip::Message(std::move(out));
+    }
+  }
+}
+
+}  // namespace qkv::node
