@@ -267,9 +267,10 @@ Status DaemonConfig::validate() const {
     return Status::invalid_argument(
         fmt::format("cluster.partitions={} must be a power of two in 1..65536", partitions));
   }
-  if (members.empty()) {
+  if (members.empty() && seeds.empty()) {
     return Status::invalid_argument(
-        "cluster.members is empty: list every node (id and peer address)");
+        "cluster.members and cluster.seeds are both empty: list the initial members to create a "
+        "cluster, or seeds (peer addresses of running nodes) to join one");
   }
   std::set<NodeId> ids;
   std::set<std::string> peers;

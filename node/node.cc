@@ -202,11 +202,7 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   }
   // Each may stand a fallback in, or decide (and forget) the round.
   for (const auto& [replica, status] : failed) on_put_reply(id, replica, status);
-  auto it = pending_.find(id);
-  if (it != pending_.end() &&
-      std::get<PutOp>(it->second.op).round.outcome() != coordinator::Outcome::kPending) {
-    finish(id);
-  }
+  if (pending_.count(id)) progress_put(id);
 }
 
 void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
@@ -214,7 +210,7 @@ void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
   if (it == pending_.end()) return;
   PutOp& put = std::get<PutOp>(it->second.op);
   put.round.on_reply(from, status);
-  if (!status.is_ok() && put.sloppy && put.round.outcome() == coordinator::Outcome::kPending) {
+  if (!status.is_ok() && put.sloppy) {
     auto standing = put.standing_in.find(from);
     if (standing != put.standing_in.end()) {
       stand_in_for(id, put, standing->second);  // a fallback failed: the next one
@@ -222,7 +218,7 @@ void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
       stand_in_for(id, put, from);
     }
   }
-  if (put.round.outcome() != coordinator::Outcome::kPending) finish(id);
+  progress_put(id);
 }
 
 void Node::stand_in_for(uint64_t id, PutOp& put, const NodeId& primary) {
@@ -514,7 +510,7 @@ void Node::deliver_hints(TimePoint now) {
 }
 
 void Node::expire(uint64_t id, TimePoint now) {
-  // on_tick already removed the deadline entry; finish() and forward_failed_attempt()
+  // on_tick already removed the deadline entry; progress_*() and forward_failed_attempt()
   // erase or rearm it, so both are safe to call here.
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
@@ -542,16 +538,21 @@ void Node::expire(uint64_t id, TimePoint now) {
     return;
   }
   put.round.on_timeout();
-  finish(id);
+  progress_put(id);
 }
 
-void Node::finish(uint64_t id) {
+void Node::progress_put(uint64_t id) {
   auto it = pending_.find(id);
   QKV_ASSERT(it != pending_.end());
-  Pending pending = std::move(it->second);
-  deadlines_.erase({pending.armed, id});
-  pending_.erase(it);
-  reply_status(pending.reply_to, std::get<PutOp>(pending.op).round.result());
+  PutOp& put = std::get<PutOp>(it->second.op);
+  if (!put.answered && put.round.outcome() != coordinator::Outcome::kPending) {
+    put.answered = true;
+    reply_status(it->second.reply_to, put.round.result());
+  }
+  if (put.answered && put.round.complete()) {
+    deadlines_.erase({it->second.armed, id});
+    pending_.erase(it);
+  }
 }
 
 void Node::progress_get(uint64_t id) {

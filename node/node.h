@@ -116,6 +116,7 @@ class Node {
     std::vector<NodeId> fallbacks_left;    // up fallbacks not yet used, in ring order
     std::map<NodeId, NodeId> standing_in;  // fallback -> the primary it holds a hint for
     TimePoint sloppy_at;                   // silent primaries get a stand-in from then on
+    bool answered = false;  // the client has its answer; the round lives on for stand-ins
   };
   struct GetOp {
     coordinator::GetRound round;
@@ -163,8 +164,9 @@ class Node {
   void on_forward_reply(uint64_t id, proto::ClientResponse response);
   void expire(uint64_t id, TimePoint now);
 
-  // Answers a decided put round and forgets it.
-  void finish(uint64_t id);
+  // Answers a put once decided; forgets it once every replica answered or the deadline
+  // passed (Dynamo writes N copies whatever W is: late failures still get stand-ins).
+  void progress_put(uint64_t id);
   // A replica of a put failed (error, unreachable) or is silent at sloppy_at: a sloppy
   // round sends the write, as a hint for that primary, to the next up fallback.
   void stand_in_for(uint64_t id, PutOp& put, const NodeId& primary);

@@ -14,7 +14,8 @@ PutRound::PutRound(std::vector<NodeId> replicas, uint32_t w)
 }
 
 Outcome PutRound::on_reply(const NodeId& from, const Status& status) {
-  if (outcome_ != Outcome::kPending) return outcome_;
+  // Answers after the outcome still count: stand-ins for late failures need them.
+  if (timed_out_) return outcome_;
   if (std::find(replicas_.begin(), replicas_.end(), from) == replicas_.end()) return outcome_;
   if (acked_.count(from) || failed_.count(from)) return outcome_;
   if (status.is_ok()) {
@@ -23,12 +24,17 @@ Outcome PutRound::on_reply(const NodeId& from, const Status& status) {
     failed_.insert(from);
     if (first_error_.empty()) first_error_ = fmt::format("{}: {}", from, status.to_string());
   }
-  return outcome_ = decide();
+  if (outcome_ == Outcome::kPending) outcome_ = decide();
+  return outcome_;
+}
+
+bool PutRound::complete() const {
+  return timed_out_ || acked_.size() + failed_.size() == replicas_.size();
 }
 
 Outcome PutRound::on_timeout() {
-  if (outcome_ != Outcome::kPending) return outcome_;
   timed_out_ = true;
+  if (outcome_ != Outcome::kPending) return outcome_;
   return outcome_ = (acked_.size() >= w_ ? Outcome::kSucceeded : Outcome::kFailed);
 }
 

@@ -35,6 +35,9 @@ class PutRound {
   void add_replica(const NodeId& fallback);
 
   Outcome outcome() const { return outcome_; }
+  // Every replica answered or failed, or the deadline passed. Answers keep being recorded
+  // after the outcome is decided, until then.
+  bool complete() const;
   // The status for the client once the outcome is not pending.
   Status result() const;
   uint32_t acks() const { return static_cast<uint32_t>(acked_.size()); }

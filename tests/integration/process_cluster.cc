@@ -68,8 +68,12 @@ pid_t spawn(const std::string& path, const std::vector<std::string>& args, const
 
 }  // namespace
 
-ProcessCluster::ProcessCluster(int size, std::vector<std::string> extra_flags)
-    : qkvd_(QKVD_PATH), size_(size), extra_flags_(std::move(extra_flags)), pids_(size, 0) {
+ProcessCluster::ProcessCluster(int size, std::vector<std::string> extra_flags, int initial)
+    : qkvd_(QKVD_PATH),
+      size_(size),
+      initial_(initial < 0 ? size : initial),
+      extra_flags_(std::move(extra_flags)),
+      pids_(size, 0) {
   char tmpl[] = "/tmp/qkv-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   for (int i = 0; i < size_; ++i) {
@@ -88,15 +92,19 @@ ProcessCluster::~ProcessCluster() {
 
 std::vector<std::string> ProcessCluster::args_of(int i) const {
   std::string members;
-  for (int j = 0; j < size_; ++j) {
+  for (int j = 0; j < initial_; ++j) {
     members += fmt::format("{}n{}=127.0.0.1:{}", j ? "," : "", j + 1, peer_ports_[j]);
   }
   std::vector<std::string> args = {"--node-id",       fmt::format("n{}", i + 1),
                                    "--data-dir",      dir_ + fmt::format("/n{}", i + 1),
                                    "--client-listen", client_address(i),
                                    "--peer-listen",   fmt::format("127.0.0.1:{}", peer_ports_[i]),
-                                   "--members",       members,
                                    "--partitions",    "64"};
+  if (i < initial_) {
+    args.insert(args.end(), {"--members", members});
+  } else {
+    args.insert(args.end(), {"--seeds", fmt::format("127.0.0.1:{}", peer_ports_[0])});
+  }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   return args;
 }

@@ -15,8 +15,10 @@ namespace qkv::testing {
 
 class ProcessCluster {
  public:
-  // `size` nodes n1..nN with N=3, R=W=2, Q=64, data under a fresh temp dir.
-  explicit ProcessCluster(int size, std::vector<std::string> extra_flags = {});
+  // `size` nodes n1..nN with N=3, R=W=2, Q=64, data under a fresh temp dir. The first
+  // `initial` (default: all) are the configured members that create the ring; the others
+  // start with only node 1 as a seed and join by gossip.
+  explicit ProcessCluster(int size, std::vector<std::string> extra_flags = {}, int initial = -1);
   ~ProcessCluster();  // SIGKILLs what still runs and removes the data
 
   // Starts node i (0-based) and waits until it answers a status request.
@@ -39,6 +41,7 @@ class ProcessCluster {
   std::string qkvd_;
   std::string dir_;
   int size_;
+  int initial_;
   std::vector<std::string> extra_flags_;
   std::vector<uint16_t> client_ports_, peer_ports_;
   std::vector<pid_t> pids_;

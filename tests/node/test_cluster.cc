@@ -29,6 +29,7 @@ class TestCluster::QueueTransport final : public node::Transport {
 
 struct TestCluster::Member {
   storage::MemoryStorage storage;
+  std::unique_ptr<handoff::HintedHandoff> handoff;
   std::unique_ptr<QueueTransport> transport;
   std::unique_ptr<node::Node> core;
 };
@@ -56,8 +57,12 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     config.r = options_.r;
     config.w = options_.w;
     config.request_timeout = options_.request_timeout;
-    member->core = std::make_unique<node::Node>(config, ring_, member->storage, *member->transport,
-                                                causal::Actor{id, incarnation++}, now_);
+    member->handoff =
+        std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, member->storage);
+    QKV_ASSERT(member->handoff->open().is_ok());
+    member->core =
+        std::make_unique<node::Node>(config, ring_, member->storage, *member->transport,
+                                     causal::Actor{id, incarnation++}, now_, member->handoff.get());
     nodes_.emplace(id, std::move(member));
   }
 }
