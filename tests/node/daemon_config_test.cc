@@ -91,6 +91,25 @@ TEST(DaemonConfigTest, MistakesGetErrorsNamingTheKey) {
   EXPECT_THAT(with("[storage]", "[storage").message(), HasSubstr("bad.toml:"));
 }
 
+TEST(DaemonConfigTest, TheDocumentedExampleConfigIsValid) {
+  auto config = load_daemon_config(QKV_SOURCE_DIR "/deploy/qkvd.example.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_TRUE(config->validate().is_ok()) << config->validate().to_string();
+  EXPECT_EQ(config->gossip_interval, Duration(1000));
+  EXPECT_EQ(config->hints_per_second_max, 1000u);
+}
+
+TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
+  auto config = parse_daemon_config(
+      "node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"127.0.0.1:7101\"]\n",
+      "join.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_TRUE(config->validate().is_ok()) << config->validate().to_string();
+  EXPECT_EQ(config->seeds.at(0).port, 7101);
+  auto neither = parse_daemon_config("node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n", "none.toml");
+  EXPECT_THAT(neither->validate().message(), HasSubstr("seeds"));
+}
+
 TEST(DaemonConfigTest, MembersFlag) {
   auto members = parse_members_flag("n1=127.0.0.1:7101,n2=localhost:7102");
   ASSERT_TRUE(members.is_ok());
