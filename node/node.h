@@ -115,7 +115,7 @@ class Node {
     std::vector<NodeId> primaries;
     std::vector<NodeId> fallbacks_left;    // up fallbacks not yet used, in ring order
     std::map<NodeId, NodeId> standing_in;  // fallback -> the primary it holds a hint for
-    TimePoint sloppy_at;                   // silent primaries get a stand-in from then on
+    TimePoint sloppy_at;    // half the request's deadline: silent primaries get a stand-in then
     bool answered = false;  // the client has its answer; the round lives on for stand-ins
   };
   struct GetOp {

@@ -9,8 +9,9 @@
 //    node holds the key (no sloppy quorum exists yet).
 //  - No spurious siblings / read-your-writes (runs whose faults lose nothing: none, or only
 //    delays, duplicates and skew): the solo client writes its own keys by sequential
-//    read-modify-writes with R+W>N; every read sees its last acknowledged write, and each
-//    key ends with exactly one sibling (keys where a solo write went unanswered are skipped).
+//    read-modify-writes with R+W>N on primaries (sloppy=false); every read sees its last
+//    acknowledged write, and each key ends with exactly one sibling (keys where a solo write went
+//    unanswered are skipped).
 //  - Bounded metadata: a version vector has at most one entry per incarnation of the
 //    key's primaries, and only primaries' actors (only primaries coordinate writes).
 // What may legitimately be lost: with a destructive event (a wipe, or a machine crash

@@ -100,10 +100,11 @@ int main(int argc, char** argv) {
     for (const auto& line : result.trace) fmt::print("{}\n", line);
     if (!sweep || !result.ok) {
       fmt::print(
-          "seed {}: {} ops ({} acknowledged), {} messages, {} events, destructive={}, "
-          "trace {:016x}, {:.0f} ms: {}\n",
+          "seed {}: {} ops ({} acknowledged), {} messages, {} events, hints {} stored {} "
+          "delivered, destructive={}, trace {:016x}, {:.0f} ms: {}\n",
           seed, result.ops, result.ops_acknowledged, result.messages, result.events,
-          result.destructive_event, result.trace_hash, ms, result.ok ? "ok" : "VIOLATION");
+          result.hints_stored, result.hints_delivered, result.destructive_event, result.trace_hash,
+          ms, result.ok ? "ok" : "VIOLATION");
     }
     if (result.ok) {
       ++passed;

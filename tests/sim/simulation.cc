@@ -36,9 +36,9 @@ class SimClock final : public Clock {
 };
 
 const char* body_name(const node::PeerBody& body) {
-  static constexpr const char* kNames[] = {"replica_read",  "replica_read_reply",
-                                           "replica_write", "replica_write_ack",
-                                           "forward",       "forward_reply", "gossip"};
+  static constexpr const char* kNames[] = {
+      "replica_read", "replica_read_reply", "replica_write", "replica_write_ack",
+      "forward",      "forward_reply",      "gossip"};
   return kNames[body.index()];
 }
 
@@ -94,7 +94,8 @@ class Simulation {
     NodeId id;
     std::unique_ptr<SimStorage> storage;
     std::unique_ptr<SimTransport> transport;
-    std::unique_ptr<node::Node> core;  // null while down
+    std::unique_ptr<handoff::HintedHandoff> handoff;  // per process: reloads hints at start
+    std::unique_ptr<node::Node> core;                 // null while down
     Duration skew{0};
     uint64_t life = 0;  // bumped at every crash: messages to an older life are lost
     std::set<uint64_t> incarnations;
@@ -213,8 +214,12 @@ void Simulation::start_node(int i) {
   config.node_id = n.id;
   config.n = config_.n;
   config.request_timeout = config_.request_timeout;
-  n.core = std::make_unique<node::Node>(config, ring_, *n.storage, *n.transport,
-                                        causal::Actor{n.id, incarnation->incarnation}, node_now(i));
+  n.handoff = std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, *n.storage);
+  QKV_ASSERT(n.handoff->open().is_ok());
+  n.core = std::make_unique<node::Node>(
+      config, ring_, *n.storage, *n.transport, causal::Actor{n.id, incarnation->incarnation},
+      node_now(i), n.handoff.get(),
+      [this, i] { return static_cast<int64_t>(node_now(i).time_since_epoch().count()); });
   trace(fmt::format("start {} incarnation={}", n.id, incarnation->incarnation));
   after(kTick, [this, i, life = n.life] { tick(i, life); });
 }
@@ -230,6 +235,7 @@ void Simulation::tick(int i, uint64_t life) {
 void Simulation::crash(int i, bool machine, bool wipe) {
   SimNode& n = nodes_[i];
   n.core.reset();
+  n.handoff.reset();
   ++n.life;
   std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
   if (wipe)
@@ -432,11 +438,14 @@ void Simulation::record_write(Client& c, Op::Kind kind, std::string key,
                     kind == Op::Kind::kPut ? "put" : "delete", describe_context(context)),
         &key);
   proto::ClientOp request;
+  // The solo client wants read-your-writes: that holds for R+W>N on primaries, so its
+  // writes say sloppy=false (acks from fallbacks are not seen by a primary read quorum).
+  bool primaries_only = c.solo;
   if (kind == Op::Kind::kPut) {
     op.value = fmt::format("c{}-{}", c.index, index);
-    request = proto::PutRequest{key, op.value, context, w};
+    request = proto::PutRequest{key, op.value, context, w, primaries_only};
   } else {
-    request = proto::DeleteRequest{key, context, w};
+    request = proto::DeleteRequest{key, context, w, primaries_only};
   }
   issue(c, static_cast<int>(below(nodes_.size())), std::move(request),
         [this, &c, index](std::optional<proto::ClientResponse> response) {
@@ -617,6 +626,11 @@ SimResult Simulation::run() {
     bool answered = op.outcome == Op::Outcome::kOk || op.outcome == Op::Outcome::kNotFound;
     result.ops_acknowledged += answered;
     result.ops_unsuccessful += !answered;
+  }
+  for (const auto& n : nodes_) {
+    if (!n.handoff) continue;
+    result.hints_stored += n.handoff->stats().stored;
+    result.hints_delivered += n.handoff->stats().delivered;
   }
   result.trace = std::move(full_trace_);
   return result;

@@ -86,6 +86,8 @@ struct SimResult {
   std::size_t ops_unsuccessful = 0;  // failed, or no answer / unavailable
   std::size_t ops = 0;
   bool destructive_event = false;  // a wipe, or a machine crash losing unsynced writes
+  uint64_t hints_stored = 0;       // by the nodes' last lives (handoff stats are per process)
+  uint64_t hints_delivered = 0;
   std::vector<std::string> trace;  // with keep_trace
 };
 
