@@ -146,6 +146,9 @@ class Simulation {
   // The solo client waits long enough that delays alone never leave its outcome unknown.
   uint32_t timeout_ms_of(const Client& c) const { return c.solo ? 10'000 : 0; }
   void start_op(Client& c);
+  // Records a new operation in the history; returns its index (ops refer to each other by
+  // index: history_ grows, so references into it do not last).
+  std::size_t begin_op(const Client& c, Op::Kind kind, const std::string& key, uint8_t quorum);
   // `seen`: the values of the read whose context the write carries; nullopt: a blind write.
   void record_write(Client& c, Op::Kind kind, std::string key,
                     std::optional<std::vector<std::string>> seen);
@@ -389,15 +392,7 @@ void Simulation::start_op(Client& c) {
   if (roll >= 30 && roll < 40) {  // a blind put: no context at all
     return record_write(c, Op::Kind::kPut, key, std::nullopt);
   }
-  history_.push_back(Op{});
-  std::size_t index = history_.size() - 1;
-  Op& get = history_[index];
-  get.id = index;
-  get.client = c.index;
-  get.solo = c.solo;
-  get.key = key;
-  get.quorum = r;
-  get.start = clock_.now();
+  std::size_t index = begin_op(c, Op::Kind::kGet, key, r);
   issue(c, static_cast<int>(below(nodes_.size())), proto::GetRequest{key, r},
         [this, &c, index, roll, write_kind](std::optional<proto::ClientResponse> response) {
           Op& op = history_[index];
@@ -414,20 +409,27 @@ void Simulation::start_op(Client& c) {
         });
 }
 
-void Simulation::record_write(Client& c, Op::Kind kind, std::string key,
-                              std::optional<std::vector<std::string>> seen) {
-  uint32_t n = config_.n;
-  uint8_t w = c.solo ? static_cast<uint8_t>(n / 2 + 1) : static_cast<uint8_t>(1 + below(n));
-  history_.push_back(Op{});
-  std::size_t index = history_.size() - 1;
-  Op& op = history_[index];
+std::size_t Simulation::begin_op(const Client& c, Op::Kind kind, const std::string& key,
+                                 uint8_t quorum) {
+  std::size_t index = history_.size();
+  Op op;
   op.id = index;
   op.client = c.index;
   op.solo = c.solo;
   op.kind = kind;
   op.key = key;
-  op.quorum = w;
+  op.quorum = quorum;
   op.start = clock_.now();
+  history_.push_back(std::move(op));
+  return index;
+}
+
+void Simulation::record_write(Client& c, Op::Kind kind, std::string key,
+                              std::optional<std::vector<std::string>> seen) {
+  uint32_t n = config_.n;
+  uint8_t w = c.solo ? static_cast<uint8_t>(n / 2 + 1) : static_cast<uint8_t>(1 + below(n));
+  std::size_t index = begin_op(c, kind, key, w);
+  Op& op = history_[index];
   std::string context;
   if (seen) {
     op.seen = std::move(*seen);
