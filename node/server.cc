@@ -94,21 +94,24 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
     return !gossip_.members().contains(id) || gossip_.is_up(id, clock_.now());
   });
   node_.set_extra_counters([this] { return extra_counters(); });
-  peer_links_.set_on_unreachable([this](const NodeId& link, const std::string& why) {
-    // Gossip links are named "@address": find whose address it is.
-    NodeId peer = link;
-    if (link.starts_with("@")) {
-      peer.clear();
-      for (const auto& [id, state] : gossip_.members()) {
-        if ("@" + state.peer_address == link) peer = id;
-      }
-      if (peer.empty()) return;  // a seed not known yet
-    }
-    spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
-    gossip_.convict(peer);  // a refused connection: down now, not after phi's silence
-    on_gossip_events();
-    node_.on_peer_unreachable(peer, clock_.now());
-  });
+  peer_links_.set_on_unreachable(
+      [this](const NodeId& link, const std::string& why, bool never_sent) {
+        // Gossip links are named "@address": find whose address it is.
+        NodeId peer = link;
+        if (link.starts_with("@")) {
+          peer.clear();
+          for (const auto& [id, state] : gossip_.members()) {
+            if ("@" + state.peer_address == link) peer = id;
+          }
+          if (peer.empty()) return;  // a seed not known yet
+        }
+        spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
+        // A refused or broken connection: down now, not after phi's silence (Riak's nodedown).
+        gossip_.convict(peer);
+        on_gossip_events();
+        // Rounds and forwards act on it only when nothing was sent (see node_transport.h).
+        if (never_sent) node_.on_peer_unreachable(peer, clock_.now());
+      });
 }
 
 Server::~Server() {

@@ -193,7 +193,7 @@ void PeerLinks::back_off(const std::shared_ptr<Link>& link, const std::string& w
   link->retry_at = Clock::now() + std::chrono::milliseconds(link->backoff_ms);
   link->last_error = why;
   link->state = Link::State::kBackoff;
-  if (never_sent && on_unreachable_) on_unreachable_(link->id, why);
+  if (on_unreachable_) on_unreachable_(link->id, why, never_sent);
 }
 
 void PeerLinks::reset(Link& link) {

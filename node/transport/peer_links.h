@@ -67,12 +67,13 @@ class PeerLinks {
   // Optional: frames arriving on outbound links. Without it they are discarded.
   void set_on_frame(FrameHandler handler) { on_frame_ = std::move(handler); }
 
-  // Optional: called when a connect attempt to a peer fails: the frames queued for it were
-  // dropped and never sent, so callers waiting on that peer can give up (or retry a write
-  // elsewhere) now rather than at their deadline. A link that breaks does not call it:
-  // frames sent on it may have arrived. Runs from an Asio completion handler, never
-  // inside send().
-  using UnreachableHandler = std::function<void(const NodeId& peer, const std::string& why)>;
+  // Optional: called when a link to a peer goes down: a connect attempt failed
+  // (`never_sent`: the frames queued for it were dropped unsent, so callers may retry them
+  // elsewhere) or an established connection broke (`never_sent` false: frames sent on it may
+  // have arrived). Either way the peer is unreachable now, which a failure detector may take
+  // as direct evidence. Runs from an Asio completion handler, never inside send().
+  using UnreachableHandler =
+      std::function<void(const NodeId& peer, const std::string& why, bool never_sent)>;
   void set_on_unreachable(UnreachableHandler handler) { on_unreachable_ = std::move(handler); }
 
   // Queues `frame` (one whole framed message) for `to`, connecting if needed. Ok means

@@ -94,7 +94,8 @@ TEST(PeerLinksTest, FailedConnectBacksOffThenSucceedsOnceAServerListens) {
   PeerLinks links(io, options);
   links.set_address("n2", "127.0.0.1", port);
   std::vector<std::string> unreachable;
-  links.set_on_unreachable([&](const NodeId& peer, const std::string& why) {
+  links.set_on_unreachable([&](const NodeId& peer, const std::string& why, bool never_sent) {
+    EXPECT_TRUE(never_sent) << "a refused connect sent nothing";
     unreachable.push_back(peer + ": " + why);
   });
 
@@ -161,11 +162,17 @@ TEST(PeerLinksTest, BrokenLinkBacksOffAndReconnects) {
   options.reconnect_backoff_ms_max = 100;
   PeerLinks links(io, options);
   links.set_address("n2", "127.0.0.1", port);
+  std::vector<bool> down_reports;  // never_sent, per report
+  links.set_on_unreachable([&](const NodeId&, const std::string&, bool never_sent) {
+    down_reports.push_back(never_sent);
+  });
   ASSERT_TRUE(links.send("n2", make_frame(1, 10)).is_ok());
   ASSERT_TRUE(run_until(io, [&] { return peer->received.size() == 1; }));
 
   peer.reset();  // the peer goes away: its connections close
   ASSERT_TRUE(run_until(io, [&] { return links.counters().links_broken == 1; }));
+  // Reported at once (a failure detector may convict), but not as "never sent".
+  EXPECT_EQ(down_reports, std::vector<bool>{false});
 
   peer = std::make_unique<PeerServer>(io, port);  // ... and comes back on the same port
   ASSERT_TRUE(peer->server.listen().is_ok());
