@@ -181,9 +181,11 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
            {},
            {},
            std::min(deadline, now + config_.request_timeout / 2)};
-  for (const NodeId& f : list.fallbacks) {
-    if (is_up(f)) op.fallbacks_left.push_back(f);
-  }
+  // Fallbacks that are up first, in ring order; the others after them: when no up one is
+  // left, a node believed down (perhaps wrongly, under load) is still worth a try.
+  op.fallbacks_left = list.fallbacks;
+  std::stable_partition(op.fallbacks_left.begin(), op.fallbacks_left.end(),
+                        [&](const NodeId& f) { return is_up(f); });
   uint64_t id = next_id_++;
   TimePoint first_alarm = op.sloppy ? op.sloppy_at : deadline;
   track(id, Pending{std::move(reply_to), deadline, first_alarm, std::move(op)});
@@ -225,7 +227,6 @@ void Node::stand_in_for(uint64_t id, PutOp& put, const NodeId& primary) {
   while (!put.fallbacks_left.empty()) {
     NodeId fallback = put.fallbacks_left.front();
     put.fallbacks_left.erase(put.fallbacks_left.begin());
-    if (!is_up(fallback)) continue;
     put.round.add_replica(fallback);
     put.standing_in[fallback] = primary;
     ++counters_.hinted_writes;

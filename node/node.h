@@ -113,7 +113,7 @@ class Node {
     causal::SiblingSet state;  // what every replica is sent
     bool sloppy = true;        // fallbacks may stand in (not primaries_only)
     std::vector<NodeId> primaries;
-    std::vector<NodeId> fallbacks_left;    // up fallbacks not yet used, in ring order
+    std::vector<NodeId> fallbacks_left;    // fallbacks not yet used: up ones first, ring order
     std::map<NodeId, NodeId> standing_in;  // fallback -> the primary it holds a hint for
     TimePoint sloppy_at;    // half the request's deadline: silent primaries get a stand-in then
     bool answered = false;  // the client has its answer; the round lives on for stand-ins

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "ring/ring.h"
@@ -41,6 +42,21 @@ uint64_t hints_pending_for(const ProcessCluster& cluster, int i, const std::stri
     if (m.id == target) return m.hints_pending;
   }
   return 0;
+}
+
+// The membership and handoff lines of every node's log, for failure messages.
+std::string membership_log_lines(const ProcessCluster& cluster) {
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    std::istringstream log(cluster.log_of(i));
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("node_") != std::string::npos || line.find("hint") != std::string::npos ||
+          line.find("member") != std::string::npos) {
+        out += line + "\n";
+      }
+    }
+  }
+  return out;
 }
 
 TEST(MembershipTest, AFourthNodeJoinsFromOneSeedAndAKilledNodeIsMarkedDownWithin10s) {
@@ -120,8 +136,29 @@ TEST(HandoffTest, WritesWithAReplicaDownAreHintedAndHandedOffWhenItReturns) {
         return missing == 0;
       },
       seconds(30));
+  if (!handed_off) {
+    for (const auto& key : replicated_by_n4) {
+      auto got = n4.get(key, {0, 0, true});
+      if (got.is_ok() && got->found()) continue;
+      std::cerr << "first missing key " << key << "; primaries:";
+      for (const auto& p : ring.preference_list(ring::token_of(key), 3).primaries)
+        std::cerr << " " << p;
+      std::cerr << "\n";
+      for (int i = 0; i < 4; ++i) {
+        auto c = cluster.client_of(i).get(key, {0, 0, true});
+        std::cerr << "  n" << i + 1 << " local: "
+                  << (c.is_ok() ? (c->found() ? c->values[0] : "not found")
+                                : c.status().to_string())
+                  << "\n";
+      }
+      break;
+    }
+    auto st = n4.node_status(0);
+    for (const auto& [k, v] : st->counters) std::cerr << "  n4 " << k << "=" << v << "\n";
+  }
   EXPECT_TRUE(handed_off) << missing << " of " << replicated_by_n4.size()
-                          << " keys still missing on n4";
+                          << " keys still missing on n4\n"
+                          << membership_log_lines(cluster);
   EXPECT_TRUE(eventually(
       [&] {
         uint64_t left = 0;
