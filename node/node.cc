@@ -437,7 +437,7 @@ Status Node::merge_locally(ring::Token token, const std::string& key,
 void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
                           std::optional<causal::SiblingSet> state) {
   if (auto delivery = hint_deliveries_.find(id); delivery != hint_deliveries_.end()) {
-    if (handoff_) handoff_->on_ack(delivery->second, status);
+    if (handoff_) handoff_->on_ack(delivery->second.delivery_id, status);
     hint_deliveries_.erase(delivery);
     return;
   }
@@ -495,6 +495,9 @@ void Node::on_tick(TimePoint now) {
 
 void Node::deliver_hints(TimePoint now) {
   if (!handoff_ || !ring_) return;
+  const Duration forget_after = handoff_->config().delivery_timeout;
+  std::erase_if(hint_deliveries_,
+                [&](const auto& e) { return now - e.second.sent > forget_after; });
   int64_t unix_ms = unix_ms_ ? unix_ms_() : 0;
   auto deliveries = handoff_->due(
       now, unix_ms, [this](const NodeId& node) { return node != config_.node_id && is_up(node); });
@@ -506,7 +509,7 @@ void Node::deliver_hints(TimePoint now) {
       handoff_->on_ack(d.id, sent);
       continue;
     }
-    hint_deliveries_.emplace(id, d.id);
+    hint_deliveries_.emplace(id, HintDelivery{d.id, now});
   }
 }
 

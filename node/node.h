@@ -94,6 +94,8 @@ class Node {
   std::optional<TimePoint> next_deadline() const;
   // Requests in flight (coordinated or forwarded, not yet answered).
   std::size_t in_flight() const { return pending_.size(); }
+  // Hint deliveries sent and not yet acked (bounded by the handoff's delivery timeout).
+  std::size_t hint_deliveries_in_flight() const { return hint_deliveries_.size(); }
   const NodeCounters& counters() const { return counters_; }
   // Null until the ring is known.
   const std::shared_ptr<const ring::Ring>& ring() const { return ring_; }
@@ -207,7 +209,14 @@ class Node {
   std::function<int64_t()> unix_ms_;
   std::function<bool(const NodeId&)> is_up_;
   std::function<CounterList()> extra_counters_;
-  std::map<uint64_t, uint64_t> hint_deliveries_;  // our request id -> handoff delivery id
+  struct HintDelivery {
+    uint64_t delivery_id;
+    TimePoint sent;
+  };
+  // Our request id -> the handoff delivery it carries. Entries whose ack never comes (the
+  // frame was dropped, the target died) are forgotten after the handoff's delivery timeout,
+  // by which time the handoff core has released the delivery for a retry.
+  std::map<uint64_t, HintDelivery> hint_deliveries_;
   std::set<std::pair<TimePoint, uint64_t>> deadlines_;
   NodeCounters counters_;
 };

@@ -137,6 +137,7 @@ class HintedHandoff {
   void on_ack(uint64_t delivery_id, const Status& status);
 
   Stats stats() const { return stats_; }
+  const HandoffConfig& config() const { return config_; }
   // Per target with hints: (hint count, hint bytes).
   std::map<NodeId, std::pair<uint64_t, uint64_t>> pending() const;
   // Bytes of all hints (what hint_bytes_max bounds).

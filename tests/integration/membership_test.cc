@@ -15,16 +15,6 @@ namespace {
 
 using std::chrono::seconds;
 
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds deadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling interval only
-  }
-  return done();
-}
-
 // The answer of node i to "members": id -> (listed, up).
 std::map<std::string, bool> members_seen_by(const ProcessCluster& cluster, int i) {
   std::map<std::string, bool> seen;
@@ -62,7 +52,7 @@ std::string membership_log_lines(const ProcessCluster& cluster) {
 TEST(MembershipTest, AFourthNodeJoinsFromOneSeedAndAKilledNodeIsMarkedDownWithin10s) {
   ProcessCluster cluster(4, {}, /*initial=*/3);
   cluster.start_all();  // n4 starts with only n1 as its seed
-  bool everyone_knows_n4 = eventually(
+  bool everyone_knows_n4 = wait_for(
       [&] {
         for (int i = 0; i < 4; ++i) {
           auto seen = members_seen_by(cluster, i);
@@ -74,10 +64,10 @@ TEST(MembershipTest, AFourthNodeJoinsFromOneSeedAndAKilledNodeIsMarkedDownWithin
   EXPECT_TRUE(everyone_knows_n4) << cluster.log_of(3);
   // The joiner learned the ring by gossip and serves requests.
   EXPECT_TRUE(
-      eventually([&] { return cluster.client_of(3).put("via-n4", "v").is_ok(); }, seconds(10)));
+      wait_for([&] { return cluster.client_of(3).put("via-n4", "v").is_ok(); }, seconds(10)));
 
   cluster.kill9(1);  // n2
-  bool marked_down = eventually(
+  bool marked_down = wait_for(
       [&] {
         for (int i : {0, 2, 3}) {
           auto seen = members_seen_by(cluster, i);
@@ -99,9 +89,9 @@ TEST(HandoffTest, WritesWithAReplicaDownAreHintedAndHandedOffWhenItReturns) {
     }
     return true;
   };
-  ASSERT_TRUE(eventually([&] { return all_see("n4", true); }, seconds(10))) << "gossip converged";
+  ASSERT_TRUE(wait_for([&] { return all_see("n4", true); }, seconds(10))) << "gossip converged";
   cluster.kill9(3);  // n4
-  ASSERT_TRUE(eventually([&] { return all_see("n4", false); }, seconds(10)));
+  ASSERT_TRUE(wait_for([&] { return all_see("n4", false); }, seconds(10)));
 
   auto client = cluster.client_of(0);
   for (int i = 0; i < 1000; ++i) {
@@ -126,7 +116,7 @@ TEST(HandoffTest, WritesWithAReplicaDownAreHintedAndHandedOffWhenItReturns) {
   cluster.start(3);
   auto n4 = cluster.client_of(3);
   std::size_t missing = replicated_by_n4.size();
-  bool handed_off = eventually(
+  bool handed_off = wait_for(
       [&] {
         missing = 0;
         for (const auto& key : replicated_by_n4) {
@@ -159,7 +149,7 @@ TEST(HandoffTest, WritesWithAReplicaDownAreHintedAndHandedOffWhenItReturns) {
   EXPECT_TRUE(handed_off) << missing << " of " << replicated_by_n4.size()
                           << " keys still missing on n4\n"
                           << membership_log_lines(cluster);
-  EXPECT_TRUE(eventually(
+  EXPECT_TRUE(wait_for(
       [&] {
         uint64_t left = 0;
         for (int i = 0; i < 3; ++i) left += hints_pending_for(cluster, i, "n4");
@@ -178,11 +168,11 @@ TEST(ReadRepairTest, ASingleGetRepairsAStaleReplica) {
   auto n3 = cluster.client_of(2);
   EXPECT_FALSE(n3.get("stale", {0, 0, /*local=*/true})->found()) << "n3 is stale";
   // Once n1 sees n3 up again, one get (answered at R=2) repairs n3 in the background.
-  ASSERT_TRUE(eventually([&] { return members_seen_by(cluster, 0)["n3"]; }, seconds(10)));
+  ASSERT_TRUE(wait_for([&] { return members_seen_by(cluster, 0)["n3"]; }, seconds(10)));
   auto got = cluster.client_of(0).get("stale", {2, 0});
   ASSERT_TRUE(got.is_ok());
   EXPECT_THAT(got->values, ::testing::ElementsAre("fresh"));
-  EXPECT_TRUE(eventually(
+  EXPECT_TRUE(wait_for(
       [&] {
         return n3.get("stale", {0, 0, true})->found();
       },

@@ -40,16 +40,6 @@ uint16_t next_free_port() {
   throw std::runtime_error("no free port below 32768");
 }
 
-template <typename F>
-bool wait_for(F done, std::chrono::milliseconds deadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling interval only
-  }
-  return done();
-}
-
 pid_t spawn(const std::string& path, const std::vector<std::string>& args, const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {

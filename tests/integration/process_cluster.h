@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/client.h"
@@ -46,6 +47,17 @@ class ProcessCluster {
   std::vector<uint16_t> client_ports_, peer_ports_;
   std::vector<pid_t> pids_;
 };
+
+// Polls `done` every 20 ms until it holds or `deadline` passes; returns its last value.
+template <typename F>
+bool wait_for(F done, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling interval only
+  }
+  return done();
+}
 
 // Runs qkvd with `args` to completion (bounded), returning exit code and stderr+stdout.
 struct RunResult {

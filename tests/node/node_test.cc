@@ -219,6 +219,33 @@ TEST(NodeTest, APrimaryDownGetsItsWriteAsAHintOnAFallback) {
   EXPECT_EQ(hints_left, 0u);
 }
 
+TEST(NodeTest, HintDeliveriesToASilentTargetAreForgottenAndRetried) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  const std::string key = "k";
+  auto primaries = cluster.primaries(key);
+  NodeId down = primaries[2];
+  NodeId fallback;
+  for (const auto& m : options.members) {
+    if (std::find(primaries.begin(), primaries.end(), m) == primaries.end()) fallback = m;
+  }
+  cluster.set_down(down, true);
+  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok());
+  cluster.set_down(down, false);
+  cluster.set_blackholed(down, true);  // back, but its acks never arrive
+  cluster.advance(Duration(100));
+  EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 1u);
+  cluster.advance(Duration(20'000));
+  EXPECT_LE(cluster.node(fallback).hint_deliveries_in_flight(), 1u)
+      << "unacked deliveries are forgotten, not piled up";
+  cluster.set_blackholed(down, false);
+  cluster.advance(Duration(10'000));
+  EXPECT_TRUE(cluster.storage(down).get(ring::token_of(key), key).value().has_value())
+      << "the delivery was retried once the target answered";
+  EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 0u);
+}
+
 TEST(NodeTest, ADuplicatedForwardIsCoordinatedOnce) {
   TestCluster cluster;
   const std::string key = "k";
