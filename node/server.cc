@@ -115,6 +115,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
 }
 
 Server::~Server() {
+  shutting_down_ = true;  // connections closing from here on say nothing about peers
   tick_timer_.cancel();
   drain_timer_.cancel();
 }
@@ -179,9 +180,19 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
 
 void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> connection) {
   std::weak_ptr<transport::FramedConnection> weak = connection;
-  connection->set_on_frame([this, weak](kj::ArrayPtr<const capnp::word> frame) {
+  // Who this inbound connection is from (peers name themselves in every message).
+  auto sender = std::make_shared<NodeId>();
+  connection->set_on_close([this, sender] {
+    // The sender's connection to us broke: it died or stopped (or is restarting, and will
+    // speak again). Direct evidence, as a refused connect is; not when we are stopping.
+    if (shutting_down_ || sender->empty()) return;
+    gossip_.convict(*sender);
+    on_gossip_events();
+  });
+  connection->set_on_frame([this, weak, sender](kj::ArrayPtr<const capnp::word> frame) {
     auto message = decode_peer_message(frame);
     if (!message) {
+      sender->clear();  // we close it ourselves: no evidence about the peer
       auto c = weak.lock();
       spdlog::warn("event=peer_message_malformed remote={} error=\"{}\"",
                    c ? c->remote_endpoint() : "?", message.status().to_string());
@@ -189,6 +200,7 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
       return;
     }
     peer_links_.peer_is_alive(message->from);
+    *sender = message->from;
     if (auto* g = std::get_if<Gossip>(&message->body)) {
       send_gossip(gossip_.on_message(g->message, clock_.now()));
       return on_gossip_events();
