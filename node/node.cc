@@ -31,6 +31,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"replica_writes", replica_writes},
           {"read_repairs", read_repairs},
           {"hinted_writes", hinted_writes},
+          {"coordinator_hints", coordinator_hints},
           {"unavailable", unavailable},
           {"storage_errors", storage_errors}};
 }
@@ -212,12 +213,16 @@ void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
   if (it == pending_.end()) return;
   PutOp& put = std::get<PutOp>(it->second.op);
   put.round.on_reply(from, status);
-  if (!status.is_ok() && put.sloppy) {
+  if (!status.is_ok()) {
     auto standing = put.standing_in.find(from);
     if (standing != put.standing_in.end()) {
       stand_in_for(id, put, standing->second);  // a fallback failed: the next one
     } else if (std::find(put.primaries.begin(), put.primaries.end(), from) != put.primaries.end()) {
-      stand_in_for(id, put, from);
+      if (put.sloppy) {
+        stand_in_for(id, put, from);
+      } else {
+        keep_hint(put, from);  // no stand-in may count (PW), but the primary gets its copy
+      }
     }
   }
   progress_put(id);
@@ -235,6 +240,18 @@ void Node::stand_in_for(uint64_t id, PutOp& put, const NodeId& primary) {
     if (sent.is_ok()) return;
     put.round.on_reply(fallback, sent);
   }
+  keep_hint(put, primary);
+}
+
+void Node::keep_hint(PutOp& put, const NodeId& primary) {
+  // Every primary that misses a write gets it later, however many failed at once: with no
+  // fallback left to stand in (a small cluster, or several nodes down), the coordinator
+  // keeps the hint itself, as Cassandra's coordinator does for every down replica. It does
+  // not count towards W (the coordinator has answered for itself already).
+  if (!handoff_ || primary == config_.node_id || !put.hinted_here.insert(primary).second) return;
+  Status kept = handoff_->store(primary, ring::token_of(put.key), put.key, put.state,
+                                unix_ms_ ? unix_ms_() : 0);
+  if (kept.is_ok()) ++counters_.coordinator_hints;  // a failure is counted by the handoff
 }
 
 bool Node::rejected_for_too_few_replicas(const ReplyTo& reply_to, const char* kind,
@@ -540,6 +557,16 @@ void Node::expire(uint64_t id, TimePoint now) {
     }
     for (const NodeId& p : silent) stand_in_for(id, put, p);
     return;
+  }
+  // The deadline: whoever has not acked may never have got the write; the primary it was
+  // meant for gets a hint here (a duplicate of one a silent fallback keeps is harmless).
+  for (const NodeId& silent : put.round.waiting()) {
+    auto standing = put.standing_in.find(silent);
+    NodeId primary = standing != put.standing_in.end() ? standing->second : silent;
+    bool covered = std::any_of(put.standing_in.begin(), put.standing_in.end(), [&](const auto& e) {
+      return e.second == primary && put.round.acked(e.first);
+    });
+    if (!covered) keep_hint(put, primary);
   }
   put.round.on_timeout();
   progress_put(id);

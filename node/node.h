@@ -51,9 +51,10 @@ struct NodeCounters {
   uint64_t coordinated_puts = 0;  // deletes included
   uint64_t replica_reads = 0;
   uint64_t replica_writes = 0;
-  uint64_t read_repairs = 0;   // replicas sent the merged state after a get found them stale
-  uint64_t hinted_writes = 0;  // writes sent to a fallback for a down or silent primary
-  uint64_t unavailable = 0;    // clients of this node answered with unavailable
+  uint64_t read_repairs = 0;       // replicas sent the merged state after a get found them stale
+  uint64_t hinted_writes = 0;      // writes sent to a fallback for a down or silent primary
+  uint64_t coordinator_hints = 0;  // hints this coordinator kept itself: no fallback was left
+  uint64_t unavailable = 0;        // clients of this node answered with unavailable
   uint64_t storage_errors = 0;
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
@@ -119,6 +120,7 @@ class Node {
     std::map<NodeId, NodeId> standing_in;  // fallback -> the primary it holds a hint for
     TimePoint sloppy_at;    // half the request's deadline: silent primaries get a stand-in then
     bool answered = false;  // the client has its answer; the round lives on for stand-ins
+    std::set<NodeId> hinted_here{};  // primaries this coordinator keeps a hint for itself
   };
   struct GetOp {
     coordinator::GetRound round;
@@ -172,6 +174,7 @@ class Node {
   // A replica of a put failed (error, unreachable) or is silent at sloppy_at: a sloppy
   // round sends the write, as a hint for that primary, to the next up fallback.
   void stand_in_for(uint64_t id, PutOp& put, const NodeId& primary);
+  void keep_hint(PutOp& put, const NodeId& primary);
   void on_put_reply(uint64_t id, const NodeId& from, const Status& status);
   void deliver_hints(TimePoint now);
   bool is_up(const NodeId& node) const {

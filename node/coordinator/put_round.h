@@ -41,6 +41,7 @@ class PutRound {
   // The status for the client once the outcome is not pending.
   Status result() const;
   uint32_t acks() const { return static_cast<uint32_t>(acked_.size()); }
+  bool acked(const NodeId& replica) const { return acked_.contains(replica); }
   uint32_t required() const { return w_; }
   const std::vector<NodeId>& replicas() const { return replicas_; }
   // Replicas that have not answered yet.

@@ -219,6 +219,54 @@ TEST(NodeTest, APrimaryDownGetsItsWriteAsAHintOnAFallback) {
   EXPECT_EQ(hints_left, 0u);
 }
 
+// Hints left anywhere in the cluster, per target.
+std::map<NodeId, std::size_t> hints_for(TestCluster& cluster, const std::vector<NodeId>& members) {
+  std::map<NodeId, std::size_t> out;
+  for (const auto& m : members) {
+    EXPECT_TRUE(
+        cluster.storage(m)
+            .scan_hints([&](const NodeId& target, ring::Token, std::string_view, std::string_view) {
+              ++out[target];
+              return true;
+            })
+            .is_ok());
+  }
+  return out;
+}
+
+TEST(NodeTest, EveryPrimaryThatMissedAWriteGetsItEvenWithNoFallbackLeft) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  const std::string key = "k";
+  auto primaries = cluster.primaries(key);
+  cluster.set_down(primaries[1], true);
+  cluster.set_down(primaries[2], true);
+  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok())
+      << "W=2: the coordinator and the one fallback";
+  EXPECT_EQ(cluster.node(primaries[0]).counters().hinted_writes, 1u);
+  EXPECT_EQ(cluster.node(primaries[0]).counters().coordinator_hints, 1u)
+      << "one fallback for two missing primaries: the coordinator keeps the other hint";
+  EXPECT_EQ(hints_for(cluster, options.members),
+            (std::map<NodeId, std::size_t>{{primaries[1], 1}, {primaries[2], 1}}));
+
+  // sloppy=false (PW): no stand-in counts, but the missing primary still gets a hint.
+  cluster.set_down(primaries[1], false);
+  ASSERT_TRUE(
+      cluster.request(primaries[0], proto::PutRequest{key, "v2", "", 2, true}).status.is_ok());
+  EXPECT_EQ(cluster.node(primaries[0]).counters().coordinator_hints, 2u);
+
+  cluster.set_down(primaries[2], false);
+  cluster.advance(Duration(1000));
+  for (const NodeId& p : primaries) {
+    auto stored = cluster.storage(p).get(ring::token_of(key), key);
+    ASSERT_TRUE(stored.value().has_value()) << p << " got its copy by hinted handoff";
+    EXPECT_THAT(node::decode_sibling_set(*stored.value())->values(),
+                ::testing::UnorderedElementsAre("v", "v2"));
+  }
+  EXPECT_TRUE(hints_for(cluster, options.members).empty()) << "delivered hints are deleted";
+}
+
 TEST(NodeTest, HintDeliveriesToASilentTargetAreForgottenAndRetried) {
   TestCluster::Options options;
   options.members = {"n1", "n2", "n3", "n4"};
