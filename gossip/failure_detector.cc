@@ -17,7 +17,13 @@ void FailureDetector::heartbeat(const NodeId& id, TimePoint now) {
   auto [it, inserted] = peers_.try_emplace(id);
   Window& w = it->second;
   if (inserted) {
+    // Seed the window with one bootstrap interval, as Cassandra's ArrivalWindow does
+    // (fd_initial_value_ms): a mean learned from the first few arrivals alone, often
+    // bunched (several gossip paths bring news at once), would be far too short and convict
+    // a live peer after a second of silence. Erring high costs a slower first detection.
     w.last = now;
+    w.intervals.push_back(config_.bootstrap_interval.count());
+    w.sum = config_.bootstrap_interval.count();
     return;
   }
   if (now <= w.last) return;  // same arrival, or out of order: nothing to learn
@@ -33,7 +39,7 @@ void FailureDetector::heartbeat(const NodeId& id, TimePoint now) {
 }
 
 double FailureDetector::mean_of(const Window& w) const {
-  if (w.intervals.empty()) return static_cast<double>(config_.bootstrap_interval.count());
+  QKV_ASSERT(!w.intervals.empty());  // seeded at the first arrival
   return static_cast<double>(w.sum) / static_cast<double>(w.intervals.size());
 }
 

@@ -12,8 +12,12 @@
 // - A never-heard peer has phi 0 and is_up() == true: the detector has no evidence against
 //   it. Whether the peer exists at all is membership's question (GossipCore::is_up answers
 //   false for an unknown id).
-// - A peer heard exactly once (or whose every interval was discarded) uses
-//   bootstrap_interval as its mean (the gossip interval), as Cassandra seeds its window.
+// - The first arrival from a peer seeds its window with one interval of
+//   bootstrap_interval (GossipCore uses twice the gossip interval), as Cassandra seeds its
+//   ArrivalWindow with fd_initial_value_ms: a peer heard once has that mean, and a few
+//   early arrivals bunched together (news arriving by several gossip paths at once) cannot
+//   pull the mean down to milliseconds and convict a live peer after a second of silence.
+//   The seed ages out of the window like any interval.
 // - Intervals longer than interval_max are not recorded (the arrival still resets the
 //   silence): a peer back from a crash or partition must not drag the mean up and slow
 //   every later detection. Cassandra does the same with its max interval.
@@ -39,7 +43,7 @@ namespace qkv::gossip {
 
 struct FailureDetectorConfig {
   double phi_convict = 8.0;           // REQUIRES: > 0
-  Duration bootstrap_interval{1000};  // mean for a peer with no recorded interval; > 0
+  Duration bootstrap_interval{1000};  // the interval seeding each peer's window; > 0
   Duration interval_max{10'000};      // longer intervals are not recorded; > 0
   std::size_t window_max = 1000;      // intervals kept per peer; >= 1
 };
@@ -68,7 +72,7 @@ class FailureDetector {
   // The mean interval phi uses for `id`, in ms (bootstrap_interval if none is recorded).
   double mean_interval_ms(const NodeId& id) const;
 
-  // Recorded intervals for `id` (0 if never heard); at most window_max.
+  // Intervals in `id`'s window, the seed included (0 if never heard); at most window_max.
   std::size_t window_size(const NodeId& id) const;
 
   const FailureDetectorConfig& config() const { return config_; }

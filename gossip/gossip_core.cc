@@ -57,7 +57,7 @@ GossipCore::GossipCore(GossipConfig config, NodeState self, RingState ring, uint
     : config_(std::move(config)),
       self_id_(self.id),
       ring_(std::move(ring)),
-      fd_(FailureDetectorConfig{config_.phi_convict, config_.interval, config_.fd_interval_max,
+      fd_(FailureDetectorConfig{config_.phi_convict, 2 * config_.interval, config_.fd_interval_max,
                                 config_.fd_window_max}),
       rng_(seed),
       next_round_(now) {

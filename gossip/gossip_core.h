@@ -71,8 +71,8 @@ struct GossipConfig {
 // Something subscribers react to; each change yields exactly one event.
 // - kJoined: a node was learned for the first time. It starts as up (its state just
 //   arrived and counts as a heartbeat), so a node already dead when first heard of
-//   second-hand is up until convicted, after about 8 ln(10) = 18.4 intervals (the
-//   bootstrap mean is one interval).
+//   second-hand is up until convicted, after about 8 ln(10) * 2 = 36.8 intervals (the
+//   failure detector's window is seeded with two intervals, as Cassandra's is).
 // - kUp / kDown: this node's verdict on a member flipped (evaluated once per round).
 // - kChanged: a newer state of a known node (or of self, from set_status) differs in
 //   generation, status, addresses or zone. Heartbeats (only the version moved) are not.

@@ -58,7 +58,7 @@ TEST(FailureDetectorTest, ResumedHeartbeatsBringPhiBackAndKeepTheMean) {
   // The 30 s gap is above interval_max (10 s): not recorded, so the mean is still 1 s and
   // the next outage is caught as fast as the first.
   EXPECT_DOUBLE_EQ(fd.mean_interval_ms("p"), 1000.0);
-  EXPECT_EQ(fd.window_size("p"), 49u);
+  EXPECT_EQ(fd.window_size("p"), 50u);  // the seed and 49 intervals
   EXPECT_TRUE(fd.is_up("p", at(last + 30'000 + 18'420)));
   EXPECT_FALSE(fd.is_up("p", at(last + 30'000 + 18'421)));
 }
@@ -110,10 +110,10 @@ TEST(FailureDetectorTest, IntervalsAboveTheMaxAreNotRecorded) {
   FailureDetector fd(config);
   fd.heartbeat("p", at(0));
   fd.heartbeat("p", at(1000));
-  fd.heartbeat("p", at(5000));  // 4000: at the max, recorded
-  fd.heartbeat("p", at(9001));  // 4001: above, not recorded
-  EXPECT_EQ(fd.window_size("p"), 2u);
-  EXPECT_DOUBLE_EQ(fd.mean_interval_ms("p"), 2500.0);
+  fd.heartbeat("p", at(5000));         // 4000: at the max, recorded
+  fd.heartbeat("p", at(9001));         // 4001: above, not recorded
+  EXPECT_EQ(fd.window_size("p"), 3u);  // the 1000 ms seed, 1000, 4000
+  EXPECT_DOUBLE_EQ(fd.mean_interval_ms("p"), 2000.0);
   // ...but the arrival still ends the silence.
   EXPECT_EQ(fd.phi("p", at(9001)), 0.0);
 }
@@ -132,7 +132,7 @@ TEST(FailureDetectorTest, PeerHeardOnceUsesTheBootstrapMean) {
   FailureDetector fd(config);
   fd.heartbeat("p", at(10'000));
   EXPECT_TRUE(fd.knows("p"));
-  EXPECT_EQ(fd.window_size("p"), 0u);
+  EXPECT_EQ(fd.window_size("p"), 1u);  // the seed
   EXPECT_DOUBLE_EQ(fd.mean_interval_ms("p"), 500.0);
   EXPECT_NEAR(fd.phi("p", at(10'500)), std::numbers::log10e, 1e-12);
   // 8 * ln(10) * 500 = 9210.3 ms.
@@ -140,14 +140,25 @@ TEST(FailureDetectorTest, PeerHeardOnceUsesTheBootstrapMean) {
   EXPECT_FALSE(fd.is_up("p", at(10'000 + 9211)));
 }
 
+TEST(FailureDetectorTest, ABurstOfEarlyArrivalsDoesNotConvictAfterASecond) {
+  // A node just learned of a peer hears of it by several gossip paths within milliseconds.
+  // Without the seeded interval the mean would be ~13 ms and 1 s of silence would convict.
+  FailureDetector fd(FailureDetectorConfig{});
+  for (int64_t t : {0, 10, 20, 40}) fd.heartbeat("p", at(t));
+  EXPECT_DOUBLE_EQ(fd.mean_interval_ms("p"), (1000.0 + 10 + 10 + 20) / 4);
+  EXPECT_TRUE(fd.is_up("p", at(40 + 1500)));
+  EXPECT_TRUE(fd.is_up("p", at(40 + 4700)));
+  EXPECT_FALSE(fd.is_up("p", at(40 + 4800)));  // 8 ln(10) * 260 ms = 4789 ms
+}
+
 TEST(FailureDetectorTest, SameMillisecondIsOneArrivalAndTimeNeverGoesBack) {
   FailureDetector fd(FailureDetectorConfig{});
   fd.heartbeat("p", at(1000));
-  fd.heartbeat("p", at(1000));  // a second message of the same exchange
-  EXPECT_EQ(fd.window_size("p"), 0u);
+  fd.heartbeat("p", at(1000));         // a second message of the same exchange
+  EXPECT_EQ(fd.window_size("p"), 1u);  // the seed only
   fd.heartbeat("p", at(2000));
   fd.heartbeat("p", at(1500));  // out of order: ignored
-  EXPECT_EQ(fd.window_size("p"), 1u);
+  EXPECT_EQ(fd.window_size("p"), 2u);
   EXPECT_DOUBLE_EQ(fd.mean_interval_ms("p"), 1000.0);
   EXPECT_EQ(fd.phi("p", at(1800)), 0.0);  // before the last arrival
   EXPECT_NEAR(fd.phi("p", at(3000)), std::numbers::log10e, 1e-12);
@@ -170,9 +181,10 @@ TEST(FailureDetectorTest, PeersAreIndependent) {
   for (int64_t t = 0; t <= 10'000; t += 1000) fd.heartbeat("fast", at(t));
   for (int64_t t = 0; t <= 10'000; t += 2000) fd.heartbeat("slow", at(t));
   EXPECT_DOUBLE_EQ(fd.mean_interval_ms("fast"), 1000.0);
-  EXPECT_DOUBLE_EQ(fd.mean_interval_ms("slow"), 2000.0);
+  // The 1000 ms seed and five 2000 ms intervals.
+  EXPECT_DOUBLE_EQ(fd.mean_interval_ms("slow"), 11000.0 / 6);
   // After 25 s of silence the fast one (bound 18.4 s) is convicted, the slow one
-  // (bound 36.8 s) is not.
+  // (bound 33.8 s) is not.
   EXPECT_FALSE(fd.is_up("fast", at(35'000)));
   EXPECT_TRUE(fd.is_up("slow", at(35'000)));
 }

@@ -315,8 +315,9 @@ TEST(GossipCoreTest, VerdictsFlipOncePerOutageAndSkipLocalPauses) {
   EXPECT_TRUE(a.is_up("a", at(10'000)));
   EXPECT_FALSE(a.is_up("nobody", at(10'000)));
 
-  // p goes silent at 10 s; a keeps ticking each second. Conviction when
-  // silence >= 8 ln(10) s = 18.42 s, i.e. at the first round at or after 28.42 s: 29 s.
+  // p goes silent at 10 s; a keeps ticking each second. The window holds the 2 s seed and
+  // ten 1 s intervals (mean 12/11 s), so conviction comes when silence >= 8 ln(10) * 12/11 s
+  // = 20.09 s, i.e. at the first round at or after 30.09 s: 31 s.
   std::vector<Event> events;
   int64_t t = 10'000;
   while (events.empty() && t < 100'000) {
@@ -324,9 +325,9 @@ TEST(GossipCoreTest, VerdictsFlipOncePerOutageAndSkipLocalPauses) {
     (void)a.on_tick(at(t));
     events = a.take_events();
   }
-  EXPECT_EQ(t, 29'000);
+  EXPECT_EQ(t, 31'000);
   EXPECT_EQ(events, (std::vector<Event>{{Event::kDown, "p"}}));
-  EXPECT_FALSE(a.is_up("p", at(29'000)));
+  EXPECT_FALSE(a.is_up("p", at(31'000)));
   for (t += 1000; t < 40'000; t += 1000) (void)a.on_tick(at(t));
   EXPECT_TRUE(a.take_events().empty());  // no repeats while it stays down
 
