@@ -164,10 +164,10 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
   if (const toml::table* t = *table("storage")) {
     QKV_RETURN_IF_ERROR(check_keys(*t, {"sync_writes", "block_cache_bytes"}, "storage."));
     if (const toml::node* n = t->get("sync_writes")) {
-      auto v = n->value<bool>();
-      if (!v)
+      if (!n->is_boolean()) {
         return Status::invalid_argument("config key 'storage.sync_writes' must be true or false");
-      c.sync_writes = *v;
+      }
+      c.sync_writes = n->as_boolean()->get();
     }
     QKV_RETURN_IF_ERROR(read_int(*t, "block_cache_bytes", "storage.", c.block_cache_bytes));
   }
@@ -183,8 +183,14 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     }
   }
   if (const toml::table* t = *table("handoff")) {
-    QKV_RETURN_IF_ERROR(
-        check_keys(*t, {"hint_age_max_ms", "hint_bytes_max", "hints_per_second_max"}, "handoff."));
+    QKV_RETURN_IF_ERROR(check_keys(
+        *t, {"enabled", "hint_age_max_ms", "hint_bytes_max", "hints_per_second_max"}, "handoff."));
+    if (const toml::node* n = t->get("enabled")) {
+      if (!n->is_boolean()) {
+        return Status::invalid_argument("config key 'handoff.enabled' must be true or false");
+      }
+      c.hinted_handoff = n->as_boolean()->get();
+    }
     uint64_t age = c.hint_age_max.count();
     QKV_RETURN_IF_ERROR(read_int(*t, "hint_age_max_ms", "handoff.", age));
     c.hint_age_max = Duration(age);

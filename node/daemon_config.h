@@ -46,6 +46,10 @@ struct DaemonConfig {
   std::optional<HostPort> peer_advertise, client_advertise;
   Duration gossip_interval{1000};
   double phi_convict = 8;  // Hayashibara et al. 2004; Cassandra's default
+  // Sloppy quorum + hinted handoff ([handoff] enabled; Cassandra's hinted_handoff_enabled).
+  // Off: fallbacks refuse hints, coordinators keep none, and hints already stored stay
+  // undelivered until it is on again; writes then need W primaries.
+  bool hinted_handoff = true;
   Duration hint_age_max{3 * 3600 * 1000};
   uint64_t hint_bytes_max = 1ull << 30;
   uint32_t hints_per_second_max = 1000;

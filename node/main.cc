@@ -28,6 +28,7 @@ struct Flags {
       log_level;
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
+  bool no_hinted_handoff = false;
 };
 
 // Flags win over the file; both are validated together afterwards.
@@ -60,6 +61,7 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.w) c.node.w = f.w;
   if (f.partitions) c.partitions = f.partitions;
   if (f.sync_writes) c.sync_writes = true;
+  if (f.no_hinted_handoff) c.hinted_handoff = false;
   if (!f.log_level.empty()) c.log_level = f.log_level;
   return c.validate();
 }
@@ -120,11 +122,11 @@ int run(DaemonConfig config) {
   }
   spdlog::info(
       "event=ready node={} client={}:{} peer={}:{} data_dir={} incarnation={} generation={} n={} "
-      "r={} w={} partitions={} members={} seeds={} sync_writes={}",
+      "r={} w={} partitions={} members={} seeds={} sync_writes={} hinted_handoff={}",
       self, config.client_listen.host, server->client_port(), config.peer_listen.host,
       server->peer_port(), config.data_dir, incarnation->incarnation, *generation, config.node.n,
       config.node.r, config.node.w, config.partitions, config.members.size(), config.seeds.size(),
-      config.sync_writes);
+      config.sync_writes, config.hinted_handoff);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   std::optional<qkv::TimePoint> drained_at;
@@ -180,6 +182,8 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", f.partitions,
                  "Q, a power of two fixed at cluster creation (default 256)");
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
+  app.add_flag("--no-hinted-handoff", f.no_hinted_handoff,
+               "keep and deliver no hints (handoff.enabled = false)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
   app.set_version_flag("--version", "qkvd 0.1.0");
   CLI11_PARSE(app, argc, argv);

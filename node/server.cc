@@ -77,7 +77,8 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
       gossip_(gossip_config(config), self_state(config, generation, ring != nullptr),
               ring ? gossip::RingState{1, config.node.n, ring->owners()} : gossip::RingState{},
               actor.incarnation ^ generation, clock.now()),
-      node_(config.node, std::move(ring), storage, *this, actor, clock.now(), &handoff_, unix_ms),
+      node_(config.node, std::move(ring), storage, *this, actor, clock.now(),
+            config.hinted_handoff ? &handoff_ : nullptr, unix_ms),
       transport_options_(transport_options(config)),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
@@ -135,6 +136,7 @@ void Server::arm_tick() {
     TimePoint now = clock_.now();
     send_gossip(gossip_.on_tick(now));
     on_gossip_events();
+    open_member_links(now);
     node_.on_tick(now);
     for (const auto& line : handoff_.take_log_lines()) {
       if (line.starts_with("event=hints_loaded")) {
@@ -146,6 +148,16 @@ void Server::arm_tick() {
     log_progress();
     arm_tick();
   });
+}
+
+void Server::open_member_links(TimePoint now) {
+  if (now < next_links_check_) return;
+  next_links_check_ = now + config_.gossip_interval;
+  for (const auto& [id, state] : gossip_.members()) {
+    if (id != config_.node.node_id && state.status != gossip::Status::kRemoved) {
+      peer_links_.open(id);
+    }
+  }
 }
 
 void Server::on_client_connection(std::shared_ptr<transport::FramedConnection> connection) {

@@ -58,6 +58,9 @@ class Server final : public Transport {
   std::vector<std::pair<std::string, uint64_t>> extra_counters() const;
   void log_progress();
   void drain_step(TimePoint until, std::function<void()> done);
+  // Keeps a link open to every member, once per gossip interval: a member that dies then
+  // breaks it and is convicted at once, whatever gossip peers it was picking.
+  void open_member_links(TimePoint now);
 
   boost::asio::io_context& io_;
   const DaemonConfig& config_;
@@ -67,6 +70,7 @@ class Server final : public Transport {
   Node node_;
   std::map<std::string, uint64_t> membership_counters_;  // node_up, node_down, ...
   TimePoint last_progress_log_{};
+  TimePoint next_links_check_{};  // when open_member_links() runs next
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
   transport::TransportOptions transport_options_;
   transport::TcpServer client_server_;

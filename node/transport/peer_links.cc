@@ -86,6 +86,16 @@ Status PeerLinks::send(const NodeId& to, kj::Array<capnp::word> frame) {
   return Status::ok();
 }
 
+void PeerLinks::open(const NodeId& id) {
+  auto it = links_.find(id);
+  if (it == links_.end()) return;
+  const std::shared_ptr<Link>& link = it->second;
+  if (link->state == Link::State::kBackoff && Clock::now() >= link->retry_at) {
+    link->state = Link::State::kIdle;
+  }
+  if (link->state == Link::State::kIdle) connect(link);
+}
+
 void PeerLinks::peer_is_alive(const NodeId& id) {
   auto it = links_.find(id);
   if (it == links_.end() || it->second->state != Link::State::kBackoff) return;

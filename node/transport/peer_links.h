@@ -84,6 +84,12 @@ class PeerLinks {
   //   overloaded        the link's queue would exceed send_queue_bytes_max
   Status send(const NodeId& to, kj::Array<capnp::word> frame);
 
+  // Connects the link to `id` now if it is idle (never connected, or closed), so that a
+  // peer's death shows as a broken connection at once (as a Riak node sees nodedown) rather
+  // than only after a failure detector's silence. No effect on unknown ids, links connected
+  // or connecting, or links backing off until their retry time.
+  void open(const NodeId& id);
+
   // Evidence that `id` is up (it sent us a message on its own link): ends a backoff so
   // the next send() connects at once. Otherwise a restarted peer could not get replies
   // from us until our backoff ran out. Unknown ids and links not backing off: no effect.

@@ -97,6 +97,17 @@ TEST(DaemonConfigTest, TheDocumentedExampleConfigIsValid) {
   EXPECT_TRUE(config->validate().is_ok()) << config->validate().to_string();
   EXPECT_EQ(config->gossip_interval, Duration(1000));
   EXPECT_EQ(config->hints_per_second_max, 1000u);
+  EXPECT_TRUE(config->hinted_handoff);
+}
+
+TEST(DaemonConfigTest, HintedHandoffCanBeSwitchedOff) {
+  auto off = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[handoff]\nenabled = false\n", "off.toml");
+  ASSERT_TRUE(off.is_ok()) << off.status().to_string();
+  EXPECT_FALSE(off->hinted_handoff);
+  auto bad = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[handoff]\nenabled = 1\n", "bad.toml");
+  EXPECT_THAT(bad.status().message(), HasSubstr("handoff.enabled"));
 }
 
 TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {

@@ -185,6 +185,38 @@ TEST(PeerLinksTest, BrokenLinkBacksOffAndReconnects) {
   EXPECT_EQ(links.counters().connects, 2u);
 }
 
+TEST(PeerLinksTest, AnOpenedLinkReportsThePeersDeathWithoutAnyTraffic) {
+  asio::io_context io;
+  auto peer = std::make_unique<PeerServer>(io, 0);
+  ASSERT_TRUE(peer->server.listen().is_ok());
+  const uint16_t port = peer->server.port();
+  PeerLinks links(io, {});
+  links.set_address("n2", "127.0.0.1", port);
+  std::vector<bool> down_reports;
+  links.set_on_unreachable([&](const NodeId&, const std::string&, bool never_sent) {
+    down_reports.push_back(never_sent);
+  });
+  links.open("n9");  // unknown: nothing happens
+  links.open("n2");
+  links.open("n2");  // already connecting: still one attempt
+  ASSERT_TRUE(run_until(io, [&] { return links.counters().connects == 1; }));
+  EXPECT_EQ(links.counters().frames_sent, 0u);
+
+  peer.reset();  // dies with nothing in flight: the idle link still notices at once
+  ASSERT_TRUE(run_until(io, [&] { return down_reports.size() == 1; }));
+  EXPECT_EQ(down_reports, std::vector<bool>{false});
+
+  links.open("n2");  // during the backoff: no attempt
+  EXPECT_EQ(links.counters().connect_failures, 0u);
+  // After it, open() tries again and the refused connect is reported as well.
+  ASSERT_TRUE(run_until(io, [&] {
+    links.open("n2");
+    return down_reports.size() == 2;
+  }));
+  EXPECT_EQ(down_reports.back(), true);
+  EXPECT_EQ(links.counters().connect_failures, 1u);
+}
+
 TEST(PeerLinksTest, CloseAllDropsQueuedFramesAndALaterSendReconnects) {
   asio::io_context io;
   PeerServer peer(io, 0);
