@@ -578,7 +578,16 @@ void Node::progress_put(uint64_t id) {
   PutOp& put = std::get<PutOp>(it->second.op);
   if (!put.answered && put.round.outcome() != coordinator::Outcome::kPending) {
     put.answered = true;
-    reply_status(it->second.reply_to, put.round.result());
+    Status result = put.round.result();
+    if (!result.is_ok()) {
+      reply_status(it->second.reply_to, std::move(result));
+    } else {
+      // The new context covers what was written, so the client may write again unread.
+      proto::ClientResponse response;
+      response.request_id = it->second.reply_to.client_request_id;
+      response.body = proto::PutResponse{encode_context(put.state.version_vector())};
+      reply(it->second.reply_to, std::move(response));
+    }
   }
   if (put.answered && put.round.complete()) {
     deadlines_.erase({it->second.armed, id});

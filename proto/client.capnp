@@ -91,6 +91,12 @@ struct MembersResponse {
   ringVersion @1 :UInt64;
 }
 
+# The answer to a successful put or delete: the causal context of the state it wrote (as
+# Riak's return_head), so a client can write the key again without reading it first.
+struct PutResponse {
+  context @0 :Data;
+}
+
 struct ClientResponse {
   requestId @0 :UInt64;
   status @1 :Common.Status;
@@ -100,5 +106,6 @@ struct ClientResponse {
     ring @4 :RingResponse;
     nodeStatus @5 :StatusResponse;
     members @6 :MembersResponse;
+    put @7 :PutResponse;
   }
 }

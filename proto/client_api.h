@@ -53,6 +53,12 @@ struct GetResponse {
   std::string context;
 };
 
+// A successful put or delete: the causal context of what it wrote (covers the new value and
+// every sibling the request's context superseded). Pass it to the next put/delete of the key.
+struct PutResponse {
+  std::string context;
+};
+
 struct RingResponse {
   uint32_t partition_count = 0;
   uint8_t n = 0;
@@ -86,8 +92,8 @@ struct MembersResponse {
   uint64_t ring_version = 0;
 };
 
-using ClientBody =
-    std::variant<std::monostate, GetResponse, RingResponse, StatusResponse, MembersResponse>;
+using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse,
+                                MembersResponse, PutResponse>;
 
 struct ClientResponse {
   uint64_t request_id = 0;

@@ -120,6 +120,8 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           for (std::size_t i = 0; i < body.values.size(); ++i)
             values.set(i, to_data(body.values[i]));
           g.setContext(to_data(body.context));
+        } else if constexpr (std::is_same_v<T, PutResponse>) {
+          b.initPut().setContext(to_data(body.context));
         } else if constexpr (std::is_same_v<T, RingResponse>) {
           auto ring = b.initRing();
           ring.setPartitionCount(body.partition_count);
@@ -181,6 +183,9 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       out.body = std::move(body);
       break;
     }
+    case wire::ClientResponse::PUT:
+      out.body = PutResponse{to_string(r.getPut().getContext())};
+      break;
     case wire::ClientResponse::RING: {
       auto ring = r.getRing();
       RingResponse body;

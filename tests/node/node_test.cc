@@ -64,6 +64,24 @@ TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   EXPECT_THAT(body(cluster.get("n1", "k", 3)).values, UnorderedElementsAre("v5"));
 }
 
+TEST(NodeTest, APutAnswersWithTheContextOfWhatItWrote) {
+  TestCluster cluster;
+  std::string ctx;
+  for (int i = 1; i <= 5; ++i) {
+    auto put = cluster.put(fmt::format("n{}", 1 + i % 3), "k", fmt::format("v{}", i), ctx);
+    ASSERT_TRUE(put.status.is_ok());
+    auto* answer = std::get_if<proto::PutResponse>(&put.body);
+    ASSERT_NE(answer, nullptr) << "a put answers with its context, forwarded or not";
+    ASSERT_FALSE(answer->context.empty());
+    ctx = answer->context;  // the next write needs no read
+  }
+  EXPECT_THAT(body(cluster.get("n1", "k", 3)).values, UnorderedElementsAre("v5"));
+  auto del = cluster.del("n2", "k", ctx);
+  ASSERT_TRUE(del.status.is_ok());
+  ASSERT_TRUE(std::holds_alternative<proto::PutResponse>(del.body));
+  EXPECT_EQ(cluster.get("n3", "k").status.code(), StatusCode::kNotFound);
+}
+
 TEST(NodeTest, DeleteThenGetIsNotFoundButKeepsAContext) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v").status.is_ok());

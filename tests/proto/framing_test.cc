@@ -89,6 +89,10 @@ TEST(ClientCodecTest, RequestsAndResponsesRoundTrip) {
   st.counters = {{"a", 1}, {"b", 2}};
   auto s = decode_client_response(encode(ClientResponse{1, Status::ok(), st}));
   EXPECT_EQ(std::get<StatusResponse>(s->body).counters, st.counters);
+
+  auto p = decode_client_response(encode(ClientResponse{2, Status::ok(), PutResponse{"vv"}}));
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(std::get<PutResponse>(p->body).context, "vv");
 }
 
 TEST(ClientCodecTest, GarbageIsCorruptionNotACrash) {
