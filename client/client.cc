@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "client/request_building.h"
 #include "common/asio.h"
 #include "proto/client_codec.h"
 #include "proto/framing.h"
@@ -25,20 +26,6 @@ constexpr uint32_t kServerMarginMaxMs = 100;
 
 Deadline deadline_after(uint32_t ms) {
   return SteadyClock::now() + std::chrono::milliseconds(ms);
-}
-
-// "host:port" or "[v6]:port" -> (host, port); nullopt when malformed.
-std::optional<std::pair<std::string, std::string>> split_host_port(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return {};
-  std::string host = address.substr(0, colon);
-  std::string port = address.substr(colon + 1);
-  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return {};
-  }
-  return std::pair(std::move(host), std::move(port));
 }
 
 // One node's persistent connection; `socket` is empty until first use and after a failure.
@@ -177,7 +164,7 @@ class Client::Impl {
       if (still_open(c)) return Status::ok();
       close(c);
     }
-    auto host_port = split_host_port(c.address);
+    auto host_port = internal::split_host_port(c.address);
     if (!host_port) return Status::invalid_argument("not a host:port address");
     uint32_t limit_ms = options_.connect_timeout_ms;
     Deadline deadline = deadline_after(limit_ms);
@@ -299,17 +286,7 @@ class Client::Impl {
   uint64_t next_request_id_ = 1;  // 0 is never used: the node answers 0 to unreadable requests
 };
 
-namespace {
-
-// A request's answer must carry the body its op implies; T is that body's type.
-template <typename T>
-Result<T> take_body(proto::ClientResponse&& response, const char* op) {
-  if (!response.status.is_ok()) return response.status;
-  if (auto* body = std::get_if<T>(&response.body)) return std::move(*body);
-  return Status::corruption(fmt::format("the node's answer to a {} has no {} body", op, op));
-}
-
-}  // namespace
+using internal::take_body;
 
 Client::Client(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
@@ -326,17 +303,7 @@ Result<GetResult> Client::get(std::string_view key, ReadOptions options) {
       impl_->call(proto::GetRequest{std::string(key), options.r, options.local}, options.timeout_ms,
                   /*retry_after_send=*/true);
   if (!response.is_ok()) return response.status();
-  // not_found carries the context (of a tombstone, say) so a later put supersedes it.
-  if (response->status.code() == StatusCode::kNotFound) {
-    GetResult result;
-    if (auto* body = std::get_if<proto::GetResponse>(&response->body)) {
-      result.context = std::move(body->context);
-    }
-    return result;
-  }
-  auto body = take_body<proto::GetResponse>(std::move(response).value(), "get");
-  if (!body.is_ok()) return body.status();
-  return GetResult{std::move(body->values), std::move(body->context)};
+  return internal::to_get_result(std::move(response).value());
 }
 
 Status Client::put(std::string_view key, std::string_view value, std::string_view context,

@@ -80,6 +80,13 @@ struct WriteOptions {
   bool sloppy = true;
 };
 
+// A successful put or delete: the causal context of what it wrote (it covers the new value
+// and the siblings the write superseded). Pass it to the next put/del of the key to write
+// again without reading first; empty when the node is older than this field.
+struct WriteResult {
+  std::string context;
+};
+
 struct GetResult {
   // The live siblings of the key; empty when it is missing or deleted. More than one means
   // concurrent writes the caller should reconcile and write back with `context`.

@@ -139,10 +139,12 @@ proto::ClientResponse MemoryStore::apply(const proto::ClientRequest& request) {
     if (put->context == fmt::format("v{}", state.version)) state.siblings.clear();
     state.siblings.push_back(put->value);
     ++state.version;
+    response.body = proto::PutResponse{fmt::format("v{}", state.version)};
   } else if (const auto* del = std::get_if<proto::DeleteRequest>(&request.op)) {
     State& state = keys_[del->key];
     if (del->context == fmt::format("v{}", state.version)) state.siblings.clear();
     ++state.version;
+    response.body = proto::PutResponse{fmt::format("v{}", state.version)};
   } else if (std::holds_alternative<proto::RingRequest>(request.op)) {
     response.body = proto::RingResponse{4, 2, {"n1", "n2", "n1", "n1"}};
   } else {

@@ -1,0 +1,59 @@
+// Internal to the client SDK (client.cc, async_client.cc); not part of its API. What the
+// blocking and the asynchronous client share: parsing a node's address, the local limit
+// checks, encoding a request straight from the caller's bytes, and turning an answer into
+// a GetResult.
+#pragma once
+
+#include <capnp/common.h>
+#include <fmt/format.h>
+#include <kj/array.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "client/client.h"
+#include "common/limits.h"
+#include "common/status.h"
+#include "proto/client_api.h"
+
+namespace qkv::client::internal {
+
+// "host:port" or "[v6]:port" -> (host, port); nullopt when malformed (port not all digits).
+std::optional<std::pair<std::string, std::string>> split_host_port(const std::string& address);
+
+// One framed ClientRequest (segment table + one segment), ready for the socket. Each byte of
+// key, value and context is copied once, straight into the returned frame, its one
+// allocation (the path a pipelined client takes for every request). `server_timeout_ms` is
+// what the node is sent (see server_timeout_ms() in client.h).
+// Errors (nothing is encoded), invalid_argument naming the limit: the key is empty or over
+// limits.key_bytes_max, the value over value_bytes_max, the context over context_bytes_max,
+// or the whole frame over frame_bytes_max (the node would refuse it and close the connection).
+Result<kj::Array<capnp::word>> encode_get(const Limits& limits, uint64_t request_id,
+                                          uint32_t server_timeout_ms, std::string_view key,
+                                          const ReadOptions& options);
+Result<kj::Array<capnp::word>> encode_put(const Limits& limits, uint64_t request_id,
+                                          uint32_t server_timeout_ms, std::string_view key,
+                                          std::string_view value, std::string_view context,
+                                          const WriteOptions& options);
+Result<kj::Array<capnp::word>> encode_del(const Limits& limits, uint64_t request_id,
+                                          uint32_t server_timeout_ms, std::string_view key,
+                                          std::string_view context, const WriteOptions& options);
+
+// A request's answer must carry the body its op implies; T is that body's type. The
+// answer's status when it is not ok; corruption when the body is missing.
+template <typename T>
+Result<T> take_body(proto::ClientResponse&& response, const char* op) {
+  if (!response.status.is_ok()) return response.status;
+  if (auto* body = std::get_if<T>(&response.body)) return std::move(*body);
+  return Status::corruption(fmt::format("the node's answer to a {} has no {} body", op, op));
+}
+
+// The node's answer to a get as the SDK returns it: not_found is ok, with no values and the
+// context the node returned (of a tombstone, say, so that a later put supersedes it).
+Result<GetResult> to_get_result(proto::ClientResponse&& response);
+
+}  // namespace qkv::client::internal
