@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""qkv against a lone redis-server, side by side on this machine (bench/README.md).
+
+Each repetition runs, in alternating order:
+  qkv:   a fresh 3-node cluster on 127.0.0.1 (N=3, R=W=2, RocksDB in a temp dir, WAL on,
+         no fsync per write), a load phase writing every key once, then qkv-bench workload A
+         (50/50 read/update) and workload W (updates only) for --duration seconds each;
+  redis: a fresh redis-server (no persistence, 127.0.0.1), keys loaded with SET, then
+         redis-benchmark GET and SET over the same key space, value size and connections.
+Workload A for redis is the 50/50 mix of its GET and SET runs (time per op is the mean of
+the two), workload W its SET run. The medians of the repetitions and the qkv/redis ratios
+are printed; --json writes everything to a file.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wait_port(port, deadline_s=30):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # polling interval of a bounded wait
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+class QkvCluster:
+    def __init__(self, build, workdir, base_port):
+        self.qkvd = os.path.join(build, "node", "qkvd")
+        self.dir = tempfile.mkdtemp(prefix="qkv-compare-", dir=workdir)
+        self.client_ports = [base_port + i for i in range(3)]
+        self.peer_ports = [base_port + 100 + i for i in range(3)]
+        self.procs = []
+
+    def start(self):
+        members = ",".join(f"n{i + 1}=127.0.0.1:{p}" for i, p in enumerate(self.peer_ports))
+        for i in range(3):
+            node_dir = os.path.join(self.dir, f"n{i + 1}")
+            os.makedirs(node_dir)
+            logf = open(os.path.join(node_dir, "qkvd.log"), "w")
+            self.procs.append(subprocess.Popen(
+                [self.qkvd, "--node-id", f"n{i + 1}", "--data-dir", os.path.join(node_dir, "data"),
+                 "--client-listen", f"127.0.0.1:{self.client_ports[i]}",
+                 "--peer-listen", f"127.0.0.1:{self.peer_ports[i]}", "--members", members,
+                 "--n", "3", "--r", "2", "--w", "2", "--log-level", "warn"],
+                stdout=logf, stderr=subprocess.STDOUT))
+        for p in self.client_ports:
+            wait_port(p)
+
+    def nodes(self):
+        return ",".join(f"127.0.0.1:{p}" for p in self.client_ports)
+
+    def stop(self):
+        stop(self.procs)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def qkv_bench(build, args, nodes, workload, extra):
+    cmd = [os.path.join(build, "bench", "qkv-bench"), "--nodes", nodes, "--workload", workload,
+           "--keys", str(args.keys), "--value-bytes", str(args.value_bytes),
+           "--connections", str(args.connections), "--in-flight", str(args.in_flight),
+           "--threads", str(args.bench_threads), "--json", "--quiet"] + extra
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if out.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} exited {out.returncode}")
+    return json.loads(out.stdout)
+
+
+def run_qkv(build, args, workdir):
+    cluster = QkvCluster(build, workdir, args.base_port)
+    try:
+        cluster.start()
+        load = qkv_bench(build, args, cluster.nodes(), "W", ["--load-only"])["phases"][0]
+        log(f"  qkv load: {load['ops_per_sec']:.0f} puts/s")
+        results = {"load_ops_per_sec": load["ops_per_sec"]}
+        for workload in ("A", "W"):
+            run = qkv_bench(build, args, cluster.nodes(), workload,
+                            ["--duration", str(args.duration)])["phases"][0]
+            p99 = max(op["p99_us"] for op in run["ops"].values()) / 1000
+            results[workload] = {"ops_per_sec": run["ops_per_sec"], "p99_ms": p99,
+                                 "errors": run["errors"], "detail": run}
+            log(f"  qkv {workload}: {run['ops_per_sec']:.0f} ops/s, p99 {p99:.2f} ms, "
+                f"{run['errors']} errors")
+        return results
+    finally:
+        cluster.stop()
+
+
+def redis_benchmark(args, port, test, requests):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test,
+           "-n", str(requests), "-r", str(args.keys), "-d", str(args.value_bytes),
+           "-c", str(args.connections), "-P", str(args.in_flight), "--csv", "-q"]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+    rows = [line for line in out.splitlines() if line.startswith('"')]
+    header = [h.strip('"') for h in rows[0].split(",")]
+    values = [v.strip('"') for v in rows[1].split(",")]
+    row = dict(zip(header, values))
+    return {"ops_per_sec": float(row["rps"]), "p99_ms": float(row["p99_latency_ms"])}
+
+
+def run_redis(args, workdir):
+    port = args.base_port + 300
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", workdir],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_port(port)
+        # Load: redis-benchmark's -r draws random keys, so write several times the key count
+        # to touch (nearly) all of them, as qkv's load phase writes every key.
+        redis_benchmark(args, port, "set", args.keys * 3)
+        # Size the runs to last about --duration each at the rate just seen.
+        probe = redis_benchmark(args, port, "get", 100_000)
+        requests = max(100_000, int(probe["ops_per_sec"] * args.duration))
+        get = redis_benchmark(args, port, "get", requests)
+        put = redis_benchmark(args, port, "set", requests)
+        mix = 1 / (0.5 / get["ops_per_sec"] + 0.5 / put["ops_per_sec"])
+        results = {"GET": get, "SET": put,
+                   "A": {"ops_per_sec": mix, "p99_ms": max(get["p99_ms"], put["p99_ms"])},
+                   "W": put}
+        log(f"  redis GET {get['ops_per_sec']:.0f}/s, SET {put['ops_per_sec']:.0f}/s, "
+            f"A-mix {mix:.0f}/s")
+        return results
+    finally:
+        stop([proc])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--value-bytes", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--in-flight", type=int, default=1,
+                        help="requests outstanding per connection (redis-benchmark -P)")
+    parser.add_argument("--bench-threads", type=int, default=1)
+    parser.add_argument("--base-port", type=int, default=7200)
+    parser.add_argument("--json", help="also write every figure to this file")
+    args = parser.parse_args()
+
+    for tool in ("redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"compare: {tool} is missing (apt-get install redis-server redis-tools)")
+    for binary in ("node/qkvd", "bench/qkv-bench"):
+        if not os.access(os.path.join(args.build, binary), os.X_OK):
+            sys.exit(f"compare: {args.build}/{binary} is missing: run scripts/test (or "
+                     "scripts/build) first")
+
+    machine = {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()}
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="qkv-compare-") as workdir:
+        for i in range(args.repeat):
+            order = ["qkv", "redis"] if i % 2 == 0 else ["redis", "qkv"]
+            run = {}
+            for system in order:
+                log(f"repetition {i + 1}/{args.repeat}: {system}")
+                run[system] = (run_qkv(args.build, args, workdir) if system == "qkv"
+                               else run_redis(args, workdir))
+            runs.append(run)
+    machine["loadavg_after"] = os.getloadavg()
+
+    def median(system, workload, field):
+        return statistics.median(r[system][workload][field] for r in runs)
+
+    print(f"\nqkv (3 nodes, N=3, R=W=2) vs redis-server (1 process), {args.repeat} repetitions, "
+          f"medians; {machine['cores']} cores, load {machine['loadavg_before'][0]:.2f} before")
+    print(f"{args.keys} keys, {args.value_bytes}-byte values, {args.connections} connections x "
+          f"{args.in_flight} in flight, {args.duration:g} s per workload\n")
+    print(f"{'workload':<10}{'qkv ops/s':>12}{'qkv p99 ms':>12}{'redis ops/s':>13}"
+          f"{'redis p99 ms':>14}{'qkv/redis':>11}")
+    summary = {}
+    for workload in ("A", "W"):
+        q, r = median("qkv", workload, "ops_per_sec"), median("redis", workload, "ops_per_sec")
+        qp, rp = median("qkv", workload, "p99_ms"), median("redis", workload, "p99_ms")
+        summary[workload] = {"qkv_ops_per_sec": q, "qkv_p99_ms": qp, "redis_ops_per_sec": r,
+                             "redis_p99_ms": rp, "ratio": q / r}
+        print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{r:>13.0f}{rp:>14.2f}{q / r:>11.2f}")
+    errors = sum(r["qkv"][w]["errors"] for r in runs for w in ("A", "W"))
+    print(f"\nqkv errors: {errors}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "machine": machine, "summary": summary,
+                       "runs": runs}, f, indent=2)
+    return 0 if errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,485 @@
+// qkv-bench: a YCSB-style load generator for qkv, on the client SDK's AsyncClient.
+//
+//   qkv-bench --nodes 127.0.0.1:7001,127.0.0.1:7002 --workload A --keys 100000
+//             --value-bytes 1000 --connections 50 --in-flight 1 --duration 20 --load
+//
+// Workloads (Cooper et al., SoCC 2010): A 50 % read / 50 % update, B 95/5, C 100 % read,
+// W 100 % update, RMW read-modify-write (a get, then a put with the context it returned).
+// Updates carry the causal context last seen for the key (from a get, or the answer to an
+// earlier put), so overwrites replace the value instead of piling up siblings, as a real
+// client's would. `--load` first writes every key once (sequentially, same connections).
+//
+// Closed loop: each connection keeps --in-flight requests outstanding; a completion issues
+// the next. Latency is from the call to the callback, recorded in log-linear histograms
+// (bench/histogram.h). The report is a table, or JSON with --json; a progress line goes to
+// stderr every second unless --quiet.
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/histogram.h"
+#include "bench/key_chooser.h"
+#include "client/async_client.h"
+
+namespace qkv::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+enum class Op { kRead, kUpdate, kRmw };
+constexpr const char* kOpNames[] = {"read", "update", "rmw"};
+
+struct Workload {
+  std::string name;
+  double read_fraction;  // the rest are updates (or RMWs for "RMW")
+  bool rmw = false;
+};
+
+std::optional<Workload> workload_named(std::string name) {
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name == "A") return Workload{name, 0.5};
+  if (name == "B") return Workload{name, 0.95};
+  if (name == "C") return Workload{name, 1.0};
+  if (name == "W") return Workload{name, 0.0};
+  if (name == "RMW") return Workload{name, 0.0, true};
+  return std::nullopt;
+}
+
+struct Config {
+  std::vector<std::string> nodes;
+  Workload workload;
+  uint64_t keys = 100'000;
+  uint32_t value_bytes = 1000;
+  Distribution distribution = Distribution::kUniform;
+  uint32_t connections = 50;
+  uint32_t in_flight = 1;
+  uint32_t threads = 1;
+  double duration_s = 20;
+  uint64_t ops = 0;  // > 0: stop after this many operations instead of the duration
+  uint8_t r = 0, w = 0;
+  uint32_t timeout_ms = 5000;
+  bool load = false;
+  bool load_only = false;
+  uint64_t seed = 1;
+  bool json = false;
+  bool quiet = false;
+};
+
+// What one thread measured, per Op; merged at the end.
+struct Measured {
+  LatencyHistogram latency[3];
+  uint64_t errors[3] = {0, 0, 0};
+  std::map<std::string, uint64_t> error_kinds;  // "unavailable: ..." (first 80 chars) -> count
+
+  void merge(const Measured& o) {
+    for (int i = 0; i < 3; ++i) {
+      latency[i].merge(o.latency[i]);
+      errors[i] += o.errors[i];
+    }
+    for (const auto& [k, v] : o.error_kinds) error_kinds[k] += v;
+  }
+};
+
+struct Stats {
+  Measured measured;              // the driver thread's own
+  std::atomic<uint64_t> done{0};  // operations completed, ok or not (read by the progress line)
+  std::atomic<uint64_t> failed{0};
+};
+
+// The keys' latest causal contexts as one thread saw them (threads share nothing; a
+// context another thread made newer only costs a sibling that the next read collapses).
+using Contexts = std::vector<std::string>;
+
+// One thread: an io_context, its connections and their request loops.
+class Driver {
+ public:
+  Driver(const Config& config, uint32_t thread, uint32_t connections, Contexts& contexts,
+         const std::string& values, Stats& stats)
+      : config_(config),
+        contexts_(contexts),
+        values_(values),
+        stats_(stats),
+        chooser_(config.distribution, config.keys, config.seed * 7919 + thread),
+        mix_(config.seed * 104729 + thread) {
+    for (uint32_t i = 0; i < connections; ++i) {
+      client::AsyncOptions options;
+      options.node = config.nodes[(thread + i * config.threads) % config.nodes.size()];
+      options.timeout_ms = config.timeout_ms;
+      clients_.push_back(std::make_unique<client::AsyncClient>(io_, options));
+    }
+  }
+
+  // Writes keys [begin, end) once each; every connection keeps in_flight puts going.
+  void load(uint64_t begin, uint64_t end) {
+    next_load_ = begin;
+    load_end_ = end;
+    for (auto& c : clients_) {
+      for (uint32_t i = 0; i < config_.in_flight; ++i) load_next(*c);
+    }
+    io_.run();
+    io_.restart();
+  }
+
+  // The measured run: until `stop` (set by the main thread) or op_budget ops.
+  void run(std::atomic<bool>& stop, uint64_t op_budget) {
+    stop_ = &stop;
+    budget_ = op_budget;
+    for (auto& c : clients_) {
+      for (uint32_t i = 0; i < config_.in_flight; ++i) issue(*c);
+    }
+    io_.run();
+    io_.restart();
+  }
+
+ private:
+  void load_next(client::AsyncClient& c) {
+    if (next_load_ >= load_end_) return idle();
+    uint64_t key = next_load_++;
+    ++outstanding_;
+    auto start = SteadyClock::now();
+    c.put(key_name(key), value(), contexts_[key], write_options(),
+          [this, &c, key, start](Result<client::WriteResult> result) {
+            finish(Op::kUpdate, start, result.status());
+            if (result.is_ok()) contexts_[key] = std::move(result->context);
+            load_next(c);
+          });
+  }
+
+  bool should_stop() {
+    if (stop_->load(std::memory_order_relaxed)) return true;
+    if (budget_ == 0) return false;
+    if (issued_ >= budget_) return true;
+    return false;
+  }
+
+  void issue(client::AsyncClient& c) {
+    if (should_stop()) return idle();
+    ++issued_;
+    ++outstanding_;
+    const uint64_t key = chooser_.next();
+    const auto start = SteadyClock::now();
+    if (config_.workload.rmw) {
+      c.get(key_name(key), read_options(), [this, &c, key, start](Result<client::GetResult> got) {
+        if (!got.is_ok()) {
+          finish(Op::kRmw, start, got.status());
+          return issue(c);
+        }
+        c.put(key_name(key), value(), got->context, write_options(),
+              [this, &c, key, start](Result<client::WriteResult> put) {
+                finish(Op::kRmw, start, put.status());
+                if (put.is_ok()) contexts_[key] = std::move(put->context);
+                issue(c);
+              });
+      });
+      return;
+    }
+    const bool read =
+        std::uniform_real_distribution<double>(0, 1)(mix_) < config_.workload.read_fraction;
+    if (read) {
+      c.get(key_name(key), read_options(), [this, &c, key, start](Result<client::GetResult> got) {
+        finish(Op::kRead, start, got.status());
+        if (got.is_ok()) contexts_[key] = std::move(got->context);
+        issue(c);
+      });
+    } else {
+      c.put(key_name(key), value(), contexts_[key], write_options(),
+            [this, &c, key, start](Result<client::WriteResult> put) {
+              finish(Op::kUpdate, start, put.status());
+              if (put.is_ok()) contexts_[key] = std::move(put->context);
+              issue(c);
+            });
+    }
+  }
+
+  // Nothing more to issue on one loop: once none is outstanding, close the connections so
+  // that io_context::run() returns (an open connection always has a read pending).
+  void idle() {
+    if (outstanding_ > 0) return;
+    for (auto& c : clients_) c->close();
+  }
+
+  void finish(Op op, SteadyClock::time_point start, const Status& status) {
+    --outstanding_;
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start);
+    const auto i = static_cast<std::size_t>(op);
+    stats_.measured.latency[i].record(static_cast<uint64_t>(ns.count()));
+    if (!status.is_ok()) {
+      ++stats_.measured.errors[i];
+      stats_.failed.fetch_add(1, std::memory_order_relaxed);
+      ++stats_.measured.error_kinds[status.to_string().substr(0, 80)];
+    }
+    stats_.done.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // A slice of the shared random buffer: values differ without generating bytes per op.
+  std::string_view value() {
+    const uint64_t offset = chooser_.uniform(values_.size() - config_.value_bytes + 1);
+    return std::string_view(values_).substr(offset, config_.value_bytes);
+  }
+  client::ReadOptions read_options() const { return client::ReadOptions{config_.r, 0, false}; }
+  client::WriteOptions write_options() const { return client::WriteOptions{config_.w, 0, true}; }
+
+  const Config& config_;
+  Contexts& contexts_;
+  const std::string& values_;
+  Stats& stats_;
+  KeyChooser chooser_;
+  std::mt19937_64 mix_;
+  boost::asio::io_context io_;
+  std::vector<std::unique_ptr<client::AsyncClient>> clients_;
+  std::atomic<bool>* stop_ = nullptr;
+  uint64_t budget_ = 0, issued_ = 0;
+  uint64_t outstanding_ = 0;  // operations issued and not finished
+  uint64_t next_load_ = 0, load_end_ = 0;
+};
+
+struct PhaseResult {
+  std::string name;
+  double seconds = 0;
+  Measured stats;
+};
+
+// Runs `body(driver, thread)` on config.threads threads with a progress line.
+template <typename Body>
+PhaseResult run_phase(const Config& config, const std::string& name,
+                      std::vector<Contexts>& contexts, const std::string& values,
+                      std::atomic<bool>& stop, Body body) {
+  std::vector<std::unique_ptr<Stats>> stats;
+  std::vector<std::unique_ptr<Driver>> drivers;
+  for (uint32_t t = 0; t < config.threads; ++t) {
+    stats.push_back(std::make_unique<Stats>());
+    uint32_t share =
+        config.connections / config.threads + (t < config.connections % config.threads);
+    drivers.push_back(std::make_unique<Driver>(config, t, std::max(share, 1u), contexts[t], values,
+                                               *stats.back()));
+  }
+  const auto start = SteadyClock::now();
+  std::vector<std::thread> threads;
+  std::atomic<uint32_t> running{config.threads};
+  for (uint32_t t = 0; t < config.threads; ++t) {
+    threads.emplace_back([&, t] {
+      body(*drivers[t], t);
+      running.fetch_sub(1);
+    });
+  }
+  uint64_t last_done = 0;
+  auto last = start;
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // progress cadence only
+    const auto now = SteadyClock::now();
+    if (!config.quiet && now - last >= std::chrono::seconds(1)) {
+      uint64_t done = 0, failed = 0;
+      for (auto& s : stats) {
+        done += s->done.load(std::memory_order_relaxed);
+        failed += s->failed.load(std::memory_order_relaxed);
+      }
+      const double elapsed = std::chrono::duration<double>(now - start).count();
+      const double interval = std::chrono::duration<double>(now - last).count();
+      std::fprintf(stderr, "\r[%s %5.1fs] %llu ops, %.0f ops/s (last 1s: %.0f), %llu errors   ",
+                   name.c_str(), elapsed, static_cast<unsigned long long>(done),
+                   static_cast<double>(done) / elapsed,
+                   static_cast<double>(done - last_done) / interval,
+                   static_cast<unsigned long long>(failed));
+      std::fflush(stderr);
+      last_done = done;
+      last = now;
+    }
+    if (config.ops == 0 && name != "load" &&
+        now - start >= std::chrono::duration<double>(config.duration_s)) {
+      stop.store(true);
+    }
+  }
+  for (auto& t : threads) t.join();
+  if (!config.quiet) std::fprintf(stderr, "\n");
+  PhaseResult result;
+  result.name = name;
+  result.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  for (auto& s : stats) result.stats.merge(s->measured);
+  return result;
+}
+
+double us(uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
+
+nlohmann::json to_json(const PhaseResult& r) {
+  nlohmann::json j;
+  uint64_t total = 0, errors = 0;
+  for (int i = 0; i < 3; ++i) {
+    const LatencyHistogram& h = r.stats.latency[i];
+    if (h.count() == 0) continue;
+    total += h.count();
+    errors += r.stats.errors[i];
+    j["ops"][kOpNames[i]] = {{"count", h.count()},
+                             {"errors", r.stats.errors[i]},
+                             {"ops_per_sec", static_cast<double>(h.count()) / r.seconds},
+                             {"mean_us", h.mean() / 1000.0},
+                             {"p50_us", us(h.percentile(50))},
+                             {"p90_us", us(h.percentile(90))},
+                             {"p99_us", us(h.percentile(99))},
+                             {"p999_us", us(h.percentile(99.9))},
+                             {"max_us", us(h.max())}};
+  }
+  j["phase"] = r.name;
+  j["seconds"] = r.seconds;
+  j["count"] = total;
+  j["errors"] = errors;
+  j["ops_per_sec"] = static_cast<double>(total) / r.seconds;
+  j["error_kinds"] = r.stats.error_kinds;
+  return j;
+}
+
+void print_table(const PhaseResult& r) {
+  uint64_t total = 0;
+  for (const auto& h : r.stats.latency) total += h.count();
+  fmt::print("{}: {} ops in {:.1f} s = {:.0f} ops/s\n", r.name, total, r.seconds,
+             static_cast<double>(total) / r.seconds);
+  fmt::print("  {:<7} {:>10} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "op", "count", "errors",
+             "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
+  for (int i = 0; i < 3; ++i) {
+    const LatencyHistogram& h = r.stats.latency[i];
+    if (h.count() == 0) continue;
+    auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+    fmt::print("  {:<7} {:>10} {:>7} {:>10.0f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f}\n",
+               kOpNames[i], h.count(), r.stats.errors[i],
+               static_cast<double>(h.count()) / r.seconds, ms(h.percentile(50)),
+               ms(h.percentile(90)), ms(h.percentile(99)), ms(h.percentile(99.9)), ms(h.max()));
+  }
+  for (const auto& [kind, count] : r.stats.error_kinds) {
+    fmt::print("  error x{}: {}\n", count, kind);
+  }
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"qkv-bench: YCSB-style load generator for qkv (bench/README.md)"};
+  Config config;
+  std::string nodes = "127.0.0.1:7001";
+  std::string workload = "A";
+  std::string distribution = "uniform";
+  app.add_option("--nodes", nodes, "host:port,... client addresses (connections spread over them)");
+  app.add_option("--workload", workload, "A (50/50), B (95/5), C (read only), W (write only), RMW");
+  app.add_option("--keys", config.keys, "key space (default 100000)")->check(CLI::PositiveNumber);
+  app.add_option("--value-bytes", config.value_bytes, "value size (default 1000)")
+      ->check(CLI::Range(1u, 16u << 20));
+  app.add_option("--distribution", distribution, "uniform | zipfian (YCSB's scrambled, 0.99)");
+  app.add_option("--connections", config.connections, "TCP connections (default 50)")
+      ->check(CLI::Range(1u, 10000u));
+  app.add_option("--in-flight", config.in_flight, "requests outstanding per connection (1)")
+      ->check(CLI::Range(1u, 10000u));
+  app.add_option("--threads", config.threads, "load generator threads (default 1)")
+      ->check(CLI::Range(1u, 64u));
+  app.add_option("--duration", config.duration_s, "seconds to run (default 20)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--ops", config.ops, "stop after this many operations instead");
+  app.add_option("--r", config.r, "read quorum (0: the node's default)");
+  app.add_option("--w", config.w, "write quorum (0: the node's default)");
+  app.add_option("--timeout-ms", config.timeout_ms, "per-request timeout (default 5000)");
+  app.add_flag("--load", config.load, "first write every key once");
+  app.add_flag("--load-only", config.load_only, "only the load phase");
+  app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");
+  app.add_flag("--json", config.json, "print the results as JSON");
+  app.add_flag("--quiet", config.quiet, "no progress line");
+  CLI11_PARSE(app, argc, argv);
+
+  for (std::size_t pos = 0; pos <= nodes.size();) {
+    std::size_t comma = nodes.find(',', pos);
+    if (comma == std::string::npos) comma = nodes.size();
+    if (comma > pos) config.nodes.push_back(nodes.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  if (config.nodes.empty()) {
+    fmt::print(stderr, "qkv-bench: --nodes lists no address\n");
+    return 2;
+  }
+  auto w = workload_named(workload);
+  if (!w) {
+    fmt::print(stderr, "qkv-bench: unknown workload '{}' (A, B, C, W or RMW)\n", workload);
+    return 2;
+  }
+  config.workload = *w;
+  if (distribution == "uniform") {
+    config.distribution = Distribution::kUniform;
+  } else if (distribution == "zipfian") {
+    config.distribution = Distribution::kZipfian;
+  } else {
+    fmt::print(stderr, "qkv-bench: unknown distribution '{}' (uniform or zipfian)\n", distribution);
+    return 2;
+  }
+  config.threads = std::min(config.threads, config.connections);
+
+  // Incompressible values, sliced per op.
+  std::string values(std::max<std::size_t>(config.value_bytes * 4ull, 1 << 16), '\0');
+  std::mt19937_64 bytes(config.seed);
+  for (auto& c : values) c = static_cast<char>(bytes());
+  std::vector<Contexts> contexts(config.threads, Contexts(config.keys));
+
+  nlohmann::json report;
+  report["workload"] = config.workload.name;
+  report["config"] = {{"nodes", config.nodes},
+                      {"keys", config.keys},
+                      {"value_bytes", config.value_bytes},
+                      {"distribution", distribution},
+                      {"connections", config.connections},
+                      {"in_flight", config.in_flight},
+                      {"threads", config.threads},
+                      {"r", config.r},
+                      {"w", config.w}};
+  std::vector<PhaseResult> phases;
+  std::atomic<bool> stop{false};
+  if (config.load || config.load_only) {
+    phases.push_back(run_phase(config, "load", contexts, values, stop, [&](Driver& d, uint32_t t) {
+      const uint64_t per = config.keys / config.threads;
+      const uint64_t begin = per * t;
+      const uint64_t end = t + 1 == config.threads ? config.keys : begin + per;
+      d.load(begin, end);
+    }));
+    // Each thread loaded its own range: every thread starts the run knowing every context.
+    for (uint64_t k = 0; k < config.keys; ++k) {
+      const Contexts* owner = nullptr;
+      for (const auto& c : contexts) {
+        if (!c[k].empty()) owner = &c;
+      }
+      if (!owner) continue;
+      for (auto& c : contexts) {
+        if (&c != owner) c[k] = (*owner)[k];
+      }
+    }
+  }
+  if (!config.load_only) {
+    stop.store(false);
+    const uint64_t budget =
+        config.ops == 0 ? 0 : (config.ops + config.threads - 1) / config.threads;
+    phases.push_back(run_phase(config, "run " + config.workload.name, contexts, values, stop,
+                               [&](Driver& d, uint32_t) { d.run(stop, budget); }));
+  }
+  uint64_t errors = 0;
+  for (const auto& p : phases) {
+    for (uint64_t e : p.stats.errors) errors += e;
+    if (config.json) {
+      report["phases"].push_back(to_json(p));
+    } else {
+      print_table(p);
+    }
+  }
+  if (config.json) fmt::print("{}\n", report.dump(2));
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace qkv::bench
+
+int main(int argc, char** argv) {
+  return qkv::bench::run(argc, argv);
+}
