@@ -231,14 +231,40 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
   return out;
 }
 
+// Cap'n Proto's default first segment is 8 KiB, allocated and zeroed per message; a request
+// or answer carrying values is sized to them instead, and the rest are small.
+static uint32_t first_segment_words(std::size_t payload_bytes) {
+  return static_cast<uint32_t>(
+      std::min<std::size_t>(payload_bytes / sizeof(capnp::word) + 64, 1u << 20));
+}
+
 kj::Array<capnp::word> encode(const ClientRequest& request) {
-  capnp::MallocMessageBuilder message;
+  std::size_t payload = 0;
+  if (const auto* put = std::get_if<PutRequest>(&request.op)) {
+    payload = put->key.size() + put->value.size() + put->context.size();
+  } else if (const auto* get = std::get_if<GetRequest>(&request.op)) {
+    payload = get->key.size();
+  } else if (const auto* del = std::get_if<DeleteRequest>(&request.op)) {
+    payload = del->key.size() + del->context.size();
+  }
+  capnp::MallocMessageBuilder message(first_segment_words(payload));
   fill(message.initRoot<wire::ClientRequest>(), request);
   return capnp::messageToFlatArray(message);
 }
 
 kj::Array<capnp::word> encode(const ClientResponse& response) {
-  capnp::MallocMessageBuilder message;
+  std::size_t payload = response.status.message().size();
+  if (const auto* get = std::get_if<GetResponse>(&response.body)) {
+    for (const auto& v : get->values) payload += v.size() + 16;
+    payload += get->context.size();
+  } else if (const auto* put = std::get_if<PutResponse>(&response.body)) {
+    payload += put->context.size();
+  }
+  capnp::MallocMessageBuilder message(std::holds_alternative<std::monostate>(response.body) ||
+                                              std::holds_alternative<GetResponse>(response.body) ||
+                                              std::holds_alternative<PutResponse>(response.body)
+                                          ? first_segment_words(payload)
+                                          : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
   fill(message.initRoot<wire::ClientResponse>(), response);
   return capnp::messageToFlatArray(message);
 }

@@ -86,6 +86,24 @@ kj::Array<capnp::word> aligned_copy(std::string_view bytes) {
   return words;
 }
 
+// The first segment a message builder allocates (and zeroes): Cap'n Proto's default is
+// 8 KiB, most of it wasted on a replica message of one 1 KB value and costly to zero on every
+// message; sized to the values instead (plus room for the rest), it stays one segment.
+uint32_t first_segment_words(const causal::SiblingSet& state) {
+  std::size_t bytes = 0;
+  for (const auto& s : state.siblings()) bytes += s.value.size() + 64;
+  bytes += state.version_vector().size() * 48;
+  return static_cast<uint32_t>(std::min<std::size_t>(bytes / sizeof(capnp::word) + 32, 1u << 20));
+}
+
+uint32_t first_segment_words(const PeerBody& body) {
+  if (const auto* w = std::get_if<ReplicaWrite>(&body)) return first_segment_words(w->state) + 16;
+  if (const auto* r = std::get_if<ReplicaReadReply>(&body)) {
+    return r->state ? first_segment_words(*r->state) + 16 : 64;
+  }
+  return capnp::SUGGESTED_FIRST_SEGMENT_WORDS;  // forwards and gossip: sized by default
+}
+
 template <typename T>
 std::string encode_flat(capnp::MallocMessageBuilder& message) {
   auto words = capnp::messageToFlatArray(message);
@@ -172,7 +190,7 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
 }  // namespace
 
 kj::Array<capnp::word> encode(const PeerMessage& message) {
-  capnp::MallocMessageBuilder builder;
+  capnp::MallocMessageBuilder builder(first_segment_words(message.body));
   auto root = builder.initRoot<wire::PeerMessage>();
   root.setFrom(message.from);
   root.setRequestId(message.request_id);
@@ -193,7 +211,7 @@ Result<PeerMessage> decode_peer_message(kj::ArrayPtr<const capnp::word> frame) {
 }
 
 std::string encode_sibling_set(const causal::SiblingSet& state) {
-  capnp::MallocMessageBuilder builder;
+  capnp::MallocMessageBuilder builder(first_segment_words(state));
   fill(builder.initRoot<wire::SiblingSet>(), state);
   return encode_flat<wire::SiblingSet>(builder);
 }
