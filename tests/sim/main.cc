@@ -7,6 +7,9 @@
 
 #include "common/mutation.h"
 #include "tests/sim/simulation.h"
+#ifndef QKV_MUTATIONS
+#include "tests/sim/scale.h"
+#endif
 
 namespace {
 
@@ -26,6 +29,38 @@ bool parse_range(const std::string& text, Range& range) {
   return range.first <= range.last;
 }
 
+#ifndef QKV_MUTATIONS
+// --scale: the gossip and ring cores alone on many nodes (tests/sim/scale.h).
+int run_scale_mode(qkv::sim::ScaleConfig config, const std::string& delay, bool json) {
+  Range d{static_cast<uint64_t>(config.delay_min.count()),
+          static_cast<uint64_t>(config.delay_max.count())};
+  if (!delay.empty() && !parse_range(delay, d)) {
+    std::fprintf(stderr, "qkv-sim: --delay-ms takes A..B with A <= B\n");
+    return 2;
+  }
+  config.delay_min = qkv::Duration(static_cast<int64_t>(d.first));
+  config.delay_max = qkv::Duration(static_cast<int64_t>(d.last));
+  if (config.seed_nodes > config.nodes) {
+    std::fprintf(stderr, "qkv-sim: --seed-nodes %d exceeds --nodes %d\n", config.seed_nodes,
+                 config.nodes);
+    return 2;
+  }
+  auto start = std::chrono::steady_clock::now();
+  qkv::sim::ScaleResult result = qkv::sim::run_scale(config);
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<std::string> violations = qkv::sim::check_scale(result);
+  if (json) {
+    fmt::print("{}\n", qkv::sim::scale_json(result));
+  } else {
+    fmt::print("{}({:.0f} ms of real time)\n", qkv::sim::scale_table(result), ms);
+  }
+  // The bounds (scale.h, check_scale) decide the exit status; the reasons go to stderr.
+  for (const std::string& v : violations) std::fprintf(stderr, "bound exceeded: %s\n", v.c_str());
+  return violations.empty() ? 0 : 1;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -33,9 +68,13 @@ int main(int argc, char** argv) {
   qkv::sim::SimConfig config;
   std::string faults = "all", seeds, sync = "on", mutation = "none";
   bool print_trace = false;
+  int nodes = 0;  // 0: the mode's default
   app.add_option("--seed", config.seed, "the seed of one run");
   app.add_option("--seeds", seeds, "a sweep: A..B runs every seed from A to B");
-  app.add_option("--nodes", config.nodes, "nodes (1..9)")->check(CLI::Range(1, 9));
+  app.add_option(
+         "--nodes", nodes,
+         "nodes (1..9; with --scale 2..5000, default 1000, memory ~1.1 GB * (nodes/1000)^2)")
+      ->check(CLI::Range(1, 5000));
   app.add_option("--n", config.n, "replicas per key")->check(CLI::Range(1, 9));
   app.add_option("--ops", config.ops, "client operations per run");
   app.add_option("--keys", config.keys, "shared keys (few keys force conflicts)");
@@ -54,7 +93,50 @@ int main(int argc, char** argv) {
       ->check(
           CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump"}));
 #endif
+#ifndef QKV_MUTATIONS
+  bool scale = false, json = false, no_bytes = false;
+  qkv::sim::ScaleConfig scale_config;
+  std::string delay;
+  app.add_flag("--scale", scale,
+               "scale mode: the gossip and ring cores alone on many nodes; reports rounds until "
+               "a change reaches every node and messages per node per round");
+  app.add_flag("--json", json, "with --scale: print the figures as JSON");
+  app.add_option("--seed-nodes", scale_config.seed_nodes, "with --scale: gossip seeds (default 3)")
+      ->check(CLI::Range(1, 5000));
+  app.add_option("--loss", scale_config.loss, "with --scale: message loss rate in [0, 1)")
+      ->check(CLI::Range(0.0, 0.99));
+  app.add_option("--delay-ms", delay, "with --scale: one-way delay range A..B (default 1..50)");
+  app.add_option("--states-per-message-max", scale_config.states_per_message_max,
+                 "with --scale: the gossip config's limit (default 256)")
+      ->check(CLI::Range(1, 1 << 20));
+  std::vector<std::string> scenarios;
+  app.add_option(
+         "--scenarios", scenarios,
+         "with --scale: which follow bootstrap (default all): steady,join,status,ring,crash")
+      ->delimiter(',')
+      ->check(CLI::IsMember(qkv::sim::kScaleScenarios));
+  app.add_flag("--no-bytes", no_bytes,
+               "with --scale: do not encode messages to count bytes (~15% faster)");
+#endif
   CLI11_PARSE(app, argc, argv);
+#ifndef QKV_MUTATIONS
+  if (scale) {
+    scale_config.seed = config.seed;
+    scale_config.nodes = nodes == 0 ? scale_config.nodes : nodes;
+    scale_config.measure_bytes = !no_bytes;
+    if (!scenarios.empty()) scale_config.scenarios = {scenarios.begin(), scenarios.end()};
+    if (scale_config.nodes < 2) {
+      std::fprintf(stderr, "qkv-sim: --scale needs --nodes >= 2\n");
+      return 2;
+    }
+    return run_scale_mode(scale_config, delay, json);
+  }
+#endif
+  if (nodes > 9) {
+    std::fprintf(stderr, "qkv-sim: --nodes %d: at most 9 outside --scale\n", nodes);
+    return 2;
+  }
+  if (nodes != 0) config.nodes = nodes;
 
 #ifdef QKV_MUTATIONS
   using qkv::mutation::Kind;
