@@ -71,7 +71,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     uint32_t timeout_ms = options.timeout_ms != 0 ? options.timeout_ms : options_.timeout_ms;
     uint64_t id = next_request_id_++;
     issue(id,
-          internal::encode_get(options_.limits, id, server_timeout_ms(timeout_ms), key, options),
+          internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms),
+                                   internal::get_op(options_.limits, key, options)),
           now, timeout_ms, Callback(std::in_place_type<GetCallback>, std::move(done)));
   }
 
@@ -81,8 +82,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     uint32_t timeout_ms = options.timeout_ms != 0 ? options.timeout_ms : options_.timeout_ms;
     uint64_t id = next_request_id_++;
     issue(id,
-          internal::encode_put(options_.limits, id, server_timeout_ms(timeout_ms), key, value,
-                               context, options),
+          internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms),
+                                   internal::put_op(options_.limits, key, value, context, options)),
           now, timeout_ms, Callback(std::in_place_type<WriteCallback>, std::move(done)));
   }
 
@@ -92,8 +93,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     uint32_t timeout_ms = options.timeout_ms != 0 ? options.timeout_ms : options_.timeout_ms;
     uint64_t id = next_request_id_++;
     issue(id,
-          internal::encode_del(options_.limits, id, server_timeout_ms(timeout_ms), key, context,
-                               options),
+          internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms),
+                                   internal::del_op(options_.limits, key, context, options)),
           now, timeout_ms, Callback(std::in_place_type<WriteCallback>, std::move(done)));
   }
 

@@ -298,32 +298,27 @@ const Options& Client::options() const {
 }
 
 Result<GetResult> Client::get(std::string_view key, ReadOptions options) {
-  QKV_RETURN_IF_ERROR(impl_->options().limits.check_key(key.size()));
-  auto response =
-      impl_->call(proto::GetRequest{std::string(key), options.r, options.local}, options.timeout_ms,
-                  /*retry_after_send=*/true);
+  auto op = internal::get_op(impl_->options().limits, key, options);
+  if (!op.is_ok()) return op.status();
+  auto response = impl_->call(std::move(op).value(), options.timeout_ms, /*retry_after_send=*/true);
   if (!response.is_ok()) return response.status();
   return internal::to_get_result(std::move(response).value());
 }
 
 Status Client::put(std::string_view key, std::string_view value, std::string_view context,
                    WriteOptions options) {
-  const Limits& limits = impl_->options().limits;
-  QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
-  QKV_RETURN_IF_ERROR(limits.check_value(value.size()));
-  QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
-  proto::PutRequest put{std::string(key), std::string(value), std::string(context), options.w,
-                        !options.sloppy};
-  auto response = impl_->call(std::move(put), options.timeout_ms, /*retry_after_send=*/false);
+  auto op = internal::put_op(impl_->options().limits, key, value, context, options);
+  if (!op.is_ok()) return op.status();
+  auto response =
+      impl_->call(std::move(op).value(), options.timeout_ms, /*retry_after_send=*/false);
   return response.is_ok() ? response->status : response.status();
 }
 
 Status Client::del(std::string_view key, std::string_view context, WriteOptions options) {
-  const Limits& limits = impl_->options().limits;
-  QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
-  QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
-  proto::DeleteRequest del{std::string(key), std::string(context), options.w, !options.sloppy};
-  auto response = impl_->call(std::move(del), options.timeout_ms, /*retry_after_send=*/false);
+  auto op = internal::del_op(impl_->options().limits, key, context, options);
+  if (!op.is_ok()) return op.status();
+  auto response =
+      impl_->call(std::move(op).value(), options.timeout_ms, /*retry_after_send=*/false);
   return response.is_ok() ? response->status : response.status();
 }
 

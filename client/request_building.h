@@ -1,7 +1,6 @@
 // Internal to the client SDK (client.cc, async_client.cc); not part of its API. What the
-// blocking and the asynchronous client share: parsing a node's address, the local limit
-// checks, encoding a request straight from the caller's bytes, and turning an answer into
-// a GetResult.
+// blocking and the asynchronous client share: parsing a node's address, building a request
+// op after the local limit checks, and turning an answer into a GetResult.
 #pragma once
 
 #include <capnp/common.h>
@@ -25,23 +24,23 @@ namespace qkv::client::internal {
 // "host:port" or "[v6]:port" -> (host, port); nullopt when malformed (port not all digits).
 std::optional<std::pair<std::string, std::string>> split_host_port(const std::string& address);
 
-// One framed ClientRequest (segment table + one segment), ready for the socket. Each byte of
-// key, value and context is copied once, straight into the returned frame, its one
-// allocation (the path a pipelined client takes for every request). `server_timeout_ms` is
-// what the node is sent (see server_timeout_ms() in client.h).
-// Errors (nothing is encoded), invalid_argument naming the limit: the key is empty or over
-// limits.key_bytes_max, the value over value_bytes_max, the context over context_bytes_max,
-// or the whole frame over frame_bytes_max (the node would refuse it and close the connection).
-Result<kj::Array<capnp::word>> encode_get(const Limits& limits, uint64_t request_id,
-                                          uint32_t server_timeout_ms, std::string_view key,
-                                          const ReadOptions& options);
-Result<kj::Array<capnp::word>> encode_put(const Limits& limits, uint64_t request_id,
-                                          uint32_t server_timeout_ms, std::string_view key,
-                                          std::string_view value, std::string_view context,
-                                          const WriteOptions& options);
-Result<kj::Array<capnp::word>> encode_del(const Limits& limits, uint64_t request_id,
-                                          uint32_t server_timeout_ms, std::string_view key,
-                                          std::string_view context, const WriteOptions& options);
+// The request op for a get/put/del, after the local limit checks. Errors (nothing is
+// built), invalid_argument naming the limit: the key is empty or over key_bytes_max, the
+// value over value_bytes_max, the context over context_bytes_max.
+Result<proto::ClientOp> get_op(const Limits& limits, std::string_view key,
+                               const ReadOptions& options);
+Result<proto::ClientOp> put_op(const Limits& limits, std::string_view key, std::string_view value,
+                               std::string_view context, const WriteOptions& options);
+Result<proto::ClientOp> del_op(const Limits& limits, std::string_view key, std::string_view context,
+                               const WriteOptions& options);
+
+// One framed ClientRequest carrying `op` (or op's error), encoded by proto::encode.
+// `server_timeout_ms` is what the node is sent (server_timeout_ms() in client.h). Error,
+// invalid_argument: the frame is over limits.frame_bytes_max (the node would refuse it and
+// close the connection).
+Result<kj::Array<capnp::word>> encode_request(const Limits& limits, uint64_t request_id,
+                                              uint32_t server_timeout_ms,
+                                              Result<proto::ClientOp> op);
 
 // A request's answer must carry the body its op implies; T is that body's type. The
 // answer's status when it is not ok; corruption when the body is missing.
