@@ -191,53 +191,7 @@ TEST(NodeTest, AForwardedWriteIsNotCoordinatedTwiceWhenItsPrimaryIsSilent) {
       << "a second coordinator would write the value again under another dot";
 }
 
-TEST(NodeTest, APrimaryDownGetsItsWriteAsAHintOnAFallback) {
-  TestCluster::Options options;
-  options.members = {"n1", "n2", "n3", "n4"};
-  TestCluster cluster(options);
-  const std::string key = "k";
-  auto primaries = cluster.primaries(key);
-  NodeId down = primaries[2];
-  NodeId fallback;
-  for (const auto& m : options.members) {
-    if (std::find(primaries.begin(), primaries.end(), m) == primaries.end()) fallback = m;
-  }
-  cluster.set_down(down, true);
-  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 3).status.is_ok())
-      << "W=3 is met by two primaries and the fallback standing in";
-  EXPECT_EQ(cluster.node(primaries[0]).counters().hinted_writes, 1u);
-  bool hinted = false;
-  ASSERT_TRUE(
-      cluster.storage(fallback)
-          .scan_hints([&](const NodeId& target, ring::Token, std::string_view k, std::string_view) {
-            hinted = hinted || (target == down && k == key);
-            return true;
-          })
-          .is_ok());
-  EXPECT_TRUE(hinted) << "the fallback keeps the write as a hint for " << down;
-  EXPECT_EQ(cluster.storage(fallback).get(ring::token_of(key), key).value(), std::nullopt)
-      << "a hint is not data: the fallback does not serve it";
-
-  auto strict = cluster.request(primaries[0], proto::PutRequest{key, "v2", "", 3, true});
-  EXPECT_EQ(strict.status.code(), StatusCode::kUnavailable) << "sloppy=false: primaries only";
-
-  // The primary returns: the fallback hands the hint off and deletes it once acked.
-  cluster.set_down(down, false);
-  cluster.advance(Duration(100));
-  auto stored = cluster.storage(down).get(ring::token_of(key), key);
-  ASSERT_TRUE(stored.value().has_value()) << "hinted handoff delivers to the returned primary";
-  EXPECT_THAT(node::decode_sibling_set(*stored.value())->values(), ::testing::Contains("v"));
-  std::size_t hints_left = 0;
-  ASSERT_TRUE(cluster.storage(fallback)
-                  .scan_hints([&](const NodeId&, ring::Token, std::string_view, std::string_view) {
-                    ++hints_left;
-                    return true;
-                  })
-                  .is_ok());
-  EXPECT_EQ(hints_left, 0u);
-}
-
-// Hints left anywhere in the cluster, per target.
+// Hints held by `members`, per target.
 std::map<NodeId, std::size_t> hints_for(TestCluster& cluster, const std::vector<NodeId>& members) {
   std::map<NodeId, std::size_t> out;
   for (const auto& m : members) {
@@ -250,6 +204,43 @@ std::map<NodeId, std::size_t> hints_for(TestCluster& cluster, const std::vector<
             .is_ok());
   }
   return out;
+}
+
+// The one member of a 4-node cluster that is not a primary of a key (N=3).
+NodeId fallback_of(const std::vector<NodeId>& primaries, const std::vector<NodeId>& members) {
+  for (const auto& m : members) {
+    if (std::find(primaries.begin(), primaries.end(), m) == primaries.end()) return m;
+  }
+  return {};
+}
+
+TEST(NodeTest, APrimaryDownGetsItsWriteAsAHintOnAFallback) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  const std::string key = "k";
+  auto primaries = cluster.primaries(key);
+  NodeId down = primaries[2];
+  NodeId fallback = fallback_of(primaries, options.members);
+  cluster.set_down(down, true);
+  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 3).status.is_ok())
+      << "W=3 is met by two primaries and the fallback standing in";
+  EXPECT_EQ(cluster.node(primaries[0]).counters().hinted_writes, 1u);
+  EXPECT_EQ(hints_for(cluster, {fallback}), (std::map<NodeId, std::size_t>{{down, 1}}))
+      << "the fallback keeps the write as a hint for " << down;
+  EXPECT_EQ(cluster.storage(fallback).get(ring::token_of(key), key).value(), std::nullopt)
+      << "a hint is not data: the fallback does not serve it";
+
+  auto strict = cluster.request(primaries[0], proto::PutRequest{key, "v2", "", 3, true});
+  EXPECT_EQ(strict.status.code(), StatusCode::kUnavailable) << "sloppy=false: primaries only";
+
+  // The primary returns: the fallback hands the hint off and deletes it once acked.
+  cluster.set_down(down, false);
+  cluster.advance(Duration(100));
+  auto stored = cluster.storage(down).get(ring::token_of(key), key);
+  ASSERT_TRUE(stored.value().has_value()) << "hinted handoff delivers to the returned primary";
+  EXPECT_THAT(node::decode_sibling_set(*stored.value())->values(), ::testing::Contains("v"));
+  EXPECT_TRUE(hints_for(cluster, {fallback}).empty()) << "deleted once acked";
 }
 
 TEST(NodeTest, EveryPrimaryThatMissedAWriteGetsItEvenWithNoFallbackLeft) {
@@ -292,10 +283,7 @@ TEST(NodeTest, HintDeliveriesToASilentTargetAreForgottenAndRetried) {
   const std::string key = "k";
   auto primaries = cluster.primaries(key);
   NodeId down = primaries[2];
-  NodeId fallback;
-  for (const auto& m : options.members) {
-    if (std::find(primaries.begin(), primaries.end(), m) == primaries.end()) fallback = m;
-  }
+  NodeId fallback = fallback_of(primaries, options.members);
   cluster.set_down(down, true);
   ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok());
   cluster.set_down(down, false);
