@@ -365,10 +365,12 @@ void print_table(const PhaseResult& r) {
 int run(int argc, char** argv) {
   CLI::App app{"qkv-bench: YCSB-style load generator for qkv (bench/README.md)"};
   Config config;
-  std::string nodes = "127.0.0.1:7001";
   std::string workload = "A";
   std::string distribution = "uniform";
-  app.add_option("--nodes", nodes, "host:port,... client addresses (connections spread over them)");
+  config.nodes = {"127.0.0.1:7001"};
+  app.add_option("--nodes", config.nodes,
+                 "host:port,... client addresses (connections spread over them)")
+      ->delimiter(',');
   app.add_option("--workload", workload, "A (50/50), B (95/5), C (read only), W (write only), RMW");
   app.add_option("--keys", config.keys, "key space (default 100000)")->check(CLI::PositiveNumber);
   app.add_option("--value-bytes", config.value_bytes, "value size (default 1000)")
@@ -393,12 +395,6 @@ int run(int argc, char** argv) {
   app.add_flag("--quiet", config.quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
 
-  for (std::size_t pos = 0; pos <= nodes.size();) {
-    std::size_t comma = nodes.find(',', pos);
-    if (comma == std::string::npos) comma = nodes.size();
-    if (comma > pos) config.nodes.push_back(nodes.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
   if (config.nodes.empty()) {
     fmt::print(stderr, "qkv-bench: --nodes lists no address\n");
     return 2;

@@ -68,10 +68,8 @@ Status PeerLinks::send(const NodeId& to, kj::Array<capnp::word> frame) {
     if (status.is_ok()) ++counters_.frames_sent;
     return status;
   }
-  if (link->state == Link::State::kBackoff) {
-    if (Clock::now() < link->retry_at) return unavailable(*link);
-    link->state = Link::State::kIdle;
-  }
+  end_backoff_if_due(*link);
+  if (link->state == Link::State::kBackoff) return unavailable(*link);
   if (frame.size() == 0) return Status::invalid_argument("cannot send an empty frame");
   uint64_t bytes = uint64_t{frame.size()} * sizeof(capnp::word);
   if (link->queued_bytes + bytes > options_.send_queue_bytes_max) {
@@ -90,10 +88,14 @@ void PeerLinks::open(const NodeId& id) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
   const std::shared_ptr<Link>& link = it->second;
-  if (link->state == Link::State::kBackoff && Clock::now() >= link->retry_at) {
-    link->state = Link::State::kIdle;
-  }
+  end_backoff_if_due(*link);
   if (link->state == Link::State::kIdle) connect(link);
+}
+
+void PeerLinks::end_backoff_if_due(Link& link) {
+  if (link.state == Link::State::kBackoff && Clock::now() >= link.retry_at) {
+    link.state = Link::State::kIdle;
+  }
 }
 
 void PeerLinks::peer_is_alive(const NodeId& id) {

@@ -112,6 +112,8 @@ class PeerLinks {
   // unreachable handler is told).
   void back_off(const std::shared_ptr<Link>& link, const std::string& why, bool never_sent = true);
   void reset(Link& link);
+  // A link whose backoff has run out becomes idle (the next send or open connects).
+  void end_backoff_if_due(Link& link);
   Status unavailable(const Link& link) const;
 
   asio::io_context& io_;
