@@ -99,12 +99,15 @@ def run_qkv(build, args, workdir):
     cluster = QkvCluster(build, workdir, args.base_port)
     try:
         cluster.start()
-        load = qkv_bench(build, args, cluster.nodes(), "W", ["--load-only"])["phases"][0]
+        # One qkv-bench process for the load and both runs: updates carry the causal context
+        # the load (or the previous run) returned for the key, as a real client's would. A
+        # process starting afresh would write blind, adding a sibling beside every value.
+        phases = qkv_bench(build, args, cluster.nodes(), "A,W",
+                           ["--load", "--duration", str(args.duration)])["phases"]
+        load = phases[0]
         log(f"  qkv load: {load['ops_per_sec']:.0f} puts/s")
         results = {"load_ops_per_sec": load["ops_per_sec"]}
-        for workload in ("A", "W"):
-            run = qkv_bench(build, args, cluster.nodes(), workload,
-                            ["--duration", str(args.duration)])["phases"][0]
+        for workload, run in zip(("A", "W"), phases[1:]):
             p99 = max(op["p99_us"] for op in run["ops"].values()) / 1000
             results[workload] = {"ops_per_sec": run["ops_per_sec"], "p99_ms": p99,
                                  "errors": run["errors"], "detail": run}

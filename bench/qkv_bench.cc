@@ -14,6 +14,7 @@
 // (bench/histogram.h). The report is a table, or JSON with --json; a progress line goes to
 // stderr every second unless --quiet.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -81,8 +82,12 @@ struct Measured {
   LatencyHistogram latency[3];
   uint64_t errors[3] = {0, 0, 0};
   std::map<std::string, uint64_t> error_kinds;  // "unavailable: ..." (first 80 chars) -> count
+  // Gets (and the reads of RMW) that found concurrent siblings: writes carrying stale
+  // contexts. Near zero unless connections update the same keys at once.
+  uint64_t sibling_reads = 0;
 
   void merge(const Measured& o) {
+    sibling_reads += o.sibling_reads;
     for (int i = 0; i < 3; ++i) {
       latency[i].merge(o.latency[i]);
       errors[i] += o.errors[i];
@@ -175,6 +180,7 @@ class Driver {
           finish(Op::kRmw, start, got.status());
           return issue(c);
         }
+        if (got->values.size() > 1) ++stats_.measured.sibling_reads;
         c.put(key_name(key), value(), got->context, write_options(),
               [this, &c, key, start](Result<client::WriteResult> put) {
                 finish(Op::kRmw, start, put.status());
@@ -189,7 +195,10 @@ class Driver {
     if (read) {
       c.get(key_name(key), read_options(), [this, &c, key, start](Result<client::GetResult> got) {
         finish(Op::kRead, start, got.status());
-        if (got.is_ok()) contexts_[key] = std::move(got->context);
+        if (got.is_ok()) {
+          if (got->values.size() > 1) ++stats_.measured.sibling_reads;
+          contexts_[key] = std::move(got->context);
+        }
         issue(c);
       });
     } else {
@@ -338,6 +347,7 @@ nlohmann::json to_json(const PhaseResult& r) {
   j["errors"] = errors;
   j["ops_per_sec"] = static_cast<double>(total) / r.seconds;
   j["error_kinds"] = r.stats.error_kinds;
+  j["sibling_reads"] = r.stats.sibling_reads;
   return j;
 }
 
@@ -360,18 +370,24 @@ void print_table(const PhaseResult& r) {
   for (const auto& [kind, count] : r.stats.error_kinds) {
     fmt::print("  error x{}: {}\n", count, kind);
   }
+  if (r.stats.sibling_reads > 0) {
+    fmt::print("  reads that found siblings: {}\n", r.stats.sibling_reads);
+  }
 }
 
 int run(int argc, char** argv) {
   CLI::App app{"qkv-bench: YCSB-style load generator for qkv (bench/README.md)"};
   Config config;
-  std::string workload = "A";
+  std::vector<std::string> workloads = {"A"};
   std::string distribution = "uniform";
   config.nodes = {"127.0.0.1:7001"};
   app.add_option("--nodes", config.nodes,
                  "host:port,... client addresses (connections spread over them)")
       ->delimiter(',');
-  app.add_option("--workload", workload, "A (50/50), B (95/5), C (read only), W (write only), RMW");
+  app.add_option("--workload", workloads,
+                 "A (50/50), B (95/5), C (read only), W (write only), RMW; a list (A,W) runs "
+                 "each in turn, carrying the keys' causal contexts from one to the next")
+      ->delimiter(',');
   app.add_option("--keys", config.keys, "key space (default 100000)")->check(CLI::PositiveNumber);
   app.add_option("--value-bytes", config.value_bytes, "value size (default 1000)")
       ->check(CLI::Range(1u, 16u << 20));
@@ -399,12 +415,19 @@ int run(int argc, char** argv) {
     fmt::print(stderr, "qkv-bench: --nodes lists no address\n");
     return 2;
   }
-  auto w = workload_named(workload);
-  if (!w) {
-    fmt::print(stderr, "qkv-bench: unknown workload '{}' (A, B, C, W or RMW)\n", workload);
+  std::vector<Workload> runs;
+  for (const auto& name : workloads) {
+    auto w = workload_named(name);
+    if (!w) {
+      fmt::print(stderr, "qkv-bench: unknown workload '{}' (A, B, C, W or RMW)\n", name);
+      return 2;
+    }
+    runs.push_back(*w);
+  }
+  if (runs.empty()) {
+    fmt::print(stderr, "qkv-bench: --workload names no workload\n");
     return 2;
   }
-  config.workload = *w;
   if (distribution == "uniform") {
     config.distribution = Distribution::kUniform;
   } else if (distribution == "zipfian") {
@@ -422,7 +445,7 @@ int run(int argc, char** argv) {
   std::vector<Contexts> contexts(config.threads, Contexts(config.keys));
 
   nlohmann::json report;
-  report["workload"] = config.workload.name;
+  report["workload"] = fmt::format("{}", fmt::join(workloads, ","));
   report["config"] = {{"nodes", config.nodes},
                       {"keys", config.keys},
                       {"value_bytes", config.value_bytes},
@@ -453,11 +476,14 @@ int run(int argc, char** argv) {
       }
     }
   }
-  if (!config.load_only) {
+  // The runs share the contexts: an update in a later run overwrites what an earlier one
+  // wrote instead of adding a sibling beside it (a blind write, as a new process's would be).
+  for (const Workload& w : config.load_only ? std::vector<Workload>{} : runs) {
+    config.workload = w;
     stop.store(false);
     const uint64_t budget =
         config.ops == 0 ? 0 : (config.ops + config.threads - 1) / config.threads;
-    phases.push_back(run_phase(config, "run " + config.workload.name, contexts, values, stop,
+    phases.push_back(run_phase(config, "run " + w.name, contexts, values, stop,
                                [&](Driver& d, uint32_t) { d.run(stop, budget); }));
   }
   uint64_t errors = 0;
