@@ -33,7 +33,9 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"hinted_writes", hinted_writes},
           {"coordinator_hints", coordinator_hints},
           {"unavailable", unavailable},
-          {"storage_errors", storage_errors}};
+          {"storage_errors", storage_errors},
+          {"storage_commits", storage_commits},
+          {"storage_writes", storage_writes}};
 }
 
 Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
@@ -59,6 +61,7 @@ void Node::on_client_request(ClientId client, proto::ClientRequest request, Time
   ++counters_.client_requests;
   ReplyTo to{client, {}, 0, request.request_id};
   handle_request(std::move(to), std::move(request), /*forwarded=*/false, now);
+  end_event();
 }
 
 Status Node::validate(const proto::ClientRequest& request) const {
@@ -172,7 +175,7 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
   causal::SiblingSet updated =
       current.update(decode_context(*context).value(), actor_, std::move(value));
-  if (Status s = store(token, *key, updated); !s.is_ok()) return reply_status(reply_to, s);
+  store(token, *key, updated);
 
   PutOp op{coordinator::PutRound(list.primaries, w),
            *key,
@@ -187,9 +190,15 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   op.fallbacks_left = list.fallbacks;
   std::stable_partition(op.fallbacks_left.begin(), op.fallbacks_left.end(),
                         [&](const NodeId& f) { return is_up(f); });
+  // Sent on (and tracked) once this node's copy is committed.
+  staged_puts_.push_back(StagedPut{std::move(reply_to), deadline, std::move(op)});
+}
+
+void Node::send_put_round(StagedPut staged) {
   uint64_t id = next_id_++;
-  TimePoint first_alarm = op.sloppy ? op.sloppy_at : deadline;
-  track(id, Pending{std::move(reply_to), deadline, first_alarm, std::move(op)});
+  TimePoint first_alarm = staged.op.sloppy ? staged.op.sloppy_at : staged.deadline;
+  track(id,
+        Pending{std::move(staged.reply_to), staged.deadline, first_alarm, std::move(staged.op)});
   PutOp& put = std::get<PutOp>(pending_.at(id).op);
   std::vector<std::pair<NodeId, Status>> failed;
   for (const NodeId& replica : put.primaries) {
@@ -390,6 +399,7 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         }  // Gossip goes to the gossip core (node/server.cc), never here.
       },
       message.body);
+  end_event();
 }
 
 bool Node::first_time_forward(const NodeId& from, uint64_t request_id, TimePoint now) {
@@ -438,17 +448,23 @@ void Node::on_replica_write(const PeerMessage& message, const ReplicaWrite& writ
         Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
                                              config_.node_id, ring_->partition_of(token))));
   }
-  send_ack(merge_locally(token, write.key, write.state));
+  if (Status s = merge_locally(token, write.key, write.state); !s.is_ok()) return send_ack(s);
+  // Acked once committed (even when nothing changed: what it joined with may be staged).
+  staged_acks_.push_back(StagedAck{message.from, message.request_id});
 }
 
 Status Node::merge_locally(ring::Token token, const std::string& key,
                            const causal::SiblingSet& state) {
   auto local = load(token, key);
   if (!local) return local.status();
-  if (!local.value()) return store(token, key, state);
+  if (!local.value()) {
+    store(token, key, state);
+    return Status::ok();
+  }
   causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), state);
   if (joined == *local.value()) return Status::ok();  // nothing new: idempotent
-  return store(token, key, joined);
+  store(token, key, std::move(joined));
+  return Status::ok();
 }
 
 void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
@@ -499,6 +515,7 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   for (uint64_t id : forwards) {
     forward_failed_attempt(id, "unreachable", /*maybe_delivered=*/true, now);
   }
+  end_event();
 }
 
 void Node::on_tick(TimePoint now) {
@@ -508,6 +525,7 @@ void Node::on_tick(TimePoint now) {
     deadlines_.erase(deadlines_.begin());
     expire(id, now);
   }
+  end_event();
 }
 
 void Node::deliver_hints(TimePoint now) {
@@ -668,6 +686,9 @@ std::optional<TimePoint> Node::next_deadline() const {
 }
 
 Result<std::optional<causal::SiblingSet>> Node::load(ring::Token token, const std::string& key) {
+  if (auto staged = staged_index_.find(key); staged != staged_index_.end()) {
+    return std::optional<causal::SiblingSet>(staged_[staged->second].state);
+  }
   auto bytes = storage_.get(token, key);
   if (!bytes) {
     ++counters_.storage_errors;
@@ -682,11 +703,56 @@ Result<std::optional<causal::SiblingSet>> Node::load(ring::Token token, const st
   return std::optional<causal::SiblingSet>(std::move(state).value());
 }
 
-Status Node::store(ring::Token token, const std::string& key, const causal::SiblingSet& state) {
-  storage::WriteOp op{token, key, encode_sibling_set(state)};
-  Status s = storage_.write(std::span<const storage::WriteOp>(&op, 1));
-  if (!s.is_ok()) ++counters_.storage_errors;
-  return s;
+void Node::store(ring::Token token, const std::string& key, causal::SiblingSet state) {
+  // Only the latest state of a key is written: it was built on the earlier staged ones
+  // (load reads them), so it holds their dots or covers them in its version vector.
+  auto [at, inserted] = staged_index_.try_emplace(key, staged_.size());
+  if (inserted) {
+    staged_.push_back(StagedWrite{token, key, std::move(state)});
+  } else {
+    staged_[at->second].state = std::move(state);
+  }
+}
+
+void Node::commit_batch() {
+  batch_open_ = false;
+  commit_writes();
+}
+
+void Node::commit_writes() {
+  // What waits may stage more (a failed put's answer does not, but stay safe): loop.
+  while (!staged_.empty() || !staged_acks_.empty() || !staged_puts_.empty()) {
+    Status committed = Status::ok();
+    if (!staged_.empty()) {
+      std::vector<storage::WriteOp> ops;
+      ops.reserve(staged_.size());
+      for (auto& w : staged_) {
+        ops.push_back(storage::WriteOp{w.token, std::move(w.key), encode_sibling_set(w.state)});
+      }
+      staged_.clear();
+      staged_index_.clear();
+      committed = storage_.write(ops);
+      ++counters_.storage_commits;
+      counters_.storage_writes += ops.size();
+      if (!committed.is_ok()) ++counters_.storage_errors;
+    }
+    auto acks = std::move(staged_acks_);
+    auto puts = std::move(staged_puts_);
+    staged_acks_.clear();
+    staged_puts_.clear();
+    for (auto& ack : acks) {
+      (void)transport_.send(
+          ack.to, PeerMessage{config_.node_id, ack.request_id, ReplicaWriteAck{committed}});
+    }
+    for (auto& put : puts) {
+      if (committed.is_ok()) {
+        send_put_round(std::move(put));
+      } else {
+        // As a failed single write did: the client has the error, no replica was sent it.
+        reply_status(put.reply_to, committed);
+      }
+    }
+  }
 }
 
 proto::ClientResponse Node::ring_response() const {

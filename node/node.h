@@ -15,6 +15,14 @@
 // synchronous, so a coordinator's read-modify-write of a key is never interleaved with
 // another request's: concurrent puts to one key become siblings, never lost updates.
 //
+// Group commit: the writes of one event, or of every event between begin_batch() and
+// commit_batch(), reach storage in one Storage::write (one RocksDB WriteBatch, one WAL
+// append). Reads see the staged states. Nothing that depends on a staged write leaves before
+// it is committed: a coordinator sends a put to the other replicas (and counts its own ack)
+// only after its own copy is committed, so a dot never escapes a node that could forget it
+// in a crash; a replica acks a write only after committing it. A failed commit answers with
+// the storage error, as a failed single write did.
+//
 // Thread-safety: none. qkvd calls it from its one io_context thread.
 #pragma once
 
@@ -56,6 +64,8 @@ struct NodeCounters {
   uint64_t coordinator_hints = 0;  // hints this coordinator kept itself: no fallback was left
   uint64_t unavailable = 0;        // clients of this node answered with unavailable
   uint64_t storage_errors = 0;
+  uint64_t storage_commits = 0;  // storage writes (group commits); writes per commit =
+  uint64_t storage_writes = 0;   // storage_writes / storage_commits
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
 };
@@ -87,6 +97,14 @@ class Node {
   void on_peer_unreachable(const NodeId& peer, TimePoint now);
   // Expires requests whose deadline is <= now.
   void on_tick(TimePoint now);
+
+  // Group commit (see the top of this file). Between begin_batch() and commit_batch() the
+  // events' writes are staged; commit_batch() writes them in one storage write, then sends
+  // what waited on them. Without an open batch every event commits its own writes before
+  // it returns. qkvd opens a batch for the frames of one io_context turn.
+  void begin_batch() { batch_open_ = true; }
+  void commit_batch();
+  bool batch_open() const { return batch_open_; }
 
   // Most forwards remembered for duplicate detection; past it the oldest are forgotten.
   static constexpr std::size_t kForwardsSeenMax = 100'000;
@@ -191,8 +209,22 @@ class Node {
   void track(uint64_t id, Pending pending);
   void rearm(uint64_t id, Pending& pending, TimePoint at);
 
+  // The key's state: the staged one if a write of it waits for the commit, else storage's.
   Result<std::optional<causal::SiblingSet>> load(ring::Token token, const std::string& key);
-  Status store(ring::Token token, const std::string& key, const causal::SiblingSet& state);
+  // Stages the key's new state for the next commit.
+  void store(ring::Token token, const std::string& key, causal::SiblingSet state);
+  // Commits the staged writes unless a batch is open (the end of every event).
+  void end_event() {
+    if (!batch_open_) commit_writes();
+  }
+  void commit_writes();
+  // A coordinated put whose own copy is committed: track it and send it to the others.
+  struct StagedPut {
+    ReplyTo reply_to;
+    TimePoint deadline;
+    PutOp op;
+  };
+  void send_put_round(StagedPut staged);
   proto::ClientResponse ring_response() const;
   proto::ClientResponse status_response(TimePoint now) const;
 
@@ -222,6 +254,22 @@ class Node {
   std::map<uint64_t, HintDelivery> hint_deliveries_;
   std::set<std::pair<TimePoint, uint64_t>> deadlines_;
   NodeCounters counters_;
+
+  // Group commit: states waiting for the commit (the latest per key) and what waits on it.
+  struct StagedWrite {
+    ring::Token token;
+    std::string key;
+    causal::SiblingSet state;
+  };
+  struct StagedAck {
+    NodeId to;
+    uint64_t request_id;
+  };
+  bool batch_open_ = false;
+  std::vector<StagedWrite> staged_;
+  std::map<std::string, std::size_t, std::less<>> staged_index_;  // key -> its entry in staged_
+  std::vector<StagedAck> staged_acks_;  // replica writes to ack after the commit
+  std::vector<StagedPut> staged_puts_;  // coordinated puts to send on after the commit
 };
 
 }  // namespace qkv::node

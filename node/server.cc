@@ -116,6 +116,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
 }
 
 Server::~Server() {
+  if (node_.batch_open()) node_.commit_batch();  // the io_context stopped before its post ran
   shutting_down_ = true;  // connections closing from here on say nothing about peers
   tick_timer_.cancel();
   drain_timer_.cancel();
@@ -187,7 +188,16 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
   if (std::holds_alternative<proto::MembersRequest>(request->op)) {
     return reply(id, proto::ClientResponse{request->request_id, Status::ok(), members_response()});
   }
+  batch_writes();
   node_.on_client_request(id, std::move(request).value(), clock_.now());
+}
+
+void Server::batch_writes() {
+  if (node_.batch_open()) return;
+  // Group commit: the frames already read in this io_context turn (their completions are
+  // queued ahead of this post) share one storage write; their acks leave after it.
+  node_.begin_batch();
+  boost::asio::post(io_, [this] { node_.commit_batch(); });
 }
 
 void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> connection) {
@@ -217,6 +227,7 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
       send_gossip(gossip_.on_message(g->message, clock_.now()));
       return on_gossip_events();
     }
+    batch_writes();
     node_.on_peer_message(std::move(message).value(), clock_.now());
   });
   connection->set_on_error([](const Status& status) {

@@ -50,6 +50,8 @@ class Server final : public Transport {
   void on_client_connection(std::shared_ptr<transport::FramedConnection> connection);
   void on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame);
   void on_peer_connection(std::shared_ptr<transport::FramedConnection> connection);
+  // Opens a group-commit batch in the node for the rest of this io_context turn.
+  void batch_writes();
   void arm_tick();
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
   void on_gossip_events();

@@ -138,6 +138,9 @@ class Simulation {
 
   Status on_send(int from, const NodeId& to, node::PeerMessage message);
   void deliver(int from, int to, uint64_t life, const node::PeerMessage& message);
+  // Group commit as qkvd does it: the first event opens a batch that later events join
+  // until it is committed 0-2 ms on; a crash in between loses the staged writes.
+  void batch(int i);
   void on_reply(node::ClientId client, proto::ClientResponse response);
 
   void client_step(Client& c);
@@ -294,7 +297,19 @@ void Simulation::deliver(int from, int to, uint64_t life, const node::PeerMessag
   trace(fmt::format("recv {}->{} {} id={}", nodes_[from].id, target.id, body_name(message.body),
                     message.request_id),
         key_of(message.body));
+  batch(to);
   target.core->on_peer_message(std::move(decoded).value(), node_now(to));
+}
+
+void Simulation::batch(int i) {
+  SimNode& n = nodes_[i];
+  if (n.core->batch_open()) return;
+  n.core->begin_batch();
+  after(between(0, 2), [this, i, life = n.life] {
+    SimNode& node = nodes_[i];
+    if (node.life != life || !node.core) return;  // crashed with the batch open
+    node.core->commit_batch();
+  });
 }
 
 void Simulation::on_reply(node::ClientId client, proto::ClientResponse response) {
@@ -326,6 +341,7 @@ void Simulation::issue(Client& c, int node, proto::ClientOp op,
   after(between(1, 3), [this, node, life = n.life, request, client = c.index]() mutable {
     SimNode& target = nodes_[node];
     if (target.life != life || !target.core) return;  // crashed before it arrived
+    batch(node);
     target.core->on_client_request(static_cast<node::ClientId>(client), std::move(request),
                                    node_now(node));
   });

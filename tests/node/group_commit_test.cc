@@ -1,0 +1,210 @@
+// Group commit in the node core: the writes of a batch of events reach storage in one write,
+// and nothing that depends on them leaves the node before that write is committed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "node/node.h"
+#include "node/storage/memory_storage.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+// MemoryStorage that counts data writes and can be made to fail them (a full disk).
+class CountingStorage final : public storage::Storage {
+ public:
+  Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override {
+    return inner.get(token, key);
+  }
+  Status write(std::span<const storage::WriteOp> ops) override {
+    ++write_calls;
+    ops_written += ops.size();
+    if (fail_writes) return Status::io_error("No space left on device (test)");
+    return inner.write(ops);
+  }
+  Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override {
+    return inner.scan(first, last, visit);
+  }
+  Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
+                                              std::string_view key) override {
+    return inner.get_hint(target, token, key);
+  }
+  Status put_hint(const NodeId& target, ring::Token token, std::string_view key,
+                  std::string_view value) override {
+    return inner.put_hint(target, token, key, value);
+  }
+  Status delete_hint(const NodeId& target, ring::Token token, std::string_view key) override {
+    return inner.delete_hint(target, token, key);
+  }
+  Status scan_hints(const storage::HintVisitor& visit) override { return inner.scan_hints(visit); }
+  Result<std::optional<std::string>> get_meta(std::string_view name) override {
+    return inner.get_meta(name);
+  }
+  Status put_meta(std::string_view name, std::string_view value) override {
+    return inner.put_meta(name, value);
+  }
+
+  storage::MemoryStorage inner;
+  uint64_t write_calls = 0;
+  uint64_t ops_written = 0;
+  bool fail_writes = false;
+};
+
+class RecordingTransport final : public node::Transport {
+ public:
+  Status send(const NodeId& to, node::PeerMessage message) override {
+    sent.emplace_back(to, std::move(message));
+    return Status::ok();
+  }
+  void reply(node::ClientId, proto::ClientResponse response) override {
+    replies.push_back(std::move(response));
+  }
+  template <typename T>
+  std::vector<std::pair<NodeId, T>> sent_of() const {
+    std::vector<std::pair<NodeId, T>> out;
+    for (const auto& [to, m] : sent) {
+      if (const auto* body = std::get_if<T>(&m.body)) out.emplace_back(to, *body);
+    }
+    return out;
+  }
+
+  std::vector<std::pair<NodeId, node::PeerMessage>> sent;
+  std::vector<proto::ClientResponse> replies;
+};
+
+// One node, n1, of a 3-node ring with N=3: a primary of every key.
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  GroupCommitTest()
+      : ring_(std::make_shared<const ring::Ring>(
+            ring::Ring::claim({"n1", "n2", "n3"}, 64, 3).value())),
+        node_(config(), ring_, storage_, transport_, causal::Actor{"n1", 7}, now_) {}
+
+  static node::NodeConfig config() {
+    node::NodeConfig c;
+    c.node_id = "n1";
+    c.n = 3;
+    c.r = 2;
+    c.w = 2;
+    return c;
+  }
+
+  void replica_write(const std::string& key, const std::string& value, uint64_t request_id) {
+    causal::SiblingSet state = causal::SiblingSet().update({}, causal::Actor{"n2", 9}, value);
+    node_.on_peer_message(node::PeerMessage{"n2", request_id, node::ReplicaWrite{key, state, {}}},
+                          now_);
+  }
+  void client_put(const std::string& key, const std::string& value, uint64_t request_id) {
+    node_.on_client_request(1, proto::ClientRequest{request_id, 0, proto::PutRequest{key, value}},
+                            now_);
+  }
+  std::vector<std::string> stored_values(const std::string& key) {
+    auto bytes = storage_.inner.get(ring::token_of(key), key);
+    if (!bytes.is_ok() || !bytes.value()) return {};
+    return node::decode_sibling_set(*bytes.value())->values();
+  }
+
+  TimePoint now_{Duration(1'000'000)};
+  std::shared_ptr<const ring::Ring> ring_;
+  CountingStorage storage_;
+  RecordingTransport transport_;
+  node::Node node_;
+};
+
+TEST_F(GroupCommitTest, WithoutABatchEveryEventCommitsItsOwnWriteBeforeItReturns) {
+  replica_write("a", "1", 11);
+  EXPECT_EQ(storage_.write_calls, 1u);
+  ASSERT_EQ(transport_.sent_of<node::ReplicaWriteAck>().size(), 1u);
+  replica_write("b", "2", 12);
+  EXPECT_EQ(storage_.write_calls, 2u);
+  EXPECT_EQ(transport_.sent_of<node::ReplicaWriteAck>().size(), 2u);
+}
+
+TEST_F(GroupCommitTest, TheWritesOfABatchReachStorageInOneWriteAndAreAckedAfterIt) {
+  node_.begin_batch();
+  replica_write("a", "1", 11);
+  replica_write("b", "2", 12);
+  replica_write("c", "3", 13);
+  EXPECT_EQ(storage_.write_calls, 0u);
+  EXPECT_TRUE(transport_.sent.empty()) << "no ack may leave before its write is committed";
+
+  node_.commit_batch();
+  EXPECT_EQ(storage_.write_calls, 1u);
+  EXPECT_EQ(storage_.ops_written, 3u);
+  auto acks = transport_.sent_of<node::ReplicaWriteAck>();
+  ASSERT_EQ(acks.size(), 3u);
+  for (const auto& [to, ack] : acks) {
+    EXPECT_EQ(to, "n2");
+    EXPECT_TRUE(ack.status.is_ok());
+  }
+  EXPECT_THAT(stored_values("b"), UnorderedElementsAre("2"));
+}
+
+TEST_F(GroupCommitTest, ACoordinatorSendsItsPutToTheOthersOnlyOnceItsOwnCopyIsCommitted) {
+  node_.begin_batch();
+  client_put("k", "v", 5);
+  // A dot must not reach another replica while the node that made it could still lose it.
+  EXPECT_TRUE(transport_.sent_of<node::ReplicaWrite>().empty());
+  EXPECT_TRUE(stored_values("k").empty());
+
+  node_.commit_batch();
+  EXPECT_THAT(stored_values("k"), UnorderedElementsAre("v"));
+  auto writes = transport_.sent_of<node::ReplicaWrite>();
+  ASSERT_EQ(writes.size(), 2u);
+  EXPECT_THAT(std::vector<NodeId>({writes[0].first, writes[1].first}),
+              UnorderedElementsAre("n2", "n3"));
+  EXPECT_TRUE(transport_.replies.empty()) << "W=2 waits for one more ack";
+}
+
+TEST_F(GroupCommitTest, ReadsAndWritesInABatchBuildOnItsStagedWrites) {
+  node_.begin_batch();
+  client_put("cart", "milk", 5);
+  client_put("cart", "eggs", 6);  // no context: concurrent with the first, a sibling
+  node_.on_peer_message(node::PeerMessage{"n2", 21, node::ReplicaRead{"cart"}}, now_);
+  auto reads = transport_.sent_of<node::ReplicaReadReply>();
+  ASSERT_EQ(reads.size(), 1u);
+  ASSERT_TRUE(reads[0].second.state.has_value());
+  EXPECT_THAT(reads[0].second.state->values(), UnorderedElementsAre("milk", "eggs"));
+
+  node_.commit_batch();
+  EXPECT_EQ(storage_.write_calls, 1u);
+  EXPECT_EQ(storage_.ops_written, 1u) << "only the key's latest state is written";
+  EXPECT_THAT(stored_values("cart"), UnorderedElementsAre("milk", "eggs"));
+  // Each put went out with its own state: the second one's holds both siblings.
+  auto writes = transport_.sent_of<node::ReplicaWrite>();
+  ASSERT_EQ(writes.size(), 4u);
+  EXPECT_THAT(writes[3].second.state.values(), UnorderedElementsAre("milk", "eggs"));
+}
+
+TEST_F(GroupCommitTest, AFailedCommitAnswersEveryWriteWaitingOnItWithTheError) {
+  storage_.fail_writes = true;
+  node_.begin_batch();
+  replica_write("a", "1", 11);
+  client_put("k", "v", 5);
+  node_.commit_batch();
+
+  auto acks = transport_.sent_of<node::ReplicaWriteAck>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].second.status.code(), StatusCode::kIoError);
+  EXPECT_TRUE(transport_.sent_of<node::ReplicaWrite>().empty())
+      << "a put this node failed to store is not sent on";
+  ASSERT_EQ(transport_.replies.size(), 1u);
+  EXPECT_EQ(transport_.replies[0].request_id, 5u);
+  EXPECT_EQ(transport_.replies[0].status.code(), StatusCode::kIoError);
+  EXPECT_THAT(transport_.replies[0].status.message(), HasSubstr("No space left"));
+  EXPECT_EQ(node_.counters().storage_errors, 1u);
+  EXPECT_EQ(node_.in_flight(), 0u);
+
+  // The staged states are gone with the failed write: reads see storage again.
+  storage_.fail_writes = false;
+  node_.on_peer_message(node::PeerMessage{"n2", 22, node::ReplicaRead{"k"}}, now_);
+  auto reads = transport_.sent_of<node::ReplicaReadReply>();
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_FALSE(reads[0].second.state.has_value());
+}
+
+}  // namespace
+}  // namespace qkv::testing
