@@ -1,0 +1,178 @@
+// Merkle trees for active anti-entropy (Dynamo §4.7; Riak's riak_kv_index_hashtree).
+//
+// One tree covers the token range of one partition, cut into `segments` equal leaves (a
+// power of two, default 1,024). A leaf is the combination of the entry hashes of the keys
+// whose token falls in it; an entry hash is entry_hash(key, version), the version being
+// version_of(sibling set). Inner nodes hash their two children; the root covers the range.
+//
+// The leaf combine is lane-wise addition mod 2^64 of 128-bit entry hashes (with the entry
+// count alongside), so:
+//  - it is order independent (addition commutes): a tree built by one scan equals the tree
+//    kept current by updates in any order;
+//  - a write updates one leaf in O(1) (subtract the old entry, add the new one) and its
+//    path to the root in O(log segments) hashes, with no rescan;
+//  - equal entries never cancel (XOR would: two equal hashes XOR to zero); each key has
+//    one entry per tree anyway, and the count makes an empty leaf differ from any other.
+// See docs/architecture.md (Anti-entropy) for why this is safe.
+//
+// Thread-safety: none (owned by the node core's thread).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "node/causal/sibling_set.h"
+#include "ring/token.h"
+
+namespace qkv::antientropy {
+
+struct Hash128 {
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  friend bool operator==(const Hash128&, const Hash128&) = default;
+};
+
+// The version of a key's state for anti-entropy: its version vector and each sibling's
+// dot and tombstone flag, canonically encoded. Dots identify values (incarnations keep
+// them unique), so equal versions mean equal sibling sets.
+std::string version_of(const causal::SiblingSet& state);
+
+// XXH3-128 of (key length, key, version): the entry of one key in a leaf.
+Hash128 entry_hash(std::string_view key, std::string_view version);
+inline Hash128 entry_hash(std::string_view key, const causal::SiblingSet& state) {
+  return entry_hash(key, version_of(state));
+}
+
+class MerkleTree {
+ public:
+  static constexpr uint32_t kSegmentsMax = uint32_t{1} << 20;
+
+  // Covers tokens [first, last]. REQUIRES (QKV_ASSERT): first <= last; segments a power of
+  // two in [1, kSegmentsMax]; last - first + 1 >= segments (no empty leaf).
+  // Leaves split the range into near-equal parts: with width = last - first + 1, token t is
+  // in leaf (t - first) * segments / width (exact, in 128-bit arithmetic), so leaf sizes
+  // differ by at most one token when the range does not divide evenly.
+  MerkleTree(ring::Token first, ring::Token last, uint32_t segments);
+
+  ring::Token first() const { return first_; }
+  ring::Token last() const { return last_; }
+  uint32_t segments() const { return segments_; }
+  // Levels below the root: log2(segments). Level 0 is the root, level depth() the leaves.
+  uint32_t depth() const { return depth_; }
+
+  // The leaf holding `token`. REQUIRES first() <= token <= last().
+  uint32_t segment_of(ring::Token token) const;
+  // Tokens [first, last] of a leaf. REQUIRES segment < segments().
+  std::pair<ring::Token, ring::Token> segment_range(uint32_t segment) const;
+
+  // Adds or removes one key's entry: O(1) on its leaf, O(depth) hashes up to the root.
+  // REQUIRES first() <= token <= last(). Removing an entry never inserted corrupts the
+  // leaf (as for any additive digest): callers pass exactly what they inserted.
+  void insert(ring::Token token, const Hash128& entry);
+  void remove(ring::Token token, const Hash128& entry);
+  // A key's state changed: removes `before` (if any) and adds `after` (if any), one path.
+  void replace(ring::Token token, const std::optional<Hash128>& before,
+               const std::optional<Hash128>& after);
+  // Back to empty (before a rebuild).
+  void clear();
+
+  Hash128 root() const { return node(0, 0); }
+  // Node `index` of `level` (2^level nodes on a level). An empty subtree hashes to {0, 0}.
+  // REQUIRES level <= depth(), index < 2^level.
+  Hash128 node(uint32_t level, uint32_t index) const;
+  // Entries in the tree (inserts minus removes).
+  uint64_t entries() const;
+
+  // Same range, segments and leaves (hence the same inner nodes).
+  friend bool operator==(const MerkleTree& a, const MerkleTree& b);
+
+  // Persistence (qkvd saves trees at a clean shutdown): the range, segments and leaves.
+  // Layout (persisted: do not change; little-endian):
+  //   "QKMT" | u8 format version (1) | u64 first | u64 last | u32 segments
+  //   | segments x (u64 sum.lo | u64 sum.hi | u64 count) | u64 XXH3_64 of all bytes before.
+  // Inner nodes are not stored: deserialize() recomputes them.
+  std::string serialize() const;
+  // Errors: invalid_argument naming what is wrong (size, magic, format version, segments,
+  // range, checksum, an empty leaf with a nonzero sum) for bytes that serialize() did not
+  // produce.
+  static Result<MerkleTree> deserialize(std::string_view bytes);
+
+ private:
+  struct Leaf {
+    Hash128 sum;         // lane-wise sum mod 2^64 of the entries
+    uint64_t count = 0;  // entries
+    friend bool operator==(const Leaf&, const Leaf&) = default;
+  };
+  // Recomputes the leaf hash of `segment` and its ancestors up to the root.
+  void update_path(uint32_t segment);
+  // Recomputes every leaf hash and inner node from leaves_ (after deserialize).
+  void rebuild();
+
+  ring::Token first_;
+  ring::Token last_;
+  uint32_t segments_;
+  uint32_t depth_;
+  std::vector<Leaf> leaves_;
+  uint64_t entries_ = 0;
+  // Inner nodes, heap order: nodes_[1] is the root, children of i are 2i and 2i+1; the
+  // leaves' hashes are nodes_[segments_ + s]. Size 2 * segments_.
+  std::vector<Hash128> nodes_;
+};
+
+// The descent of one exchange (sans-I/O): finds the leaves where the local tree and a
+// peer's tree of the same shape differ, level by level, asking the peer only for the
+// children of nodes that differed: O(k · depth) hashes for k differing leaves, not
+// O(segments). The local tree is read at each step, so writes in between are fine (an
+// exchange compares what each side has at that moment; a key written meanwhile is
+// either repaired now or by the next exchange).
+class Descent {
+ public:
+  struct Request {
+    uint32_t level = 0;
+    std::vector<uint32_t> indices;  // nodes of `level` whose hashes the peer sends
+  };
+
+  // REQUIRES: `local` outlives the descent.
+  explicit Descent(const MerkleTree& local);
+
+  // True when every differing path reached a leaf (or the roots were equal).
+  bool done() const { return done_; }
+  // What to ask the peer next; the first request is the root. REQUIRES !done().
+  const Request& request() const { return request_; }
+  // The peer's hashes of request().indices, in order. Errors: invalid_argument if the
+  // count does not match (the descent is then unusable: later calls fail too), or if the
+  // descent is already done.
+  Status on_reply(std::span<const Hash128> hashes);
+  // The differing leaves, ascending. Meaningful once done().
+  const std::vector<uint32_t>& differing_segments() const { return differing_; }
+  // Hashes received so far (the descent's cost).
+  uint64_t hashes_received() const { return hashes_received_; }
+
+ private:
+  const MerkleTree& local_;
+  Request request_;
+  std::vector<uint32_t> differing_;
+  uint64_t hashes_received_ = 0;
+  bool done_ = false;
+  bool failed_ = false;  // a reply had the wrong count
+};
+
+// One key's entry as exchanged for a differing segment.
+struct SegmentEntry {
+  std::string key;
+  Hash128 hash;
+  friend bool operator==(const SegmentEntry&, const SegmentEntry&) = default;
+};
+
+// Keys whose entries differ between two sides' entries of the same segments: present on
+// one side only, or on both with different hashes. Inputs in any order; output sorted.
+std::vector<std::string> differing_keys(std::span<const SegmentEntry> local,
+                                        std::span<const SegmentEntry> remote);
+
+}  // namespace qkv::antientropy
