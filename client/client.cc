@@ -42,6 +42,13 @@ struct Attempt {
   bool sent = false;                              // whether any byte of the request was sent
 };
 
+// For the calls addressed to one node (node_status, repair).
+Status check_node_index(const Options& options, std::size_t node_index) {
+  if (node_index < options.nodes.size()) return Status::ok();
+  return Status::invalid_argument(
+      fmt::format("node index {} is out of range ({} nodes)", node_index, options.nodes.size()));
+}
+
 }  // namespace
 
 uint32_t server_timeout_ms(uint32_t timeout_ms) {
@@ -335,13 +342,18 @@ Result<proto::MembersResponse> Client::members() {
 }
 
 Result<proto::StatusResponse> Client::node_status(std::size_t node_index) {
-  if (node_index >= impl_->options().nodes.size()) {
-    return Status::invalid_argument(fmt::format("node index {} is out of range ({} nodes)",
-                                                node_index, impl_->options().nodes.size()));
-  }
+  QKV_RETURN_IF_ERROR(check_node_index(impl_->options(), node_index));
   auto response = impl_->call_node(node_index, proto::StatusRequest{});
   if (!response.is_ok()) return response.status();
   return take_body<proto::StatusResponse>(std::move(response).value(), "status");
+}
+
+Result<proto::RepairResponse> Client::repair(std::size_t node_index,
+                                             std::optional<uint32_t> partition) {
+  QKV_RETURN_IF_ERROR(check_node_index(impl_->options(), node_index));
+  auto response = impl_->call_node(node_index, proto::RepairRequest{partition});
+  if (!response.is_ok()) return response.status();
+  return take_body<proto::RepairResponse>(std::move(response).value(), "repair");
 }
 
 }  // namespace qkv::client

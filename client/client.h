@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,19 @@ class Client {
   // The status of Options::nodes[node_index] itself; never fails over to another node.
   // invalid_argument when node_index >= nodes.size().
   Result<proto::StatusResponse> node_status(std::size_t node_index);
+
+  // Asks Options::nodes[node_index] to run anti-entropy exchanges now (qkvctl repair): for
+  // every partition that node replicates, or only `partition`, with every other primary of
+  // it. Sent to that node only and never failed over (another node has other partitions).
+  // Returns once the node has queued the exchanges: RepairResponse::partitions says how many
+  // (0 when it replicates no such partition); they run in the background, and their progress
+  // shows in node_status(node_index).repair.
+  // Errors: invalid_argument when node_index >= nodes.size(), or the node's answer (e.g. a
+  // partition outside the ring, or a node too old to know repair: "'repair' is not answered
+  // here"); unavailable / timeout when the node cannot be reached or does not answer within
+  // Options::timeout_ms (the message names the node; the repair may or may not have been
+  // queued); corruption when the answer does not decode or has no repair body.
+  Result<proto::RepairResponse> repair(std::size_t node_index, std::optional<uint32_t> partition);
 
   const Options& options() const;
 

@@ -180,7 +180,28 @@ nlohmann::json status_json(std::string_view address, const proto::StatusResponse
           {"r", status.r},
           {"w", status.w},
           {"members", status.members},
-          {"counters", std::move(counters)}};
+          {"counters", std::move(counters)},
+          {"repair", repair_progress_json(status.repair)},
+          {"exchanges", exchanges_json(status.exchanges)}};
+}
+
+nlohmann::json repair_progress_json(const proto::RepairProgress& p) {
+  return {{"running", p.running},
+          {"partitions_total", p.partitions_total},
+          {"partitions_done", p.partitions_done},
+          {"partitions_failed", p.partitions_failed},
+          {"keys_compared", p.keys_compared},
+          {"keys_repaired", p.keys_repaired},
+          {"bytes_sent", p.bytes_sent},
+          {"last_error", p.last_error}};
+}
+
+nlohmann::json exchanges_json(const std::vector<proto::PartitionExchange>& exchanges) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : exchanges) {
+    list.push_back({{"partition", e.partition}, {"last_success_unix_ms", e.last_success_unix_ms}});
+  }
+  return list;
 }
 
 }  // namespace qkv::client

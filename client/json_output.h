@@ -11,7 +11,12 @@
 //            "share_percent":S},...],"owners":["n1",...]}  (nodes sorted by id; owners[p] owns
 //            partition p)
 //   status: {"address":"host:port","up":true,"node_id":..,"incarnation":..,"version":..,
-//            "uptime_ms":..,"n":..,"r":..,"w":..,"members":[..],"counters":{"name":value,..}}
+//            "uptime_ms":..,"n":..,"r":..,"w":..,"members":[..],"counters":{"name":value,..},
+//            "repair":<repair progress>,"exchanges":[<partition exchange>,..]}
+//   repair progress: {"running":false,"partitions_total":..,"partitions_done":..,
+//            "partitions_failed":..,"keys_compared":..,"keys_repaired":..,"bytes_sent":..,
+//            "last_error":""}
+//   partition exchange: {"partition":P,"last_success_unix_ms":T}  (T 0 = never since start)
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -20,6 +25,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/client.h"
 #include "common/status.h"
@@ -49,5 +55,7 @@ nlohmann::json ring_json(const proto::RingResponse& ring);
 
 nlohmann::json members_json(const proto::MembersResponse& members);
 nlohmann::json status_json(std::string_view address, const proto::StatusResponse& status);
+nlohmann::json repair_progress_json(const proto::RepairProgress& progress);
+nlohmann::json exchanges_json(const std::vector<proto::PartitionExchange>& exchanges);
 
 }  // namespace qkv::client

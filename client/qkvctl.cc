@@ -5,7 +5,12 @@
 //     put KEY [VALUE | --value-file F] [--context BASE64] [--w W]
 //     delete KEY [--context BASE64] [--w W]
 //     ring                          partitions and ownership share per node
-//     status                        every node of --cluster; exit 1 if any is down
+//     status [--partitions]         every node of --cluster; exit 1 if any is down
+//     members                       every member as the first reachable node sees it
+//     repair [--partition P] [--node ID] [--timeout-s S]
+//                                   run anti-entropy exchanges now on every node of --cluster
+//                                   (or node ID) and wait for them; exit 1 unless every
+//                                   partition succeeded, 2 for an unknown --node
 //     load   (--lines F | --stanzas F) [--concurrency N]   write the dev dataset
 //     verify (--lines F | --stanzas F) [--concurrency N]   read it back and compare
 //
@@ -19,17 +24,21 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/bulk.h"
 #include "client/client.h"
 #include "client/dataset.h"
 #include "client/json_output.h"
+#include "client/repair_output.h"
 
 namespace qkv::client {
 namespace {
@@ -61,6 +70,16 @@ struct DatasetArgs {
   std::size_t concurrency = 8;
 };
 
+struct RepairArgs {
+  std::optional<uint32_t> partition;  // --partition; nullopt: all of each node's partitions
+  std::string node;                   // --node; empty: every node of --cluster
+  uint32_t timeout_s = 600;           // --timeout-s: how long to wait for the exchanges
+  bool partitions = false;            // status --partitions
+};
+
+// Exit code for a usage error found after parsing (CLI11's own are 1xx).
+constexpr int kExitUsage = 2;
+
 void print_json(const json& j) {
   std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
 }
@@ -77,7 +96,7 @@ std::string as_line(std::string text) {
   return text;
 }
 
-int fail(const Global& g, const Status& status) {
+int fail(const Global& g, const Status& status, int exit_code = 1) {
   if (g.json) {
     print_json({{"error",
                  {{"code", std::string(status_code_name(status.code()))},
@@ -85,7 +104,19 @@ int fail(const Global& g, const Status& status) {
   } else {
     std::cerr << "error: " << status.to_string() << "\n";
   }
-  return 1;
+  return exit_code;
+}
+
+// A client error about the node at `address`, without the "address: " the SDK starts it with.
+std::string without_address(std::string message, const std::string& address) {
+  if (message.starts_with(address + ": ")) message.erase(0, address.size() + 2);
+  return message;
+}
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 int cmd_get(const Global& g, const KeyArgs& a) {
@@ -186,7 +217,8 @@ std::string human_duration(uint64_t ms) {
   return fmt::format("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60);
 }
 
-void print_status(const std::string& address, const proto::StatusResponse& s) {
+void print_status(const std::string& address, const proto::StatusResponse& s, int64_t now_ms,
+                  bool partitions) {
   std::cout << fmt::format("{}  up\n", address);
   std::cout << fmt::format("  node: {}  incarnation: {}  version: {}  uptime: {}\n", s.node_id,
                            s.incarnation, s.version, human_duration(s.uptime_ms));
@@ -195,10 +227,19 @@ void print_status(const std::string& address, const proto::StatusResponse& s) {
   std::string counters;
   for (const auto& [name, value] : s.counters) counters += fmt::format(" {}={}", name, value);
   std::cout << "  counters:" << counters << "\n";
+  std::cout << "  " << anti_entropy_line(s.exchanges, now_ms) << "\n";
+  if (s.repair.partitions_total > 0) {
+    std::cout << fmt::format(
+        "  repair ({}): {}{}\n", s.repair.running ? "running" : "finished",
+        repair_progress_text(s.repair),
+        s.repair.last_error.empty() ? "" : "  last error: " + s.repair.last_error);
+  }
+  if (partitions) std::cout << exchanges_table(s.exchanges, now_ms);
 }
 
-int cmd_status(const Global& g) {
+int cmd_status(const Global& g, const RepairArgs& r) {
   Client client(g.client_options());
+  int64_t now_ms = now_unix_ms();
   json nodes = json::array();
   int down = 0;
   for (std::size_t i = 0; i < g.cluster.size(); ++i) {
@@ -207,7 +248,7 @@ int cmd_status(const Global& g) {
       if (g.json) {
         nodes.push_back(status_json(g.cluster[i], *status));
       } else {
-        print_status(g.cluster[i], *status);
+        print_status(g.cluster[i], *status, now_ms, r.partitions);
       }
       continue;
     }
@@ -217,13 +258,163 @@ int cmd_status(const Global& g) {
           {{"address", g.cluster[i]}, {"up", false}, {"error", status.status().message()}});
     } else {
       // The message starts with the address already shown on this line.
-      std::string why = status.status().message();
-      if (why.starts_with(g.cluster[i] + ": ")) why.erase(0, g.cluster[i].size() + 2);
-      std::cout << fmt::format("{}  down ({})\n", g.cluster[i], why);
+      std::cout << fmt::format("{}  down ({})\n", g.cluster[i],
+                               without_address(status.status().message(), g.cluster[i]));
     }
   }
   if (g.json) print_json({{"nodes", std::move(nodes)}, {"down", down}});
   return down == 0 ? 0 : 1;
+}
+
+// The nodes `qkvctl repair` addresses, as indexes into --cluster, with their node ids when
+// known: every node, or with --node only the one whose status names that id.
+struct RepairTargets {
+  std::vector<std::size_t> indexes;
+  std::vector<std::string> node_ids;  // beside indexes; empty until a status names it
+};
+
+Result<RepairTargets> repair_targets(const Global& g, const RepairArgs& r, Client& client) {
+  RepairTargets targets;
+  if (r.node.empty()) {
+    for (std::size_t i = 0; i < g.cluster.size(); ++i) targets.indexes.push_back(i);
+    targets.node_ids.resize(g.cluster.size());
+    return targets;
+  }
+  std::vector<std::string> seen, unreachable;
+  for (std::size_t i = 0; i < g.cluster.size(); ++i) {
+    auto status = client.node_status(i);
+    if (!status.is_ok()) {
+      unreachable.push_back(g.cluster[i]);
+      continue;
+    }
+    if (status->node_id == r.node) {
+      targets.indexes.push_back(i);
+      targets.node_ids.push_back(status->node_id);
+      return targets;
+    }
+    seen.push_back(status->node_id);
+  }
+  return Status::invalid_argument(fmt::format(
+      "--node {}: no node of --cluster has that id (ids seen: {}{})", r.node,
+      seen.empty() ? "none" : fmt::format("{}", fmt::join(seen, ", ")),
+      unreachable.empty() ? "" : fmt::format("; not reachable: {}", fmt::join(unreachable, ", "))));
+}
+
+// Sends the RepairRequest to every target. The nodes that accepted start as running (when
+// they queued any partition) until their status says otherwise.
+std::vector<NodeRepair> start_repairs(const Global& g, const RepairArgs& r, Client& client,
+                                      const RepairTargets& targets) {
+  std::vector<NodeRepair> nodes;
+  for (std::size_t k = 0; k < targets.indexes.size(); ++k) {
+    NodeRepair n;
+    n.address = g.cluster[targets.indexes[k]];
+    n.node_id = targets.node_ids[k];
+    auto accepted = client.repair(targets.indexes[k], r.partition);
+    if (!accepted.is_ok()) {
+      n.error = fmt::format("repair request failed: {}",
+                            without_address(accepted.status().message(), n.address));
+      if (!g.json) std::cerr << fmt::format("error: {}: {}\n", n.address, n.error);
+    } else {
+      n.accepted = true;
+      n.partitions_queued = accepted->partitions;
+      n.progress.running = accepted->partitions > 0;
+      n.progress.partitions_total = accepted->partitions;
+    }
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+// Polls the status of every accepted target (once at least, then while its repair runs; a
+// target that queued nothing once, for its node id) until none runs or `deadline` passes, showing
+// the summed progress on stderr: rewritten in place on a terminal, else a line every 5 s; nothing
+// with --json. Returns whether the deadline passed first. A target whose status fails
+// kStatusFailuresMax times in a row is given up (its error says why).
+bool watch_repairs(const Global& g, Client& client, const RepairTargets& targets,
+                   std::vector<NodeRepair>& nodes, std::chrono::steady_clock::time_point deadline) {
+  using namespace std::chrono_literals;
+  using SteadyClock = std::chrono::steady_clock;
+  constexpr auto kPollInterval = 500ms;
+  constexpr auto kPlainLineInterval = 5s;
+  constexpr int kStatusFailuresMax = 3;
+  bool tty = !g.json && isatty(STDERR_FILENO) != 0;
+  auto last_line = SteadyClock::now();
+  std::vector<int> failures(nodes.size(), 0);
+  std::vector<bool> polled(nodes.size(), false);
+  bool timed_out = false;
+  for (;;) {
+    bool running = false;
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      NodeRepair& n = nodes[k];
+      if (!n.accepted || !n.error.empty() || (polled[k] && !n.progress.running)) continue;
+      auto status = client.node_status(targets.indexes[k]);
+      if (n.partitions_queued == 0) {
+        // Nothing queued: its status' repair is an earlier one. Asked once, for its id only.
+        polled[k] = true;
+        if (status.is_ok()) n.node_id = status->node_id;
+        continue;
+      }
+      if (!status.is_ok()) {
+        if (++failures[k] >= kStatusFailuresMax) {
+          n.error = fmt::format("status failed {} times in a row, last: {}", failures[k],
+                                without_address(status.status().message(), n.address));
+        } else {
+          running = running || n.progress.running;
+        }
+        continue;
+      }
+      failures[k] = 0;
+      polled[k] = true;
+      n.node_id = status->node_id;
+      n.progress = status->repair;
+      running = running || n.progress.running;
+    }
+    std::string line = "repair: " + repair_progress_text(total_progress(nodes));
+    if (tty) {
+      std::cerr << "\r\033[K" << line << std::flush;
+    } else if (!g.json && SteadyClock::now() - last_line >= kPlainLineInterval) {
+      std::cerr << line << "\n";
+      last_line = SteadyClock::now();
+    }
+    if (!running) break;
+    auto now = SteadyClock::now();
+    if (now >= deadline) {
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::min<SteadyClock::duration>(kPollInterval, deadline - now));
+  }
+  if (tty) std::cerr << "\r\033[K" << std::flush;
+  return timed_out;
+}
+
+int cmd_repair(const Global& g, const RepairArgs& r) {
+  Client client(g.client_options());
+  auto targets = repair_targets(g, r, client);
+  if (!targets.is_ok()) return fail(g, targets.status(), kExitUsage);
+  auto started = std::chrono::steady_clock::now();
+  std::vector<NodeRepair> nodes = start_repairs(g, r, client, *targets);
+  bool any_accepted =
+      std::any_of(nodes.begin(), nodes.end(), [](const NodeRepair& n) { return n.accepted; });
+  bool timed_out = false;
+  if (any_accepted) {
+    timed_out =
+        watch_repairs(g, client, *targets, nodes, started + std::chrono::seconds(r.timeout_s));
+  }
+  if (g.json) {
+    print_json(repair_report_json(nodes, timed_out));
+  } else if (any_accepted) {
+    std::cout << repair_table(nodes);
+  }
+  if (!any_accepted) {
+    if (!g.json) std::cerr << "error: no node accepted the repair\n";
+    return 1;
+  }
+  bool ok = !timed_out && std::all_of(nodes.begin(), nodes.end(),
+                                      [](const NodeRepair& n) { return n.succeeded(); });
+  if (!ok && !g.json)
+    std::cerr << "error: " << repair_failure_text(nodes, timed_out, r.timeout_s) << "\n";
+  return ok ? 0 : 1;
 }
 
 std::string progress_line(const char* what, std::size_t keys, const BulkCounts& c, double s) {
@@ -344,7 +535,20 @@ int run(int argc, char** argv) {
                     "true (default): fallbacks with hints count towards W; false: primaries only");
   }
   auto* ring = app.add_subcommand("ring", "partitions and ownership share per node")->fallthrough();
+  RepairArgs r;
   auto* status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
+  status->add_flag("--partitions", r.partitions,
+                   "also list each partition's last successful anti-entropy exchange");
+  auto* repair =
+      app.add_subcommand("repair",
+                         "run anti-entropy exchanges now on every node of --cluster and wait")
+          ->fallthrough();
+  repair->add_option("--partition", r.partition,
+                     "only this partition (default: every partition each node replicates)");
+  repair->add_option("--node", r.node,
+                     "only the node with this id (default: every node of --cluster)");
+  repair->add_option("--timeout-s", r.timeout_s, "give up waiting after this many seconds")
+      ->check(CLI::Range(1u, 7u * 24 * 3600));
   auto* members =
       app.add_subcommand("members", "every member: status, up/down, phi, partitions, hints")
           ->fallthrough();
@@ -365,7 +569,8 @@ int run(int argc, char** argv) {
   if (*put) return cmd_write(g, a, /*is_put=*/true);
   if (*del) return cmd_write(g, a, /*is_put=*/false);
   if (*ring) return cmd_ring(g);
-  if (*status) return cmd_status(g);
+  if (*status) return cmd_status(g, r);
+  if (*repair) return cmd_repair(g, r);
   if (*members) return cmd_members(g);
   return cmd_bulk(g, d, *load ? BulkMode::kLoad : BulkMode::kVerify);
 }

@@ -31,6 +31,13 @@ struct DeleteRequest {
   primariesOnly @3 :Bool;
 }
 
+# Runs anti-entropy exchanges now (qkvctl repair), answered by the receiving node itself:
+# for every partition it replicates, or only `partition`, with every other primary of it.
+struct RepairRequest {
+  hasPartition @0 :Bool;  # false: all of the node's partitions (partition is ignored)
+  partition @1 :UInt32;
+}
+
 struct ClientRequest {
   requestId @0 :UInt64;
   timeoutMs @1 :UInt32; # 0 = the node's default
@@ -41,6 +48,7 @@ struct ClientRequest {
     ring @5 :Void;
     nodeStatus @6 :Void;
     members @7 :Void;
+    repair @8 :RepairRequest;
   }
 }
 
@@ -60,6 +68,23 @@ struct Counter {
   value @1 :UInt64;
 }
 
+# The node's current (or last) repair started by a RepairRequest; all zero when none ran.
+struct RepairProgress {
+  running @0 :Bool;
+  partitionsTotal @1 :UInt32;
+  partitionsDone @2 :UInt32;     # finished, successfully or not
+  partitionsFailed @3 :UInt32;   # finished with an error (retried by the periodic exchanges)
+  keysCompared @4 :UInt64;       # keys in differing segments compared with a peer
+  keysRepaired @5 :UInt64;       # keys written on either side
+  bytesSent @6 :UInt64;          # anti-entropy bytes this node sent for the repair
+  lastError @7 :Text;            # the last failure, empty if none
+}
+
+struct PartitionExchange {
+  partition @0 :UInt32;
+  lastSuccessUnixMs @1 :Int64;   # when it last completed an exchange; 0 = never since start
+}
+
 struct StatusResponse {
   nodeId @0 :Text;
   incarnation @1 :UInt64;
@@ -70,6 +95,8 @@ struct StatusResponse {
   w @6 :UInt8;
   members @7 :List(Text);
   counters @8 :List(Counter);
+  repair @9 :RepairProgress;
+  exchanges @10 :List(PartitionExchange);  # one per partition the node replicates
 }
 
 struct Member {
@@ -97,6 +124,12 @@ struct PutResponse {
   context @0 :Data;
 }
 
+# A RepairRequest was accepted: `partitions` exchanges were queued (0 when the node
+# replicates no such partition). Progress shows in StatusResponse.repair.
+struct RepairResponse {
+  partitions @0 :UInt32;
+}
+
 struct ClientResponse {
   requestId @0 :UInt64;
   status @1 :Common.Status;
@@ -107,5 +140,6 @@ struct ClientResponse {
     nodeStatus @5 :StatusResponse;
     members @6 :MembersResponse;
     put @7 :PutResponse;
+    repair @8 :RepairResponse;
   }
 }

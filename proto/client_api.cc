@@ -1,9 +1,13 @@
 #include "proto/client_api.h"
 
+#include <iterator>
+
 namespace qkv::proto {
 
 const char* op_name(const ClientOp& op) {
-  static constexpr const char* kNames[] = {"get", "put", "delete", "ring", "status", "members"};
+  static constexpr const char* kNames[] = {"get",    "put",     "delete", "ring",
+                                           "status", "members", "repair"};
+  static_assert(std::size(kNames) == std::variant_size_v<ClientOp>);
   return kNames[op.index()];
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -39,8 +40,16 @@ struct RingRequest {};
 struct StatusRequest {};
 struct MembersRequest {};
 
-using ClientOp =
-    std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest, MembersRequest>;
+// Runs anti-entropy exchanges now (qkvctl repair): for every partition the answering node
+// replicates, or only `partition`, with every other primary of it. Answered by that node
+// itself (never forwarded) with a RepairResponse; the exchanges run in the background.
+struct RepairRequest {
+  std::optional<uint32_t> partition;  // nullopt: all of this node's partitions
+};
+
+// New alternatives are only ever appended: op_name() indexes by position.
+using ClientOp = std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest,
+                              MembersRequest, RepairRequest>;
 
 struct ClientRequest {
   uint64_t request_id = 0;
@@ -65,6 +74,30 @@ struct RingResponse {
   std::vector<NodeId> owners;  // owners[p] owns partition p
 };
 
+// The node's current (or last) repair started by a RepairRequest. All zero/empty when no
+// repair ran since the node started.
+struct RepairProgress {
+  bool running = false;
+  uint32_t partitions_total = 0;   // partitions of the repair
+  uint32_t partitions_done = 0;    // finished (successfully or not)
+  uint32_t partitions_failed = 0;  // finished with an error (peer down, timeout): retried by the
+                                   // periodic exchanges
+  uint64_t keys_compared = 0;      // keys in differing segments compared with a peer
+  uint64_t keys_repaired = 0;      // keys written on either side
+  uint64_t bytes_sent = 0;         // anti-entropy bytes this node sent for the repair
+  std::string last_error;          // the last failure, empty if none
+
+  bool operator==(const RepairProgress&) const = default;
+};
+
+// When a partition last completed an exchange successfully (unix ms; 0 = never since start).
+struct PartitionExchange {
+  uint32_t partition = 0;
+  int64_t last_success_unix_ms = 0;
+
+  bool operator==(const PartitionExchange&) const = default;
+};
+
 struct StatusResponse {
   NodeId node_id;
   uint64_t incarnation = 0;
@@ -73,6 +106,8 @@ struct StatusResponse {
   uint8_t n = 0, r = 0, w = 0;
   std::vector<NodeId> members;
   std::vector<std::pair<std::string, uint64_t>> counters;
+  RepairProgress repair;
+  std::vector<PartitionExchange> exchanges;  // one per partition the node replicates
 };
 
 struct MemberInfo {
@@ -92,8 +127,14 @@ struct MembersResponse {
   uint64_t ring_version = 0;
 };
 
+// A RepairRequest was accepted: `partitions` exchanges-to-run were queued (0 when the node
+// replicates no such partition). Progress then shows in StatusResponse::repair.
+struct RepairResponse {
+  uint32_t partitions = 0;
+};
+
 using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse,
-                                MembersResponse, PutResponse>;
+                                MembersResponse, PutResponse, RepairResponse>;
 
 struct ClientResponse {
   uint64_t request_id = 0;
@@ -101,7 +142,7 @@ struct ClientResponse {
   ClientBody body;
 };
 
-// "get", "put", "delete", "ring", "status".
+// "get", "put", "delete", "ring", "status", "members", "repair".
 const char* op_name(const ClientOp& op);
 
 }  // namespace qkv::proto

@@ -33,6 +33,42 @@ Status read(wire::Status::Reader r) {
   return Status(static_cast<StatusCode>(code), std::string(to_view(r.getMessage())));
 }
 
+namespace {
+
+void fill(wire::RepairProgress::Builder b, const RepairProgress& p) {
+  b.setRunning(p.running);
+  b.setPartitionsTotal(p.partitions_total);
+  b.setPartitionsDone(p.partitions_done);
+  b.setPartitionsFailed(p.partitions_failed);
+  b.setKeysCompared(p.keys_compared);
+  b.setKeysRepaired(p.keys_repaired);
+  b.setBytesSent(p.bytes_sent);
+  if (!p.last_error.empty()) b.setLastError(p.last_error);
+}
+
+// Counts that cannot hold (more partitions done than the repair has) are corruption: readers
+// subtract them.
+Result<RepairProgress> read(wire::RepairProgress::Reader r) {
+  RepairProgress p;
+  p.running = r.getRunning();
+  p.partitions_total = r.getPartitionsTotal();
+  p.partitions_done = r.getPartitionsDone();
+  p.partitions_failed = r.getPartitionsFailed();
+  p.keys_compared = r.getKeysCompared();
+  p.keys_repaired = r.getKeysRepaired();
+  p.bytes_sent = r.getBytesSent();
+  p.last_error = std::string(to_view(r.getLastError()));
+  if (p.partitions_done > p.partitions_total || p.partitions_failed > p.partitions_done) {
+    return Status::corruption(
+        fmt::format("repair progress with {} partitions done and {} failed of {}: the failed "
+                    "must be among the done, and the done among the total",
+                    p.partitions_done, p.partitions_failed, p.partitions_total));
+  }
+  return p;
+}
+
+}  // namespace
+
 void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
   b.setRequestId(request.request_id);
   b.setTimeoutMs(request.timeout_ms);
@@ -61,8 +97,13 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           b.setRing();
         } else if constexpr (std::is_same_v<T, StatusRequest>) {
           b.setNodeStatus();
-        } else {
+        } else if constexpr (std::is_same_v<T, MembersRequest>) {
           b.setMembers();
+        } else {
+          static_assert(std::is_same_v<T, RepairRequest>);
+          auto repair = b.initRepair();
+          repair.setHasPartition(op.partition.has_value());
+          repair.setPartition(op.partition.value_or(0));
         }
       },
       request.op);
@@ -99,6 +140,13 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
     case wire::ClientRequest::MEMBERS:
       out.op = MembersRequest{};
       break;
+    case wire::ClientRequest::REPAIR: {
+      auto repair = r.getRepair();
+      RepairRequest op;
+      if (repair.getHasPartition()) op.partition = repair.getPartition();
+      out.op = op;
+      break;
+    }
     default:
       return Status::invalid_argument(
           fmt::format("unknown client request kind {}", static_cast<int>(r.which())));
@@ -147,7 +195,10 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
             e.setHintsPending(info.hints_pending);
             e.setHintBytesPending(info.hint_bytes_pending);
           }
+        } else if constexpr (std::is_same_v<T, RepairResponse>) {
+          b.initRepair().setPartitions(body.partitions);
         } else {
+          static_assert(std::is_same_v<T, StatusResponse>);
           auto s = b.initNodeStatus();
           s.setNodeId(body.node_id);
           s.setIncarnation(body.incarnation);
@@ -162,6 +213,12 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           for (std::size_t i = 0; i < body.counters.size(); ++i) {
             counters[i].setName(body.counters[i].first);
             counters[i].setValue(body.counters[i].second);
+          }
+          fill(s.initRepair(), body.repair);
+          auto exchanges = s.initExchanges(body.exchanges.size());
+          for (std::size_t i = 0; i < body.exchanges.size(); ++i) {
+            exchanges[i].setPartition(body.exchanges[i].partition);
+            exchanges[i].setLastSuccessUnixMs(body.exchanges[i].last_success_unix_ms);
           }
         }
       },
@@ -207,6 +264,13 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       body.w = s.getW();
       for (auto m : s.getMembers()) body.members.emplace_back(to_view(m));
       for (auto c : s.getCounters()) body.counters.emplace_back(to_view(c.getName()), c.getValue());
+      auto repair = read(s.getRepair());
+      if (!repair.is_ok()) return repair.status();
+      body.repair = std::move(repair).value();
+      body.exchanges.reserve(s.getExchanges().size());
+      for (auto e : s.getExchanges()) {
+        body.exchanges.push_back(PartitionExchange{e.getPartition(), e.getLastSuccessUnixMs()});
+      }
       out.body = std::move(body);
       break;
     }
@@ -224,6 +288,9 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       out.body = std::move(body);
       break;
     }
+    case wire::ClientResponse::REPAIR:
+      out.body = RepairResponse{r.getRepair().getPartitions()};
+      break;
     default:
       return Status::corruption(
           fmt::format("unknown client response kind {}", static_cast<int>(r.which())));

@@ -30,6 +30,58 @@ struct ReplicaWriteAck {
   status @0 :Common.Status;
 }
 
+# Anti-entropy (node/wire/peer_message.h).
+struct Hash128 {
+  lo @0 :UInt64;
+  hi @1 :UInt64;
+}
+
+struct TreeRequest {
+  partition @0 :UInt32;
+  segments @1 :UInt32;
+  level @2 :UInt32;
+  indices @3 :List(UInt32);
+}
+
+struct TreeReply {
+  status @0 :Common.Status;
+  hashes @1 :List(Hash128);
+}
+
+struct SegmentRequest {
+  partition @0 :UInt32;
+  segments @1 :UInt32;
+  segmentIds @2 :List(UInt32);
+}
+
+struct SegmentEntry {
+  key @0 :Data;
+  hash @1 :Hash128;
+}
+
+struct SegmentReply {
+  status @0 :Common.Status;
+  segmentsIncluded @1 :UInt32;
+  entries @2 :List(SegmentEntry);
+}
+
+struct KeysRequest {
+  partition @0 :UInt32;
+  keys @1 :List(Data);
+}
+
+struct KeyState {
+  key @0 :Data;
+  found @1 :Bool;
+  state @2 :Common.SiblingSet;
+}
+
+struct KeysReply {
+  status @0 :Common.Status;
+  keysIncluded @1 :UInt32;
+  states @2 :List(KeyState);
+}
+
 struct PeerMessage {
   from @0 :Text;
   requestId @1 :UInt64;
@@ -43,5 +95,11 @@ struct PeerMessage {
     gossipSyn @8 :Gossip.GossipSyn;
     gossipAck @9 :Gossip.GossipAck;
     gossipAck2 @10 :Gossip.GossipAck2;
+    treeRequest @11 :TreeRequest;
+    treeReply @12 :TreeReply;
+    segmentRequest @13 :SegmentRequest;
+    segmentReply @14 :SegmentReply;
+    keysRequest @15 :KeysRequest;
+    keysReply @16 :KeysReply;
   }
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "tests/client/fake_server.h"
@@ -312,6 +313,52 @@ TEST(Client, NodeStatusAsksOnlyThatNode) {
   Client down(options_for({refusing_address(), second.address()}));
   auto not_there = down.node_status(0);
   EXPECT_EQ(not_there.status().code(), StatusCode::kUnavailable);
+}
+
+TEST(Client, RepairIsSentToThatNodeOnlyAndItsAnswerDecoded) {
+  MemoryStore first_store;
+  FakeServer first(first_store.script());
+  FakeServer second([](const proto::ClientRequest& r) {
+    const auto* repair = std::get_if<proto::RepairRequest>(&r.op);
+    if (repair == nullptr) return Reply{{answer(r.request_id, Status::invalid_argument("?"))}};
+    uint32_t queued = repair->partition ? 1 : 48;
+    return Reply{{answer(r.request_id, Status::ok(), proto::RepairResponse{queued})}};
+  });
+  Client client(options_for({first.address(), second.address()}));
+
+  auto all = client.repair(1, std::nullopt);
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  EXPECT_EQ(all->partitions, 48u);
+  auto one = client.repair(1, 7);
+  ASSERT_TRUE(one.is_ok()) << one.status().to_string();
+  EXPECT_EQ(one->partitions, 1u);
+
+  auto seen = second.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(std::get<proto::RepairRequest>(seen[0].op).partition, std::nullopt);
+  EXPECT_EQ(std::get<proto::RepairRequest>(seen[1].op).partition, std::optional<uint32_t>(7));
+  EXPECT_EQ(first.connections_accepted(), 0u);
+  EXPECT_EQ(client.repair(2, std::nullopt).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Client, RepairIsNeverFailedOverAndNamesTheNode) {
+  MemoryStore store;
+  FakeServer up(store.script());
+  std::string down = refusing_address();
+  Client client(options_for({down, up.address()}));
+  auto result = client.repair(0, std::nullopt);
+  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(result.status().message().find(down), std::string::npos) << result.status().message();
+  EXPECT_EQ(up.connections_accepted(), 0u);
+
+  // The node's own refusal is returned as is.
+  FakeServer refusing([](const proto::ClientRequest& r) {
+    return Reply{{answer(r.request_id, Status::invalid_argument("partition 300 >= 256"))}};
+  });
+  Client to_refusing(options_for({refusing.address()}));
+  auto refused = to_refusing.repair(0, 300);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "partition 300 >= 256");
 }
 
 TEST(Client, AnswerWithoutTheExpectedBodyIsCorruption) {

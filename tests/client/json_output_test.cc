@@ -131,6 +131,20 @@ TEST(StatusJson, CarriesEveryField) {
   EXPECT_EQ(j["r"], 2);
   EXPECT_EQ(j["members"], json::parse(R"(["n1","n2"])"));
   EXPECT_EQ(j["counters"]["forwarded"], 2);
+  EXPECT_EQ(j["repair"]["running"], false);
+  EXPECT_EQ(j["exchanges"], json::array());
+}
+
+TEST(StatusJson, CarriesTheRepairAndEveryExchange) {
+  proto::StatusResponse s;
+  s.repair = proto::RepairProgress{true, 256, 12, 1, 3400, 120, 1258291, "n3: timeout"};
+  s.exchanges = {{0, 1700000000123}, {5, 0}};
+  json j = status_json("a:1", s);
+  EXPECT_EQ(j["repair"], json::parse(R"({"running":true,"partitions_total":256,
+      "partitions_done":12,"partitions_failed":1,"keys_compared":3400,"keys_repaired":120,
+      "bytes_sent":1258291,"last_error":"n3: timeout"})"));
+  EXPECT_EQ(j["exchanges"], json::parse(R"([{"partition":0,"last_success_unix_ms":1700000000123},
+                                            {"partition":5,"last_success_unix_ms":0}])"));
 }
 
 }  // namespace

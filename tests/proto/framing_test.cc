@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "proto/client_codec.h"
 
@@ -93,6 +95,60 @@ TEST(ClientCodecTest, RequestsAndResponsesRoundTrip) {
   auto p = decode_client_response(encode(ClientResponse{2, Status::ok(), PutResponse{"vv"}}));
   ASSERT_TRUE(p.is_ok());
   EXPECT_EQ(std::get<PutResponse>(p->body).context, "vv");
+}
+
+TEST(ClientCodecTest, RepairRequestRoundTripsWithAndWithoutAPartition) {
+  auto all = decode_client_request(encode(ClientRequest{3, 100, RepairRequest{}}));
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  ASSERT_TRUE(std::holds_alternative<RepairRequest>(all->op));
+  EXPECT_EQ(std::get<RepairRequest>(all->op).partition, std::nullopt);
+  EXPECT_STREQ(op_name(all->op), "repair");
+
+  // Partition 0 is a partition, not "none": the presence travels on its own.
+  for (uint32_t partition : {0u, 17u, UINT32_MAX}) {
+    auto one = decode_client_request(encode(ClientRequest{4, 0, RepairRequest{partition}}));
+    ASSERT_TRUE(one.is_ok());
+    EXPECT_EQ(std::get<RepairRequest>(one->op).partition, std::optional<uint32_t>(partition));
+  }
+}
+
+TEST(ClientCodecTest, RepairResponseRoundTrips) {
+  auto r = decode_client_response(encode(ClientResponse{5, Status::ok(), RepairResponse{256}}));
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->request_id, 5u);
+  EXPECT_EQ(std::get<RepairResponse>(r->body).partitions, 256u);
+}
+
+TEST(ClientCodecTest, StatusCarriesRepairProgressAndExchanges) {
+  StatusResponse st;
+  st.node_id = "n2";
+  st.repair = RepairProgress{true, 256, 12, 1, 3400, 120, 1258291, "n3: exchange timed out"};
+  st.exchanges = {{0, 0}, {5, 1700000000123}, {255, -1}};
+  auto s = decode_client_response(encode(ClientResponse{1, Status::ok(), st}));
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  const auto& got = std::get<StatusResponse>(s->body);
+  EXPECT_EQ(got.repair, st.repair);
+  EXPECT_EQ(got.exchanges, st.exchanges);
+
+  // No repair run and no partitions replicated: zeros and an empty list.
+  auto empty = decode_client_response(encode(ClientResponse{1, Status::ok(), StatusResponse{}}));
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_EQ(std::get<StatusResponse>(empty->body).repair, RepairProgress{});
+  EXPECT_TRUE(std::get<StatusResponse>(empty->body).exchanges.empty());
+}
+
+TEST(ClientCodecTest, ImpossibleRepairCountsAreCorruptionNamingThem) {
+  StatusResponse st;
+  st.repair.partitions_total = 4;
+  st.repair.partitions_done = 5;
+  auto s = decode_client_response(encode(ClientResponse{1, Status::ok(), st}));
+  EXPECT_EQ(s.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(s.status().message(), HasSubstr("5 partitions done and 0 failed of 4"));
+
+  st.repair.partitions_done = 2;
+  st.repair.partitions_failed = 3;
+  EXPECT_EQ(decode_client_response(encode(ClientResponse{1, Status::ok(), st})).status().code(),
+            StatusCode::kCorruption);
 }
 
 TEST(ClientCodecTest, GarbageIsCorruptionNotACrash) {
