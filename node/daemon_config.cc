@@ -84,11 +84,11 @@ Status read_members(const toml::table& cluster, DaemonConfig& config) {
 }
 
 Status read_tables(const toml::table& root, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(
-      root,
-      {"node_id", "data_dir", "client_listen", "peer_listen", "cluster", "timeouts", "limits",
-       "storage", "log", "zone", "peer_advertise", "client_advertise", "gossip", "handoff"},
-      ""));
+  QKV_RETURN_IF_ERROR(check_keys(root,
+                                 {"node_id", "data_dir", "client_listen", "peer_listen", "cluster",
+                                  "timeouts", "limits", "storage", "log", "zone", "peer_advertise",
+                                  "client_advertise", "gossip", "handoff", "anti_entropy"},
+                                 ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
                              std::pair{"client_advertise", &c.client_advertise}}) {
@@ -110,7 +110,7 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     return n->as_table();
   };
   for (const char* name :
-       {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff"}) {
+       {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff", "anti_entropy"}) {
     auto t = table(name);
     if (!t) return t.status();
   }
@@ -196,6 +196,32 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     c.hint_age_max = Duration(age);
     QKV_RETURN_IF_ERROR(read_int(*t, "hint_bytes_max", "handoff.", c.hint_bytes_max));
     QKV_RETURN_IF_ERROR(read_int(*t, "hints_per_second_max", "handoff.", c.hints_per_second_max));
+  }
+  if (const toml::table* t = *table("anti_entropy")) {
+    node::AntiEntropyConfig& a = c.node.anti_entropy;
+    QKV_RETURN_IF_ERROR(
+        check_keys(*t,
+                   {"enabled", "segments", "exchange_interval_ms", "rebuild_interval_ms",
+                    "concurrent_exchanges_max", "bytes_per_second_max", "exchange_timeout_ms"},
+                   "anti_entropy."));
+    if (const toml::node* n = t->get("enabled")) {
+      if (!n->is_boolean()) {
+        return Status::invalid_argument("config key 'anti_entropy.enabled' must be true or false");
+      }
+      a.enabled = n->as_boolean()->get();
+    }
+    QKV_RETURN_IF_ERROR(read_int(*t, "segments", "anti_entropy.", a.segments));
+    for (auto [key, target] : {std::pair{"exchange_interval_ms", &a.exchange_interval},
+                               std::pair{"rebuild_interval_ms", &a.rebuild_interval},
+                               std::pair{"exchange_timeout_ms", &a.exchange_timeout}}) {
+      uint64_t ms = target->count();
+      QKV_RETURN_IF_ERROR(read_int(*t, key, "anti_entropy.", ms));
+      *target = Duration(ms);
+    }
+    QKV_RETURN_IF_ERROR(
+        read_int(*t, "concurrent_exchanges_max", "anti_entropy.", a.concurrent_exchanges_max));
+    QKV_RETURN_IF_ERROR(
+        read_int(*t, "bytes_per_second_max", "anti_entropy.", a.bytes_per_second_max));
   }
   if (const toml::table* t = *table("log")) {
     QKV_RETURN_IF_ERROR(check_keys(*t, {"level"}, "log."));

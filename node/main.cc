@@ -29,6 +29,7 @@ struct Flags {
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
   bool no_hinted_handoff = false;
+  uint64_t aae_exchange_interval_ms = 0;
 };
 
 // Flags win over the file; both are validated together afterwards.
@@ -62,6 +63,9 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.partitions) c.partitions = f.partitions;
   if (f.sync_writes) c.sync_writes = true;
   if (f.no_hinted_handoff) c.hinted_handoff = false;
+  if (f.aae_exchange_interval_ms) {
+    c.node.anti_entropy.exchange_interval = qkv::Duration(f.aae_exchange_interval_ms);
+  }
   if (!f.log_level.empty()) c.log_level = f.log_level;
   return c.validate();
 }
@@ -184,6 +188,9 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
   app.add_flag("--no-hinted-handoff", f.no_hinted_handoff,
                "keep and deliver no hints (handoff.enabled = false)");
+  app.add_option("--aae-exchange-interval-ms", f.aae_exchange_interval_ms,
+                 "anti-entropy exchange interval per partition "
+                 "(anti_entropy.exchange_interval_ms; default 240000)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
   app.set_version_flag("--version", "qkvd 0.1.0");
   CLI11_PARSE(app, argc, argv);

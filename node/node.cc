@@ -53,11 +53,31 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
                 ~0xFFFFFFFFull) |
                1),
       handoff_(handoff),
-      unix_ms_(std::move(unix_ms)) {
+      unix_ms_(std::move(unix_ms)),
+      now_(started),
+      aae_(
+          config_.anti_entropy, config_.node_id, config_.n, storage_, transport_,
+          [this](ring::Token token, const std::string& key) { return load(token, key); },
+          [this](ring::Token token, const std::string& key, const causal::SiblingSet& state) {
+            return merge_locally(token, key, state);
+          },
+          [this] { return next_id_++; }, actor_.incarnation) {
   QKV_ASSERT(config_.validate().is_ok());
+  aae_.set_ring(ring_, now_);
+}
+
+void Node::set_ring(std::shared_ptr<const ring::Ring> ring) {
+  ring_ = std::move(ring);
+  aae_.set_ring(ring_, now_);
+}
+
+void Node::set_liveness(std::function<bool(const NodeId&)> is_up) {
+  is_up_ = is_up;
+  aae_.set_liveness(std::move(is_up));
 }
 
 void Node::on_client_request(ClientId client, proto::ClientRequest request, TimePoint now) {
+  now_ = now;
   ++counters_.client_requests;
   ReplyTo to{client, {}, 0, request.request_id};
   handle_request(std::move(to), std::move(request), /*forwarded=*/false, now);
@@ -96,6 +116,18 @@ void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool f
   if (std::holds_alternative<proto::StatusRequest>(request.op)) {
     auto response = status_response(now);
     response.request_id = reply_to.client_request_id;
+    return reply(reply_to, std::move(response));
+  }
+  if (const auto* repair = std::get_if<proto::RepairRequest>(&request.op)) {
+    if (repair->partition && ring_ && *repair->partition >= ring_->partition_count()) {
+      return reply_status(
+          reply_to, Status::invalid_argument(fmt::format(
+                        "partition {} does not exist: the ring has {} (0..{})", *repair->partition,
+                        ring_->partition_count(), ring_->partition_count() - 1)));
+    }
+    proto::ClientResponse response;
+    response.request_id = reply_to.client_request_id;
+    response.body = proto::RepairResponse{aae_.start_repair(repair->partition)};
     return reply(reply_to, std::move(response));
   }
   if (Status s = validate(request); !s.is_ok()) {
@@ -175,7 +207,7 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
   causal::SiblingSet updated =
       current.update(decode_context(*context).value(), actor_, std::move(value));
-  store(token, *key, updated);
+  store(token, *key, local.value(), updated);
 
   PutOp op{coordinator::PutRound(list.primaries, w),
            *key,
@@ -376,6 +408,16 @@ void Node::forward_failed_attempt(uint64_t id, std::string why, bool maybe_deliv
 }
 
 void Node::on_peer_message(PeerMessage message, TimePoint now) {
+  now_ = now;
+  if (std::holds_alternative<TreeRequest>(message.body) ||
+      std::holds_alternative<TreeReply>(message.body) ||
+      std::holds_alternative<SegmentRequest>(message.body) ||
+      std::holds_alternative<SegmentReply>(message.body) ||
+      std::holds_alternative<KeysRequest>(message.body) ||
+      std::holds_alternative<KeysReply>(message.body)) {
+    aae_.on_message(message, now, unix_ms());
+    return end_event();
+  }
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
@@ -458,12 +500,12 @@ Status Node::merge_locally(ring::Token token, const std::string& key,
   auto local = load(token, key);
   if (!local) return local.status();
   if (!local.value()) {
-    store(token, key, state);
+    store(token, key, local.value(), state);
     return Status::ok();
   }
   causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), state);
   if (joined == *local.value()) return Status::ok();  // nothing new: idempotent
-  store(token, key, std::move(joined));
+  store(token, key, local.value(), std::move(joined));
   return Status::ok();
 }
 
@@ -494,6 +536,8 @@ void Node::on_forward_reply(uint64_t id, proto::ClientResponse response) {
 }
 
 void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
+  now_ = now;
+  aae_.on_peer_unreachable(peer, unix_ms());
   std::vector<uint64_t> forwards;
   std::vector<uint64_t> puts;
   std::vector<uint64_t> gets;
@@ -519,7 +563,9 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
 }
 
 void Node::on_tick(TimePoint now) {
+  now_ = now;
   deliver_hints(now);
+  aae_.on_tick(now, unix_ms());
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     uint64_t id = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
@@ -703,12 +749,16 @@ Result<std::optional<causal::SiblingSet>> Node::load(ring::Token token, const st
   return std::optional<causal::SiblingSet>(std::move(state).value());
 }
 
-void Node::store(ring::Token token, const std::string& key, causal::SiblingSet state) {
+void Node::store(ring::Token token, const std::string& key,
+                 const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state) {
   // Only the latest state of a key is written: it was built on the earlier staged ones
   // (load reads them), so it holds their dots or covers them in its version vector.
   auto [at, inserted] = staged_index_.try_emplace(key, staged_.size());
   if (inserted) {
-    staged_.push_back(StagedWrite{token, key, std::move(state)});
+    // The tree holds the committed state's entry: the one read before the first staging.
+    std::optional<antientropy::Hash128> before;
+    if (previous) before = antientropy::entry_hash(key, *previous);
+    staged_.push_back(StagedWrite{token, key, std::move(state), before});
   } else {
     staged_[at->second].state = std::move(state);
   }
@@ -724,17 +774,24 @@ void Node::commit_writes() {
   while (!staged_.empty() || !staged_acks_.empty() || !staged_puts_.empty()) {
     Status committed = Status::ok();
     if (!staged_.empty()) {
-      std::vector<storage::WriteOp> ops;
-      ops.reserve(staged_.size());
-      for (auto& w : staged_) {
-        ops.push_back(storage::WriteOp{w.token, std::move(w.key), encode_sibling_set(w.state)});
-      }
+      std::vector<StagedWrite> staged = std::move(staged_);
       staged_.clear();
       staged_index_.clear();
+      std::vector<storage::WriteOp> ops;
+      ops.reserve(staged.size());
+      for (const auto& w : staged) {
+        ops.push_back(storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
+      }
       committed = storage_.write(ops);
       ++counters_.storage_commits;
       counters_.storage_writes += ops.size();
-      if (!committed.is_ok()) ++counters_.storage_errors;
+      if (!committed.is_ok()) {
+        ++counters_.storage_errors;
+      } else {
+        for (const auto& w : staged) {
+          aae_.on_write(w.token, w.before, antientropy::entry_hash(w.key, w.state));
+        }
+      }
     }
     auto acks = std::move(staged_acks_);
     auto puts = std::move(staged_puts_);
@@ -778,6 +835,18 @@ proto::ClientResponse Node::status_response(TimePoint now) const {
   if (ring_) body.members = ring_->members();
   body.counters = counters_.to_list();
   body.counters.emplace_back("in_flight", pending_.size());
+  const AntiEntropyCounters& aae = aae_.counters();
+  body.counters.insert(body.counters.end(), {{"aae_exchanges", aae.exchanges},
+                                             {"aae_exchanges_failed", aae.exchanges_failed},
+                                             {"aae_segments_differing", aae.segments_differing},
+                                             {"aae_keys_compared", aae.keys_compared},
+                                             {"aae_keys_repaired", aae.keys_repaired},
+                                             {"aae_bytes_sent", aae.bytes_sent},
+                                             {"aae_tree_builds", aae.tree_builds}});
+  body.repair = aae_.repair_progress();
+  for (const auto& [partition, unix_ms] : aae_.last_exchanges()) {
+    body.exchanges.push_back(proto::PartitionExchange{partition, unix_ms});
+  }
   if (extra_counters_) {
     for (auto& c : extra_counters_()) body.counters.push_back(std::move(c));
   }

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "node/anti_entropy.h"
 #include "node/causal/sibling_set.h"
 #include "node/coordinator/get_round.h"
 #include "node/coordinator/put_round.h"
@@ -84,8 +85,8 @@ class Node {
   // Membership (node/server.cc feeds these from gossip). A newer ring replaces the current
   // one for new requests. `is_up` is the failure detector's verdict: coordinators skip down
   // replicas (sloppy quorum) and hints are delivered to nodes that are up. Default: all up.
-  void set_ring(std::shared_ptr<const ring::Ring> ring) { ring_ = std::move(ring); }
-  void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
+  void set_ring(std::shared_ptr<const ring::Ring> ring);
+  void set_liveness(std::function<bool(const NodeId&)> is_up);
   // Counters of the driver's own parts (gossip, handoff) added to the status response.
   using CounterList = std::vector<std::pair<std::string, uint64_t>>;
   void set_extra_counters(std::function<CounterList()> f) { extra_counters_ = std::move(f); }
@@ -119,6 +120,9 @@ class Node {
   // Null until the ring is known.
   const std::shared_ptr<const ring::Ring>& ring() const { return ring_; }
   const NodeConfig& config() const { return config_; }
+  // Active anti-entropy: trees of the partitions this node replicates, exchanges, repairs.
+  AntiEntropy& anti_entropy() { return aae_; }
+  const AntiEntropy& anti_entropy() const { return aae_; }
 
  private:
   // Where the answer to a request goes: a local client, or the peer that forwarded it.
@@ -211,8 +215,11 @@ class Node {
 
   // The key's state: the staged one if a write of it waits for the commit, else storage's.
   Result<std::optional<causal::SiblingSet>> load(ring::Token token, const std::string& key);
-  // Stages the key's new state for the next commit.
-  void store(ring::Token token, const std::string& key, causal::SiblingSet state);
+  // Stages the key's new state for the next commit; `previous` is its state before (for
+  // the anti-entropy tree), nullopt if it had none.
+  void store(ring::Token token, const std::string& key,
+             const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state);
+  int64_t unix_ms() const { return unix_ms_ ? unix_ms_() : 0; }
   // Commits the staged writes unless a batch is open (the end of every event).
   void end_event() {
     if (!batch_open_) commit_writes();
@@ -254,12 +261,15 @@ class Node {
   std::map<uint64_t, HintDelivery> hint_deliveries_;
   std::set<std::pair<TimePoint, uint64_t>> deadlines_;
   NodeCounters counters_;
+  TimePoint now_;  // of the latest event
+  AntiEntropy aae_;
 
   // Group commit: states waiting for the commit (the latest per key) and what waits on it.
   struct StagedWrite {
     ring::Token token;
     std::string key;
     causal::SiblingSet state;
+    std::optional<antientropy::Hash128> before;  // the committed state's tree entry
   };
   struct StagedAck {
     NodeId to;

@@ -19,6 +19,7 @@ Status NodeConfig::validate() const {
         fmt::format("request_timeout_max_ms ({}) is below request_timeout_ms ({})",
                     request_timeout_max.count(), request_timeout.count()));
   }
+  QKV_RETURN_IF_ERROR(anti_entropy.validate());
   return limits.validate();
 }
 

@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "common/node_id.h"
 #include "common/status.h"
+#include "node/anti_entropy_config.h"
 
 namespace qkv::node {
 
@@ -23,6 +24,7 @@ struct NodeConfig {
   // Grows at every start (node/incarnation.h next_generation): request ids start from it,
   // so ids of a restarted node never repeat those of its previous run.
   uint64_t generation = 0;
+  AntiEntropyConfig anti_entropy;
 
   // Ok, or invalid_argument naming the bad setting.
   Status validate() const;

@@ -146,6 +146,13 @@ void Server::arm_tick() {
         spdlog::warn("{}", line);
       }
     }
+    for (const auto& line : node_.anti_entropy().take_log_lines()) {
+      if (line.starts_with("event=aae_exchange ")) {
+        spdlog::info("{}", line);
+      } else {
+        spdlog::warn("{}", line);
+      }
+    }
     log_progress();
     arm_tick();
   });

@@ -4,13 +4,19 @@
 // they answer with ReplicaReadReply / ReplicaWriteAck carrying the same request_id.
 // Forwarding: a node that is not a primary of a key sends the client's request to a
 // primary as Forward and relays the ForwardReply.
+// Anti-entropy (node/anti_entropy.h): an exchange compares one partition's Merkle trees
+// level by level (TreeRequest), then the entries of the differing segments
+// (SegmentRequest), then fetches the differing keys' states (KeysRequest); the repairs go
+// back as ordinary ReplicaWrites.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
+#include "antientropy/merkle_tree.h"
 #include "common/node_id.h"
 #include "common/status.h"
 #include "gossip/messages.h"
@@ -49,13 +55,63 @@ struct ForwardReply {
   proto::ClientResponse response;
 };
 
+// The hashes of nodes `indices` of `level` of the receiver's tree of `partition`, which
+// must have `segments` leaves (trees of different shapes cannot be compared).
+struct TreeRequest {
+  uint32_t partition = 0;
+  uint32_t segments = 0;
+  uint32_t level = 0;
+  std::vector<uint32_t> indices;
+};
+
+// Errors: unavailable when the tree is not built yet, invalid_argument for another shape
+// or a partition the receiver does not replicate.
+struct TreeReply {
+  Status status;
+  std::vector<antientropy::Hash128> hashes;  // one per requested index, in order
+};
+
+// The entries (key, entry hash) of the receiver's `segment_ids` of `partition`.
+struct SegmentRequest {
+  uint32_t partition = 0;
+  uint32_t segments = 0;
+  std::vector<uint32_t> segment_ids;
+};
+
+// The entries of the first `segments_included` requested segments (the rest did not fit
+// in one reply: ask again for them).
+struct SegmentReply {
+  Status status;
+  uint32_t segments_included = 0;
+  std::vector<antientropy::SegmentEntry> entries;
+};
+
+// The receiver's states of `keys` (all in `partition`).
+struct KeysRequest {
+  uint32_t partition = 0;
+  std::vector<std::string> keys;
+};
+
+struct KeyState {
+  std::string key;
+  std::optional<causal::SiblingSet> state;  // nullopt: the receiver holds nothing for it
+};
+
+// The states of the first `keys_included` requested keys (the rest: ask again).
+struct KeysReply {
+  Status status;
+  uint32_t keys_included = 0;
+  std::vector<KeyState> states;
+};
+
 // Membership gossip, handed to the gossip core by the driver (never to node::Node).
 struct Gossip {
   gossip::Message message;
 };
 
 using PeerBody = std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
-                              ForwardReply, Gossip>;
+                              ForwardReply, Gossip, TreeRequest, TreeReply, SegmentRequest,
+                              SegmentReply, KeysRequest, KeysReply>;
 
 struct PeerMessage {
   NodeId from;

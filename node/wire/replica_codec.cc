@@ -111,6 +111,128 @@ std::string encode_flat(capnp::MallocMessageBuilder& message) {
   return std::string(bytes.begin(), bytes.size());
 }
 
+void fill(wire::Hash128::Builder b, const antientropy::Hash128& h) {
+  b.setLo(h.lo);
+  b.setHi(h.hi);
+}
+
+antientropy::Hash128 read(wire::Hash128::Reader r) {
+  return {r.getLo(), r.getHi()};
+}
+
+template <typename List>
+void fill_u32s(List list, const std::vector<uint32_t>& values) {
+  for (uint32_t i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+template <typename Reader>
+std::vector<uint32_t> read_u32s(Reader list) {
+  std::vector<uint32_t> out;
+  out.reserve(list.size());
+  for (uint32_t v : list) out.push_back(v);
+  return out;
+}
+
+void fill_anti_entropy(wire::PeerMessage::Builder b, const TreeRequest& m) {
+  auto r = b.initTreeRequest();
+  r.setPartition(m.partition);
+  r.setSegments(m.segments);
+  r.setLevel(m.level);
+  fill_u32s(r.initIndices(m.indices.size()), m.indices);
+}
+void fill_anti_entropy(wire::PeerMessage::Builder b, const TreeReply& m) {
+  auto r = b.initTreeReply();
+  proto::fill(r.initStatus(), m.status);
+  auto hashes = r.initHashes(m.hashes.size());
+  for (uint32_t i = 0; i < m.hashes.size(); ++i) fill(hashes[i], m.hashes[i]);
+}
+void fill_anti_entropy(wire::PeerMessage::Builder b, const SegmentRequest& m) {
+  auto r = b.initSegmentRequest();
+  r.setPartition(m.partition);
+  r.setSegments(m.segments);
+  fill_u32s(r.initSegmentIds(m.segment_ids.size()), m.segment_ids);
+}
+void fill_anti_entropy(wire::PeerMessage::Builder b, const SegmentReply& m) {
+  auto r = b.initSegmentReply();
+  proto::fill(r.initStatus(), m.status);
+  r.setSegmentsIncluded(m.segments_included);
+  auto entries = r.initEntries(m.entries.size());
+  for (uint32_t i = 0; i < m.entries.size(); ++i) {
+    entries[i].setKey(to_data(m.entries[i].key));
+    fill(entries[i].initHash(), m.entries[i].hash);
+  }
+}
+void fill_anti_entropy(wire::PeerMessage::Builder b, const KeysRequest& m) {
+  auto r = b.initKeysRequest();
+  r.setPartition(m.partition);
+  auto keys = r.initKeys(m.keys.size());
+  for (uint32_t i = 0; i < m.keys.size(); ++i) keys.set(i, to_data(m.keys[i]));
+}
+void fill_anti_entropy(wire::PeerMessage::Builder b, const KeysReply& m) {
+  auto r = b.initKeysReply();
+  proto::fill(r.initStatus(), m.status);
+  r.setKeysIncluded(m.keys_included);
+  auto states = r.initStates(m.states.size());
+  for (uint32_t i = 0; i < m.states.size(); ++i) {
+    states[i].setKey(to_data(m.states[i].key));
+    states[i].setFound(m.states[i].state.has_value());
+    if (m.states[i].state) fill(states[i].initState(), *m.states[i].state);
+  }
+}
+
+Result<PeerBody> read_anti_entropy(wire::PeerMessage::Reader r) {
+  switch (r.which()) {
+    case wire::PeerMessage::TREE_REQUEST: {
+      auto m = r.getTreeRequest();
+      return PeerBody(
+          TreeRequest{m.getPartition(), m.getSegments(), m.getLevel(), read_u32s(m.getIndices())});
+    }
+    case wire::PeerMessage::TREE_REPLY: {
+      auto m = r.getTreeReply();
+      TreeReply reply{proto::read(m.getStatus()), {}};
+      for (auto h : m.getHashes()) reply.hashes.push_back(read(h));
+      return PeerBody(std::move(reply));
+    }
+    case wire::PeerMessage::SEGMENT_REQUEST: {
+      auto m = r.getSegmentRequest();
+      return PeerBody(
+          SegmentRequest{m.getPartition(), m.getSegments(), read_u32s(m.getSegmentIds())});
+    }
+    case wire::PeerMessage::SEGMENT_REPLY: {
+      auto m = r.getSegmentReply();
+      SegmentReply reply{proto::read(m.getStatus()), m.getSegmentsIncluded(), {}};
+      for (auto e : m.getEntries()) {
+        reply.entries.push_back(
+            antientropy::SegmentEntry{to_string(e.getKey()), read(e.getHash())});
+      }
+      return PeerBody(std::move(reply));
+    }
+    case wire::PeerMessage::KEYS_REQUEST: {
+      auto m = r.getKeysRequest();
+      KeysRequest request{m.getPartition(), {}};
+      for (auto k : m.getKeys()) request.keys.push_back(to_string(k));
+      return PeerBody(std::move(request));
+    }
+    case wire::PeerMessage::KEYS_REPLY: {
+      auto m = r.getKeysReply();
+      KeysReply reply{proto::read(m.getStatus()), m.getKeysIncluded(), {}};
+      for (auto s : m.getStates()) {
+        KeyState ks{to_string(s.getKey()), std::nullopt};
+        if (s.getFound()) {
+          auto state = read(s.getState());
+          if (!state) return state.status();
+          ks.state = std::move(state).value();
+        }
+        reply.states.push_back(std::move(ks));
+      }
+      return PeerBody(std::move(reply));
+    }
+    default:
+      return Status::corruption(
+          fmt::format("unknown peer message kind {}", static_cast<int>(r.which())));
+  }
+}
+
 void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
   std::visit(
       [&](const auto& m) {
@@ -133,8 +255,10 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
           proto::fill(b.initForward(), m.request);
         } else if constexpr (std::is_same_v<T, ForwardReply>) {
           proto::fill(b.initForwardReply(), m.response);
-        } else {
+        } else if constexpr (std::is_same_v<T, Gossip>) {
           fill_gossip(b, m.message);
+        } else {
+          fill_anti_entropy(b, m);
         }
       },
       body);
@@ -182,9 +306,9 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
       if (!message) return message.status();
       return PeerBody(Gossip{std::move(message).value()});
     }
+    default:
+      return read_anti_entropy(r);
   }
-  return Status::corruption(
-      fmt::format("unknown peer message kind {}", static_cast<int>(r.which())));
 }
 
 }  // namespace

@@ -57,12 +57,13 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     config.r = options_.r;
     config.w = options_.w;
     config.request_timeout = options_.request_timeout;
+    config.anti_entropy = options_.anti_entropy;
     member->handoff =
         std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, member->storage);
     QKV_ASSERT(member->handoff->open().is_ok());
-    member->core =
-        std::make_unique<node::Node>(config, ring_, member->storage, *member->transport,
-                                     causal::Actor{id, incarnation++}, now_, member->handoff.get());
+    member->core = std::make_unique<node::Node>(
+        config, ring_, member->storage, *member->transport, causal::Actor{id, incarnation++}, now_,
+        options_.hinted_handoff ? member->handoff.get() : nullptr);
     nodes_.emplace(id, std::move(member));
   }
 }

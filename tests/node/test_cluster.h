@@ -26,6 +26,8 @@ class TestCluster {
     uint32_t n = 3, r = 2, w = 2;
     uint32_t partitions = 64;
     Duration request_timeout{1000};
+    bool hinted_handoff = true;
+    node::AntiEntropyConfig anti_entropy;
   };
 
   explicit TestCluster(Options options);

@@ -1,0 +1,186 @@
+// AntiEntropy: active anti-entropy of one node (Dynamo §4.7, Riak's AAE), sans-I/O.
+//
+// Trees. One Merkle tree (antientropy/merkle_tree.h) per partition this node is a primary
+// of: leaves are segments of the partition's token range. A tree is built by one scan of
+// the partition (at start unless a saved tree was loaded, and again every
+// rebuild_interval to catch silent corruption), one partition per tick, and kept current
+// by on_write() for every committed write — client puts, replica writes, read repair,
+// handoff and repairs all go through the node's one write path.
+//
+// Exchanges. Periodically (every exchange_interval per partition, jittered ±25 %) and on
+// demand (start_repair), this node compares a partition's tree with another primary's:
+//   1. TreeRequest, level by level from the root, only into differing subtrees
+//      (antientropy::Descent: O(k log segments) hashes for k differing segments);
+//   2. SegmentRequest for the differing segments: their (key, entry hash) lists, compared
+//      with this node's own (a scan of those segments) — the differing keys;
+//   3. KeysRequest for the differing keys: the peer's states. Each is joined with this
+//      node's: stored here through the node's write path if that adds anything, and sent
+//      to the peer as an ordinary ReplicaWrite if it adds anything there. Both ways.
+// Bounded: at most concurrent_exchanges_max exchanges this node started run at once, and
+// what it sends for them is paced to bytes_per_second_max (a token bucket with a burst of
+// one second). A step without an answer within exchange_timeout fails the exchange; the
+// next periodic one retries.
+//
+// Thread-safety: none (the node core's thread).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "antientropy/merkle_tree.h"
+#include "common/clock.h"
+#include "node/anti_entropy_config.h"
+#include "node/node_transport.h"
+#include "node/storage/storage.h"
+#include "proto/client_api.h"
+#include "ring/ring.h"
+
+namespace qkv::node {
+
+struct AntiEntropyCounters {
+  uint64_t exchanges = 0;         // completed
+  uint64_t exchanges_failed = 0;  // peer error, unreachable or silent
+  uint64_t segments_differing = 0;
+  uint64_t keys_compared = 0;  // keys in differing segments
+  uint64_t keys_repaired = 0;  // keys written here or sent to the peer
+  uint64_t bytes_sent = 0;     // every anti-entropy message this node sent
+  uint64_t tree_builds = 0;    // scans that built or rebuilt a tree
+};
+
+class AntiEntropy {
+ public:
+  // The node's write path and state reads, which see staged (group-commit) writes.
+  using Load =
+      std::function<Result<std::optional<causal::SiblingSet>>(ring::Token, const std::string&)>;
+  using Merge = std::function<Status(ring::Token, const std::string&, const causal::SiblingSet&)>;
+
+  // REQUIRES: config.validate() is ok; storage and transport outlive this. `seed` seeds
+  // the jitter (the simulation passes its own; qkvd the incarnation).
+  AntiEntropy(AntiEntropyConfig config, NodeId self, uint32_t n, storage::Storage& storage,
+              Transport& transport, Load load, Merge merge, std::function<uint64_t()> next_id,
+              uint64_t seed);
+
+  // The partitions this node is a primary of follow the ring; trees of partitions it no
+  // longer replicates are dropped, new ones are built.
+  void set_ring(std::shared_ptr<const ring::Ring> ring, TimePoint now);
+  void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
+
+  // A committed write of a key: its entry changes from `before` (nullopt: the key had no
+  // state here) to `after`.
+  void on_write(ring::Token token, const std::optional<antientropy::Hash128>& before,
+                const antientropy::Hash128& after);
+
+  // Tree, Segment and Keys requests and replies (other bodies are not for it).
+  void on_message(const PeerMessage& message, TimePoint now, int64_t unix_ms);
+  // Builds one tree if one is due, fails exchanges past their step deadline, starts
+  // exchanges that are due, sends what the byte budget allows.
+  void on_tick(TimePoint now, int64_t unix_ms);
+  // The driver could not reach `peer`: its exchanges fail now.
+  void on_peer_unreachable(const NodeId& peer, int64_t unix_ms);
+
+  // Exchanges now (qkvctl repair): of `partition`, or every partition this node
+  // replicates, with every other primary. Returns the partitions queued (0 if it
+  // replicates no such partition). Replaces the progress of an earlier repair.
+  uint32_t start_repair(std::optional<uint32_t> partition);
+  const proto::RepairProgress& repair_progress() const { return repair_; }
+
+  // When each replicated partition last completed an exchange (unix ms, 0 = never).
+  std::vector<std::pair<uint32_t, int64_t>> last_exchanges() const;
+  const AntiEntropyCounters& counters() const { return counters_; }
+  // The tree of a partition, if this node replicates it and it is built (tests, saving).
+  const antientropy::MerkleTree* tree(uint32_t partition) const;
+  // Trees built (all of the replicated partitions' trees are current).
+  bool all_built() const;
+  // Installs a saved tree (a clean shutdown saved it; nothing was written since). Ignored
+  // for a partition this node does not replicate or of another shape.
+  void load_tree(uint32_t partition, antientropy::MerkleTree tree, TimePoint now);
+  // Lines for the driver's log (exchanges that repaired or failed), oldest first.
+  std::vector<std::string> take_log_lines();
+
+ private:
+  struct Tree {
+    explicit Tree(antientropy::MerkleTree t) : tree(std::move(t)) {}
+    antientropy::MerkleTree tree;
+    bool built = false;
+    TimePoint built_at{};
+    TimePoint next_exchange{};
+    int64_t last_success_unix_ms = 0;
+    std::size_t next_peer = 0;  // round robin over the other primaries
+  };
+  enum class Phase { kTree, kSegments, kKeys };
+  struct Exchange {
+    uint32_t partition = 0;
+    NodeId peer;
+    bool repair = false;  // part of start_repair's repair
+    Phase phase = Phase::kTree;
+    std::unique_ptr<antientropy::Descent> descent;
+    std::vector<uint32_t> segments_left;  // differing segments not yet compared
+    std::vector<std::string> keys_left;   // differing keys not yet fetched
+    uint64_t request_id = 0;              // of the step awaiting an answer
+    std::optional<PeerMessage> to_send;   // waiting for the byte budget
+    TimePoint step_deadline{};
+    uint64_t keys_compared = 0, keys_repaired = 0, bytes_sent = 0;
+  };
+  struct RepairTask {
+    uint32_t partition;
+    std::vector<NodeId> peers_left;
+    bool failed = false;
+    uint32_t running = 0;
+  };
+
+  std::vector<NodeId> other_primaries(uint32_t partition) const;
+  bool is_primary(uint32_t partition) const;
+  void build(uint32_t partition, Tree& tree, TimePoint now);
+  // (key, entry hash) of this node's keys in `segment` of `partition`'s tree.
+  Status scan_segment(uint32_t partition, const antientropy::MerkleTree& tree, uint32_t segment,
+                      std::vector<antientropy::SegmentEntry>& out);
+  void start(uint32_t partition, const NodeId& peer, bool repair, TimePoint now);
+  void step(uint64_t id, Exchange& ex, PeerBody body, TimePoint now);
+  // Sends the steps waiting for the byte budget while it lasts.
+  void send_ready(TimePoint now, int64_t unix_ms);
+  // Counts the message's encoded size in `bytes` and the budget.
+  Status send_now(const NodeId& to, PeerMessage message, uint64_t& bytes);
+  void finish(uint64_t id, const Status& status, int64_t unix_ms);
+  // Counts the repair's partitions whose exchanges all ended; running = any left.
+  void update_repair();
+  void on_tree_reply(uint64_t id, Exchange& ex, const TreeReply& reply, TimePoint now,
+                     int64_t unix_ms);
+  void on_segment_reply(uint64_t id, Exchange& ex, const SegmentReply& reply, TimePoint now,
+                        int64_t unix_ms);
+  void on_keys_reply(uint64_t id, Exchange& ex, const KeysReply& reply, TimePoint now,
+                     int64_t unix_ms);
+  void next_segments(uint64_t id, Exchange& ex, TimePoint now, int64_t unix_ms);
+  void next_keys(uint64_t id, Exchange& ex, TimePoint now, int64_t unix_ms);
+  void answer(const PeerMessage& message);
+  Duration jittered(Duration d);
+  void log(std::string line);
+
+  AntiEntropyConfig config_;
+  NodeId self_;
+  uint32_t n_;
+  storage::Storage& storage_;
+  Transport& transport_;
+  Load load_;
+  Merge merge_;
+  std::function<uint64_t()> next_id_;
+  std::function<bool(const NodeId&)> is_up_;
+  std::shared_ptr<const ring::Ring> ring_;
+  std::map<uint32_t, Tree> trees_;          // by partition
+  std::map<uint64_t, Exchange> exchanges_;  // this node's, by id
+  std::deque<RepairTask> repair_queue_;     // partitions of the repair not finished
+  proto::RepairProgress repair_;
+  double budget_bytes_ = 0;  // token bucket for bytes_per_second_max
+  TimePoint budget_at_{};
+  std::mt19937_64 random_;
+  AntiEntropyCounters counters_;
+  std::vector<std::string> log_lines_;
+};
+
+}  // namespace qkv::node
