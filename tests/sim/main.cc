@@ -87,6 +87,11 @@ int main(int argc, char** argv) {
   app.add_option("--writeback-ms", writeback_ms,
                  "with --sync-writes off: how long a write stays in the page cache");
   app.add_flag("--trace", print_trace, "print the whole event trace of a single run");
+  std::string repair = "read";
+  app.add_option("--repair", repair,
+                 "read: hinted handoff and final reads at R=N repair; aae: hinted handoff off, "
+                 "no final reads, anti-entropy exchanges alone")
+      ->check(CLI::IsMember({"read", "aae"}));
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump")
@@ -119,6 +124,8 @@ int main(int argc, char** argv) {
                "with --scale: do not encode messages to count bytes (~15% faster)");
 #endif
   CLI11_PARSE(app, argc, argv);
+  config.repair = repair == "aae" ? qkv::sim::SimConfig::Repair::kAntiEntropy
+                                  : qkv::sim::SimConfig::Repair::kReadRepair;
 #ifndef QKV_MUTATIONS
   if (scale) {
     scale_config.seed = config.seed;

@@ -55,6 +55,12 @@ struct SimConfig {
   Duration writeback{300};  // page-cache write-back delay when sync_writes is off
   Duration request_timeout{1000};
   bool keep_trace = false;  // keep the whole event trace (for --trace)
+  // How replicas converge after the faults: kReadRepair (hinted handoff on, then every key
+  // read at R=N) or kAntiEntropy (hinted handoff off, no final reads: Merkle-tree
+  // exchanges alone). Anti-entropy runs in both (every 2 s per partition; 0.5 s in the
+  // second).
+  enum class Repair { kReadRepair, kAntiEntropy };
+  Repair repair = Repair::kReadRepair;
 };
 
 // One client operation as the client saw it.
