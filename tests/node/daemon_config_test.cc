@@ -110,6 +110,28 @@ TEST(DaemonConfigTest, HintedHandoffCanBeSwitchedOff) {
   EXPECT_THAT(bad.status().message(), HasSubstr("handoff.enabled"));
 }
 
+TEST(DaemonConfigTest, AntiEntropySettingsAreReadAndChecked) {
+  auto config = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[anti_entropy]\nenabled = false\n"
+      "segments = 256\nexchange_interval_ms = 5000\nbytes_per_second_max = 1048576\n",
+      "aae.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_FALSE(config->node.anti_entropy.enabled);
+  EXPECT_EQ(config->node.anti_entropy.segments, 256u);
+  EXPECT_EQ(config->node.anti_entropy.exchange_interval, Duration(5000));
+  EXPECT_EQ(config->node.anti_entropy.bytes_per_second_max, 1048576u);
+  EXPECT_TRUE(config->node.anti_entropy.validate().is_ok());
+
+  auto odd = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[anti_entropy]\nsegments = 1000\n", "odd.toml");
+  ASSERT_TRUE(odd.is_ok());
+  EXPECT_THAT(odd->validate().message(), HasSubstr("anti_entropy.segments is 1000"));
+  EXPECT_THAT(odd->validate().message(), HasSubstr("power of two"));
+  auto unknown = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[anti_entropy]\nintervall = 5\n", "u.toml");
+  EXPECT_THAT(unknown.status().message(), HasSubstr("anti_entropy.intervall"));
+}
+
 TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
   auto config = parse_daemon_config(
       "node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"127.0.0.1:7101\"]\n",
