@@ -61,7 +61,7 @@ AntiEntropy::AntiEntropy(AntiEntropyConfig config, NodeId self, uint32_t n,
 
 void AntiEntropy::set_ring(std::shared_ptr<const ring::Ring> ring, TimePoint now) {
   ring_ = std::move(ring);
-  if (!ring_) return;
+  if (!ring_ || !config_.enabled) return;  // off: no trees
   std::set<uint32_t> mine;
   for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
     if (is_primary(p)) mine.insert(p);
@@ -220,7 +220,7 @@ void AntiEntropy::on_tick(TimePoint now, int64_t unix_ms) {
     }
   }
   update_repair();
-  if (config_.enabled) {
+  {
     for (auto& [p, tree] : trees_) {
       if (exchanges_.size() >= config_.concurrent_exchanges_max) break;
       if (!tree.built || now < tree.next_exchange) continue;
@@ -312,6 +312,7 @@ void AntiEntropy::on_message(const PeerMessage& message, TimePoint now, int64_t 
 
 void AntiEntropy::answer(const PeerMessage& message) {
   auto refuse = [&](uint32_t partition) -> std::optional<Status> {
+    if (!config_.enabled) return Status::unavailable("anti-entropy is off on " + self_);
     if (!ring_) return Status::unavailable(self_ + " has not learned the ring yet");
     if (partition >= ring_->partition_count()) {
       return Status::invalid_argument(fmt::format("partition {} does not exist (the ring has {})",

@@ -87,7 +87,9 @@ class AntiEntropy {
 
   // Exchanges now (qkvctl repair): of `partition`, or every partition this node
   // replicates, with every other primary. Returns the partitions queued (0 if it
-  // replicates no such partition). Replaces the progress of an earlier repair.
+  // replicates no such partition, or anti-entropy is off). Replaces the progress of an
+  // earlier repair.
+  bool enabled() const { return config_.enabled; }
   uint32_t start_repair(std::optional<uint32_t> partition);
   const proto::RepairProgress& repair_progress() const { return repair_; }
 

@@ -9,7 +9,8 @@
 namespace qkv::node {
 
 struct AntiEntropyConfig {
-  // Periodic exchanges; off, trees are still kept and `qkvctl repair` still runs them.
+  // Off (Riak's `anti_entropy = off`): no trees are kept, no exchanges run, repair
+  // requests are refused and exchanges from peers are answered unavailable.
   bool enabled = true;
   uint32_t segments = 1024;                            // leaves per tree, a power of two
   Duration exchange_interval{4 * 60 * 1000};           // per partition (jittered +-25 %)

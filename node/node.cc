@@ -125,6 +125,11 @@ void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool f
                         "partition {} does not exist: the ring has {} (0..{})", *repair->partition,
                         ring_->partition_count(), ring_->partition_count() - 1)));
     }
+    if (!aae_.enabled()) {
+      return reply_status(reply_to, Status::unavailable(fmt::format(
+                                        "anti-entropy is off on {} (anti_entropy.enabled = false)",
+                                        config_.node_id)));
+    }
     proto::ClientResponse response;
     response.request_id = reply_to.client_request_id;
     response.body = proto::RepairResponse{aae_.start_repair(repair->partition)};
@@ -757,7 +762,7 @@ void Node::store(ring::Token token, const std::string& key,
   if (inserted) {
     // The tree holds the committed state's entry: the one read before the first staging.
     std::optional<antientropy::Hash128> before;
-    if (previous) before = antientropy::entry_hash(key, *previous);
+    if (previous && aae_.enabled()) before = antientropy::entry_hash(key, *previous);
     staged_.push_back(StagedWrite{token, key, std::move(state), before});
   } else {
     staged_[at->second].state = std::move(state);
@@ -787,7 +792,7 @@ void Node::commit_writes() {
       counters_.storage_writes += ops.size();
       if (!committed.is_ok()) {
         ++counters_.storage_errors;
-      } else {
+      } else if (aae_.enabled()) {
         for (const auto& w : staged) {
           aae_.on_write(w.token, w.before, antientropy::entry_hash(w.key, w.state));
         }

@@ -188,5 +188,17 @@ TEST(AntiEntropyTest, AnExchangeWithAnUnreachablePeerFailsAndIsCounted) {
   EXPECT_GT(cluster.node("n1").anti_entropy().counters().exchanges_failed, 0u);
 }
 
+TEST(AntiEntropyTest, SwitchedOffItKeepsNoTreesAndRefusesRepairs) {
+  TestCluster::Options options = without_handoff();
+  options.anti_entropy.enabled = false;
+  TestCluster cluster(options);
+  cluster.advance(Duration(1000));
+  ASSERT_TRUE(cluster.put("n1", "k", "v").status.is_ok());
+  EXPECT_EQ(cluster.node("n1").anti_entropy().tree(0), nullptr);
+  auto refused = cluster.request("n1", proto::RepairRequest{});
+  EXPECT_EQ(refused.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status.message(), ::testing::HasSubstr("anti-entropy is off on n1"));
+}
+
 }  // namespace
 }  // namespace qkv::testing
