@@ -141,10 +141,13 @@ class Client {
   // Returns once the node has queued the exchanges: RepairResponse::partitions says how many
   // (0 when it replicates no such partition); they run in the background, and their progress
   // shows in node_status(node_index).repair.
-  // Errors: invalid_argument when node_index >= nodes.size(), or the node's answer (e.g. a
-  // partition outside the ring, or a node too old to know repair: "'repair' is not answered
-  // here"); unavailable / timeout when the node cannot be reached or does not answer within
-  // Options::timeout_ms (the message names the node; the repair may or may not have been
+  // A request while the node's previous repair still runs restarts the repair (progress
+  // starts again from zero; exchanges already running finish as periodic ones).
+  // Errors: invalid_argument when node_index >= nodes.size(), or the node's answer (a
+  // partition outside the ring: "partition 300 does not exist: the ring has 256 (0..255)");
+  // unavailable when anti-entropy is off on the node ("anti-entropy is off on n1
+  // (anti_entropy.enabled = false)"), when it cannot be reached, or timeout when it does not answer
+  // within Options::timeout_ms (the message names the node; the repair may or may not have been
   // queued); corruption when the answer does not decode or has no repair body.
   Result<proto::RepairResponse> repair(std::size_t node_index, std::optional<uint32_t> partition);
 
