@@ -175,9 +175,11 @@ void MerkleTree::replace(ring::Token token, const std::optional<Hash128>& before
   const uint32_t segment = segment_of(token);
   if (before == after) return;  // same leaf either way
   Leaf& leaf = leaves_[segment];
-  if (before) {
-    // Removing from an empty leaf can only be a caller's bug (an entry never inserted).
-    QKV_ASSERT(leaf.count > 0);
+  if (before && leaf.count == 0) {
+    // An entry never inserted: the tree no longer matches the data it covers (data lost
+    // under it, or a caller's bug). Not fatal: flagged, and the owner rebuilds it.
+    stale_ = true;
+  } else if (before) {
     leaf.sum.lo -= before->lo;
     leaf.sum.hi -= before->hi;
     --leaf.count;
@@ -196,6 +198,7 @@ void MerkleTree::clear() {
   std::fill(leaves_.begin(), leaves_.end(), Leaf{});
   std::fill(nodes_.begin(), nodes_.end(), Hash128{});
   entries_ = 0;
+  stale_ = false;
 }
 
 Hash128 MerkleTree::node(uint32_t level, uint32_t index) const {

@@ -73,13 +73,17 @@ class MerkleTree {
 
   // Adds or removes one key's entry: O(1) on its leaf, O(depth) hashes up to the root.
   // REQUIRES first() <= token <= last(). Removing an entry never inserted corrupts the
-  // leaf (as for any additive digest): callers pass exactly what they inserted.
+  // leaf (as for any additive digest): callers pass exactly what they inserted; from an
+  // empty leaf it is ignored and the tree flagged stale().
   void insert(ring::Token token, const Hash128& entry);
   void remove(ring::Token token, const Hash128& entry);
   // A key's state changed: removes `before` (if any) and adds `after` (if any), one path.
   void replace(ring::Token token, const std::optional<Hash128>& before,
                const std::optional<Hash128>& after);
   // Back to empty (before a rebuild).
+  // True once a removal found its leaf empty: the tree no longer matches its data and
+  // should be rebuilt by a scan. clear() resets it.
+  bool stale() const { return stale_; }
   void clear();
 
   Hash128 root() const { return node(0, 0); }
@@ -118,6 +122,7 @@ class MerkleTree {
   ring::Token last_;
   uint32_t segments_;
   uint32_t depth_;
+  bool stale_ = false;
   std::vector<Leaf> leaves_;
   uint64_t entries_ = 0;
   // Inner nodes, heap order: nodes_[1] is the root, children of i are 2i and 2i+1; the

@@ -123,17 +123,73 @@ bool AntiEntropy::all_built() const {
   return std::all_of(trees_.begin(), trees_.end(), [](const auto& e) { return e.second.built; });
 }
 
-void AntiEntropy::load_tree(uint32_t partition, MerkleTree tree, TimePoint now) {
-  auto it = trees_.find(partition);
-  if (it == trees_.end()) return;
-  const MerkleTree& shape = it->second.tree;
-  if (tree.first() != shape.first() || tree.last() != shape.last() ||
-      tree.segments() != shape.segments()) {
-    return;
+namespace {
+constexpr std::string_view kSavedTreesMagic = "qkv-aae-trees-1";
+
+template <typename T>
+void put_int(std::string& out, T v) {
+  for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+template <typename T>
+bool get_int(std::string_view& in, T& v) {
+  if (in.size() < sizeof(T)) return false;
+  using U = std::make_unsigned_t<T>;
+  U u = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    u |= static_cast<U>(static_cast<unsigned char>(in[i])) << (8 * i);
   }
-  it->second.tree = std::move(tree);
-  it->second.built = true;
-  it->second.built_at = now;
+  v = static_cast<T>(u);
+  in.remove_prefix(sizeof(T));
+  return true;
+}
+}  // namespace
+
+std::string AntiEntropy::save_trees(TimePoint now, int64_t unix_ms) const {
+  std::string out(kSavedTreesMagic);
+  for (const auto& [p, tree] : trees_) {
+    if (!tree.built) continue;
+    std::string bytes = tree.tree.serialize();
+    put_int<uint32_t>(out, p);
+    put_int<int64_t>(out, unix_ms - (now - tree.built_at).count());  // when it was built
+    put_int<uint64_t>(out, bytes.size());
+    out += bytes;
+  }
+  return out;
+}
+
+Status AntiEntropy::load_trees(std::string_view saved, TimePoint now, int64_t unix_ms) {
+  auto bad = [](const std::string& what) {
+    return Status::corruption("saved anti-entropy trees: " + what);
+  };
+  if (!saved.starts_with(kSavedTreesMagic)) return bad("unknown format");
+  saved.remove_prefix(kSavedTreesMagic.size());
+  std::vector<std::tuple<uint32_t, int64_t, MerkleTree>> loaded;
+  while (!saved.empty()) {
+    uint32_t p = 0;
+    int64_t built_unix_ms = 0;
+    uint64_t size = 0;
+    if (!get_int(saved, p) || !get_int(saved, built_unix_ms) || !get_int(saved, size) ||
+        size > saved.size()) {
+      return bad(fmt::format("truncated after {} trees", loaded.size()));
+    }
+    auto tree = MerkleTree::deserialize(saved.substr(0, size));
+    if (!tree) return bad(fmt::format("partition {}: {}", p, tree.status().message()));
+    saved.remove_prefix(size);
+    loaded.emplace_back(p, built_unix_ms, std::move(tree).value());
+  }
+  for (auto& [p, built_unix_ms, tree] : loaded) {
+    auto it = trees_.find(p);
+    if (it == trees_.end()) continue;  // no longer replicated here
+    const MerkleTree& shape = it->second.tree;
+    if (tree.first() != shape.first() || tree.last() != shape.last() ||
+        tree.segments() != shape.segments()) {
+      continue;  // another ring or segment count: built by a scan instead
+    }
+    it->second.tree = std::move(tree);
+    it->second.built = true;
+    it->second.built_at = now - Duration(std::max<int64_t>(0, unix_ms - built_unix_ms));
+  }
+  return Status::ok();
 }
 
 void AntiEntropy::build(uint32_t partition, Tree& tree, TimePoint now) {
@@ -184,7 +240,7 @@ void AntiEntropy::on_tick(TimePoint now, int64_t unix_ms) {
 
   // One tree build (or periodic rebuild) per tick: a scan of one partition.
   for (auto& [p, tree] : trees_) {
-    if (!tree.built || now - tree.built_at >= config_.rebuild_interval) {
+    if (!tree.built || tree.tree.stale() || now - tree.built_at >= config_.rebuild_interval) {
       build(p, tree, now);
       break;
     }

@@ -32,6 +32,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "antientropy/merkle_tree.h"
@@ -100,9 +101,14 @@ class AntiEntropy {
   const antientropy::MerkleTree* tree(uint32_t partition) const;
   // Trees built (all of the replicated partitions' trees are current).
   bool all_built() const;
-  // Installs a saved tree (a clean shutdown saved it; nothing was written since). Ignored
-  // for a partition this node does not replicate or of another shape.
-  void load_tree(uint32_t partition, antientropy::MerkleTree tree, TimePoint now);
+  // Persistence across a clean restart (qkvd saves at a clean stop, loads at the next start
+  // if that stop was clean, and clears the saved trees at once so a crash finds none):
+  // the built trees with their ages. Loading installs each tree of a partition this node
+  // replicates with the same shape, keeping its build age (so weekly rebuilds still
+  // happen); others are built by a scan as usual. Errors: corruption naming what is wrong
+  // (nothing is installed then).
+  std::string save_trees(TimePoint now, int64_t unix_ms) const;
+  Status load_trees(std::string_view saved, TimePoint now, int64_t unix_ms);
   // Lines for the driver's log (exchanges that repaired or failed), oldest first.
   std::vector<std::string> take_log_lines();
 

@@ -120,6 +120,10 @@ int run(DaemonConfig config) {
   auto server = std::make_unique<qkv::node::Server>(
       io, config, initial_ring, **storage, clock,
       qkv::causal::Actor{self, incarnation->incarnation}, *generation);
+  if (Status s = server->load_saved_trees(!incarnation->after_unclean); !s.is_ok()) {
+    spdlog::critical("event=storage_failed error=\"{}\"", s.to_string());
+    return kExitFailed;
+  }
   if (Status s = server->start(); !s.is_ok()) {
     spdlog::critical("event=listen_failed error=\"{}\"", s.to_string());
     return kExitFailed;
@@ -147,6 +151,10 @@ int run(DaemonConfig config) {
   while (!io.stopped()) {
     io.run_for(std::chrono::milliseconds(100));
     if (drained_at && clock.now() - *drained_at > std::chrono::seconds(3)) io.stop();
+  }
+  // Saved trees spare the next start its scans; a failure only costs them.
+  if (Status s = server->save_trees(); !s.is_ok()) {
+    spdlog::warn("event=aae_trees_not_saved error=\"{}\"", s.to_string());
   }
   server.reset();
 

@@ -73,6 +73,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
     : io_(io),
       config_(config),
       clock_(clock),
+      storage_(storage),
       handoff_(handoff_config(config), storage),
       gossip_(gossip_config(config), self_state(config, generation, ring != nullptr),
               ring ? gossip::RingState{1, config.node.n, ring->owners()} : gossip::RingState{},
@@ -128,6 +129,31 @@ Status Server::start() {
   QKV_RETURN_IF_ERROR(client_server_.listen());
   arm_tick();
   return Status::ok();
+}
+
+namespace {
+constexpr std::string_view kSavedTreesMeta = "aae_trees";
+}  // namespace
+
+Status Server::load_saved_trees(bool after_clean_stop) {
+  auto saved = storage_.get_meta(kSavedTreesMeta);
+  if (!saved) return saved.status();
+  if (after_clean_stop && saved.value() && !saved.value()->empty()) {
+    Status loaded = node_.anti_entropy().load_trees(*saved.value(), clock_.now(), unix_ms());
+    if (loaded.is_ok()) {
+      spdlog::info("event=aae_trees_loaded bytes={}", saved.value()->size());
+    } else {
+      spdlog::warn("event=aae_trees_not_loaded error=\"{}\" action=rebuild", loaded.to_string());
+    }
+  }
+  if (saved.value() && !saved.value()->empty()) return storage_.put_meta(kSavedTreesMeta, "");
+  return Status::ok();
+}
+
+Status Server::save_trees() {
+  if (node_.batch_open()) node_.commit_batch();
+  return storage_.put_meta(kSavedTreesMeta,
+                           node_.anti_entropy().save_trees(clock_.now(), unix_ms()));
 }
 
 void Server::arm_tick() {

@@ -40,6 +40,14 @@ class Server final : public Transport {
   void shutdown(std::function<void()> done);
 
   const Node& node() const { return node_; }
+
+  // Anti-entropy trees across a clean restart (node/anti_entropy.h save_trees). At start:
+  // installs the trees a clean stop saved (only if `after_clean_stop`), then clears them in
+  // storage so that a crash from here on finds none and trees are rebuilt by a scan.
+  // Errors: storage errors; a corrupt saved value is logged and ignored (trees rebuilt).
+  Status load_saved_trees(bool after_clean_stop);
+  // At a clean stop, after the drain: commits what is staged and saves the built trees.
+  Status save_trees();
   const gossip::GossipCore& gossip() const { return gossip_; }
 
   // Transport (called by the node core).
@@ -67,6 +75,7 @@ class Server final : public Transport {
   boost::asio::io_context& io_;
   const DaemonConfig& config_;
   const Clock& clock_;
+  storage::Storage& storage_;
   handoff::HintedHandoff handoff_;
   gossip::GossipCore gossip_;
   Node node_;
