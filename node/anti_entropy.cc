@@ -367,7 +367,9 @@ void AntiEntropy::on_message(const PeerMessage& message, TimePoint now, int64_t 
 }
 
 void AntiEntropy::answer(const PeerMessage& message) {
-  auto refuse = [&](uint32_t partition) -> std::optional<Status> {
+  // Why this node cannot answer for `partition` (with trees of `segments` leaves), if so.
+  auto refuse = [&](uint32_t partition,
+                    std::optional<uint32_t> segments = std::nullopt) -> std::optional<Status> {
     if (!config_.enabled) return Status::unavailable("anti-entropy is off on " + self_);
     if (!ring_) return Status::unavailable(self_ + " has not learned the ring yet");
     if (partition >= ring_->partition_count()) {
@@ -378,19 +380,20 @@ void AntiEntropy::answer(const PeerMessage& message) {
       return Status::invalid_argument(
           fmt::format("{} is not a replica of partition {}", self_, partition));
     }
+    if (segments && *segments != config_.segments) {
+      return Status::invalid_argument(
+          fmt::format("trees differ in shape: {} has {} segments, the request {}", self_,
+                      config_.segments, *segments));
+    }
     return std::nullopt;
   };
   if (const auto* req = std::get_if<TreeRequest>(&message.body)) {
     TreeReply reply;
-    if (auto refused = refuse(req->partition)) {
+    if (auto refused = refuse(req->partition, req->segments)) {
       reply.status = *refused;
     } else if (!trees_.at(req->partition).built) {
       reply.status = Status::unavailable(
           fmt::format("{}'s tree of partition {} is not built yet", self_, req->partition));
-    } else if (req->segments != config_.segments) {
-      reply.status = Status::invalid_argument(
-          fmt::format("trees differ in shape: {} has {} segments, the request {}", self_,
-                      config_.segments, req->segments));
     } else {
       const MerkleTree& tree = trees_.at(req->partition).tree;
       for (uint32_t index : req->indices) {
@@ -407,12 +410,8 @@ void AntiEntropy::answer(const PeerMessage& message) {
     (void)send_now(message.from, PeerMessage{self_, message.request_id, std::move(reply)}, bytes);
   } else if (const auto* req = std::get_if<SegmentRequest>(&message.body)) {
     SegmentReply reply;
-    if (auto refused = refuse(req->partition)) {
+    if (auto refused = refuse(req->partition, req->segments)) {
       reply.status = *refused;
-    } else if (req->segments != config_.segments) {
-      reply.status = Status::invalid_argument(
-          fmt::format("trees differ in shape: {} has {} segments, the request {}", self_,
-                      config_.segments, req->segments));
     } else {
       const MerkleTree& tree = trees_.at(req->partition).tree;
       uint64_t bytes = 0;
