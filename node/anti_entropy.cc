@@ -215,9 +215,8 @@ void AntiEntropy::build(uint32_t partition, Tree& tree, TimePoint now) {
   tree.built_at = now;
 }
 
-Status AntiEntropy::scan_segment(uint32_t partition, const MerkleTree& tree, uint32_t segment,
+Status AntiEntropy::scan_segment(const MerkleTree& tree, uint32_t segment,
                                  std::vector<SegmentEntry>& out) {
-  (void)partition;
   auto [first, last] = tree.segment_range(segment);
   return storage_.scan(first, last, [&](ring::Token, std::string_view key, std::string_view value) {
     auto state = decode_sibling_set(value);
@@ -311,11 +310,10 @@ void AntiEntropy::start(uint32_t partition, const NodeId& peer, bool repair, Tim
   ex.descent = std::make_unique<antientropy::Descent>(trees_.at(partition).tree);
   auto& inserted = exchanges_.emplace(id, std::move(ex)).first->second;
   const auto& request = inserted.descent->request();
-  step(id, inserted, TreeRequest{partition, config_.segments, request.level, request.indices}, now);
+  step(inserted, TreeRequest{partition, config_.segments, request.level, request.indices}, now);
 }
 
-void AntiEntropy::step(uint64_t id, Exchange& ex, PeerBody body, TimePoint now) {
-  (void)id;
+void AntiEntropy::step(Exchange& ex, PeerBody body, TimePoint now) {
   ex.request_id = next_id_();
   ex.to_send = PeerMessage{self_, ex.request_id, std::move(body)};
   ex.step_deadline = now + config_.exchange_timeout;
@@ -426,7 +424,7 @@ void AntiEntropy::answer(const PeerMessage& message) {
         // Whole segments only; at least one even past the bound.
         if (reply.segments_included > 0 && bytes >= config_.reply_bytes_max) break;
         std::size_t before = reply.entries.size();
-        Status s = scan_segment(req->partition, tree, segment, reply.entries);
+        Status s = scan_segment(tree, segment, reply.entries);
         if (!s.is_ok()) {
           reply.status = s;
           reply.entries.clear();
@@ -475,7 +473,7 @@ void AntiEntropy::on_tree_reply(uint64_t id, Exchange& ex, const TreeReply& repl
   if (Status s = ex.descent->on_reply(reply.hashes); !s.is_ok()) return finish(id, s, unix_ms);
   if (!ex.descent->done()) {
     const auto& request = ex.descent->request();
-    return step(id, ex, TreeRequest{ex.partition, config_.segments, request.level, request.indices},
+    return step(ex, TreeRequest{ex.partition, config_.segments, request.level, request.indices},
                 now);
   }
   ex.segments_left = ex.descent->differing_segments();
@@ -497,7 +495,7 @@ void AntiEntropy::next_segments(uint64_t id, Exchange& ex, TimePoint now, int64_
        ++it) {
     request.segment_ids.push_back(*it);
   }
-  step(id, ex, std::move(request), now);
+  step(ex, std::move(request), now);
 }
 
 void AntiEntropy::on_segment_reply(uint64_t id, Exchange& ex, const SegmentReply& reply,
@@ -516,7 +514,7 @@ void AntiEntropy::on_segment_reply(uint64_t id, Exchange& ex, const SegmentReply
   for (uint32_t i = 0; i < included; ++i) {
     uint32_t segment = ex.segments_left.back();
     ex.segments_left.pop_back();
-    if (Status s = scan_segment(ex.partition, t->second.tree, segment, local); !s.is_ok()) {
+    if (Status s = scan_segment(t->second.tree, segment, local); !s.is_ok()) {
       return finish(id, s, unix_ms);
     }
   }
@@ -535,7 +533,7 @@ void AntiEntropy::next_keys(uint64_t id, Exchange& ex, TimePoint now, int64_t un
   KeysRequest request{ex.partition, {}};
   std::size_t take = std::min<std::size_t>(ex.keys_left.size(), config_.keys_per_request);
   request.keys.assign(ex.keys_left.end() - static_cast<std::ptrdiff_t>(take), ex.keys_left.end());
-  step(id, ex, std::move(request), now);
+  step(ex, std::move(request), now);
 }
 
 void AntiEntropy::on_keys_reply(uint64_t id, Exchange& ex, const KeysReply& reply, TimePoint now,

@@ -147,10 +147,10 @@ class AntiEntropy {
   bool is_primary(uint32_t partition) const;
   void build(uint32_t partition, Tree& tree, TimePoint now);
   // (key, entry hash) of this node's keys in `segment` of `partition`'s tree.
-  Status scan_segment(uint32_t partition, const antientropy::MerkleTree& tree, uint32_t segment,
+  Status scan_segment(const antientropy::MerkleTree& tree, uint32_t segment,
                       std::vector<antientropy::SegmentEntry>& out);
   void start(uint32_t partition, const NodeId& peer, bool repair, TimePoint now);
-  void step(uint64_t id, Exchange& ex, PeerBody body, TimePoint now);
+  void step(Exchange& ex, PeerBody body, TimePoint now);
   // Sends the steps waiting for the byte budget while it lasts.
   void send_ready(TimePoint now, int64_t unix_ms);
   // Counts the message's encoded size in `bytes` and the budget.

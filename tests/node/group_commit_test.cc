@@ -98,8 +98,8 @@ class GroupCommitTest : public ::testing::Test {
                           now_);
   }
   void client_put(const std::string& key, const std::string& value, uint64_t request_id) {
-    node_.on_client_request(1, proto::ClientRequest{request_id, 0, proto::PutRequest{key, value, "", 0, false}},
-                            now_);
+    node_.on_client_request(
+        1, proto::ClientRequest{request_id, 0, proto::PutRequest{key, value, "", 0, false}}, now_);
   }
   std::vector<std::string> stored_values(const std::string& key) {
     auto bytes = storage_.inner.get(ring::token_of(key), key);

@@ -57,6 +57,39 @@ TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
   EXPECT_EQ(std::get<ForwardReply>(fr.body).response.status.code(), StatusCode::kNotFound);
 }
 
+TEST(ReplicaCodecTest, AntiEntropyMessagesRoundTrip) {
+  auto tree = round_trip({"n1", 11, TreeRequest{17, 1024, 3, {0, 5, 7}}});
+  const auto& tr = std::get<TreeRequest>(tree.body);
+  EXPECT_EQ(tr.partition, 17u);
+  EXPECT_EQ(tr.segments, 1024u);
+  EXPECT_EQ(tr.level, 3u);
+  EXPECT_EQ(tr.indices, (std::vector<uint32_t>{0, 5, 7}));
+  auto hashes = round_trip({"n2", 11, TreeReply{Status::ok(), {{1, 2}, {~0ull, 3}}}});
+  EXPECT_EQ(std::get<TreeReply>(hashes.body).hashes,
+            (std::vector<antientropy::Hash128>{{1, 2}, {~0ull, 3}}));
+  auto refused = round_trip({"n2", 11, TreeReply{Status::unavailable("not built"), {}}});
+  EXPECT_EQ(std::get<TreeReply>(refused.body).status, Status::unavailable("not built"));
+
+  auto seg = round_trip({"n1", 12, SegmentRequest{17, 1024, {9, 10}}});
+  EXPECT_EQ(std::get<SegmentRequest>(seg.body).segment_ids, (std::vector<uint32_t>{9, 10}));
+  auto entries = round_trip(
+      {"n2", 12, SegmentReply{Status::ok(), 1, {{"a", {4, 5}}, {std::string("b\0c", 3), {6, 7}}}}});
+  const auto& sr = std::get<SegmentReply>(entries.body);
+  EXPECT_EQ(sr.segments_included, 1u);
+  EXPECT_EQ(sr.entries, (std::vector<antientropy::SegmentEntry>{{"a", {4, 5}},
+                                                                {std::string("b\0c", 3), {6, 7}}}));
+
+  auto keys = round_trip({"n1", 13, KeysRequest{17, {"a", "b"}}});
+  EXPECT_EQ(std::get<KeysRequest>(keys.body).keys, (std::vector<std::string>{"a", "b"}));
+  auto states = round_trip(
+      {"n2", 13, KeysReply{Status::ok(), 2, {{"a", two_siblings()}, {"b", std::nullopt}}}});
+  const auto& kr = std::get<KeysReply>(states.body);
+  EXPECT_EQ(kr.keys_included, 2u);
+  ASSERT_EQ(kr.states.size(), 2u);
+  EXPECT_EQ(kr.states[0].state, two_siblings());
+  EXPECT_FALSE(kr.states[1].state.has_value());
+}
+
 TEST(ReplicaCodecTest, StoredSiblingSetsAndContextsRoundTrip) {
   auto state = two_siblings();
   auto decoded = decode_sibling_set(encode_sibling_set(state));
