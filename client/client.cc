@@ -42,6 +42,16 @@ struct Attempt {
   bool sent = false;                              // whether any byte of the request was sent
 };
 
+// An answer and the node (its address) that gave it.
+struct Answer {
+  proto::ClientResponse response;
+  std::string address;
+};
+
+// Connections opened to addresses outside Options::nodes (a claimant named by a node's
+// answer) are kept for reuse, at most this many: the oldest is closed to open another.
+constexpr std::size_t kRedirectConnectionsMax = 4;
+
 // For the calls addressed to one node (node_status, repair).
 Status check_node_index(const Options& options, std::size_t node_index) {
   if (node_index < options.nodes.size()) return Status::ok();
@@ -71,12 +81,19 @@ class Client::Impl {
   // that was sent but got no answer may be sent to the next node (reads only).
   Result<proto::ClientResponse> call(proto::ClientOp op, uint32_t timeout_ms,
                                      bool retry_after_send) {
+    auto answer = call_any(std::move(op), timeout_ms, retry_after_send);
+    if (!answer.is_ok()) return answer.status();
+    return std::move(answer->response);
+  }
+
+  // As call(), also naming the node that answered.
+  Result<Answer> call_any(proto::ClientOp op, uint32_t timeout_ms, bool retry_after_send) {
     if (timeout_ms == 0) timeout_ms = options_.timeout_ms;
     if (connections_.empty()) return Status::unavailable("no nodes configured");
     std::string failures;
     for (auto& connection : connections_) {
       Attempt attempt = try_node(connection, op, timeout_ms);
-      if (attempt.response) return std::move(*attempt.response);
+      if (attempt.response) return Answer{std::move(*attempt.response), connection.address};
       if (attempt.sent && !retry_after_send) return unknown_outcome(op, connection, attempt);
       if (!failures.empty()) failures += "; ";
       failures += fmt::format("{}: {}", connection.address, attempt.failure.message());
@@ -94,7 +111,29 @@ class Client::Impl {
                   fmt::format("{}: {}", connection.address, attempt.failure.message()));
   }
 
+  // One attempt at `address`, which need not be among Options::nodes (its connection is then
+  // opened and kept apart, see kRedirectConnectionsMax); no failover.
+  Attempt attempt_at(const std::string& address, const proto::ClientOp& op) {
+    return try_node(connection_to(address), op, options_.timeout_ms);
+  }
+
  private:
+  Connection& connection_to(const std::string& address) {
+    for (auto& c : connections_) {
+      if (c.address == address) return c;
+    }
+    for (auto& c : redirects_) {
+      if (c.address == address) return c;
+    }
+    if (redirects_.size() >= kRedirectConnectionsMax) {
+      close(redirects_.front());
+      redirects_.erase(redirects_.begin());
+    }
+    redirects_.push_back(
+        Connection{address, std::nullopt, proto::FrameReader(options_.limits.frame_bytes_max)});
+    return redirects_.back();
+  }
+
   Attempt try_node(Connection& c, const proto::ClientOp& op, uint32_t timeout_ms) {
     Attempt attempt;
     attempt.failure = ensure_connected(c);
@@ -114,13 +153,19 @@ class Client::Impl {
 
   static Status unknown_outcome(const proto::ClientOp& op, const Connection& c,
                                 const Attempt& attempt) {
+    StatusCode code = attempt.failure.code() == StatusCode::kTimeout ? StatusCode::kTimeout
+                                                                     : StatusCode::kUnavailable;
+    if (std::holds_alternative<proto::RingAdminRequest>(op)) {
+      return Status(code, fmt::format("{} sent to {}: {}; not retried on another node (the "
+                                      "change may have been applied): ask for a plan to see "
+                                      "what is staged",
+                                      proto::op_name(op), c.address, attempt.failure.message()));
+    }
     return Status(
-        attempt.failure.code() == StatusCode::kTimeout ? StatusCode::kTimeout
-                                                       : StatusCode::kUnavailable,
-        fmt::format("{} sent to {}: {}; not retried on another node (the write may have been "
-                    "applied, and a retry could add a duplicate sibling): read the key to see "
-                    "its outcome",
-                    proto::op_name(op), c.address, attempt.failure.message()));
+        code, fmt::format("{} sent to {}: {}; not retried on another node (the write may have "
+                          "been applied, and a retry could add a duplicate sibling): read the key "
+                          "to see its outcome",
+                          proto::op_name(op), c.address, attempt.failure.message()));
   }
 
   // Runs the io_context until `done` or `deadline`. At the deadline, calls cancel() and runs
@@ -290,7 +335,8 @@ class Client::Impl {
   Options options_;
   asio::io_context io_{1};
   std::vector<Connection> connections_;
-  uint64_t next_request_id_ = 1;  // 0 is never used: the node answers 0 to unreadable requests
+  std::vector<Connection> redirects_;  // outside Options::nodes; at most kRedirectConnectionsMax
+  uint64_t next_request_id_ = 1;       // 0 is never used: the node answers 0 to unreadable requests
 };
 
 using internal::take_body;
@@ -354,6 +400,47 @@ Result<proto::RepairResponse> Client::repair(std::size_t node_index,
   auto response = impl_->call_node(node_index, proto::RepairRequest{partition});
   if (!response.is_ok()) return response.status();
   return take_body<proto::RepairResponse>(std::move(response).value(), "repair");
+}
+
+namespace {
+
+// The claimant an error answer to a ring admin request names, when it is another node than
+// `asked`: nullptr otherwise (ok answers, no body, no address, or the node asked itself).
+const proto::RingAdminResponse* claimant_elsewhere(const proto::ClientResponse& response,
+                                                   const std::string& asked) {
+  if (response.status.is_ok()) return nullptr;
+  const auto* body = std::get_if<proto::RingAdminResponse>(&response.body);
+  if (body == nullptr || body->claimant_address.empty() || body->claimant_address == asked) {
+    return nullptr;
+  }
+  return body;
+}
+
+}  // namespace
+
+Result<proto::RingAdminResponse> Client::ring_admin(proto::RingAdminRequest request) {
+  // A plan changes nothing: safe to repeat on the next node. The others change the staging
+  // or the ring, and are not repeated once sent.
+  const bool read_only = request.action == proto::RingAction::kPlan;
+  auto first = impl_->call_any(request, 0, /*retry_after_send=*/read_only);
+  if (!first.is_ok()) return first.status();
+  proto::ClientResponse response = std::move(first->response);
+  if (const auto* claimant = claimant_elsewhere(response, first->address)) {
+    std::string redirected =
+        fmt::format("{} is not the claimant ({}); resent to the claimant {} at {}", first->address,
+                    response.status.message(), claimant->claimant, claimant->claimant_address);
+    Attempt attempt = impl_->attempt_at(claimant->claimant_address, request);
+    if (!attempt.response) {
+      bool unknown = attempt.sent && !read_only;
+      return Status(attempt.failure.code(),
+                    fmt::format("{}: {}{}", redirected, attempt.failure.message(),
+                                unknown ? " (the change may have been applied: ask for a plan "
+                                          "to see what is staged)"
+                                        : ""));
+    }
+    response = std::move(*attempt.response);
+  }
+  return take_body<proto::RingAdminResponse>(std::move(response), "ring_admin");
 }
 
 }  // namespace qkv::client

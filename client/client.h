@@ -151,6 +151,35 @@ class Client {
   // queued); corruption when the answer does not decode or has no repair body.
   Result<proto::RepairResponse> repair(std::size_t node_index, std::optional<uint32_t> partition);
 
+  // A ring change (Riak's staged clustering; qkvctl `node join/leave/replace`, `ring plan`,
+  // `ring commit`, `ring cancel`), answered by the claimant, the one node that issues rings
+  // (node/claimant.h):
+  //   kStage   stages request.kind for request.node (and request.replacement); answers the
+  //            staged changes. Nothing changes in the ring until a commit.
+  //   kPlan    answers the plan of the staged changes: its plan_id, the transfers, the
+  //            ownership before/after, balance and violations, the data to move (estimate).
+  //   kCommit  issues the plan with request.plan_id as a ring transition; answers the plan and
+  //            ring_version, the version issued. A stale id (the staging or the ring changed
+  //            since that plan) is refused, so only a plan someone looked at is committed.
+  //   kCancel  clears the staged changes (ring_version 0); with none staged, aborts the
+  //            transition in progress (ring_version: the version issued, keeping the old
+  //            owners).
+  // Routing: sent first to the first reachable of Options::nodes, failing over like ring();
+  // but only a kPlan is sent to the next node once it was sent (a change is never sent
+  // twice: the first node may have applied it). A node that is not the claimant answers
+  // with an error (usually unavailable) and a RingAdminResponse naming the claimant and
+  // its client address; when that address differs from the node asked, the request is resent
+  // there once (a connection is opened even if it is not among Options::nodes), and that
+  // answer is final.
+  // Errors: the claimant's answer: invalid_argument for a change that does not fit the ring
+  // or the staging ("n9 is not a known node"), nothing staged, a stale plan id, nothing to
+  // cancel; unavailable when a transition is in progress (plan, commit), when the node has no
+  // ring yet, or when the node that answered is not the claimant and named none; unavailable
+  // or timeout when no node (or the named claimant) could be reached or answered in
+  // Options::timeout_ms: the message names the nodes and, for a change that was sent, says it
+  // may have been applied; corruption when an ok answer has no ring admin body.
+  Result<proto::RingAdminResponse> ring_admin(proto::RingAdminRequest request);
+
   const Options& options() const;
 
  private:

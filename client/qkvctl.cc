@@ -5,6 +5,8 @@
 //     put KEY [VALUE | --value-file F] [--context BASE64] [--w W]
 //     delete KEY [--context BASE64] [--w W]
 //     ring                          partitions and ownership share per node
+//     ring plan|commit|cancel|status|rebalance, node join|leave|replace
+//                                   ring changes through the claimant (client/ring_admin_cli.h)
 //     status [--partitions]         every node of --cluster; exit 1 if any is down
 //     members                       every member as the first reachable node sees it
 //     repair [--partition P] [--node ID] [--timeout-s S]
@@ -39,6 +41,7 @@
 #include "client/dataset.h"
 #include "client/json_output.h"
 #include "client/repair_output.h"
+#include "client/ring_admin_cli.h"
 
 namespace qkv::client {
 namespace {
@@ -534,7 +537,9 @@ int run(int argc, char** argv) {
     sub->add_option("--sloppy", a.sloppy,
                     "true (default): fallbacks with hints count towards W; false: primaries only");
   }
-  auto* ring = app.add_subcommand("ring", "partitions and ownership share per node")->fallthrough();
+  auto* ring = app.add_subcommand("ring", "partitions and ownership share per node; ring changes")
+                   ->fallthrough();
+  RingAdminCli ring_admin(app, *ring);
   RepairArgs r;
   auto* status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
   status->add_flag("--partitions", r.partitions,
@@ -568,6 +573,7 @@ int run(int argc, char** argv) {
   if (*get) return cmd_get(g, a);
   if (*put) return cmd_write(g, a, /*is_put=*/true);
   if (*del) return cmd_write(g, a, /*is_put=*/false);
+  if (ring_admin.chosen()) return ring_admin.run(g.client_options(), g.json);
   if (*ring) return cmd_ring(g);
   if (*status) return cmd_status(g, r);
   if (*repair) return cmd_repair(g, r);

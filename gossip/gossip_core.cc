@@ -133,6 +133,15 @@ void GossipCore::set_status(Status status) {
   events_.push_back({Event::kChanged, self_id_});
 }
 
+void GossipCore::set_ring_progress(uint64_t ring_version, uint64_t transfers_done) {
+  NodeState& self = self_mut();
+  if (self.ring_version == ring_version && self.transfers_done == transfers_done) return;
+  ++self.version;
+  self.ring_version = ring_version;
+  self.transfers_done = transfers_done;
+  events_.push_back({Event::kChanged, self_id_});
+}
+
 std::vector<Event> GossipCore::take_events() {
   return std::exchange(events_, {});
 }

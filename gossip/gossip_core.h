@@ -128,6 +128,10 @@ class GossipCore {
   // Changes the own status and bumps the own version. Emits kChanged (self) if it differs.
   void set_status(Status status);
 
+  // The own ring progress (NodeState::ring_version, transfers_done). Bumps the own version
+  // and emits kChanged (self) if either differs; otherwise does nothing.
+  void set_ring_progress(uint64_t ring_version, uint64_t transfers_done);
+
   // Direct evidence that `id` is down (its peer port refused a connection): it is marked
   // down now rather than after phi_convict's silence, and stays down until a message from
   // it arrives or a state with a higher generation (a restart). Gossip heard second-hand

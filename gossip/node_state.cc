@@ -19,7 +19,8 @@ std::string_view status_name(Status status) {
 bool NodeState::differs_in_substance(const NodeState& other) const {
   return generation != other.generation || status != other.status ||
          peer_address != other.peer_address || client_address != other.client_address ||
-         zone != other.zone;
+         zone != other.zone || ring_version != other.ring_version ||
+         transfers_done != other.transfers_done;
 }
 
 }  // namespace qkv::gossip

@@ -44,6 +44,13 @@ struct NodeState {
   std::string client_address;  // "host:port" clients connect to
   std::string zone;            // failure domain (rack, availability zone); may be empty
   Status status = Status::kJoining;
+  // Ownership transfer progress (node/transfer.h): the version of the ring this node has
+  // applied (0: none), and the version of the last ring transition (a RingState with
+  // next_owners) for which this node has received every key range it takes over and whose
+  // Merkle trees are current (0: none). The claimant completes a transition once every
+  // node taking over a range reports it here.
+  uint64_t ring_version = 0;
+  uint64_t transfers_done = 0;
 
   // True if this state supersedes `other`: a higher generation wins; within a
   // generation, a higher version. Equal pairs are not newer. Ids are not compared.
@@ -53,7 +60,7 @@ struct NodeState {
   }
 
   // True if `other` differs in what subscribers react to: generation (a restart), status,
-  // addresses or zone. A pure heartbeat (only the version moved) is not a change.
+  // addresses, zone or transfer progress. A pure heartbeat (only the version moved) is not.
   bool differs_in_substance(const NodeState& other) const;
 
   friend bool operator==(const NodeState&, const NodeState&) = default;
@@ -63,11 +70,17 @@ struct NodeState {
 // gossip: node/ turns it into a ring::Ring (gossip and ring never include each other).
 // A ring with a higher version replaces the current one; equal versions keep the current
 // one, so two different tables must never be issued under one version (node/ issues ring
-// changes from one place, the operator's commit).
+// changes from one place, the claimant).
 struct RingState {
   uint64_t version = 0;  // 0: no ring yet
   uint32_t n = 0;        // replicas per key
   std::vector<NodeId> owners;
+  // A transition in progress (an operator's committed plan): the owner table the ring moves
+  // to once every range is copied to its new primaries; empty when none is.
+  std::vector<NodeId> next_owners;
+  // The one node that issues ring versions (Riak's claimant): it applies staged changes at
+  // commit and completes transitions (node/claimant.h).
+  NodeId claimant;
 
   bool newer_than(const RingState& other) const { return version > other.version; }
 

@@ -59,12 +59,19 @@ AntiEntropy::AntiEntropy(AntiEntropyConfig config, NodeId self, uint32_t n,
   budget_bytes_ = static_cast<double>(config_.bytes_per_second_max);
 }
 
-void AntiEntropy::set_ring(std::shared_ptr<const ring::Ring> ring, TimePoint now) {
+void AntiEntropy::set_ring(std::shared_ptr<const ring::Ring> ring, TimePoint now,
+                           std::shared_ptr<const ring::Ring> next) {
   ring_ = std::move(ring);
+  next_ = std::move(next);
   if (!ring_ || !config_.enabled) return;  // off: no trees
   std::set<uint32_t> mine;
   for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
-    if (is_primary(p)) mine.insert(p);
+    // A range this node receives in a transition gets its tree now: the copy and the
+    // writes keep it current, so it is ready when the ring switches.
+    if (is_primary(p) ||
+        (next_ && next_->preference_list(next_->first_token(p), n_).is_primary(self_))) {
+      mine.insert(p);
+    }
   }
   std::erase_if(trees_, [&](const auto& e) { return !mine.count(e.first); });
   for (uint32_t p : mine) {
@@ -96,7 +103,8 @@ bool AntiEntropy::is_primary(uint32_t partition) const {
 
 std::vector<NodeId> AntiEntropy::other_primaries(uint32_t partition) const {
   std::vector<NodeId> out;
-  if (!ring_) return out;
+  // Exchanges run between the current primaries; a range still being received has none.
+  if (!ring_ || !is_primary(partition)) return out;
   for (const auto& p : ring_->preference_list(ring_->first_token(partition), n_).primaries) {
     if (p != self_) out.push_back(p);
   }

@@ -69,8 +69,11 @@ class AntiEntropy {
               uint64_t seed);
 
   // The partitions this node is a primary of follow the ring; trees of partitions it no
-  // longer replicates are dropped, new ones are built.
-  void set_ring(std::shared_ptr<const ring::Ring> ring, TimePoint now);
+  // longer replicates are dropped, new ones are built. During a ring transition (`next`
+  // non-null), ranges this node receives (node/transfer.h) have trees too, kept by the
+  // copy and the writes; exchanges run only between `ring`'s primaries.
+  void set_ring(std::shared_ptr<const ring::Ring> ring, TimePoint now,
+                std::shared_ptr<const ring::Ring> next = nullptr);
   void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
 
   // A committed write of a key: its entry changes from `before` (nullopt: the key had no
@@ -180,6 +183,7 @@ class AntiEntropy {
   std::function<uint64_t()> next_id_;
   std::function<bool(const NodeId&)> is_up_;
   std::shared_ptr<const ring::Ring> ring_;
+  std::shared_ptr<const ring::Ring> next_;  // a transition's next ring, or null
   std::map<uint32_t, Tree> trees_;          // by partition
   std::map<uint64_t, Exchange> exchanges_;  // this node's, by id
   std::deque<RepairTask> repair_queue_;     // partitions of the repair not finished

@@ -84,11 +84,12 @@ Status read_members(const toml::table& cluster, DaemonConfig& config) {
 }
 
 Status read_tables(const toml::table& root, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(root,
-                                 {"node_id", "data_dir", "client_listen", "peer_listen", "cluster",
-                                  "timeouts", "limits", "storage", "log", "zone", "peer_advertise",
-                                  "client_advertise", "gossip", "handoff", "anti_entropy"},
-                                 ""));
+  QKV_RETURN_IF_ERROR(
+      check_keys(root,
+                 {"node_id", "data_dir", "client_listen", "peer_listen", "cluster", "timeouts",
+                  "limits", "storage", "log", "zone", "peer_advertise", "client_advertise",
+                  "gossip", "handoff", "anti_entropy", "transfer"},
+                 ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
                              std::pair{"client_advertise", &c.client_advertise}}) {
@@ -109,8 +110,8 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
       return Status::invalid_argument(fmt::format("config key '{}' must be a table", name));
     return n->as_table();
   };
-  for (const char* name :
-       {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff", "anti_entropy"}) {
+  for (const char* name : {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff",
+                           "anti_entropy", "transfer"}) {
     auto t = table(name);
     if (!t) return t.status();
   }
@@ -222,6 +223,22 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
         read_int(*t, "concurrent_exchanges_max", "anti_entropy.", a.concurrent_exchanges_max));
     QKV_RETURN_IF_ERROR(
         read_int(*t, "bytes_per_second_max", "anti_entropy.", a.bytes_per_second_max));
+  }
+  if (const toml::table* t = *table("transfer")) {
+    node::TransferConfig& x = c.node.transfer;
+    QKV_RETURN_IF_ERROR(check_keys(*t,
+                                   {"concurrent_max", "bytes_per_second_max", "batch_bytes_max",
+                                    "request_timeout_ms", "retry_interval_ms"},
+                                   "transfer."));
+    QKV_RETURN_IF_ERROR(read_int(*t, "concurrent_max", "transfer.", x.concurrent_max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "bytes_per_second_max", "transfer.", x.bytes_per_second_max));
+    QKV_RETURN_IF_ERROR(read_int(*t, "batch_bytes_max", "transfer.", x.batch_bytes_max));
+    for (auto [key, target] : {std::pair{"request_timeout_ms", &x.request_timeout},
+                               std::pair{"retry_interval_ms", &x.retry_interval}}) {
+      uint64_t ms = target->count();
+      QKV_RETURN_IF_ERROR(read_int(*t, key, "transfer.", ms));
+      *target = Duration(ms);
+    }
   }
   if (const toml::table* t = *table("log")) {
     QKV_RETURN_IF_ERROR(check_keys(*t, {"level"}, "log."));

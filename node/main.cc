@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <random>
@@ -102,9 +103,22 @@ int run(DaemonConfig config) {
     return kExitFailed;
   }
   config.node.generation = *generation;
-  // The initial members define the first ring; a node joining from seeds learns it by gossip.
-  std::shared_ptr<const qkv::ring::Ring> initial_ring;
-  if (!config.members.empty()) {
+  // The ring the last run applied wins; else the initial members define the first ring
+  // (version 1, the smallest id its claimant); a node joining from seeds learns it by gossip.
+  auto saved_ring = qkv::node::load_saved_ring(**storage);
+  if (!saved_ring) {
+    spdlog::critical("event=storage_failed error=\"{}\"", saved_ring.status().to_string());
+    return kExitFailed;
+  }
+  qkv::gossip::RingState initial_ring = std::move(saved_ring).value();
+  if (initial_ring.version != 0 && initial_ring.owners.size() != config.partitions) {
+    spdlog::critical(
+        "event=ring_failed error=\"the saved ring has {} partitions but the config "
+        "says {}: the partition count is fixed at cluster creation\"",
+        initial_ring.owners.size(), config.partitions);
+    return kExitBadConfig;
+  }
+  if (initial_ring.version == 0 && !config.members.empty()) {
     std::vector<qkv::NodeId> ids;
     for (const auto& m : config.members) ids.push_back(m.id);
     auto ring = qkv::ring::Ring::claim(ids, config.partitions, config.node.n);
@@ -112,7 +126,8 @@ int run(DaemonConfig config) {
       spdlog::critical("event=ring_failed error=\"{}\"", ring.status().to_string());
       return kExitBadConfig;
     }
-    initial_ring = std::make_shared<const qkv::ring::Ring>(std::move(ring).value());
+    initial_ring = qkv::gossip::RingState{
+        1, config.node.n, ring->owners(), {}, *std::min_element(ids.begin(), ids.end())};
   }
 
   boost::asio::io_context io;
@@ -138,13 +153,21 @@ int run(DaemonConfig config) {
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   std::optional<qkv::TimePoint> drained_at;
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("event=signal signal={} action=graceful_shutdown", signal);
+  auto stop = [&] {
     server->shutdown([&] {
       signals.cancel();
       drained_at = clock.now();
     });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("event=signal signal={} action=graceful_shutdown", signal);
+    stop();
+  });
+  // A node that has left the ring stops by itself (its data is gone, its hints delivered).
+  server->set_on_removed([&] {
+    spdlog::info("event=left_cluster action=graceful_shutdown");
+    stop();
   });
   // run() returns once no work is left. After the drain, closing connections linger briefly
   // (close_linger_ms) so the last replies are read; never wait on them more than 3 s.

@@ -35,7 +35,8 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"unavailable", unavailable},
           {"storage_errors", storage_errors},
           {"storage_commits", storage_commits},
-          {"storage_writes", storage_writes}};
+          {"storage_writes", storage_writes},
+          {"ranges_dropped", ranges_dropped}};
 }
 
 Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
@@ -61,14 +62,106 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
           [this](ring::Token token, const std::string& key, const causal::SiblingSet& state) {
             return merge_locally(token, key, state);
           },
-          [this] { return next_id_++; }, actor_.incarnation) {
+          [this] { return next_id_++; }, actor_.incarnation),
+      transfer_(
+          config_.transfer, config_.node_id, config_.n, storage_, transport_,
+          [this](ring::Token token, const std::string& key, const causal::SiblingSet& state) {
+            return merge_locally(token, key, state);
+          },
+          [this](uint32_t partition) { return !aae_.enabled() || aae_.tree(partition) != nullptr; },
+          [this] { return next_id_++; }) {
   QKV_ASSERT(config_.validate().is_ok());
-  aae_.set_ring(ring_, now_);
+  set_ring(ring_);
 }
 
-void Node::set_ring(std::shared_ptr<const ring::Ring> ring) {
+void Node::set_ring(std::shared_ptr<const ring::Ring> ring, std::shared_ptr<const ring::Ring> next,
+                    uint64_t version) {
   ring_ = std::move(ring);
-  aae_.set_ring(ring_, now_);
+  next = ring_ ? std::move(next) : nullptr;
+  if (next && (!next_ring_ || *next != *next_ring_)) transition_started_unix_ms_ = unix_ms();
+  next_ring_ = std::move(next);
+  ring_version_ = version;
+  aae_.set_ring(ring_, now_, next_ring_);
+  transfer_.set_ring(ring_, next_ring_, version);
+  transfer_.set_cleared(next_ring_ && ring_applied_ >= version);
+  if (!ring_) return;
+  auto is_primary_in = [&](const ring::Ring& r, uint32_t p) {
+    return r.preference_list(r.first_token(p), config_.n).is_primary(config_.node_id);
+  };
+  std::set<uint32_t> replicated;
+  for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
+    if (is_primary_in(*ring_, p) || (next_ring_ && is_primary_in(*next_ring_, p))) {
+      replicated.insert(p);
+    }
+  }
+  if (!held_scanned_) {
+    // Ranges an earlier run held and did not get to delete (it stopped first): a seek each.
+    held_scanned_ = true;
+    for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
+      if (replicated.count(p)) continue;
+      bool any = false;
+      (void)storage_.scan(ring_->first_token(p), ring_->last_token(p),
+                          [&](ring::Token, std::string_view, std::string_view) {
+                            any = true;
+                            return false;
+                          });
+      if (any) held_.insert(p);
+    }
+  }
+  for (uint32_t p : held_) {
+    if (!replicated.count(p)) drop_at_.try_emplace(p, version);
+  }
+  for (uint32_t p : replicated) {
+    drop_at_.erase(p);
+    held_.insert(p);
+  }
+  drop_ranges();
+}
+
+void Node::set_ring_applied(uint64_t version, TimePoint now) {
+  now_ = now;
+  ring_applied_ = version;
+  transfer_.set_cleared(next_ring_ && version >= ring_version_);
+  drop_ranges();
+  end_event();
+}
+
+void Node::drop_ranges() {
+  if (!ring_ || !std::any_of(drop_at_.begin(), drop_at_.end(),
+                             [&](const auto& e) { return e.second <= ring_applied_; })) {
+    return;
+  }
+  // Staged writes of a dropped range must not land after its delete.
+  commit_writes();
+  for (auto it = drop_at_.begin(); it != drop_at_.end();) {
+    const uint32_t p = it->first;
+    if (it->second > ring_applied_ ||
+        !storage_.delete_range(ring_->first_token(p), ring_->last_token(p)).is_ok()) {
+      ++it;  // a failed delete is tried again at the next ring news
+      continue;
+    }
+    ++counters_.ranges_dropped;
+    held_.erase(p);
+    it = drop_at_.erase(it);
+  }
+}
+
+std::vector<NodeId> Node::receivers_of(ring::Token token) const {
+  if (!next_ring_) return {};
+  std::vector<NodeId> now = ring_->preference_list(token, config_.n).primaries;
+  std::vector<NodeId> out;
+  for (NodeId& p : next_ring_->preference_list(token, config_.n).primaries) {
+    if (std::find(now.begin(), now.end(), p) == now.end()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+bool Node::takes_writes_for(ring::Token token, bool primary) const {
+  if (primary) return true;
+  if (next_ring_ && next_ring_->preference_list(token, config_.n).is_primary(config_.node_id)) {
+    return true;
+  }
+  return held_.count(ring_->partition_of(token)) > 0;
 }
 
 void Node::set_liveness(std::function<bool(const NodeId&)> is_up) {
@@ -225,6 +318,7 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
   // Fallbacks that are up first, in ring order; the others after them: when no up one is
   // left, a node believed down (perhaps wrongly, under load) is still worth a try.
   op.fallbacks_left = list.fallbacks;
+  op.receivers = receivers_of(token);
   std::stable_partition(op.fallbacks_left.begin(), op.fallbacks_left.end(),
                         [&](const NodeId& f) { return is_up(f); });
   // Sent on (and tracked) once this node's copy is committed.
@@ -249,6 +343,17 @@ void Node::send_put_round(StagedPut staged) {
       if (!sent.is_ok()) failed.emplace_back(replica, sent);
     }
   }
+  for (const NodeId& receiver : put.receivers) {
+    Status sent = is_up(receiver)
+                      ? transport_.send(receiver, PeerMessage{config_.node_id, id,
+                                                              ReplicaWrite{put.key, put.state, {}}})
+                      : Status::unavailable(receiver + " is down");
+    if (sent.is_ok()) {
+      put.receivers_waiting.insert(receiver);
+    } else {
+      keep_hint(put, receiver);
+    }
+  }
   // Each may stand a fallback in, or decide (and forget) the round.
   for (const auto& [replica, status] : failed) on_put_reply(id, replica, status);
   if (pending_.count(id)) progress_put(id);
@@ -258,6 +363,10 @@ void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   PutOp& put = std::get<PutOp>(it->second.op);
+  if (put.receivers_waiting.erase(from)) {
+    if (!status.is_ok()) keep_hint(put, from);
+    return progress_put(id);
+  }
   put.round.on_reply(from, status);
   if (!status.is_ok()) {
     auto standing = put.standing_in.find(from);
@@ -423,6 +532,11 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
     aae_.on_message(message, now, unix_ms());
     return end_event();
   }
+  if (std::holds_alternative<TransferRequest>(message.body) ||
+      std::holds_alternative<TransferReply>(message.body)) {
+    transfer_.on_message(message, now);
+    return end_event();
+  }
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
@@ -490,7 +604,7 @@ void Node::on_replica_write(const PeerMessage& message, const ReplicaWrite& writ
     return send_ack(
         handoff_->store(write.hint_for, token, write.key, write.state, unix_ms_ ? unix_ms_() : 0));
   }
-  if (!primary) {
+  if (!takes_writes_for(token, primary)) {
     return send_ack(
         Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
                                              config_.node_id, ring_->partition_of(token))));
@@ -543,6 +657,7 @@ void Node::on_forward_reply(uint64_t id, proto::ClientResponse response) {
 void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   now_ = now;
   aae_.on_peer_unreachable(peer, unix_ms());
+  transfer_.on_peer_unreachable(peer, now);
   std::vector<uint64_t> forwards;
   std::vector<uint64_t> puts;
   std::vector<uint64_t> gets;
@@ -571,6 +686,7 @@ void Node::on_tick(TimePoint now) {
   now_ = now;
   deliver_hints(now);
   aae_.on_tick(now, unix_ms());
+  transfer_.on_tick(now);
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     uint64_t id = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
@@ -637,6 +753,8 @@ void Node::expire(uint64_t id, TimePoint now) {
     });
     if (!covered) keep_hint(put, primary);
   }
+  for (const NodeId& receiver : put.receivers_waiting) keep_hint(put, receiver);
+  put.receivers_waiting.clear();
   put.round.on_timeout();
   progress_put(id);
 }
@@ -658,7 +776,7 @@ void Node::progress_put(uint64_t id) {
       reply(it->second.reply_to, std::move(response));
     }
   }
-  if (put.answered && put.round.complete()) {
+  if (put.answered && put.round.complete() && put.receivers_waiting.empty()) {
     deadlines_.erase({it->second.armed, id});
     pending_.erase(it);
   }
@@ -792,6 +910,7 @@ void Node::commit_writes() {
       counters_.storage_writes += ops.size();
       if (!committed.is_ok()) {
         ++counters_.storage_errors;
+        transfer_.on_commit_failed();
       } else if (aae_.enabled()) {
         for (const auto& w : staged) {
           aae_.on_write(w.token, w.before, antientropy::entry_hash(w.key, w.state));
@@ -848,7 +967,23 @@ proto::ClientResponse Node::status_response(TimePoint now) const {
                                              {"aae_keys_repaired", aae.keys_repaired},
                                              {"aae_bytes_sent", aae.bytes_sent},
                                              {"aae_tree_builds", aae.tree_builds}});
+  const TransferCounters& t = transfer_.counters();
+  body.counters.insert(body.counters.end(), {{"ring_version", ring_version_},
+                                             {"transfer_ranges_done", t.ranges_done},
+                                             {"transfer_keys_received", t.keys_received},
+                                             {"transfer_bytes_received", t.bytes_received},
+                                             {"transfer_keys_sent", t.keys_sent},
+                                             {"transfer_bytes_sent", t.bytes_sent},
+                                             {"transfer_source_failures", t.source_failures}});
   body.repair = aae_.repair_progress();
+  body.ring_version = ring_version_;
+  if (next_ring_) {
+    body.transfer_started_unix_ms = static_cast<uint64_t>(transition_started_unix_ms_);
+    for (const InboundTransfer& in : transfer_.inbound()) {
+      body.transfers.push_back(
+          proto::TransferProgress{in.partition, in.source, in.keys, in.bytes, in.done, in.active});
+    }
+  }
   for (const auto& [partition, unix_ms] : aae_.last_exchanges()) {
     body.exchanges.push_back(proto::PartitionExchange{partition, unix_ms});
   }

@@ -46,6 +46,7 @@
 #include "node/node_config.h"
 #include "node/node_transport.h"
 #include "node/storage/storage.h"
+#include "node/transfer.h"
 #include "ring/ring.h"
 
 namespace qkv::node {
@@ -67,6 +68,7 @@ struct NodeCounters {
   uint64_t storage_errors = 0;
   uint64_t storage_commits = 0;  // storage writes (group commits); writes per commit =
   uint64_t storage_writes = 0;   // storage_writes / storage_commits
+  uint64_t ranges_dropped = 0;   // key ranges deleted after a ring change took them away
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
 };
@@ -85,7 +87,27 @@ class Node {
   // Membership (node/server.cc feeds these from gossip). A newer ring replaces the current
   // one for new requests. `is_up` is the failure detector's verdict: coordinators skip down
   // replicas (sloppy quorum) and hints are delivered to nodes that are up. Default: all up.
-  void set_ring(std::shared_ptr<const ring::Ring> ring);
+  //
+  // Ring transitions (node/transfer.h): with `next` non-null, `ring` still serves reads and
+  // coordinates; every write also goes to the key's primaries in `next` that are not
+  // primaries in `ring` (the receivers; one that misses it gets a hint; their acks do not
+  // count towards W), replicas accept writes for ranges they hold in either ring, and this
+  // node pulls the ranges it receives. `version` is the ring's version (gossip).
+  // Ranges this node held and no longer replicates are deleted once every member has
+  // applied the ring that took them away (set_ring_applied).
+  void set_ring(std::shared_ptr<const ring::Ring> ring,
+                std::shared_ptr<const ring::Ring> next = nullptr, uint64_t version = 0);
+  // The lowest ring version every member has applied (gossip's NodeState::ring_version of
+  // the live members): transfers start once it reaches the transition's version, and old
+  // ranges are deleted once it reaches the version that took them away.
+  void set_ring_applied(uint64_t version, TimePoint now);
+  // Ranges (partitions) whose keys this node holds: replicated in the ring or the next one,
+  // or waiting to be deleted.
+  const std::set<uint32_t>& held_ranges() const { return held_; }
+  const std::shared_ptr<const ring::Ring>& next_ring() const { return next_ring_; }
+  uint64_t ring_version() const { return ring_version_; }
+  OwnershipTransfer& transfer() { return transfer_; }
+  const OwnershipTransfer& transfer() const { return transfer_; }
   void set_liveness(std::function<bool(const NodeId&)> is_up);
   // Counters of the driver's own parts (gossip, handoff) added to the status response.
   using CounterList = std::vector<std::pair<std::string, uint64_t>>;
@@ -143,6 +165,10 @@ class Node {
     TimePoint sloppy_at;    // half the request's deadline: silent primaries get a stand-in then
     bool answered = false;  // the client has its answer; the round lives on for stand-ins
     std::set<NodeId> hinted_here{};  // primaries this coordinator keeps a hint for itself
+    // A ring transition's receivers of the key (node/transfer.h): sent the write too, not
+    // counted towards W; one that fails or stays silent gets a hint.
+    std::vector<NodeId> receivers{};
+    std::set<NodeId> receivers_waiting{};
   };
   struct GetOp {
     coordinator::GetRound round;
@@ -198,6 +224,14 @@ class Node {
   void stand_in_for(uint64_t id, PutOp& put, const NodeId& primary);
   void keep_hint(PutOp& put, const NodeId& primary);
   void on_put_reply(uint64_t id, const NodeId& from, const Status& status);
+  // The key's primaries in the next ring that are not primaries now (none without a
+  // transition).
+  std::vector<NodeId> receivers_of(ring::Token token) const;
+  // True if this node takes writes for the key: a primary now or in the next ring, or it
+  // still holds the range (deleted once every member moved on).
+  bool takes_writes_for(ring::Token token, bool primary) const;
+  // Deletes the held ranges whose drop version every member has applied.
+  void drop_ranges();
   void deliver_hints(TimePoint now);
   bool is_up(const NodeId& node) const {
     return node == config_.node_id || !is_up_ || is_up_(node);
@@ -237,6 +271,13 @@ class Node {
 
   NodeConfig config_;
   std::shared_ptr<const ring::Ring> ring_;
+  std::shared_ptr<const ring::Ring> next_ring_;  // during a transition
+  uint64_t ring_version_ = 0;
+  uint64_t ring_applied_ = 0;  // set_ring_applied
+  int64_t transition_started_unix_ms_ = 0;
+  std::set<uint32_t> held_;
+  std::map<uint32_t, uint64_t> drop_at_;  // held range -> ring version that took it away
+  bool held_scanned_ = false;             // ranges left by an earlier run were looked for
   storage::Storage& storage_;
   Transport& transport_;
   causal::Actor actor_;
@@ -263,6 +304,7 @@ class Node {
   NodeCounters counters_;
   TimePoint now_;  // of the latest event
   AntiEntropy aae_;
+  OwnershipTransfer transfer_;
 
   // Group commit: states waiting for the commit (the latest per key) and what waits on it.
   struct StagedWrite {

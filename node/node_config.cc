@@ -20,6 +20,7 @@ Status NodeConfig::validate() const {
                     request_timeout_max.count(), request_timeout.count()));
   }
   QKV_RETURN_IF_ERROR(anti_entropy.validate());
+  QKV_RETURN_IF_ERROR(transfer.validate());
   return limits.validate();
 }
 

@@ -9,6 +9,7 @@
 #include "common/node_id.h"
 #include "common/status.h"
 #include "node/anti_entropy_config.h"
+#include "node/transfer_config.h"
 
 namespace qkv::node {
 
@@ -25,6 +26,7 @@ struct NodeConfig {
   // so ids of a restarted node never repeat those of its previous run.
   uint64_t generation = 0;
   AntiEntropyConfig anti_entropy;
+  TransferConfig transfer;
 
   // Ok, or invalid_argument naming the bad setting.
   Status validate() const;

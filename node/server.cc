@@ -67,19 +67,19 @@ transport::TransportOptions transport_options(const DaemonConfig& config) {
 
 }  // namespace
 
-Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
-               std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
-               const Clock& clock, causal::Actor actor, uint64_t generation)
+Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::RingState ring,
+               storage::Storage& storage, const Clock& clock, causal::Actor actor,
+               uint64_t generation)
     : io_(io),
       config_(config),
       clock_(clock),
       storage_(storage),
       handoff_(handoff_config(config), storage),
-      gossip_(gossip_config(config), self_state(config, generation, ring != nullptr),
-              ring ? gossip::RingState{1, config.node.n, ring->owners()} : gossip::RingState{},
+      gossip_(gossip_config(config), self_state(config, generation, ring.version != 0), ring,
               actor.incarnation ^ generation, clock.now()),
-      node_(config.node, std::move(ring), storage, *this, actor, clock.now(),
+      node_(config.node, nullptr, storage, *this, actor, clock.now(),
             config.hinted_handoff ? &handoff_ : nullptr, unix_ms),
+      claimant_(config.node.node_id),
       transport_options_(transport_options(config)),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
@@ -91,6 +91,10 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config,
   for (const auto& m : config.members) {
     if (m.id != config.node.node_id) peer_links_.set_address(m.id, m.peer.host, m.peer.port);
   }
+  // A node that still holds ranges it no longer owns was leaving when it stopped.
+  apply_ring();
+  was_member_ = was_member_ || !node_.held_ranges().empty();
+  update_own_status();
   // Unknown to gossip (not heard of yet, e.g. just after start) is not convicted: up.
   node_.set_liveness([this](const NodeId& id) {
     return !gossip_.members().contains(id) || gossip_.is_up(id, clock_.now());
@@ -165,6 +169,7 @@ void Server::arm_tick() {
     on_gossip_events();
     open_member_links(now);
     node_.on_tick(now);
+    update_ring_progress(now);
     for (const auto& line : handoff_.take_log_lines()) {
       if (line.starts_with("event=hints_loaded")) {
         spdlog::info("{}", line);
@@ -220,6 +225,9 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
   }
   if (std::holds_alternative<proto::MembersRequest>(request->op)) {
     return reply(id, proto::ClientResponse{request->request_id, Status::ok(), members_response()});
+  }
+  if (const auto* admin = std::get_if<proto::RingAdminRequest>(&request->op)) {
+    return reply(id, ring_admin(request->request_id, *admin));
   }
   batch_writes();
   node_.on_client_request(id, std::move(request).value(), clock_.now());
@@ -324,18 +332,10 @@ void Server::on_gossip_events() {
         ++membership_counters_["node_down"];
         spdlog::warn("event=node_down node={} phi={:.1f}", e.id, gossip_.phi(e.id, clock_.now()));
         break;
-      case gossip::Event::kRingChanged: {
-        const gossip::RingState& ring = gossip_.ring();
+      case gossip::Event::kRingChanged:
         ++membership_counters_["ring_changes"];
-        if (ring.owners.empty()) break;
-        node_.set_ring(std::make_shared<const ring::Ring>(ring.owners));
-        spdlog::info("event=ring_changed version={} partitions={}", ring.version,
-                     ring.owners.size());
-        if (gossip_.self().status == gossip::Status::kJoining) {
-          gossip_.set_status(gossip::Status::kNormal);
-        }
+        apply_ring();
         break;
-      }
     }
   }
 }
@@ -358,6 +358,8 @@ proto::MembersResponse Server::members_response() const {
     info.up = self || gossip_.is_up(id, now);
     info.phi = self ? 0 : gossip_.phi(id, now);
     info.incarnation = state.generation;
+    info.ring_version = state.ring_version;
+    info.transfers_done = state.transfers_done;
     info.partitions = partitions[id];
     if (auto it = pending.find(id); it != pending.end()) {
       info.hints_pending = it->second.first;

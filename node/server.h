@@ -12,6 +12,7 @@
 #include "common/asio.h"
 #include "common/clock.h"
 #include "gossip/gossip_core.h"
+#include "node/claimant.h"
 #include "node/daemon_config.h"
 #include "node/handoff/hinted_handoff.h"
 #include "node/node.h"
@@ -20,13 +21,17 @@
 
 namespace qkv::node {
 
+// The ring the last run applied (meta key "ring"); version 0 if none was saved.
+// Errors: storage errors, corruption.
+Result<gossip::RingState> load_saved_ring(storage::Storage& storage);
+
 class Server final : public Transport {
  public:
-  // `storage` and `clock` outlive the server. `ring` is the initial ring (from the configured
-  // members), null for a node joining from seeds; `generation` grows at every start.
-  Server(boost::asio::io_context& io, const DaemonConfig& config,
-         std::shared_ptr<const ring::Ring> ring, storage::Storage& storage, const Clock& clock,
-         causal::Actor actor, uint64_t generation);
+  // `storage` and `clock` outlive the server. `ring` is the initial ring (the one saved by
+  // the last run, else the configured members' claim; version 0 for a node joining from
+  // seeds); `generation` grows at every start.
+  Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::RingState ring,
+         storage::Storage& storage, const Clock& clock, causal::Actor actor, uint64_t generation);
   ~Server() override;
 
   // Listens on the client and peer ports. Errors: io_error naming the address.
@@ -40,6 +45,10 @@ class Server final : public Transport {
   void shutdown(std::function<void()> done);
 
   const Node& node() const { return node_; }
+  // Called once when this node has left the ring: it owns and holds nothing, its hints are
+  // delivered and its removed status has had a few gossip rounds to spread. qkvd then stops
+  // as on SIGTERM.
+  void set_on_removed(std::function<void()> f) { on_removed_ = std::move(f); }
 
   // Anti-entropy trees across a clean restart (node/anti_entropy.h save_trees). At start:
   // installs the trees a clean stop saved (only if `after_clean_stop`), then clears them in
@@ -63,6 +72,15 @@ class Server final : public Transport {
   void arm_tick();
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
   void on_gossip_events();
+  // The ring (server_ring.cc): gossip's ring to the core and to storage; the own status;
+  // transfer progress and applied versions; the claimant; leaving.
+  void apply_ring();
+  void update_own_status();
+  void update_ring_progress(TimePoint now);
+  void publish_ring(gossip::RingState ring);
+  void maybe_exit(TimePoint now);
+  proto::ClientResponse ring_admin(uint64_t request_id, const proto::RingAdminRequest& request);
+  void fill_plan(proto::RingAdminResponse& body, const RingPlan& plan);
   void learn_address(const gossip::NodeState& state);
   proto::MembersResponse members_response() const;
   std::vector<std::pair<std::string, uint64_t>> extra_counters() const;
@@ -79,6 +97,12 @@ class Server final : public Transport {
   handoff::HintedHandoff handoff_;
   gossip::GossipCore gossip_;
   Node node_;
+  Claimant claimant_;
+  bool was_member_ = false;  // this node has owned partitions (a leave ends in removal)
+  std::optional<TimePoint> removed_at_;
+  std::function<void()> on_removed_;
+  TimePoint ring_progress_due_{};
+  uint64_t last_applied_ = UINT64_MAX;
   std::map<std::string, uint64_t> membership_counters_;  // node_up, node_down, ...
   TimePoint last_progress_log_{};
   TimePoint next_links_check_{};  // when open_member_links() runs next

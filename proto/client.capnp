@@ -38,6 +38,35 @@ struct RepairRequest {
   partition @1 :UInt32;
 }
 
+# Ring changes (Riak's `riak-admin cluster join/leave/replace/plan/commit/clear`), answered by
+# the claimant, the one node that issues rings. Any other node answers with an error (usually
+# unavailable) AND a RingAdminResponse whose claimant/claimantAddress name the claimant, so a
+# client can resend there.
+# persisted: do not renumber.
+enum RingAction {
+  stage @0;    # stage one change (kind, node, replacement)
+  plan @1;     # the plan of the staged changes, with its id
+  commit @2;   # issue the plan with planId as a ring transition
+  cancel @3;   # clear the staged changes; with none staged, abort the transition in progress
+}
+
+# persisted: do not renumber.
+enum RingChangeKind {
+  join @0;
+  leave @1;
+  replace @2;
+  rebalance @3;
+}
+
+struct RingAdminRequest {
+  action @0 :RingAction;
+  kind @1 :RingChangeKind;   # stage only
+  node @2 :Text;             # join: the joining node's id or its peer/client address "host:port";
+                             # leave: its id; replace: the old node's id
+  replacement @3 :Text;      # replace: the new node's id
+  planId @4 :UInt64;         # commit: the plan id `plan` answered
+}
+
 struct ClientRequest {
   requestId @0 :UInt64;
   timeoutMs @1 :UInt32; # 0 = the node's default
@@ -49,6 +78,7 @@ struct ClientRequest {
     nodeStatus @6 :Void;
     members @7 :Void;
     repair @8 :RepairRequest;
+    ringAdmin @9 :RingAdminRequest;
   }
 }
 
@@ -97,6 +127,9 @@ struct StatusResponse {
   counters @8 :List(Counter);
   repair @9 :RepairProgress;
   exchanges @10 :List(PartitionExchange);  # one per partition the node replicates
+  transfers @11 :List(TransferProgress);   # inbound key ranges of the ring transition in progress
+  ringVersion @12 :UInt64;                 # the ring version this node has applied
+  transferStartedUnixMs @13 :UInt64;       # when its inbound transfers began; 0 = none
 }
 
 struct Member {
@@ -111,6 +144,8 @@ struct Member {
   partitions @8 :UInt32;  # partitions it owns in the ring
   hintsPending @9 :UInt64;   # hints the answering node holds for it
   hintBytesPending @10 :UInt64;
+  ringVersion @11 :UInt64;   # the ring version it has applied (as gossiped)
+  transfersDone @12 :UInt64; # the transition version whose inbound transfers it has finished
 }
 
 struct MembersResponse {
@@ -130,6 +165,50 @@ struct RepairResponse {
   partitions @0 :UInt32;
 }
 
+# One key range to copy in a ring transition: partition p's keys, from an old replica to a
+# new primary.
+struct RingTransfer {
+  partition @0 :UInt32;
+  from @1 :Text;
+  to @2 :Text;
+}
+
+# Partitions a node owns before and after a plan.
+struct Ownership {
+  node @0 :Text;
+  before @1 :UInt32;
+  after @2 :UInt32;
+}
+
+struct RingAdminResponse {
+  claimant @0 :Text;             # the node that decides ring changes
+  claimantAddress @1 :Text;      # its client address (host:port), so a client can go there
+  staged @2 :List(Text);         # the staged changes, described ("join n4", "leave n2",
+                                 # "replace n2 with n6", "rebalance")
+  planId @3 :UInt64;
+  fromVersion @4 :UInt64;        # the ring version the plan starts from
+  transfers @5 :List(RingTransfer);
+  ownership @6 :List(Ownership);
+  moved @7 :UInt32;              # partitions whose owner changes
+  balance @8 :Float64;           # max/mean partitions per node after
+  spacingViolations @9 :UInt32;
+  zoneViolations @10 :UInt32;
+  ringVersion @11 :UInt64;       # commit/cancel: the ring version issued (cancel: 0 when only
+                                 # staged changes were cleared)
+  estimatedKeys @12 :UInt64;     # the data to move (estimate)
+  estimatedBytes @13 :UInt64;
+}
+
+# One inbound key range of the ring transition in progress, as its receiver sees it.
+struct TransferProgress {
+  partition @0 :UInt32;
+  source @1 :Text;     # the old replica it pulls from now (or last)
+  keys @2 :UInt64;     # received so far
+  bytes @3 :UInt64;
+  done @4 :Bool;
+  active @5 :Bool;     # a batch is in flight
+}
+
 struct ClientResponse {
   requestId @0 :UInt64;
   status @1 :Common.Status;
@@ -141,5 +220,6 @@ struct ClientResponse {
     members @6 :MembersResponse;
     put @7 :PutResponse;
     repair @8 :RepairResponse;
+    ringAdmin @9 :RingAdminResponse;
   }
 }

@@ -47,9 +47,29 @@ struct RepairRequest {
   std::optional<uint32_t> partition;  // nullopt: all of this node's partitions
 };
 
+// persisted (wire enum RingAction): do not renumber.
+enum class RingAction : uint8_t { kStage = 0, kPlan = 1, kCommit = 2, kCancel = 3 };
+// persisted (wire enum RingChangeKind): do not renumber.
+enum class RingChangeKind : uint8_t { kJoin = 0, kLeave = 1, kReplace = 2, kRebalance = 3 };
+
+// A ring change (Riak's staged clustering: `cluster join/leave/replace`, `plan`, `commit`,
+// `clear`), answered by the claimant only (node/claimant.h). Another node answers with an
+// error and a RingAdminResponse naming the claimant and its client address.
+struct RingAdminRequest {
+  RingAction action = RingAction::kPlan;
+  RingChangeKind kind = RingChangeKind::kRebalance;  // kStage only
+  // join: the joining node's id or its peer/client address ("host:port"); leave: its id;
+  // replace: the old node's id. Empty for rebalance and the other actions.
+  std::string node;
+  std::string replacement;  // replace: the new node's id
+  uint64_t plan_id = 0;     // kCommit: the id kPlan answered
+
+  bool operator==(const RingAdminRequest&) const = default;
+};
+
 // New alternatives are only ever appended: op_name() indexes by position.
 using ClientOp = std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest,
-                              MembersRequest, RepairRequest>;
+                              MembersRequest, RepairRequest, RingAdminRequest>;
 
 struct ClientRequest {
   uint64_t request_id = 0;
@@ -98,6 +118,18 @@ struct PartitionExchange {
   bool operator==(const PartitionExchange&) const = default;
 };
 
+// One inbound key range of the ring transition in progress, as its receiver sees it.
+struct TransferProgress {
+  uint32_t partition = 0;
+  std::string source;  // the old replica it pulls from now (or last)
+  uint64_t keys = 0;   // received so far
+  uint64_t bytes = 0;
+  bool done = false;
+  bool active = false;  // a batch is in flight
+
+  bool operator==(const TransferProgress&) const = default;
+};
+
 struct StatusResponse {
   NodeId node_id;
   uint64_t incarnation = 0;
@@ -108,6 +140,9 @@ struct StatusResponse {
   std::vector<std::pair<std::string, uint64_t>> counters;
   RepairProgress repair;
   std::vector<PartitionExchange> exchanges;  // one per partition the node replicates
+  std::vector<TransferProgress> transfers;   // inbound ranges of the transition in progress
+  uint64_t ring_version = 0;                 // the ring version this node has applied
+  uint64_t transfer_started_unix_ms = 0;     // when its inbound transfers began; 0 = none
 };
 
 struct MemberInfo {
@@ -120,6 +155,8 @@ struct MemberInfo {
   uint32_t partitions = 0;
   uint64_t hints_pending = 0;
   uint64_t hint_bytes_pending = 0;
+  uint64_t ring_version = 0;    // the ring version it has applied (as gossiped)
+  uint64_t transfers_done = 0;  // the transition version whose inbound transfers it finished
 };
 
 struct MembersResponse {
@@ -133,8 +170,53 @@ struct RepairResponse {
   uint32_t partitions = 0;
 };
 
+// One key range to copy in a ring transition: partition's keys, from an old replica to a new
+// primary.
+struct RingTransfer {
+  uint32_t partition = 0;
+  NodeId from, to;
+
+  bool operator==(const RingTransfer&) const = default;
+};
+
+// Partitions a node owns before and after a plan.
+struct Ownership {
+  NodeId node;
+  uint32_t before = 0, after = 0;
+
+  bool operator==(const Ownership&) const = default;
+};
+
+// The claimant's answer to a RingAdminRequest; on an error from another node, only claimant
+// and claimant_address are set (where to resend). Which fields an action fills:
+//   stage, cancel  staged (cancel: ring_version, 0 when only staged changes were cleared,
+//                  else the version issued that aborts the transition);
+//   plan           staged, plan_id, from_version, transfers, ownership, moved, balance,
+//                  violations, estimated_keys/bytes;
+//   commit         as plan (the plan committed) plus ring_version, the version issued.
+struct RingAdminResponse {
+  NodeId claimant;                  // the node that decides ring changes
+  std::string claimant_address;     // its client address ("host:port")
+  std::vector<std::string> staged;  // "join n4", "leave n2", "replace n2 with n6", "rebalance"
+  uint64_t plan_id = 0;
+  uint64_t from_version = 0;  // the ring version the plan starts from
+  std::vector<RingTransfer> transfers;
+  std::vector<Ownership> ownership;
+  uint32_t moved = 0;  // partitions whose owner changes
+  double balance = 0;  // max/mean partitions per node after
+  uint32_t spacing_violations = 0;
+  uint32_t zone_violations = 0;
+  uint64_t ring_version = 0;    // commit/cancel: the ring version issued
+  uint64_t estimated_keys = 0;  // the data to move (estimate)
+  uint64_t estimated_bytes = 0;
+
+  bool operator==(const RingAdminResponse&) const = default;
+};
+
+// A response's body is kept whatever its status: an error may carry one (a RingAdminResponse
+// naming the claimant, a GetResponse's context with not_found).
 using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse,
-                                MembersResponse, PutResponse, RepairResponse>;
+                                MembersResponse, PutResponse, RepairResponse, RingAdminResponse>;
 
 struct ClientResponse {
   uint64_t request_id = 0;
@@ -142,7 +224,7 @@ struct ClientResponse {
   ClientBody body;
 };
 
-// "get", "put", "delete", "ring", "status", "members", "repair".
+// "get", "put", "delete", "ring", "status", "members", "repair", "ring_admin".
 const char* op_name(const ClientOp& op);
 
 }  // namespace qkv::proto

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "proto/bytes.h"
+#include "proto/ring_admin_codec.h"
 
 namespace qkv::proto {
 
@@ -67,6 +68,93 @@ Result<RepairProgress> read(wire::RepairProgress::Reader r) {
   return p;
 }
 
+void fill(wire::StatusResponse::Builder s, const StatusResponse& body) {
+  s.setNodeId(body.node_id);
+  s.setIncarnation(body.incarnation);
+  s.setVersion(body.version);
+  s.setUptimeMs(body.uptime_ms);
+  s.setN(body.n);
+  s.setR(body.r);
+  s.setW(body.w);
+  auto members = s.initMembers(body.members.size());
+  for (std::size_t i = 0; i < body.members.size(); ++i) members.set(i, body.members[i]);
+  auto counters = s.initCounters(body.counters.size());
+  for (std::size_t i = 0; i < body.counters.size(); ++i) {
+    counters[i].setName(body.counters[i].first);
+    counters[i].setValue(body.counters[i].second);
+  }
+  fill(s.initRepair(), body.repair);
+  auto exchanges = s.initExchanges(body.exchanges.size());
+  for (std::size_t i = 0; i < body.exchanges.size(); ++i) {
+    exchanges[i].setPartition(body.exchanges[i].partition);
+    exchanges[i].setLastSuccessUnixMs(body.exchanges[i].last_success_unix_ms);
+  }
+  fill_transfers(s.initTransfers(body.transfers.size()), body.transfers);
+  s.setRingVersion(body.ring_version);
+  s.setTransferStartedUnixMs(body.transfer_started_unix_ms);
+}
+
+Result<StatusResponse> read(wire::StatusResponse::Reader s) {
+  StatusResponse body;
+  body.node_id = std::string(to_view(s.getNodeId()));
+  body.incarnation = s.getIncarnation();
+  body.version = std::string(to_view(s.getVersion()));
+  body.uptime_ms = s.getUptimeMs();
+  body.n = s.getN();
+  body.r = s.getR();
+  body.w = s.getW();
+  for (auto m : s.getMembers()) body.members.emplace_back(to_view(m));
+  for (auto c : s.getCounters()) body.counters.emplace_back(to_view(c.getName()), c.getValue());
+  auto repair = read(s.getRepair());
+  if (!repair.is_ok()) return repair.status();
+  body.repair = std::move(repair).value();
+  body.exchanges.reserve(s.getExchanges().size());
+  for (auto e : s.getExchanges()) {
+    body.exchanges.push_back(PartitionExchange{e.getPartition(), e.getLastSuccessUnixMs()});
+  }
+  body.transfers = read_transfers(s.getTransfers());
+  body.ring_version = s.getRingVersion();
+  body.transfer_started_unix_ms = s.getTransferStartedUnixMs();
+  return body;
+}
+
+void fill(wire::MembersResponse::Builder m, const MembersResponse& body) {
+  m.setRingVersion(body.ring_version);
+  auto list = m.initMembers(body.members.size());
+  for (std::size_t i = 0; i < body.members.size(); ++i) {
+    const MemberInfo& info = body.members[i];
+    auto e = list[i];
+    e.setId(info.id);
+    e.setPeerAddress(info.peer_address);
+    e.setClientAddress(info.client_address);
+    e.setZone(info.zone);
+    e.setStatus(info.status);
+    e.setUp(info.up);
+    e.setPhi(info.phi);
+    e.setIncarnation(info.incarnation);
+    e.setPartitions(info.partitions);
+    e.setHintsPending(info.hints_pending);
+    e.setHintBytesPending(info.hint_bytes_pending);
+    e.setRingVersion(info.ring_version);
+    e.setTransfersDone(info.transfers_done);
+  }
+}
+
+MembersResponse read(wire::MembersResponse::Reader m) {
+  MembersResponse body;
+  body.ring_version = m.getRingVersion();
+  body.members.reserve(m.getMembers().size());
+  for (auto e : m.getMembers()) {
+    body.members.push_back(
+        MemberInfo{std::string(to_view(e.getId())), std::string(to_view(e.getPeerAddress())),
+                   std::string(to_view(e.getClientAddress())), std::string(to_view(e.getZone())),
+                   std::string(to_view(e.getStatus())), e.getUp(), e.getPhi(), e.getIncarnation(),
+                   e.getPartitions(), e.getHintsPending(), e.getHintBytesPending(),
+                   e.getRingVersion(), e.getTransfersDone()});
+  }
+  return body;
+}
+
 }  // namespace
 
 void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
@@ -99,11 +187,13 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           b.setNodeStatus();
         } else if constexpr (std::is_same_v<T, MembersRequest>) {
           b.setMembers();
-        } else {
-          static_assert(std::is_same_v<T, RepairRequest>);
+        } else if constexpr (std::is_same_v<T, RepairRequest>) {
           auto repair = b.initRepair();
           repair.setHasPartition(op.partition.has_value());
           repair.setPartition(op.partition.value_or(0));
+        } else {
+          static_assert(std::is_same_v<T, RingAdminRequest>);
+          fill(b.initRingAdmin(), op);
         }
       },
       request.op);
@@ -147,6 +237,12 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
       out.op = op;
       break;
     }
+    case wire::ClientRequest::RING_ADMIN: {
+      auto admin = read(r.getRingAdmin());
+      if (!admin.is_ok()) return admin.status();
+      out.op = std::move(admin).value();
+      break;
+    }
     default:
       return Status::invalid_argument(
           fmt::format("unknown client request kind {}", static_cast<int>(r.which())));
@@ -177,49 +273,14 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           auto owners = ring.initOwners(body.owners.size());
           for (std::size_t i = 0; i < body.owners.size(); ++i) owners.set(i, body.owners[i]);
         } else if constexpr (std::is_same_v<T, MembersResponse>) {
-          auto m = b.initMembers();
-          m.setRingVersion(body.ring_version);
-          auto list = m.initMembers(body.members.size());
-          for (std::size_t i = 0; i < body.members.size(); ++i) {
-            const MemberInfo& info = body.members[i];
-            auto e = list[i];
-            e.setId(info.id);
-            e.setPeerAddress(info.peer_address);
-            e.setClientAddress(info.client_address);
-            e.setZone(info.zone);
-            e.setStatus(info.status);
-            e.setUp(info.up);
-            e.setPhi(info.phi);
-            e.setIncarnation(info.incarnation);
-            e.setPartitions(info.partitions);
-            e.setHintsPending(info.hints_pending);
-            e.setHintBytesPending(info.hint_bytes_pending);
-          }
+          fill(b.initMembers(), body);
         } else if constexpr (std::is_same_v<T, RepairResponse>) {
           b.initRepair().setPartitions(body.partitions);
+        } else if constexpr (std::is_same_v<T, RingAdminResponse>) {
+          fill(b.initRingAdmin(), body);
         } else {
           static_assert(std::is_same_v<T, StatusResponse>);
-          auto s = b.initNodeStatus();
-          s.setNodeId(body.node_id);
-          s.setIncarnation(body.incarnation);
-          s.setVersion(body.version);
-          s.setUptimeMs(body.uptime_ms);
-          s.setN(body.n);
-          s.setR(body.r);
-          s.setW(body.w);
-          auto members = s.initMembers(body.members.size());
-          for (std::size_t i = 0; i < body.members.size(); ++i) members.set(i, body.members[i]);
-          auto counters = s.initCounters(body.counters.size());
-          for (std::size_t i = 0; i < body.counters.size(); ++i) {
-            counters[i].setName(body.counters[i].first);
-            counters[i].setValue(body.counters[i].second);
-          }
-          fill(s.initRepair(), body.repair);
-          auto exchanges = s.initExchanges(body.exchanges.size());
-          for (std::size_t i = 0; i < body.exchanges.size(); ++i) {
-            exchanges[i].setPartition(body.exchanges[i].partition);
-            exchanges[i].setLastSuccessUnixMs(body.exchanges[i].last_success_unix_ms);
-          }
+          fill(b.initNodeStatus(), body);
         }
       },
       response.body);
@@ -253,44 +314,23 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       break;
     }
     case wire::ClientResponse::NODE_STATUS: {
-      auto s = r.getNodeStatus();
-      StatusResponse body;
-      body.node_id = std::string(to_view(s.getNodeId()));
-      body.incarnation = s.getIncarnation();
-      body.version = std::string(to_view(s.getVersion()));
-      body.uptime_ms = s.getUptimeMs();
-      body.n = s.getN();
-      body.r = s.getR();
-      body.w = s.getW();
-      for (auto m : s.getMembers()) body.members.emplace_back(to_view(m));
-      for (auto c : s.getCounters()) body.counters.emplace_back(to_view(c.getName()), c.getValue());
-      auto repair = read(s.getRepair());
-      if (!repair.is_ok()) return repair.status();
-      body.repair = std::move(repair).value();
-      body.exchanges.reserve(s.getExchanges().size());
-      for (auto e : s.getExchanges()) {
-        body.exchanges.push_back(PartitionExchange{e.getPartition(), e.getLastSuccessUnixMs()});
-      }
-      out.body = std::move(body);
+      auto body = read(r.getNodeStatus());
+      if (!body.is_ok()) return body.status();
+      out.body = std::move(body).value();
       break;
     }
-    case wire::ClientResponse::MEMBERS: {
-      auto m = r.getMembers();
-      MembersResponse body;
-      body.ring_version = m.getRingVersion();
-      for (auto e : m.getMembers()) {
-        body.members.push_back(MemberInfo{
-            std::string(to_view(e.getId())), std::string(to_view(e.getPeerAddress())),
-            std::string(to_view(e.getClientAddress())), std::string(to_view(e.getZone())),
-            std::string(to_view(e.getStatus())), e.getUp(), e.getPhi(), e.getIncarnation(),
-            e.getPartitions(), e.getHintsPending(), e.getHintBytesPending()});
-      }
-      out.body = std::move(body);
+    case wire::ClientResponse::MEMBERS:
+      out.body = read(r.getMembers());
       break;
-    }
     case wire::ClientResponse::REPAIR:
       out.body = RepairResponse{r.getRepair().getPartitions()};
       break;
+    case wire::ClientResponse::RING_ADMIN: {
+      auto body = read(r.getRingAdmin());
+      if (!body.is_ok()) return body.status();
+      out.body = std::move(body).value();
+      break;
+    }
     default:
       return Status::corruption(
           fmt::format("unknown client response kind {}", static_cast<int>(r.which())));

@@ -21,6 +21,8 @@ struct NodeState {
   clientAddress @4 :Text;
   zone @5 :Text;
   status @6 :MemberStatus;
+  ringVersion @7 :UInt64;    # the ring version this node has applied
+  transfersDone @8 :UInt64;  # the transition whose inbound transfers this node completed
 }
 
 struct Digest {
@@ -33,6 +35,8 @@ struct RingState {
   version @0 :UInt64;        # 0: no ring
   n @1 :UInt32;
   owners @2 :List(Text);     # owners[p] owns partition p
+  nextOwners @3 :List(Text); # the table a transition moves to; empty: none
+  claimant @4 :Text;         # the node that issues ring versions
 }
 
 struct GossipSyn {

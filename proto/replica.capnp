@@ -82,6 +82,23 @@ struct KeysReply {
   states @2 :List(KeyState);
 }
 
+# Ownership transfer (node/transfer.h): the receiver of a key range pulls it from an old
+# replica in (token, key) order, one batch per request.
+struct TransferRequest {
+  partition @0 :UInt32;     # the key range (keys whose token is in this partition)
+  ringVersion @1 :UInt64;   # the transition the receiver pulls for
+  hasCursor @2 :Bool;       # false: from the start of the range
+  afterToken @3 :UInt64;    # the last entry received: the batch starts after it
+  afterKey @4 :Data;
+  bytesMax @5 :UInt32;      # stop adding entries past this many bytes (at least one entry)
+}
+
+struct TransferReply {
+  status @0 :Common.Status;
+  states @1 :List(KeyState);  # in (token, key) order; found is always true
+  done @2 :Bool;              # the range ends with this batch
+}
+
 struct PeerMessage {
   from @0 :Text;
   requestId @1 :UInt64;
@@ -101,5 +118,7 @@ struct PeerMessage {
     segmentReply @14 :SegmentReply;
     keysRequest @15 :KeysRequest;
     keysReply @16 :KeysReply;
+    transferRequest @17 :TransferRequest;
+    transferReply @18 :TransferReply;
   }
 }

@@ -47,6 +47,18 @@ Status MemoryStorage::scan(ring::Token first, ring::Token last, const ScanVisito
   return Status::ok();
 }
 
+Status MemoryStorage::delete_range(ring::Token first, ring::Token last) {
+  if (first > last) {
+    return Status::invalid_argument("delete range is empty: first token " + std::to_string(first) +
+                                    " > last token " + std::to_string(last));
+  }
+  std::lock_guard lock(mutex_);
+  auto it = data_.lower_bound(encode_token(first));
+  auto end = last == UINT64_MAX ? data_.end() : data_.lower_bound(encode_token(last + 1));
+  data_.erase(it, end);
+  return Status::ok();
+}
+
 Result<std::optional<std::string>> MemoryStorage::get_hint(const NodeId& target, ring::Token token,
                                                            std::string_view key) {
   QKV_RETURN_IF_ERROR(validate_node_id(target));

@@ -31,6 +31,7 @@ class MemoryStorage final : public Storage {
   Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override;
   Status write(std::span<const WriteOp> ops) override;
   Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) override;
+  Status delete_range(ring::Token first, ring::Token last) override;
 
   Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
                                               std::string_view key) override;

@@ -316,6 +316,37 @@ Status RocksDbStorage::scan(ring::Token first, ring::Token last, const ScanVisit
   return Status::ok();
 }
 
+Status RocksDbStorage::delete_range(ring::Token first, ring::Token last) {
+  QKV_ASSERT(handles_ != nullptr);
+  if (first > last) {
+    return Status::invalid_argument("delete range is empty: first token " + std::to_string(first) +
+                                    " > last token " + std::to_string(last));
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  rocksdb::WriteBatch batch;
+  rocksdb::Status status;
+  if (last != UINT64_MAX) {
+    status = batch.DeleteRange(handles_->data, encode_token(first), encode_token(last + 1));
+  } else {
+    // No key bounds the range past token UINT64_MAX: delete up to it, then its keys singly.
+    status = batch.DeleteRange(handles_->data, encode_token(first), encode_token(last));
+    if (status.ok()) {
+      Status scanned = scan(last, last, [&](ring::Token t, std::string_view key, std::string_view) {
+        status = batch.Delete(handles_->data, encode_data_key(t, key));
+        return status.ok();
+      });
+      QKV_RETURN_IF_ERROR(scanned);
+    }
+  }
+  if (status.ok()) status = handles_->db->Write(write_options, &batch);
+  if (!status.ok()) {
+    note_write_failure(status);
+    return engine_status(status, "deleting a token range", dir_);
+  }
+  return Status::ok();
+}
+
 Result<std::optional<std::string>> RocksDbStorage::get_hint(const NodeId& target, ring::Token token,
                                                             std::string_view key) {
   QKV_ASSERT(handles_ != nullptr);

@@ -57,6 +57,10 @@ class Storage {
   // Errors: invalid_argument if first > last; io_error/corruption from the engine (entries
   // visited before the error stay visited).
   virtual Status scan(ring::Token first, ring::Token last, const ScanVisitor& visit) = 0;
+  // Removes every entry with first <= token <= last (a key range this node no longer
+  // replicates after an ownership transfer). Durable like write(). Errors: invalid_argument
+  // if first > last; io_error from the engine.
+  virtual Status delete_range(ring::Token first, ring::Token last) = 0;
 
   // Hints: opaque values under (target, token, key), where target is the node the write
   // is meant for (a primary that was down), token and key those of the written key. Hints

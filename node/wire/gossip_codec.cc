@@ -17,6 +17,8 @@ void fill(wire::NodeState::Builder b, const gossip::NodeState& s) {
   b.setClientAddress(s.client_address);
   b.setZone(s.zone);
   b.setStatus(static_cast<wire::MemberStatus>(s.status));
+  b.setRingVersion(s.ring_version);
+  b.setTransfersDone(s.transfers_done);
 }
 
 Result<gossip::NodeState> read(wire::NodeState::Reader r) {
@@ -33,6 +35,8 @@ Result<gossip::NodeState> read(wire::NodeState::Reader r) {
     return Status::corruption(fmt::format("unknown member status {}", status));
   }
   s.status = static_cast<gossip::Status>(status);
+  s.ring_version = r.getRingVersion();
+  s.transfers_done = r.getTransfersDone();
   return s;
 }
 
@@ -70,19 +74,34 @@ Status read_digests(List list, std::vector<gossip::Digest>& out) {
   return Status::ok();
 }
 
-void fill(wire::RingState::Builder b, const gossip::RingState& ring) {
+}  // namespace
+
+void fill_ring(wire::RingState::Builder b, const gossip::RingState& ring) {
   b.setVersion(ring.version);
   b.setN(ring.n);
   auto owners = b.initOwners(ring.owners.size());
   for (std::size_t i = 0; i < ring.owners.size(); ++i) owners.set(i, ring.owners[i]);
+  auto next = b.initNextOwners(ring.next_owners.size());
+  for (std::size_t i = 0; i < ring.next_owners.size(); ++i) next.set(i, ring.next_owners[i]);
+  b.setClaimant(ring.claimant);
 }
 
-Result<gossip::RingState> read(wire::RingState::Reader r) {
-  gossip::RingState ring{r.getVersion(), r.getN(), {}};
+Result<gossip::RingState> read_ring(wire::RingState::Reader r) {
+  gossip::RingState ring{r.getVersion(), r.getN(), {}, {}, {}};
   for (auto o : r.getOwners()) {
     ring.owners.emplace_back(to_view(o));
     QKV_RETURN_IF_ERROR(validate_node_id(ring.owners.back()));
   }
+  for (auto o : r.getNextOwners()) {
+    ring.next_owners.emplace_back(to_view(o));
+    QKV_RETURN_IF_ERROR(validate_node_id(ring.next_owners.back()));
+  }
+  if (!ring.next_owners.empty() && ring.next_owners.size() != ring.owners.size()) {
+    return Status::corruption(fmt::format("a ring transition from {} to {} partitions",
+                                          ring.owners.size(), ring.next_owners.size()));
+  }
+  ring.claimant = std::string(to_view(r.getClaimant()));
+  if (!ring.claimant.empty()) QKV_RETURN_IF_ERROR(validate_node_id(ring.claimant));
   // A ring table must have a power-of-two size (ring/ring.h); anything else is not a ring.
   std::size_t q = ring.owners.size();
   if (ring.version != 0 && (q == 0 || (q & (q - 1)) != 0 || q > (1u << 16))) {
@@ -90,8 +109,6 @@ Result<gossip::RingState> read(wire::RingState::Reader r) {
   }
   return ring;
 }
-
-}  // namespace
 
 void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
   std::visit(
@@ -108,13 +125,13 @@ void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
           fill_states(ack.initStates(m.states.size()), m.states);
           fill_digests(ack.initRequests(m.requests.size()), m.requests);
           ack.setHasRing(m.ring.has_value());
-          if (m.ring) fill(ack.initRing(), *m.ring);
+          if (m.ring) fill_ring(ack.initRing(), *m.ring);
           ack.setWantRing(m.want_ring);
         } else {
           auto ack2 = b.initGossipAck2();
           fill_states(ack2.initStates(m.states.size()), m.states);
           ack2.setHasRing(m.ring.has_value());
-          if (m.ring) fill(ack2.initRing(), *m.ring);
+          if (m.ring) fill_ring(ack2.initRing(), *m.ring);
         }
       },
       message);
@@ -141,7 +158,7 @@ Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
       QKV_RETURN_IF_ERROR(read_states(ack.getStates(), out.states));
       QKV_RETURN_IF_ERROR(read_digests(ack.getRequests(), out.requests));
       if (ack.getHasRing()) {
-        auto ring = read(ack.getRing());
+        auto ring = read_ring(ack.getRing());
         if (!ring) return ring.status();
         out.ring = std::move(ring).value();
       }
@@ -153,7 +170,7 @@ Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
       gossip::Ack2 out;
       QKV_RETURN_IF_ERROR(read_states(ack2.getStates(), out.states));
       if (ack2.getHasRing()) {
-        auto ring = read(ack2.getRing());
+        auto ring = read_ring(ack2.getRing());
         if (!ring) return ring.status();
         out.ring = std::move(ring).value();
       }

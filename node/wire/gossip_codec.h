@@ -11,5 +11,8 @@ namespace qkv::node {
 void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message);
 // REQUIRES: r.which() is GOSSIP_SYN, GOSSIP_ACK or GOSSIP_ACK2.
 Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r);
+// A ring table (also what qkvd persists, node/wire/replica_codec.h encode_ring_state).
+void fill_ring(wire::RingState::Builder b, const gossip::RingState& ring);
+Result<gossip::RingState> read_ring(wire::RingState::Reader r);
 
 }  // namespace qkv::node

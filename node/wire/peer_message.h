@@ -104,6 +104,23 @@ struct KeysReply {
   std::vector<KeyState> states;
 };
 
+// Ownership transfer (node/transfer.h): the next batch of key range `partition` after the
+// cursor (none: from the start), in (token, key) order, for the transition `ring_version`.
+struct TransferRequest {
+  uint32_t partition = 0;
+  uint64_t ring_version = 0;
+  std::optional<std::pair<ring::Token, std::string>> after;
+  uint32_t bytes_max = 0;
+};
+
+// Errors: invalid_argument when the sender does not replicate the range, unavailable when
+// it has not seen the transition yet. `states` hold only found keys.
+struct TransferReply {
+  Status status;
+  std::vector<KeyState> states;
+  bool done = false;
+};
+
 // Membership gossip, handed to the gossip core by the driver (never to node::Node).
 struct Gossip {
   gossip::Message message;
@@ -111,7 +128,7 @@ struct Gossip {
 
 using PeerBody = std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
                               ForwardReply, Gossip, TreeRequest, TreeReply, SegmentRequest,
-                              SegmentReply, KeysRequest, KeysReply>;
+                              SegmentReply, KeysRequest, KeysReply, TransferRequest, TransferReply>;
 
 struct PeerMessage {
   NodeId from;

@@ -180,6 +180,47 @@ void fill_anti_entropy(wire::PeerMessage::Builder b, const KeysReply& m) {
   }
 }
 
+void fill_anti_entropy(wire::PeerMessage::Builder b, const TransferRequest& m) {
+  auto r = b.initTransferRequest();
+  r.setPartition(m.partition);
+  r.setRingVersion(m.ring_version);
+  r.setHasCursor(m.after.has_value());
+  if (m.after) {
+    r.setAfterToken(m.after->first);
+    r.setAfterKey(to_data(m.after->second));
+  }
+  r.setBytesMax(m.bytes_max);
+}
+void fill_anti_entropy(wire::PeerMessage::Builder b, const TransferReply& m) {
+  auto r = b.initTransferReply();
+  proto::fill(r.initStatus(), m.status);
+  auto states = r.initStates(m.states.size());
+  for (uint32_t i = 0; i < m.states.size(); ++i) {
+    states[i].setKey(to_data(m.states[i].key));
+    states[i].setFound(m.states[i].state.has_value());
+    if (m.states[i].state) fill(states[i].initState(), *m.states[i].state);
+  }
+  r.setDone(m.done);
+}
+
+Result<PeerBody> read_transfer(wire::PeerMessage::Reader r) {
+  if (r.which() == wire::PeerMessage::TRANSFER_REQUEST) {
+    auto m = r.getTransferRequest();
+    TransferRequest request{m.getPartition(), m.getRingVersion(), std::nullopt, m.getBytesMax()};
+    if (m.getHasCursor()) request.after.emplace(m.getAfterToken(), to_string(m.getAfterKey()));
+    return PeerBody(std::move(request));
+  }
+  auto m = r.getTransferReply();
+  TransferReply reply{proto::read(m.getStatus()), {}, m.getDone()};
+  for (auto s : m.getStates()) {
+    if (!s.getFound()) return Status::corruption("a transfer batch names a key it does not hold");
+    auto state = read(s.getState());
+    if (!state) return state.status();
+    reply.states.push_back(KeyState{to_string(s.getKey()), std::move(state).value()});
+  }
+  return PeerBody(std::move(reply));
+}
+
 Result<PeerBody> read_anti_entropy(wire::PeerMessage::Reader r) {
   switch (r.which()) {
     case wire::PeerMessage::TREE_REQUEST: {
@@ -227,6 +268,9 @@ Result<PeerBody> read_anti_entropy(wire::PeerMessage::Reader r) {
       }
       return PeerBody(std::move(reply));
     }
+    case wire::PeerMessage::TRANSFER_REQUEST:
+    case wire::PeerMessage::TRANSFER_REPLY:
+      return read_transfer(r);
     default:
       return Status::corruption(
           fmt::format("unknown peer message kind {}", static_cast<int>(r.which())));
@@ -372,6 +416,21 @@ Result<causal::VersionVector> decode_context(std::string_view bytes) {
   // A bad context is the client's input, not corruption of ours.
   if (!result) return Status::invalid_argument(result.status().message());
   return result;
+}
+
+std::string encode_ring_state(const gossip::RingState& ring) {
+  capnp::MallocMessageBuilder builder;
+  fill_ring(builder.initRoot<wire::RingState>(), ring);
+  return encode_flat<wire::RingState>(builder);
+}
+
+Result<gossip::RingState> decode_ring_state(std::string_view bytes) {
+  return proto::guarded_decode<gossip::RingState>(
+      "stored ring", [&]() -> Result<gossip::RingState> {
+        auto words = aligned_copy(bytes);
+        capnp::FlatArrayMessageReader reader(words, proto::reader_options(words.size()));
+        return read_ring(reader.getRoot<wire::RingState>());
+      });
 }
 
 }  // namespace qkv::node

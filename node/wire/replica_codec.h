@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "gossip/node_state.h"
 #include "node/causal/sibling_set.h"
 #include "node/wire/peer_message.h"
 
@@ -30,5 +31,10 @@ Result<causal::SiblingSet> decode_sibling_set(std::string_view bytes);
 // An empty string is the empty context.
 std::string encode_context(const causal::VersionVector& vv);
 Result<causal::VersionVector> decode_context(std::string_view bytes);
+
+// The ring as qkvd keeps it in its meta column family (a start loads the last ring it
+// applied, so it never serves with an older one than it had). Errors: corruption.
+std::string encode_ring_state(const gossip::RingState& ring);
+Result<gossip::RingState> decode_ring_state(std::string_view bytes);
 
 }  // namespace qkv::node

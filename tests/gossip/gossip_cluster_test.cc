@@ -140,7 +140,7 @@ TEST(GossipClusterTest, StatusChangeReachesEveryNodeOnce) {
 TEST(GossipClusterTest, HigherRingSpreadsLowerNeverReplacesIt) {
   Cluster c(kNodes, qkv::testing::test_seed());
   ASSERT_LE(converge(c), kConvergeRoundsMax);
-  const RingState ring{2, 3, {"n11", "n12", "n13", "n14"}};
+  const RingState ring{2, 3, {"n11", "n12", "n13", "n14"}, {}, {}};
   ASSERT_TRUE(c.core(11).set_ring(ring).is_ok());
   const int rounds = rounds_until_all(c, std::nullopt, 100,
                                       [&](std::size_t i) { return c.core(i).ring() == ring; });
@@ -148,9 +148,9 @@ TEST(GossipClusterTest, HigherRingSpreadsLowerNeverReplacesIt) {
   EXPECT_LE(rounds, kSpreadRoundsMax);
 
   // A lower ring, from an operator or a delayed message, never replaces it.
-  EXPECT_FALSE(c.core(3).set_ring(RingState{1, 3, {"n00", "n01", "n02", "n03"}}).is_ok());
+  EXPECT_FALSE(c.core(3).set_ring(RingState{1, 3, {"n00", "n01", "n02", "n03"}, {}, {}}).is_ok());
   for (std::size_t i = 0; i < kNodes; ++i) {
-    c.deliver_now(Outgoing{Cluster::address_of(i), Ack2{{}, RingState{1, 3, {"n00"}}}});
+    c.deliver_now(Outgoing{Cluster::address_of(i), Ack2{{}, RingState{1, 3, {"n00"}, {}, {}}}});
   }
   // A restarted node (which comes back with no ring) learns the current one.
   c.restart(20);

@@ -259,11 +259,12 @@ TEST(GossipCoreTest, MembersAreBounded) {
 }
 
 TEST(GossipCoreTest, RingSpreadsOnlyUpwards) {
-  GossipCore a(config_with_seed("b:7000"), node("a"), RingState{3, 2, {"a", "b"}}, 1, at(0));
-  GossipCore b(GossipConfig{}, node("b"), RingState{1, 2, {"b", "b"}}, 2, at(0));
-  EXPECT_EQ(a.set_ring(RingState{3, 2, {"b", "a"}}).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(a.set_ring(RingState{2, 2, {"b", "a"}}).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(a.ring(), (RingState{3, 2, {"a", "b"}}));
+  GossipCore a(config_with_seed("b:7000"), node("a"), RingState{3, 2, {"a", "b"}, {}, {}}, 1,
+               at(0));
+  GossipCore b(GossipConfig{}, node("b"), RingState{1, 2, {"b", "b"}, {}, {}}, 2, at(0));
+  EXPECT_EQ(a.set_ring(RingState{3, 2, {"b", "a"}, {}, {}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.set_ring(RingState{2, 2, {"b", "a"}, {}, {}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.ring(), (RingState{3, 2, {"a", "b"}, {}, {}}));
 
   // a's Syn says 3; b (at 1) asks for it; a sends it in the Ack2.
   std::vector<Outgoing> ack = b.on_message(a.on_tick(at(0))[0].message, at(0));
@@ -277,17 +278,17 @@ TEST(GossipCoreTest, RingSpreadsOnlyUpwards) {
             (std::vector<Event>{{Event::kJoined, "a"}, {Event::kRingChanged, ""}}));
 
   // An older or equal ring never replaces it, from any message.
-  (void)b.on_message(Ack2{{}, RingState{2, 2, {"x", "y"}}}, at(0));
-  (void)b.on_message(Ack2{{}, RingState{3, 2, {"x", "y"}}}, at(0));
-  EXPECT_EQ(b.ring(), (RingState{3, 2, {"a", "b"}}));
+  (void)b.on_message(Ack2{{}, RingState{2, 2, {"x", "y"}, {}, {}}}, at(0));
+  (void)b.on_message(Ack2{{}, RingState{3, 2, {"x", "y"}, {}, {}}}, at(0));
+  EXPECT_EQ(b.ring(), (RingState{3, 2, {"a", "b"}, {}, {}}));
   EXPECT_TRUE(b.take_events().empty());
 
   // A local change with a higher version is adopted and announced.
-  ASSERT_TRUE(b.set_ring(RingState{4, 2, {"b", "a"}}).is_ok());
+  ASSERT_TRUE(b.set_ring(RingState{4, 2, {"b", "a"}, {}, {}}).is_ok());
   EXPECT_EQ(b.take_events(), (std::vector<Event>{{Event::kRingChanged, ""}}));
   // A Syn from a node ahead of a (ring 4 against a's 3) gets an Ack that asks for it.
   GossipConfig to_a = config_with_seed("a:7000");
-  GossipCore c(to_a, node("c"), RingState{4, 2, {"b", "a"}}, 3, at(0));
+  GossipCore c(to_a, node("c"), RingState{4, 2, {"b", "a"}, {}, {}}, 3, at(0));
   std::vector<Outgoing> a_ack = a.on_message(c.on_tick(at(0))[0].message, at(0));
   EXPECT_TRUE(as<Ack>(a_ack[0]).want_ring);
 }

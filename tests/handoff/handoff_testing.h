@@ -60,6 +60,9 @@ class FailingStorage final : public storage::Storage {
   Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override {
     return inner_.scan(first, last, visit);
   }
+  Status delete_range(ring::Token first, ring::Token last) override {
+    return inner_.delete_range(first, last);
+  }
   Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
                                               std::string_view key) override {
     if (fail_hint_reads) return Status::io_error("injected read failure");

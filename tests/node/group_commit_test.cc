@@ -28,6 +28,9 @@ class CountingStorage final : public storage::Storage {
   Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override {
     return inner.scan(first, last, visit);
   }
+  Status delete_range(ring::Token first, ring::Token last) override {
+    return inner.delete_range(first, last);
+  }
   Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
                                               std::string_view key) override {
     return inner.get_hint(target, token, key);

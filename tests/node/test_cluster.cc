@@ -44,7 +44,9 @@ storage::MemoryStorage& TestCluster::storage(const NodeId& id) {
 }
 
 TestCluster::TestCluster(Options options) : options_(std::move(options)) {
-  auto ring = ring::Ring::claim(options_.members, options_.partitions, options_.n);
+  auto ring =
+      ring::Ring::claim(options_.ring_members.empty() ? options_.members : options_.ring_members,
+                        options_.partitions, options_.n);
   QKV_ASSERT(ring.is_ok());
   ring_ = std::make_shared<const ring::Ring>(std::move(ring).value());
   uint64_t incarnation = 100;
@@ -58,6 +60,7 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     config.w = options_.w;
     config.request_timeout = options_.request_timeout;
     config.anti_entropy = options_.anti_entropy;
+    config.transfer = options_.transfer;
     member->handoff =
         std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, member->storage);
     QKV_ASSERT(member->handoff->open().is_ok());
@@ -113,6 +116,18 @@ proto::ClientResponse TestCluster::get(const NodeId& via, const std::string& key
 proto::ClientResponse TestCluster::del(const NodeId& via, const std::string& key,
                                        const std::string& context, uint8_t w) {
   return request(via, proto::DeleteRequest{key, context, w});
+}
+
+void TestCluster::set_ring(std::shared_ptr<const ring::Ring> current,
+                           std::shared_ptr<const ring::Ring> next, uint64_t version) {
+  ring_ = current;
+  for (auto& [id, member] : nodes_) member->core->set_ring(current, next, version);
+  deliver();
+}
+
+void TestCluster::set_applied(uint64_t version) {
+  for (auto& [id, member] : nodes_) member->core->set_ring_applied(version, now_);
+  deliver();
 }
 
 std::string TestCluster::key_not_replicated_by(const NodeId& node) const {

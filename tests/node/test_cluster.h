@@ -23,11 +23,14 @@ class TestCluster {
  public:
   struct Options {
     std::vector<NodeId> members = {"n1", "n2", "n3"};
+    // The members the first ring is claimed for (empty: all); the others own nothing yet.
+    std::vector<NodeId> ring_members;
     uint32_t n = 3, r = 2, w = 2;
     uint32_t partitions = 64;
     Duration request_timeout{1000};
     bool hinted_handoff = true;
     node::AntiEntropyConfig anti_entropy;
+    node::TransferConfig transfer;
   };
 
   explicit TestCluster(Options options);
@@ -54,6 +57,14 @@ class TestCluster {
   // Runs queued messages to quiescence without advancing the clock.
   void deliver();
   void advance(Duration d);
+
+  // What gossip and the claimant do in qkvd: every node gets the ring (a transition when
+  // `next` is set) of `version`; ring() becomes `current`.
+  void set_ring(std::shared_ptr<const ring::Ring> current, std::shared_ptr<const ring::Ring> next,
+                uint64_t version);
+  // Every node hears that every member has applied ring `version`.
+  void set_applied(uint64_t version);
+  std::vector<NodeId> members() const { return options_.members; }
 
   // A key whose primaries do not include `node` (for forwarding tests).
   std::string key_not_replicated_by(const NodeId& node) const;

@@ -350,8 +350,8 @@ void ScaleSim::ring(std::vector<ScenarioResult>& out) {
   for (const auto& [id, state] : nodes_[0].core->members()) members.push_back(id);
   auto claimed = ring::Ring::claim(std::move(members), kRingPartitions, kRingReplicas);
   QKV_ASSERT(claimed.is_ok());
-  const gossip::RingState ring{nodes_[0].core->ring().version + 1, kRingReplicas,
-                               claimed->owners()};
+  const gossip::RingState ring{
+      nodes_[0].core->ring().version + 1, kRingReplicas, claimed->owners(), {}, {}};
   out.push_back(measure(
       "ring", [&] { QKV_ASSERT(nodes_[0].core->set_ring(ring).is_ok()); },
       [&](int i) { return nodes_[i].core->ring().version >= ring.version; }));

@@ -36,6 +36,13 @@ Status SimStorage::scan(ring::Token first, ring::Token last, const storage::Scan
   return view.scan(first, last, visit);
 }
 
+Status SimStorage::delete_range(ring::Token first, ring::Token last) {
+  std::erase_if(pending_, [&](const Pending& p) {
+    return p.kind == Kind::kData && p.op.token >= first && p.op.token <= last;
+  });
+  return durable_.delete_range(first, last);
+}
+
 Result<std::optional<std::string>> SimStorage::get_hint(const NodeId& target, ring::Token token,
                                                         std::string_view key) {
   QKV_RETURN_IF_ERROR(validate_node_id(target));

@@ -23,6 +23,9 @@ class SimStorage final : public storage::Storage {
   Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override;
   Status write(std::span<const storage::WriteOp> ops) override;
   Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override;
+  // Durable at once, and unsynced writes in the range are dropped: the pessimistic outcome
+  // (a crash right after never brings the range back).
+  Status delete_range(ring::Token first, ring::Token last) override;
   Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
                                               std::string_view key) override;
   Status put_hint(const NodeId& target, ring::Token token, std::string_view key,

@@ -40,7 +40,7 @@ const char* body_name(const node::PeerBody& body) {
       "replica_read", "replica_read_reply", "replica_write", "replica_write_ack",
       "forward",      "forward_reply",      "gossip",        "tree_request",
       "tree_reply",   "segment_request",    "segment_reply", "keys_request",
-      "keys_reply"};
+      "keys_reply",   "transfer_request",   "transfer_reply"};
   static_assert(std::size(kNames) == std::variant_size_v<node::PeerBody>);
   return kNames[body.index()];
 }

@@ -121,6 +121,28 @@ TYPED_TEST(StorageContractTest, EmptyValueIsStoredAndDiffersFromMissing) {
   EXPECT_EQ(this->scan(1, 1), (std::vector<Entry>{{1, "k", ""}}));
 }
 
+// An ownership transfer drops the key ranges a node no longer replicates: exactly the range,
+// its edges included, and nothing of the neighbours or of hints.
+TYPED_TEST(StorageContractTest, DeleteRangeRemovesExactlyTheRange) {
+  this->put(9, "below", "v");
+  this->put(10, "first", "v");
+  this->put(15, "middle", "v");
+  this->put(20, "last", "v");
+  this->put(21, "above", "v");
+  this->put(UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff", "v");
+  ASSERT_TRUE(this->store_->put_hint("n2", 15, "hinted", "h").is_ok());
+  ASSERT_TRUE(this->store_->delete_range(10, 20).is_ok());
+  EXPECT_EQ(this->scan(0, UINT64_MAX),
+            (std::vector<Entry>{{9, "below", "v"},
+                                {21, "above", "v"},
+                                {UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff", "v"}}));
+  EXPECT_EQ(this->store_->get_hint("n2", 15, "hinted").value(), std::optional<std::string>("h"));
+  // The last token has no key above it to bound the range: its keys still go.
+  ASSERT_TRUE(this->store_->delete_range(21, UINT64_MAX).is_ok());
+  EXPECT_EQ(this->scan(0, UINT64_MAX), (std::vector<Entry>{{9, "below", "v"}}));
+  EXPECT_EQ(this->store_->delete_range(5, 4).code(), StatusCode::kInvalidArgument);
+}
+
 TYPED_TEST(StorageContractTest, EmptyBatchIsOk) {
   EXPECT_TRUE(this->store_->write({}).is_ok());
   EXPECT_TRUE(this->scan(0, UINT64_MAX).empty());

@@ -1,0 +1,226 @@
+// Server: the ring's life in qkvd — applying gossiped rings to the core, persisting them,
+// the own membership status, transfer progress in gossip, the claimant (node/claimant.h)
+// and the operator's ring requests (qkvctl node join/leave/replace, ring plan/commit/cancel).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "node/server.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::node {
+namespace {
+
+constexpr std::string_view kRingMeta = "ring";
+
+std::set<NodeId> ring_members(const gossip::RingState& ring) {
+  std::set<NodeId> out(ring.owners.begin(), ring.owners.end());
+  out.insert(ring.next_owners.begin(), ring.next_owners.end());
+  return out;
+}
+
+}  // namespace
+
+Result<gossip::RingState> load_saved_ring(storage::Storage& storage) {
+  auto saved = storage.get_meta(kRingMeta);
+  if (!saved) return saved.status();
+  if (!saved.value() || saved.value()->empty()) return gossip::RingState{};
+  return decode_ring_state(*saved.value());
+}
+
+void Server::apply_ring() {
+  const gossip::RingState& state = gossip_.ring();
+  if (state.owners.empty()) return;
+  auto current = std::make_shared<const ring::Ring>(state.owners);
+  std::shared_ptr<const ring::Ring> next;
+  if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
+  node_.set_ring(std::move(current), std::move(next), state.version);
+  if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
+    spdlog::warn("event=ring_not_saved version={} error=\"{}\"", state.version, s.to_string());
+  }
+  spdlog::info("event=ring_changed version={} partitions={} transition={} claimant={}",
+               state.version, state.owners.size(), !state.next_owners.empty(), state.claimant);
+  update_own_status();
+  ring_progress_due_ = TimePoint{};  // recompute at once
+}
+
+void Server::update_own_status() {
+  const gossip::RingState& ring = gossip_.ring();
+  const NodeId& self = config_.node.node_id;
+  const bool owner = std::find(ring.owners.begin(), ring.owners.end(), self) != ring.owners.end();
+  const bool next_owner =
+      std::find(ring.next_owners.begin(), ring.next_owners.end(), self) != ring.next_owners.end();
+  if (owner) was_member_ = true;
+  gossip::Status status = gossip_.self().status;
+  if (status == gossip::Status::kRemoved) return;
+  if (owner) {
+    status =
+        ring.next_owners.empty() || next_owner ? gossip::Status::kNormal : gossip::Status::kLeaving;
+  } else if (was_member_ && !next_owner) {
+    status = gossip::Status::kLeaving;  // removed once its data is gone (maybe_exit)
+  } else {
+    status = gossip::Status::kJoining;
+  }
+  if (status != gossip_.self().status) gossip_.set_status(status);
+}
+
+void Server::update_ring_progress(TimePoint now) {
+  if (now < ring_progress_due_) return;
+  ring_progress_due_ = now + Duration(50);
+  const gossip::RingState& ring = gossip_.ring();
+  // The lowest ring version the live ring members have applied; none if one has a newer
+  // ring than ours (we are the stale one: drop nothing on our old view).
+  uint64_t applied = ring.version;
+  const std::set<NodeId> members = ring_members(ring);
+  for (const auto& [id, state] : gossip_.members()) {
+    if (state.status == gossip::Status::kRemoved) continue;
+    if (state.ring_version > ring.version) {
+      applied = 0;
+      break;
+    }
+    bool self = id == config_.node.node_id;
+    if (members.count(id) && !self && gossip_.is_up(id, now)) {
+      applied = std::min(applied, state.ring_version);
+    }
+  }
+  if (applied != last_applied_) {
+    last_applied_ = applied;
+    node_.set_ring_applied(applied, now);
+  }
+  gossip_.set_ring_progress(ring.version, node_.transfer().done_version());
+  if (auto completed = claimant_.maybe_complete(ring, gossip_.members())) {
+    spdlog::info("event=ring_transition_complete version={} claimant={}", completed->version,
+                 completed->claimant);
+    publish_ring(std::move(*completed));
+  }
+  on_gossip_events();
+  maybe_exit(now);
+}
+
+void Server::publish_ring(gossip::RingState ring) {
+  if (Status s = gossip_.set_ring(std::move(ring)); !s.is_ok()) {
+    spdlog::error("event=ring_not_published error=\"{}\"", s.to_string());
+  }
+  on_gossip_events();
+}
+
+void Server::maybe_exit(TimePoint now) {
+  const gossip::RingState& ring = gossip_.ring();
+  const NodeId& self = config_.node.node_id;
+  if (!was_member_ || !ring.next_owners.empty() || !on_removed_) return;
+  if (std::find(ring.owners.begin(), ring.owners.end(), self) != ring.owners.end()) return;
+  if (gossip_.self().status != gossip::Status::kRemoved) {
+    // A leaving node goes once it holds no key range and every hint it keeps is delivered.
+    uint64_t hints = 0;
+    for (const auto& [target, count_bytes] : handoff_.pending()) hints += count_bytes.first;
+    if (!node_.held_ranges().empty() || hints > 0 || node_.in_flight() > 0) return;
+    gossip_.set_status(gossip::Status::kRemoved);
+    on_gossip_events();
+    removed_at_ = now;
+    spdlog::info("event=node_removed node={} ring_version={} action=exit_after_gossip", self,
+                 ring.version);
+    return;
+  }
+  // Let a few rounds carry the removed status before the process goes.
+  if (removed_at_ && now - *removed_at_ >= 3 * config_.gossip_interval) {
+    auto done = std::move(on_removed_);
+    on_removed_ = nullptr;
+    done();
+  }
+}
+
+proto::ClientResponse Server::ring_admin(uint64_t request_id,
+                                         const proto::RingAdminRequest& request) {
+  const gossip::RingState& ring = gossip_.ring();
+  proto::RingAdminResponse body;
+  body.claimant = ring.claimant;
+  if (auto it = gossip_.members().find(ring.claimant); it != gossip_.members().end()) {
+    body.claimant_address = it->second.client_address;
+  }
+  Status status = Status::ok();
+  switch (request.action) {
+    case proto::RingAction::kStage: {
+      RingChange change{static_cast<RingChange::Kind>(request.kind), request.node,
+                        request.replacement};
+      status = claimant_.stage(std::move(change), ring, gossip_.members());
+      if (status.is_ok())
+        spdlog::info("event=ring_change_staged change=\"{}\"", describe(claimant_.staged().back()));
+      break;
+    }
+    case proto::RingAction::kPlan: {
+      auto plan = claimant_.plan(ring, gossip_.members());
+      if (!plan) {
+        status = plan.status();
+      } else {
+        fill_plan(body, *plan);
+      }
+      break;
+    }
+    case proto::RingAction::kCommit: {
+      auto committed = claimant_.commit(request.plan_id, ring, gossip_.members());
+      if (!committed) {
+        status = committed.status();
+        break;
+      }
+      body.ring_version = committed->version;
+      spdlog::info("event=ring_plan_committed plan_id={:#x} version={}", request.plan_id,
+                   committed->version);
+      publish_ring(std::move(committed).value());
+      break;
+    }
+    case proto::RingAction::kCancel: {
+      auto cancelled = claimant_.cancel(ring);
+      if (!cancelled) {
+        status = cancelled.status();
+      } else if (cancelled->has_value()) {
+        body.ring_version = (*cancelled)->version;
+        spdlog::info("event=ring_transition_cancelled version={}", body.ring_version);
+        publish_ring(std::move(**cancelled));
+      }
+      break;
+    }
+  }
+  for (const auto& change : claimant_.staged()) body.staged.push_back(describe(change));
+  body.from_version = body.from_version ? body.from_version : gossip_.ring().version;
+  return proto::ClientResponse{request_id, std::move(status), std::move(body)};
+}
+
+void Server::fill_plan(proto::RingAdminResponse& body, const RingPlan& plan) {
+  body.plan_id = plan.id;
+  body.from_version = plan.from_version;
+  for (const auto& t : plan.transfers) body.transfers.push_back({t.partition, t.from, t.to});
+  for (const auto& [node, counts] : plan.ownership) {
+    body.ownership.push_back({node, counts.first, counts.second});
+  }
+  body.moved = plan.quality.moved;
+  body.balance = plan.quality.balance;
+  body.spacing_violations = plan.quality.spacing_violations;
+  body.zone_violations = plan.quality.zone_violations;
+  // The data to move, estimated from this node's own ranges: a range's key count from its
+  // Merkle tree where it has one (the mean of its trees elsewhere), bytes per key from a
+  // sample of its first keys.
+  uint64_t tree_keys = 0, trees = 0;
+  std::map<uint32_t, uint64_t> keys_of;
+  for (uint32_t p : node_.held_ranges()) {
+    if (const auto* tree = node_.anti_entropy().tree(p)) {
+      keys_of[p] = tree->entries();
+      tree_keys += tree->entries();
+      ++trees;
+    }
+  }
+  const uint64_t mean_keys = trees ? tree_keys / trees : 0;
+  uint64_t sampled = 0, sampled_bytes = 0;
+  (void)storage_.scan(0, UINT64_MAX, [&](ring::Token, std::string_view key, std::string_view v) {
+    sampled_bytes += key.size() + v.size();
+    return ++sampled < 1000;
+  });
+  const uint64_t bytes_per_key = sampled ? sampled_bytes / sampled : 0;
+  for (const auto& t : plan.transfers) {
+    auto it = keys_of.find(t.partition);
+    body.estimated_keys += it != keys_of.end() ? it->second : mean_keys;
+  }
+  body.estimated_bytes = body.estimated_keys * bytes_per_key;
+}
+
+}  // namespace qkv::node
