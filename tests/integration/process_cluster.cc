@@ -118,6 +118,16 @@ void ProcessCluster::kill9(int i) {
   pids_[i] = 0;
 }
 
+int ProcessCluster::wait_exit(int i, std::chrono::milliseconds deadline) {
+  if (pids_[i] <= 0) return -1;
+  int status = 0;
+  bool exited =
+      wait_for([&] { return ::waitpid(pids_[i], &status, WNOHANG) == pids_[i]; }, deadline);
+  if (!exited) return -2;
+  pids_[i] = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int ProcessCluster::terminate(int i, std::chrono::milliseconds deadline) {
   if (pids_[i] <= 0) return -1;
   ::kill(pids_[i], SIGTERM);
@@ -151,6 +161,10 @@ std::string ProcessCluster::log_of(int i) const {
 }
 
 RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args) {
+  return run_program(qkvd, args);
+}
+
+RunResult run_program(const std::string& qkvd, const std::vector<std::string>& args) {
   char tmpl[] = "/tmp/qkv-run-XXXXXX";
   int fd = ::mkstemp(tmpl);
   ::close(fd);

@@ -26,6 +26,8 @@ class ProcessCluster {
   void start(int i);
   void start_all();
   void kill9(int i);  // SIGKILL and reap
+  // Waits for node i to exit by itself: its exit status, -2 if it still runs at the deadline.
+  int wait_exit(int i, std::chrono::milliseconds deadline);
   // SIGTERM, then the exit status (-1 if it had to be killed after the deadline).
   int terminate(int i, std::chrono::milliseconds deadline = std::chrono::seconds(20));
 
@@ -65,5 +67,7 @@ struct RunResult {
   std::string output;
 };
 RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args);
+// Any program (qkvctl), the same way.
+RunResult run_program(const std::string& path, const std::vector<std::string>& args);
 
 }  // namespace qkv::testing

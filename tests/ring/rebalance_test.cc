@@ -172,8 +172,10 @@ TEST(RebalanceTest, RandomJoinsLeavesAndReplaces) {
     const uint32_t n = std::vector<uint32_t>{1, 2, 3, 5}[pick(0, 3)];
     const uint32_t zones = pick(0, 1) == 0 ? 0 : static_cast<uint32_t>(pick(2, 6));
     std::vector<ClaimMember> members = make_members(static_cast<uint32_t>(pick(1, 64)), zones);
-    std::vector<NodeId> ring = fresh_ring(members, q, n);
-    ring = claim_ok(ring, members, n);  // adopt zones
+    const std::vector<NodeId> fresh = fresh_ring(members, q, n);
+    std::vector<NodeId> ring = claim_ok(fresh, members, n);  // adopt zones
+    expect_claim_invariants("adopt zones, cluster " + std::to_string(cluster), fresh, ring, members,
+                            n);
     for (int step = 0; step < 6; ++step, ++steps) {
       std::ostringstream where;
       where << "seed=" << seed << " cluster=" << cluster << " step=" << step << " q=" << q

@@ -1,0 +1,208 @@
+// Ring rebalancing with real qkvd processes, driven by qkvctl as an operator would: the
+// cluster grows 3 -> 4 -> 5 and shrinks back to 3 while a client writes continuously.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "node/storage/rocksdb_storage.h"
+#include "ring/ring.h"
+#include "tests/integration/process_cluster.h"
+
+namespace qkv::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Writes fresh keys through n1..n3 (which never leave) until stopped, recording every
+// acknowledged one.
+class Writer {
+ public:
+  explicit Writer(std::vector<std::string> nodes) {
+    client::Options options;
+    options.nodes = std::move(nodes);
+    options.timeout_ms = 3000;
+    thread_ = std::thread([this, options] {
+      client::Client client(options);
+      for (int i = 0; !stop_; ++i) {
+        std::string key = fmt::format("key-{}", i);
+        if (client.put(key, "value of " + key).is_ok()) {
+          std::lock_guard lock(mu_);
+          acknowledged_.push_back(key);
+        } else {
+          ++failed_;
+        }
+      }
+    });
+  }
+  ~Writer() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<std::string> acknowledged() {
+    std::lock_guard lock(mu_);
+    return acknowledged_;
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu_);
+    return acknowledged_.size();
+  }
+  int failed() const { return failed_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failed_{0};
+  std::mutex mu_;
+  std::vector<std::string> acknowledged_;
+  std::thread thread_;
+};
+
+class RebalanceTest : public ::testing::Test {
+ protected:
+  // N=2, so the final three nodes do not all hold every key and "exactly the primaries"
+  // says something.
+  RebalanceTest() : cluster_(5, {"--n", "2", "--r", "1", "--w", "2"}, 3) {}
+
+  RunResult qkvctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--cluster", cluster_.client_address(0)});
+    RunResult r = run_program(QKVCTL_PATH, args);
+    std::string line;
+    for (const auto& a : args) line += " " + a;
+    EXPECT_EQ(r.exit_code, 0) << "qkvctl" << line << ":\n" << r.output;
+    return r;
+  }
+
+  proto::MembersResponse members() {
+    auto m = cluster_.client_of(0).members();
+    return m.is_ok() ? m.value() : proto::MembersResponse{};
+  }
+
+  // The ring has settled: the owners are exactly `owners`, no transition, and every live
+  // member has applied this ring version.
+  bool settled_on(const std::set<NodeId>& owners) {
+    auto m = members();
+    if (m.members.empty()) return false;
+    for (const auto& info : m.members) {
+      bool owner = owners.count(info.id) > 0;
+      if (owner != (info.partitions > 0)) return false;
+      if (owner && info.ring_version != m.ring_version) return false;
+    }
+    auto status = cluster_.client_of(0).node_status(0);
+    return status.is_ok() && status->transfers.empty() && status->ring_version == m.ring_version;
+  }
+
+  void join(int i) {
+    cluster_.start(i);
+    NodeId id = fmt::format("n{}", i + 1);
+    ASSERT_TRUE(wait_for(
+        [&] {
+          for (const auto& info : members().members) {
+            if (info.id == id) return true;
+          }
+          return false;
+        },
+        20s))
+        << id << " was never heard of by n1";
+    qkvctl({"node", "join", id});
+  }
+
+  ProcessCluster cluster_;
+};
+
+TEST_F(RebalanceTest, GrowThreeToFiveAndShrinkBackWhileWritingLosesNothing) {
+  for (int i = 0; i < 3; ++i) cluster_.start(i);
+  Writer writer(
+      {cluster_.client_address(0), cluster_.client_address(1), cluster_.client_address(2)});
+  ASSERT_TRUE(wait_for([&] { return writer.count() > 200; }, 20s));
+
+  join(3);
+  qkvctl({"ring", "plan"});
+  qkvctl({"ring", "commit"});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return settled_on({"n1", "n2", "n3", "n4"});
+      },
+      60s))
+      << cluster_.log_of(3);
+
+  join(4);
+  qkvctl({"ring", "commit"});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return settled_on({"n1", "n2", "n3", "n4", "n5"});
+      },
+      60s))
+      << cluster_.log_of(4);
+  std::size_t at_five = writer.count();
+
+  qkvctl({"node", "leave", "n4"});
+  qkvctl({"node", "leave", "n5"});
+  auto plan = qkvctl({"ring", "plan"});
+  EXPECT_NE(plan.output.find("leave n4"), std::string::npos) << plan.output;
+  qkvctl({"ring", "commit"});
+  // A leaving node exits by itself once it owns and holds nothing.
+  EXPECT_EQ(cluster_.wait_exit(3, 90s), 0) << cluster_.log_of(3);
+  EXPECT_EQ(cluster_.wait_exit(4, 90s), 0) << cluster_.log_of(4);
+  ASSERT_TRUE(wait_for([&] { return settled_on({"n1", "n2", "n3"}); }, 30s));
+  ASSERT_TRUE(wait_for([&] { return writer.count() > at_five + 200; }, 20s));
+  writer.stop();
+
+  // Every acknowledged write is found.
+  auto keys = writer.acknowledged();
+  client::Client reader = cluster_.client_of(1, 5000);
+  std::size_t missing = 0;
+  for (const auto& key : keys) {
+    auto got = reader.get(key, {.r = 2});
+    if (!got.is_ok() || got->values != std::vector<std::string>{"value of " + key}) {
+      if (++missing <= 5) ADD_FAILURE() << "acknowledged write lost: " << key;
+    }
+  }
+  EXPECT_EQ(missing, 0u) << "of " << keys.size() << " acknowledged writes";
+
+  // Every key is held by exactly its N primaries of the final ring.
+  auto ring = cluster_.client_of(0).ring();
+  ASSERT_TRUE(ring.is_ok());
+  ring::Ring final_ring(ring->owners);
+  std::vector<client::Client> locals;
+  for (int i = 0; i < 3; ++i) locals.push_back(cluster_.client_of(i));
+  std::size_t misplaced = 0;
+  for (std::size_t k = 0; k < keys.size(); k += 7) {
+    auto primaries = final_ring.preference_list(ring::token_of(keys[k]), 2).primaries;
+    for (int i = 0; i < 3; ++i) {
+      NodeId id = fmt::format("n{}", i + 1);
+      auto got = locals[i].get(keys[k], {.local = true});
+      bool held = got.is_ok() && got->found();
+      bool primary = std::find(primaries.begin(), primaries.end(), id) != primaries.end();
+      if (held != primary && ++misplaced <= 5) {
+        ADD_FAILURE() << keys[k] << (held ? " is held by non-primary " : " is missing on ") << id;
+      }
+    }
+  }
+  EXPECT_EQ(misplaced, 0u);
+
+  // The nodes that left hold no data.
+  for (int i : {3, 4}) {
+    storage::RocksDbOptions options;
+    auto store =
+        storage::RocksDbStorage::open(cluster_.dir() + fmt::format("/n{}", i + 1), options);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    std::size_t entries = 0;
+    ASSERT_TRUE((*store)
+                    ->scan(0, UINT64_MAX,
+                           [&](auto, auto, auto) {
+                             ++entries;
+                             return true;
+                           })
+                    .is_ok());
+    EXPECT_EQ(entries, 0u) << "n" << i + 1 << " left the ring but holds data";
+  }
+  std::cout << "[          ] " << keys.size() << " writes acknowledged, " << writer.failed()
+            << " failed, during 3 -> 4 -> 5 -> 3\n";
+}
+
+}  // namespace
+}  // namespace qkv::testing
