@@ -12,11 +12,15 @@
 // Closed loop: each connection keeps --in-flight requests outstanding; a completion issues
 // the next. Latency is from the call to the callback, recorded in log-linear histograms
 // (bench/histogram.h). The report is a table, or JSON with --json; a progress line goes to
-// stderr every second unless --quiet.
+// stderr every second unless --quiet. SIGUSR1 ends the current run phase early, as if its
+// --duration had passed (the load phase is not cut short): a script measuring "while
+// something lasts" (bench/transfer) runs with a long --duration and signals at the end.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -37,6 +41,14 @@ namespace qkv::bench {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// Set by SIGUSR1; the progress loop of a run phase ends the phase and clears it.
+std::atomic<bool> end_run_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);  // safe to store from a signal handler
+
+extern "C" void on_sigusr1(int) {
+  end_run_requested.store(true);
+}
 
 enum class Op { kRead, kUpdate, kRmw };
 constexpr const char* kOpNames[] = {"read", "update", "rmw"};
@@ -309,6 +321,7 @@ PhaseResult run_phase(const Config& config, const std::string& name,
         now - start >= std::chrono::duration<double>(config.duration_s)) {
       stop.store(true);
     }
+    if (name != "load" && end_run_requested.exchange(false)) stop.store(true);
   }
   for (auto& t : threads) t.join();
   if (!config.quiet) std::fprintf(stderr, "\n");
@@ -376,6 +389,7 @@ void print_table(const PhaseResult& r) {
 }
 
 int run(int argc, char** argv) {
+  std::signal(SIGUSR1, on_sigusr1);
   CLI::App app{"qkv-bench: YCSB-style load generator for qkv (bench/README.md)"};
   Config config;
   std::vector<std::string> workloads = {"A"};

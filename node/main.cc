@@ -31,6 +31,7 @@ struct Flags {
   bool sync_writes = false;
   bool no_hinted_handoff = false;
   uint64_t aae_exchange_interval_ms = 0;
+  uint64_t transfer_bytes_per_second_max = 0;
 };
 
 // Flags win over the file; both are validated together afterwards.
@@ -64,6 +65,9 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.partitions) c.partitions = f.partitions;
   if (f.sync_writes) c.sync_writes = true;
   if (f.no_hinted_handoff) c.hinted_handoff = false;
+  if (f.transfer_bytes_per_second_max) {
+    c.node.transfer.bytes_per_second_max = f.transfer_bytes_per_second_max;
+  }
   if (f.aae_exchange_interval_ms) {
     c.node.anti_entropy.exchange_interval = qkv::Duration(f.aae_exchange_interval_ms);
   }
@@ -222,6 +226,9 @@ int main(int argc, char** argv) {
   app.add_option("--aae-exchange-interval-ms", f.aae_exchange_interval_ms,
                  "anti-entropy exchange interval per partition "
                  "(anti_entropy.exchange_interval_ms; default 240000)");
+  app.add_option("--transfer-bytes-per-second-max", f.transfer_bytes_per_second_max,
+                 "what this node pulls per second in ownership transfers "
+                 "(transfer.bytes_per_second_max; default 33554432)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
   app.set_version_flag("--version", "qkvd 0.1.0");
   CLI11_PARSE(app, argc, argv);

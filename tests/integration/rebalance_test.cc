@@ -65,7 +65,36 @@ class RebalanceTest : public ::testing::Test {
  protected:
   // N=2, so the final three nodes do not all hold every key and "exactly the primaries"
   // says something.
-  RebalanceTest() : cluster_(5, {"--n", "2", "--r", "1", "--w", "2"}, 3) {}
+  RebalanceTest() : RebalanceTest({}) {}
+  explicit RebalanceTest(std::vector<std::string> flags)
+      : cluster_(5, with(std::move(flags), {"--n", "2", "--r", "1", "--w", "2"}), 3) {}
+  static std::vector<std::string> with(std::vector<std::string> a,
+                                       const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  uint64_t counter(int i, const std::string& name) {
+    auto status = cluster_.client_of(i).node_status(0);
+    if (!status.is_ok()) return 0;
+    for (const auto& [n, v] : status->counters) {
+      if (n == name) return v;
+    }
+    return 0;
+  }
+
+  // Every acknowledged write reads back through n2.
+  void expect_all_found(const std::vector<std::string>& keys) {
+    client::Client reader = cluster_.client_of(1, 5000);
+    std::size_t missing = 0;
+    for (const auto& key : keys) {
+      auto got = reader.get(key, {.r = 2});
+      if (!got.is_ok() || got->values != std::vector<std::string>{"value of " + key}) {
+        if (++missing <= 5) ADD_FAILURE() << "acknowledged write lost: " << key;
+      }
+    }
+    EXPECT_EQ(missing, 0u) << "of " << keys.size() << " acknowledged writes";
+  }
 
   RunResult qkvctl(std::vector<std::string> args) {
     args.insert(args.begin(), {"--cluster", cluster_.client_address(0)});
@@ -153,15 +182,7 @@ TEST_F(RebalanceTest, GrowThreeToFiveAndShrinkBackWhileWritingLosesNothing) {
 
   // Every acknowledged write is found.
   auto keys = writer.acknowledged();
-  client::Client reader = cluster_.client_of(1, 5000);
-  std::size_t missing = 0;
-  for (const auto& key : keys) {
-    auto got = reader.get(key, {.r = 2});
-    if (!got.is_ok() || got->values != std::vector<std::string>{"value of " + key}) {
-      if (++missing <= 5) ADD_FAILURE() << "acknowledged write lost: " << key;
-    }
-  }
-  EXPECT_EQ(missing, 0u) << "of " << keys.size() << " acknowledged writes";
+  expect_all_found(keys);
 
   // Every key is held by exactly its N primaries of the final ring.
   auto ring = cluster_.client_of(0).ring();
@@ -202,6 +223,39 @@ TEST_F(RebalanceTest, GrowThreeToFiveAndShrinkBackWhileWritingLosesNothing) {
   }
   std::cout << "[          ] " << keys.size() << " writes acknowledged, " << writer.failed()
             << " failed, during 3 -> 4 -> 5 -> 3\n";
+}
+
+// Transfers slowed to 64 KiB/s so the crashes land mid-transfer.
+class RebalanceCrashTest : public RebalanceTest {
+ protected:
+  RebalanceCrashTest() : RebalanceTest({"--transfer-bytes-per-second-max", "524288"}) {}
+};
+
+// A receiver killed mid-transfer copies its ranges again after its restart; a claimant
+// killed mid-transition completes it after its restart (it reloads the ring it issued).
+TEST_F(RebalanceCrashTest, ReceiverAndClaimantCrashesMidTransferLoseNothing) {
+  for (int i = 0; i < 3; ++i) cluster_.start(i);
+  Writer writer(
+      {cluster_.client_address(0), cluster_.client_address(1), cluster_.client_address(2)});
+  ASSERT_TRUE(wait_for([&] { return writer.count() > 20000; }, 60s));
+  join(3);
+  qkvctl({"ring", "commit"});
+  ASSERT_TRUE(wait_for([&] { return counter(3, "transfer_keys_received") > 0; }, 30s))
+      << cluster_.log_of(3);
+  cluster_.kill9(3);
+  cluster_.start(3);
+  cluster_.kill9(0);  // n1: the claimant
+  cluster_.start(0);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return settled_on({"n1", "n2", "n3", "n4"});
+      },
+      120s))
+      << "n4 received " << counter(3, "transfer_keys_received") << " keys, "
+      << counter(3, "transfer_ranges_done") << " ranges done; ring status:\n"
+      << qkvctl({"ring", "status"}).output;
+  writer.stop();
+  expect_all_found(writer.acknowledged());
 }
 
 }  // namespace

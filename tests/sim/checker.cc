@@ -42,6 +42,7 @@ class Checker {
       check_writes(key, merged);
       check_metadata(key, ks, merged);
     }
+    if (config_.ring_changes > 0) check_holdings();
     // Delays, duplicates and skew lose nothing: read-your-writes must hold under them.
     const Faults& f = config_.faults;
     if (f.loss == 0 && !f.partitions && !f.crashes && !f.wipes) check_solo();
@@ -66,6 +67,37 @@ class Checker {
       }
     }
     violations_.push_back(std::move(report));
+  }
+
+  void node_violation(const NodeId& node, const std::string& what) {
+    violations_.push_back(fmt::format("seed {}: node '{}': {} (final ring version {})\n",
+                                      config_.seed, node, what, state_.ring_version));
+  }
+
+  // Every node holds and stores only the ranges it replicates in the final ring: the old
+  // replicas dropped what moved away, and a node that left is empty.
+  void check_holdings() {
+    for (const auto& [node, h] : state_.holdings) {
+      std::vector<uint32_t> held, stored;
+      std::size_t stored_keys = 0;
+      for (uint32_t p : h.held) {
+        if (!h.replicated.count(p)) held.push_back(p);
+      }
+      for (const auto& [p, keys] : h.stored) {
+        if (!h.replicated.count(p)) stored.push_back(p), stored_keys += keys;
+      }
+      const char* who = h.removed                ? "left the ring and exited, yet"
+                        : h.replicated.empty() ? "replicates nothing in the final ring, yet"
+                                               : "";
+      if (!held.empty()) {
+        node_violation(node, fmt::format("{} still holds key ranges it does not replicate: {}",
+                                         who, fmt::join(held, ",")));
+      }
+      if (!stored.empty()) {
+        node_violation(node, fmt::format("{} stores {} keys of ranges it does not replicate: {}",
+                                         who, stored_keys, fmt::join(stored, ",")));
+      }
+    }
   }
 
   void check_convergence(const std::string& key, const KeyState& ks) {
@@ -133,8 +165,11 @@ class Checker {
 
   void check_metadata(const std::string& key, const KeyState& ks,
                       const causal::SiblingSet& merged) {
+    // Coordinators are primaries of the ring they had: with ring changes, of any ring.
+    const std::vector<NodeId>& primaries =
+        ks.ever_primaries.empty() ? ks.primaries : ks.ever_primaries;
     std::size_t bound = 0;
-    for (const auto& p : ks.primaries) bound += state_.incarnations.at(p);
+    for (const auto& p : primaries) bound += state_.incarnations.at(p);
     const auto& vv = merged.version_vector();
     if (vv.size() > bound) {
       violation(key, fmt::format("version vector has {} entries; the bound is {} (incarnations "
@@ -142,7 +177,7 @@ class Checker {
                                  vv.size(), bound));
     }
     for (const auto& e : vv.entries()) {
-      if (std::find(ks.primaries.begin(), ks.primaries.end(), e.actor.node) == ks.primaries.end()) {
+      if (std::find(primaries.begin(), primaries.end(), e.actor.node) == primaries.end()) {
         violation(key,
                   fmt::format("version vector names {}, which is not a primary", e.actor.node));
       }

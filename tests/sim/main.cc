@@ -92,6 +92,13 @@ int main(int argc, char** argv) {
                  "read: hinted handoff and final reads at R=N repair; aae: hinted handoff off, "
                  "no final reads, anti-entropy exchanges alone")
       ->check(CLI::IsMember({"read", "aae"}));
+  app.add_option("--ring-changes", config.ring_changes,
+                 "ring changes per run (0: off, a fixed ring of every node): the initial ring "
+                 "holds nodes - min(2, nodes - n) nodes, the rest are spares; during the faulty "
+                 "phase the operator commits joins, leaves (never below n members) and "
+                 "replaces one at a time through the claimant, and the workload lasts until "
+                 "the last transition has switched; needs --nodes > --n")
+      ->check(CLI::Range(0, 100));
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump")
@@ -164,6 +171,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qkv-sim: --n %u exceeds --nodes %d\n", config.n, config.nodes);
     return 2;
   }
+  if (config.ring_changes > 0 && static_cast<uint32_t>(config.nodes) <= config.n) {
+    std::fprintf(stderr, "qkv-sim: --ring-changes needs --nodes > --n (spares to join)\n");
+    return 2;
+  }
 
   Range range{config.seed, config.seed};
   bool sweep = !seeds.empty();
@@ -172,9 +183,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.keep_trace = print_trace && !sweep;
-  fmt::print("qkv-sim: nodes={} n={} ops={} keys={} clients={}+1 faults={} sync_writes={}{}\n",
+  fmt::print("qkv-sim: nodes={} n={} ops={} keys={} clients={}+1 faults={} sync_writes={}{}{}\n",
              config.nodes, config.n, config.ops, config.keys, config.clients,
-             config.faults.to_string(), sync, mutation == "none" ? "" : " mutation=" + mutation);
+             config.faults.to_string(), sync,
+             config.ring_changes > 0 ? fmt::format(" ring_changes={}", config.ring_changes) : "",
+             mutation == "none" ? "" : " mutation=" + mutation);
 
   uint64_t passed = 0, slowest_seed = range.first;
   double slowest_ms = 0;
@@ -194,6 +207,14 @@ int main(int argc, char** argv) {
           seed, result.ops, result.ops_acknowledged, result.messages, result.events,
           result.hints_stored, result.hints_delivered, result.destructive_event, result.trace_hash,
           ms, result.ok ? "ok" : "VIOLATION");
+      if (config.ring_changes > 0) {
+        fmt::print(
+            "  ring: {} joins, {} leaves, {} replaces, {} switches, final version {}; {} keys "
+            "transferred, {} ranges dropped, {} nodes removed\n",
+            result.ring_joins, result.ring_leaves, result.ring_replaces, result.ring_switches,
+            result.ring_version, result.transfer_keys_received, result.ranges_dropped,
+            result.nodes_removed);
+      }
     }
     if (result.ok) {
       ++passed;

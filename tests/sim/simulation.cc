@@ -9,6 +9,8 @@
 #include <random>
 #include <set>
 
+#include "gossip/node_state.h"
+#include "node/claimant.h"
 #include "node/incarnation.h"
 #include "node/node.h"
 #include "node/wire/replica_codec.h"
@@ -24,6 +26,23 @@ constexpr Duration kClientTimeout{3000};
 constexpr Duration kDrain{6000};  // after healing: longer than any delay plus timeouts
 constexpr Duration kRepairRound{3000};
 constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+// Ring changes: qkvd's gossip interval, and the time a transition may take to settle once
+// the faults stop.
+constexpr Duration kGossipInterval{1000};
+constexpr Duration kRingSettleMax{120'000};
+
+bool contains(const std::vector<NodeId>& ids, const NodeId& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+// "n1:4 n2:4 n3:5 n4:3": partitions per owner, for the trace.
+std::string describe_owners(const std::vector<NodeId>& owners) {
+  std::map<NodeId, int> count;
+  for (const auto& id : owners) ++count[id];
+  std::string out;
+  for (const auto& [id, c] : count) out += fmt::format("{}{}:{}", out.empty() ? "" : " ", id, c);
+  return out;
+}
 
 // The simulated world's clock: one for everything; nodes add their skew.
 class SimClock final : public Clock {
@@ -79,6 +98,15 @@ class Simulation {
 
  private:
   struct SimNode;
+  // The ring progress a node gossips about itself (gossip::NodeState's ring_version,
+  // transfers_done and status kRemoved). `seq` orders one node's reports across restarts,
+  // as gossip's (generation, version) does.
+  struct Report {
+    uint64_t seq = 0;
+    uint64_t ring_version = 0;
+    uint64_t transfers_done = 0;
+    bool removed = false;
+  };
   class SimTransport final : public node::Transport {
    public:
     SimTransport(Simulation& sim, int index) : sim_(sim), index_(index) {}
@@ -102,6 +130,19 @@ class Simulation {
     Duration skew{0};
     uint64_t life = 0;  // bumped at every crash: messages to an older life are lost
     std::set<uint64_t> incarnations;
+
+    // Ring changes only: what qkvd's Server keeps (node/server_ring.cc).
+    gossip::RingState ring;  // the last ring applied; saved with it, so a wipe loses it
+    Report report;           // its own gossiped ring progress (NodeState)
+    std::map<int, Report> view;  // what gossip told this process of the others (per life)
+    uint64_t last_applied = UINT64_MAX;         // Server::last_applied_
+    bool was_member = false;                    // Server::was_member_
+    std::unique_ptr<node::Claimant> claimant;   // per process: staging dies with it
+    bool progress_due = false;   // recompute the ring progress at the next tick
+    uint64_t ticks = 0;
+    bool ever_member = false;  // named by some ring: never a spare again
+    bool exiting = false;      // left, emptied, reported removed: exits 3 gossip rounds on
+    bool removed = false;      // exited for good
   };
   struct Client {
     int index = 0;
@@ -163,6 +204,38 @@ class Simulation {
   void schedule_faults();
   void inject_fault();
   void heal();
+
+  // Ring changes (config_.ring_changes > 0): gossip, the claimant and the operator, played
+  // as qkvd plays them (node/server_ring.cc).
+  bool rings_on() const { return config_.ring_changes > 0; }
+  const gossip::RingState& newest_ring() const { return rings_.rbegin()->second; }
+  // A node a client may connect to: any that has not left for good.
+  int pick_node();
+  // Server::apply_ring: the core takes the ring (and the next one), and saves it.
+  void apply_ring(int i, const gossip::RingState& ring);
+  // The newest ring reaches node i after a gossip delay (from a live node that has it and
+  // that no partition cuts off); a node down then learns it after its restart.
+  void gossip_ring(int i);
+  // Node i's own progress (ring_version, transfers_done, removed); gossiped if it changed.
+  void set_report(int i);
+  // Node `about`'s current report reaches node `to` after a gossip delay.
+  void gossip_report(int to, int about);
+  // Server::update_ring_progress, every 50 ms and after each ring change.
+  void update_progress(int i);
+  // Server::maybe_exit: a node that left goes once it holds nothing.
+  void maybe_exit(int i);
+  node::MemberView member_view(int i) const;
+  void publish_ring(int by, gossip::RingState ring, const std::string& why);
+  void try_ring_change();
+  bool ring_changes_pending() const {
+    return rings_on() && (ring_changes_left_ > 0 || !newest_ring().next_owners.empty());
+  }
+  // What still keeps the rings from settling after the faults ("" once settled).
+  std::string ring_unsettled() const;
+  // Counters of a process that ends (per-process in the core).
+  void end_life(SimNode& n);
+  // A ring event for the whole trace and every key's trace.
+  void trace_ring(const std::string& line);
   void final_repair();
   FinalState final_state() const;
 
@@ -190,6 +263,13 @@ class Simulation {
   uint64_t messages_ = 0;
   std::vector<std::string> full_trace_;
   std::string pending_context_;  // the context a read-modify-write carries to its write
+
+  // Ring changes.
+  std::map<uint64_t, gossip::RingState> rings_;  // every ring issued, by version
+  int ring_changes_left_ = 0;
+  int joins_ = 0, leaves_ = 0, replaces_ = 0, switches_ = 0, removed_count_ = 0;
+  uint64_t report_seq_ = 0;
+  uint64_t keys_received_ = 0, ranges_dropped_ = 0;  // of ended processes
 };
 
 void Simulation::trace(const std::string& line, const std::string* key) {
@@ -201,6 +281,17 @@ void Simulation::trace(const std::string& line, const std::string* key) {
     lines.push_back(stamped);
   }
   if (config_.keep_trace) full_trace_.push_back(std::move(stamped));
+}
+
+void Simulation::trace_ring(const std::string& line) {
+  trace(line);
+  std::string stamped = fmt::format(
+      "{:>8} {}", (clock_.now().time_since_epoch() - Duration(1'000'000)).count(), line);
+  for (const auto& key : keys_) key_trace_[key].push_back(stamped);
+  for (const auto& cl : clients_) {
+    if (!cl.solo) continue;
+    for (const auto& key : cl.keys) key_trace_[key].push_back(stamped);
+  }
 }
 
 void Simulation::run_until(TimePoint end) {
@@ -229,11 +320,29 @@ void Simulation::start_node(int i) {
   config.anti_entropy.exchange_timeout = Duration(2000);
   n.handoff = std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, *n.storage);
   QKV_ASSERT(n.handoff->open().is_ok());
+  // With ring changes the node starts as qkvd does: no ring, then the one it saved.
   n.core = std::make_unique<node::Node>(
-      config, ring_, *n.storage, *n.transport, causal::Actor{n.id, incarnation->incarnation},
-      node_now(i), aae_only ? nullptr : n.handoff.get(),
+      config, rings_on() ? nullptr : ring_, *n.storage, *n.transport,
+      causal::Actor{n.id, incarnation->incarnation}, node_now(i),
+      aae_only ? nullptr : n.handoff.get(),
       [this, i] { return static_cast<int64_t>(node_now(i).time_since_epoch().count()); });
   trace(fmt::format("start {} incarnation={}", n.id, incarnation->incarnation));
+  if (rings_on()) {
+    // A new process: gossip knows only itself, the claimant has nothing staged.
+    n.claimant = std::make_unique<node::Claimant>(n.id);
+    n.view.clear();
+    n.last_applied = UINT64_MAX;
+    n.was_member = false;
+    n.exiting = false;
+    if (n.ring.version != 0) apply_ring(i, n.ring);
+    // A node that still holds ranges it no longer owns was leaving when it stopped.
+    n.was_member = n.was_member || !n.core->held_ranges().empty();
+    n.progress_due = true;
+    for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
+      if (j != i && nodes_[j].report.seq != 0) gossip_report(i, j);
+    }
+    gossip_ring(i);
+  }
   after(kTick, [this, i, life = n.life] { tick(i, life); });
 }
 
@@ -242,17 +351,25 @@ void Simulation::tick(int i, uint64_t life) {
   n.storage->write_back(clock_.now());
   if (n.life != life || !n.core) return;
   n.core->on_tick(node_now(i));
+  // qkvd recomputes its ring progress every 50 ms and at once after a ring change.
+  if (rings_on() && (++n.ticks % 10 == 0 || n.progress_due)) {
+    n.progress_due = false;
+    update_progress(i);
+  }
   after(kTick, [this, i, life] { tick(i, life); });
 }
 
 void Simulation::crash(int i, bool machine, bool wipe) {
   SimNode& n = nodes_[i];
+  end_life(n);
   n.core.reset();
   n.handoff.reset();
   ++n.life;
   std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
-  if (wipe)
+  if (wipe) {
     n.storage = std::make_unique<SimStorage>(clock_, config_.sync_writes, config_.writeback);
+    n.ring = gossip::RingState{};  // the saved ring went with the disk
+  }
   if (wipe || lost > 0) destructive_ = true;
   trace(fmt::format("crash {} machine={} wipe={} lost_unsynced={}", n.id, machine, wipe, lost));
 }
@@ -397,7 +514,8 @@ void Simulation::finish(Op& op, const std::optional<proto::ClientResponse>& resp
 }
 
 void Simulation::client_step(Client& c) {
-  if (ops_started_ >= config_.ops) {
+  // With ring changes, the workload goes on until the last transition has switched.
+  if (ops_started_ >= config_.ops && !ring_changes_pending()) {
     ++clients_done_;
     return;
   }
@@ -416,7 +534,7 @@ void Simulation::start_op(Client& c) {
     return record_write(c, Op::Kind::kPut, key, std::nullopt);
   }
   std::size_t index = begin_op(c, Op::Kind::kGet, key, r);
-  issue(c, static_cast<int>(below(nodes_.size())), proto::GetRequest{key, r},
+  issue(c, pick_node(), proto::GetRequest{key, r},
         [this, &c, index, roll, write_kind](std::optional<proto::ClientResponse> response) {
           Op& op = history_[index];
           std::string context;
@@ -472,7 +590,7 @@ void Simulation::record_write(Client& c, Op::Kind kind, std::string key,
   } else {
     request = proto::DeleteRequest{key, context, w, primaries_only};
   }
-  issue(c, static_cast<int>(below(nodes_.size())), std::move(request),
+  issue(c, pick_node(), std::move(request),
         [this, &c, index](std::optional<proto::ClientResponse> response) {
           finish(history_[index], response);
           client_step(c);
@@ -528,7 +646,16 @@ void Simulation::inject_fault() {
   // with sync_writes off) at most once per run: two of them can legitimately lose a W=2
   // write (both copies gone), which no design prevents without anti-entropy.
   if (down_ > 0) return;
-  int x = static_cast<int>(below(k));
+  int x;
+  if (rings_on()) {  // not a node that left: it is gone, or about to go
+    std::vector<int> candidates;
+    for (int i = 0; i < k; ++i) {
+      if (!nodes_[i].removed && !nodes_[i].exiting) candidates.push_back(i);
+    }
+    x = candidates[below(candidates.size())];
+  } else {
+    x = static_cast<int>(below(k));
+  }
   bool wipe = kind == 2 && !destructive_;
   bool machine = wipe || below(2) == 1;
   if (machine && !config_.sync_writes && !wipe && destructive_) machine = false;
@@ -545,8 +672,262 @@ void Simulation::heal() {
   blocked_.clear();
   trace("heal: partitions removed, faults off");
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
-    if (!nodes_[i].core) start_node(i);
+    if (!nodes_[i].core && !nodes_[i].removed) start_node(i);
   }
+}
+
+int Simulation::pick_node() {
+  if (!rings_on()) return static_cast<int>(below(nodes_.size()));
+  std::vector<int> candidates;
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    if (!nodes_[i].removed) candidates.push_back(i);
+  }
+  return candidates[below(candidates.size())];
+}
+
+void Simulation::end_life(SimNode& n) {
+  if (!n.core) return;
+  keys_received_ += n.core->transfer().counters().keys_received;
+  ranges_dropped_ += n.core->counters().ranges_dropped;
+}
+
+void Simulation::apply_ring(int i, const gossip::RingState& state) {
+  SimNode& n = nodes_[i];
+  if (state.owners.empty()) return;
+  auto current = std::make_shared<const ring::Ring>(state.owners);
+  std::shared_ptr<const ring::Ring> next;
+  if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
+  n.core->set_ring(std::move(current), std::move(next), state.version);
+  n.ring = state;  // saved (put_meta is synced)
+  trace(fmt::format("ring {} applies v{}{}", n.id, state.version,
+                    state.next_owners.empty() ? "" : " (transition)"));
+  // Server::update_own_status: only was_member_ matters here.
+  if (contains(state.owners, n.id)) n.was_member = true;
+  n.progress_due = true;
+}
+
+void Simulation::gossip_ring(int i) {
+  after(between(100, 2 * kGossipInterval.count()), [this, i] {
+    SimNode& n = nodes_[i];
+    if (!n.core) return;  // down: it learns the ring after its restart
+    const gossip::RingState& newest = newest_ring();
+    if (n.ring.version >= newest.version) return;
+    // From a live node that has it, on this side of every cut; else a round later.
+    bool reachable = false;
+    for (int k = 0; k < static_cast<int>(nodes_.size()); ++k) {
+      if (k != i && nodes_[k].core && nodes_[k].ring.version == newest.version &&
+          !blocked_.count({k, i})) {
+        reachable = true;
+      }
+    }
+    if (!reachable) return gossip_ring(i);
+    apply_ring(i, newest);
+  });
+}
+
+void Simulation::set_report(int i) {
+  SimNode& n = nodes_[i];
+  Report r{0, n.ring.version, n.core->transfer().done_version(), n.exiting};
+  if (n.report.seq != 0 && r.ring_version == n.report.ring_version &&
+      r.transfers_done == n.report.transfers_done && r.removed == n.report.removed) {
+    return;
+  }
+  r.seq = ++report_seq_;
+  n.report = r;
+  trace(fmt::format("gossip {} reports ring_version={} transfers_done={}{}", n.id, r.ring_version,
+                    r.transfers_done, r.removed ? " removed" : ""));
+  for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
+    if (j != i && !nodes_[j].removed) gossip_report(j, i);
+  }
+}
+
+void Simulation::gossip_report(int to, int about) {
+  after(between(100, 2 * kGossipInterval.count()), [this, to, about] {
+    SimNode& n = nodes_[to];
+    if (!n.core) return;  // down: it hears again after its restart
+    if (nodes_[about].core && blocked_.count({about, to})) return gossip_report(to, about);
+    // Gossip carries the newest state it has: the current report, never an older one.
+    const Report& r = nodes_[about].report;
+    Report& known = n.view[about];
+    if (r.seq > known.seq) known = r;
+  });
+}
+
+void Simulation::update_progress(int i) {
+  SimNode& n = nodes_[i];
+  const gossip::RingState ring = n.ring;
+  // As update_ring_progress: the lowest ring version the live ring members have applied,
+  // as far as this node has heard; none if one has a newer ring than ours.
+  uint64_t applied = ring.version;
+  std::set<NodeId> members(ring.owners.begin(), ring.owners.end());
+  members.insert(ring.next_owners.begin(), ring.next_owners.end());
+  for (const auto& [j, r] : n.view) {
+    if (r.removed) continue;
+    if (r.ring_version > ring.version) {
+      applied = 0;
+      break;
+    }
+    // Liveness: a crashed node's links break at once (Server convicts it).
+    if (members.count(nodes_[j].id) && nodes_[j].core) {
+      applied = std::min(applied, r.ring_version);
+    }
+  }
+  if (applied != n.last_applied) {
+    n.last_applied = applied;
+    trace(fmt::format("ring {} sees v{} applied by the live members", n.id, applied));
+    n.core->set_ring_applied(applied, node_now(i));
+  }
+  set_report(i);
+  if (ring.claimant == n.id) {
+    if (auto completed = n.claimant->maybe_complete(ring, member_view(i))) {
+      ++switches_;
+      publish_ring(i, std::move(*completed), "switch");
+    }
+  }
+  maybe_exit(i);
+}
+
+void Simulation::maybe_exit(int i) {
+  SimNode& n = nodes_[i];
+  if (!n.was_member || !n.ring.next_owners.empty() || n.exiting) return;
+  if (contains(n.ring.owners, n.id)) return;
+  uint64_t hints = 0;
+  if (n.handoff) {
+    for (const auto& [target, count_bytes] : n.handoff->pending()) hints += count_bytes.first;
+  }
+  if (!n.core->held_ranges().empty() || hints > 0 || n.core->in_flight() > 0) return;
+  n.exiting = true;
+  trace_ring(fmt::format("ring {} holds nothing: removed, exits after 3 gossip rounds", n.id));
+  set_report(i);
+  after(3 * kGossipInterval, [this, i, life = n.life] {
+    SimNode& node = nodes_[i];
+    QKV_ASSERT(node.life == life && node.core);  // faults spare a node that is exiting
+    end_life(node);
+    node.core.reset();
+    node.handoff.reset();
+    ++node.life;
+    node.removed = true;
+    ++removed_count_;
+    trace_ring(fmt::format("ring {} exits", node.id));
+  });
+}
+
+node::MemberView Simulation::member_view(int i) const {
+  node::MemberView view;
+  auto add = [&](int j, const Report& r) {
+    gossip::NodeState state;
+    state.id = nodes_[j].id;
+    state.status = r.removed ? gossip::Status::kRemoved : gossip::Status::kNormal;
+    state.ring_version = r.ring_version;
+    state.transfers_done = r.transfers_done;
+    view.emplace(state.id, std::move(state));
+  };
+  add(i, nodes_[i].report);
+  for (const auto& [j, r] : nodes_[i].view) add(j, r);
+  return view;
+}
+
+void Simulation::publish_ring(int by, gossip::RingState ring, const std::string& why) {
+  for (auto& n : nodes_) {
+    if (contains(ring.owners, n.id) || contains(ring.next_owners, n.id)) n.ever_member = true;
+  }
+  trace_ring(fmt::format("ring v{} issued by {} ({}): owners {{{}}}{}", ring.version,
+                         nodes_[by].id, why, describe_owners(ring.owners),
+                         ring.next_owners.empty()
+                             ? ""
+                             : fmt::format(" next {{{}}}", describe_owners(ring.next_owners))));
+  rings_[ring.version] = ring;
+  apply_ring(by, ring);  // the claimant's own gossip core takes it at once
+  for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
+    if (j != by && !nodes_[j].removed) gossip_ring(j);
+  }
+}
+
+void Simulation::try_ring_change() {
+  if (ring_changes_left_ == 0) return;
+  auto retry = [this] { after(between(100, 500), [this] { try_ring_change(); }); };
+  const gossip::RingState ring = newest_ring();
+  // One transition at a time: the last switch applied everywhere (a node down counts with
+  // the ring it saved), and the claimant up to take the operator's commit.
+  if (!ring.next_owners.empty()) return retry();
+  for (const auto& n : nodes_) {
+    if (!n.removed && n.ring.version != ring.version) return retry();
+  }
+  const int c = index_of(ring.claimant);
+  if (!nodes_[c].core) return retry();
+  std::vector<NodeId> spares, members = ring::Ring(ring.owners).members();
+  for (const auto& n : nodes_) {
+    if (!n.removed && !n.exiting && !n.ever_member) spares.push_back(n.id);
+  }
+  using Kind = node::RingChange::Kind;
+  std::vector<Kind> kinds;
+  if (!spares.empty()) kinds.insert(kinds.end(), {Kind::kJoin, Kind::kReplace});
+  if (members.size() > config_.n) kinds.push_back(Kind::kLeave);
+  if (kinds.empty()) {
+    trace_ring("ring changes: no spare left and the ring has n members; no more changes");
+    ring_changes_left_ = 0;
+    return;
+  }
+  node::RingChange change;
+  change.kind = kinds[below(kinds.size())];
+  if (change.kind == Kind::kJoin) {
+    change.node = spares[below(spares.size())];
+  } else {
+    change.node = members[below(members.size())];
+    if (change.kind == Kind::kReplace) change.replacement = spares[below(spares.size())];
+  }
+  // The operator: stage, plan, commit, at the claimant (qkvctl ring plan/commit).
+  SimNode& claimant = nodes_[c];
+  const node::MemberView view = member_view(c);
+  Result<gossip::RingState> committed = [&]() -> Result<gossip::RingState> {
+    QKV_RETURN_IF_ERROR(claimant.claimant->stage(change, claimant.ring, view));
+    auto plan = claimant.claimant->plan(claimant.ring, view);
+    if (!plan) return plan.status();
+    return claimant.claimant->commit(plan->id, claimant.ring, view);
+  }();
+  if (!committed) {
+    claimant.claimant->clear_staged();
+    trace_ring(fmt::format("ring change '{}' refused: {}", node::describe(change),
+                           committed.status().to_string()));
+    return retry();
+  }
+  --ring_changes_left_;
+  ++(change.kind == Kind::kJoin ? joins_ : change.kind == Kind::kLeave ? leaves_ : replaces_);
+  publish_ring(c, std::move(committed).value(), node::describe(change));
+  if (ring_changes_left_ > 0) {
+    after(between(0, 3000), [this] { try_ring_change(); });
+  }
+}
+
+std::string Simulation::ring_unsettled() const {
+  const gossip::RingState& ring = newest_ring();
+  if (ring_changes_left_ > 0) return fmt::format("{} ring changes never made", ring_changes_left_);
+  if (!ring.next_owners.empty()) {
+    node::MemberView members;
+    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+      if (nodes_[i].report.seq == 0) continue;
+      gossip::NodeState state;
+      state.id = nodes_[i].id;
+      state.transfers_done = nodes_[i].report.transfers_done;
+      members.emplace(state.id, state);
+    }
+    return fmt::format("the transition to v{} never completed: waiting on receivers {}",
+                       ring.version + 1,
+                       fmt::join(node::transition_progress(ring, members).waiting_on, ","));
+  }
+  for (const auto& n : nodes_) {
+    if (!n.removed && n.ring.version != ring.version) {
+      return fmt::format("{} never applied ring v{} (has v{})", n.id, ring.version,
+                         n.ring.version);
+    }
+  }
+  for (const auto& n : nodes_) {
+    if (!n.removed && n.core && !contains(ring.owners, n.id) && !n.core->held_ranges().empty()) {
+      return fmt::format("{} left the ring and still holds {} key ranges", n.id,
+                         n.core->held_ranges().size());
+    }
+  }
+  return "";
 }
 
 void Simulation::final_repair() {
@@ -558,8 +939,7 @@ void Simulation::final_repair() {
   }
   for (const auto& key : all) {
     run_until(clock_.now() + Duration(50));
-    issue(c, static_cast<int>(below(nodes_.size())),
-          proto::GetRequest{key, static_cast<uint8_t>(config_.n)},
+    issue(c, pick_node(), proto::GetRequest{key, static_cast<uint8_t>(config_.n)},
           [this, key](std::optional<proto::ClientResponse> response) {
             trace(fmt::format("final read {} -> {}", key,
                               response ? response->status.to_string() : "no answer"),
@@ -575,9 +955,25 @@ FinalState Simulation::final_state() const {
   for (const auto& cl : clients_) {
     if (cl.solo) all.insert(all.end(), cl.keys.begin(), cl.keys.end());
   }
+  // Replicas are judged against the final ring; coordinators were primaries of any ring.
+  std::shared_ptr<const ring::Ring> final_ring = ring_;
+  std::vector<std::shared_ptr<const ring::Ring>> every_ring;
+  if (rings_on()) {
+    final_ring = std::make_shared<const ring::Ring>(newest_ring().owners);
+    for (const auto& [version, r] : rings_) {
+      every_ring.push_back(std::make_shared<const ring::Ring>(r.owners));
+      if (!r.next_owners.empty())
+        every_ring.push_back(std::make_shared<const ring::Ring>(r.next_owners));
+    }
+  }
   for (const auto& key : all) {
     KeyState& ks = state.keys[key];
-    ks.primaries = ring_->preference_list(ring::token_of(key), config_.n).primaries;
+    ks.primaries = final_ring->preference_list(ring::token_of(key), config_.n).primaries;
+    std::set<NodeId> ever;
+    for (const auto& r : every_ring) {
+      for (auto& p : r->preference_list(ring::token_of(key), config_.n).primaries) ever.insert(p);
+    }
+    ks.ever_primaries.assign(ever.begin(), ever.end());
     for (const auto& n : nodes_) {
       auto bytes = n.storage->get(ring::token_of(key), key);
       QKV_ASSERT(bytes.is_ok());
@@ -591,6 +987,24 @@ FinalState Simulation::final_state() const {
     }
   }
   for (const auto& n : nodes_) state.incarnations[n.id] = n.incarnations.size();
+  if (!rings_on()) return state;
+  state.ring_version = newest_ring().version;
+  for (const auto& n : nodes_) {
+    NodeHolding& h = state.holdings[n.id];
+    h.removed = n.removed;
+    for (uint32_t p = 0; p < final_ring->partition_count(); ++p) {
+      if (final_ring->preference_list(final_ring->first_token(p), config_.n).is_primary(n.id)) {
+        h.replicated.insert(p);
+      }
+    }
+    if (n.core) h.held = n.core->held_ranges();
+    Status scanned =
+        n.storage->scan(0, UINT64_MAX, [&](ring::Token token, std::string_view, std::string_view) {
+          ++h.stored[final_ring->partition_of(token)];
+          return true;
+        });
+    QKV_ASSERT(scanned.is_ok());
+  }
   return state;
 }
 
@@ -598,7 +1012,11 @@ SimResult Simulation::run() {
   std::vector<NodeId> ids;
   for (int i = 0; i < config_.nodes; ++i) ids.push_back(fmt::format("n{}", i + 1));
   QKV_ASSERT(config_.nodes >= 1 && config_.nodes <= 9);  // one-digit ids: index_of
-  auto ring = ring::Ring::claim(ids, config_.partitions, config_.n);
+  // With ring changes, the last nodes start as spares (outside the ring).
+  const int spares =
+      rings_on() ? std::min(2, std::max(0, config_.nodes - static_cast<int>(config_.n))) : 0;
+  std::vector<NodeId> ring_members(ids.begin(), ids.end() - spares);
+  auto ring = ring::Ring::claim(ring_members, config_.partitions, config_.n);
   QKV_ASSERT(ring.is_ok());
   ring_ = std::make_shared<const ring::Ring>(std::move(ring).value());
   nodes_.resize(ids.size());
@@ -620,10 +1038,29 @@ SimResult Simulation::run() {
       clients_[i].keys = keys_;
     }
   }
+  if (rings_on()) {
+    // Version 1, saved by every node as if bootstrapped; the smallest member claims.
+    gossip::RingState initial;
+    initial.version = 1;
+    initial.n = config_.n;
+    initial.owners = ring_->owners();
+    initial.claimant = *std::min_element(ring_members.begin(), ring_members.end());
+    rings_[1] = initial;
+    for (auto& n : nodes_) {
+      n.ring = initial;
+      n.ever_member = contains(initial.owners, n.id);
+    }
+    ring_changes_left_ = config_.ring_changes;
+    trace_ring(fmt::format("ring v1: owners {{{}}}, spares {}", describe_owners(initial.owners),
+                           spares));
+  }
   for (int i = 0; i < config_.nodes; ++i) start_node(i);
   faults_on_ = config_.faults.any();
   if (faults_on_) schedule_faults();
   for (auto& c : clients_) client_step(c);
+  // The first change once gossip has spread every node's state (joins need the claimant
+  // to know the joiner).
+  if (rings_on()) after(between(2000, 5000), [this] { try_ring_change(); });
 
   // Workload phase, bounded in simulated time as well as in operations.
   const TimePoint limit = clock_.now() + Duration(600'000);
@@ -632,6 +1069,14 @@ SimResult Simulation::run() {
     run_until(clock_.now() + Duration(100));
   }
   heal();
+  std::string unsettled;
+  if (rings_on()) {
+    // The last transition completes and every node applies the final ring, faults off.
+    const TimePoint settle_limit = clock_.now() + kRingSettleMax;
+    while (!(unsettled = ring_unsettled()).empty() && clock_.now() < settle_limit) {
+      run_until(clock_.now() + Duration(100));
+    }
+  }
   run_until(clock_.now() + kDrain);
   if (config_.repair == SimConfig::Repair::kAntiEntropy) {
     // No reads: only exchanges (every partition every 0.5 s, jittered) repair. Trees are
@@ -647,6 +1092,11 @@ SimResult Simulation::run() {
   result.violations = check(config_, history_, final_state(), destructive_, key_trace_);
   if (clock_.now() >= limit)
     result.violations.push_back("the workload did not finish in 600 s of simulated time");
+  if (!unsettled.empty()) {
+    result.violations.push_back(
+        fmt::format("seed {}: the ring did not settle within {} s after the faults stopped: {}\n",
+                    config_.seed, kRingSettleMax.count() / 1000, unsettled));
+  }
   result.ok = result.violations.empty();
   for (const auto& v : result.violations) hash(v);
   result.trace_hash = trace_hash_;
@@ -662,6 +1112,21 @@ SimResult Simulation::run() {
     if (!n.handoff) continue;
     result.hints_stored += n.handoff->stats().stored;
     result.hints_delivered += n.handoff->stats().delivered;
+  }
+  if (rings_on()) {
+    result.ring_joins = joins_;
+    result.ring_leaves = leaves_;
+    result.ring_replaces = replaces_;
+    result.ring_switches = switches_;
+    result.ring_version = newest_ring().version;
+    result.nodes_removed = removed_count_;
+    result.transfer_keys_received = keys_received_;
+    result.ranges_dropped = ranges_dropped_;
+    for (const auto& n : nodes_) {
+      if (!n.core) continue;
+      result.transfer_keys_received += n.core->transfer().counters().keys_received;
+      result.ranges_dropped += n.core->counters().ranges_dropped;
+    }
   }
   result.trace = std::move(full_trace_);
   return result;

@@ -12,6 +12,14 @@
 // in-flight work drains, every key is read at R=N twice (read repair is the repair
 // mechanism that exists today), and the checker (checker.h) judges the final state and
 // the history.
+//
+// Ring changes (ring_changes > 0): some nodes start outside the ring (spares), and during
+// the faulty phase the simulation plays the operator, gossip and the claimant as qkvd does
+// (node/server_ring.cc): joins, leaves and replaces are committed through node::Claimant,
+// each ring version reaches every node after its own gossip delay (a crashed node restarts
+// with the ring it had saved), each node's view of the others' ring progress is gossiped
+// too, and the claimant switches to the next ring once every receiver reports its
+// transfers done. The checker then judges replicas against the final ring.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +69,11 @@ struct SimConfig {
   // second).
   enum class Repair { kReadRepair, kAntiEntropy };
   Repair repair = Repair::kReadRepair;
+  // Ring changes (join, leave, replace) committed during the faulty phase; 0: a fixed ring
+  // of every node. With changes, the initial ring holds nodes - min(2, nodes - n) nodes and
+  // the rest are spares, the ring never has fewer than n members, and the workload lasts
+  // until every change is committed and the last transition has switched.
+  int ring_changes = 0;
 };
 
 // One client operation as the client saw it.
@@ -95,6 +108,16 @@ struct SimResult {
   uint64_t hints_stored = 0;       // by the nodes' last lives (handoff stats are per process)
   uint64_t hints_delivered = 0;
   std::vector<std::string> trace;  // with keep_trace
+  // Ring changes (ring_changes > 0): committed changes, transitions completed (switches),
+  // the final ring version, and what moved (summed over every node's every life).
+  int ring_joins = 0;
+  int ring_leaves = 0;
+  int ring_replaces = 0;
+  int ring_switches = 0;
+  uint64_t ring_version = 0;
+  uint64_t transfer_keys_received = 0;
+  uint64_t ranges_dropped = 0;
+  int nodes_removed = 0;  // nodes that left the ring, emptied and exited
 };
 
 // Runs one simulation. Never throws; a broken invariant inside a core aborts (QKV_ASSERT).
