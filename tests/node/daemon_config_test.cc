@@ -132,6 +132,32 @@ TEST(DaemonConfigTest, AntiEntropySettingsAreReadAndChecked) {
   EXPECT_THAT(unknown.status().message(), HasSubstr("anti_entropy.intervall"));
 }
 
+TEST(DaemonConfigTest, TransferSettingsAreReadAndChecked) {
+  auto config = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[transfer]\nconcurrent_max = 4\n"
+      "bytes_per_second_max = 1048576\nbatch_bytes_max = 65536\nrequest_timeout_ms = 3000\n",
+      "transfer.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->node.transfer.concurrent_max, 4u);
+  EXPECT_EQ(config->node.transfer.bytes_per_second_max, 1048576u);
+  EXPECT_EQ(config->node.transfer.batch_bytes_max, 65536u);
+  EXPECT_EQ(config->node.transfer.request_timeout, Duration(3000));
+  EXPECT_TRUE(config->node.transfer.validate().is_ok());
+
+  auto zero = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[transfer]\nconcurrent_max = 0\n", "z.toml");
+  ASSERT_TRUE(zero.is_ok());
+  EXPECT_THAT(zero->node.validate().message(), HasSubstr("transfer.concurrent_max"));
+  auto huge = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[transfer]\nbatch_bytes_max = 100000000\n",
+      "h.toml");
+  ASSERT_TRUE(huge.is_ok());
+  EXPECT_THAT(huge->node.validate().message(), HasSubstr("transfer.batch_bytes_max is 100000000"));
+  auto unknown = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[transfer]\nrate = 5\n", "u.toml");
+  EXPECT_THAT(unknown.status().message(), HasSubstr("transfer.rate"));
+}
+
 TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
   auto config = parse_daemon_config(
       "node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"127.0.0.1:7101\"]\n",
