@@ -166,6 +166,7 @@ bool Node::takes_writes_for(ring::Token token, bool primary) const {
 
 void Node::set_liveness(std::function<bool(const NodeId&)> is_up) {
   is_up_ = is_up;
+  transfer_.set_liveness(is_up);
   aae_.set_liveness(std::move(is_up));
 }
 

@@ -14,6 +14,20 @@ namespace {
 
 constexpr std::string_view kRingMeta = "ring";
 
+RingChange::Kind change_kind(proto::RingChangeKind kind) {
+  switch (kind) {
+    case proto::RingChangeKind::kJoin:
+      return RingChange::Kind::kJoin;
+    case proto::RingChangeKind::kLeave:
+      return RingChange::Kind::kLeave;
+    case proto::RingChangeKind::kReplace:
+      return RingChange::Kind::kReplace;
+    case proto::RingChangeKind::kRebalance:
+      break;
+  }
+  return RingChange::Kind::kRebalance;
+}
+
 std::set<NodeId> ring_members(const gossip::RingState& ring) {
   std::set<NodeId> out(ring.owners.begin(), ring.owners.end());
   out.insert(ring.next_owners.begin(), ring.next_owners.end());
@@ -141,8 +155,7 @@ proto::ClientResponse Server::ring_admin(uint64_t request_id,
   Status status = Status::ok();
   switch (request.action) {
     case proto::RingAction::kStage: {
-      RingChange change{static_cast<RingChange::Kind>(request.kind), request.node,
-                        request.replacement};
+      RingChange change{change_kind(request.kind), request.node, request.replacement};
       status = claimant_.stage(std::move(change), ring, gossip_.members());
       if (status.is_ok())
         spdlog::info("event=ring_change_staged change=\"{}\"", describe(claimant_.staged().back()));
