@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -105,6 +107,12 @@ class RebalanceTest : public ::testing::Test {
     return r;
   }
 
+  // qkvctl through node i only, whatever its exit status.
+  RunResult qkvctl_via(int i, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--cluster", cluster_.client_address(i)});
+    return run_program(QKVCTL_PATH, args);
+  }
+
   proto::MembersResponse members() {
     auto m = cluster_.client_of(0).members();
     return m.is_ok() ? m.value() : proto::MembersResponse{};
@@ -149,8 +157,21 @@ TEST_F(RebalanceTest, GrowThreeToFiveAndShrinkBackWhileWritingLosesNothing) {
   ASSERT_TRUE(wait_for([&] { return writer.count() > 200; }, 20s));
 
   join(3);
-  qkvctl({"ring", "plan"});
-  qkvctl({"ring", "commit"});
+  // Two operators commit the same plan through two different nodes at once: the claimant
+  // applies it once; the other commit is told it was already committed.
+  auto plan_json = nlohmann::json::parse(qkvctl({"--json", "ring", "plan"}).output);
+  std::string plan_id = plan_json.at("plan_id").get<std::string>();
+  RunResult first, second;
+  std::thread a([&] { first = qkvctl_via(1, {"ring", "commit", "--plan-id", plan_id}); });
+  std::thread b([&] { second = qkvctl_via(2, {"ring", "commit", "--plan-id", plan_id}); });
+  a.join();
+  b.join();
+  EXPECT_EQ((first.exit_code == 0) + (second.exit_code == 0), 1) << first.output << "\n---\n"
+                                                                 << second.output;
+  EXPECT_NE((first.exit_code == 0 ? second : first).output.find("already committed"),
+            std::string::npos)
+      << first.output << "\n---\n"
+      << second.output;
   ASSERT_TRUE(wait_for(
       [&] {
         return settled_on({"n1", "n2", "n3", "n4"});
