@@ -13,6 +13,7 @@ enum class Kind {
   kAckBeforeW,           // PutRound reports success after the first ack, whatever W is
   kJoinDropsConcurrent,  // SiblingSet::join drops the other side's concurrent siblings
   kNoIncarnationBump,    // a restart after an unclean stop keeps the incarnation (kv679)
+  kWritesSkipReceivers,  // writes during a ring transition are not sent to the receivers
 };
 
 #ifdef QKV_MUTATIONS

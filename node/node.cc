@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/mutation.h"
 #include "node/storage/storage.h"
 #include "node/wire/replica_codec.h"
 
@@ -278,6 +279,16 @@ void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool f
   if (const auto* get = std::get_if<proto::GetRequest>(&request.op)) {
     return coordinate_get(std::move(reply_to), *get, deadline);
   }
+  if (!takes_writes_for(ring::token_of(key), list.is_primary(config_.node_id))) {
+    // Forwarded by a node whose ring disagrees with ours, and we do not hold the key's range
+    // (we dropped it, or never had it): coordinating from an empty state would reissue a
+    // dot this node already used for the key. The client retries once the rings agree.
+    return reply_status(reply_to,
+                        Status::unavailable(fmt::format(
+                            "{} is not a replica of the key in ring version {}: the forwarding "
+                            "node's ring differs (a ring change is spreading); retry",
+                            config_.node_id, ring_version_)));
+  }
   coordinate_put(std::move(reply_to), request, now, deadline);
 }
 
@@ -308,18 +319,30 @@ void Node::coordinate_put(ReplyTo reply_to, const proto::ClientRequest& request,
       current.update(decode_context(*context).value(), actor_, std::move(value));
   store(token, *key, local.value(), updated);
 
-  PutOp op{coordinator::PutRound(list.primaries, w),
+  // In a ring transition the key's receivers are replicas of the write too, and each one
+  // raises the quorum by one (Cassandra's pending ranges): W + p acks among the old
+  // primaries and the p receivers leave at least W in either table, so a read of R from
+  // the old or the new primaries (R + W > N) still sees the write after the switch.
+  std::vector<NodeId> replicas = list.primaries;
+  if (!QKV_MUTATION(kWritesSkipReceivers)) {
+    for (NodeId& receiver : receivers_of(token)) replicas.push_back(std::move(receiver));
+  }
+  const auto quorum = static_cast<uint32_t>(w + replicas.size() - list.primaries.size());
+  PutOp op{coordinator::PutRound(replicas, quorum),
            *key,
            std::move(updated),
            !primaries_only,
-           list.primaries,
+           replicas,
            {},
            {},
            std::min(deadline, now + config_.request_timeout / 2)};
   // Fallbacks that are up first, in ring order; the others after them: when no up one is
   // left, a node believed down (perhaps wrongly, under load) is still worth a try.
+  // A receiver is a replica already, never a stand-in.
   op.fallbacks_left = list.fallbacks;
-  op.receivers = receivers_of(token);
+  std::erase_if(op.fallbacks_left, [&](const NodeId& f) {
+    return std::find(replicas.begin(), replicas.end(), f) != replicas.end();
+  });
   std::stable_partition(op.fallbacks_left.begin(), op.fallbacks_left.end(),
                         [&](const NodeId& f) { return is_up(f); });
   // Sent on (and tracked) once this node's copy is committed.
@@ -344,17 +367,6 @@ void Node::send_put_round(StagedPut staged) {
       if (!sent.is_ok()) failed.emplace_back(replica, sent);
     }
   }
-  for (const NodeId& receiver : put.receivers) {
-    Status sent = is_up(receiver)
-                      ? transport_.send(receiver, PeerMessage{config_.node_id, id,
-                                                              ReplicaWrite{put.key, put.state, {}}})
-                      : Status::unavailable(receiver + " is down");
-    if (sent.is_ok()) {
-      put.receivers_waiting.insert(receiver);
-    } else {
-      keep_hint(put, receiver);
-    }
-  }
   // Each may stand a fallback in, or decide (and forget) the round.
   for (const auto& [replica, status] : failed) on_put_reply(id, replica, status);
   if (pending_.count(id)) progress_put(id);
@@ -364,10 +376,6 @@ void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   PutOp& put = std::get<PutOp>(it->second.op);
-  if (put.receivers_waiting.erase(from)) {
-    if (!status.is_ok()) keep_hint(put, from);
-    return progress_put(id);
-  }
   put.round.on_reply(from, status);
   if (!status.is_ok()) {
     auto standing = put.standing_in.find(from);
@@ -754,8 +762,6 @@ void Node::expire(uint64_t id, TimePoint now) {
     });
     if (!covered) keep_hint(put, primary);
   }
-  for (const NodeId& receiver : put.receivers_waiting) keep_hint(put, receiver);
-  put.receivers_waiting.clear();
   put.round.on_timeout();
   progress_put(id);
 }
@@ -777,7 +783,7 @@ void Node::progress_put(uint64_t id) {
       reply(it->second.reply_to, std::move(response));
     }
   }
-  if (put.answered && put.round.complete() && put.receivers_waiting.empty()) {
+  if (put.answered && put.round.complete()) {
     deadlines_.erase({it->second.armed, id});
     pending_.erase(it);
   }
@@ -813,6 +819,11 @@ void Node::read_repair(const std::string& key, const coordinator::GetRound& roun
   for (const NodeId& stale : round.stale_replicas()) {
     ++counters_.read_repairs;
     if (stale == config_.node_id) {
+      // Not into a range this node has dropped since the get began (a ring change).
+      if (!takes_writes_for(token, ring_->preference_list(token, config_.n).is_primary(
+                                       config_.node_id))) {
+        continue;
+      }
       (void)merge_locally(token, key, round.merged());  // a failure is counted in storage_errors
     } else {
       // Request id 0: no round waits for this ack (ids start at 1), so it is dropped.

@@ -90,8 +90,9 @@ class Node {
   //
   // Ring transitions (node/transfer.h): with `next` non-null, `ring` still serves reads and
   // coordinates; every write also goes to the key's primaries in `next` that are not
-  // primaries in `ring` (the receivers; one that misses it gets a hint; their acks do not
-  // count towards W), replicas accept writes for ranges they hold in either ring, and this
+  // primaries in `ring` (the receivers), each raising the write quorum by one (W + p, as
+  // Cassandra's pending ranges; a receiver that misses it gets a stand-in or a hint like
+  // any primary), replicas accept writes for ranges they hold in either ring, and this
   // node pulls the ranges it receives. `version` is the ring's version (gossip).
   // Ranges this node held and no longer replicates are deleted once every member has
   // applied the ring that took them away (set_ring_applied).
@@ -165,10 +166,6 @@ class Node {
     TimePoint sloppy_at;    // half the request's deadline: silent primaries get a stand-in then
     bool answered = false;  // the client has its answer; the round lives on for stand-ins
     std::set<NodeId> hinted_here{};  // primaries this coordinator keeps a hint for itself
-    // A ring transition's receivers of the key (node/transfer.h): sent the write too, not
-    // counted towards W; one that fails or stays silent gets a hint.
-    std::vector<NodeId> receivers{};
-    std::set<NodeId> receivers_waiting{};
   };
   struct GetOp {
     coordinator::GetRound round;

@@ -93,7 +93,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
   }
   // A node that still holds ranges it no longer owns was leaving when it stopped.
   apply_ring();
-  was_member_ = was_member_ || !node_.held_ranges().empty();
+  was_member_ = was_member_ || was_ring_member(storage_) || !node_.held_ranges().empty();
   update_own_status();
   // Unknown to gossip (not heard of yet, e.g. just after start) is not convicted: up.
   node_.set_liveness([this](const NodeId& id) {

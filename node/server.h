@@ -24,6 +24,8 @@ namespace qkv::node {
 // The ring the last run applied (meta key "ring"); version 0 if none was saved.
 // Errors: storage errors, corruption.
 Result<gossip::RingState> load_saved_ring(storage::Storage& storage);
+// True if this node owned partitions and has not left since (meta key "ring_member").
+bool was_ring_member(storage::Storage& storage);
 
 class Server final : public Transport {
  public:

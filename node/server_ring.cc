@@ -13,6 +13,9 @@ namespace qkv::node {
 namespace {
 
 constexpr std::string_view kRingMeta = "ring";
+// "1" once this node has owned partitions, "" once it has left: a leaving node that
+// restarts before it exits still leaves.
+constexpr std::string_view kMemberMeta = "ring_member";
 
 RingChange::Kind change_kind(proto::RingChangeKind kind) {
   switch (kind) {
@@ -43,6 +46,11 @@ Result<gossip::RingState> load_saved_ring(storage::Storage& storage) {
   return decode_ring_state(*saved.value());
 }
 
+bool was_ring_member(storage::Storage& storage) {
+  auto saved = storage.get_meta(kMemberMeta);
+  return saved.is_ok() && saved.value() && *saved.value() == "1";
+}
+
 void Server::apply_ring() {
   const gossip::RingState& state = gossip_.ring();
   if (state.owners.empty()) return;
@@ -65,7 +73,12 @@ void Server::update_own_status() {
   const bool owner = std::find(ring.owners.begin(), ring.owners.end(), self) != ring.owners.end();
   const bool next_owner =
       std::find(ring.next_owners.begin(), ring.next_owners.end(), self) != ring.next_owners.end();
-  if (owner) was_member_ = true;
+  if (owner && !was_member_) {
+    was_member_ = true;
+    if (Status s = storage_.put_meta(kMemberMeta, "1"); !s.is_ok()) {
+      spdlog::warn("event=meta_not_saved key={} error=\"{}\"", kMemberMeta, s.to_string());
+    }
+  }
   gossip::Status status = gossip_.self().status;
   if (status == gossip::Status::kRemoved) return;
   if (owner) {
@@ -125,11 +138,18 @@ void Server::maybe_exit(TimePoint now) {
   if (!was_member_ || !ring.next_owners.empty() || !on_removed_) return;
   if (std::find(ring.owners.begin(), ring.owners.end(), self) != ring.owners.end()) return;
   if (gossip_.self().status != gossip::Status::kRemoved) {
-    // A leaving node goes once it holds no key range and every hint it keeps is delivered.
+    // A leaving node goes once it holds no key range, every hint it keeps is delivered,
+    // and every ring member — down ones too — has applied the ring without it (it may be
+    // the one carrying that ring to a member that was down when it was issued).
     uint64_t hints = 0;
     for (const auto& [target, count_bytes] : handoff_.pending()) hints += count_bytes.first;
     if (!node_.held_ranges().empty() || hints > 0 || node_.in_flight() > 0) return;
+    const std::set<NodeId> members = ring_members(ring);
+    for (const auto& [id, state] : gossip_.members()) {
+      if (members.count(id) && state.ring_version < ring.version) return;
+    }
     gossip_.set_status(gossip::Status::kRemoved);
+    (void)storage_.put_meta(kMemberMeta, "");
     on_gossip_events();
     removed_at_ = now;
     spdlog::info("event=node_removed node={} ring_version={} action=exit_after_gossip", self,

@@ -44,9 +44,9 @@ struct KeyState {
 
 // What one node holds at the end of a run with ring changes.
 struct NodeHolding {
-  bool removed = false;               // left the ring and exited
-  std::set<uint32_t> replicated;      // partitions it is a primary of in the final ring
-  std::set<uint32_t> held;            // the core's held_ranges() (empty once exited)
+  bool removed = false;                    // left the ring and exited
+  std::set<uint32_t> replicated;           // partitions it is a primary of in the final ring
+  std::set<uint32_t> held;                 // the core's held_ranges() (empty once exited)
   std::map<uint32_t, std::size_t> stored;  // partition -> keys in its storage
 };
 

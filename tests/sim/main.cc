@@ -101,9 +101,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
-                 "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump")
-      ->check(
-          CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump"}));
+                 "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
+                 "writes-skip-receivers")
+      ->check(CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
+                             "writes-skip-receivers"}));
 #endif
 #ifndef QKV_MUTATIONS
   bool scale = false, json = false, no_bytes = false;
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
   qkv::mutation::active = mutation == "ack-before-w"            ? Kind::kAckBeforeW
                           : mutation == "join-drops-concurrent" ? Kind::kJoinDropsConcurrent
                           : mutation == "no-incarnation-bump"   ? Kind::kNoIncarnationBump
+                          : mutation == "writes-skip-receivers" ? Kind::kWritesSkipReceivers
                                                                 : Kind::kNone;
 #endif
   auto parsed = qkv::sim::Faults::parse(faults);

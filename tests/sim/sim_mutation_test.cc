@@ -61,5 +61,24 @@ TEST_F(MutationTest, ReusingDotsAfterACrashIsCaught) {
   EXPECT_EQ(first_caught(config, 150), 0u);
 }
 
+TEST_F(MutationTest, WritesThatSkipTheReceiversOfATransitionAreCaught) {
+  // With n=1 a range's receiver is its only next replica: a write made during the
+  // transition after the receiver copied the range, and not sent to it, is gone once the
+  // old replica drops the range at the switch. Lossless faults: no destructive event, so
+  // every acknowledged W=1 write is checked. (With n=3 the replicas that stay through a
+  // change keep such writes and repair puts them back: the mutant survives there.)
+  mutation::active = mutation::Kind::kWritesSkipReceivers;
+  SimConfig config;
+  config.nodes = 3;
+  config.n = 1;
+  config.ring_changes = 3;
+  config.faults = Faults::parse("delay=0.2,dup,skew").value();
+  EXPECT_NE(first_caught(config, 5), 0u)
+      << "writes during a transition must reach the receivers, or the switch loses them";
+  // The same runs pass with the receivers written to.
+  mutation::active = mutation::Kind::kNone;
+  EXPECT_EQ(first_caught(config, 20), 0u);
+}
+
 }  // namespace
 }  // namespace qkv::sim

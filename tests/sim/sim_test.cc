@@ -44,6 +44,28 @@ TEST(SimTest, RunsWithEveryFaultClassPass) {
   }
 }
 
+TEST(SimTest, RingChangesUnderEveryFaultClassMoveDataAndPass) {
+  // Six nodes: four in the ring, two spares; a join, a leave and a replace, one at a time,
+  // while every fault class is on.
+  SimConfig config = small(13, Faults::all());
+  config.nodes = 6;
+  config.ring_changes = 3;
+  SimResult result = run_simulation(config);
+  for (const auto& v : result.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(result.ring_joins, 1);
+  EXPECT_EQ(result.ring_leaves, 1);
+  EXPECT_EQ(result.ring_replaces, 1);
+  EXPECT_EQ(result.ring_switches, 3) << "every transition completed";
+  EXPECT_EQ(result.ring_version, 7u);
+  EXPECT_GT(result.transfer_keys_received, 0u);
+  EXPECT_GT(result.ranges_dropped, 0u);
+  EXPECT_GE(result.nodes_removed, 1) << "the nodes that left exited holding nothing";
+  // Ring events are in the trace: the same seed, the same run.
+  SimResult again = run_simulation(config);
+  EXPECT_EQ(result.trace_hash, again.trace_hash);
+  EXPECT_EQ(result.events, again.events);
+}
+
 TEST(SimTest, FaultsParseAndNameThemselves) {
   auto f = Faults::parse("loss=0.2,crash,skew");
   ASSERT_TRUE(f.is_ok());

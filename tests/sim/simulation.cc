@@ -132,13 +132,13 @@ class Simulation {
     std::set<uint64_t> incarnations;
 
     // Ring changes only: what qkvd's Server keeps (node/server_ring.cc).
-    gossip::RingState ring;  // the last ring applied; saved with it, so a wipe loses it
-    Report report;           // its own gossiped ring progress (NodeState)
-    std::map<int, Report> view;  // what gossip told this process of the others (per life)
-    uint64_t last_applied = UINT64_MAX;         // Server::last_applied_
-    bool was_member = false;                    // Server::was_member_
-    std::unique_ptr<node::Claimant> claimant;   // per process: staging dies with it
-    bool progress_due = false;   // recompute the ring progress at the next tick
+    gossip::RingState ring;              // the last ring applied; saved with it, so a wipe loses it
+    Report report;                       // its own gossiped ring progress (NodeState)
+    std::map<int, Report> view;          // what gossip told this process of the others (per life)
+    uint64_t last_applied = UINT64_MAX;  // Server::last_applied_
+    bool was_member = false;             // Server::was_member_
+    std::unique_ptr<node::Claimant> claimant;  // per process: staging dies with it
+    bool progress_due = false;                 // recompute the ring progress at the next tick
     uint64_t ticks = 0;
     bool ever_member = false;  // named by some ring: never a spare again
     bool exiting = false;      // left, emptied, reported removed: exits 3 gossip rounds on
@@ -208,7 +208,9 @@ class Simulation {
   // Ring changes (config_.ring_changes > 0): gossip, the claimant and the operator, played
   // as qkvd plays them (node/server_ring.cc).
   bool rings_on() const { return config_.ring_changes > 0; }
-  const gossip::RingState& newest_ring() const { return rings_.rbegin()->second; }
+  // The newest ring some node holds, running or saved on its disk. A ring can be lost: a
+  // claimant whose disk is wiped before it gossiped the ring it issued.
+  const gossip::RingState& newest_ring() const;
   // A node a client may connect to: any that has not left for good.
   int pick_node();
   // Server::apply_ring: the core takes the ring (and the next one), and saves it.
@@ -228,7 +230,8 @@ class Simulation {
   void publish_ring(int by, gossip::RingState ring, const std::string& why);
   void try_ring_change();
   bool ring_changes_pending() const {
-    return rings_on() && (ring_changes_left_ > 0 || !newest_ring().next_owners.empty());
+    return rings_on() &&
+           (ring_changes_left_ > 0 || last_change_ || !newest_ring().next_owners.empty());
   }
   // What still keeps the rings from settling after the faults ("" once settled).
   std::string ring_unsettled() const;
@@ -265,9 +268,18 @@ class Simulation {
   std::string pending_context_;  // the context a read-modify-write carries to its write
 
   // Ring changes.
-  std::map<uint64_t, gossip::RingState> rings_;  // every ring issued, by version
+  std::map<uint64_t, gossip::RingState> rings_;  // the last ring issued under each version
+  std::vector<gossip::RingState> issued_;        // every ring issued, lost ones included
+  std::vector<std::string> ring_violations_;     // two tables under one version
   int ring_changes_left_ = 0;
-  int joins_ = 0, leaves_ = 0, replaces_ = 0, switches_ = 0, removed_count_ = 0;
+  // The last change committed, until its switch exists: if its transition is lost, the
+  // operator commits it again.
+  struct Committed {
+    node::RingChange change;
+    uint64_t version = 0;  // of its transition
+  };
+  std::optional<Committed> last_change_;
+  int joins_ = 0, leaves_ = 0, replaces_ = 0, removed_count_ = 0;
   uint64_t report_seq_ = 0;
   uint64_t keys_received_ = 0, ranges_dropped_ = 0;  // of ended processes
 };
@@ -313,11 +325,17 @@ void Simulation::start_node(int i) {
   node::NodeConfig config;
   config.node_id = n.id;
   config.n = config_.n;
+  // Default quorums (requests here always name theirs) must fit a small n.
+  config.r = std::min(config.r, config_.n);
+  config.w = std::min(config.w, config_.n);
   config.request_timeout = config_.request_timeout;
   const bool aae_only = config_.repair == SimConfig::Repair::kAntiEntropy;
   config.anti_entropy.segments = 16;  // a few keys per partition: most segments empty
   config.anti_entropy.exchange_interval = aae_only ? Duration(500) : Duration(2000);
   config.anti_entropy.exchange_timeout = Duration(2000);
+  // A lost transfer batch is asked again after 2 s, not qkvd's 10 s: under the simulation's
+  // fault rates a transition would otherwise take minutes.
+  config.transfer.request_timeout = Duration(2000);
   n.handoff = std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, *n.storage);
   QKV_ASSERT(n.handoff->open().is_ok());
   // With ring changes the node starts as qkvd does: no ring, then the one it saved.
@@ -691,6 +709,15 @@ void Simulation::end_life(SimNode& n) {
   ranges_dropped_ += n.core->counters().ranges_dropped;
 }
 
+const gossip::RingState& Simulation::newest_ring() const {
+  const gossip::RingState* newest = nullptr;
+  for (const auto& n : nodes_) {
+    if (!n.removed && (newest == nullptr || n.ring.version > newest->version)) newest = &n.ring;
+  }
+  QKV_ASSERT(newest != nullptr);
+  return *newest;
+}
+
 void Simulation::apply_ring(int i, const gossip::RingState& state) {
   SimNode& n = nodes_[i];
   if (state.owners.empty()) return;
@@ -780,7 +807,6 @@ void Simulation::update_progress(int i) {
   set_report(i);
   if (ring.claimant == n.id) {
     if (auto completed = n.claimant->maybe_complete(ring, member_view(i))) {
-      ++switches_;
       publish_ring(i, std::move(*completed), "switch");
     }
   }
@@ -831,12 +857,26 @@ void Simulation::publish_ring(int by, gossip::RingState ring, const std::string&
   for (auto& n : nodes_) {
     if (contains(ring.owners, n.id) || contains(ring.next_owners, n.id)) n.ever_member = true;
   }
-  trace_ring(fmt::format("ring v{} issued by {} ({}): owners {{{}}}{}", ring.version,
-                         nodes_[by].id, why, describe_owners(ring.owners),
+  trace_ring(fmt::format("ring v{} issued by {} ({}): owners {{{}}}{}", ring.version, nodes_[by].id,
+                         why, describe_owners(ring.owners),
                          ring.next_owners.empty()
                              ? ""
                              : fmt::format(" next {{{}}}", describe_owners(ring.next_owners))));
+  // One writer, one table per version (gossip keeps the first it has of a version): a second
+  // table is harmless only if no node holds the first any more.
+  if (auto it = rings_.find(ring.version); it != rings_.end() && !(it->second == ring)) {
+    for (const auto& n : nodes_) {
+      if (!n.removed && n.ring == it->second) {
+        ring_violations_.push_back(fmt::format(
+            "seed {}: ring version {} issued twice with different tables ({} holds the first, "
+            "{} issued the second)\n",
+            config_.seed, ring.version, n.id, nodes_[by].id));
+        break;
+      }
+    }
+  }
   rings_[ring.version] = ring;
+  issued_.push_back(ring);
   apply_ring(by, ring);  // the claimant's own gossip core takes it at once
   for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
     if (j != by && !nodes_[j].removed) gossip_ring(j);
@@ -844,9 +884,31 @@ void Simulation::publish_ring(int by, gossip::RingState ring, const std::string&
 }
 
 void Simulation::try_ring_change() {
-  if (ring_changes_left_ == 0) return;
-  auto retry = [this] { after(between(100, 500), [this] { try_ring_change(); }); };
   const gossip::RingState ring = newest_ring();
+  if (last_change_ && ring.version < last_change_->version) {
+    // No node holds its transition any more: as an operator who sees the ring still at
+    // the old version, commit it again.
+    trace_ring(fmt::format("ring v{} was lost (no node holds it): '{}' to be committed again",
+                           last_change_->version, node::describe(last_change_->change)));
+    const auto kind = last_change_->change.kind;
+    --(kind == node::RingChange::Kind::kJoin    ? joins_
+       : kind == node::RingChange::Kind::kLeave ? leaves_
+                                                : replaces_);
+    ++ring_changes_left_;
+    last_change_.reset();
+    // Its newcomer never entered a ring anyone holds: a spare again.
+    for (auto& n : nodes_) n.ever_member = false;
+    for (const auto& [version, r] : rings_) {
+      if (version > ring.version) continue;
+      for (auto& n : nodes_) {
+        if (contains(r.owners, n.id) || contains(r.next_owners, n.id)) n.ever_member = true;
+      }
+    }
+  }
+  if (last_change_ && ring.version > last_change_->version) last_change_.reset();  // switched
+  if (ring_changes_left_ == 0 && !last_change_) return;
+  auto retry = [this] { after(between(100, 500), [this] { try_ring_change(); }); };
+  if (ring_changes_left_ == 0) return retry();  // watching the last transition
   // One transition at a time: the last switch applied everywhere (a node down counts with
   // the ring it saved), and the claimant up to take the operator's commit.
   if (!ring.next_owners.empty()) return retry();
@@ -893,10 +955,9 @@ void Simulation::try_ring_change() {
   }
   --ring_changes_left_;
   ++(change.kind == Kind::kJoin ? joins_ : change.kind == Kind::kLeave ? leaves_ : replaces_);
+  last_change_ = Committed{change, committed->version};
   publish_ring(c, std::move(committed).value(), node::describe(change));
-  if (ring_changes_left_ > 0) {
-    after(between(0, 3000), [this] { try_ring_change(); });
-  }
+  after(between(0, 3000), [this] { try_ring_change(); });
 }
 
 std::string Simulation::ring_unsettled() const {
@@ -917,8 +978,7 @@ std::string Simulation::ring_unsettled() const {
   }
   for (const auto& n : nodes_) {
     if (!n.removed && n.ring.version != ring.version) {
-      return fmt::format("{} never applied ring v{} (has v{})", n.id, ring.version,
-                         n.ring.version);
+      return fmt::format("{} never applied ring v{} (has v{})", n.id, ring.version, n.ring.version);
     }
   }
   for (const auto& n : nodes_) {
@@ -960,7 +1020,7 @@ FinalState Simulation::final_state() const {
   std::vector<std::shared_ptr<const ring::Ring>> every_ring;
   if (rings_on()) {
     final_ring = std::make_shared<const ring::Ring>(newest_ring().owners);
-    for (const auto& [version, r] : rings_) {
+    for (const auto& r : issued_) {
       every_ring.push_back(std::make_shared<const ring::Ring>(r.owners));
       if (!r.next_owners.empty())
         every_ring.push_back(std::make_shared<const ring::Ring>(r.next_owners));
@@ -1046,13 +1106,14 @@ SimResult Simulation::run() {
     initial.owners = ring_->owners();
     initial.claimant = *std::min_element(ring_members.begin(), ring_members.end());
     rings_[1] = initial;
+    issued_.push_back(initial);
     for (auto& n : nodes_) {
       n.ring = initial;
       n.ever_member = contains(initial.owners, n.id);
     }
     ring_changes_left_ = config_.ring_changes;
-    trace_ring(fmt::format("ring v1: owners {{{}}}, spares {}", describe_owners(initial.owners),
-                           spares));
+    trace_ring(
+        fmt::format("ring v1: owners {{{}}}, spares {}", describe_owners(initial.owners), spares));
   }
   for (int i = 0; i < config_.nodes; ++i) start_node(i);
   faults_on_ = config_.faults.any();
@@ -1092,6 +1153,7 @@ SimResult Simulation::run() {
   result.violations = check(config_, history_, final_state(), destructive_, key_trace_);
   if (clock_.now() >= limit)
     result.violations.push_back("the workload did not finish in 600 s of simulated time");
+  for (const auto& v : ring_violations_) result.violations.push_back(v);
   if (!unsettled.empty()) {
     result.violations.push_back(
         fmt::format("seed {}: the ring did not settle within {} s after the faults stopped: {}\n",
@@ -1117,8 +1179,11 @@ SimResult Simulation::run() {
     result.ring_joins = joins_;
     result.ring_leaves = leaves_;
     result.ring_replaces = replaces_;
-    result.ring_switches = switches_;
     result.ring_version = newest_ring().version;
+    for (const auto& [version, r] : rings_) {  // switches some node holds
+      if (version > 1 && version <= result.ring_version && r.next_owners.empty())
+        ++result.ring_switches;
+    }
     result.nodes_removed = removed_count_;
     result.transfer_keys_received = keys_received_;
     result.ranges_dropped = ranges_dropped_;
