@@ -820,8 +820,8 @@ void Node::read_repair(const std::string& key, const coordinator::GetRound& roun
     ++counters_.read_repairs;
     if (stale == config_.node_id) {
       // Not into a range this node has dropped since the get began (a ring change).
-      if (!takes_writes_for(token, ring_->preference_list(token, config_.n).is_primary(
-                                       config_.node_id))) {
+      if (!takes_writes_for(token,
+                            ring_->preference_list(token, config_.n).is_primary(config_.node_id))) {
         continue;
       }
       (void)merge_locally(token, key, round.merged());  // a failure is counted in storage_errors

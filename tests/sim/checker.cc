@@ -92,12 +92,12 @@ class Checker {
       for (const auto& [p, keys] : h.stored) {
         if (!h.replicated.count(p)) stored.push_back(p), stored_keys += keys;
       }
-      const char* who = h.removed                ? "left the ring and exited, yet"
+      const char* who = h.removed              ? "left the ring and exited, yet"
                         : h.replicated.empty() ? "replicates nothing in the final ring, yet"
                                                : "";
       if (!held.empty()) {
-        node_violation(node, fmt::format("{} still holds key ranges it does not replicate: {}",
-                                         who, fmt::join(held, ",")));
+        node_violation(node, fmt::format("{} still holds key ranges it does not replicate: {}", who,
+                                         fmt::join(held, ",")));
       }
       if (!stored.empty()) {
         node_violation(node, fmt::format("{} stores {} keys of ranges it does not replicate: {}",
