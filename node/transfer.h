@@ -59,9 +59,10 @@ namespace qkv::node {
 struct TransferCounters {
   uint64_t ranges_done = 0;     // inbound ranges completely received
   uint64_t keys_received = 0;   // states joined from transfer batches
-  uint64_t bytes_received = 0;  // encoded size of those states
-  uint64_t keys_sent = 0;       // states this node served as a source
-  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;  // their keys and sibling values
+
+  uint64_t keys_sent = 0;        // states this node served as a source
+  uint64_t bytes_sent = 0;       // keys and stored states this node scanned for them
   uint64_t source_failures = 0;  // batches that failed (error, unreachable, silent)
 };
 
