@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iostream>
 #include <map>
 
 namespace qkv::client {
@@ -202,6 +203,21 @@ nlohmann::json exchanges_json(const std::vector<proto::PartitionExchange>& excha
     list.push_back({{"partition", e.partition}, {"last_success_unix_ms", e.last_success_unix_ms}});
   }
   return list;
+}
+
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+int print_failure(bool as_json, const Status& status, int exit_code) {
+  if (as_json) {
+    print_json({{"error",
+                 {{"code", std::string(status_code_name(status.code()))},
+                  {"message", status.message()}}}});
+  } else {
+    std::cerr << "error: " << status.to_string() << "\n";
+  }
+  return exit_code;
 }
 
 }  // namespace qkv::client

@@ -58,4 +58,10 @@ nlohmann::json status_json(std::string_view address, const proto::StatusResponse
 nlohmann::json repair_progress_json(const proto::RepairProgress& progress);
 nlohmann::json exchanges_json(const std::vector<proto::PartitionExchange>& exchanges);
 
+// One JSON document on stdout, one line; invalid UTF-8 in strings is replaced.
+void print_json(const nlohmann::json& j);
+// A command's failure: {"error":{"code","message"}} on stdout with --json, else
+// "error: ..." on stderr. Returns exit_code.
+int print_failure(bool as_json, const Status& status, int exit_code = 1);
+
 }  // namespace qkv::client

@@ -83,10 +83,6 @@ struct RepairArgs {
 // Exit code for a usage error found after parsing (CLI11's own are 1xx).
 constexpr int kExitUsage = 2;
 
-void print_json(const json& j) {
-  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-}
-
 // Shows text as is when it is valid UTF-8, else as base64, labelled.
 std::string shown(std::string_view bytes) {
   if (is_valid_utf8(bytes)) return std::string(bytes);
@@ -100,14 +96,7 @@ std::string as_line(std::string text) {
 }
 
 int fail(const Global& g, const Status& status, int exit_code = 1) {
-  if (g.json) {
-    print_json({{"error",
-                 {{"code", std::string(status_code_name(status.code()))},
-                  {"message", status.message()}}}});
-  } else {
-    std::cerr << "error: " << status.to_string() << "\n";
-  }
-  return exit_code;
+  return print_failure(g.json, status, exit_code);
 }
 
 // A client error about the node at `address`, without the "address: " the SDK starts it with.

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/json_output.h"
 #include "client/ring_admin_output.h"
 
 namespace qkv::client {
@@ -19,20 +20,8 @@ using nlohmann::json;
 // Exit code for a usage error found after parsing (as qkvctl.cc's; CLI11's own are 1xx).
 constexpr int kExitUsage = 2;
 
-void print_json(const json& j) {
-  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-}
-
-// As qkvctl.cc's: the error as JSON on stdout with --json, else on stderr.
 int fail(bool as_json, const Status& status, int exit_code = 1) {
-  if (as_json) {
-    print_json({{"error",
-                 {{"code", std::string(status_code_name(status.code()))},
-                  {"message", status.message()}}}});
-  } else {
-    std::cerr << "error: " << status.to_string() << "\n";
-  }
-  return exit_code;
+  return print_failure(as_json, status, exit_code);
 }
 
 int64_t now_unix_ms() {
