@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 
+from compare import wait_port  # bench/compare.py: the same bounded wait
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MiB = 1 << 20
 
@@ -52,17 +54,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_port(port, deadline_s=30):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)  # polling interval of a bounded wait
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
 
 
 def cpu_seconds(pid):
