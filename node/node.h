@@ -105,8 +105,6 @@ class Node {
   // Ranges (partitions) whose keys this node holds: replicated in the ring or the next one,
   // or waiting to be deleted.
   const std::set<uint32_t>& held_ranges() const { return held_; }
-  const std::shared_ptr<const ring::Ring>& next_ring() const { return next_ring_; }
-  uint64_t ring_version() const { return ring_version_; }
   OwnershipTransfer& transfer() { return transfer_; }
   const OwnershipTransfer& transfer() const { return transfer_; }
   void set_liveness(std::function<bool(const NodeId&)> is_up);
