@@ -75,11 +75,10 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
       clock_(clock),
       storage_(storage),
       handoff_(handoff_config(config), storage),
-      gossip_(gossip_config(config), self_state(config, generation, ring.version != 0), ring,
-              actor.incarnation ^ generation, clock.now()),
       node_(config.node, nullptr, storage, *this, actor, clock.now(),
             config.hinted_handoff ? &handoff_ : nullptr, unix_ms),
-      claimant_(config.node.node_id),
+      membership_(gossip_config(config), self_state(config, generation, ring.version != 0), ring,
+                  actor.incarnation ^ generation, node_, storage, &handoff_, clock),
       transport_options_(transport_options(config)),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
@@ -91,14 +90,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
   for (const auto& m : config.members) {
     if (m.id != config.node.node_id) peer_links_.set_address(m.id, m.peer.host, m.peer.port);
   }
-  // A node that still holds ranges it no longer owns was leaving when it stopped.
-  apply_ring();
-  was_member_ = was_member_ || was_ring_member(storage_) || !node_.held_ranges().empty();
-  update_own_status();
-  // Unknown to gossip (not heard of yet, e.g. just after start) is not convicted: up.
-  node_.set_liveness([this](const NodeId& id) {
-    return !gossip_.members().contains(id) || gossip_.is_up(id, clock_.now());
-  });
+  membership_.set_on_member([this](const gossip::NodeState& state) { learn_address(state); });
   node_.set_extra_counters([this] { return extra_counters(); });
   peer_links_.set_on_unreachable(
       [this](const NodeId& link, const std::string& why, bool never_sent) {
@@ -106,15 +98,14 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
         NodeId peer = link;
         if (link.starts_with("@")) {
           peer.clear();
-          for (const auto& [id, state] : gossip_.members()) {
+          for (const auto& [id, state] : membership_.gossip().members()) {
             if ("@" + state.peer_address == link) peer = id;
           }
           if (peer.empty()) return;  // a seed not known yet
         }
         spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
         // A refused or broken connection: down now, not after phi's silence (Riak's nodedown).
-        gossip_.convict(peer);
-        on_gossip_events();
+        membership_.convict(peer);
         // Rounds and forwards act on it only when nothing was sent (see node_transport.h).
         if (never_sent) node_.on_peer_unreachable(peer, clock_.now());
       });
@@ -165,11 +156,17 @@ void Server::arm_tick() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     TimePoint now = clock_.now();
-    send_gossip(gossip_.on_tick(now));
-    on_gossip_events();
     open_member_links(now);
     node_.on_tick(now);
-    update_ring_progress(now);
+    send_gossip(membership_.on_tick());
+    if (membership_.exit_due() && on_removed_) std::exchange(on_removed_, nullptr)();
+    for (const auto& line : membership_.take_log_lines()) {
+      if (line.warn) {
+        spdlog::warn("{}", line.text);
+      } else {
+        spdlog::info("{}", line.text);
+      }
+    }
     for (const auto& line : handoff_.take_log_lines()) {
       if (line.starts_with("event=hints_loaded")) {
         spdlog::info("{}", line);
@@ -192,7 +189,7 @@ void Server::arm_tick() {
 void Server::open_member_links(TimePoint now) {
   if (now < next_links_check_) return;
   next_links_check_ = now + config_.gossip_interval;
-  for (const auto& [id, state] : gossip_.members()) {
+  for (const auto& [id, state] : membership_.gossip().members()) {
     if (id != config_.node.node_id && state.status != gossip::Status::kRemoved) {
       peer_links_.open(id);
     }
@@ -224,10 +221,11 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
                      request->request_id, Status::unavailable("the node is shutting down"), {}});
   }
   if (std::holds_alternative<proto::MembersRequest>(request->op)) {
-    return reply(id, proto::ClientResponse{request->request_id, Status::ok(), members_response()});
+    return reply(id, proto::ClientResponse{request->request_id, Status::ok(),
+                                           membership_.members_response()});
   }
   if (const auto* admin = std::get_if<proto::RingAdminRequest>(&request->op)) {
-    return reply(id, ring_admin(request->request_id, *admin));
+    return reply(id, membership_.ring_admin(request->request_id, *admin));
   }
   batch_writes();
   node_.on_client_request(id, std::move(request).value(), clock_.now());
@@ -249,8 +247,7 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
     // The sender's connection to us broke: it died or stopped (or is restarting, and will
     // speak again). Direct evidence, as a refused connect is; not when we are stopping.
     if (shutting_down_ || sender->empty()) return;
-    gossip_.convict(*sender);
-    on_gossip_events();
+    membership_.convict(*sender);
   });
   connection->set_on_frame([this, weak, sender](kj::ArrayPtr<const capnp::word> frame) {
     auto message = decode_peer_message(frame);
@@ -264,10 +261,8 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
     }
     peer_links_.peer_is_alive(message->from);
     *sender = message->from;
-    if (auto* g = std::get_if<Gossip>(&message->body)) {
-      send_gossip(gossip_.on_message(g->message, clock_.now()));
-      return on_gossip_events();
-    }
+    if (auto* g = std::get_if<Gossip>(&message->body))
+      return send_gossip(membership_.on_gossip(g->message));
     batch_writes();
     node_.on_peer_message(std::move(message).value(), clock_.now());
   });
@@ -306,70 +301,6 @@ void Server::learn_address(const gossip::NodeState& state) {
   if (hp) peer_links_.set_address(state.id, hp->host, hp->port);
 }
 
-void Server::on_gossip_events() {
-  for (const auto& e : gossip_.take_events()) {
-    switch (e.kind) {
-      case gossip::Event::kJoined: {
-        const auto& state = gossip_.members().at(e.id);
-        learn_address(state);
-        ++membership_counters_["members_joined"];
-        spdlog::info("event=member_joined node={} peer={} generation={} status={}", e.id,
-                     state.peer_address, state.generation, gossip::status_name(state.status));
-        break;
-      }
-      case gossip::Event::kChanged: {
-        const auto& state = gossip_.members().at(e.id);
-        learn_address(state);
-        spdlog::info("event=member_changed node={} peer={} generation={} status={}", e.id,
-                     state.peer_address, state.generation, gossip::status_name(state.status));
-        break;
-      }
-      case gossip::Event::kUp:
-        ++membership_counters_["node_up"];
-        spdlog::info("event=node_up node={}", e.id);
-        break;
-      case gossip::Event::kDown:
-        ++membership_counters_["node_down"];
-        spdlog::warn("event=node_down node={} phi={:.1f}", e.id, gossip_.phi(e.id, clock_.now()));
-        break;
-      case gossip::Event::kRingChanged:
-        ++membership_counters_["ring_changes"];
-        apply_ring();
-        break;
-    }
-  }
-}
-
-proto::MembersResponse Server::members_response() const {
-  proto::MembersResponse response;
-  response.ring_version = gossip_.ring().version;
-  std::map<NodeId, uint32_t> partitions;
-  for (const auto& owner : gossip_.ring().owners) ++partitions[owner];
-  auto pending = handoff_.pending();
-  TimePoint now = clock_.now();
-  for (const auto& [id, state] : gossip_.members()) {
-    proto::MemberInfo info;
-    info.id = id;
-    info.peer_address = state.peer_address;
-    info.client_address = state.client_address;
-    info.zone = state.zone;
-    info.status = std::string(gossip::status_name(state.status));
-    bool self = id == config_.node.node_id;
-    info.up = self || gossip_.is_up(id, now);
-    info.phi = self ? 0 : gossip_.phi(id, now);
-    info.incarnation = state.generation;
-    info.ring_version = state.ring_version;
-    info.transfers_done = state.transfers_done;
-    info.partitions = partitions[id];
-    if (auto it = pending.find(id); it != pending.end()) {
-      info.hints_pending = it->second.first;
-      info.hint_bytes_pending = it->second.second;
-    }
-    response.members.push_back(std::move(info));
-  }
-  return response;
-}
-
 void Server::log_progress() {
   // Hints delivered and read repairs are frequent: one line per second that saw any.
   TimePoint now = clock_.now();
@@ -389,8 +320,7 @@ void Server::log_progress() {
 }
 
 std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
-  std::vector<std::pair<std::string, uint64_t>> out(membership_counters_.begin(),
-                                                    membership_counters_.end());
+  std::vector<std::pair<std::string, uint64_t>> out = membership_.counters();
   const auto& h = handoff_.stats();
   out.insert(out.end(), {{"hints_stored", h.stored},
                          {"hints_delivered", h.delivered},
@@ -401,7 +331,6 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
   uint64_t pending = 0;
   for (const auto& [target, count_bytes] : handoff_.pending()) pending += count_bytes.first;
   out.emplace_back("hints_pending", pending);
-  out.emplace_back("gossip_rounds", gossip_.stats().rounds);
   return out;
 }
 

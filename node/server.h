@@ -1,4 +1,5 @@
-// Server: qkvd's driver. It runs the node core on one io_context thread, with Asio for
+// Server: qkvd's driver. It runs the node core and its membership (node/membership.h) on one
+// io_context thread, with Asio for
 // every socket and timer: a TCP server for clients, a TCP server for peers, outbound peer
 // links, and a tick timer. It executes the core's effects (Transport) and feeds it events.
 //
@@ -11,21 +12,14 @@
 
 #include "common/asio.h"
 #include "common/clock.h"
-#include "gossip/gossip_core.h"
-#include "node/claimant.h"
 #include "node/daemon_config.h"
 #include "node/handoff/hinted_handoff.h"
+#include "node/membership.h"
 #include "node/node.h"
 #include "node/transport/peer_links.h"
 #include "node/transport/tcp_server.h"
 
 namespace qkv::node {
-
-// The ring the last run applied (meta key "ring"); version 0 if none was saved.
-// Errors: storage errors, corruption.
-Result<gossip::RingState> load_saved_ring(storage::Storage& storage);
-// True if this node owned partitions and has not left since (meta key "ring_member").
-bool was_ring_member(storage::Storage& storage);
 
 class Server final : public Transport {
  public:
@@ -59,7 +53,7 @@ class Server final : public Transport {
   Status load_saved_trees(bool after_clean_stop);
   // At a clean stop, after the drain: commits what is staged and saves the built trees.
   Status save_trees();
-  const gossip::GossipCore& gossip() const { return gossip_; }
+  const gossip::GossipCore& gossip() const { return membership_.gossip(); }
 
   // Transport (called by the node core).
   Status send(const NodeId& to, PeerMessage message) override;
@@ -73,19 +67,9 @@ class Server final : public Transport {
   void batch_writes();
   void arm_tick();
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
-  void on_gossip_events();
-  // The ring (server_ring.cc): gossip's ring to the core and to storage; the own status;
-  // transfer progress and applied versions; the claimant; leaving.
-  void apply_ring();
-  void update_own_status();
-  void update_ring_progress(TimePoint now);
-  void publish_ring(gossip::RingState ring);
-  void maybe_exit(TimePoint now);
-  proto::ClientResponse ring_admin(uint64_t request_id, const proto::RingAdminRequest& request);
-  void fill_plan(proto::RingAdminResponse& body, const RingPlan& plan);
   void learn_address(const gossip::NodeState& state);
-  proto::MembersResponse members_response() const;
   std::vector<std::pair<std::string, uint64_t>> extra_counters() const;
+  // Logs what the cores queued, and hint deliveries and read repairs once a second.
   void log_progress();
   void drain_step(TimePoint until, std::function<void()> done);
   // Keeps a link open to every member, once per gossip interval: a member that dies then
@@ -97,15 +81,9 @@ class Server final : public Transport {
   const Clock& clock_;
   storage::Storage& storage_;
   handoff::HintedHandoff handoff_;
-  gossip::GossipCore gossip_;
   Node node_;
-  Claimant claimant_;
-  bool was_member_ = false;  // this node has owned partitions (a leave ends in removal)
-  std::optional<TimePoint> removed_at_;
+  Membership membership_;
   std::function<void()> on_removed_;
-  TimePoint ring_progress_due_{};
-  uint64_t last_applied_ = UINT64_MAX;
-  std::map<std::string, uint64_t> membership_counters_;  // node_up, node_down, ...
   TimePoint last_progress_log_{};
   TimePoint next_links_check_{};  // when open_member_links() runs next
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;

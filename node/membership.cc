@@ -1,12 +1,10 @@
-// Server: the ring's life in qkvd — applying gossiped rings to the core, persisting them,
-// the own membership status, transfer progress in gossip, the claimant (node/claimant.h)
-// and the operator's ring requests (qkvctl node join/leave/replace, ring plan/commit/cancel).
-#include <spdlog/spdlog.h>
+#include "node/membership.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <set>
 
-#include "node/server.h"
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
@@ -51,7 +49,114 @@ bool was_ring_member(storage::Storage& storage) {
   return saved.is_ok() && saved.value() && *saved.value() == "1";
 }
 
-void Server::apply_ring() {
+Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, gossip::RingState ring,
+                       uint64_t seed, Node& node, storage::Storage& storage,
+                       const handoff::HintedHandoff* handoff, const Clock& clock)
+    : clock_(clock),
+      node_(node),
+      storage_(storage),
+      handoff_(handoff),
+      gossip_interval_(config.interval),
+      gossip_(std::move(config), self, std::move(ring), seed, clock.now()),
+      claimant_(self.id) {
+  apply_ring();
+  // A node that still holds ranges it no longer owns was leaving when it stopped.
+  was_member_ = was_member_ || was_ring_member(storage_) || !node_.held_ranges().empty();
+  update_own_status();
+  // Unknown to gossip (not heard of yet, e.g. just after start) is not convicted: up.
+  node_.set_liveness([this](const NodeId& id) {
+    return !gossip_.members().contains(id) || gossip_.is_up(id, clock_.now());
+  });
+}
+
+std::vector<gossip::Outgoing> Membership::on_tick() {
+  const TimePoint now = clock_.now();
+  auto outgoing = gossip_.on_tick(now);
+  on_events();
+  update_ring_progress(now);
+  return outgoing;
+}
+
+std::vector<gossip::Outgoing> Membership::on_gossip(const gossip::Message& message) {
+  auto outgoing = gossip_.on_message(message, clock_.now());
+  on_events();
+  return outgoing;
+}
+
+void Membership::convict(const NodeId& peer) {
+  gossip_.convict(peer);
+  on_events();
+}
+
+void Membership::on_events() {
+  for (const auto& e : gossip_.take_events()) {
+    switch (e.kind) {
+      case gossip::Event::kJoined:
+      case gossip::Event::kChanged: {
+        const auto& state = gossip_.members().at(e.id);
+        if (on_member_ && e.id != gossip_.self().id) on_member_(state);
+        if (e.kind == gossip::Event::kJoined) ++counters_["members_joined"];
+        log(false,
+            fmt::format("event=member_{} node={} peer={} generation={} status={}",
+                        e.kind == gossip::Event::kJoined ? "joined" : "changed", e.id,
+                        state.peer_address, state.generation, gossip::status_name(state.status)));
+        break;
+      }
+      case gossip::Event::kUp:
+        ++counters_["node_up"];
+        log(false, fmt::format("event=node_up node={}", e.id));
+        break;
+      case gossip::Event::kDown:
+        ++counters_["node_down"];
+        log(true, fmt::format("event=node_down node={} phi={:.1f}", e.id,
+                              gossip_.phi(e.id, clock_.now())));
+        break;
+      case gossip::Event::kRingChanged:
+        ++counters_["ring_changes"];
+        apply_ring();
+        break;
+    }
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> Membership::counters() const {
+  std::vector<std::pair<std::string, uint64_t>> out(counters_.begin(), counters_.end());
+  out.emplace_back("gossip_rounds", gossip_.stats().rounds);
+  return out;
+}
+
+proto::MembersResponse Membership::members_response() const {
+  proto::MembersResponse response;
+  response.ring_version = gossip_.ring().version;
+  std::map<NodeId, uint32_t> partitions;
+  for (const auto& owner : gossip_.ring().owners) ++partitions[owner];
+  std::map<NodeId, std::pair<uint64_t, uint64_t>> pending;
+  if (handoff_ != nullptr) pending = handoff_->pending();
+  const TimePoint now = clock_.now();
+  for (const auto& [id, state] : gossip_.members()) {
+    proto::MemberInfo info;
+    info.id = id;
+    info.peer_address = state.peer_address;
+    info.client_address = state.client_address;
+    info.zone = state.zone;
+    info.status = std::string(gossip::status_name(state.status));
+    bool self = id == gossip_.self().id;
+    info.up = self || gossip_.is_up(id, now);
+    info.phi = self ? 0 : gossip_.phi(id, now);
+    info.incarnation = state.generation;
+    info.ring_version = state.ring_version;
+    info.transfers_done = state.transfers_done;
+    info.partitions = partitions[id];
+    if (auto it = pending.find(id); it != pending.end()) {
+      info.hints_pending = it->second.first;
+      info.hint_bytes_pending = it->second.second;
+    }
+    response.members.push_back(std::move(info));
+  }
+  return response;
+}
+
+void Membership::apply_ring() {
   const gossip::RingState& state = gossip_.ring();
   if (state.owners.empty()) return;
   auto current = std::make_shared<const ring::Ring>(state.owners);
@@ -59,24 +164,27 @@ void Server::apply_ring() {
   if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
   node_.set_ring(std::move(current), std::move(next), state.version);
   if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
-    spdlog::warn("event=ring_not_saved version={} error=\"{}\"", state.version, s.to_string());
+    log(true,
+        fmt::format("event=ring_not_saved version={} error=\"{}\"", state.version, s.to_string()));
   }
-  spdlog::info("event=ring_changed version={} partitions={} transition={} claimant={}",
-               state.version, state.owners.size(), !state.next_owners.empty(), state.claimant);
+  log(false,
+      fmt::format("event=ring_changed version={} partitions={} transition={} claimant={}",
+                  state.version, state.owners.size(), !state.next_owners.empty(), state.claimant));
   update_own_status();
   ring_progress_due_ = TimePoint{};  // recompute at once
 }
 
-void Server::update_own_status() {
+void Membership::update_own_status() {
   const gossip::RingState& ring = gossip_.ring();
-  const NodeId& self = config_.node.node_id;
+  const NodeId& self = gossip_.self().id;
   const bool owner = std::find(ring.owners.begin(), ring.owners.end(), self) != ring.owners.end();
   const bool next_owner =
       std::find(ring.next_owners.begin(), ring.next_owners.end(), self) != ring.next_owners.end();
   if (owner && !was_member_) {
     was_member_ = true;
     if (Status s = storage_.put_meta(kMemberMeta, "1"); !s.is_ok()) {
-      spdlog::warn("event=meta_not_saved key={} error=\"{}\"", kMemberMeta, s.to_string());
+      log(true,
+          fmt::format("event=meta_not_saved key={} error=\"{}\"", kMemberMeta, s.to_string()));
     }
   }
   gossip::Status status = gossip_.self().status;
@@ -92,7 +200,7 @@ void Server::update_own_status() {
   if (status != gossip_.self().status) gossip_.set_status(status);
 }
 
-void Server::update_ring_progress(TimePoint now) {
+void Membership::update_ring_progress(TimePoint now) {
   if (now < ring_progress_due_) return;
   ring_progress_due_ = now + Duration(50);
   const gossip::RingState& ring = gossip_.ring();
@@ -106,7 +214,7 @@ void Server::update_ring_progress(TimePoint now) {
       applied = 0;
       break;
     }
-    bool self = id == config_.node.node_id;
+    bool self = id == gossip_.self().id;
     if (members.count(id) && !self && gossip_.is_up(id, now)) {
       applied = std::min(applied, state.ring_version);
     }
@@ -117,32 +225,35 @@ void Server::update_ring_progress(TimePoint now) {
   }
   gossip_.set_ring_progress(ring.version, node_.transfer().done_version());
   if (auto completed = claimant_.maybe_complete(ring, gossip_.members())) {
-    spdlog::info("event=ring_transition_complete version={} claimant={}", completed->version,
-                 completed->claimant);
+    log(false, fmt::format("event=ring_transition_complete version={} claimant={}",
+                           completed->version, completed->claimant));
     publish_ring(std::move(*completed));
   }
-  on_gossip_events();
+  on_events();
   maybe_exit(now);
 }
 
-void Server::publish_ring(gossip::RingState ring) {
+void Membership::publish_ring(gossip::RingState ring) {
+  if (on_ring_issued_) on_ring_issued_(ring);
   if (Status s = gossip_.set_ring(std::move(ring)); !s.is_ok()) {
-    spdlog::error("event=ring_not_published error=\"{}\"", s.to_string());
+    log(true, fmt::format("event=ring_not_published error=\"{}\"", s.to_string()));
   }
-  on_gossip_events();
+  on_events();
 }
 
-void Server::maybe_exit(TimePoint now) {
+void Membership::maybe_exit(TimePoint now) {
   const gossip::RingState& ring = gossip_.ring();
-  const NodeId& self = config_.node.node_id;
-  if (!was_member_ || !ring.next_owners.empty() || !on_removed_) return;
+  const NodeId& self = gossip_.self().id;
+  if (!was_member_ || !ring.next_owners.empty() || exit_due_) return;
   if (std::find(ring.owners.begin(), ring.owners.end(), self) != ring.owners.end()) return;
   if (gossip_.self().status != gossip::Status::kRemoved) {
     // A leaving node goes once it holds no key range, every hint it keeps is delivered,
     // and every ring member — down ones too — has applied the ring without it (it may be
     // the one carrying that ring to a member that was down when it was issued).
     uint64_t hints = 0;
-    for (const auto& [target, count_bytes] : handoff_.pending()) hints += count_bytes.first;
+    if (handoff_ != nullptr) {
+      for (const auto& [target, count_bytes] : handoff_->pending()) hints += count_bytes.first;
+    }
     if (!node_.held_ranges().empty() || hints > 0 || node_.in_flight() > 0) return;
     const std::set<NodeId> members = ring_members(ring);
     for (const auto& [id, state] : gossip_.members()) {
@@ -150,22 +261,18 @@ void Server::maybe_exit(TimePoint now) {
     }
     gossip_.set_status(gossip::Status::kRemoved);
     (void)storage_.put_meta(kMemberMeta, "");
-    on_gossip_events();
+    on_events();
     removed_at_ = now;
-    spdlog::info("event=node_removed node={} ring_version={} action=exit_after_gossip", self,
-                 ring.version);
+    log(false, fmt::format("event=node_removed node={} ring_version={} action=exit_after_gossip",
+                           self, ring.version));
     return;
   }
   // Let a few rounds carry the removed status before the process goes.
-  if (removed_at_ && now - *removed_at_ >= 3 * config_.gossip_interval) {
-    auto done = std::move(on_removed_);
-    on_removed_ = nullptr;
-    done();
-  }
+  if (removed_at_ && now - *removed_at_ >= 3 * gossip_interval_) exit_due_ = true;
 }
 
-proto::ClientResponse Server::ring_admin(uint64_t request_id,
-                                         const proto::RingAdminRequest& request) {
+proto::ClientResponse Membership::ring_admin(uint64_t request_id,
+                                             const proto::RingAdminRequest& request) {
   const gossip::RingState& ring = gossip_.ring();
   proto::RingAdminResponse body;
   body.claimant = ring.claimant;
@@ -177,8 +284,10 @@ proto::ClientResponse Server::ring_admin(uint64_t request_id,
     case proto::RingAction::kStage: {
       RingChange change{change_kind(request.kind), request.node, request.replacement};
       status = claimant_.stage(std::move(change), ring, gossip_.members());
-      if (status.is_ok())
-        spdlog::info("event=ring_change_staged change=\"{}\"", describe(claimant_.staged().back()));
+      if (status.is_ok()) {
+        log(false, fmt::format("event=ring_change_staged change=\"{}\"",
+                               describe(claimant_.staged().back())));
+      }
       break;
     }
     case proto::RingAction::kPlan: {
@@ -197,8 +306,8 @@ proto::ClientResponse Server::ring_admin(uint64_t request_id,
         break;
       }
       body.ring_version = committed->version;
-      spdlog::info("event=ring_plan_committed plan_id={:#x} version={}", request.plan_id,
-                   committed->version);
+      log(false, fmt::format("event=ring_plan_committed plan_id={:#x} version={}", request.plan_id,
+                             committed->version));
       publish_ring(std::move(committed).value());
       break;
     }
@@ -208,7 +317,7 @@ proto::ClientResponse Server::ring_admin(uint64_t request_id,
         status = cancelled.status();
       } else if (cancelled->has_value()) {
         body.ring_version = (*cancelled)->version;
-        spdlog::info("event=ring_transition_cancelled version={}", body.ring_version);
+        log(false, fmt::format("event=ring_transition_cancelled version={}", body.ring_version));
         publish_ring(std::move(**cancelled));
       }
       break;
@@ -219,7 +328,7 @@ proto::ClientResponse Server::ring_admin(uint64_t request_id,
   return proto::ClientResponse{request_id, std::move(status), std::move(body)};
 }
 
-void Server::fill_plan(proto::RingAdminResponse& body, const RingPlan& plan) {
+void Membership::fill_plan(proto::RingAdminResponse& body, const RingPlan& plan) {
   body.plan_id = plan.id;
   body.from_version = plan.from_version;
   for (const auto& t : plan.transfers) body.transfers.push_back({t.partition, t.from, t.to});

@@ -1,0 +1,122 @@
+// Membership: a node's place in the cluster, sans-I/O — the gossip core
+// (gossip/gossip_core.h), the claimant (node/claimant.h), and what runs between them and
+// the node core (node/node.h):
+//   - liveness: the node core asks gossip's failure detector whether a peer is up;
+//   - the ring: every newer ring gossip adopts is applied to the node core and saved
+//     (meta "ring"), and the own status follows it (joining, normal, leaving, removed);
+//   - ring progress: every 50 ms, the lowest ring version the live ring members have
+//     applied goes to the node core (transfers start, old ranges are dropped), the own
+//     ring_version and transfers_done go to gossip, and the claimant completes a
+//     transition once every receiver reports its transfers done;
+//   - the operator's ring requests (qkvctl node join/leave/replace, ring plan/commit/cancel);
+//   - leaving: a node that left and holds nothing marks itself removed, and exit_due() turns
+//     true three gossip intervals later, when qkvd stops.
+// qkvd (node/server.cc) and the simulation (tests/sim/simulation.cc) both run this class;
+// they only carry its gossip messages, feed it evidence of dead peers (convict) and log
+// its lines.
+//
+// Time comes from the injected clock (ms, monotonic); nothing here reads a wall clock,
+// opens a socket or starts a thread.
+//
+// Thread-safety: none; the owner of the node core calls it on the same thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "gossip/gossip_core.h"
+#include "node/claimant.h"
+#include "node/handoff/hinted_handoff.h"
+#include "node/node.h"
+#include "proto/client_api.h"
+
+namespace qkv::node {
+
+// The ring the last run applied (meta key "ring"); version 0 if none was saved.
+// Errors: storage errors, corruption.
+Result<gossip::RingState> load_saved_ring(storage::Storage& storage);
+// True if this node owned partitions and has not left since (meta key "ring_member").
+bool was_ring_member(storage::Storage& storage);
+
+class Membership {
+ public:
+  // A line for the driver's log ("event=... key=value ..."), at info or warn level.
+  struct LogLine {
+    bool warn = false;
+    std::string text;
+  };
+
+  // `self` is this process's gossip state (its generation above every earlier start's);
+  // `ring` the ring this start begins with (the saved one, else the configured members'
+  // first ring; version 0 for a node joining from seeds). `node`, `storage`, `handoff`
+  // (null when hinted handoff is off) and `clock` outlive this object. Applies `ring` to
+  // the node core and installs the node core's liveness function.
+  Membership(gossip::GossipConfig config, gossip::NodeState self, gossip::RingState ring,
+             uint64_t seed, Node& node, storage::Storage& storage,
+             const handoff::HintedHandoff* handoff, const Clock& clock);
+
+  // Every driver tick (qkvd: every 5 ms): a gossip round when one is due, ring progress
+  // every 50 ms, leaving. Returns the gossip messages to send.
+  std::vector<gossip::Outgoing> on_tick();
+  // A gossip message from a peer; returns the replies to send.
+  std::vector<gossip::Outgoing> on_gossip(const gossip::Message& message);
+  // Direct evidence that `peer` is down (a refused or broken connection).
+  void convict(const NodeId& peer);
+
+  // The operator's ring requests (qkvctl). Only the claimant stages, plans and commits;
+  // others refuse and name the claimant and its client address in the response.
+  proto::ClientResponse ring_admin(uint64_t request_id, const proto::RingAdminRequest& request);
+  // The members as this node sees them (qkvctl members / ring status).
+  proto::MembersResponse members_response() const;
+
+  // True once this node has left the ring, holds nothing, and has gossiped its removed
+  // status for three gossip intervals: the process should stop (graceful, as on SIGTERM).
+  bool exit_due() const { return exit_due_; }
+
+  const gossip::GossipCore& gossip() const { return gossip_; }
+  // Lines to log since the last call, oldest first.
+  std::vector<LogLine> take_log_lines() { return std::exchange(log_lines_, {}); }
+  // node_up, node_down, members_joined, ring_changes, gossip_rounds.
+  std::vector<std::pair<std::string, uint64_t>> counters() const;
+
+  // Called with a member's state whenever gossip learns or changes it (addresses).
+  void set_on_member(std::function<void(const gossip::NodeState&)> f) { on_member_ = std::move(f); }
+  // Called with every ring this node issues (it is the claimant), before gossip spreads it.
+  void set_on_ring_issued(std::function<void(const gossip::RingState&)> f) {
+    on_ring_issued_ = std::move(f);
+  }
+
+ private:
+  void on_events();
+  void apply_ring();
+  void update_own_status();
+  void update_ring_progress(TimePoint now);
+  void publish_ring(gossip::RingState ring);
+  void maybe_exit(TimePoint now);
+  void fill_plan(proto::RingAdminResponse& body, const RingPlan& plan);
+  void log(bool warn, std::string text) { log_lines_.push_back({warn, std::move(text)}); }
+
+  const Clock& clock_;
+  Node& node_;
+  storage::Storage& storage_;
+  const handoff::HintedHandoff* handoff_;
+  const Duration gossip_interval_;
+  gossip::GossipCore gossip_;
+  Claimant claimant_;
+  bool was_member_ = false;  // this node has owned partitions (a leave ends in removal)
+  std::optional<TimePoint> removed_at_;
+  bool exit_due_ = false;
+  TimePoint ring_progress_due_{};
+  uint64_t last_applied_ = UINT64_MAX;
+  std::map<std::string, uint64_t> counters_;
+  std::vector<LogLine> log_lines_;
+  std::function<void(const gossip::NodeState&)> on_member_;
+  std::function<void(const gossip::RingState&)> on_ring_issued_;
+};
+
+}  // namespace qkv::node
