@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -45,18 +46,19 @@ Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
   return info;
 }
 
-Result<uint64_t> next_generation(storage::Storage& storage) {
+Result<uint64_t> next_generation(storage::Storage& storage, int64_t unix_ms) {
   auto stored = storage.get_meta("generation");
   if (!stored) return stored.status();
-  uint64_t generation = 0;
+  uint64_t last = 0;
   if (stored.value()) {
     const std::string& text = *stored.value();
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), generation);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), last);
     if (ec != std::errc() || end != text.data() + text.size()) {
       return Status::corruption(fmt::format("stored generation '{}' is not a number", text));
     }
   }
-  ++generation;
+  uint64_t generation = std::max(last + 1, static_cast<uint64_t>(std::max<int64_t>(unix_ms, 0)));
+  if (QKV_MUTATION(kGenerationNotClocked)) generation = last + 1;
   QKV_RETURN_IF_ERROR(storage.put_meta("generation", std::to_string(generation)));
   return generation;
 }

@@ -31,10 +31,12 @@ struct IncarnationInfo {
 Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
                                          const std::function<uint64_t()>& random);
 
-// The gossip generation of this start: one more than the last start's, persisted (synced)
-// before use, so a restarted node's gossip state always supersedes its old one — also after
-// a clean stop, which keeps the incarnation. A fresh data directory starts at 1.
-Result<uint64_t> next_generation(storage::Storage& storage);
+// The gossip generation of this start: the larger of one more than the last start's and
+// `unix_ms` (the wall clock, ms), persisted (synced) before use, so a restarted node's
+// gossip state always supersedes its old one — after a clean stop, which keeps the
+// incarnation, and after a wiped disk, which forgets the last generation (Cassandra takes
+// the clock's seconds for the same reason; ms here, so two starts in one second differ).
+Result<uint64_t> next_generation(storage::Storage& storage, int64_t unix_ms);
 
 // Records a clean stop. REQUIRES: every write this node acknowledged is durable.
 Status mark_clean_shutdown(storage::Storage& storage);

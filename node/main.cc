@@ -101,7 +101,10 @@ int run(DaemonConfig config) {
         "incarnation keeps dots unique\"",
         incarnation->incarnation);
   }
-  auto generation = qkv::node::next_generation(**storage);
+  auto generation =
+      qkv::node::next_generation(**storage, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
   if (!generation) {
     spdlog::critical("event=generation_failed error=\"{}\"", generation.status().to_string());
     return kExitFailed;

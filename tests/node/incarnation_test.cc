@@ -52,10 +52,21 @@ TEST(IncarnationTest, ZeroIsNeverAnIncarnation) {
 
 TEST(IncarnationTest, EveryStartTakesAHigherGeneration) {
   storage::MemoryStorage store;
-  EXPECT_EQ(next_generation(store).value(), 1u);
+  EXPECT_EQ(next_generation(store, 1000).value(), 1000u);
   ASSERT_TRUE(mark_clean_shutdown(store).is_ok());
-  EXPECT_EQ(next_generation(store).value(), 2u) << "a clean restart still needs a new generation";
-  EXPECT_EQ(next_generation(store).value(), 3u);
+  EXPECT_EQ(next_generation(store, 1000).value(), 1001u)
+      << "a clean restart in the same ms still needs a new generation";
+  EXPECT_EQ(next_generation(store, 5).value(), 1002u) << "a clock gone back changes nothing";
+  EXPECT_EQ(next_generation(store, 9000).value(), 9000u);
+}
+
+TEST(IncarnationTest, AWipedDiskStillStartsAboveItsOldGeneration) {
+  // The old generation went with the disk; gossip peers still hold it, and take the new
+  // start's state only if its generation is higher (gossip/node_state.h newer_than).
+  storage::MemoryStorage before;
+  const uint64_t old_generation = next_generation(before, 1'700'000'000'000).value();
+  storage::MemoryStorage wiped;
+  EXPECT_GT(next_generation(wiped, 1'700'000'000'500).value(), old_generation);
 }
 
 TEST(IncarnationTest, GarbageInTheMetadataIsCorruption) {
