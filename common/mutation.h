@@ -10,10 +10,12 @@ namespace qkv::mutation {
 
 enum class Kind {
   kNone,
-  kAckBeforeW,           // PutRound reports success after the first ack, whatever W is
-  kJoinDropsConcurrent,  // SiblingSet::join drops the other side's concurrent siblings
-  kNoIncarnationBump,    // a restart after an unclean stop keeps the incarnation (kv679)
-  kWritesSkipReceivers,  // writes during a ring transition are not sent to the receivers
+  kAckBeforeW,            // PutRound reports success after the first ack, whatever W is
+  kJoinDropsConcurrent,   // SiblingSet::join drops the other side's concurrent siblings
+  kNoIncarnationBump,     // a restart after an unclean stop keeps the incarnation (kv679)
+  kWritesSkipReceivers,   // writes during a ring transition are not sent to the receivers
+  kGenerationNotClocked,  // a start's gossip generation ignores the clock: a wiped node's
+                          // restarts below the generation its peers hold
 };
 
 #ifdef QKV_MUTATIONS

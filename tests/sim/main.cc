@@ -102,9 +102,9 @@ int main(int argc, char** argv) {
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
-                 "writes-skip-receivers")
+                 "writes-skip-receivers, generation-not-clocked")
       ->check(CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
-                             "writes-skip-receivers"}));
+                             "writes-skip-receivers", "generation-not-clocked"}));
 #endif
 #ifndef QKV_MUTATIONS
   bool scale = false, json = false, no_bytes = false;
@@ -155,11 +155,12 @@ int main(int argc, char** argv) {
 
 #ifdef QKV_MUTATIONS
   using qkv::mutation::Kind;
-  qkv::mutation::active = mutation == "ack-before-w"            ? Kind::kAckBeforeW
-                          : mutation == "join-drops-concurrent" ? Kind::kJoinDropsConcurrent
-                          : mutation == "no-incarnation-bump"   ? Kind::kNoIncarnationBump
-                          : mutation == "writes-skip-receivers" ? Kind::kWritesSkipReceivers
-                                                                : Kind::kNone;
+  qkv::mutation::active = mutation == "ack-before-w"             ? Kind::kAckBeforeW
+                          : mutation == "join-drops-concurrent"  ? Kind::kJoinDropsConcurrent
+                          : mutation == "no-incarnation-bump"    ? Kind::kNoIncarnationBump
+                          : mutation == "writes-skip-receivers"  ? Kind::kWritesSkipReceivers
+                          : mutation == "generation-not-clocked" ? Kind::kGenerationNotClocked
+                                                                 : Kind::kNone;
 #endif
   auto parsed = qkv::sim::Faults::parse(faults);
   if (!parsed) {

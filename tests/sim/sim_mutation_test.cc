@@ -80,5 +80,17 @@ TEST_F(MutationTest, WritesThatSkipTheReceiversOfATransitionAreCaught) {
   EXPECT_EQ(first_caught(config, 20), 0u);
 }
 
+TEST_F(MutationTest, AWipedNodeRestartingBelowItsOldGenerationIsCaught) {
+  // A crash, then a wipe of that node: its peers hold the generation of its life before the
+  // wipe and ignore every state of the new one (status, ring progress, heartbeats): gossip
+  // never converges on it.
+  mutation::active = mutation::Kind::kGenerationNotClocked;
+  SimConfig config;
+  config.faults = Faults::parse("crash,wipe").value();
+  EXPECT_NE(first_caught(config, 40), 0u) << "a restart after a wipe must outrank the old life";
+  mutation::active = mutation::Kind::kNone;
+  EXPECT_EQ(first_caught(config, 40), 0u);
+}
+
 }  // namespace
 }  // namespace qkv::sim

@@ -47,7 +47,7 @@ TEST(SimTest, RunsWithEveryFaultClassPass) {
 TEST(SimTest, RingChangesUnderEveryFaultClassMoveDataAndPass) {
   // Six nodes: four in the ring, two spares; a join, a leave and a replace, one at a time,
   // while every fault class is on.
-  SimConfig config = small(13, Faults::all());
+  SimConfig config = small(11, Faults::all());
   config.nodes = 6;
   config.ring_changes = 3;
   SimResult result = run_simulation(config);

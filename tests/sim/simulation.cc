@@ -12,6 +12,7 @@
 #include "gossip/node_state.h"
 #include "node/claimant.h"
 #include "node/incarnation.h"
+#include "node/membership.h"
 #include "node/node.h"
 #include "node/wire/replica_codec.h"
 #include "ring/ring.h"
@@ -26,8 +27,8 @@ constexpr Duration kClientTimeout{3000};
 constexpr Duration kDrain{6000};  // after healing: longer than any delay plus timeouts
 constexpr Duration kRepairRound{3000};
 constexpr uint64_t kFnvPrime = 0x100000001b3ull;
-// Ring changes: qkvd's gossip interval, and the time a transition may take to settle once
-// the faults stop.
+// qkvd's gossip interval; and with ring changes, the time a transition may take to settle
+// once the faults stop.
 constexpr Duration kGossipInterval{1000};
 constexpr Duration kRingSettleMax{120'000};
 
@@ -52,6 +53,17 @@ class SimClock final : public Clock {
 
  private:
   TimePoint now_{Duration(1'000'000)};
+};
+
+// A node's own clock: the world's plus its skew.
+class NodeClock final : public Clock {
+ public:
+  NodeClock(const SimClock& world, Duration skew) : world_(world), skew_(skew) {}
+  TimePoint now() const override { return world_.now() + skew_; }
+
+ private:
+  const SimClock& world_;
+  Duration skew_;
 };
 
 const char* body_name(const node::PeerBody& body) {
@@ -98,15 +110,6 @@ class Simulation {
 
  private:
   struct SimNode;
-  // The ring progress a node gossips about itself (gossip::NodeState's ring_version,
-  // transfers_done and status kRemoved). `seq` orders one node's reports across restarts,
-  // as gossip's (generation, version) does.
-  struct Report {
-    uint64_t seq = 0;
-    uint64_t ring_version = 0;
-    uint64_t transfers_done = 0;
-    bool removed = false;
-  };
   class SimTransport final : public node::Transport {
    public:
     SimTransport(Simulation& sim, int index) : sim_(sim), index_(index) {}
@@ -127,22 +130,15 @@ class Simulation {
     std::unique_ptr<SimTransport> transport;
     std::unique_ptr<handoff::HintedHandoff> handoff;  // per process: reloads hints at start
     std::unique_ptr<node::Node> core;                 // null while down
+    // Gossip, failure detection, the ring's life and the claimant, as qkvd runs them
+    // (node/membership.h); per process, like the core.
+    std::unique_ptr<node::Membership> membership;
+    std::unique_ptr<NodeClock> clock;
     Duration skew{0};
     uint64_t life = 0;  // bumped at every crash: messages to an older life are lost
     std::set<uint64_t> incarnations;
-
-    // Ring changes only: what qkvd's Server keeps (node/server_ring.cc).
-    gossip::RingState ring;              // the last ring applied; saved with it, so a wipe loses it
-    Report report;                       // its own gossiped ring progress (NodeState)
-    std::map<int, Report> view;          // what gossip told this process of the others (per life)
-    uint64_t last_applied = UINT64_MAX;  // Server::last_applied_
-    bool was_member = false;             // Server::was_member_
-    std::unique_ptr<node::Claimant> claimant;  // per process: staging dies with it
-    bool progress_due = false;                 // recompute the ring progress at the next tick
-    uint64_t ticks = 0;
     bool ever_member = false;  // named by some ring: never a spare again
-    bool exiting = false;      // left, emptied, reported removed: exits 3 gossip rounds on
-    bool removed = false;      // exited for good
+    bool removed = false;      // left the ring, emptied and exited for good
   };
   struct Client {
     int index = 0;
@@ -174,11 +170,16 @@ class Simulation {
     for (unsigned char c : s) hash(c);
   }
 
-  TimePoint node_now(int i) const { return clock_.now() + nodes_[i].skew; }
+  TimePoint node_now(int i) const { return nodes_[i].clock->now(); }
   int index_of(const NodeId& id) const { return static_cast<int>(id[1] - '1'); }
   void start_node(int i);
   void crash(int i, bool machine, bool wipe);
+  // A process ends (crash or exit): peers whose links to it break convict it at once.
+  void links_break(int i);
   void tick(int i, uint64_t life);
+  void send_gossip(int from, std::vector<gossip::Outgoing> outgoing);
+  // The node's membership log lines into the trace (ring events into every key's trace).
+  void trace_membership(int i);
 
   Status on_send(int from, const NodeId& to, node::PeerMessage message);
   void deliver(int from, int to, uint64_t life, const node::PeerMessage& message);
@@ -205,36 +206,36 @@ class Simulation {
   void inject_fault();
   void heal();
 
-  // Ring changes (config_.ring_changes > 0): gossip, the claimant and the operator, played
-  // as qkvd plays them (node/server_ring.cc).
+  // Ring changes (config_.ring_changes > 0): the operator's commits through the claimant's
+  // node::Membership, as qkvctl sends them.
   bool rings_on() const { return config_.ring_changes > 0; }
+  // The ring node i holds: its gossip's while it runs, else the one saved on its disk.
+  gossip::RingState ring_of(int i) const;
   // The newest ring some node holds, running or saved on its disk. A ring can be lost: a
   // claimant whose disk is wiped before it gossiped the ring it issued.
-  const gossip::RingState& newest_ring() const;
+  gossip::RingState newest_ring() const;
   // A node a client may connect to: any that has not left for good.
   int pick_node();
-  // Server::apply_ring: the core takes the ring (and the next one), and saves it.
-  void apply_ring(int i, const gossip::RingState& ring);
-  // The newest ring reaches node i after a gossip delay (from a live node that has it and
-  // that no partition cuts off); a node down then learns it after its restart.
-  void gossip_ring(int i);
-  // Node i's own progress (ring_version, transfers_done, removed); gossiped if it changed.
-  void set_report(int i);
-  // Node `about`'s current report reaches node `to` after a gossip delay.
-  void gossip_report(int to, int about);
-  // Server::update_ring_progress, every 50 ms and after each ring change.
-  void update_progress(int i);
-  // Server::maybe_exit: a node that left goes once it holds nothing.
-  void maybe_exit(int i);
-  node::MemberView member_view(int i) const;
-  void publish_ring(int by, gossip::RingState ring, const std::string& why);
+  // Marked removed, waiting its three gossip rounds before it exits.
+  bool exiting(int i) const {
+    const auto& m = nodes_[i].membership;
+    return m && m->gossip().self().status == gossip::Status::kRemoved;
+  }
+  // A node that left, holds nothing and has gossiped its removal goes (Server::on_removed).
+  void exit_node(int i);
+  // Every ring a claimant issues (the Membership's observer).
+  void on_ring_issued(int by, const gossip::RingState& ring);
   void try_ring_change();
   bool ring_changes_pending() const {
     return rings_on() &&
            (ring_changes_left_ > 0 || last_change_ || !newest_ring().next_owners.empty());
   }
+
   // What still keeps the rings from settling after the faults ("" once settled).
   std::string ring_unsettled() const;
+  // Gossip's convergence once the faults stopped: every running node knows every other
+  // running node's current process (generation) and status and holds it up.
+  std::vector<std::string> membership_violations() const;
   // Counters of a process that ends (per-process in the core).
   void end_life(SimNode& n);
   // A ring event for the whole trace and every key's trace.
@@ -267,6 +268,11 @@ class Simulation {
   std::vector<std::string> full_trace_;
   std::string pending_context_;  // the context a read-modify-write carries to its write
 
+  // What a configured member (of the first ring) starts with when it has no saved ring, as
+  // qkvd does: the members' claim, version 1. Spares join from these seeds.
+  gossip::RingState initial_ring_;
+  std::vector<NodeId> initial_members_;
+
   // Ring changes.
   std::map<uint64_t, gossip::RingState> rings_;  // the last ring issued under each version
   std::vector<gossip::RingState> issued_;        // every ring issued, lost ones included
@@ -280,7 +286,6 @@ class Simulation {
   };
   std::optional<Committed> last_change_;
   int joins_ = 0, leaves_ = 0, replaces_ = 0, removed_count_ = 0;
-  uint64_t report_seq_ = 0;
   uint64_t keys_received_ = 0, ranges_dropped_ = 0;  // of ended processes
 };
 
@@ -322,9 +327,12 @@ void Simulation::start_node(int i) {
   auto incarnation = node::open_incarnation(*n.storage, [this] { return rng_(); });
   QKV_ASSERT(incarnation.is_ok());
   n.incarnations.insert(incarnation->incarnation);
+  auto generation = node::next_generation(*n.storage, node_now(i).time_since_epoch().count());
+  QKV_ASSERT(generation.is_ok());
   node::NodeConfig config;
   config.node_id = n.id;
   config.n = config_.n;
+  config.generation = *generation;
   // Default quorums (requests here always name theirs) must fit a small n.
   config.r = std::min(config.r, config_.n);
   config.w = std::min(config.w, config_.n);
@@ -338,29 +346,37 @@ void Simulation::start_node(int i) {
   config.transfer.request_timeout = Duration(2000);
   n.handoff = std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, *n.storage);
   QKV_ASSERT(n.handoff->open().is_ok());
-  // With ring changes the node starts as qkvd does: no ring, then the one it saved.
   n.core = std::make_unique<node::Node>(
-      config, rings_on() ? nullptr : ring_, *n.storage, *n.transport,
-      causal::Actor{n.id, incarnation->incarnation}, node_now(i),
-      aae_only ? nullptr : n.handoff.get(),
+      config, nullptr, *n.storage, *n.transport, causal::Actor{n.id, incarnation->incarnation},
+      node_now(i), aae_only ? nullptr : n.handoff.get(),
       [this, i] { return static_cast<int64_t>(node_now(i).time_since_epoch().count()); });
-  trace(fmt::format("start {} incarnation={}", n.id, incarnation->incarnation));
-  if (rings_on()) {
-    // A new process: gossip knows only itself, the claimant has nothing staged.
-    n.claimant = std::make_unique<node::Claimant>(n.id);
-    n.view.clear();
-    n.last_applied = UINT64_MAX;
-    n.was_member = false;
-    n.exiting = false;
-    if (n.ring.version != 0) apply_ring(i, n.ring);
-    // A node that still holds ranges it no longer owns was leaving when it stopped.
-    n.was_member = n.was_member || !n.core->held_ranges().empty();
-    n.progress_due = true;
-    for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
-      if (j != i && nodes_[j].report.seq != 0) gossip_report(i, j);
-    }
-    gossip_ring(i);
+  trace(fmt::format("start {} incarnation={} generation={}", n.id, incarnation->incarnation,
+                    *generation));
+  // As qkvd's main: the ring it saved, else (a configured member) the first ring, else none
+  // (a spare joining from the seeds).
+  auto saved = node::load_saved_ring(*n.storage);
+  QKV_ASSERT(saved.is_ok());
+  gossip::RingState ring = std::move(saved).value();
+  if (ring.version == 0 && contains(initial_members_, n.id)) ring = initial_ring_;
+  // Gossip addresses are node ids; the configured members are the seeds.
+  gossip::GossipConfig gossip_config;
+  gossip_config.interval = kGossipInterval;
+  for (const auto& id : initial_members_) {
+    if (id != n.id) gossip_config.seeds.push_back(id);
   }
+  gossip::NodeState self;
+  self.id = n.id;
+  self.generation = *generation;
+  self.version = 1;
+  self.peer_address = n.id;
+  self.client_address = n.id;
+  self.status = ring.version != 0 ? gossip::Status::kNormal : gossip::Status::kJoining;
+  n.membership = std::make_unique<node::Membership>(
+      std::move(gossip_config), std::move(self), std::move(ring),
+      incarnation->incarnation ^ *generation, *n.core, *n.storage, n.handoff.get(), *n.clock);
+  n.membership->set_on_ring_issued(
+      [this, i](const gossip::RingState& issued) { on_ring_issued(i, issued); });
+  trace_membership(i);
   after(kTick, [this, i, life = n.life] { tick(i, life); });
 }
 
@@ -369,27 +385,70 @@ void Simulation::tick(int i, uint64_t life) {
   n.storage->write_back(clock_.now());
   if (n.life != life || !n.core) return;
   n.core->on_tick(node_now(i));
-  // qkvd recomputes its ring progress every 50 ms and at once after a ring change.
-  if (rings_on() && (++n.ticks % 10 == 0 || n.progress_due)) {
-    n.progress_due = false;
-    update_progress(i);
-  }
+  send_gossip(i, n.membership->on_tick());
+  trace_membership(i);
+  if (n.membership->exit_due()) return exit_node(i);
   after(kTick, [this, i, life] { tick(i, life); });
+}
+
+void Simulation::send_gossip(int from, std::vector<gossip::Outgoing> outgoing) {
+  for (auto& out : outgoing) {
+    (void)on_send(from, out.address,
+                  node::PeerMessage{nodes_[from].id, 0, node::Gossip{std::move(out.message)}});
+  }
+}
+
+void Simulation::trace_membership(int i) {
+  for (const auto& line : nodes_[i].membership->take_log_lines()) {
+    const std::string text = nodes_[i].id + " " + line.text;
+    if (line.text.starts_with("event=ring_") || line.text.starts_with("event=node_removed")) {
+      trace_ring(text);
+    } else {
+      trace(text);
+    }
+  }
+}
+
+void Simulation::links_break(int i) {
+  for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
+    if (j == i || !nodes_[j].core || blocked_.count({i, j})) continue;
+    after(between(1, 5), [this, i, j, life = nodes_[j].life] {
+      if (nodes_[j].life != life || !nodes_[j].core) return;
+      nodes_[j].membership->convict(nodes_[i].id);
+      trace_membership(j);
+    });
+  }
+}
+
+void Simulation::exit_node(int i) {
+  SimNode& n = nodes_[i];
+  end_life(n);
+  n.membership.reset();
+  n.core.reset();
+  n.handoff.reset();
+  ++n.life;
+  n.removed = true;
+  ++removed_count_;
+  trace_ring(fmt::format("ring {} exits", n.id));
+  links_break(i);
 }
 
 void Simulation::crash(int i, bool machine, bool wipe) {
   SimNode& n = nodes_[i];
   end_life(n);
+  n.membership.reset();
   n.core.reset();
   n.handoff.reset();
   ++n.life;
   std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
-  if (wipe) {
+  // The saved ring and the gossip generation go with the disk.
+  if (wipe)
     n.storage = std::make_unique<SimStorage>(clock_, config_.sync_writes, config_.writeback);
-    n.ring = gossip::RingState{};  // the saved ring went with the disk
-  }
   if (wipe || lost > 0) destructive_ = true;
   trace(fmt::format("crash {} machine={} wipe={} lost_unsynced={}", n.id, machine, wipe, lost));
+  // A process crash closes its connections and the peers see them break; a machine that
+  // dies says nothing: peers notice through failed sends and phi.
+  if (!machine) links_break(i);
 }
 
 Status Simulation::on_send(int from, const NodeId& to, node::PeerMessage message) {
@@ -402,12 +461,18 @@ Status Simulation::on_send(int from, const NodeId& to, node::PeerMessage message
   if (!target.core) {
     // As PeerLinks: a link backing off refuses at once; otherwise the frame is queued, the
     // connect is refused a moment later, and the sender hears of it.
-    if (below(2) == 0) return Status::unavailable(to + " is unreachable (backing off)");
-    after(Duration(1), [this, from, to, life = nodes_[from].life] {
-      if (nodes_[from].life == life && nodes_[from].core) {
-        nodes_[from].core->on_peer_unreachable(to, node_now(from));
-      }
-    });
+    // Either way the sender's driver convicts it (Server's on_unreachable).
+    auto convict = [this, from, to, life = nodes_[from].life](bool tell_core) {
+      if (nodes_[from].life != life || !nodes_[from].core) return;
+      nodes_[from].membership->convict(to);
+      trace_membership(from);
+      if (tell_core) nodes_[from].core->on_peer_unreachable(to, node_now(from));
+    };
+    if (below(2) == 0) {
+      after(Duration(1), [convict] { convict(false); });
+      return Status::unavailable(to + " is unreachable (backing off)");
+    }
+    after(Duration(1), [convict] { convict(true); });
     return Status::ok();
   }
   if (blocked_.count({from, t})) return Status::ok();  // a partition: silently lost
@@ -439,6 +504,10 @@ void Simulation::deliver(int from, int to, uint64_t life, const node::PeerMessag
   trace(fmt::format("recv {}->{} {} id={}", nodes_[from].id, target.id, body_name(message.body),
                     message.request_id),
         key_of(message.body));
+  if (auto* g = std::get_if<node::Gossip>(&decoded->body)) {
+    send_gossip(to, target.membership->on_gossip(g->message));
+    return trace_membership(to);
+  }
   batch(to);
   target.core->on_peer_message(std::move(decoded).value(), node_now(to));
 }
@@ -668,7 +737,7 @@ void Simulation::inject_fault() {
   if (rings_on()) {  // not a node that left: it is gone, or about to go
     std::vector<int> candidates;
     for (int i = 0; i < k; ++i) {
-      if (!nodes_[i].removed && !nodes_[i].exiting) candidates.push_back(i);
+      if (!nodes_[i].removed && !exiting(i)) candidates.push_back(i);
     }
     x = candidates[below(candidates.size())];
   } else {
@@ -709,178 +778,49 @@ void Simulation::end_life(SimNode& n) {
   ranges_dropped_ += n.core->counters().ranges_dropped;
 }
 
-const gossip::RingState& Simulation::newest_ring() const {
-  const gossip::RingState* newest = nullptr;
-  for (const auto& n : nodes_) {
-    if (!n.removed && (newest == nullptr || n.ring.version > newest->version)) newest = &n.ring;
+gossip::RingState Simulation::ring_of(int i) const {
+  const SimNode& n = nodes_[i];
+  if (n.membership) return n.membership->gossip().ring();
+  auto saved = node::load_saved_ring(*n.storage);
+  QKV_ASSERT(saved.is_ok());
+  return std::move(saved).value();
+}
+
+gossip::RingState Simulation::newest_ring() const {
+  std::optional<gossip::RingState> newest;
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    if (nodes_[i].removed) continue;
+    gossip::RingState ring = ring_of(i);
+    if (!newest || ring.version > newest->version) newest = std::move(ring);
   }
-  QKV_ASSERT(newest != nullptr);
+  QKV_ASSERT(newest.has_value());
   return *newest;
 }
 
-void Simulation::apply_ring(int i, const gossip::RingState& state) {
-  SimNode& n = nodes_[i];
-  if (state.owners.empty()) return;
-  auto current = std::make_shared<const ring::Ring>(state.owners);
-  std::shared_ptr<const ring::Ring> next;
-  if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
-  n.core->set_ring(std::move(current), std::move(next), state.version);
-  n.ring = state;  // saved (put_meta is synced)
-  trace(fmt::format("ring {} applies v{}{}", n.id, state.version,
-                    state.next_owners.empty() ? "" : " (transition)"));
-  // Server::update_own_status: only was_member_ matters here.
-  if (contains(state.owners, n.id)) n.was_member = true;
-  n.progress_due = true;
-}
-
-void Simulation::gossip_ring(int i) {
-  after(between(100, 2 * kGossipInterval.count()), [this, i] {
-    SimNode& n = nodes_[i];
-    if (!n.core) return;  // down: it learns the ring after its restart
-    const gossip::RingState& newest = newest_ring();
-    if (n.ring.version >= newest.version) return;
-    // From a live node that has it, on this side of every cut; else a round later.
-    bool reachable = false;
-    for (int k = 0; k < static_cast<int>(nodes_.size()); ++k) {
-      if (k != i && nodes_[k].core && nodes_[k].ring.version == newest.version &&
-          !blocked_.count({k, i})) {
-        reachable = true;
-      }
-    }
-    if (!reachable) return gossip_ring(i);
-    apply_ring(i, newest);
-  });
-}
-
-void Simulation::set_report(int i) {
-  SimNode& n = nodes_[i];
-  Report r{0, n.ring.version, n.core->transfer().done_version(), n.exiting};
-  if (n.report.seq != 0 && r.ring_version == n.report.ring_version &&
-      r.transfers_done == n.report.transfers_done && r.removed == n.report.removed) {
-    return;
-  }
-  r.seq = ++report_seq_;
-  n.report = r;
-  trace(fmt::format("gossip {} reports ring_version={} transfers_done={}{}", n.id, r.ring_version,
-                    r.transfers_done, r.removed ? " removed" : ""));
-  for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
-    if (j != i && !nodes_[j].removed) gossip_report(j, i);
-  }
-}
-
-void Simulation::gossip_report(int to, int about) {
-  after(between(100, 2 * kGossipInterval.count()), [this, to, about] {
-    SimNode& n = nodes_[to];
-    if (!n.core) return;  // down: it hears again after its restart
-    if (nodes_[about].core && blocked_.count({about, to})) return gossip_report(to, about);
-    // Gossip carries the newest state it has: the current report, never an older one.
-    const Report& r = nodes_[about].report;
-    Report& known = n.view[about];
-    if (r.seq > known.seq) known = r;
-  });
-}
-
-void Simulation::update_progress(int i) {
-  SimNode& n = nodes_[i];
-  const gossip::RingState ring = n.ring;
-  // As update_ring_progress: the lowest ring version the live ring members have applied,
-  // as far as this node has heard; none if one has a newer ring than ours.
-  uint64_t applied = ring.version;
-  std::set<NodeId> members(ring.owners.begin(), ring.owners.end());
-  members.insert(ring.next_owners.begin(), ring.next_owners.end());
-  for (const auto& [j, r] : n.view) {
-    if (r.removed) continue;
-    if (r.ring_version > ring.version) {
-      applied = 0;
-      break;
-    }
-    // Liveness: a crashed node's links break at once (Server convicts it).
-    if (members.count(nodes_[j].id) && nodes_[j].core) {
-      applied = std::min(applied, r.ring_version);
-    }
-  }
-  if (applied != n.last_applied) {
-    n.last_applied = applied;
-    trace(fmt::format("ring {} sees v{} applied by the live members", n.id, applied));
-    n.core->set_ring_applied(applied, node_now(i));
-  }
-  set_report(i);
-  if (ring.claimant == n.id) {
-    if (auto completed = n.claimant->maybe_complete(ring, member_view(i))) {
-      publish_ring(i, std::move(*completed), "switch");
-    }
-  }
-  maybe_exit(i);
-}
-
-void Simulation::maybe_exit(int i) {
-  SimNode& n = nodes_[i];
-  if (!n.was_member || !n.ring.next_owners.empty() || n.exiting) return;
-  if (contains(n.ring.owners, n.id)) return;
-  uint64_t hints = 0;
-  if (n.handoff) {
-    for (const auto& [target, count_bytes] : n.handoff->pending()) hints += count_bytes.first;
-  }
-  if (!n.core->held_ranges().empty() || hints > 0 || n.core->in_flight() > 0) return;
-  n.exiting = true;
-  trace_ring(fmt::format("ring {} holds nothing: removed, exits after 3 gossip rounds", n.id));
-  set_report(i);
-  after(3 * kGossipInterval, [this, i, life = n.life] {
-    SimNode& node = nodes_[i];
-    QKV_ASSERT(node.life == life && node.core);  // faults spare a node that is exiting
-    end_life(node);
-    node.core.reset();
-    node.handoff.reset();
-    ++node.life;
-    node.removed = true;
-    ++removed_count_;
-    trace_ring(fmt::format("ring {} exits", node.id));
-  });
-}
-
-node::MemberView Simulation::member_view(int i) const {
-  node::MemberView view;
-  auto add = [&](int j, const Report& r) {
-    gossip::NodeState state;
-    state.id = nodes_[j].id;
-    state.status = r.removed ? gossip::Status::kRemoved : gossip::Status::kNormal;
-    state.ring_version = r.ring_version;
-    state.transfers_done = r.transfers_done;
-    view.emplace(state.id, std::move(state));
-  };
-  add(i, nodes_[i].report);
-  for (const auto& [j, r] : nodes_[i].view) add(j, r);
-  return view;
-}
-
-void Simulation::publish_ring(int by, gossip::RingState ring, const std::string& why) {
+void Simulation::on_ring_issued(int by, const gossip::RingState& ring) {
   for (auto& n : nodes_) {
     if (contains(ring.owners, n.id) || contains(ring.next_owners, n.id)) n.ever_member = true;
   }
-  trace_ring(fmt::format("ring v{} issued by {} ({}): owners {{{}}}{}", ring.version, nodes_[by].id,
-                         why, describe_owners(ring.owners),
+  trace_ring(fmt::format("ring v{} issued by {}: owners {{{}}}{}", ring.version, nodes_[by].id,
+                         describe_owners(ring.owners),
                          ring.next_owners.empty()
                              ? ""
                              : fmt::format(" next {{{}}}", describe_owners(ring.next_owners))));
   // One writer, one table per version (gossip keeps the first it has of a version): a second
   // table is harmless only if no node holds the first any more.
   if (auto it = rings_.find(ring.version); it != rings_.end() && !(it->second == ring)) {
-    for (const auto& n : nodes_) {
-      if (!n.removed && n.ring == it->second) {
+    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+      if (!nodes_[i].removed && ring_of(i) == it->second) {
         ring_violations_.push_back(fmt::format(
             "seed {}: ring version {} issued twice with different tables ({} holds the first, "
             "{} issued the second)\n",
-            config_.seed, ring.version, n.id, nodes_[by].id));
+            config_.seed, ring.version, nodes_[i].id, nodes_[by].id));
         break;
       }
     }
   }
   rings_[ring.version] = ring;
   issued_.push_back(ring);
-  apply_ring(by, ring);  // the claimant's own gossip core takes it at once
-  for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
-    if (j != by && !nodes_[j].removed) gossip_ring(j);
-  }
 }
 
 void Simulation::try_ring_change() {
@@ -912,14 +852,14 @@ void Simulation::try_ring_change() {
   // One transition at a time: the last switch applied everywhere (a node down counts with
   // the ring it saved), and the claimant up to take the operator's commit.
   if (!ring.next_owners.empty()) return retry();
-  for (const auto& n : nodes_) {
-    if (!n.removed && n.ring.version != ring.version) return retry();
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    if (!nodes_[i].removed && ring_of(i).version != ring.version) return retry();
   }
   const int c = index_of(ring.claimant);
   if (!nodes_[c].core) return retry();
   std::vector<NodeId> spares, members = ring::Ring(ring.owners).members();
-  for (const auto& n : nodes_) {
-    if (!n.removed && !n.exiting && !n.ever_member) spares.push_back(n.id);
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    if (!nodes_[i].removed && !exiting(i) && !nodes_[i].ever_member) spares.push_back(nodes_[i].id);
   }
   using Kind = node::RingChange::Kind;
   std::vector<Kind> kinds;
@@ -938,47 +878,70 @@ void Simulation::try_ring_change() {
     change.node = members[below(members.size())];
     if (change.kind == Kind::kReplace) change.replacement = spares[below(spares.size())];
   }
-  // The operator: stage, plan, commit, at the claimant (qkvctl ring plan/commit).
-  SimNode& claimant = nodes_[c];
-  const node::MemberView view = member_view(c);
-  Result<gossip::RingState> committed = [&]() -> Result<gossip::RingState> {
-    QKV_RETURN_IF_ERROR(claimant.claimant->stage(change, claimant.ring, view));
-    auto plan = claimant.claimant->plan(claimant.ring, view);
-    if (!plan) return plan.status();
-    return claimant.claimant->commit(plan->id, claimant.ring, view);
+  // The operator: stage, plan, commit, at the claimant (qkvctl node ..., ring plan/commit).
+  node::Membership& claimant = *nodes_[c].membership;
+  trace_ring(fmt::format("operator: '{}' at {}", node::describe(change), nodes_[c].id));
+  proto::RingAdminRequest request;
+  request.action = proto::RingAction::kStage;
+  request.kind = change.kind == Kind::kJoin    ? proto::RingChangeKind::kJoin
+                 : change.kind == Kind::kLeave ? proto::RingChangeKind::kLeave
+                                               : proto::RingChangeKind::kReplace;
+  request.node = change.node;
+  request.replacement = change.replacement;
+  uint64_t version = 0;
+  bool staged_ok = false;
+  auto admin = [&](proto::RingAction action, uint64_t plan_id = 0) {
+    proto::RingAdminRequest r;
+    r.action = action;
+    r.plan_id = plan_id;
+    return claimant.ring_admin(0, r);
+  };
+  Status status = [&] {
+    auto staged = claimant.ring_admin(0, request);
+    if (!staged.status.is_ok()) return staged.status;
+    staged_ok = true;
+    auto plan = admin(proto::RingAction::kPlan);
+    if (!plan.status.is_ok()) return plan.status;
+    auto committed =
+        admin(proto::RingAction::kCommit, std::get<proto::RingAdminResponse>(plan.body).plan_id);
+    if (committed.status.is_ok()) {
+      version = std::get<proto::RingAdminResponse>(committed.body).ring_version;
+    }
+    return committed.status;
   }();
-  if (!committed) {
-    claimant.claimant->clear_staged();
-    trace_ring(fmt::format("ring change '{}' refused: {}", node::describe(change),
-                           committed.status().to_string()));
+  trace_membership(c);
+  if (!status.is_ok()) {
+    if (staged_ok) {
+      // Unstage it (a cancel with changes staged cancels only them).
+      (void)admin(proto::RingAction::kCancel);
+    }
+    trace_ring(
+        fmt::format("ring change '{}' refused: {}", node::describe(change), status.to_string()));
     return retry();
   }
   --ring_changes_left_;
   ++(change.kind == Kind::kJoin ? joins_ : change.kind == Kind::kLeave ? leaves_ : replaces_);
-  last_change_ = Committed{change, committed->version};
-  publish_ring(c, std::move(committed).value(), node::describe(change));
+  last_change_ = Committed{change, version};
   after(between(0, 3000), [this] { try_ring_change(); });
 }
 
 std::string Simulation::ring_unsettled() const {
-  const gossip::RingState& ring = newest_ring();
+  const gossip::RingState ring = newest_ring();
   if (ring_changes_left_ > 0) return fmt::format("{} ring changes never made", ring_changes_left_);
   if (!ring.next_owners.empty()) {
+    // As the claimant sees its receivers (its own gossip view), if it runs.
+    const auto& claimant = nodes_[index_of(ring.claimant)];
     node::MemberView members;
-    for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
-      if (nodes_[i].report.seq == 0) continue;
-      gossip::NodeState state;
-      state.id = nodes_[i].id;
-      state.transfers_done = nodes_[i].report.transfers_done;
-      members.emplace(state.id, state);
-    }
-    return fmt::format("the transition to v{} never completed: waiting on receivers {}",
-                       ring.version + 1,
+    if (claimant.membership) members = claimant.membership->gossip().members();
+    return fmt::format("the transition to v{} never completed: {} waiting on receivers {}",
+                       ring.version + 1, ring.claimant,
                        fmt::join(node::transition_progress(ring, members).waiting_on, ","));
   }
-  for (const auto& n : nodes_) {
-    if (!n.removed && n.ring.version != ring.version) {
-      return fmt::format("{} never applied ring v{} (has v{})", n.id, ring.version, n.ring.version);
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    const uint64_t version = ring_of(i).version;
+    if (!nodes_[i].removed && version != ring.version) {
+      return fmt::format("{} never applied ring v{} (has v{})", nodes_[i].id, ring.version,
+                         version);
     }
   }
   for (const auto& n : nodes_) {
@@ -988,6 +951,38 @@ std::string Simulation::ring_unsettled() const {
     }
   }
   return "";
+}
+
+std::vector<std::string> Simulation::membership_violations() const {
+  std::vector<std::string> out;
+  for (const auto& n : nodes_) {
+    if (!n.membership) continue;
+    const gossip::GossipCore& view = n.membership->gossip();
+    for (const auto& other : nodes_) {
+      if (&other == &n || !other.membership) continue;
+      const gossip::NodeState& actual = other.membership->gossip().self();
+      auto it = view.members().find(other.id);
+      std::string wrong;
+      if (it == view.members().end()) {
+        wrong = "never heard of it";
+      } else if (it->second.generation != actual.generation) {
+        wrong = fmt::format("holds generation {}, its process has {}", it->second.generation,
+                            actual.generation);
+      } else if (it->second.status != actual.status) {
+        wrong = fmt::format("holds status {}, it is {}", gossip::status_name(it->second.status),
+                            gossip::status_name(actual.status));
+      } else if (!view.is_up(other.id, node_now(index_of(n.id)))) {
+        wrong =
+            fmt::format("holds it down (phi {:.1f})", view.phi(other.id, node_now(index_of(n.id))));
+      }
+      if (!wrong.empty()) {
+        out.push_back(fmt::format(
+            "seed {}: gossip did not converge after the faults stopped: {} about {}: {}\n",
+            config_.seed, n.id, other.id, wrong));
+      }
+    }
+  }
+  return out;
 }
 
 void Simulation::final_repair() {
@@ -1086,6 +1081,7 @@ SimResult Simulation::run() {
     n.storage = std::make_unique<SimStorage>(clock_, config_.sync_writes, config_.writeback);
     n.transport = std::make_unique<SimTransport>(*this, i);
     if (config_.faults.skew) n.skew = between(-2000, 2000);
+    n.clock = std::make_unique<NodeClock>(clock_, n.skew);
   }
   for (int i = 0; i < config_.keys; ++i) keys_.push_back(fmt::format("k{}", i));
   clients_.resize(config_.clients + 1);
@@ -1098,22 +1094,19 @@ SimResult Simulation::run() {
       clients_[i].keys = keys_;
     }
   }
+  // Version 1 as qkvd's main makes it from the configured members: the smallest claims.
+  initial_members_ = ring_members;
+  initial_ring_.version = 1;
+  initial_ring_.n = config_.n;
+  initial_ring_.owners = ring_->owners();
+  initial_ring_.claimant = *std::min_element(ring_members.begin(), ring_members.end());
   if (rings_on()) {
-    // Version 1, saved by every node as if bootstrapped; the smallest member claims.
-    gossip::RingState initial;
-    initial.version = 1;
-    initial.n = config_.n;
-    initial.owners = ring_->owners();
-    initial.claimant = *std::min_element(ring_members.begin(), ring_members.end());
-    rings_[1] = initial;
-    issued_.push_back(initial);
-    for (auto& n : nodes_) {
-      n.ring = initial;
-      n.ever_member = contains(initial.owners, n.id);
-    }
+    rings_[1] = initial_ring_;
+    issued_.push_back(initial_ring_);
+    for (auto& n : nodes_) n.ever_member = contains(initial_ring_.owners, n.id);
     ring_changes_left_ = config_.ring_changes;
-    trace_ring(
-        fmt::format("ring v1: owners {{{}}}, spares {}", describe_owners(initial.owners), spares));
+    trace_ring(fmt::format("ring v1: owners {{{}}}, spares {}",
+                           describe_owners(initial_ring_.owners), spares));
   }
   for (int i = 0; i < config_.nodes; ++i) start_node(i);
   faults_on_ = config_.faults.any();
@@ -1154,6 +1147,7 @@ SimResult Simulation::run() {
   if (clock_.now() >= limit)
     result.violations.push_back("the workload did not finish in 600 s of simulated time");
   for (const auto& v : ring_violations_) result.violations.push_back(v);
+  for (auto& v : membership_violations()) result.violations.push_back(std::move(v));
   if (!unsettled.empty()) {
     result.violations.push_back(
         fmt::format("seed {}: the ring did not settle within {} s after the faults stopped: {}\n",

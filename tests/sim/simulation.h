@@ -1,5 +1,7 @@
-// qkv-sim: K real node cores (node::Node with its coordinator rounds, read repair and the
-// real codecs) on a simulated network and clock, driven by one seeded PRNG (design.md §5.4,
+// qkv-sim: K real node cores (node::Node with its coordinator rounds, read repair,
+// anti-entropy, ownership transfer and the real codecs), each with the node::Membership
+// qkvd runs beside it (gossip, the phi-accrual failure detector, the ring's life, the
+// claimant), on a simulated network and clock, driven by one seeded PRNG (design.md §5.4,
 // in the spirit of FoundationDB's simulation and TigerBeetle's VOPR).
 //
 // Determinism: one thread, one event queue ordered by (time, sequence), every random choice
@@ -9,17 +11,16 @@
 //
 // A run: a workload phase (clients issue get/put/delete on a few keys while faults are
 // injected), then the network heals, down nodes restart and faults stop; after the
-// in-flight work drains, every key is read at R=N twice (read repair is the repair
-// mechanism that exists today), and the checker (checker.h) judges the final state and
-// the history.
+// in-flight work drains, every key is read at R=N twice (or, with Repair::kAntiEntropy,
+// only Merkle-tree exchanges run), and the checker (checker.h) judges the final state and
+// the history; gossip must have converged too.
 //
 // Ring changes (ring_changes > 0): some nodes start outside the ring (spares), and during
-// the faulty phase the simulation plays the operator, gossip and the claimant as qkvd does
-// (node/server_ring.cc): joins, leaves and replaces are committed through node::Claimant,
-// each ring version reaches every node after its own gossip delay (a crashed node restarts
-// with the ring it had saved), each node's view of the others' ring progress is gossiped
-// too, and the claimant switches to the next ring once every receiver reports its
-// transfers done. The checker then judges replicas against the final ring.
+// the faulty phase the simulation plays the operator: joins, leaves and replaces are
+// staged, planned and committed through the claimant's Membership::ring_admin, as qkvctl
+// sends them. The rest (the ring spreading by gossip, transfers, the switch, nodes that
+// left exiting) is the nodes' own code. The checker then judges replicas against the
+// final ring.
 #pragma once
 
 #include <cstdint>
