@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "client/request_building.h"
@@ -416,6 +417,18 @@ const proto::RingAdminResponse* claimant_elsewhere(const proto::ClientResponse& 
   return body;
 }
 
+// A refusal from a non-claimant that names the claimant but not its address: gossip has
+// not told that node the claimant's client address yet (just after a start).
+bool claimant_address_unknown(const proto::ClientResponse& response) {
+  const auto* body = std::get_if<proto::RingAdminResponse>(&response.body);
+  return response.status.code() == StatusCode::kUnavailable && body != nullptr &&
+         !body->claimant.empty() && body->claimant_address.empty();
+}
+
+// How long ring_admin asks such a node again (a few gossip rounds), and how often.
+constexpr auto kClaimantAddressWait = std::chrono::seconds(5);
+constexpr auto kClaimantAddressPoll = std::chrono::milliseconds(250);
+
 }  // namespace
 
 Result<proto::RingAdminResponse> Client::ring_admin(proto::RingAdminRequest request) {
@@ -425,6 +438,14 @@ Result<proto::RingAdminResponse> Client::ring_admin(proto::RingAdminRequest requ
   auto first = impl_->call_any(request, 0, /*retry_after_send=*/read_only);
   if (!first.is_ok()) return first.status();
   proto::ClientResponse response = std::move(first->response);
+  // The node refused without effect: asking it again is safe.
+  const auto wait_until = std::chrono::steady_clock::now() + kClaimantAddressWait;
+  while (claimant_address_unknown(response) && std::chrono::steady_clock::now() < wait_until) {
+    std::this_thread::sleep_for(kClaimantAddressPoll);
+    Attempt again = impl_->attempt_at(first->address, request);
+    if (!again.response) break;
+    response = std::move(*again.response);
+  }
   if (const auto* claimant = claimant_elsewhere(response, first->address)) {
     std::string redirected =
         fmt::format("{} is not the claimant ({}); resent to the claimant {} at {}", first->address,

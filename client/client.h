@@ -170,11 +170,13 @@ class Client {
   // with an error (usually unavailable) and a RingAdminResponse naming the claimant and
   // its client address; when that address differs from the node asked, the request is resent
   // there once (a connection is opened even if it is not among Options::nodes), and that
-  // answer is final.
+  // answer is final. A node that names the claimant but not yet its address (gossip has not
+  // brought it: the first seconds after a start) is asked again every 250 ms for up to 5 s.
   // Errors: the claimant's answer: invalid_argument for a change that does not fit the ring
   // or the staging ("n9 is not a known node"), nothing staged, a stale plan id, nothing to
   // cancel; unavailable when a transition is in progress (plan, commit), when the node has no
-  // ring yet, or when the node that answered is not the claimant and named none; unavailable
+  // ring yet, or when the node that answered is not the claimant and named no address for it
+  // within those 5 s; unavailable
   // or timeout when no node (or the named claimant) could be reached or answered in
   // Options::timeout_ms: the message names the nodes and, for a change that was sent, says it
   // may have been applied; corruption when an ok answer has no ring admin body.

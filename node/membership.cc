@@ -278,6 +278,9 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
   body.claimant = ring.claimant;
   if (auto it = gossip_.members().find(ring.claimant); it != gossip_.members().end()) {
     body.claimant_address = it->second.client_address;
+  } else if (auto c = configured_client_addresses_.find(ring.claimant);
+             c != configured_client_addresses_.end()) {
+    body.claimant_address = c->second;
   }
   Status status = Status::ok();
   switch (request.action) {
@@ -325,6 +328,13 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
   }
   for (const auto& change : claimant_.staged()) body.staged.push_back(describe(change));
   body.from_version = body.from_version ? body.from_version : gossip_.ring().version;
+  if (!status.is_ok()) {
+    static constexpr const char* kActions[] = {"stage", "plan", "commit", "cancel"};
+    log(false, fmt::format("event=ring_admin_refused action={} claimant={} claimant_address={} "
+                           "error=\"{}\"",
+                           kActions[static_cast<int>(request.action)], body.claimant,
+                           body.claimant_address, status.to_string()));
+  }
   return proto::ClientResponse{request_id, std::move(status), std::move(body)};
 }
 

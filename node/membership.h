@@ -84,6 +84,12 @@ class Membership {
   // node_up, node_down, members_joined, ring_changes, gossip_rounds.
   std::vector<std::pair<std::string, uint64_t>> counters() const;
 
+  // The configured members' client addresses (qkvd's `members`): a refused ring request
+  // names the claimant's address from these while gossip has not heard of it yet (just
+  // after a start), so the SDK can resend there.
+  void set_configured_client_addresses(std::map<NodeId, std::string> addresses) {
+    configured_client_addresses_ = std::move(addresses);
+  }
   // Called with a member's state whenever gossip learns or changes it (addresses).
   void set_on_member(std::function<void(const gossip::NodeState&)> f) { on_member_ = std::move(f); }
   // Called with every ring this node issues (it is the claimant), before gossip spreads it.
@@ -115,6 +121,7 @@ class Membership {
   uint64_t last_applied_ = UINT64_MAX;
   std::map<std::string, uint64_t> counters_;
   std::vector<LogLine> log_lines_;
+  std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;
   std::function<void(const gossip::RingState&)> on_ring_issued_;
 };

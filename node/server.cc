@@ -87,9 +87,12 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
       peer_links_(io, transport_options_),
       tick_timer_(io),
       drain_timer_(io) {
+  std::map<NodeId, std::string> client_addresses;
   for (const auto& m : config.members) {
     if (m.id != config.node.node_id) peer_links_.set_address(m.id, m.peer.host, m.peer.port);
+    if (!m.client.host.empty()) client_addresses[m.id] = m.client.to_string();
   }
+  membership_.set_configured_client_addresses(std::move(client_addresses));
   membership_.set_on_member([this](const gossip::NodeState& state) { learn_address(state); });
   node_.set_extra_counters([this] { return extra_counters(); });
   peer_links_.set_on_unreachable(
@@ -261,8 +264,9 @@ void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> con
     }
     peer_links_.peer_is_alive(message->from);
     *sender = message->from;
-    if (auto* g = std::get_if<Gossip>(&message->body))
+    if (auto* g = std::get_if<Gossip>(&message->body)) {
       return send_gossip(membership_.on_gossip(g->message));
+    }
     batch_writes();
     node_.on_peer_message(std::move(message).value(), clock_.now());
   });

@@ -2,6 +2,7 @@
 // node names; changes are never sent twice.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -103,6 +104,34 @@ TEST(RingAdmin, TheResendHappensOnceAndItsErrorIsFinal) {
   EXPECT_EQ(result.status(), Status::unavailable("moved on"));
   EXPECT_EQ(second.requests().size(), 1u);
   EXPECT_EQ(third.connections_accepted(), 0u);
+}
+
+TEST(RingAdmin, ANodeThatDoesNotKnowTheClaimantsAddressYetIsAskedAgain) {
+  // Just after a start, gossip has not told this node the claimant's client address: it
+  // names the claimant only. Once it knows (its third answer here), the client resends.
+  FakeServer claimant(claimant_answer);
+  std::atomic<int> asked{0};
+  FakeServer other([&](const proto::ClientRequest& r) {
+    return names_claimant("n1", ++asked < 3 ? "" : claimant.address())(r);
+  });
+  Client client(options_for({other.address()}));
+  proto::RingAdminRequest commit = request(proto::RingAction::kCommit);
+  commit.plan_id = 0x77;
+  auto committed = client.ring_admin(commit);
+  ASSERT_TRUE(committed.is_ok()) << committed.status().to_string();
+  EXPECT_EQ(committed->ring_version, 8u);
+  EXPECT_EQ(asked.load(), 3);
+  EXPECT_EQ(claimant.requests().size(), 1u);
+}
+
+TEST(RingAdmin, ANodeThatNeverLearnsTheClaimantsAddressGivesUpWithItsRefusal) {
+  FakeServer other(names_claimant("n1", ""));
+  Client client(options_for({other.address()}));
+  auto staged = client.ring_admin(join("n4"));
+  ASSERT_FALSE(staged.is_ok());
+  EXPECT_EQ(staged.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(staged.status().message().find("not the claimant"), std::string::npos);
+  EXPECT_GE(other.requests().size(), 10u) << "asked again for about 5 s";
 }
 
 TEST(RingAdmin, AnErrorNamingTheNodeAskedIsReturnedAsIs) {
