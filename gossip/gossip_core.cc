@@ -11,31 +11,48 @@
 namespace qkv::gossip {
 namespace {
 
-// How far `behind` (a digest; null: the member is unknown there) lags a newer state with
-// (generation, version): unknown lags most, then an older generation, then the version gap.
-// A full message carries the most out-of-date states first (scuttle-depth ordering in
-// van Renesse et al. 2008, §3.2, by member rather than by key).
+// How far behind a digest is, and what it lacks. Lags order a full message: the most
+// out-of-date first (scuttle-depth ordering in van Renesse et al. 2008, §3.2, by member
+// rather than by key): unknown lags most, then an older generation, then the heartbeat gap.
 constexpr uint64_t kLagUnknown = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kLagGeneration = kLagUnknown - 1;
 
-uint64_t lag(uint64_t generation, uint64_t version, const Digest* behind) {
-  if (behind == nullptr) return kLagUnknown;
-  if (behind->generation != generation) return kLagGeneration;
-  return std::min(version - behind->version, kLagGeneration - 1);
+// What a node whose knowledge of a member is `behind` (null: none) lacks of `ahead`.
+enum class Gap : uint8_t {
+  kNone,       // nothing: it is as new or newer
+  kState,      // the content (or all of it): a full state
+  kHeartbeat,  // only the heartbeat: its copy holds the same content
+};
+
+struct Offer {
+  Gap gap = Gap::kNone;
+  uint64_t lag = 0;
+};
+
+Digest digest_of(const NodeState& state) {
+  return {state.id, state.generation, state.version, state.beat()};
 }
 
-uint64_t lag(const NodeState& ahead, const Digest* behind) {
-  return lag(ahead.generation, ahead.version, behind);
+// A digest as the ordering reads it: a heartbeat below the version is the version.
+Digest normalized(Digest digest) {
+  digest.heartbeat = std::max(digest.heartbeat, digest.version);
+  return digest;
 }
 
-bool newer_than_digest(const NodeState& state, const Digest& digest) {
-  if (state.generation != digest.generation) return state.generation > digest.generation;
-  return state.version > digest.version;
-}
-
-bool digest_newer_than(const Digest& digest, const NodeState& state) {
-  if (digest.generation != state.generation) return digest.generation > state.generation;
-  return digest.version > state.version;
+// REQUIRES: both normalized (heartbeat >= version).
+Offer offer(const Digest& ahead, const Digest* behind) {
+  if (behind == nullptr) return {Gap::kState, kLagUnknown};
+  if (ahead.generation != behind->generation) {
+    if (ahead.generation < behind->generation) return {};
+    return {Gap::kState, kLagGeneration};
+  }
+  if (ahead.heartbeat <= behind->heartbeat) return {};
+  const uint64_t lag = std::min(ahead.heartbeat - behind->heartbeat, kLagGeneration - 1);
+  // `behind` holds the content as it was from its version through its heartbeat (one clock:
+  // node_state.h). Content whose version lies past that may differ; content at or before
+  // it is the same, and only the heartbeat moved.
+  if (ahead.version > behind->heartbeat) return {Gap::kState, lag};
+  return {Gap::kHeartbeat, lag};
 }
 
 // Keeps the `max` entries with the largest lag; ties keep their (id) order.
@@ -48,6 +65,23 @@ std::vector<T> most_lagging(std::vector<std::pair<uint64_t, T>> candidates, std:
   out.reserve(candidates.size());
   for (auto& c : candidates) out.push_back(std::move(c.second));
   return out;
+}
+
+// Candidates for a message, with their lags (most_lagging picks within each bound).
+struct Offers {
+  std::vector<std::pair<uint64_t, NodeState>> states;
+  std::vector<std::pair<uint64_t, Heartbeat>> heartbeats;
+};
+
+// Adds what a node at `behind` lacks of `mine`: a full state, or a heartbeat entry if
+// `entries` (the receiver takes them; otherwise a full state, as before they existed).
+void offer_member(const NodeState& mine, const Digest* behind, bool entries, Offers& out) {
+  const Offer o = offer(digest_of(mine), behind);
+  if (o.gap == Gap::kState || (o.gap == Gap::kHeartbeat && !entries)) {
+    out.states.emplace_back(o.lag, mine);
+  } else if (o.gap == Gap::kHeartbeat) {
+    out.heartbeats.emplace_back(o.lag, Heartbeat{mine.id, mine.generation, mine.heartbeat});
+  }
 }
 
 }  // namespace
@@ -64,11 +98,13 @@ GossipCore::GossipCore(GossipConfig config, NodeState self, RingState ring, uint
   QKV_ASSERT(validate_node_id(self_id_).is_ok());
   QKV_ASSERT(config_.interval.count() > 0);
   QKV_ASSERT(config_.states_per_message_max >= 1);
+  QKV_ASSERT(config_.heartbeats_per_message_max >= 1);
   QKV_ASSERT(config_.members_max >= 1);
   QKV_ASSERT(config_.local_pause_max.count() > 0);
   for (const std::string& address : config_.seeds) {
     if (address != self.peer_address) other_seeds_.push_back(address);
   }
+  self.heartbeat = self.beat();
   members_.emplace(self_id_, std::move(self));
 }
 
@@ -82,7 +118,7 @@ std::vector<Outgoing> GossipCore::on_tick(TimePoint now) {
   ++stats_.rounds;
 
   evaluate_verdicts(now, /*convict=*/!paused);
-  ++self_mut().version;  // the heartbeat
+  self_mut().heartbeat += 1;  // the heartbeat; the content version stays
 
   std::vector<Outgoing> out;
   for (std::string& address : choose_targets()) out.push_back({std::move(address), make_syn()});
@@ -94,6 +130,7 @@ std::vector<Outgoing> GossipCore::on_message(const Message& message, TimePoint n
   if (const auto* ack = std::get_if<Ack>(&message)) return handle_ack(*ack, now);
   const Ack2& ack2 = std::get<Ack2>(message);
   for (const NodeState& state : ack2.states) apply_state(state, now);
+  for (const Heartbeat& heartbeat : ack2.heartbeats) apply_heartbeat(heartbeat, now);
   if (ack2.ring) apply_ring(*ack2.ring);
   return {};
 }
@@ -127,8 +164,8 @@ qkv::Status GossipCore::set_ring(RingState ring) {
 
 void GossipCore::set_status(Status status) {
   NodeState& self = self_mut();
-  ++self.version;
   if (self.status == status) return;
+  bump_version();
   self.status = status;
   events_.push_back({Event::kChanged, self_id_});
 }
@@ -136,10 +173,19 @@ void GossipCore::set_status(Status status) {
 void GossipCore::set_ring_progress(uint64_t ring_version, uint64_t transfers_done) {
   NodeState& self = self_mut();
   if (self.ring_version == ring_version && self.transfers_done == transfers_done) return;
-  ++self.version;
+  bump_version();
   self.ring_version = ring_version;
   self.transfers_done = transfers_done;
   events_.push_back({Event::kChanged, self_id_});
+}
+
+void GossipCore::bump_version() {
+  // One clock for both (Cassandra's VersionGenerator): the change takes the next heartbeat
+  // value as its version, so every copy of this state is current from its version through
+  // its heartbeat, and a change always moves the heartbeat too.
+  NodeState& self = self_mut();
+  self.heartbeat += 1;
+  self.version = self.heartbeat;
 }
 
 std::vector<Event> GossipCore::take_events() {
@@ -157,6 +203,7 @@ std::vector<Outgoing> GossipCore::handle_ack(const Ack& ack, TimePoint now) {
   if (!accept_sender(ack.sender)) return {};
   apply_state(ack.sender, now);
   for (const NodeState& state : ack.states) apply_state(state, now);
+  for (const Heartbeat& heartbeat : ack.heartbeats) apply_heartbeat(heartbeat, now);
   if (ack.ring) apply_ring(*ack.ring);
   std::optional<Ack2> ack2 = make_ack2(ack);
   if (!ack2 || ack.sender.peer_address.empty()) return {};
@@ -176,11 +223,13 @@ bool GossipCore::accept_sender(const NodeState& sender) {
   return true;
 }
 
-void GossipCore::apply_state(const NodeState& state, TimePoint now) {
-  if (state.id == self_id_) {
-    if (state.newer_than(self())) ++stats_.foreign_self_states;
+void GossipCore::apply_state(const NodeState& incoming, TimePoint now) {
+  if (incoming.id == self_id_) {
+    if (incoming.heartbeat_newer_than(self())) ++stats_.foreign_self_states;
     return;
   }
+  NodeState state = incoming;
+  state.heartbeat = state.beat();
   auto it = members_.find(state.id);
   if (it == members_.end()) {
     if (!validate_node_id(state.id).is_ok()) {
@@ -191,20 +240,55 @@ void GossipCore::apply_state(const NodeState& state, TimePoint now) {
       ++stats_.members_refused;
       return;
     }
-    members_.emplace(state.id, state);
-    up_[state.id] = true;
-    fd_.heartbeat(state.id, now);
-    events_.push_back({Event::kJoined, state.id});
+    const NodeId id = state.id;
+    members_.emplace(id, std::move(state));
+    up_[id] = true;
+    fd_.heartbeat(id, now);
+    events_.push_back({Event::kJoined, id});
     return;
   }
-  if (!state.newer_than(it->second)) return;  // stale or repeated: never overwrites
+  NodeState& mine = it->second;
+  // Stale or repeated (an older generation, or no newer heartbeat): never overwrites. A
+  // state newer in version always carries a newer heartbeat (version <= heartbeat).
+  if (!state.heartbeat_newer_than(mine)) return;
   if (auto c = convicted_.find(state.id); c != convicted_.end() && state.generation > c->second) {
     convicted_.erase(c);  // restarted since it was convicted
   }
-  const bool changed = state.differs_in_substance(it->second);
-  it->second = state;
-  fd_.heartbeat(state.id, now);
-  if (changed) events_.push_back({Event::kChanged, state.id});
+  // Within a generation, our copy holds the content as it was through its heartbeat: a
+  // state whose version is not past that carries the same content and moves the heartbeat
+  // only (so a state relayed by an old node, whose version is its heartbeat, changes nothing
+  // else).
+  const bool content = state.generation != mine.generation || state.version > mine.heartbeat;
+  const bool changed = content && state.differs_in_substance(mine);
+  if (content) {
+    mine = std::move(state);
+  } else {
+    mine.heartbeat = state.heartbeat;
+  }
+  fd_.heartbeat(mine.id, now);
+  if (changed) events_.push_back({Event::kChanged, mine.id});
+}
+
+void GossipCore::apply_heartbeat(const Heartbeat& heartbeat, TimePoint now) {
+  if (heartbeat.id == self_id_) {
+    const NodeState& self = this->self();
+    if (heartbeat.generation > self.generation ||
+        (heartbeat.generation == self.generation && heartbeat.heartbeat > self.heartbeat)) {
+      ++stats_.foreign_self_states;
+    }
+    return;
+  }
+  auto it = members_.find(heartbeat.id);
+  // An unknown member or another generation needs a full state, which travels as one (an
+  // older generation is stale; a newer one is a restart and clears a conviction only with
+  // its state).
+  if (it == members_.end() || heartbeat.generation != it->second.generation ||
+      heartbeat.heartbeat <= it->second.heartbeat) {
+    return;
+  }
+  it->second.heartbeat = heartbeat.heartbeat;
+  ++stats_.heartbeats_applied;
+  fd_.heartbeat(heartbeat.id, now);
 }
 
 void GossipCore::apply_ring(const RingState& ring) {
@@ -276,62 +360,75 @@ Syn GossipCore::make_syn() const {
   syn.sender = self();
   syn.digests.reserve(members_.size() - 1);
   for (const auto& [id, state] : members_) {
-    if (id != self_id_) syn.digests.push_back({id, state.generation, state.version});
+    if (id != self_id_) syn.digests.push_back(digest_of(state));
   }
   syn.ring_version = ring_.version;
   return syn;
 }
 
 Ack GossipCore::make_ack(const Syn& syn) const {
-  std::map<NodeId, const Digest*> theirs;
-  for (const Digest& d : syn.digests) theirs[d.id] = &d;
+  std::map<NodeId, Digest> theirs;  // normalized; the last of repeated ids
+  for (const Digest& d : syn.digests) theirs[d.id] = normalized(d);
 
-  std::vector<std::pair<uint64_t, NodeState>> states;
+  Offers offers;
   for (const auto& [id, mine] : members_) {
     if (id == self_id_ || id == syn.sender.id) continue;  // both travel as message senders
     auto it = theirs.find(id);
-    const Digest* digest = it == theirs.end() ? nullptr : it->second;
-    if (digest == nullptr || newer_than_digest(mine, *digest)) {
-      states.emplace_back(lag(mine, digest), mine);
-    }
+    offer_member(mine, it == theirs.end() ? nullptr : &it->second, syn.heartbeat_entries, offers);
   }
 
-  std::vector<std::pair<uint64_t, Digest>> requests;
+  // Requests carry our digest; the Ack2 answers each with a state or a heartbeat entry. A
+  // peer without heartbeat entries reads only `requests` and answers each with a state.
+  std::vector<std::pair<uint64_t, Digest>> state_requests;
+  std::vector<std::pair<uint64_t, Digest>> heartbeat_requests;
   for (const auto& [id, digest] : theirs) {
     if (id == self_id_ || id == syn.sender.id) continue;
     auto it = members_.find(id);
     if (it == members_.end()) {
-      if (members_.size() < config_.members_max) requests.emplace_back(kLagUnknown, Digest{id});
-    } else if (digest_newer_than(*digest, it->second)) {
-      Digest request{id, it->second.generation, it->second.version};
-      requests.emplace_back(lag(digest->generation, digest->version, &request), request);
+      if (members_.size() < config_.members_max) {
+        state_requests.emplace_back(kLagUnknown, Digest{id});
+      }
+      continue;
+    }
+    const Digest mine = digest_of(it->second);
+    const Offer o = offer(digest, &mine);
+    if (o.gap == Gap::kState || (o.gap == Gap::kHeartbeat && !syn.heartbeat_entries)) {
+      state_requests.emplace_back(o.lag, mine);
+    } else if (o.gap == Gap::kHeartbeat) {
+      heartbeat_requests.emplace_back(o.lag, mine);
     }
   }
 
   Ack ack;
   ack.sender = self();
-  ack.states = most_lagging(std::move(states), config_.states_per_message_max);
-  ack.requests = most_lagging(std::move(requests), config_.states_per_message_max);
+  ack.states = most_lagging(std::move(offers.states), config_.states_per_message_max);
+  ack.heartbeats = most_lagging(std::move(offers.heartbeats), config_.heartbeats_per_message_max);
+  ack.requests = most_lagging(std::move(state_requests), config_.states_per_message_max);
+  ack.heartbeat_requests =
+      most_lagging(std::move(heartbeat_requests), config_.heartbeats_per_message_max);
   if (ring_.version > syn.ring_version) ack.ring = ring_;
   ack.want_ring = syn.ring_version > ring_.version;
   return ack;
 }
 
 std::optional<Ack2> GossipCore::make_ack2(const Ack& ack) const {
-  std::map<NodeId, const Digest*> requests;  // ordered and without repeats
-  for (const Digest& request : ack.requests) requests[request.id] = &request;
-  std::vector<std::pair<uint64_t, NodeState>> states;
-  for (const auto& [id, request_ptr] : requests) {
-    const Digest& request = *request_ptr;
+  // Both lists are answered alike (the digest says what is lacking); ordered, without
+  // repeats, normalized.
+  std::map<NodeId, Digest> requests;
+  for (const Digest& request : ack.heartbeat_requests) requests[request.id] = normalized(request);
+  for (const Digest& request : ack.requests) requests[request.id] = normalized(request);
+  Offers offers;
+  for (const auto& [id, request] : requests) {
     auto it = members_.find(id);
-    if (it == members_.end() || !newer_than_digest(it->second, request)) continue;
-    const bool unknown = request.generation == 0 && request.version == 0;
-    states.emplace_back(lag(it->second, unknown ? nullptr : &request), it->second);
+    if (it == members_.end()) continue;
+    const bool unknown = request.generation == 0 && request.heartbeat == 0;
+    offer_member(it->second, unknown ? nullptr : &request, ack.heartbeat_entries, offers);
   }
   Ack2 ack2;
-  ack2.states = most_lagging(std::move(states), config_.states_per_message_max);
+  ack2.states = most_lagging(std::move(offers.states), config_.states_per_message_max);
+  ack2.heartbeats = most_lagging(std::move(offers.heartbeats), config_.heartbeats_per_message_max);
   if (ack.want_ring && ring_.version > 0) ack2.ring = ring_;
-  if (ack2.states.empty() && !ack2.ring) return std::nullopt;
+  if (ack2.states.empty() && ack2.heartbeats.empty() && !ack2.ring) return std::nullopt;
   return ack2;
 }
 

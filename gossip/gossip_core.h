@@ -11,7 +11,9 @@
 //
 // Per round (once per config.interval; on_tick may be called more often):
 //   1. verdicts: every member's phi is compared with phi_convict; flips become kUp/kDown.
-//   2. heartbeat: the own version is bumped.
+//   2. heartbeat: the own heartbeat is bumped (the content version is not: it moves only
+//      with set_status and set_ring_progress, which take the next heartbeat value as the
+//      new version; node_state.h).
 //   3. Syn to one random live peer; with probability down/(live+1) also to one random down
 //      peer (so a returning node is noticed; Cassandra's doGossipToUnreachableMember); and
 //      if the live peer was not a seed, or fewer peers are live than seeds exist, to one
@@ -22,17 +24,34 @@
 // Members with status kRemoved or no peer_address are never gossiped to (their verdicts
 // still flip to down once they fall silent).
 //
-// Applying a state (from any message): taken only if newer (NodeState::newer_than), so a
-// stale generation never overwrites a newer one; each newer state is a heartbeat arrival
-// for that peer's failure detector. A state about self is never taken: one newer than our
-// own means another process claims our id (or this process started without a higher
-// generation); it is ignored and counted in stats().foreign_self_states.
+// Heartbeats apart from content (van Renesse, Minsky and Hayden 1998; Cassandra's
+// HeartBeatState): digests carry (generation, version, heartbeat); an Ack or Ack2 carries a
+// full state for a member whose content is newer than the receiver's (its version lies past
+// the receiver's heartbeat, or the receiver lacks the member or holds an older generation),
+// and a heartbeat entry (id, generation, heartbeat) where only the heartbeat is newer. So
+// every member's heartbeat, which moves every round, travels in a few bytes, and the few
+// content changes as states. A peer that does not take heartbeat entries (a node from
+// before them: Syn/Ack::heartbeat_entries false) gets full states instead, as it always did.
+//
+// Applying a state (from any message): taken only with a newer generation, or within the
+// generation a newer heartbeat (NodeState::heartbeat_newer_than), so a stale generation
+// never overwrites a newer one; the content is replaced only if the state's version lies
+// past our copy's heartbeat (otherwise it is the same content and only the heartbeat
+// moves). A heartbeat entry moves only the heartbeat of a member we hold in the same
+// generation (unknown members and other generations wait for a full state). Either kind
+// of newer heartbeat is a heartbeat arrival for that peer's failure detector; nothing else
+// is. Nothing about self is ever taken: a state or heartbeat newer than our own means
+// another process claims our id (or this process started without a higher generation); it
+// is ignored and counted in stats().foreign_self_states. The own heartbeat comes only from
+// on_tick.
 //
 // Limits: states per Ack/Ack2 <= states_per_message_max (the most out-of-date first,
-// unknown members before known ones; the rest go in later rounds); requests per Ack <= the
-// same; members <= members_max (states of further unknown nodes are refused and counted);
-// a Syn carries one digest per member. Members are never purged: a removed node stays as
-// its kRemoved state so old gossip cannot bring it back.
+// unknown members before known ones; the rest go in later rounds); content requests per
+// Ack <= the same; heartbeat entries per Ack/Ack2 and heartbeat requests per Ack <=
+// heartbeats_per_message_max (as large as members_max by default, so they are not
+// rationed); members <= members_max (states of further unknown nodes are refused and
+// counted); a Syn carries one digest per member. Members are never purged: a removed node
+// stays as its kRemoved state so old gossip cannot bring it back.
 //
 // Thread-safety: none; one owner thread (the io_context thread in qkvd).
 #pragma once
@@ -58,10 +77,13 @@ struct GossipConfig {
   Duration interval{1000};                   // between rounds; > 0
   double phi_convict = 8;                    // conviction threshold; > 0
   std::vector<std::string> seeds;            // peer addresses ("host:port")
-  std::size_t states_per_message_max = 256;  // >= 1
-  std::size_t members_max = 4096;            // self included; >= 1
-  std::size_t fd_window_max = 1000;          // intervals per peer in the failure detector
-  Duration fd_interval_max{10'000};          // longer intervals are not recorded; > 0
+  std::size_t states_per_message_max = 256;  // full states per Ack/Ack2; >= 1
+  // Heartbeat entries (and heartbeat requests) per Ack/Ack2: a few dozen bytes each, so as
+  // many as members_max by default; below the membership they ration heartbeats again. >= 1
+  std::size_t heartbeats_per_message_max = 4096;
+  std::size_t members_max = 4096;    // self included; >= 1
+  std::size_t fd_window_max = 1000;  // intervals per peer in the failure detector
+  Duration fd_interval_max{10'000};  // longer intervals are not recorded; > 0
   // A gap between two rounds longer than this is a local pause (GC, SIGSTOP, an overloaded
   // host): that round convicts no one, because the silence was ours (Cassandra's
   // MAX_LOCAL_PAUSE). > 0.
@@ -74,8 +96,9 @@ struct GossipConfig {
 //   second-hand is up until convicted, after about 8 ln(10) * 2 = 36.8 intervals (the
 //   failure detector's window is seeded with two intervals, as Cassandra's is).
 // - kUp / kDown: this node's verdict on a member flipped (evaluated once per round).
-// - kChanged: a newer state of a known node (or of self, from set_status) differs in
-//   generation, status, addresses or zone. Heartbeats (only the version moved) are not.
+// - kChanged: a newer state of a known node (or of self, from set_status or
+//   set_ring_progress) differs in generation, status, addresses, zone or ring progress.
+//   Heartbeats (a heartbeat entry, or a state whose only news is its heartbeat) are not.
 // - kRingChanged: a newer ring was adopted (from gossip or set_ring); id is empty.
 struct Event {
   enum Kind : uint8_t { kJoined, kUp, kDown, kChanged, kRingChanged };
@@ -91,6 +114,7 @@ struct GossipStats {
   uint64_t rejected_states = 0;      // states with an invalid node id, ignored
   uint64_t members_refused = 0;      // states of unknown nodes refused at members_max
   uint64_t local_pauses = 0;         // rounds that skipped convictions after a local pause
+  uint64_t heartbeats_applied = 0;   // heartbeat entries that moved a member's heartbeat
 };
 
 class GossipCore {
@@ -105,8 +129,8 @@ class GossipCore {
   std::vector<Outgoing> on_tick(TimePoint now);
 
   // Syn -> an Ack to the Syn's sender. Ack -> applies it; an Ack2 to the Ack's sender if it
-  // asked for anything this node has. Ack2 -> applies it. Messages carrying our own id as
-  // sender are ignored (counted as foreign_self_states).
+  // asked for anything this node has newer (content or heartbeat). Ack2 -> applies it. Messages
+  // carrying our own id as sender are ignored (counted as foreign_self_states).
   std::vector<Outgoing> on_message(const Message& message, TimePoint now);
 
   // Every known node, self included, by id.
@@ -125,11 +149,12 @@ class GossipCore {
   // ring.version is higher than the current one. Emits kRingChanged.
   qkv::Status set_ring(RingState ring);
 
-  // Changes the own status and bumps the own version. Emits kChanged (self) if it differs.
+  // Changes the own status: if it differs, bumps the own version (and heartbeat) and emits
+  // kChanged (self); otherwise does nothing.
   void set_status(Status status);
 
   // The own ring progress (NodeState::ring_version, transfers_done). Bumps the own version
-  // and emits kChanged (self) if either differs; otherwise does nothing.
+  // (and heartbeat) and emits kChanged (self) if either differs; otherwise does nothing.
   void set_ring_progress(uint64_t ring_version, uint64_t transfers_done);
 
   // Direct evidence that `id` is down (its peer port refused a connection): it is marked
@@ -152,7 +177,10 @@ class GossipCore {
   std::vector<Outgoing> handle_ack(const Ack& ack, TimePoint now);
   // False (and counted) if a message's sender is this node's id or an invalid one.
   bool accept_sender(const NodeState& sender);
-  void apply_state(const NodeState& state, TimePoint now);
+  void apply_state(const NodeState& incoming, TimePoint now);
+  void apply_heartbeat(const Heartbeat& heartbeat, TimePoint now);
+  // A change of the own content: version = ++heartbeat (one clock; node_state.h).
+  void bump_version();
   void apply_ring(const RingState& ring);
   void evaluate_verdicts(TimePoint now, bool convict);
   std::vector<std::string> choose_targets();

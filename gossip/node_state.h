@@ -1,10 +1,19 @@
 // The gossiped state of one node, and the ring table that travels with it.
 //
-// Every node owns exactly one NodeState (its own) and is the only writer of it: it bumps
-// `version` on every heartbeat and every change, and takes a higher `generation` on every
-// process start. Others hold copies and replace a copy only with a newer one (newer_than),
-// so stale gossip never overwrites fresh state: the (generation, version) pair is the
-// scuttlebutt version of van Renesse et al. 2008, with Cassandra's generation on top.
+// Every node owns exactly one NodeState (its own) and is the only writer of it. It takes a
+// higher `generation` on every process start; within a generation it counts on one clock
+// (Cassandra's VersionGenerator): `heartbeat` takes the next value every gossip round and
+// at every change of content, and a change of content (status, addresses, zone, ring
+// progress) also sets `version` to that value. So version <= heartbeat, and a copy is
+// "current from `version` through `heartbeat`": the owner's content did not change between
+// the two. Others hold copies and only move them forward: a copy with an older generation
+// never replaces a newer one, and within a generation a higher heartbeat moves the copy's
+// heartbeat, and its content too when the newer copy's version lies past the old copy's
+// heartbeat (gossip_core.h). Splitting the heartbeat from the content version is van
+// Renesse, Minsky and Hayden's gossip-style failure detector (1998) and Cassandra's
+// HeartBeatState: heartbeats travel as small (id, generation, heartbeat) entries, and full
+// states only when the content moved (the scuttlebutt reconciliation of van Renesse et al.
+// 2008, with Cassandra's generation on top).
 //
 // Thread-safety: values; safe to copy between threads.
 #pragma once
@@ -38,7 +47,8 @@ struct NodeState {
   // earlier start with the same id (a restart with the same data dir gets a higher one),
   // or the restarted node's state, whose version starts again at 1, loses to its old one.
   uint64_t generation = 0;
-  // Bumped by the owner on every heartbeat (once per gossip round) and every change.
+  // The content version: the owner's clock value at its last change of content (status,
+  // addresses, zone, ring progress). Heartbeats do not move it.
   uint64_t version = 0;
   std::string peer_address;    // "host:port" other nodes gossip and replicate to
   std::string client_address;  // "host:port" clients connect to
@@ -51,16 +61,33 @@ struct NodeState {
   // node taking over a range reports it here.
   uint64_t ring_version = 0;
   uint64_t transfers_done = 0;
+  // The owner's clock value at its last gossip round or change, whichever is later: bumped
+  // once per round (the heartbeat proper) and at every change. >= version; a smaller value
+  // (0 from code, or a state from a node before heartbeats were split off) reads as
+  // `version` (beat()). Last so that aggregate initializers written before it still work.
+  uint64_t heartbeat = 0;
 
-  // True if this state supersedes `other`: a higher generation wins; within a
+  // The heartbeat as the ordering uses it: max(heartbeat, version).
+  uint64_t beat() const { return heartbeat > version ? heartbeat : version; }
+
+  // True if this state's content supersedes `other`'s: a higher generation wins; within a
   // generation, a higher version. Equal pairs are not newer. Ids are not compared.
   bool newer_than(const NodeState& other) const {
     if (generation != other.generation) return generation > other.generation;
     return version > other.version;
   }
 
+  // True if this state is news about a live node compared with `other`: a higher
+  // generation, or within one a higher beat(). What the failure detector counts as a
+  // heartbeat arrival.
+  bool heartbeat_newer_than(const NodeState& other) const {
+    if (generation != other.generation) return generation > other.generation;
+    return beat() > other.beat();
+  }
+
   // True if `other` differs in what subscribers react to: generation (a restart), status,
-  // addresses, zone or transfer progress. A pure heartbeat (only the version moved) is not.
+  // addresses, zone or transfer progress. A heartbeat (only version or heartbeat moved) is
+  // not.
   bool differs_in_substance(const NodeState& other) const;
 
   friend bool operator==(const NodeState&, const NodeState&) = default;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "proto/bytes.h"
 
 namespace qkv::node {
@@ -9,10 +11,15 @@ namespace {
 
 using proto::to_view;
 
+// Versions on the wire (proto/gossip.capnp): `version` is the heartbeat, the one number
+// nodes from before contentVersion order by (so they still see every heartbeat);
+// `contentVersion` the content version, 0 (unset) read as `version`: what such nodes send
+// and relay, whose content is current as of that heartbeat.
 void fill(wire::NodeState::Builder b, const gossip::NodeState& s) {
   b.setId(s.id);
   b.setGeneration(s.generation);
-  b.setVersion(s.version);
+  b.setVersion(s.beat());
+  b.setContentVersion(s.version);
   b.setPeerAddress(s.peer_address);
   b.setClientAddress(s.client_address);
   b.setZone(s.zone);
@@ -26,7 +33,9 @@ Result<gossip::NodeState> read(wire::NodeState::Reader r) {
   s.id = std::string(to_view(r.getId()));
   QKV_RETURN_IF_ERROR(validate_node_id(s.id));
   s.generation = r.getGeneration();
-  s.version = r.getVersion();
+  s.heartbeat = r.getVersion();
+  s.version = r.getContentVersion() != 0 ? r.getContentVersion() : s.heartbeat;
+  s.heartbeat = s.beat();  // a content version past the heartbeat: the heartbeat is that far
   s.peer_address = std::string(to_view(r.getPeerAddress()));
   s.client_address = std::string(to_view(r.getClientAddress()));
   s.zone = std::string(to_view(r.getZone()));
@@ -60,16 +69,39 @@ void fill_digests(List list, const std::vector<gossip::Digest>& digests) {
   for (std::size_t i = 0; i < digests.size(); ++i) {
     list[i].setId(digests[i].id);
     list[i].setGeneration(digests[i].generation);
-    list[i].setVersion(digests[i].version);
+    list[i].setVersion(std::max(digests[i].heartbeat, digests[i].version));
+    list[i].setContentVersion(digests[i].version);
   }
 }
 
 template <typename List>
 Status read_digests(List list, std::vector<gossip::Digest>& out) {
   for (auto d : list) {
-    gossip::Digest digest{std::string(to_view(d.getId())), d.getGeneration(), d.getVersion()};
+    const uint64_t content = d.getContentVersion() != 0 ? d.getContentVersion() : d.getVersion();
+    gossip::Digest digest{std::string(to_view(d.getId())), d.getGeneration(), content,
+                          std::max(d.getVersion(), content)};
     QKV_RETURN_IF_ERROR(validate_node_id(digest.id));
     out.push_back(std::move(digest));
+  }
+  return Status::ok();
+}
+
+template <typename List>
+void fill_heartbeats(List list, const std::vector<gossip::Heartbeat>& heartbeats) {
+  for (std::size_t i = 0; i < heartbeats.size(); ++i) {
+    list[i].setId(heartbeats[i].id);
+    list[i].setGeneration(heartbeats[i].generation);
+    list[i].setHeartbeat(heartbeats[i].heartbeat);
+  }
+}
+
+template <typename List>
+Status read_heartbeats(List list, std::vector<gossip::Heartbeat>& out) {
+  for (auto h : list) {
+    gossip::Heartbeat heartbeat{std::string(to_view(h.getId())), h.getGeneration(),
+                                h.getHeartbeat()};
+    QKV_RETURN_IF_ERROR(validate_node_id(heartbeat.id));
+    out.push_back(std::move(heartbeat));
   }
   return Status::ok();
 }
@@ -119,6 +151,7 @@ void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
           fill(syn.initSender(), m.sender);
           fill_digests(syn.initDigests(m.digests.size()), m.digests);
           syn.setRingVersion(m.ring_version);
+          syn.setHeartbeatEntries(m.heartbeat_entries);
         } else if constexpr (std::is_same_v<T, gossip::Ack>) {
           auto ack = b.initGossipAck();
           fill(ack.initSender(), m.sender);
@@ -127,11 +160,16 @@ void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
           ack.setHasRing(m.ring.has_value());
           if (m.ring) fill_ring(ack.initRing(), *m.ring);
           ack.setWantRing(m.want_ring);
+          fill_heartbeats(ack.initHeartbeats(m.heartbeats.size()), m.heartbeats);
+          fill_digests(ack.initHeartbeatRequests(m.heartbeat_requests.size()),
+                       m.heartbeat_requests);
+          ack.setHeartbeatEntries(m.heartbeat_entries);
         } else {
           auto ack2 = b.initGossipAck2();
           fill_states(ack2.initStates(m.states.size()), m.states);
           ack2.setHasRing(m.ring.has_value());
           if (m.ring) fill_ring(ack2.initRing(), *m.ring);
+          fill_heartbeats(ack2.initHeartbeats(m.heartbeats.size()), m.heartbeats);
         }
       },
       message);
@@ -147,6 +185,7 @@ Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
       out.sender = std::move(sender).value();
       QKV_RETURN_IF_ERROR(read_digests(syn.getDigests(), out.digests));
       out.ring_version = syn.getRingVersion();
+      out.heartbeat_entries = syn.getHeartbeatEntries();
       return gossip::Message(std::move(out));
     }
     case wire::PeerMessage::GOSSIP_ACK: {
@@ -163,12 +202,16 @@ Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
         out.ring = std::move(ring).value();
       }
       out.want_ring = ack.getWantRing();
+      QKV_RETURN_IF_ERROR(read_heartbeats(ack.getHeartbeats(), out.heartbeats));
+      QKV_RETURN_IF_ERROR(read_digests(ack.getHeartbeatRequests(), out.heartbeat_requests));
+      out.heartbeat_entries = ack.getHeartbeatEntries();
       return gossip::Message(std::move(out));
     }
     default: {
       auto ack2 = r.getGossipAck2();
       gossip::Ack2 out;
       QKV_RETURN_IF_ERROR(read_states(ack2.getStates(), out.states));
+      QKV_RETURN_IF_ERROR(read_heartbeats(ack2.getHeartbeats(), out.heartbeats));
       if (ack2.getHasRing()) {
         auto ring = read_ring(ack2.getRing());
         if (!ring) return ring.status();

@@ -228,7 +228,7 @@ TEST(GossipClusterTest, RestartedNodeReplacesItsOldStateAndOldGossipNeverWins) {
   ASSERT_TRUE(delayed.has_value());
   const NodeState old_state = std::get<Syn>(delayed->message).sender;
   ASSERT_EQ(old_state.generation, 1u);
-  ASSERT_GT(old_state.version, 10u);
+  ASSERT_GT(old_state.heartbeat, 10u);
 
   c.restart(victim);
   ASSERT_EQ(c.core(victim).self().generation, 2u);
@@ -276,6 +276,71 @@ TEST(GossipClusterTest, MessagesObeyStatesPerMessageMax) {
   for (int r = 0; r < 30; ++r) c.round();
   EXPECT_EQ(largest, 4u);  // reached, never exceeded
   EXPECT_EQ(count_kind(c, Event::kDown), 0);
+}
+
+// Heartbeats apart from content (gossip_core.h): once every node knows every member,
+// exchanges carry heartbeat entries and no full state at all; a status change still travels
+// as full states, to every node.
+TEST(GossipClusterTest, SettledMembershipSendsHeartbeatEntriesNotStates) {
+  Cluster c(kNodes, qkv::testing::test_seed());
+  ASSERT_LE(converge(c), kConvergeRoundsMax);
+  for (int r = 0; r < 5; ++r) c.round();
+  uint64_t states = 0;
+  uint64_t heartbeats = 0;
+  c.set_observer([&](std::size_t, const Outgoing& out) {
+    if (const auto* ack = std::get_if<Ack>(&out.message)) {
+      states += ack->states.size();
+      heartbeats += ack->heartbeats.size();
+    } else if (const auto* ack2 = std::get_if<Ack2>(&out.message)) {
+      states += ack2->states.size();
+      heartbeats += ack2->heartbeats.size();
+    }
+  });
+  for (int r = 0; r < 30; ++r) c.round();
+  std::printf("[ measured ] settled: %.1f heartbeat entries and %.1f states per node per round\n",
+              static_cast<double>(heartbeats) / (30.0 * kNodes),
+              static_cast<double>(states) / (30.0 * kNodes));
+  EXPECT_EQ(states, 0u);
+  // Each exchange brings each side the heartbeats the other has newer: dozens, not a few.
+  EXPECT_GT(heartbeats, 30u * kNodes * 10);
+  EXPECT_EQ(count_kind(c, Event::kChanged), 0);
+
+  c.core(7).set_status(Status::kLeaving);
+  const int rounds = rounds_until_all(c, std::nullopt, 100, [&](std::size_t i) {
+    return c.core(i).members().at("n07").status == Status::kLeaving;
+  });
+  EXPECT_LE(rounds, kSpreadRoundsMax);
+  EXPECT_GT(states, 0u);
+  EXPECT_LT(states, 3u * kNodes);  // the one changed state, about once per node
+}
+
+// The limit heartbeat entries remove: with full states rationed to 4 per message, each
+// exchange used to carry 4 of the 49 members' states, all of which moved every round, so an
+// observer heard of a given node every ~6 rounds and convicted a stopped one after ~110.
+// Heartbeats are not rationed by states_per_message_max: conviction is as fast as with the
+// default limit.
+TEST(GossipClusterTest, HeartbeatsAreNotRationedByStatesPerMessageMax) {
+  GossipConfig config;
+  config.states_per_message_max = 4;
+  Cluster c(kNodes, qkv::testing::test_seed(), config);
+  ASSERT_LE(converge(c), 40);
+  for (int r = 0; r < kWarmupRounds; ++r) c.round();
+  const std::size_t victim = 17;
+  const NodeId id = Cluster::id_of(victim);
+  const auto [mean_lo, mean_hi] = mean_range(c, id);
+  EXPECT_LE(mean_hi, 3000.0);
+  c.stop(victim);
+  const int latest =
+      static_cast<int>(std::ceil(1.1 * conviction_silence_ms(3000) / 1000)) + kSpreadRoundsMax;
+  const int rounds = rounds_until_all(c, victim, latest + 50, [&](std::size_t i) {
+    return c.count_events(i, Event::kDown, id) == 1;
+  });
+  std::printf(
+      "[ measured ] states_per_message_max=4: mean arrival interval %.0f..%.0f ms, all 49 "
+      "convicted after %d rounds (bound %d)\n",
+      mean_lo, mean_hi, rounds, latest);
+  EXPECT_LE(rounds, latest);
+  EXPECT_EQ(count_kind(c, Event::kDown), static_cast<int>(kNodes) - 1);
 }
 
 TEST(GossipClusterTest, SameSeedSameMessages) {

@@ -55,8 +55,8 @@ TEST(NodeStateTest, SubstanceIgnoresTheVersion) {
 }
 
 TEST(RingStateTest, OnlyAHigherVersionIsNewer) {
-  RingState a{3, 3, {"n1", "n2"}};
-  RingState b{3, 3, {"n2", "n1"}};
+  RingState a{3, 3, {"n1", "n2"}, {}, {}};
+  RingState b{3, 3, {"n2", "n1"}, {}, {}};
   EXPECT_FALSE(b.newer_than(a));  // equal versions keep the current ring
   b.version = 4;
   EXPECT_TRUE(b.newer_than(a));

@@ -54,6 +54,7 @@ struct Counters {
   uint64_t messages = 0;
   uint64_t bytes = 0;
   uint64_t states = 0;
+  uint64_t heartbeats = 0;
 };
 
 std::size_t states_in(const gossip::Message& m) {
@@ -62,9 +63,15 @@ std::size_t states_in(const gossip::Message& m) {
   return 0;
 }
 
+std::size_t heartbeats_in(const gossip::Message& m) {
+  if (const auto* ack = std::get_if<gossip::Ack>(&m)) return ack->heartbeats.size();
+  if (const auto* ack2 = std::get_if<gossip::Ack2>(&m)) return ack2->heartbeats.size();
+  return 0;
+}
+
 std::size_t size_of(const gossip::Message& m) {
   if (const auto* syn = std::get_if<gossip::Syn>(&m)) return syn->digests.size();
-  return states_in(m);
+  return states_in(m) + heartbeats_in(m);
 }
 
 class ScaleSim {
@@ -146,6 +153,7 @@ ScaleSim::ScaleSim(const ScaleConfig& config) : config_(config), rng_(config.see
   // The default (4,096) unless the cluster needs more: --nodes 5000 measures gossip, not the
   // refusal of members past the limit.
   gossip_.members_max = std::max(gossip_.members_max, static_cast<std::size_t>(config_.nodes) + 64);
+  gossip_.heartbeats_per_message_max = gossip_.members_max;
   for (int i = 0; i < config_.seed_nodes; ++i) gossip_.seeds.push_back(address_of(i));
   nodes_.resize(static_cast<std::size_t>(config_.nodes) + 1);  // the last one joins later
   convicted_.assign(nodes_.size(), 0);
@@ -181,6 +189,7 @@ void ScaleSim::send(int from, std::vector<gossip::Outgoing> out) {
   for (gossip::Outgoing& o : out) {
     ++c.messages;
     c.states += states_in(o.message);
+    c.heartbeats += heartbeats_in(o.message);
     if (config_.measure_bytes) {
       node::PeerMessage frame{id_of(from), 0, node::Gossip{std::move(o.message)}};
       c.bytes += node::encode(frame).size() * sizeof(capnp::word);
@@ -270,7 +279,7 @@ ScenarioResult ScaleSim::window_result(std::string name, TimePoint start, TimePo
   r.rounds = static_cast<int>((end - start + config_.interval - Duration(1)) / config_.interval);
   // Rates over at least one round: a change that spreads within a round costs a round.
   const double rounds = std::max(ms / interval, 1.0);
-  uint64_t bytes = 0, states = 0, busiest = 0;
+  uint64_t bytes = 0, states = 0, heartbeats = 0, busiest = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i].running) continue;
     ++r.nodes;
@@ -279,12 +288,14 @@ ScenarioResult ScaleSim::window_result(std::string name, TimePoint start, TimePo
     busiest = std::max(busiest, m);
     bytes += nodes_[i].sent.bytes - before[i].bytes;
     states += nodes_[i].sent.states - before[i].states;
+    heartbeats += nodes_[i].sent.heartbeats - before[i].heartbeats;
   }
   const double node_rounds = rounds * r.nodes;
   r.messages_per_node_round = static_cast<double>(r.messages) / node_rounds;
   r.messages_per_node_round_max = static_cast<double>(busiest) / rounds;
   r.bytes_per_node_round = static_cast<double>(bytes) / node_rounds;
   r.states_per_node_round = static_cast<double>(states) / node_rounds;
+  r.heartbeats_per_node_round = static_cast<double>(heartbeats) / node_rounds;
   return r;
 }
 

@@ -17,8 +17,8 @@
 //              phi_convict, evaluated once per round: the kDown event)
 // Each reports the simulated time from the change to the last node having it, in gossip
 // rounds (intervals, rounded up), and what live nodes sent meanwhile: messages (Syn, Ack,
-// Ack2) per node per round, the busiest node's rate, and bytes per node per round as the
-// real codec (node/wire) frames them.
+// Ack2) per node per round, the busiest node's rate, bytes per node per round as the real
+// codec (node/wire) frames them, and the full states and heartbeat entries carried.
 //
 // Determinism: one thread; events ordered by (time, sequence); every random choice (phases,
 // delays, losses, each core's seed) drawn from one std::mt19937_64 seeded by `seed`; only
@@ -71,8 +71,10 @@ struct ScenarioResult {
   double messages_per_node_round_max = 0;  // the busiest node over the window
   double bytes_per_node_round = 0;         // 0 unless measure_bytes
   double states_per_node_round = 0;        // NodeStates carried (Ack/Ack2), per node per round
+  double heartbeats_per_node_round = 0;    // heartbeat entries carried (Ack/Ack2), the same
   // crash only: the observers' failure-detector mean interval between heartbeat arrivals
-  // (newer states) of the crashed node, when it crashed: the average and the largest.
+  // (newer heartbeats, in states or heartbeat entries) of the crashed node, when it crashed:
+  // the average and the largest.
   // Conviction waits 8 ln(10) = 18.4 of these after the last arrival.
   double heartbeat_interval_ms_mean = 0;
   double heartbeat_interval_ms_max = 0;
@@ -105,8 +107,10 @@ ScaleResult run_scale(const ScaleConfig& config);
 std::vector<std::string> check_scale(const ScaleResult& result);
 
 // phi reaches 8 after 8 ln 10 = 18.4 mean heartbeat inter-arrival times of silence; the
-// mean is ~1.5-3 intervals here (news of a heartbeat reaches an observer every second
-// round or so), plus the time for the last heartbeat to spread.
+// mean is ~1.5-1.7 intervals here at 256 to 2,000 nodes, up to ~2.8 for the unluckiest
+// observer (news of a heartbeat reaches an observer every round or two, as heartbeat
+// entries that states_per_message_max does not ration), plus the time for the last
+// heartbeat to spread. Measured: 41-53 rounds (docs/testing.md).
 inline constexpr int kCrashRoundsMax = 80;
 
 // A human-readable table, one row per scenario, and a headline.

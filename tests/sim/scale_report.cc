@@ -17,17 +17,17 @@ std::string scale_table(const ScaleResult& result) {
       "states_per_message_max={}\n",
       c.nodes, c.seed_nodes, c.seed, c.interval.count(), c.delay_min.count(), c.delay_max.count(),
       c.loss, c.states_per_message_max);
-  out += fmt::format("{:<10} {:>6} {:>9} {:>7} {:>7} {:>10} {:>10} {:>11} {:>11}\n", "scenario",
-                     "nodes", "seconds", "rounds", "log2n", "msgs/n/r", "busiest/r", "bytes/n/r",
-                     "states/n/r");
+  out += fmt::format("{:<10} {:>6} {:>9} {:>7} {:>7} {:>10} {:>10} {:>11} {:>11} {:>11}\n",
+                     "scenario", "nodes", "seconds", "rounds", "log2n", "msgs/n/r", "busiest/r",
+                     "bytes/n/r", "states/n/r", "beats/n/r");
   for (const ScenarioResult& s : result.scenarios) {
     const std::string rounds =
         s.converged ? fmt::format("{}", s.rounds) : fmt::format(">{}", s.rounds);
     out += fmt::format(
-        "{:<10} {:>6} {:>9.3f} {:>7} {:>7.2f} {:>10.2f} {:>10.1f} {:>11.0f} {:>11.1f}\n", s.name,
-        s.nodes, s.seconds, rounds, std::log2(static_cast<double>(s.nodes)),
+        "{:<10} {:>6} {:>9.3f} {:>7} {:>7.2f} {:>10.2f} {:>10.1f} {:>11.0f} {:>11.1f} {:>11.1f}\n",
+        s.name, s.nodes, s.seconds, rounds, std::log2(static_cast<double>(s.nodes)),
         s.messages_per_node_round, s.messages_per_node_round_max, s.bytes_per_node_round,
-        s.states_per_node_round);
+        s.states_per_node_round, s.heartbeats_per_node_round);
   }
   for (const ScenarioResult& s : result.scenarios) {
     if (s.name != "crash") continue;
@@ -66,7 +66,8 @@ std::string scale_json(const ScaleResult& result) {
                          {"messages_per_node_round", s.messages_per_node_round},
                          {"messages_per_node_round_max", s.messages_per_node_round_max},
                          {"bytes_per_node_round", s.bytes_per_node_round},
-                         {"states_per_node_round", s.states_per_node_round}});
+                         {"states_per_node_round", s.states_per_node_round},
+                         {"heartbeats_per_node_round", s.heartbeats_per_node_round}});
     if (s.name == "crash") {
       scenarios.back()["heartbeat_interval_ms_mean"] = s.heartbeat_interval_ms_mean;
       scenarios.back()["heartbeat_interval_ms_max"] = s.heartbeat_interval_ms_max;

@@ -26,6 +26,7 @@ void expect_same(const ScaleResult& a, const ScaleResult& b) {
     EXPECT_EQ(x.messages, y.messages) << x.name;
     EXPECT_EQ(x.bytes_per_node_round, y.bytes_per_node_round) << x.name;
     EXPECT_EQ(x.states_per_node_round, y.states_per_node_round) << x.name;
+    EXPECT_EQ(x.heartbeats_per_node_round, y.heartbeats_per_node_round) << x.name;
   }
 }
 
@@ -75,6 +76,26 @@ TEST(ScaleTest, LossSlowsSpreadingButNotPastTheBound) {
   std::printf("%s", scale_table(result).c_str());
   for (const std::string& v : check_scale(result))
     ADD_FAILURE() << v << " (seed " << config.seed << ")";
+}
+
+// Heartbeats travel apart from content (heartbeat entries, gossip/gossip_core.h), so
+// states_per_message_max no longer rations them: with 32 full states per message, 256
+// nodes convict a crash within the usual bound. Before, every member's version moved every
+// round and an exchange carried at most 2 * 32 of them, so an observer heard of a given
+// node every ~4 s and conviction took 174 rounds (49 with the default limit; seed 1).
+TEST(ScaleTest, StatesPerMessageMaxDoesNotRationHeartbeats) {
+  ScaleConfig config;
+  config.nodes = 256;
+  config.seed = qkv::testing::test_seed();
+  config.states_per_message_max = 32;
+  config.measure_bytes = false;
+  config.scenarios = {"steady", "crash"};
+  const ScaleResult result = run_scale(config);
+  std::printf("%s", scale_table(result).c_str());
+  for (const std::string& v : check_scale(result))
+    ADD_FAILURE() << v << " (seed " << config.seed << ")";
+  EXPECT_EQ(result.at("steady").states_per_node_round, 0);  // nothing changed: no states
+  EXPECT_LE(result.at("crash").heartbeat_interval_ms_mean, 2500);
 }
 
 // The check bites: with one state per message, learning 100 members takes ~100 exchanges
