@@ -1,0 +1,131 @@
+// node::Membership: gossip's rings reach the node core and its disk, convictions reach the
+// members view, and ring requests to a non-claimant name the claimant's address.
+#include "node/membership.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "node/storage/memory_storage.h"
+#include "ring/ring.h"
+
+namespace qkv::node {
+namespace {
+
+constexpr uint32_t kQ = 16;
+constexpr uint32_t kN = 2;
+
+class NullTransport final : public Transport {
+ public:
+  Status send(const NodeId&, PeerMessage) override { return Status::ok(); }
+  void reply(ClientId, proto::ClientResponse) override {}
+};
+
+gossip::RingState first_ring(const std::vector<NodeId>& members) {
+  auto claimed = ring::Ring::claim(members, kQ, kN);
+  EXPECT_TRUE(claimed.is_ok());
+  return gossip::RingState{1, kN, claimed->owners(), {}, "n1"};
+}
+
+// One process: storage, node core and its Membership; gossip addresses are node ids.
+struct Process {
+  Process(const NodeId& id, gossip::RingState ring, std::vector<std::string> seeds,
+          const Clock& clock) {
+    NodeConfig config;
+    config.node_id = id;
+    config.n = kN;
+    config.r = 1;
+    config.w = 1;
+    core = std::make_unique<Node>(config, nullptr, storage, transport, causal::Actor{id, 7},
+                                  clock.now(), nullptr, [] { return int64_t{0}; });
+    gossip::GossipConfig gossip_config;
+    gossip_config.seeds = std::move(seeds);
+    gossip::NodeState self;
+    self.id = id;
+    self.generation = 1;
+    self.version = 1;
+    self.peer_address = id;
+    self.client_address = "client-" + id;
+    self.status = ring.version != 0 ? gossip::Status::kNormal : gossip::Status::kJoining;
+    membership = std::make_unique<Membership>(gossip_config, self, std::move(ring), 1, *core,
+                                              storage, nullptr, clock);
+  }
+
+  storage::MemoryStorage storage;
+  NullTransport transport;
+  std::unique_ptr<Node> core;
+  std::unique_ptr<Membership> membership;
+};
+
+// Delivers gossip between processes (by id) until nothing more is sent.
+void exchange(std::vector<Process*> processes, std::vector<gossip::Outgoing> pending) {
+  while (!pending.empty()) {
+    gossip::Outgoing out = std::move(pending.back());
+    pending.pop_back();
+    for (Process* p : processes) {
+      if (p->membership->gossip().self().id != out.address) continue;
+      for (auto& reply : p->membership->on_gossip(out.message)) pending.push_back(std::move(reply));
+    }
+  }
+}
+
+TEST(MembershipTest, AJoiningNodeAppliesAndSavesTheRingGossipBrings) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
+  Process n3("n3", gossip::RingState{}, {"n1"}, clock);
+  EXPECT_TRUE(n3.core->held_ranges().empty());
+  exchange({&n1, &n3}, n3.membership->on_tick());
+
+  EXPECT_EQ(n3.membership->gossip().ring().version, 1u);
+  auto saved = load_saved_ring(n3.storage);
+  ASSERT_TRUE(saved.is_ok());
+  EXPECT_EQ(saved->version, 1u) << "a restart starts from the ring it had";
+  EXPECT_EQ(n3.membership->gossip().self().status, gossip::Status::kJoining)
+      << "it owns nothing in that ring";
+  EXPECT_TRUE(n3.membership->gossip().members().contains("n1"));
+}
+
+TEST(MembershipTest, AConvictedPeerIsDownInTheMembersView) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {"n2"}, clock);
+  Process n2("n2", first_ring({"n1", "n2"}), {"n1"}, clock);
+  exchange({&n1, &n2}, n1.membership->on_tick());
+  auto up_of = [&](const NodeId& id) {
+    for (const auto& m : n1.membership->members_response().members) {
+      if (m.id == id) return m.up;
+    }
+    ADD_FAILURE() << id << " is not a member";
+    return false;
+  };
+  EXPECT_TRUE(up_of("n2"));
+  n1.membership->convict("n2");
+  EXPECT_FALSE(up_of("n2"));
+  auto lines = n1.membership->take_log_lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines.back().warn);
+  EXPECT_NE(lines.back().text.find("event=node_down node=n2"), std::string::npos);
+}
+
+TEST(MembershipTest, ANonClaimantNamesTheClaimantsConfiguredAddressBeforeGossipHasIt) {
+  ManualClock clock;
+  Process n2("n2", first_ring({"n1", "n2"}), {"n1"}, clock);
+  proto::RingAdminRequest commit;
+  commit.action = proto::RingAction::kCommit;
+  commit.plan_id = 42;
+
+  auto refused = n2.membership->ring_admin(1, commit);
+  EXPECT_EQ(refused.status.code(), StatusCode::kUnavailable);
+  const auto& body = std::get<proto::RingAdminResponse>(refused.body);
+  EXPECT_EQ(body.claimant, "n1");
+  EXPECT_EQ(body.claimant_address, "") << "gossip has not heard of n1, nothing configured";
+
+  n2.membership->set_configured_client_addresses({{"n1", "127.0.0.1:7001"}});
+  refused = n2.membership->ring_admin(2, commit);
+  EXPECT_EQ(refused.status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(std::get<proto::RingAdminResponse>(refused.body).claimant_address, "127.0.0.1:7001");
+}
+
+}  // namespace
+}  // namespace qkv::node
