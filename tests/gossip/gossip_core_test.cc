@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qkv::gossip {
@@ -11,6 +12,18 @@ namespace {
 
 TimePoint at(int64_t ms) {
   return TimePoint(Duration(ms));
+}
+
+// Runs a round every second after `t` ms until one yields events (at most until 100 s);
+// returns that round's time and its events.
+std::pair<int64_t, std::vector<Event>> tick_until_events(GossipCore& core, int64_t t) {
+  std::vector<Event> events;
+  while (events.empty() && t < 100'000) {
+    t += 1000;
+    (void)core.on_tick(at(t));
+    events = core.take_events();
+  }
+  return {t, events};
 }
 
 // A state at (generation, version, heartbeat); heartbeat 0 means "= version", as a
@@ -415,13 +428,7 @@ TEST(GossipCoreTest, HeartbeatEntriesAreArrivalsForTheFailureDetector) {
 
   // Silence from 11 s: mean (2 s + 11 * 1 s) / 12, so phi reaches 8 after 8 ln(10) * 13/12 s
   // = 19.95 s, at the first round at or after 30.95 s.
-  std::vector<Event> events;
-  int64_t t = 11'000;
-  while (events.empty() && t < 100'000) {
-    t += 1000;
-    (void)a.on_tick(at(t));
-    events = a.take_events();
-  }
+  auto [t, events] = tick_until_events(a, 11'000);
   EXPECT_EQ(t, 31'000);
   EXPECT_EQ(events, (std::vector<Event>{{Event::kDown, "p"}}));
   // A heartbeat entry brings it back, as a newer state would.
@@ -541,13 +548,7 @@ TEST(GossipCoreTest, VerdictsFlipOncePerOutageAndSkipLocalPauses) {
   // p goes silent at 10 s; a keeps ticking each second. The window holds the 2 s seed and
   // ten 1 s intervals (mean 12/11 s), so conviction comes when silence >= 8 ln(10) * 12/11 s
   // = 20.09 s, i.e. at the first round at or after 30.09 s: 31 s.
-  std::vector<Event> events;
-  int64_t t = 10'000;
-  while (events.empty() && t < 100'000) {
-    t += 1000;
-    (void)a.on_tick(at(t));
-    events = a.take_events();
-  }
+  auto [t, events] = tick_until_events(a, 10'000);
   EXPECT_EQ(t, 31'000);
   EXPECT_EQ(events, (std::vector<Event>{{Event::kDown, "p"}}));
   EXPECT_FALSE(a.is_up("p", at(31'000)));
