@@ -51,13 +51,6 @@ Hash128 to_hash(XXH128_hash_t h) {
   return Hash128{h.low64, h.high64};
 }
 
-// Length-prefixed, so no two different actors encode to the same bytes.
-void append_actor(std::string& out, const causal::Actor& actor) {
-  append_u32(out, static_cast<uint32_t>(actor.node.size()));
-  out.append(actor.node);
-  append_u64(out, actor.incarnation);
-}
-
 // An empty leaf is {0, 0}; any other hashes its sum and count, so a leaf whose entries
 // sum to zero lanes still differs from an empty one.
 Hash128 leaf_hash(const Hash128& sum, uint64_t count) {
@@ -90,29 +83,6 @@ u128 width_of(ring::Token first, ring::Token last) {
 }
 
 }  // namespace
-
-std::string version_of(const causal::SiblingSet& state) {
-  // u32 entries | entries x (actor | u64 counter) | u32 siblings
-  //   | siblings x (actor | u64 counter | u8 tombstone), actor = u32 len | node | u64 inc.
-  // Both lists are sorted (VersionVector by actor, SiblingSet by dot), so equal states
-  // encode equal. Values are left out: a dot identifies its value.
-  const auto& entries = state.version_vector().entries();
-  const auto& siblings = state.siblings();
-  std::string out;
-  out.reserve(8 + (entries.size() + siblings.size()) * 32);
-  append_u32(out, static_cast<uint32_t>(entries.size()));
-  for (const causal::VersionVector::Entry& e : entries) {
-    append_actor(out, e.actor);
-    append_u64(out, e.counter);
-  }
-  append_u32(out, static_cast<uint32_t>(siblings.size()));
-  for (const causal::Sibling& s : siblings) {
-    append_actor(out, s.dot.actor);
-    append_u64(out, s.dot.counter);
-    out.push_back(s.tombstone ? 1 : 0);
-  }
-  return out;
-}
 
 Hash128 entry_hash(std::string_view key, std::string_view version) {
   // u64 key length | key | version, hashed in one shot (XXH3 is fastest on short inputs

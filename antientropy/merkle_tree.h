@@ -3,7 +3,9 @@
 // One tree covers the token range of one partition, cut into `segments` equal leaves (a
 // power of two, default 1,024). A leaf is the combination of the entry hashes of the keys
 // whose token falls in it; an entry hash is entry_hash(key, version), the version being
-// version_of(sibling set). Inner nodes hash their two children; the root covers the range.
+// any bytes that tell a key's states apart (for qkv, node/entry_version.h: version_of a
+// sibling set). The tree knows nothing of what it hashes (riak_core's hashtree is generic
+// the same way). Inner nodes hash their two children; the root covers the range.
 //
 // The leaf combine is lane-wise addition mod 2^64 of 128-bit entry hashes (with the entry
 // count alongside), so:
@@ -27,7 +29,6 @@
 #include <vector>
 
 #include "common/status.h"
-#include "node/causal/sibling_set.h"
 #include "ring/token.h"
 
 namespace qkv::antientropy {
@@ -38,16 +39,8 @@ struct Hash128 {
   friend bool operator==(const Hash128&, const Hash128&) = default;
 };
 
-// The version of a key's state for anti-entropy: its version vector and each sibling's
-// dot and tombstone flag, canonically encoded. Dots identify values (incarnations keep
-// them unique), so equal versions mean equal sibling sets.
-std::string version_of(const causal::SiblingSet& state);
-
 // XXH3-128 of (key length, key, version): the entry of one key in a leaf.
 Hash128 entry_hash(std::string_view key, std::string_view version);
-inline Hash128 entry_hash(std::string_view key, const causal::SiblingSet& state) {
-  return entry_hash(key, version_of(state));
-}
 
 class MerkleTree {
  public:

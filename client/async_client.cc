@@ -15,7 +15,7 @@
 
 #include "client/request_building.h"
 #include "common/assert.h"
-#include "node/transport/framed_connection.h"
+#include "net/framed_connection.h"
 #include "proto/client_codec.h"
 
 namespace qkv::client {
@@ -172,7 +172,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     return Status::ok();
   }
 
-  // --- Connecting (as node/transport/peer_links.cc) ------------------------------------
+  // --- Connecting (as net/peer_links.cc) ------------------------------------
 
   void connect() {
     state_ = State::kConnecting;
@@ -226,7 +226,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     }
     uint64_t generation = ++generation_;  // the connect deadline no longer applies
     connect_timer_.cancel();
-    connection_ = transport::FramedConnection::create(std::move(*socket_), transport_options_);
+    connection_ = net::FramedConnection::create(std::move(*socket_), transport_options_);
     socket_.reset();
     std::weak_ptr<Impl> weak = weak_from_this();
     // The handlers hold this Impl weakly: it owns the connection.
@@ -437,17 +437,17 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   asio::io_context& io_;
   const AsyncOptions options_;
   const std::optional<Endpoint> endpoint_;  // nullopt: options_.node is malformed
-  transport::TransportOptions transport_options_;
+  net::TransportOptions transport_options_;
 
   State state_ = State::kIdle;
   // Bumped whenever a connect attempt or connection ends: completions of older ones are
   // ignored.
   uint64_t generation_ = 0;
-  std::shared_ptr<tcp::socket> socket_;                      // while kConnecting
-  std::optional<tcp::resolver> resolver_;                    // only for host names
-  asio::steady_timer connect_timer_;                         // the connect deadline
-  std::shared_ptr<transport::FramedConnection> connection_;  // while kConnected
-  std::vector<std::pair<uint64_t, Frame>> queued_;           // while kConnecting, by id
+  std::shared_ptr<tcp::socket> socket_;                // while kConnecting
+  std::optional<tcp::resolver> resolver_;              // only for host names
+  asio::steady_timer connect_timer_;                   // the connect deadline
+  std::shared_ptr<net::FramedConnection> connection_;  // while kConnected
+  std::vector<std::pair<uint64_t, Frame>> queued_;     // while kConnecting, by id
   uint64_t queued_bytes_ = 0;
 
   // 0 is never used: the node answers 0 to a request it cannot read.

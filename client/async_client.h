@@ -4,7 +4,7 @@
 // One AsyncClient is one TCP connection to one node's client port. Any number of requests
 // may be in flight on it at once (pipelining): each gets a fresh request id and its answer
 // is matched by id, whatever the order the node answers in. Outgoing frames are coalesced
-// into gather writes and answers are read in large chunks (node/transport/
+// into gather writes and answers are read in large chunks (net/
 // framed_connection.h), so one connection carries hundreds of thousands of requests/s.
 //
 // The connection opens on the first request (requests made while it connects are queued
@@ -32,7 +32,7 @@
 //   timeout           no answer within timeout_ms.
 //   corruption        the node answered bytes that do not decode.
 //   overloaded        over 64 MiB of requests wait to be sent (send_queue_bytes_max,
-//                     node/transport/transport_options.h); nothing is sent.
+//                     net/transport_options.h); nothing is sent.
 //   others            as answered by the node.
 // Answers that cannot be read (bytes that do not decode: corruption; a frame over
 // limits.frame_bytes_max: invalid_argument naming it) and an answer with request id 0 (the

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/assert.h"
+#include "node/entry_version.h"
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
@@ -209,7 +210,7 @@ void AntiEntropy::build(uint32_t partition, Tree& tree, TimePoint now) {
                       // A state that does not decode is left out: it differs from every peer's, so
                       // the exchange fetches the peer's state and the repair overwrites it with the
                       // join.
-                      if (state) fresh.insert(token, antientropy::entry_hash(key, state.value()));
+                      if (state) fresh.insert(token, entry_hash(key, state.value()));
                       return true;
                     });
   ++counters_.tree_builds;
@@ -229,7 +230,7 @@ Status AntiEntropy::scan_segment(const MerkleTree& tree, uint32_t segment,
   return storage_.scan(first, last, [&](ring::Token, std::string_view key, std::string_view value) {
     auto state = decode_sibling_set(value);
     if (state) {
-      out.push_back(SegmentEntry{std::string(key), antientropy::entry_hash(key, state.value())});
+      out.push_back(SegmentEntry{std::string(key), entry_hash(key, state.value())});
     }
     return true;
   });

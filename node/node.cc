@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/mutation.h"
+#include "node/entry_version.h"
 #include "node/storage/storage.h"
 #include "node/wire/replica_codec.h"
 
@@ -892,7 +893,7 @@ void Node::store(ring::Token token, const std::string& key,
   if (inserted) {
     // The tree holds the committed state's entry: the one read before the first staging.
     std::optional<antientropy::Hash128> before;
-    if (previous && aae_.enabled()) before = antientropy::entry_hash(key, *previous);
+    if (previous && aae_.enabled()) before = entry_hash(key, *previous);
     staged_.push_back(StagedWrite{token, key, std::move(state), before});
   } else {
     staged_[at->second].state = std::move(state);
@@ -925,7 +926,7 @@ void Node::commit_writes() {
         transfer_.on_commit_failed();
       } else if (aae_.enabled()) {
         for (const auto& w : staged) {
-          aae_.on_write(w.token, w.before, antientropy::entry_hash(w.key, w.state));
+          aae_.on_write(w.token, w.before, entry_hash(w.key, w.state));
         }
       }
     }

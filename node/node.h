@@ -37,9 +37,9 @@
 #include <variant>
 #include <vector>
 
+#include "causal/sibling_set.h"
 #include "common/clock.h"
 #include "node/anti_entropy.h"
-#include "node/causal/sibling_set.h"
 #include "node/coordinator/get_round.h"
 #include "node/coordinator/put_round.h"
 #include "node/handoff/hinted_handoff.h"

@@ -57,8 +57,8 @@ handoff::HandoffConfig handoff_config(const DaemonConfig& config) {
   return h;
 }
 
-transport::TransportOptions transport_options(const DaemonConfig& config) {
-  transport::TransportOptions options;
+net::TransportOptions transport_options(const DaemonConfig& config) {
+  net::TransportOptions options;
   options.frame_bytes_max = config.node.limits.frame_bytes_max;
   options.send_queue_bytes_max = config.send_queue_bytes_max;
   options.connect_timeout_ms = config.connect_timeout_ms;
@@ -199,7 +199,7 @@ void Server::open_member_links(TimePoint now) {
   }
 }
 
-void Server::on_client_connection(std::shared_ptr<transport::FramedConnection> connection) {
+void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connection) {
   ClientId id = next_client_id_++;
   clients_.emplace(id, connection);
   connection->set_on_frame([this, id](auto frame) { on_client_frame(id, frame); });
@@ -242,8 +242,8 @@ void Server::batch_writes() {
   boost::asio::post(io_, [this] { node_.commit_batch(); });
 }
 
-void Server::on_peer_connection(std::shared_ptr<transport::FramedConnection> connection) {
-  std::weak_ptr<transport::FramedConnection> weak = connection;
+void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connection) {
+  std::weak_ptr<net::FramedConnection> weak = connection;
   // Who this inbound connection is from (peers name themselves in every message).
   auto sender = std::make_shared<NodeId>();
   connection->set_on_close([this, sender] {

@@ -12,12 +12,12 @@
 
 #include "common/asio.h"
 #include "common/clock.h"
+#include "net/peer_links.h"
+#include "net/tcp_server.h"
 #include "node/daemon_config.h"
 #include "node/handoff/hinted_handoff.h"
 #include "node/membership.h"
 #include "node/node.h"
-#include "node/transport/peer_links.h"
-#include "node/transport/tcp_server.h"
 
 namespace qkv::node {
 
@@ -60,9 +60,9 @@ class Server final : public Transport {
   void reply(ClientId client, proto::ClientResponse response) override;
 
  private:
-  void on_client_connection(std::shared_ptr<transport::FramedConnection> connection);
+  void on_client_connection(std::shared_ptr<net::FramedConnection> connection);
   void on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame);
-  void on_peer_connection(std::shared_ptr<transport::FramedConnection> connection);
+  void on_peer_connection(std::shared_ptr<net::FramedConnection> connection);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
   void arm_tick();
@@ -87,13 +87,13 @@ class Server final : public Transport {
   TimePoint last_progress_log_{};
   TimePoint next_links_check_{};  // when open_member_links() runs next
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
-  transport::TransportOptions transport_options_;
-  transport::TcpServer client_server_;
-  transport::TcpServer peer_server_;
-  transport::PeerLinks peer_links_;
+  net::TransportOptions transport_options_;
+  net::TcpServer client_server_;
+  net::TcpServer peer_server_;
+  net::PeerLinks peer_links_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer drain_timer_;
-  std::map<ClientId, std::shared_ptr<transport::FramedConnection>> clients_;
+  std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
 };

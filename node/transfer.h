@@ -46,8 +46,8 @@
 #include <utility>
 #include <vector>
 
+#include "causal/sibling_set.h"
 #include "common/clock.h"
-#include "node/causal/sibling_set.h"
 #include "node/node_transport.h"
 #include "node/storage/storage.h"
 #include "node/transfer_config.h"

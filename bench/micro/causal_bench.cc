@@ -1,4 +1,4 @@
-// Micro-benchmarks of the key state (node/causal/): SiblingSet::join, which every replica
+// Micro-benchmarks of the key state (causal/): SiblingSet::join, which every replica
 // write, read merge, read repair and handoff runs, and SiblingSet::update, the coordinator's
 // put. Argument: siblings per state (1: the usual case; 3: one concurrent write per primary).
 #include <benchmark/benchmark.h>
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "bench/micro/fixtures.h"
-#include "node/causal/sibling_set.h"
+#include "causal/sibling_set.h"
 
 namespace qkv::bench::micro {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bench/key_chooser.h"  // key_name(i): qkv-bench's 14-byte keys
-#include "node/causal/sibling_set.h"
+#include "causal/sibling_set.h"
 
 namespace qkv::bench::micro {
 

@@ -12,6 +12,7 @@
 
 #include "antientropy/merkle_tree.h"
 #include "bench/micro/fixtures.h"
+#include "node/entry_version.h"
 #include "ring/token.h"
 
 namespace qkv::bench::micro {
@@ -65,7 +66,7 @@ void BM_EntryHash(benchmark::State& state) {
   const causal::SiblingSet s = three_actor_state(1);
   const std::string key = key_name(4'242);
   for (auto _ : state) {
-    antientropy::Hash128 h = antientropy::entry_hash(key, s);
+    antientropy::Hash128 h = node::entry_hash(key, s);
     benchmark::DoNotOptimize(h);
   }
   state.SetItemsProcessed(state.iterations());

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "causal/sibling_set.h"
 #include "common/node_id.h"
-#include "node/causal/sibling_set.h"
 #include "node/coordinator/quorum.h"
 
 namespace qkv::coordinator {

@@ -19,8 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "causal/sibling_set.h"
 #include "common/status.h"
-#include "node/causal/sibling_set.h"
 
 namespace qkv::handoff {
 

@@ -38,10 +38,10 @@
 #include <utility>
 #include <vector>
 
+#include "causal/sibling_set.h"
 #include "common/clock.h"
 #include "common/node_id.h"
 #include "common/status.h"
-#include "node/causal/sibling_set.h"
 #include "node/storage/storage.h"
 #include "ring/token.h"
 

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "antientropy/merkle_tree.h"
+#include "causal/sibling_set.h"
 #include "common/node_id.h"
 #include "common/status.h"
 #include "gossip/messages.h"
-#include "node/causal/sibling_set.h"
 #include "proto/client_api.h"
 
 namespace qkv::node {

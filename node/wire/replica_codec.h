@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "causal/sibling_set.h"
 #include "gossip/node_state.h"
-#include "node/causal/sibling_set.h"
 #include "node/wire/peer_message.h"
 
 namespace qkv::node {

@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "node/causal/sibling_set.h"
-#include "node/causal/version_vector.h"
+#include "causal/sibling_set.h"
+#include "causal/version_vector.h"
 
 namespace qkv::causal::testing {
 

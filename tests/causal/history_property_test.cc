@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "node/causal/sibling_set.h"
+#include "causal/sibling_set.h"
 #include "tests/causal/causal_testing.h"
 
 namespace qkv::causal {

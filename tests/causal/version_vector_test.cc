@@ -1,4 +1,4 @@
-#include "node/causal/version_vector.h"
+#include "causal/version_vector.h"
 
 #include <cstdint>
 #include <random>

@@ -13,17 +13,17 @@
 #include "client/request_building.h"
 #include "proto/client_codec.h"
 #include "tests/client/fake_server.h"
-#include "tests/transport/transport_test_util.h"
+#include "tests/net/transport_test_util.h"
 
 namespace qkv::client {
 namespace {
 
 using namespace std::chrono_literals;
+using net::testing::run_until;
 using testing::FakeServer;
 using testing::MemoryStore;
 using testing::refusing_address;
 using testing::Reply;
-using transport::testing::run_until;
 namespace asio = boost::asio;
 
 AsyncOptions options_for(std::string node, uint32_t timeout_ms = 5000) {

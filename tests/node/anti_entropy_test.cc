@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "node/entry_version.h"
 #include "node/wire/replica_codec.h"
 #include "tests/node/test_cluster.h"
 
@@ -57,7 +58,7 @@ antientropy::MerkleTree scanned(TestCluster& cluster, const NodeId& node, uint32
   antientropy::MerkleTree tree(ring.first_token(partition), ring.last_token(partition), segments);
   Status s = cluster.storage(node).scan(
       tree.first(), tree.last(), [&](ring::Token token, std::string_view key, std::string_view v) {
-        tree.insert(token, antientropy::entry_hash(key, node::decode_sibling_set(v).value()));
+        tree.insert(token, node::entry_hash(key, node::decode_sibling_set(v).value()));
         return true;
       });
   EXPECT_TRUE(s.is_ok());

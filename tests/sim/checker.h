@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "node/causal/sibling_set.h"
+#include "causal/sibling_set.h"
 #include "tests/sim/simulation.h"
 
 namespace qkv::sim {

@@ -1,4 +1,4 @@
-#include "node/transport/peer_links.h"
+#include "net/peer_links.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include "node/transport/tcp_server.h"
-#include "tests/transport/transport_test_util.h"
+#include "net/tcp_server.h"
+#include "tests/net/transport_test_util.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 namespace {
 
 using testing::decode;
@@ -235,4 +235,4 @@ TEST(PeerLinksTest, CloseAllDropsQueuedFramesAndALaterSendReconnects) {
 }
 
 }  // namespace
-}  // namespace qkv::transport
+}  // namespace qkv::net

@@ -28,9 +28,9 @@
 #include "common/asio.h"
 #include "common/node_id.h"
 #include "common/status.h"
-#include "node/transport/transport_options.h"
+#include "net/transport_options.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 
 namespace asio = boost::asio;
 
@@ -126,4 +126,4 @@ class PeerLinks {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

@@ -31,10 +31,10 @@
 
 #include "common/asio.h"
 #include "common/status.h"
-#include "node/transport/transport_options.h"
+#include "net/transport_options.h"
 #include "proto/framing.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 
 namespace asio = boost::asio;
 
@@ -139,4 +139,4 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   bool dispatching_ = false;  // inside a frame or error handler: release handlers later
 };
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

@@ -13,10 +13,10 @@
 
 #include "common/asio.h"
 #include "common/status.h"
-#include "node/transport/framed_connection.h"
-#include "node/transport/transport_options.h"
+#include "net/framed_connection.h"
+#include "net/transport_options.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 
 class TcpServer {
  public:
@@ -76,4 +76,4 @@ class TcpServer {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

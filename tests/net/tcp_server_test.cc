@@ -1,4 +1,4 @@
-#include "node/transport/tcp_server.h"
+#include "net/tcp_server.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/transport/transport_test_util.h"
+#include "tests/net/transport_test_util.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 namespace {
 
 using testing::connect_client;
@@ -113,4 +113,4 @@ TEST(TcpServerTest, StopAcceptingKeepsOpenConnectionsServing) {
 }
 
 }  // namespace
-}  // namespace qkv::transport
+}  // namespace qkv::net

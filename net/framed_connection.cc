@@ -1,10 +1,10 @@
-#include "node/transport/framed_connection.h"
+#include "net/framed_connection.h"
 
 #include <fmt/format.h>
 
 #include <chrono>
 
-namespace qkv::transport {
+namespace qkv::net {
 namespace {
 
 std::string endpoint_string(const asio::ip::tcp::socket& socket) {
@@ -203,4 +203,4 @@ void FramedConnection::release_handlers() {
   on_error_ = nullptr;
 }
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

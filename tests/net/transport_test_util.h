@@ -12,10 +12,10 @@
 #include <memory>
 
 #include "common/asio.h"
-#include "node/transport/framed_connection.h"
+#include "net/framed_connection.h"
 #include "proto/client.capnp.h"
 
-namespace qkv::transport::testing {
+namespace qkv::net::testing {
 
 inline constexpr std::chrono::milliseconds kDeadline(10000);
 
@@ -99,4 +99,4 @@ inline uint16_t free_port(asio::io_context& io) {
   return acceptor.local_endpoint().port();
 }
 
-}  // namespace qkv::transport::testing
+}  // namespace qkv::net::testing

@@ -1,11 +1,11 @@
-#include "node/transport/tcp_server.h"
+#include "net/tcp_server.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 
-namespace qkv::transport {
+namespace qkv::net {
 namespace {
 
 // Pause before accepting again after an error that would otherwise repeat at once
@@ -115,4 +115,4 @@ std::size_t TcpServer::connection_count() const {
   });
 }
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

@@ -1,4 +1,4 @@
-#include "node/transport/peer_links.h"
+#include "net/peer_links.h"
 
 #include <fmt/format.h>
 
@@ -7,9 +7,9 @@
 #include <optional>
 #include <vector>
 
-#include "node/transport/framed_connection.h"
+#include "net/framed_connection.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 
 using Clock = std::chrono::steady_clock;
 
@@ -236,4 +236,4 @@ void PeerLinks::close_all() {
   for (auto& [id, link] : links_) reset(*link);
 }
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "node/causal/version_vector.h"
+#include "causal/version_vector.h"
 
 namespace qkv::causal {
 

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace qkv::transport {
+namespace qkv::net {
 
 struct TransportOptions {
   // Largest frame (segment table + segments) a connection accepts from its peer; a larger
@@ -27,4 +27,4 @@ struct TransportOptions {
   uint32_t close_linger_ms = 1000;
 };
 
-}  // namespace qkv::transport
+}  // namespace qkv::net

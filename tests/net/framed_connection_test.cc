@@ -1,4 +1,4 @@
-#include "node/transport/framed_connection.h"
+#include "net/framed_connection.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,10 +6,10 @@
 #include <cstring>
 #include <vector>
 
-#include "node/transport/tcp_server.h"
-#include "tests/transport/transport_test_util.h"
+#include "net/tcp_server.h"
+#include "tests/net/transport_test_util.h"
 
-namespace qkv::transport {
+namespace qkv::net {
 namespace {
 
 using testing::connect_client;
@@ -220,4 +220,4 @@ TEST(FramedConnectionTest, CloseAfterFlushDeliversQueuedFramesFirst) {
 }
 
 }  // namespace
-}  // namespace qkv::transport
+}  // namespace qkv::net

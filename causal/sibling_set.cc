@@ -1,4 +1,4 @@
-#include "node/causal/sibling_set.h"
+#include "causal/sibling_set.h"
 
 #include <algorithm>
 #include <tuple>
