@@ -356,21 +356,42 @@ void Node::send_put_round(StagedPut staged) {
   track(id,
         Pending{std::move(staged.reply_to), staged.deadline, first_alarm, std::move(staged.op)});
   PutOp& put = std::get<PutOp>(pending_.at(id).op);
-  std::vector<std::pair<NodeId, Status>> failed;
   for (const NodeId& replica : put.primaries) {
-    if (replica == config_.node_id) {
-      put.round.on_reply(replica, Status::ok());
-    } else if (!is_up(replica)) {
-      failed.emplace_back(replica, Status::unavailable(replica + " is down"));
-    } else {
-      Status sent = transport_.send(
-          replica, PeerMessage{config_.node_id, id, ReplicaWrite{put.key, put.state, {}}});
-      if (!sent.is_ok()) failed.emplace_back(replica, sent);
+    if (replica == config_.node_id) put.round.on_reply(replica, Status::ok());
+  }
+  std::vector<NodeId> replicas = put.primaries;
+  for (const NodeId& replica : replicas) {
+    if (replica == config_.node_id) continue;
+    Status sent =
+        !is_up(replica)
+            ? Status::unavailable(replica + " is down")
+            : transport_.send(replica,
+                              PeerMessage{config_.node_id, id,
+                                          ReplicaWrite{std::get<PutOp>(pending_.at(id).op).key,
+                                                       std::get<PutOp>(pending_.at(id).op).state,
+                                                       {}}});
+    if (!sent.is_ok()) on_put_reply_only(id, replica, sent);
+  }
+  if (pending_.count(id)) progress_put(id);
+}
+
+void Node::on_put_reply_only(uint64_t id, const NodeId& from, const Status& status) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  PutOp& put = std::get<PutOp>(it->second.op);
+  put.round.on_reply(from, status);
+  if (!status.is_ok()) {
+    auto standing = put.standing_in.find(from);
+    if (standing != put.standing_in.end()) {
+      stand_in_for(id, put, standing->second);
+    } else if (std::find(put.primaries.begin(), put.primaries.end(), from) != put.primaries.end()) {
+      if (put.sloppy) {
+        stand_in_for(id, put, from);
+      } else {
+        keep_hint(put, from);
+      }
     }
   }
-  // Each may stand a fallback in, or decide (and forget) the round.
-  for (const auto& [replica, status] : failed) on_put_reply(id, replica, status);
-  if (pending_.count(id)) progress_put(id);
 }
 
 void Node::on_put_reply(uint64_t id, const NodeId& from, const Status& status) {

@@ -219,6 +219,7 @@ class Node {
   void stand_in_for(uint64_t id, PutOp& put, const NodeId& primary);
   void keep_hint(PutOp& put, const NodeId& primary);
   void on_put_reply(uint64_t id, const NodeId& from, const Status& status);
+  void on_put_reply_only(uint64_t id, const NodeId& from, const Status& status);
   // The key's primaries in the next ring that are not primaries now (none without a
   // transition).
   std::vector<NodeId> receivers_of(ring::Token token) const;
