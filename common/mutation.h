@@ -10,7 +10,7 @@ namespace qkv::mutation {
 
 enum class Kind {
   kNone,
-  kAckBeforeW,            // PutRound reports success after the first ack, whatever W is
+  kAckBeforeW,            // WriteQuorum reports success after the first ack, whatever W is
   kJoinDropsConcurrent,   // SiblingSet::join drops the other side's concurrent siblings
   kNoIncarnationBump,     // a restart after an unclean stop keeps the incarnation (kv679)
   kWritesSkipReceivers,   // writes during a ring transition are not sent to the receivers

@@ -1,74 +1,109 @@
 #include "node/coordinator/put_round.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
-
-#include "common/mutation.h"
 
 namespace qkv::coordinator {
 
-PutRound::PutRound(std::vector<NodeId> replicas, uint32_t w)
-    : replicas_(std::move(replicas)), w_(w) {
-  QKV_ASSERT(w_ >= 1 && w_ <= replicas_.size());
+PutRound::PutRound(NodeId self, std::vector<NodeId> replicas, uint32_t w,
+                   std::vector<NodeId> fallbacks, bool sloppy)
+    : self_(std::move(self)),
+      replicas_(replicas),
+      quorum_(std::move(replicas), w),
+      fallbacks_left_(std::move(fallbacks)),
+      sloppy_(sloppy) {}
+
+bool PutRound::is_replica(const NodeId& node) const {
+  return std::find(replicas_.begin(), replicas_.end(), node) != replicas_.end();
 }
 
-Outcome PutRound::on_reply(const NodeId& from, const Status& status) {
-  // Answers after the outcome still count: stand-ins for late failures need them.
-  if (timed_out_) return outcome_;
-  if (std::find(replicas_.begin(), replicas_.end(), from) == replicas_.end()) return outcome_;
-  if (acked_.count(from) || failed_.count(from)) return outcome_;
-  if (status.is_ok()) {
-    acked_.insert(from);
-  } else {
-    failed_.insert(from);
-    if (first_error_.empty()) first_error_ = fmt::format("{}: {}", from, status.to_string());
+std::vector<PutAction> PutRound::start() {
+  std::vector<PutAction> out;
+  for (const NodeId& replica : replicas_) {
+    if (replica == self_) {
+      quorum_.on_reply(replica, Status::ok());  // committed before the round started
+    } else {
+      out.push_back(SendWrite{replica, {}});
+    }
   }
-  if (outcome_ == Outcome::kPending) outcome_ = decide();
-  return outcome_;
-}
-
-bool PutRound::complete() const {
-  return timed_out_ || acked_.size() + failed_.size() == replicas_.size();
-}
-
-Outcome PutRound::on_timeout() {
-  timed_out_ = true;
-  if (outcome_ != Outcome::kPending) return outcome_;
-  return outcome_ = (acked_.size() >= w_ ? Outcome::kSucceeded : Outcome::kFailed);
-}
-
-void PutRound::add_replica(const NodeId& fallback) {
-  QKV_ASSERT(std::find(replicas_.begin(), replicas_.end(), fallback) == replicas_.end());
-  replicas_.push_back(fallback);
-}
-
-Outcome PutRound::decide() {
-  if (acked_.size() >= w_) return Outcome::kSucceeded;
-  if (QKV_MUTATION(kAckBeforeW) && !acked_.empty()) return Outcome::kSucceeded;
-  // Failing waits for every replica (or the deadline), not just until W is impossible:
-  // the client then learns exactly how many replicas hold the write.
-  if (acked_.size() + failed_.size() == replicas_.size()) return Outcome::kFailed;
-  return Outcome::kPending;
-}
-
-Status PutRound::result() const {
-  if (outcome_ == Outcome::kSucceeded) return Status::ok();
-  if (outcome_ == Outcome::kPending) return Status::unavailable("write still pending");
-  std::string why = timed_out_ ? "the request timed out" : "replicas failed";
-  if (!first_error_.empty()) why += fmt::format(" (first error: {})", first_error_);
-  return Status::unavailable(
-      fmt::format("write quorum not met: {} of {} replicas acknowledged, W={} required; {}. The "
-                  "replicas that acknowledged keep the write (it is not rolled back)",
-                  acked_.size(), replicas_.size(), w_, why));
-}
-
-std::vector<NodeId> PutRound::waiting() const {
-  std::vector<NodeId> out;
-  for (const auto& r : replicas_) {
-    if (!acked_.count(r) && !failed_.count(r)) out.push_back(r);
-  }
+  maybe_answer(out);
   return out;
+}
+
+std::vector<PutAction> PutRound::on_reply(const NodeId& from, const Status& status) {
+  std::vector<PutAction> out;
+  quorum_.on_reply(from, status);
+  if (!status.is_ok()) {
+    if (auto standing = standing_in_.find(from); standing != standing_in_.end()) {
+      stand_in_for(standing->second, out);  // a fallback failed: the next one
+    } else if (is_replica(from)) {
+      if (sloppy_) {
+        stand_in_for(from, out);
+      } else {
+        keep_hint(from, out);  // no stand-in may count (PW), but the primary gets its copy
+      }
+    }
+  }
+  maybe_answer(out);
+  return out;
+}
+
+std::vector<PutAction> PutRound::on_sloppy_alarm() {
+  silent_.clear();
+  for (const NodeId& p : quorum_.waiting()) {
+    bool covered = std::any_of(standing_in_.begin(), standing_in_.end(),
+                               [&](const auto& e) { return e.second == p; });
+    if (is_replica(p) && !covered) silent_.push_back(p);
+  }
+  return more();
+}
+
+std::vector<PutAction> PutRound::more() {
+  std::vector<PutAction> out;
+  if (silent_.empty()) return out;
+  NodeId primary = std::move(silent_.front());
+  silent_.erase(silent_.begin());
+  stand_in_for(primary, out);
+  // Nothing to send (no fallback left, a hint already kept): on to the next.
+  if (out.empty() && !silent_.empty()) return more();
+  return out;
+}
+
+std::vector<PutAction> PutRound::on_timeout() {
+  std::vector<PutAction> out;
+  // Whoever has not acked may never have got the write; the primary it was meant for gets
+  // a hint here (a duplicate of one a silent fallback keeps is harmless).
+  for (const NodeId& silent : quorum_.waiting()) {
+    auto standing = standing_in_.find(silent);
+    NodeId primary = standing != standing_in_.end() ? standing->second : silent;
+    bool covered = std::any_of(standing_in_.begin(), standing_in_.end(), [&](const auto& e) {
+      return e.second == primary && quorum_.acked(e.first);
+    });
+    if (!covered) keep_hint(primary, out);
+  }
+  quorum_.on_timeout();
+  maybe_answer(out);
+  return out;
+}
+
+void PutRound::stand_in_for(const NodeId& primary, std::vector<PutAction>& out) {
+  if (fallbacks_left_.empty()) return keep_hint(primary, out);
+  NodeId fallback = fallbacks_left_.front();
+  fallbacks_left_.erase(fallbacks_left_.begin());
+  quorum_.add_replica(fallback);
+  standing_in_[fallback] = primary;
+  out.push_back(SendWrite{std::move(fallback), primary});
+}
+
+void PutRound::keep_hint(const NodeId& primary, std::vector<PutAction>& out) {
+  // Once per primary, never for the coordinator itself (its copy is committed).
+  if (primary == self_ || !hinted_here_.insert(primary).second) return;
+  out.push_back(KeepHint{primary});
+}
+
+void PutRound::maybe_answer(std::vector<PutAction>& out) {
+  if (answered_ || quorum_.outcome() == Outcome::kPending) return;
+  answered_ = true;
+  out.push_back(Answer{quorum_.result()});
 }
 
 }  // namespace qkv::coordinator

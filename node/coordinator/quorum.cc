@@ -14,4 +14,12 @@ Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t d
   return value;
 }
 
+Status check_replica_count(const char* kind, const char* name, uint32_t quorum,
+                           std::size_t replicas) {
+  if (quorum <= replicas) return Status::ok();
+  return Status::unavailable(
+      fmt::format("{} quorum not met: the cluster has {} replicas for the key, {}={} required",
+                  kind, replicas, name, quorum));
+}
+
 }  // namespace qkv::coordinator

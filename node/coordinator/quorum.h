@@ -2,6 +2,7 @@
 // W acknowledgements for a write. R + W > N on primaries gives read-your-writes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "common/status.h"
@@ -18,5 +19,11 @@ enum class Outcome {
 // Errors: invalid_argument naming the parameter ("w=4 exceeds n=3").
 Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t default_value,
                                 uint32_t n);
+
+// Unavailable when `quorum` exceeds the `replicas` the key has (only in a cluster with
+// fewer members than n: no amount of waiting meets the quorum); ok otherwise.
+// `kind` is "read" or "write", `name` "R" or "W".
+Status check_replica_count(const char* kind, const char* name, uint32_t quorum,
+                           std::size_t replicas);
 
 }  // namespace qkv::coordinator

@@ -1,9 +1,9 @@
-// PutRound and GetRound: the quorum decisions, fed by hand.
+// WriteQuorum and GetRound: the quorum decisions, fed by hand.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "node/coordinator/get_round.h"
-#include "node/coordinator/put_round.h"
+#include "node/coordinator/write_quorum.h"
 
 namespace qkv::coordinator {
 namespace {
@@ -12,15 +12,15 @@ using ::testing::HasSubstr;
 
 const std::vector<NodeId> kReplicas = {"a", "b", "c"};
 
-TEST(PutRoundTest, SucceedsAtWAcks) {
-  PutRound round(kReplicas, 2);
+TEST(WriteQuorumTest, SucceedsAtWAcks) {
+  WriteQuorum round(kReplicas, 2);
   EXPECT_EQ(round.on_reply("a", Status::ok()), Outcome::kPending);
   EXPECT_EQ(round.on_reply("b", Status::ok()), Outcome::kSucceeded);
   EXPECT_TRUE(round.result().is_ok());
 }
 
-TEST(PutRoundTest, FailsOnceEveryReplicaAnsweredWithoutW) {
-  PutRound round(kReplicas, 2);
+TEST(WriteQuorumTest, FailsOnceEveryReplicaAnsweredWithoutW) {
+  WriteQuorum round(kReplicas, 2);
   EXPECT_EQ(round.on_reply("b", Status::io_error("disk full")), Outcome::kPending);
   EXPECT_EQ(round.on_reply("c", Status::unavailable("gone")), Outcome::kPending)
       << "W is impossible now, but a waits to be counted";
@@ -31,29 +31,29 @@ TEST(PutRoundTest, FailsOnceEveryReplicaAnsweredWithoutW) {
   EXPECT_THAT(round.result().message(), HasSubstr("not rolled back"));
 }
 
-TEST(PutRoundTest, DuplicateAndUnknownAcksDoNotCount) {
-  PutRound round(kReplicas, 2);
+TEST(WriteQuorumTest, DuplicateAndUnknownAcksDoNotCount) {
+  WriteQuorum round(kReplicas, 2);
   round.on_reply("a", Status::ok());
   EXPECT_EQ(round.on_reply("a", Status::ok()), Outcome::kPending);
   EXPECT_EQ(round.on_reply("stranger", Status::ok()), Outcome::kPending);
   EXPECT_EQ(round.acks(), 1u);
 }
 
-TEST(PutRoundTest, TimeoutFailsWithCountsUnlessTheQuorumWasMet) {
-  PutRound short_round(kReplicas, 3);
+TEST(WriteQuorumTest, TimeoutFailsWithCountsUnlessTheQuorumWasMet) {
+  WriteQuorum short_round(kReplicas, 3);
   short_round.on_reply("a", Status::ok());
   short_round.on_reply("b", Status::ok());
   EXPECT_EQ(short_round.on_timeout(), Outcome::kFailed);
   EXPECT_THAT(short_round.result().message(), HasSubstr("2 of 3 replicas acknowledged, W=3"));
   EXPECT_THAT(short_round.result().message(), HasSubstr("timed out"));
 
-  PutRound met(kReplicas, 1);
+  WriteQuorum met(kReplicas, 1);
   met.on_reply("c", Status::ok());
   EXPECT_EQ(met.on_timeout(), Outcome::kSucceeded);
 }
 
-TEST(PutRoundTest, WaitingListsTheSilentReplicas) {
-  PutRound round(kReplicas, 3);
+TEST(WriteQuorumTest, WaitingListsTheSilentReplicas) {
+  WriteQuorum round(kReplicas, 3);
   round.on_reply("b", Status::ok());
   EXPECT_EQ(round.waiting(), (std::vector<NodeId>{"a", "c"}));
 }

@@ -46,8 +46,9 @@ TEST(SimTest, RunsWithEveryFaultClassPass) {
 
 TEST(SimTest, RingChangesUnderEveryFaultClassMoveDataAndPass) {
   // Six nodes: four in the ring, two spares; a join, a leave and a replace, one at a time,
-  // while every fault class is on.
-  SimConfig config = small(11, Faults::all());
+  // while every fault class is on. (The seed is one whose operator draws one of each: the
+  // draws follow the run, so a change in the cores' message order can change them.)
+  SimConfig config = small(2, Faults::all());
   config.nodes = 6;
   config.ring_changes = 3;
   SimResult result = run_simulation(config);

@@ -1,0 +1,163 @@
+#include "node/coordinator/put_coordinator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/mutation.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::node {
+
+PutCoordinator::PutCoordinator(const NodeConfig& config, const causal::Actor& actor,
+                               Transport& transport, InFlight& in_flight, Replier& replier,
+                               Replica& replica, const HeldRanges& held, const Liveness& liveness,
+                               handoff::HintedHandoff* handoff, NodeCounters& counters,
+                               std::function<int64_t()> unix_ms)
+    : config_(config),
+      actor_(actor),
+      transport_(transport),
+      in_flight_(in_flight),
+      replier_(replier),
+      replica_(replica),
+      held_(held),
+      liveness_(liveness),
+      handoff_(handoff),
+      counters_(counters),
+      unix_ms_(std::move(unix_ms)) {}
+
+void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now) {
+  ++counters_.coordinated_puts;
+  const std::vector<NodeId>& primaries = request.list.primaries;
+  Status enough = coordinator::check_replica_count("write", "W", request.quorum, primaries.size());
+  if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
+  auto local = replica_.load(request.token, request.key());
+  if (!local) return replier_.reply_status(reply_to, local.status());
+  causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
+  causal::SiblingSet updated = current.update(request.context, actor_, request.value());
+  replica_.store(request.token, request.key(), local.value(), updated);
+
+  // In a ring transition the key's receivers are replicas of the write too, and each one
+  // raises the quorum by one (Cassandra's pending ranges): W + p acks among the old
+  // primaries and the p receivers leave at least W in either table, so a read of R from
+  // the old or the new primaries (R + W > N) still sees the write after the switch.
+  std::vector<NodeId> replicas = primaries;
+  if (!QKV_MUTATION(kWritesSkipReceivers)) {
+    for (NodeId& receiver : held_.receivers_of(request.token)) {
+      replicas.push_back(std::move(receiver));
+    }
+  }
+  const auto quorum = static_cast<uint32_t>(request.quorum + replicas.size() - primaries.size());
+  // Fallbacks that are up first, in ring order; the others after them: when no up one is
+  // left, a node believed down (perhaps wrongly, under load) is still worth a try.
+  // A receiver is a replica already, never a stand-in.
+  std::vector<NodeId> fallbacks = request.list.fallbacks;
+  std::erase_if(fallbacks, [&](const NodeId& f) {
+    return std::find(replicas.begin(), replicas.end(), f) != replicas.end();
+  });
+  std::stable_partition(fallbacks.begin(), fallbacks.end(),
+                        [&](const NodeId& f) { return liveness_.is_up(f); });
+  TimePoint sloppy_at = std::min(request.deadline, now + config_.request_timeout / 2);
+  // Sent on (and tracked) once this node's copy is committed.
+  staged_.push_back(Staged{std::move(reply_to), request.deadline, sloppy_at,
+                           Op{coordinator::PutRound(config_.node_id, std::move(replicas), quorum,
+                                                    std::move(fallbacks), !request.primaries_only),
+                              request.key(), std::move(updated)}});
+}
+
+void PutCoordinator::on_committed(const Status& status) {
+  auto staged = std::move(staged_);
+  staged_.clear();
+  for (auto& s : staged) {
+    if (status.is_ok()) {
+      start_round(std::move(s));
+    } else {
+      // As a failed single write did: the client has the error, no replica was sent it.
+      replier_.reply_status(s.reply_to, status);
+    }
+  }
+}
+
+void PutCoordinator::start_round(Staged staged) {
+  uint64_t id = in_flight_.next_id();
+  TimePoint first_alarm = staged.op.round.sloppy() ? staged.sloppy_at : staged.deadline;
+  in_flight_.track(id, RequestKind::kPut, std::move(staged.reply_to), staged.deadline, first_alarm);
+  Op& op = ops_.emplace(id, std::move(staged.op)).first->second;
+  execute(id, op, op.round.start());
+  finish_if_done(id);
+}
+
+void PutCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::PutAction> actions) {
+  for (auto& action : actions) {
+    if (auto* send = std::get_if<coordinator::SendWrite>(&action)) {
+      Status sent = Status::ok();
+      if (!send->hint_for.empty()) {
+        ++counters_.hinted_writes;
+      } else if (!liveness_.is_up(send->to)) {
+        // A replica the failure detector holds down is not sent the write: it fails now
+        // and gets a stand-in (a stand-in is tried whatever its liveness).
+        sent = Status::unavailable(send->to + " is down");
+      }
+      if (sent.is_ok()) {
+        sent = transport_.send(
+            send->to,
+            PeerMessage{config_.node_id, id, ReplicaWrite{op.key, op.state, send->hint_for}});
+      }
+      if (!sent.is_ok()) execute(id, op, op.round.on_reply(send->to, sent));
+    } else if (auto* hint = std::get_if<coordinator::KeepHint>(&action)) {
+      if (!handoff_) continue;
+      Status kept = handoff_->store(hint->primary, ring::token_of(op.key), op.key, op.state,
+                                    unix_ms_ ? unix_ms_() : 0);
+      if (kept.is_ok()) ++counters_.coordinator_hints;  // a failure is counted by the handoff
+    } else {
+      answer(id, op, std::move(std::get<coordinator::Answer>(action).status));
+    }
+  }
+  if (auto more = op.round.more(); !more.empty()) execute(id, op, std::move(more));
+}
+
+void PutCoordinator::answer(uint64_t id, const Op& op, Status status) {
+  const ReplyTo& to = in_flight_.find(id)->reply_to;
+  if (!status.is_ok()) return replier_.reply_status(to, std::move(status));
+  // The new context covers what was written, so the client may write again unread.
+  proto::ClientResponse response;
+  response.request_id = to.client_request_id;
+  response.body = proto::PutResponse{encode_context(op.state.version_vector())};
+  replier_.reply(to, std::move(response));
+}
+
+void PutCoordinator::finish_if_done(uint64_t id) {
+  auto it = ops_.find(id);
+  if (it == ops_.end() || !it->second.round.done()) return;
+  in_flight_.forget(id);
+  ops_.erase(it);
+}
+
+void PutCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& status) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  execute(id, it->second, it->second.round.on_reply(from, status));
+  finish_if_done(id);
+}
+
+void PutCoordinator::on_alarm(uint64_t id, TimePoint now) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  Op& op = it->second;
+  const TimePoint deadline = in_flight_.find(id)->deadline;
+  if (now < deadline) {
+    in_flight_.rearm(id, deadline);
+    return execute(id, op, op.round.on_sloppy_alarm());
+  }
+  execute(id, op, op.round.on_timeout());
+  finish_if_done(id);
+}
+
+void PutCoordinator::on_peer_unreachable(const NodeId& peer) {
+  Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
+  std::vector<uint64_t> ids;
+  for (const auto& [id, op] : ops_) ids.push_back(id);
+  for (uint64_t id : ids) on_reply(id, peer, unreachable);
+}
+
+}  // namespace qkv::node

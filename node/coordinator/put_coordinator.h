@@ -1,0 +1,89 @@
+// PutCoordinator: this node coordinating writes (puts and deletes) of keys it is a primary
+// of — the driver of PutRound (node/coordinator/put_round.h): it reads the local state,
+// creates the new dot (SiblingSet::update, dropping what the client's causal context
+// covers), stages it in the replica's write path, and once that copy is committed starts
+// the round and executes its actions (sends, hints, the answer) until it is done.
+//
+// Thread-safety: none (the node core's thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "causal/sibling_set.h"
+#include "node/coordinator/put_round.h"
+#include "node/handoff/hinted_handoff.h"
+#include "node/held_ranges.h"
+#include "node/in_flight.h"
+#include "node/key_request.h"
+#include "node/liveness.h"
+#include "node/node_transport.h"
+#include "node/replica.h"
+#include "node/reply.h"
+#include "node/status.h"
+
+namespace qkv::node {
+
+class PutCoordinator {
+ public:
+  // Every reference outlives this; `handoff` may be null (no hints kept); `unix_ms` gives
+  // wall-clock ms for hint ages.
+  PutCoordinator(const NodeConfig& config, const causal::Actor& actor, Transport& transport,
+                 InFlight& in_flight, Replier& replier, Replica& replica, const HeldRanges& held,
+                 const Liveness& liveness, handoff::HintedHandoff* handoff, NodeCounters& counters,
+                 std::function<int64_t()> unix_ms);
+
+  // Coordinates a located put or delete: the new state is staged, and the round starts
+  // at on_committed(). REQUIRES: request.is_write(); this node takes writes for the key.
+  void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now);
+  // True if rounds wait for the staged writes' commit.
+  bool has_staged() const { return !staged_.empty(); }
+  // The staged writes were committed with `status`: their rounds start (ok), or their
+  // clients get the error and no replica is sent anything.
+  void on_committed(const Status& status);
+
+  // A replica's ack (or error) for round `id`.
+  void on_reply(uint64_t id, const NodeId& from, const Status& status);
+  // The alarm of round `id`: the sloppy alarm before its deadline, else the deadline.
+  void on_alarm(uint64_t id, TimePoint now);
+  // `peer`'s link broke: every round counts it as failed.
+  void on_peer_unreachable(const NodeId& peer);
+
+ private:
+  struct Op {
+    coordinator::PutRound round;
+    std::string key;
+    causal::SiblingSet state;  // what every replica is sent
+  };
+  struct Staged {
+    ReplyTo reply_to;
+    TimePoint deadline;
+    TimePoint sloppy_at;  // half the request's deadline: silent primaries get a stand-in
+    Op op;
+  };
+  void start_round(Staged staged);
+  // Executes `actions` in order; a send that fails at once is fed back before the next.
+  void execute(uint64_t id, Op& op, std::vector<coordinator::PutAction> actions);
+  void answer(uint64_t id, const Op& op, Status status);
+  // Forgets the round once done.
+  void finish_if_done(uint64_t id);
+
+  const NodeConfig& config_;
+  const causal::Actor& actor_;
+  Transport& transport_;
+  InFlight& in_flight_;
+  Replier& replier_;
+  Replica& replica_;
+  const HeldRanges& held_;
+  const Liveness& liveness_;
+  handoff::HintedHandoff* handoff_;
+  NodeCounters& counters_;
+  std::function<int64_t()> unix_ms_;
+  std::vector<Staged> staged_;  // waiting for the commit of their own copy
+  std::map<uint64_t, Op> ops_;
+};
+
+}  // namespace qkv::node

@@ -1,0 +1,92 @@
+#include "node/held_ranges.h"
+
+#include <algorithm>
+
+namespace qkv::node {
+
+HeldRanges::HeldRanges(NodeId self, uint32_t n, storage::Storage& storage)
+    : self_(std::move(self)), n_(n), storage_(storage) {}
+
+void HeldRanges::set_ring(std::shared_ptr<const ring::Ring> ring,
+                          std::shared_ptr<const ring::Ring> next, uint64_t version,
+                          int64_t unix_ms) {
+  ring_ = std::move(ring);
+  next = ring_ ? std::move(next) : nullptr;
+  if (next && (!next_ || *next != *next_)) transition_started_unix_ms_ = unix_ms;
+  next_ = std::move(next);
+  version_ = version;
+  if (!ring_) return;
+  auto is_primary_in = [&](const ring::Ring& r, uint32_t p) {
+    return r.preference_list(r.first_token(p), n_).is_primary(self_);
+  };
+  std::set<uint32_t> replicated;
+  for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
+    if (is_primary_in(*ring_, p) || (next_ && is_primary_in(*next_, p))) replicated.insert(p);
+  }
+  if (!scanned_) find_left_over(replicated);
+  for (uint32_t p : held_) {
+    if (!replicated.count(p)) drop_at_.try_emplace(p, version);
+  }
+  for (uint32_t p : replicated) {
+    drop_at_.erase(p);
+    held_.insert(p);
+  }
+}
+
+void HeldRanges::find_left_over(const std::set<uint32_t>& replicated) {
+  // Ranges an earlier run held and did not get to delete (it stopped first): a seek each.
+  scanned_ = true;
+  for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
+    if (replicated.count(p)) continue;
+    bool any = false;
+    (void)storage_.scan(ring_->first_token(p), ring_->last_token(p),
+                        [&](ring::Token, std::string_view, std::string_view) {
+                          any = true;
+                          return false;
+                        });
+    if (any) held_.insert(p);
+  }
+}
+
+bool HeldRanges::drop_due() const {
+  return ring_ && std::any_of(drop_at_.begin(), drop_at_.end(),
+                              [&](const auto& e) { return e.second <= applied_; });
+}
+
+uint64_t HeldRanges::drop_ranges() {
+  uint64_t dropped = 0;
+  for (auto it = drop_at_.begin(); it != drop_at_.end();) {
+    const uint32_t p = it->first;
+    if (it->second > applied_ ||
+        !storage_.delete_range(ring_->first_token(p), ring_->last_token(p)).is_ok()) {
+      ++it;  // a failed delete is tried again at the next ring news
+      continue;
+    }
+    ++dropped;
+    held_.erase(p);
+    it = drop_at_.erase(it);
+  }
+  return dropped;
+}
+
+std::vector<NodeId> HeldRanges::receivers_of(ring::Token token) const {
+  if (!next_) return {};
+  std::vector<NodeId> now = ring_->preference_list(token, n_).primaries;
+  std::vector<NodeId> out;
+  for (NodeId& p : next_->preference_list(token, n_).primaries) {
+    if (std::find(now.begin(), now.end(), p) == now.end()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+bool HeldRanges::is_primary(ring::Token token) const {
+  return ring_->preference_list(token, n_).is_primary(self_);
+}
+
+bool HeldRanges::takes_writes_for(ring::Token token, bool primary) const {
+  if (primary) return true;
+  if (next_ && next_->preference_list(token, n_).is_primary(self_)) return true;
+  return held_.count(ring_->partition_of(token)) > 0;
+}
+
+}  // namespace qkv::node

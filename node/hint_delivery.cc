@@ -1,0 +1,42 @@
+#include "node/hint_delivery.h"
+
+namespace qkv::node {
+
+HintDelivery::HintDelivery(NodeId self, Transport& transport, InFlight& in_flight,
+                           handoff::HintedHandoff* handoff, const Liveness& liveness,
+                           std::function<int64_t()> unix_ms)
+    : self_(std::move(self)),
+      transport_(transport),
+      in_flight_(in_flight),
+      handoff_(handoff),
+      liveness_(liveness),
+      unix_ms_(std::move(unix_ms)) {}
+
+void HintDelivery::deliver(TimePoint now) {
+  if (!handoff_) return;
+  const Duration forget_after = handoff_->config().delivery_timeout;
+  std::erase_if(deliveries_, [&](const auto& e) { return now - e.second.sent > forget_after; });
+  int64_t unix_ms = unix_ms_ ? unix_ms_() : 0;
+  auto due = handoff_->due(
+      now, unix_ms, [this](const NodeId& node) { return node != self_ && liveness_.is_up(node); });
+  for (auto& d : due) {
+    uint64_t id = in_flight_.next_id();
+    Status sent = transport_.send(
+        d.target, PeerMessage{self_, id, ReplicaWrite{d.key, std::move(d.state), {}}});
+    if (!sent.is_ok()) {
+      handoff_->on_ack(d.id, sent);
+      continue;
+    }
+    deliveries_.emplace(id, Sent{d.id, now});
+  }
+}
+
+bool HintDelivery::on_ack(uint64_t id, const Status& status) {
+  auto delivery = deliveries_.find(id);
+  if (delivery == deliveries_.end()) return false;
+  if (handoff_) handoff_->on_ack(delivery->second.delivery_id, status);
+  deliveries_.erase(delivery);
+  return true;
+}
+
+}  // namespace qkv::node

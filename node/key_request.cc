@@ -1,0 +1,82 @@
+#include "node/key_request.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "node/coordinator/quorum.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::node {
+
+const std::string& KeyRequest::key() const {
+  if (const auto* get = std::get_if<proto::GetRequest>(&request.op)) return get->key;
+  if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) return put->key;
+  return std::get<proto::DeleteRequest>(request.op).key;
+}
+
+std::optional<std::string> KeyRequest::value() const {
+  if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) return put->value;
+  return std::nullopt;
+}
+
+void KeyRequest::locate(const ring::Ring& ring, const NodeConfig& config, TimePoint now) {
+  Duration timeout = request.timeout_ms == 0
+                         ? config.request_timeout
+                         : std::min(Duration(request.timeout_ms), config.request_timeout_max);
+  deadline = now + timeout;
+  list = ring.preference_list(token, config.n);
+}
+
+bool is_key_request(const proto::ClientRequest& request) {
+  return std::holds_alternative<proto::GetRequest>(request.op) ||
+         std::holds_alternative<proto::PutRequest>(request.op) ||
+         std::holds_alternative<proto::DeleteRequest>(request.op);
+}
+
+namespace {
+
+// The checks of a put or delete, in the order their errors are reported.
+Status check_write(KeyRequest& out, const NodeConfig& config, const std::string& key,
+                   const std::string& context, uint8_t w) {
+  QKV_RETURN_IF_ERROR(config.limits.check_key(key.size()));
+  QKV_RETURN_IF_ERROR(config.limits.check_context(context.size()));
+  auto decoded = decode_context(context);
+  if (!decoded) return decoded.status();
+  out.context = std::move(decoded).value();
+  auto quorum = coordinator::resolve_quorum("w", w, config.w, config.n);
+  if (!quorum) return quorum.status();
+  out.quorum = quorum.value();
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeConfig& config) {
+  QKV_ASSERT(is_key_request(request));
+  KeyRequest out;
+  if (const auto* get = std::get_if<proto::GetRequest>(&request.op)) {
+    QKV_RETURN_IF_ERROR(config.limits.check_key(get->key.size()));
+    auto r = coordinator::resolve_quorum("r", get->r, config.r, config.n);
+    if (!r) return r.status();
+    out.kind = KeyRequest::Kind::kGet;
+    out.quorum = r.value();
+    out.local = get->local;
+    out.token = ring::token_of(get->key);
+  } else if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) {
+    QKV_RETURN_IF_ERROR(config.limits.check_value(put->value.size()));
+    QKV_RETURN_IF_ERROR(check_write(out, config, put->key, put->context, put->w));
+    out.kind = KeyRequest::Kind::kPut;
+    out.primaries_only = put->primaries_only;
+    out.token = ring::token_of(put->key);
+  } else {
+    const auto& del = std::get<proto::DeleteRequest>(request.op);
+    QKV_RETURN_IF_ERROR(check_write(out, config, del.key, del.context, del.w));
+    out.kind = KeyRequest::Kind::kDelete;
+    out.primaries_only = del.primaries_only;
+    out.token = ring::token_of(del.key);
+  }
+  out.request = std::move(request);
+  return out;
+}
+
+}  // namespace qkv::node

@@ -1,0 +1,53 @@
+// KeyRequest: a client's get, put or delete, parsed and checked once: its key and token,
+// the quorum resolved against the node's defaults, the decoded causal context, and, once
+// located on a ring, the preference list and the deadline.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "causal/version_vector.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "node/node_config.h"
+#include "proto/client_api.h"
+#include "ring/preference_list.h"
+#include "ring/ring.h"
+
+namespace qkv::node {
+
+struct KeyRequest {
+  enum class Kind { kGet, kPut, kDelete };
+
+  proto::ClientRequest request;  // as received: what a forward sends on
+  Kind kind = Kind::kGet;
+  ring::Token token = 0;
+  uint32_t quorum = 0;            // r for a get, w for a write (1..n)
+  causal::VersionVector context;  // a write's causal context (empty: a blind write)
+  bool primaries_only = false;    // a write no stand-in may count for (PW)
+  bool local = false;             // a get of this node's copy alone, no quorum
+  // Set by locate():
+  ring::PreferenceList list;
+  TimePoint deadline{};
+
+  bool is_write() const { return kind != Kind::kGet; }
+  const std::string& key() const;
+  // A put's value; nullopt for a delete (a tombstone) and a get.
+  std::optional<std::string> value() const;
+
+  // Computes the key's preference list on `ring` and the deadline: the request's timeout
+  // (0: the configured default), at most request_timeout_max.
+  void locate(const ring::Ring& ring, const NodeConfig& config, TimePoint now);
+};
+
+// True if `request` is a get, put or delete.
+bool is_key_request(const proto::ClientRequest& request);
+
+// Checks a get, put or delete against the limits and the quorum range and decodes its
+// context. Errors: invalid_argument naming the limit ("key of 70000 bytes exceeds
+// key_bytes_max=65536"), the quorum ("w=4 exceeds n=3") or a malformed context.
+// REQUIRES: is_key_request(request).
+Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeConfig& config);
+
+}  // namespace qkv::node

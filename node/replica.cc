@@ -1,0 +1,145 @@
+#include "node/replica.h"
+
+#include <fmt/format.h>
+
+#include "node/entry_version.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::node {
+
+Replica::Replica(const NodeConfig& config, storage::Storage& storage, Transport& transport,
+                 const HeldRanges& held, handoff::HintedHandoff* handoff, NodeCounters& counters,
+                 std::function<int64_t()> unix_ms, Hooks hooks)
+    : config_(config),
+      storage_(storage),
+      transport_(transport),
+      held_(held),
+      handoff_(handoff),
+      counters_(counters),
+      unix_ms_(std::move(unix_ms)),
+      hooks_(std::move(hooks)) {}
+
+Result<std::optional<causal::SiblingSet>> Replica::load(ring::Token token, const std::string& key) {
+  if (auto staged = staged_index_.find(key); staged != staged_index_.end()) {
+    return std::optional<causal::SiblingSet>(staged_[staged->second].state);
+  }
+  auto bytes = storage_.get(token, key);
+  if (!bytes) {
+    ++counters_.storage_errors;
+    return bytes.status();
+  }
+  if (!bytes.value()) return std::optional<causal::SiblingSet>();
+  auto state = decode_sibling_set(*bytes.value());
+  if (!state) {
+    ++counters_.storage_errors;
+    return state.status();
+  }
+  return std::optional<causal::SiblingSet>(std::move(state).value());
+}
+
+void Replica::store(ring::Token token, const std::string& key,
+                    const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state) {
+  // Only the latest state of a key is written: it was built on the earlier staged ones
+  // (load reads them), so it holds their dots or covers them in its version vector.
+  auto [at, inserted] = staged_index_.try_emplace(key, staged_.size());
+  if (inserted) {
+    // The tree holds the committed state's entry: the one read before the first staging.
+    std::optional<antientropy::Hash128> before;
+    if (previous && hooks_.track_entries) before = entry_hash(key, *previous);
+    staged_.push_back(StagedWrite{token, key, std::move(state), before});
+  } else {
+    staged_[at->second].state = std::move(state);
+  }
+}
+
+Status Replica::merge(ring::Token token, const std::string& key, const causal::SiblingSet& state) {
+  auto local = load(token, key);
+  if (!local) return local.status();
+  if (!local.value()) {
+    store(token, key, local.value(), state);
+    return Status::ok();
+  }
+  causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), state);
+  if (joined == *local.value()) return Status::ok();  // nothing new: idempotent
+  store(token, key, local.value(), std::move(joined));
+  return Status::ok();
+}
+
+void Replica::on_read(const PeerMessage& message, const ReplicaRead& read) {
+  ++counters_.replica_reads;
+  ReplicaReadReply reply;
+  auto local = load(ring::token_of(read.key), read.key);
+  if (local) {
+    reply.state = std::move(local).value();
+  } else {
+    reply.status = local.status();
+  }
+  (void)transport_.send(message.from,
+                        PeerMessage{config_.node_id, message.request_id, std::move(reply)});
+}
+
+void Replica::send_ack(const NodeId& to, uint64_t request_id, Status status) {
+  (void)transport_.send(
+      to, PeerMessage{config_.node_id, request_id, ReplicaWriteAck{std::move(status)}});
+}
+
+void Replica::on_write(const PeerMessage& message, const ReplicaWrite& write) {
+  ++counters_.replica_writes;
+  ring::Token token = ring::token_of(write.key);
+  if (!held_.ring()) {
+    return send_ack(message.from, message.request_id,
+                    Status::unavailable("this node has not learned the ring yet"));
+  }
+  bool primary = held_.is_primary(token);
+  if (!primary && !write.hint_for.empty()) {
+    // A fallback for a down or silent primary (sloppy quorum, Dynamo 4.6): keep a hint.
+    if (!handoff_) {
+      return send_ack(message.from, message.request_id,
+                      Status::unavailable("this node keeps no hints"));
+    }
+    return send_ack(
+        message.from, message.request_id,
+        handoff_->store(write.hint_for, token, write.key, write.state, unix_ms_ ? unix_ms_() : 0));
+  }
+  if (!held_.takes_writes_for(token, primary)) {
+    return send_ack(
+        message.from, message.request_id,
+        Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
+                                             config_.node_id, held_.ring()->partition_of(token))));
+  }
+  if (Status s = merge(token, write.key, write.state); !s.is_ok()) {
+    return send_ack(message.from, message.request_id, s);
+  }
+  // Acked once committed (even when nothing changed: what it joined with may be staged).
+  staged_acks_.push_back(StagedAck{message.from, message.request_id});
+}
+
+Status Replica::commit() {
+  Status committed = Status::ok();
+  if (!staged_.empty()) {
+    std::vector<StagedWrite> staged = std::move(staged_);
+    staged_.clear();
+    staged_index_.clear();
+    std::vector<storage::WriteOp> ops;
+    ops.reserve(staged.size());
+    for (const auto& w : staged) {
+      ops.push_back(storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
+    }
+    committed = storage_.write(ops);
+    ++counters_.storage_commits;
+    counters_.storage_writes += ops.size();
+    if (!committed.is_ok()) {
+      ++counters_.storage_errors;
+      if (hooks_.on_commit_failed) hooks_.on_commit_failed();
+    } else if (hooks_.track_entries && hooks_.on_committed) {
+      for (const auto& w : staged)
+        hooks_.on_committed(w.token, w.before, entry_hash(w.key, w.state));
+    }
+  }
+  auto acks = std::move(staged_acks_);
+  staged_acks_.clear();
+  for (auto& ack : acks) send_ack(ack.to, ack.request_id, committed);
+  return committed;
+}
+
+}  // namespace qkv::node

@@ -1,0 +1,101 @@
+// Replica: this node as a replica of keys — the one write path, with group commit.
+//
+// Every state this node stores goes through here: coordinated puts (a new dot), replica
+// writes from coordinators, hint deliveries, read repair, anti-entropy repairs and
+// ownership transfers (both join what they receive through merge()).
+//
+// Group commit: writes are staged (store, merge) and reach storage together at commit():
+// one Storage::write (one RocksDB WriteBatch, one WAL append). Reads (load) see the staged
+// states. Nothing that depends on a staged write leaves before it is committed: a replica
+// write is acked only after commit() (with the commit's status), and the coordinator sends
+// a put on only after its own copy is committed (node/coordinator/put_coordinator.h), so a
+// dot never escapes a node that could forget it in a crash.
+//
+// Thread-safety: none (the node core's thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "antientropy/merkle_tree.h"
+#include "causal/sibling_set.h"
+#include "node/handoff/hinted_handoff.h"
+#include "node/held_ranges.h"
+#include "node/node_config.h"
+#include "node/node_transport.h"
+#include "node/status.h"
+#include "node/storage/storage.h"
+
+namespace qkv::node {
+
+class Replica {
+ public:
+  // What the rest of the node learns of commits: the anti-entropy tree's entry of every
+  // committed write (only with `track_entries`), and a failed commit (transfers retry).
+  struct Hooks {
+    bool track_entries = false;
+    std::function<void(ring::Token, std::optional<antientropy::Hash128> before,
+                       antientropy::Hash128 after)>
+        on_committed;
+    std::function<void()> on_commit_failed;
+  };
+
+  // Every reference outlives this; `handoff` may be null (no hints kept); `unix_ms` gives
+  // wall-clock ms for hint ages.
+  Replica(const NodeConfig& config, storage::Storage& storage, Transport& transport,
+          const HeldRanges& held, handoff::HintedHandoff* handoff, NodeCounters& counters,
+          std::function<int64_t()> unix_ms, Hooks hooks);
+
+  // The key's state: the staged one if a write of it waits for the commit, else storage's
+  // (nullopt: none). Errors: storage errors and corrupt states (counted).
+  Result<std::optional<causal::SiblingSet>> load(ring::Token token, const std::string& key);
+  // Stages the key's new state for the next commit; `previous` is its committed-or-staged
+  // state before (for the anti-entropy tree), nullopt if it had none.
+  void store(ring::Token token, const std::string& key,
+             const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state);
+  // Joins `state` into this node's copy of the key and stages it if anything changed.
+  Status merge(ring::Token token, const std::string& key, const causal::SiblingSet& state);
+
+  // A coordinator's read of this node's copy: answered at once.
+  void on_read(const PeerMessage& message, const ReplicaRead& read);
+  // A coordinator's write (or a hint delivery, read repair): joined and acked after the
+  // commit; as a fallback for a down primary (hint_for set), kept as a hint.
+  void on_write(const PeerMessage& message, const ReplicaWrite& write);
+
+  // True if writes or acks wait for commit().
+  bool has_staged() const { return !staged_.empty() || !staged_acks_.empty(); }
+  // Writes what is staged in one storage write, then sends the acks that waited on it.
+  // Returns the commit's status (ok when nothing was staged).
+  Status commit();
+
+ private:
+  struct StagedWrite {
+    ring::Token token;
+    std::string key;
+    causal::SiblingSet state;
+    std::optional<antientropy::Hash128> before;  // the committed state's tree entry
+  };
+  struct StagedAck {
+    NodeId to;
+    uint64_t request_id;
+  };
+  void send_ack(const NodeId& to, uint64_t request_id, Status status);
+
+  const NodeConfig& config_;
+  storage::Storage& storage_;
+  Transport& transport_;
+  const HeldRanges& held_;
+  handoff::HintedHandoff* handoff_;
+  NodeCounters& counters_;
+  std::function<int64_t()> unix_ms_;
+  Hooks hooks_;
+  std::vector<StagedWrite> staged_;
+  std::map<std::string, std::size_t, std::less<>> staged_index_;  // key -> its entry in staged_
+  std::vector<StagedAck> staged_acks_;  // replica writes to ack after the commit
+};
+
+}  // namespace qkv::node

@@ -1,0 +1,61 @@
+// The node core's counters and its part of the status answer (qkvctl status), and the
+// ring answer (qkvctl ring).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "causal/version_vector.h"
+#include "common/clock.h"
+#include "node/node_config.h"
+#include "proto/client_api.h"
+#include "ring/ring.h"
+
+namespace qkv::node {
+
+class AntiEntropy;
+class HeldRanges;
+class OwnershipTransfer;
+
+struct NodeCounters {
+  uint64_t client_requests = 0;
+  uint64_t invalid_requests = 0;
+  uint64_t forwarded = 0;           // requests this node sent on to a primary
+  uint64_t forward_failovers = 0;   // forwards retried at the next primary
+  uint64_t forward_duplicates = 0;  // repeated Forward messages dropped
+  uint64_t coordinated_gets = 0;
+  uint64_t coordinated_puts = 0;  // deletes included
+  uint64_t replica_reads = 0;
+  uint64_t replica_writes = 0;
+  uint64_t read_repairs = 0;       // replicas sent the merged state after a get found them stale
+  uint64_t hinted_writes = 0;      // writes sent to a fallback for a down or silent primary
+  uint64_t coordinator_hints = 0;  // hints this coordinator kept itself: no fallback was left
+  uint64_t unavailable = 0;        // clients of this node answered with unavailable
+  uint64_t storage_errors = 0;
+  uint64_t storage_commits = 0;  // storage writes (group commits); writes per commit =
+  uint64_t storage_writes = 0;   // storage_writes / storage_commits
+  uint64_t ranges_dropped = 0;   // key ranges deleted after a ring change took them away
+
+  std::vector<std::pair<std::string, uint64_t>> to_list() const;
+};
+
+// What the status answer is made of; every reference outlives the call.
+struct StatusInputs {
+  const NodeConfig& config;
+  const causal::Actor& actor;
+  Duration uptime;
+  const HeldRanges& held;
+  const NodeCounters& counters;
+  std::size_t in_flight;
+  const AntiEntropy& anti_entropy;
+  const OwnershipTransfer& transfer;
+  std::vector<std::pair<std::string, uint64_t>> extra_counters;  // the driver's parts
+};
+proto::ClientResponse status_response(const StatusInputs& in);
+
+// The ring's owners, or unavailable while the ring is not known (`ring` null).
+proto::ClientResponse ring_response(const ring::Ring* ring, uint32_t n);
+
+}  // namespace qkv::node
