@@ -146,12 +146,19 @@ class AntiEntropy {
     uint32_t running = 0;
   };
 
+  // Trees and the tick (anti_entropy.cc).
   std::vector<NodeId> other_primaries(uint32_t partition) const;
   bool is_primary(uint32_t partition) const;
+  bool peer_up(const NodeId& peer) const;  // per is_up_; up when no liveness was set
   void build(uint32_t partition, Tree& tree, TimePoint now);
   // (key, entry hash) of this node's keys in `segment` of `partition`'s tree.
   Status scan_segment(const antientropy::MerkleTree& tree, uint32_t segment,
                       std::vector<antientropy::SegmentEntry>& out);
+  void log(std::string line);
+
+  // Exchanges, as initiator and as responder (anti_entropy_exchange.cc).
+  // Starts the periodic exchanges that are due, round robin over the peers that are up.
+  void start_due_exchanges(TimePoint now);
   void start(uint32_t partition, const NodeId& peer, bool repair, TimePoint now);
   void step(Exchange& ex, PeerBody body, TimePoint now);
   // Sends the steps waiting for the byte budget while it lasts.
@@ -159,8 +166,6 @@ class AntiEntropy {
   // Counts the message's encoded size in `bytes` and the budget.
   Status send_now(const NodeId& to, PeerMessage message, uint64_t& bytes);
   void finish(uint64_t id, const Status& status, int64_t unix_ms);
-  // Counts the repair's partitions whose exchanges all ended; running = any left.
-  void update_repair();
   void on_tree_reply(uint64_t id, Exchange& ex, const TreeReply& reply, TimePoint now,
                      int64_t unix_ms);
   void on_segment_reply(uint64_t id, Exchange& ex, const SegmentReply& reply, TimePoint now,
@@ -170,8 +175,22 @@ class AntiEntropy {
   void next_segments(uint64_t id, Exchange& ex, TimePoint now, int64_t unix_ms);
   void next_keys(uint64_t id, Exchange& ex, TimePoint now, int64_t unix_ms);
   void answer(const PeerMessage& message);
+  // Why this node cannot answer for `partition` (with trees of `segments` leaves), if so.
+  std::optional<Status> refusal(uint32_t partition,
+                                std::optional<uint32_t> segments = std::nullopt) const;
+  void answer_tree(const PeerMessage& message, const TreeRequest& req);
+  void answer_segments(const PeerMessage& message, const SegmentRequest& req);
+  void answer_keys(const PeerMessage& message, const KeysRequest& req);
   Duration jittered(Duration d);
-  void log(std::string line);
+
+  // On-demand repair (anti_entropy_repair.cc).
+  // Starts the repair's exchanges of built trees with peers that are up, as the limit on
+  // concurrent exchanges allows; a peer that is down fails its partition.
+  void start_due_repairs(TimePoint now);
+  // A repair's exchange ended: its counts and any error go to the repair's progress.
+  void repair_exchange_ended(const Exchange& ex, const Status& status);
+  // Counts the repair's partitions whose exchanges all ended; running = any left.
+  void update_repair();
 
   AntiEntropyConfig config_;
   NodeId self_;

@@ -41,7 +41,7 @@ struct ClaimMember {
 // id); when zones are active and a zone is too big to spread, ceil slots move between zones
 // (water-filling) until it is not, or the largest zone total is as small as it can be.
 //
-// Guarantees (exact conditions, proven for the re-striping in claim.cc):
+// Guarantees (exact conditions, proven for the re-striping in claim_restripe.cc):
 //   spacing: whenever ceil(Q/m) * w <= Q or m >= Q (the rule of Ring::claim);
 //   zones:   whenever zones are active and, after water-filling, the largest zone total T
 //            satisfies T * w <= Q (e.g. 4..6 equal zones, n=3, Q=256).
