@@ -65,26 +65,7 @@ void Simulation::on_ring_issued(int by, const gossip::RingState& ring) {
 
 void Simulation::try_ring_change() {
   const gossip::RingState ring = newest_ring();
-  if (last_change_ && ring.version < last_change_->version) {
-    // No node holds its transition any more: as an operator who sees the ring still at
-    // the old version, commit it again.
-    trace_ring(fmt::format("ring v{} was lost (no node holds it): '{}' to be committed again",
-                           last_change_->version, node::describe(last_change_->change)));
-    const auto kind = last_change_->change.kind;
-    --(kind == node::RingChange::Kind::kJoin    ? joins_
-       : kind == node::RingChange::Kind::kLeave ? leaves_
-                                                : replaces_);
-    ++ring_changes_left_;
-    last_change_.reset();
-    // Its newcomer never entered a ring anyone holds: a spare again.
-    for (auto& n : nodes_) n.ever_member = false;
-    for (const auto& [version, r] : rings_) {
-      if (version > ring.version) continue;
-      for (auto& n : nodes_) {
-        if (contains(r.owners, n.id) || contains(r.next_owners, n.id)) n.ever_member = true;
-      }
-    }
-  }
+  if (last_change_ && ring.version < last_change_->version) recommit_lost_change(ring);
   if (last_change_ && ring.version > last_change_->version) last_change_.reset();  // switched
   if (ring_changes_left_ == 0 && !last_change_) return;
   auto retry = [this] { after(between(100, 500), [this] { try_ring_change(); }); };
@@ -97,6 +78,43 @@ void Simulation::try_ring_change() {
   }
   const int c = index_of(ring.claimant);
   if (!nodes_[c].core) return retry();
+  const std::optional<node::RingChange> change = choose_ring_change(ring);
+  if (!change) return;  // none left to make
+  const Result<uint64_t> version = commit_ring_change(c, *change);
+  if (!version) {
+    trace_ring(fmt::format("ring change '{}' refused: {}", node::describe(*change),
+                           version.status().to_string()));
+    return retry();
+  }
+  using Kind = node::RingChange::Kind;
+  --ring_changes_left_;
+  ++(change->kind == Kind::kJoin ? joins_ : change->kind == Kind::kLeave ? leaves_ : replaces_);
+  last_change_ = Committed{*change, *version};
+  after(between(0, 3000), [this] { try_ring_change(); });
+}
+
+void Simulation::recommit_lost_change(const gossip::RingState& ring) {
+  // No node holds its transition any more: as an operator who sees the ring still at
+  // the old version, commit it again.
+  trace_ring(fmt::format("ring v{} was lost (no node holds it): '{}' to be committed again",
+                         last_change_->version, node::describe(last_change_->change)));
+  const auto kind = last_change_->change.kind;
+  --(kind == node::RingChange::Kind::kJoin    ? joins_
+     : kind == node::RingChange::Kind::kLeave ? leaves_
+                                              : replaces_);
+  ++ring_changes_left_;
+  last_change_.reset();
+  // Its newcomer never entered a ring anyone holds: a spare again.
+  for (auto& n : nodes_) n.ever_member = false;
+  for (const auto& [version, r] : rings_) {
+    if (version > ring.version) continue;
+    for (auto& n : nodes_) {
+      if (contains(r.owners, n.id) || contains(r.next_owners, n.id)) n.ever_member = true;
+    }
+  }
+}
+
+std::optional<node::RingChange> Simulation::choose_ring_change(const gossip::RingState& ring) {
   std::vector<NodeId> spares, members = ring::Ring(ring.owners).members();
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
     if (!nodes_[i].removed && !exiting(i) && !nodes_[i].ever_member) spares.push_back(nodes_[i].id);
@@ -108,7 +126,7 @@ void Simulation::try_ring_change() {
   if (kinds.empty()) {
     trace_ring("ring changes: no spare left and the ring has n members; no more changes");
     ring_changes_left_ = 0;
-    return;
+    return std::nullopt;
   }
   node::RingChange change;
   change.kind = kinds[below(kinds.size())];
@@ -118,6 +136,11 @@ void Simulation::try_ring_change() {
     change.node = members[below(members.size())];
     if (change.kind == Kind::kReplace) change.replacement = spares[below(spares.size())];
   }
+  return change;
+}
+
+Result<uint64_t> Simulation::commit_ring_change(int c, const node::RingChange& change) {
+  using Kind = node::RingChange::Kind;
   // The operator: stage, plan, commit, at the claimant (qkvctl node ..., ring plan/commit).
   node::Membership& claimant = *nodes_[c].membership;
   trace_ring(fmt::format("operator: '{}' at {}", node::describe(change), nodes_[c].id));
@@ -128,7 +151,6 @@ void Simulation::try_ring_change() {
                                                : proto::RingChangeKind::kReplace;
   request.node = change.node;
   request.replacement = change.replacement;
-  uint64_t version = 0;
   bool staged_ok = false;
   auto admin = [&](proto::RingAction action, uint64_t plan_id = 0) {
     proto::RingAdminRequest r;
@@ -136,7 +158,7 @@ void Simulation::try_ring_change() {
     r.plan_id = plan_id;
     return claimant.ring_admin(0, r);
   };
-  Status status = [&] {
+  Result<uint64_t> version = [&]() -> Result<uint64_t> {
     auto staged = claimant.ring_admin(0, request);
     if (!staged.status.is_ok()) return staged.status;
     staged_ok = true;
@@ -144,25 +166,15 @@ void Simulation::try_ring_change() {
     if (!plan.status.is_ok()) return plan.status;
     auto committed =
         admin(proto::RingAction::kCommit, std::get<proto::RingAdminResponse>(plan.body).plan_id);
-    if (committed.status.is_ok()) {
-      version = std::get<proto::RingAdminResponse>(committed.body).ring_version;
-    }
-    return committed.status;
+    if (!committed.status.is_ok()) return committed.status;
+    return std::get<proto::RingAdminResponse>(committed.body).ring_version;
   }();
   trace_membership(c);
-  if (!status.is_ok()) {
-    if (staged_ok) {
-      // Unstage it (a cancel with changes staged cancels only them).
-      (void)admin(proto::RingAction::kCancel);
-    }
-    trace_ring(
-        fmt::format("ring change '{}' refused: {}", node::describe(change), status.to_string()));
-    return retry();
+  if (!version && staged_ok) {
+    // Unstage it (a cancel with changes staged cancels only them).
+    (void)admin(proto::RingAction::kCancel);
   }
-  --ring_changes_left_;
-  ++(change.kind == Kind::kJoin ? joins_ : change.kind == Kind::kLeave ? leaves_ : replaces_);
-  last_change_ = Committed{change, version};
-  after(between(0, 3000), [this] { try_ring_change(); });
+  return version;
 }
 
 std::string Simulation::ring_unsettled() const {

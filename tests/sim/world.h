@@ -70,6 +70,9 @@ class NodeClock final : public Clock {
   Duration skew_;
 };
 
+// One run: K nodes on a simulated network and clock, the clients, the faults and, with ring
+// changes, the operator; one thread, every random draw from rng_ (simulation.h). Members are
+// grouped below by the file that defines them.
 class Simulation {
  public:
   explicit Simulation(const SimConfig& config) : config_(config), rng_(config.seed) {}
@@ -128,38 +131,52 @@ class Simulation {
     return Duration(lo_ms + static_cast<int64_t>(below(static_cast<uint64_t>(hi_ms - lo_ms + 1))));
   }
 
+  // simulation.cc: a run's setup, phases and result.
+  // The nodes, their clocks and storages, the clients and the first ring.
+  void build_world();
+  // With ring changes, runs until the rings settle or kRingSettleMax passes; returns what
+  // still keeps them from settling ("" once settled, and without ring changes).
+  std::string settle_rings();
+  // The checker's verdict and the run's counters. `limit`: the workload phase's time bound.
+  SimResult judge(TimePoint limit, const std::string& unsettled);
+
+  // world.cc: the event queue and the trace.
   void at(TimePoint t, std::function<void()> fn) { queue_.push({t, next_seq_++, std::move(fn)}); }
   void after(Duration d, std::function<void()> fn) { at(clock_.now() + d, std::move(fn)); }
   void run_until(TimePoint end);
   void trace(const std::string& line, const std::string* key = nullptr);
+  // A ring event for the whole trace and every key's trace.
+  void trace_ring(const std::string& line);
   void hash(uint64_t v) { trace_hash_ = (trace_hash_ ^ v) * kFnvPrime; }
   void hash(const std::string& s) {
     for (unsigned char c : s) hash(c);
   }
 
+  // world.cc: the network.
+  Status on_send(int from, const NodeId& to, node::PeerMessage message);
+  void deliver(int from, int to, uint64_t life, const node::PeerMessage& message);
+  void send_gossip(int from, std::vector<gossip::Outgoing> outgoing);
+
+  // world.cc: the nodes' lives.
   TimePoint node_now(int i) const { return nodes_[i].clock->now(); }
   int index_of(const NodeId& id) const { return static_cast<int>(id[1] - '1'); }
   void start_node(int i);
-  void crash(int i, bool machine, bool wipe);
-  // A process ends (crash or exit): peers whose links to it break convict it at once.
-  void links_break(int i);
   void tick(int i, uint64_t life);
-  void send_gossip(int from, std::vector<gossip::Outgoing> outgoing);
-  // The node's membership log lines into the trace (ring events into every key's trace).
-  void trace_membership(int i);
-
-  Status on_send(int from, const NodeId& to, node::PeerMessage message);
-  void deliver(int from, int to, uint64_t life, const node::PeerMessage& message);
   // Group commit as qkvd does it: the first event opens a batch that later events join
   // until it is committed 0-2 ms on; a crash in between loses the staged writes.
   void batch(int i);
-  void on_reply(node::ClientId client, proto::ClientResponse response);
+  // The node's membership log lines into the trace (ring events into every key's trace).
+  void trace_membership(int i);
+  // A process ends (crash or exit): peers whose links to it break convict it at once.
+  void links_break(int i);
+  void crash(int i, bool machine, bool wipe);
+  // A node that left, holds nothing and has gossiped its removal goes (Server::on_removed).
+  void exit_node(int i);
+  // Counters of a process that ends (per-process in the core).
+  void end_life(SimNode& n);
 
+  // workload.cc: the clients.
   void client_step(Client& c);
-  void issue(Client& c, int node, proto::ClientOp op,
-             std::function<void(std::optional<proto::ClientResponse>)> on_answer);
-  // The solo client waits long enough that delays alone never leave its outcome unknown.
-  uint32_t timeout_ms_of(const Client& c) const { return c.solo ? 10'000 : 0; }
   void start_op(Client& c);
   // Records a new operation in the history; returns its index (ops refer to each other by
   // index: history_ grows, so references into it do not last).
@@ -167,48 +184,65 @@ class Simulation {
   // `seen`: the values of the read whose context the write carries; nullopt: a blind write.
   void record_write(Client& c, Op::Kind kind, std::string key,
                     std::optional<std::vector<std::string>> seen);
+  // A node a client may connect to: any that has not left for good.
+  int pick_node();
+  void issue(Client& c, int node, proto::ClientOp op,
+             std::function<void(std::optional<proto::ClientResponse>)> on_answer);
+  // The solo client waits long enough that delays alone never leave its outcome unknown.
+  uint32_t timeout_ms_of(const Client& c) const { return c.solo ? 10'000 : 0; }
+  void on_reply(node::ClientId client, proto::ClientResponse response);
   void finish(Op& op, const std::optional<proto::ClientResponse>& response);
 
+  // faults.cc: the fault schedule.
   void schedule_faults();
   void inject_fault();
+  void inject_partition();
+  // `wipe_chosen`: the fault drawn was a wipe (made only if the run had no destructive event).
+  void inject_crash(bool wipe_chosen);
   void heal();
 
-  // Ring changes (config_.ring_changes > 0): the operator's commits through the claimant's
-  // node::Membership, as qkvctl sends them.
+  // ring_changes.cc: ring changes (config_.ring_changes > 0): the operator's commits through
+  // the claimant's node::Membership, as qkvctl sends them.
   bool rings_on() const { return config_.ring_changes > 0; }
   // The ring node i holds: its gossip's while it runs, else the one saved on its disk.
   gossip::RingState ring_of(int i) const;
   // The newest ring some node holds, running or saved on its disk. A ring can be lost: a
   // claimant whose disk is wiped before it gossiped the ring it issued.
   gossip::RingState newest_ring() const;
-  // A node a client may connect to: any that has not left for good.
-  int pick_node();
   // Marked removed, waiting its three gossip rounds before it exits.
   bool exiting(int i) const {
     const auto& m = nodes_[i].membership;
     return m && m->gossip().self().status == gossip::Status::kRemoved;
   }
-  // A node that left, holds nothing and has gossiped its removal goes (Server::on_removed).
-  void exit_node(int i);
   // Every ring a claimant issues (the Membership's observer).
   void on_ring_issued(int by, const gossip::RingState& ring);
   void try_ring_change();
+  // The last change's transition is lost: it counts as not made, to be committed again.
+  // REQUIRES: last_change_ and ring (the newest) older than its transition.
+  void recommit_lost_change(const gossip::RingState& ring);
+  // A join, leave or replace drawn among those `ring` allows; nullopt (and no changes left)
+  // when there is no spare and the ring has only n members.
+  std::optional<node::RingChange> choose_ring_change(const gossip::RingState& ring);
+  // Stages, plans and commits `change` at claimant c; returns its transition's version, or
+  // the refusal (the change unstaged).
+  Result<uint64_t> commit_ring_change(int c, const node::RingChange& change);
   bool ring_changes_pending() const {
     return rings_on() &&
            (ring_changes_left_ > 0 || last_change_ || !newest_ring().next_owners.empty());
   }
-
   // What still keeps the rings from settling after the faults ("" once settled).
   std::string ring_unsettled() const;
+
+  // final_phase.cc: the final repair and the final state.
+  void final_repair();
+  FinalState final_state() const;
+  // What node n holds and stores at the end, judged against the final ring.
+  NodeHolding holding_of(const SimNode& n, const ring::Ring& final_ring) const;
+  // The shared keys and the solo client's.
+  std::vector<std::string> all_keys() const;
   // Gossip's convergence once the faults stopped: every running node knows every other
   // running node's current process (generation) and status and holds it up.
   std::vector<std::string> membership_violations() const;
-  // Counters of a process that ends (per-process in the core).
-  void end_life(SimNode& n);
-  // A ring event for the whole trace and every key's trace.
-  void trace_ring(const std::string& line);
-  void final_repair();
-  FinalState final_state() const;
 
   SimConfig config_;
   std::mt19937_64 rng_;
