@@ -11,10 +11,7 @@ namespace qkv::sim::detail {
 void Simulation::final_repair() {
   // Every key read at R=N, so read repair brings every replica to the merged state.
   Client& c = clients_[0];
-  std::vector<std::string> all = keys_;
-  for (const auto& cl : clients_) {
-    if (cl.solo) all.insert(all.end(), cl.keys.begin(), cl.keys.end());
-  }
+  const std::vector<std::string> all = all_keys();
   for (const auto& key : all) {
     run_until(clock_.now() + Duration(50));
     issue(c, pick_node(), proto::GetRequest{key, static_cast<uint8_t>(config_.n)},
@@ -29,10 +26,7 @@ void Simulation::final_repair() {
 
 FinalState Simulation::final_state() const {
   FinalState state;
-  std::vector<std::string> all = keys_;
-  for (const auto& cl : clients_) {
-    if (cl.solo) all.insert(all.end(), cl.keys.begin(), cl.keys.end());
-  }
+  const std::vector<std::string> all = all_keys();
   // Replicas are judged against the final ring; coordinators were primaries of any ring.
   std::shared_ptr<const ring::Ring> final_ring = ring_;
   std::vector<std::shared_ptr<const ring::Ring>> every_ring;
@@ -67,23 +61,34 @@ FinalState Simulation::final_state() const {
   for (const auto& n : nodes_) state.incarnations[n.id] = n.incarnations.size();
   if (!rings_on()) return state;
   state.ring_version = newest_ring().version;
-  for (const auto& n : nodes_) {
-    NodeHolding& h = state.holdings[n.id];
-    h.removed = n.removed;
-    for (uint32_t p = 0; p < final_ring->partition_count(); ++p) {
-      if (final_ring->preference_list(final_ring->first_token(p), config_.n).is_primary(n.id)) {
-        h.replicated.insert(p);
-      }
-    }
-    if (n.core) h.held = n.core->held_ranges();
-    Status scanned =
-        n.storage->scan(0, UINT64_MAX, [&](ring::Token token, std::string_view, std::string_view) {
-          ++h.stored[final_ring->partition_of(token)];
-          return true;
-        });
-    QKV_ASSERT(scanned.is_ok());
-  }
+  for (const auto& n : nodes_) state.holdings[n.id] = holding_of(n, *final_ring);
   return state;
+}
+
+NodeHolding Simulation::holding_of(const SimNode& n, const ring::Ring& final_ring) const {
+  NodeHolding h;
+  h.removed = n.removed;
+  for (uint32_t p = 0; p < final_ring.partition_count(); ++p) {
+    if (final_ring.preference_list(final_ring.first_token(p), config_.n).is_primary(n.id)) {
+      h.replicated.insert(p);
+    }
+  }
+  if (n.core) h.held = n.core->held_ranges();
+  Status scanned =
+      n.storage->scan(0, UINT64_MAX, [&](ring::Token token, std::string_view, std::string_view) {
+        ++h.stored[final_ring.partition_of(token)];
+        return true;
+      });
+  QKV_ASSERT(scanned.is_ok());
+  return h;
+}
+
+std::vector<std::string> Simulation::all_keys() const {
+  std::vector<std::string> all = keys_;
+  for (const auto& cl : clients_) {
+    if (cl.solo) all.insert(all.end(), cl.keys.begin(), cl.keys.end());
+  }
+  return all;
 }
 
 std::vector<std::string> Simulation::membership_violations() const {
