@@ -1,14 +1,46 @@
+// A run of the simulation (simulation.h): the world built, the workload phase under faults,
+// the heal, the rings settling, the drain and the final repair; then the checker's verdict
+// and the run's counters.
 #include "tests/sim/simulation.h"
 
 #include <fmt/format.h>
 
-#include "node/incarnation.h"
-#include "node/wire/replica_codec.h"
 #include "tests/sim/world.h"
 
 namespace qkv::sim {
 namespace detail {
+
 SimResult Simulation::run() {
+  build_world();
+  for (int i = 0; i < config_.nodes; ++i) start_node(i);
+  faults_on_ = config_.faults.any();
+  if (faults_on_) schedule_faults();
+  for (auto& c : clients_) client_step(c);
+  // The first change once gossip has spread every node's state (joins need the claimant
+  // to know the joiner).
+  if (rings_on()) after(between(2000, 5000), [this] { try_ring_change(); });
+
+  // Workload phase, bounded in simulated time as well as in operations.
+  const TimePoint limit = clock_.now() + Duration(600'000);
+  while (clients_done_ < static_cast<int>(clients_.size()) && clock_.now() < limit &&
+         !queue_.empty()) {
+    run_until(clock_.now() + Duration(100));
+  }
+  heal();
+  const std::string unsettled = settle_rings();
+  run_until(clock_.now() + kDrain);
+  if (config_.repair == SimConfig::Repair::kAntiEntropy) {
+    // No reads: only exchanges (every partition every 0.5 s, jittered) repair. Trees are
+    // rebuilt after restarts one partition per tick; 20 s is many rounds of exchanges.
+    run_until(clock_.now() + Duration(20'000));
+  } else {
+    final_repair();
+    final_repair();  // the second pass finds nothing to repair once the first converged
+  }
+  return judge(limit, unsettled);
+}
+
+void Simulation::build_world() {
   std::vector<NodeId> ids;
   for (int i = 0; i < config_.nodes; ++i) ids.push_back(fmt::format("n{}", i + 1));
   QKV_ASSERT(config_.nodes >= 1 && config_.nodes <= 9);  // one-digit ids: index_of
@@ -53,39 +85,20 @@ SimResult Simulation::run() {
     trace_ring(fmt::format("ring v1: owners {{{}}}, spares {}",
                            describe_owners(initial_ring_.owners), spares));
   }
-  for (int i = 0; i < config_.nodes; ++i) start_node(i);
-  faults_on_ = config_.faults.any();
-  if (faults_on_) schedule_faults();
-  for (auto& c : clients_) client_step(c);
-  // The first change once gossip has spread every node's state (joins need the claimant
-  // to know the joiner).
-  if (rings_on()) after(between(2000, 5000), [this] { try_ring_change(); });
+}
 
-  // Workload phase, bounded in simulated time as well as in operations.
-  const TimePoint limit = clock_.now() + Duration(600'000);
-  while (clients_done_ < static_cast<int>(clients_.size()) && clock_.now() < limit &&
-         !queue_.empty()) {
+std::string Simulation::settle_rings() {
+  std::string unsettled;
+  if (!rings_on()) return unsettled;
+  // The last transition completes and every node applies the final ring, faults off.
+  const TimePoint settle_limit = clock_.now() + kRingSettleMax;
+  while (!(unsettled = ring_unsettled()).empty() && clock_.now() < settle_limit) {
     run_until(clock_.now() + Duration(100));
   }
-  heal();
-  std::string unsettled;
-  if (rings_on()) {
-    // The last transition completes and every node applies the final ring, faults off.
-    const TimePoint settle_limit = clock_.now() + kRingSettleMax;
-    while (!(unsettled = ring_unsettled()).empty() && clock_.now() < settle_limit) {
-      run_until(clock_.now() + Duration(100));
-    }
-  }
-  run_until(clock_.now() + kDrain);
-  if (config_.repair == SimConfig::Repair::kAntiEntropy) {
-    // No reads: only exchanges (every partition every 0.5 s, jittered) repair. Trees are
-    // rebuilt after restarts one partition per tick; 20 s is many rounds of exchanges.
-    run_until(clock_.now() + Duration(20'000));
-  } else {
-    final_repair();
-    final_repair();  // the second pass finds nothing to repair once the first converged
-  }
+  return unsettled;
+}
 
+SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
   SimResult result;
   result.destructive_event = destructive_;
   result.violations = check(config_, history_, final_state(), destructive_, key_trace_);
