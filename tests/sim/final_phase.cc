@@ -1,10 +1,11 @@
 // The final phase: once the faults stop and the work drains, every key read at R=N (the
 // final repair), the final state handed to the checker (every node's copy of every key and,
 // with ring changes, what each node holds), and gossip's convergence.
+#include "tests/sim/world.h"
+
 #include <fmt/format.h>
 
 #include "node/wire/replica_codec.h"
-#include "tests/sim/world.h"
 
 namespace qkv::sim::detail {
 

@@ -2,10 +2,11 @@
 // planning and committing joins, leaves and replaces at the claimant as qkvctl does, and
 // watching every ring the claimants issue (one table per version). Which ring each node
 // holds, and whether the rings have settled once the faults stop.
+#include "tests/sim/world.h"
+
 #include <fmt/format.h>
 
 #include "node/membership.h"
-#include "tests/sim/world.h"
 
 namespace qkv::sim::detail {
 

@@ -1,10 +1,11 @@
 // The workload: clients issuing gets, puts and deletes (read-modify-writes with the read's
 // context, blind puts, plain gets) to any node, their answers or timeouts, and the history
 // of operations the checker judges.
+#include "tests/sim/world.h"
+
 #include <fmt/format.h>
 
 #include "node/wire/replica_codec.h"
-#include "tests/sim/world.h"
 
 namespace qkv::sim::detail {
 namespace {

@@ -2,11 +2,12 @@
 // peer message through the real codec, with loss, duplication, delay and partitions), and
 // each node's life: start, tick, group commit, crash and exit. Everything that builds or
 // drives a node::Node and its node::Membership is here.
+#include "tests/sim/world.h"
+
 #include <fmt/format.h>
 
 #include "node/incarnation.h"
 #include "node/wire/replica_codec.h"
-#include "tests/sim/world.h"
 
 namespace qkv::sim::detail {
 namespace {
