@@ -1,8 +1,11 @@
+// Faults: the fault classes a run injects (parsed from --faults), and the fault schedule
+// that injects them during the workload phase until heal() stops them.
 #include <fmt/format.h>
 
 #include <sstream>
 
 #include "tests/sim/simulation.h"
+#include "tests/sim/world.h"
 
 namespace qkv::sim {
 
@@ -82,5 +85,94 @@ std::string Faults::to_string() const {
   if (skew) add("skew");
   return out;
 }
+
+namespace detail {
+
+void Simulation::schedule_faults() {
+  after(between(50, 400), [this] {
+    if (!faults_on_) return;
+    inject_fault();
+    schedule_faults();
+  });
+}
+
+void Simulation::inject_fault() {
+  const Faults& f = config_.faults;
+  std::vector<int> kinds;
+  if (f.partitions) kinds.push_back(0);
+  if (f.crashes) kinds.push_back(1);
+  if (f.wipes) kinds.push_back(2);
+  if (kinds.empty()) return;
+  int kind = kinds[below(kinds.size())];
+  if (kind == 0) return inject_partition();
+  inject_crash(kind == 2);
+}
+
+void Simulation::inject_partition() {
+  int k = static_cast<int>(nodes_.size());
+  std::set<std::pair<int, int>> cut;
+  uint64_t shape = below(3);
+  if (shape == 0) {  // a random split into two sides
+    std::vector<bool> side(k);
+    for (int i = 0; i < k; ++i) side[i] = below(2) == 1;
+    for (int a = 0; a < k; ++a) {
+      for (int b = 0; b < k; ++b) {
+        if (side[a] != side[b]) cut.insert({a, b});
+      }
+    }
+  } else if (shape == 1) {  // one node isolated
+    int x = static_cast<int>(below(k));
+    for (int o = 0; o < k; ++o) {
+      if (o != x) cut.insert({x, o}), cut.insert({o, x});
+    }
+  } else {  // asymmetric: x cannot reach y, y still reaches x
+    int x = static_cast<int>(below(k)), y = static_cast<int>(below(k));
+    if (x != y) cut.insert({x, y});
+  }
+  trace(fmt::format("partition shape={} cuts={}", shape, cut.size()));
+  for (const auto& c : cut) blocked_.insert(c);
+  after(between(100, 3000), [this, cut] {
+    for (const auto& c : cut) blocked_.erase(c);
+    trace("partition healed");
+  });
+}
+
+void Simulation::inject_crash(bool wipe_chosen) {
+  // Crashes and wipes: one node down at a time. Destructive events (a wipe, a machine crash
+  // with sync_writes off) at most once per run: two of them can legitimately lose a W=2
+  // write (both copies gone), which no design prevents without anti-entropy.
+  if (down_ > 0) return;
+  int k = static_cast<int>(nodes_.size());
+  int x;
+  if (rings_on()) {  // not a node that left: it is gone, or about to go
+    std::vector<int> candidates;
+    for (int i = 0; i < k; ++i) {
+      if (!nodes_[i].removed && !exiting(i)) candidates.push_back(i);
+    }
+    x = candidates[below(candidates.size())];
+  } else {
+    x = static_cast<int>(below(k));
+  }
+  bool wipe = wipe_chosen && !destructive_;
+  bool machine = wipe || below(2) == 1;
+  if (machine && !config_.sync_writes && !wipe && destructive_) machine = false;
+  crash(x, machine, wipe);
+  ++down_;
+  after(between(50, 2000), [this, x] {
+    --down_;
+    start_node(x);
+  });
+}
+
+void Simulation::heal() {
+  faults_on_ = false;
+  blocked_.clear();
+  trace("heal: partitions removed, faults off");
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    if (!nodes_[i].core && !nodes_[i].removed) start_node(i);
+  }
+}
+
+}  // namespace detail
 
 }  // namespace qkv::sim

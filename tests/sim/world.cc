@@ -1,0 +1,288 @@
+// The simulated world: the event queue and the trace, the network between the nodes (every
+// peer message through the real codec, with loss, duplication, delay and partitions), and
+// each node's life: start, tick, group commit, crash and exit. Everything that builds or
+// drives a node::Node and its node::Membership is here.
+#include "tests/sim/world.h"
+
+#include <fmt/format.h>
+
+#include "node/incarnation.h"
+#include "node/wire/replica_codec.h"
+
+namespace qkv::sim::detail {
+namespace {
+
+const char* body_name(const node::PeerBody& body) {
+  static constexpr const char* kNames[] = {
+      "replica_read", "replica_read_reply", "replica_write", "replica_write_ack",
+      "forward",      "forward_reply",      "gossip",        "tree_request",
+      "tree_reply",   "segment_request",    "segment_reply", "keys_request",
+      "keys_reply",   "transfer_request",   "transfer_reply"};
+  static_assert(std::size(kNames) == std::variant_size_v<node::PeerBody>);
+  return kNames[body.index()];
+}
+
+// The key a message is about, if any (for the per-key trace).
+const std::string* key_of(const node::PeerBody& body) {
+  if (auto* m = std::get_if<node::ReplicaRead>(&body)) return &m->key;
+  if (auto* m = std::get_if<node::ReplicaWrite>(&body)) return &m->key;
+  if (auto* m = std::get_if<node::Forward>(&body)) {
+    return std::visit(
+        [](const auto& op) -> const std::string* {
+          if constexpr (requires { op.key; }) return &op.key;
+          return nullptr;
+        },
+        m->request.op);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// The event queue and the trace.
+
+void Simulation::trace(const std::string& line, const std::string* key) {
+  std::string stamped = fmt::format(
+      "{:>8} {}", (clock_.now().time_since_epoch() - Duration(1'000'000)).count(), line);
+  hash(stamped);
+  if (key != nullptr) {
+    auto& lines = key_trace_[*key];
+    lines.push_back(stamped);
+  }
+  if (config_.keep_trace) full_trace_.push_back(std::move(stamped));
+}
+
+void Simulation::trace_ring(const std::string& line) {
+  trace(line);
+  std::string stamped = fmt::format(
+      "{:>8} {}", (clock_.now().time_since_epoch() - Duration(1'000'000)).count(), line);
+  for (const auto& key : keys_) key_trace_[key].push_back(stamped);
+  for (const auto& cl : clients_) {
+    if (!cl.solo) continue;
+    for (const auto& key : cl.keys) key_trace_[key].push_back(stamped);
+  }
+}
+
+void Simulation::run_until(TimePoint end) {
+  while (!queue_.empty() && queue_.top().at <= end) {
+    Event e = queue_.top();
+    queue_.pop();
+    clock_.set(e.at);
+    ++events_;
+    e.fn();
+  }
+  clock_.set(end);
+}
+
+// The network.
+
+Status Simulation::on_send(int from, const NodeId& to, node::PeerMessage message) {
+  ++messages_;
+  int t = index_of(to);
+  trace(fmt::format("send {}->{} {} id={}", nodes_[from].id, to, body_name(message.body),
+                    message.request_id),
+        key_of(message.body));
+  SimNode& target = nodes_[t];
+  if (!target.core) {
+    // As PeerLinks: a link backing off refuses at once; otherwise the frame is queued, the
+    // connect is refused a moment later, and the sender hears of it.
+    // Either way the sender's driver convicts it (Server's on_unreachable).
+    auto convict = [this, from, to, life = nodes_[from].life](bool tell_core) {
+      if (nodes_[from].life != life || !nodes_[from].core) return;
+      nodes_[from].membership->convict(to);
+      trace_membership(from);
+      if (tell_core) nodes_[from].core->on_peer_unreachable(to, node_now(from));
+    };
+    if (below(2) == 0) {
+      after(Duration(1), [convict] { convict(false); });
+      return Status::unavailable(to + " is unreachable (backing off)");
+    }
+    after(Duration(1), [convict] { convict(true); });
+    return Status::ok();
+  }
+  if (blocked_.count({from, t})) return Status::ok();  // a partition: silently lost
+  if (faults_on_ && chance(config_.faults.loss)) {
+    trace("  lost");
+    return Status::ok();
+  }
+  auto latency = [&] {
+    if (faults_on_ && chance(config_.faults.long_delay)) return between(100, 2000);
+    return between(1, 5);
+  };
+  uint64_t life = target.life;
+  auto shared = std::make_shared<node::PeerMessage>(std::move(message));
+  after(latency(), [this, from, t, life, shared] { deliver(from, t, life, *shared); });
+  if (faults_on_ && chance(config_.faults.duplicate)) {
+    trace("  duplicated");
+    after(latency(), [this, from, t, life, shared] { deliver(from, t, life, *shared); });
+  }
+  return Status::ok();
+}
+
+void Simulation::deliver(int from, int to, uint64_t life, const node::PeerMessage& message) {
+  SimNode& target = nodes_[to];
+  if (target.life != life || !target.core) return;  // its connection died with the old life
+  if (blocked_.count({from, to})) return;           // cut while in flight
+  // Through the real codec, as on the wire.
+  auto decoded = node::decode_peer_message(node::encode(message));
+  QKV_ASSERT(decoded.is_ok());
+  trace(fmt::format("recv {}->{} {} id={}", nodes_[from].id, target.id, body_name(message.body),
+                    message.request_id),
+        key_of(message.body));
+  if (auto* g = std::get_if<node::Gossip>(&decoded->body)) {
+    send_gossip(to, target.membership->on_gossip(g->message));
+    return trace_membership(to);
+  }
+  batch(to);
+  target.core->on_peer_message(std::move(decoded).value(), node_now(to));
+}
+
+void Simulation::send_gossip(int from, std::vector<gossip::Outgoing> outgoing) {
+  for (auto& out : outgoing) {
+    (void)on_send(from, out.address,
+                  node::PeerMessage{nodes_[from].id, 0, node::Gossip{std::move(out.message)}});
+  }
+}
+
+// The nodes' lives.
+
+void Simulation::start_node(int i) {
+  SimNode& n = nodes_[i];
+  auto incarnation = node::open_incarnation(*n.storage, [this] { return rng_(); });
+  QKV_ASSERT(incarnation.is_ok());
+  n.incarnations.insert(incarnation->incarnation);
+  auto generation = node::next_generation(*n.storage, node_now(i).time_since_epoch().count());
+  QKV_ASSERT(generation.is_ok());
+  node::NodeConfig config;
+  config.node_id = n.id;
+  config.n = config_.n;
+  config.generation = *generation;
+  // Default quorums (requests here always name theirs) must fit a small n.
+  config.r = std::min(config.r, config_.n);
+  config.w = std::min(config.w, config_.n);
+  config.request_timeout = config_.request_timeout;
+  const bool aae_only = config_.repair == SimConfig::Repair::kAntiEntropy;
+  config.anti_entropy.segments = 16;  // a few keys per partition: most segments empty
+  config.anti_entropy.exchange_interval = aae_only ? Duration(500) : Duration(2000);
+  config.anti_entropy.exchange_timeout = Duration(2000);
+  // A lost transfer batch is asked again after 2 s, not qkvd's 10 s: under the simulation's
+  // fault rates a transition would otherwise take minutes.
+  config.transfer.request_timeout = Duration(2000);
+  n.handoff = std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, *n.storage);
+  QKV_ASSERT(n.handoff->open().is_ok());
+  n.core = std::make_unique<node::Node>(
+      config, nullptr, *n.storage, *n.transport, causal::Actor{n.id, incarnation->incarnation},
+      node_now(i), aae_only ? nullptr : n.handoff.get(),
+      [this, i] { return static_cast<int64_t>(node_now(i).time_since_epoch().count()); });
+  trace(fmt::format("start {} incarnation={} generation={}", n.id, incarnation->incarnation,
+                    *generation));
+  // As qkvd's main: the ring it saved, else (a configured member) the first ring, else none
+  // (a spare joining from the seeds).
+  auto saved = node::load_saved_ring(*n.storage);
+  QKV_ASSERT(saved.is_ok());
+  gossip::RingState ring = std::move(saved).value();
+  if (ring.version == 0 && contains(initial_members_, n.id)) ring = initial_ring_;
+  // Gossip addresses are node ids; the configured members are the seeds.
+  gossip::GossipConfig gossip_config;
+  gossip_config.interval = kGossipInterval;
+  for (const auto& id : initial_members_) {
+    if (id != n.id) gossip_config.seeds.push_back(id);
+  }
+  gossip::NodeState self;
+  self.id = n.id;
+  self.generation = *generation;
+  self.version = 1;
+  self.peer_address = n.id;
+  self.client_address = n.id;
+  self.status = ring.version != 0 ? gossip::Status::kNormal : gossip::Status::kJoining;
+  n.membership = std::make_unique<node::Membership>(
+      std::move(gossip_config), std::move(self), std::move(ring),
+      incarnation->incarnation ^ *generation, *n.core, *n.storage, n.handoff.get(), *n.clock);
+  n.membership->set_on_ring_issued(
+      [this, i](const gossip::RingState& issued) { on_ring_issued(i, issued); });
+  trace_membership(i);
+  after(kTick, [this, i, life = n.life] { tick(i, life); });
+}
+
+void Simulation::tick(int i, uint64_t life) {
+  SimNode& n = nodes_[i];
+  n.storage->write_back(clock_.now());
+  if (n.life != life || !n.core) return;
+  n.core->on_tick(node_now(i));
+  send_gossip(i, n.membership->on_tick());
+  trace_membership(i);
+  if (n.membership->exit_due()) return exit_node(i);
+  after(kTick, [this, i, life] { tick(i, life); });
+}
+
+void Simulation::batch(int i) {
+  SimNode& n = nodes_[i];
+  if (n.core->batch_open()) return;
+  n.core->begin_batch();
+  after(between(0, 2), [this, i, life = n.life] {
+    SimNode& node = nodes_[i];
+    if (node.life != life || !node.core) return;  // crashed with the batch open
+    node.core->commit_batch();
+  });
+}
+
+void Simulation::trace_membership(int i) {
+  for (const auto& line : nodes_[i].membership->take_log_lines()) {
+    const std::string text = nodes_[i].id + " " + line.text;
+    if (line.text.starts_with("event=ring_") || line.text.starts_with("event=node_removed")) {
+      trace_ring(text);
+    } else {
+      trace(text);
+    }
+  }
+}
+
+void Simulation::links_break(int i) {
+  for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
+    if (j == i || !nodes_[j].core || blocked_.count({i, j})) continue;
+    after(between(1, 5), [this, i, j, life = nodes_[j].life] {
+      if (nodes_[j].life != life || !nodes_[j].core) return;
+      nodes_[j].membership->convict(nodes_[i].id);
+      trace_membership(j);
+    });
+  }
+}
+
+void Simulation::crash(int i, bool machine, bool wipe) {
+  SimNode& n = nodes_[i];
+  end_life(n);
+  n.membership.reset();
+  n.core.reset();
+  n.handoff.reset();
+  ++n.life;
+  std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
+  // The saved ring and the gossip generation go with the disk.
+  if (wipe)
+    n.storage = std::make_unique<SimStorage>(clock_, config_.sync_writes, config_.writeback);
+  if (wipe || lost > 0) destructive_ = true;
+  trace(fmt::format("crash {} machine={} wipe={} lost_unsynced={}", n.id, machine, wipe, lost));
+  // A process crash closes its connections and the peers see them break; a machine that
+  // dies says nothing: peers notice through failed sends and phi.
+  if (!machine) links_break(i);
+}
+
+void Simulation::exit_node(int i) {
+  SimNode& n = nodes_[i];
+  end_life(n);
+  n.membership.reset();
+  n.core.reset();
+  n.handoff.reset();
+  ++n.life;
+  n.removed = true;
+  ++removed_count_;
+  trace_ring(fmt::format("ring {} exits", n.id));
+  links_break(i);
+}
+
+void Simulation::end_life(SimNode& n) {
+  if (!n.core) return;
+  keys_received_ += n.core->transfer().counters().keys_received;
+  ranges_dropped_ += n.core->counters().ranges_dropped;
+}
+
+}  // namespace qkv::sim::detail
