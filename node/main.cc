@@ -90,59 +90,46 @@ int run(DaemonConfig config) {
     spdlog::critical("event=storage_open_failed error=\"{}\"", storage.status().to_string());
     return kExitFailed;
   }
-  auto incarnation = qkv::node::open_incarnation(**storage, random_incarnation);
-  if (!incarnation) {
-    spdlog::critical("event=incarnation_failed error=\"{}\"", incarnation.status().to_string());
-    return kExitFailed;
-  }
-  if (incarnation->after_unclean) {
-    spdlog::warn(
-        "event=unclean_restart incarnation={} note=\"the last stop was not clean; a new "
-        "incarnation keeps dots unique\"",
-        incarnation->incarnation);
-  }
-  auto generation =
-      qkv::node::next_generation(**storage, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
-  if (!generation) {
-    spdlog::critical("event=generation_failed error=\"{}\"", generation.status().to_string());
-    return kExitFailed;
-  }
-  config.node.generation = *generation;
   // The ring the last run applied wins; else the initial members define the first ring
   // (version 1, the smallest id its claimant); a node joining from seeds learns it by gossip.
-  auto saved_ring = qkv::node::load_saved_ring(**storage);
-  if (!saved_ring) {
-    spdlog::critical("event=storage_failed error=\"{}\"", saved_ring.status().to_string());
-    return kExitFailed;
-  }
-  qkv::gossip::RingState initial_ring = std::move(saved_ring).value();
-  if (initial_ring.version != 0 && initial_ring.owners.size() != config.partitions) {
-    spdlog::critical(
-        "event=ring_failed error=\"the saved ring has {} partitions but the config "
-        "says {}: the partition count is fixed at cluster creation\"",
-        initial_ring.owners.size(), config.partitions);
-    return kExitBadConfig;
-  }
-  if (initial_ring.version == 0 && !config.members.empty()) {
+  qkv::gossip::RingState configured_ring;
+  if (!config.members.empty()) {
     std::vector<qkv::NodeId> ids;
     for (const auto& m : config.members) ids.push_back(m.id);
-    auto ring = qkv::ring::Ring::claim(ids, config.partitions, config.node.n);
+    auto ring = qkv::node::first_ring(std::move(ids), config.partitions, config.node.n);
     if (!ring) {
       spdlog::critical("event=ring_failed error=\"{}\"", ring.status().to_string());
       return kExitBadConfig;
     }
-    initial_ring = qkv::gossip::RingState{
-        1, config.node.n, ring->owners(), {}, *std::min_element(ids.begin(), ids.end())};
+    configured_ring = std::move(ring).value();
   }
+  const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  auto boot = qkv::node::boot(**storage, random_incarnation, wall_ms, configured_ring);
+  if (!boot) {
+    spdlog::critical("event=storage_failed error=\"{}\"", boot.status().to_string());
+    return kExitFailed;
+  }
+  if (boot->after_unclean) {
+    spdlog::warn(
+        "event=unclean_restart incarnation={} note=\"the last stop was not clean; a new "
+        "incarnation keeps dots unique\"",
+        boot->incarnation);
+  }
+  if (boot->ring_saved && boot->ring.owners.size() != config.partitions) {
+    spdlog::critical(
+        "event=ring_failed error=\"the saved ring has {} partitions but the config "
+        "says {}: the partition count is fixed at cluster creation\"",
+        boot->ring.owners.size(), config.partitions);
+    return kExitBadConfig;
+  }
+  config.node.generation = boot->generation;
 
   boost::asio::io_context io;
   qkv::SystemClock clock;
-  auto server = std::make_unique<qkv::node::Server>(
-      io, config, initial_ring, **storage, clock,
-      qkv::causal::Actor{self, incarnation->incarnation}, *generation);
-  if (Status s = server->load_saved_trees(!incarnation->after_unclean); !s.is_ok()) {
+  auto server = std::make_unique<qkv::node::Server>(io, config, *boot, **storage, clock);
+  if (Status s = server->load_saved_trees(!boot->after_unclean); !s.is_ok()) {
     spdlog::critical("event=storage_failed error=\"{}\"", s.to_string());
     return kExitFailed;
   }
@@ -154,7 +141,7 @@ int run(DaemonConfig config) {
       "event=ready node={} client={}:{} peer={}:{} data_dir={} incarnation={} generation={} n={} "
       "r={} w={} partitions={} members={} seeds={} sync_writes={} hinted_handoff={}",
       self, config.client_listen.host, server->client_port(), config.peer_listen.host,
-      server->peer_port(), config.data_dir, incarnation->incarnation, *generation, config.node.n,
+      server->peer_port(), config.data_dir, boot->incarnation, boot->generation, config.node.n,
       config.node.r, config.node.w, config.partitions, config.members.size(), config.seeds.size(),
       config.sync_writes, config.hinted_handoff);
 

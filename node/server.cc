@@ -36,19 +36,6 @@ gossip::GossipConfig gossip_config(const DaemonConfig& config) {
   return g;
 }
 
-gossip::NodeState self_state(const DaemonConfig& config, uint64_t generation, bool has_ring) {
-  gossip::NodeState state;
-  state.id = config.node.node_id;
-  state.generation = generation;
-  state.version = 1;
-  state.peer_address = advertised(config.peer_advertise, config.peer_listen).to_string();
-  state.client_address = advertised(config.client_advertise, config.client_listen).to_string();
-  state.zone = config.zone;
-  // A node that knows the ring serves; one joining from seeds waits to learn it.
-  state.status = has_ring ? gossip::Status::kNormal : gossip::Status::kJoining;
-  return state;
-}
-
 handoff::HandoffConfig handoff_config(const DaemonConfig& config) {
   handoff::HandoffConfig h;
   h.hint_age_max = config.hint_age_max;
@@ -65,20 +52,30 @@ net::TransportOptions transport_options(const DaemonConfig& config) {
   return options;
 }
 
+HostConfig host_config(const DaemonConfig& config, const Boot& boot) {
+  HostConfig h;
+  h.node = config.node;
+  h.node.generation = boot.generation;
+  h.hinted_handoff = config.hinted_handoff;
+  h.handoff = handoff_config(config);
+  h.gossip = gossip_config(config);
+  h.self = initial_self(config.node.node_id, boot.generation,
+                        advertised(config.peer_advertise, config.peer_listen).to_string(),
+                        advertised(config.client_advertise, config.client_listen).to_string(),
+                        config.zone, boot.ring.version != 0);
+  return h;
+}
+
 }  // namespace
 
-Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::RingState ring,
-               storage::Storage& storage, const Clock& clock, causal::Actor actor,
-               uint64_t generation)
+Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Boot& boot,
+               storage::Storage& storage, const Clock& clock)
     : io_(io),
       config_(config),
       clock_(clock),
       storage_(storage),
-      handoff_(handoff_config(config), storage),
-      node_(config.node, nullptr, storage, *this, actor, clock.now(),
-            config.hinted_handoff ? &handoff_ : nullptr, unix_ms),
-      membership_(gossip_config(config), self_state(config, generation, ring.version != 0), ring,
-                  actor.incarnation ^ generation, node_, storage, &handoff_, clock),
+      host_(host_config(config, boot), boot, storage, *this, clock, unix_ms),
+      node_(host_.node()),
       transport_options_(transport_options(config)),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
@@ -92,8 +89,9 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
     if (m.id != config.node.node_id) peer_links_.set_address(m.id, m.peer.host, m.peer.port);
     if (!m.client.host.empty()) client_addresses[m.id] = m.client.to_string();
   }
-  membership_.set_configured_client_addresses(std::move(client_addresses));
-  membership_.set_on_member([this](const gossip::NodeState& state) { learn_address(state); });
+  host_.membership().set_configured_client_addresses(std::move(client_addresses));
+  host_.membership().set_on_member(
+      [this](const gossip::NodeState& state) { learn_address(state); });
   node_.set_extra_counters([this] { return extra_counters(); });
   peer_links_.set_on_unreachable(
       [this](const NodeId& link, const std::string& why, bool never_sent) {
@@ -101,16 +99,15 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::
         NodeId peer = link;
         if (link.starts_with("@")) {
           peer.clear();
-          for (const auto& [id, state] : membership_.gossip().members()) {
+          for (const auto& [id, state] : host_.membership().gossip().members()) {
             if ("@" + state.peer_address == link) peer = id;
           }
           if (peer.empty()) return;  // a seed not known yet
         }
         spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
-        // A refused or broken connection: down now, not after phi's silence (Riak's nodedown).
-        membership_.convict(peer);
-        // Rounds and forwards act on it only when nothing was sent (see node_transport.h).
-        if (never_sent) node_.on_peer_unreachable(peer, clock_.now());
+        // A refused or broken connection: down now, not after phi's silence (Riak's
+        // nodedown); rounds and forwards act on it only when nothing was sent.
+        host_.on_peer_unreachable(peer, never_sent);
       });
 }
 
@@ -122,7 +119,7 @@ Server::~Server() {
 }
 
 Status Server::start() {
-  QKV_RETURN_IF_ERROR(handoff_.open());
+  QKV_RETURN_IF_ERROR(host_.open());
   QKV_RETURN_IF_ERROR(peer_server_.listen());
   QKV_RETURN_IF_ERROR(client_server_.listen());
   arm_tick();
@@ -160,17 +157,16 @@ void Server::arm_tick() {
     if (ec) return;
     TimePoint now = clock_.now();
     open_member_links(now);
-    node_.on_tick(now);
-    send_gossip(membership_.on_tick());
-    if (membership_.exit_due() && on_removed_) std::exchange(on_removed_, nullptr)();
-    for (const auto& line : membership_.take_log_lines()) {
+    send_gossip(host_.on_tick());
+    if (host_.membership().exit_due() && on_removed_) std::exchange(on_removed_, nullptr)();
+    for (const auto& line : host_.membership().take_log_lines()) {
       if (line.warn) {
         spdlog::warn("{}", line.text);
       } else {
         spdlog::info("{}", line.text);
       }
     }
-    for (const auto& line : handoff_.take_log_lines()) {
+    for (const auto& line : host_.handoff().take_log_lines()) {
       if (line.starts_with("event=hints_loaded")) {
         spdlog::info("{}", line);
       } else {
@@ -192,7 +188,7 @@ void Server::arm_tick() {
 void Server::open_member_links(TimePoint now) {
   if (now < next_links_check_) return;
   next_links_check_ = now + config_.gossip_interval;
-  for (const auto& [id, state] : membership_.gossip().members()) {
+  for (const auto& [id, state] : host_.membership().gossip().members()) {
     if (id != config_.node.node_id && state.status != gossip::Status::kRemoved) {
       peer_links_.open(id);
     }
@@ -223,15 +219,8 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
                  proto::ClientResponse{
                      request->request_id, Status::unavailable("the node is shutting down"), {}});
   }
-  if (std::holds_alternative<proto::MembersRequest>(request->op)) {
-    return reply(id, proto::ClientResponse{request->request_id, Status::ok(),
-                                           membership_.members_response()});
-  }
-  if (const auto* admin = std::get_if<proto::RingAdminRequest>(&request->op)) {
-    return reply(id, membership_.ring_admin(request->request_id, *admin));
-  }
   batch_writes();
-  node_.on_client_request(id, std::move(request).value(), clock_.now());
+  host_.on_client_request(id, std::move(request).value());
 }
 
 void Server::batch_writes() {
@@ -250,7 +239,7 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
     // The sender's connection to us broke: it died or stopped (or is restarting, and will
     // speak again). Direct evidence, as a refused connect is; not when we are stopping.
     if (shutting_down_ || sender->empty()) return;
-    membership_.convict(*sender);
+    host_.membership().convict(*sender);
   });
   connection->set_on_frame([this, weak, sender](kj::ArrayPtr<const capnp::word> frame) {
     auto message = decode_peer_message(frame);
@@ -264,11 +253,8 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
     }
     peer_links_.peer_is_alive(message->from);
     *sender = message->from;
-    if (auto* g = std::get_if<Gossip>(&message->body)) {
-      return send_gossip(membership_.on_gossip(g->message));
-    }
-    batch_writes();
-    node_.on_peer_message(std::move(message).value(), clock_.now());
+    if (!is_gossip(*message)) batch_writes();
+    send_gossip(host_.on_peer_message(std::move(message).value()));
   });
   connection->set_on_error([](const Status& status) {
     spdlog::warn("event=peer_frame_error error=\"{}\"", status.to_string());
@@ -310,7 +296,7 @@ void Server::log_progress() {
   TimePoint now = clock_.now();
   if (now - last_progress_log_ < Duration(1000)) return;
   last_progress_log_ = now;
-  uint64_t delivered = handoff_.stats().delivered;
+  uint64_t delivered = host_.handoff().stats().delivered;
   uint64_t repairs = node_.counters().read_repairs;
   if (delivered != logged_delivered_) {
     spdlog::info("event=hints_delivered count={} total={}", delivered - logged_delivered_,
@@ -324,8 +310,8 @@ void Server::log_progress() {
 }
 
 std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
-  std::vector<std::pair<std::string, uint64_t>> out = membership_.counters();
-  const auto& h = handoff_.stats();
+  std::vector<std::pair<std::string, uint64_t>> out = host_.membership().counters();
+  const auto& h = host_.handoff().stats();
   out.insert(out.end(), {{"hints_stored", h.stored},
                          {"hints_delivered", h.delivered},
                          {"hints_dropped_expired", h.dropped_expired},
@@ -333,7 +319,7 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
                          {"hint_delivery_failures", h.failed_deliveries},
                          {"hints_dropped_corrupt", h.dropped_corrupt}});
   uint64_t pending = 0;
-  for (const auto& [target, count_bytes] : handoff_.pending()) pending += count_bytes.first;
+  for (const auto& [target, count_bytes] : host_.handoff().pending()) pending += count_bytes.first;
   out.emplace_back("hints_pending", pending);
   return out;
 }

@@ -1,7 +1,7 @@
-// Server: qkvd's driver. It runs the node core and its membership (node/membership.h) on one
-// io_context thread, with Asio for
-// every socket and timer: a TCP server for clients, a TCP server for peers, outbound peer
-// links, and a tick timer. It executes the core's effects (Transport) and feeds it events.
+// Server: qkvd's driver. It runs the node host (node/host.h: the node core, its membership
+// and hinted handoff) on one io_context thread, with Asio for every socket and timer: a TCP
+// server for clients, a TCP server for peers, outbound peer links, and a tick timer. It
+// executes the core's effects (Transport), feeds it events and logs.
 //
 // Thread-safety: none; construct, call and destroy on the io_context's thread.
 #pragma once
@@ -15,19 +15,16 @@
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
 #include "node/daemon_config.h"
-#include "node/handoff/hinted_handoff.h"
-#include "node/membership.h"
-#include "node/node.h"
+#include "node/host.h"
 
 namespace qkv::node {
 
 class Server final : public Transport {
  public:
-  // `storage` and `clock` outlive the server. `ring` is the initial ring (the one saved by
-  // the last run, else the configured members' claim; version 0 for a node joining from
-  // seeds); `generation` grows at every start.
-  Server(boost::asio::io_context& io, const DaemonConfig& config, gossip::RingState ring,
-         storage::Storage& storage, const Clock& clock, causal::Actor actor, uint64_t generation);
+  // `storage` and `clock` outlive the server. `boot` is what this start read from its disk
+  // (node/host.h): the incarnation, the generation, and the ring it begins with.
+  Server(boost::asio::io_context& io, const DaemonConfig& config, const Boot& boot,
+         storage::Storage& storage, const Clock& clock);
   ~Server() override;
 
   // Listens on the client and peer ports. Errors: io_error naming the address.
@@ -40,7 +37,7 @@ class Server final : public Transport {
   // connection and calls `done`.
   void shutdown(std::function<void()> done);
 
-  const Node& node() const { return node_; }
+  const Node& node() const { return host_.node(); }
   // Called once when this node has left the ring: it owns and holds nothing, its hints are
   // delivered and its removed status has had a few gossip rounds to spread. qkvd then stops
   // as on SIGTERM.
@@ -53,7 +50,7 @@ class Server final : public Transport {
   Status load_saved_trees(bool after_clean_stop);
   // At a clean stop, after the drain: commits what is staged and saves the built trees.
   Status save_trees();
-  const gossip::GossipCore& gossip() const { return membership_.gossip(); }
+  const gossip::GossipCore& gossip() const { return host_.membership().gossip(); }
 
   // Transport (called by the node core).
   Status send(const NodeId& to, PeerMessage message) override;
@@ -80,9 +77,8 @@ class Server final : public Transport {
   const DaemonConfig& config_;
   const Clock& clock_;
   storage::Storage& storage_;
-  handoff::HintedHandoff handoff_;
-  Node node_;
-  Membership membership_;
+  NodeHost host_;
+  Node& node_;  // host_.node()
   std::function<void()> on_removed_;
   TimePoint last_progress_log_{};
   TimePoint next_links_check_{};  // when open_member_links() runs next

@@ -169,7 +169,7 @@ void Simulation::heal() {
   blocked_.clear();
   trace("heal: partitions removed, faults off");
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
-    if (!nodes_[i].core && !nodes_[i].removed) start_node(i);
+    if (!nodes_[i].host && !nodes_[i].removed) start_node(i);
   }
 }
 

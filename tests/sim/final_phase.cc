@@ -74,7 +74,7 @@ NodeHolding Simulation::holding_of(const SimNode& n, const ring::Ring& final_rin
       h.replicated.insert(p);
     }
   }
-  if (n.core) h.held = n.core->held_ranges();
+  if (n.host) h.held = n.host->node().held_ranges();
   Status scanned =
       n.storage->scan(0, UINT64_MAX, [&](ring::Token token, std::string_view, std::string_view) {
         ++h.stored[final_ring.partition_of(token)];
@@ -95,11 +95,11 @@ std::vector<std::string> Simulation::all_keys() const {
 std::vector<std::string> Simulation::membership_violations() const {
   std::vector<std::string> out;
   for (const auto& n : nodes_) {
-    if (!n.membership) continue;
-    const gossip::GossipCore& view = n.membership->gossip();
+    if (!n.host) continue;
+    const gossip::GossipCore& view = n.host->membership().gossip();
     for (const auto& other : nodes_) {
-      if (&other == &n || !other.membership) continue;
-      const gossip::NodeState& actual = other.membership->gossip().self();
+      if (&other == &n || !other.host) continue;
+      const gossip::NodeState& actual = other.host->membership().gossip().self();
       auto it = view.members().find(other.id);
       std::string wrong;
       if (it == view.members().end()) {

@@ -21,7 +21,7 @@ std::string describe_owners(const std::vector<NodeId>& owners) {
 
 gossip::RingState Simulation::ring_of(int i) const {
   const SimNode& n = nodes_[i];
-  if (n.membership) return n.membership->gossip().ring();
+  if (n.host) return n.host->membership().gossip().ring();
   auto saved = node::load_saved_ring(*n.storage);
   QKV_ASSERT(saved.is_ok());
   return std::move(saved).value();
@@ -78,7 +78,7 @@ void Simulation::try_ring_change() {
     if (!nodes_[i].removed && ring_of(i).version != ring.version) return retry();
   }
   const int c = index_of(ring.claimant);
-  if (!nodes_[c].core) return retry();
+  if (!nodes_[c].host) return retry();
   const std::optional<node::RingChange> change = choose_ring_change(ring);
   if (!change) return;  // none left to make
   const Result<uint64_t> version = commit_ring_change(c, *change);
@@ -143,7 +143,7 @@ std::optional<node::RingChange> Simulation::choose_ring_change(const gossip::Rin
 Result<uint64_t> Simulation::commit_ring_change(int c, const node::RingChange& change) {
   using Kind = node::RingChange::Kind;
   // The operator: stage, plan, commit, at the claimant (qkvctl node ..., ring plan/commit).
-  node::Membership& claimant = *nodes_[c].membership;
+  node::Membership& claimant = nodes_[c].host->membership();
   trace_ring(fmt::format("operator: '{}' at {}", node::describe(change), nodes_[c].id));
   proto::RingAdminRequest request;
   request.action = proto::RingAction::kStage;
@@ -185,7 +185,7 @@ std::string Simulation::ring_unsettled() const {
     // As the claimant sees its receivers (its own gossip view), if it runs.
     const auto& claimant = nodes_[index_of(ring.claimant)];
     node::MemberView members;
-    if (claimant.membership) members = claimant.membership->gossip().members();
+    if (claimant.host) members = claimant.host->membership().gossip().members();
     return fmt::format("the transition to v{} never completed: {} waiting on receivers {}",
                        ring.version + 1, ring.claimant,
                        fmt::join(node::transition_progress(ring, members).waiting_on, ","));
@@ -198,9 +198,10 @@ std::string Simulation::ring_unsettled() const {
     }
   }
   for (const auto& n : nodes_) {
-    if (!n.removed && n.core && !contains(ring.owners, n.id) && !n.core->held_ranges().empty()) {
+    if (!n.removed && n.host && !contains(ring.owners, n.id) &&
+        !n.host->node().held_ranges().empty()) {
       return fmt::format("{} left the ring and still holds {} key ranges", n.id,
-                         n.core->held_ranges().size());
+                         n.host->node().held_ranges().size());
     }
   }
   return "";

@@ -123,9 +123,9 @@ SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
     result.ops_unsuccessful += !answered;
   }
   for (const auto& n : nodes_) {
-    if (!n.handoff) continue;
-    result.hints_stored += n.handoff->stats().stored;
-    result.hints_delivered += n.handoff->stats().delivered;
+    if (!n.host) continue;
+    result.hints_stored += n.host->handoff().stats().stored;
+    result.hints_delivered += n.host->handoff().stats().delivered;
   }
   if (rings_on()) {
     result.ring_joins = joins_;
@@ -140,9 +140,9 @@ SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
     result.transfer_keys_received = keys_received_;
     result.ranges_dropped = ranges_dropped_;
     for (const auto& n : nodes_) {
-      if (!n.core) continue;
-      result.transfer_keys_received += n.core->transfer().counters().keys_received;
-      result.ranges_dropped += n.core->counters().ranges_dropped;
+      if (!n.host) continue;
+      result.transfer_keys_received += n.host->node().transfer().counters().keys_received;
+      result.ranges_dropped += n.host->node().counters().ranges_dropped;
     }
   }
   result.trace = std::move(full_trace_);

@@ -123,7 +123,7 @@ void Simulation::issue(Client& c, int node, proto::ClientOp op,
   c.waiting = id;
   c.on_answer = std::move(on_answer);
   SimNode& n = nodes_[node];
-  if (!n.core) {
+  if (!n.host) {
     // Connection refused: the client knows at once that nothing was sent.
     c.waiting.reset();
     auto f = std::move(c.on_answer);
@@ -134,10 +134,9 @@ void Simulation::issue(Client& c, int node, proto::ClientOp op,
   proto::ClientRequest request{id, timeout_ms, std::move(op)};
   after(between(1, 3), [this, node, life = n.life, request, client = c.index]() mutable {
     SimNode& target = nodes_[node];
-    if (target.life != life || !target.core) return;  // crashed before it arrived
+    if (target.life != life || !target.host) return;  // crashed before it arrived
     batch(node);
-    target.core->on_client_request(static_cast<node::ClientId>(client), std::move(request),
-                                   node_now(node));
+    target.host->on_client_request(static_cast<node::ClientId>(client), std::move(request));
   });
   after(kClientTimeout + Duration(timeout_ms), [this, id, client = c.index] {
     Client& cl = clients_[client];

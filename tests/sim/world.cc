@@ -83,15 +83,14 @@ Status Simulation::on_send(int from, const NodeId& to, node::PeerMessage message
                     message.request_id),
         key_of(message.body));
   SimNode& target = nodes_[t];
-  if (!target.core) {
+  if (!target.host) {
     // As PeerLinks: a link backing off refuses at once; otherwise the frame is queued, the
     // connect is refused a moment later, and the sender hears of it.
     // Either way the sender's driver convicts it (Server's on_unreachable).
     auto convict = [this, from, to, life = nodes_[from].life](bool tell_core) {
-      if (nodes_[from].life != life || !nodes_[from].core) return;
-      nodes_[from].membership->convict(to);
+      if (nodes_[from].life != life || !nodes_[from].host) return;
+      nodes_[from].host->on_peer_unreachable(to, /*never_sent=*/tell_core);
       trace_membership(from);
-      if (tell_core) nodes_[from].core->on_peer_unreachable(to, node_now(from));
     };
     if (below(2) == 0) {
       after(Duration(1), [convict] { convict(false); });
@@ -121,7 +120,7 @@ Status Simulation::on_send(int from, const NodeId& to, node::PeerMessage message
 
 void Simulation::deliver(int from, int to, uint64_t life, const node::PeerMessage& message) {
   SimNode& target = nodes_[to];
-  if (target.life != life || !target.core) return;  // its connection died with the old life
+  if (target.life != life || !target.host) return;  // its connection died with the old life
   if (blocked_.count({from, to})) return;           // cut while in flight
   // Through the real codec, as on the wire.
   auto decoded = node::decode_peer_message(node::encode(message));
@@ -129,12 +128,9 @@ void Simulation::deliver(int from, int to, uint64_t life, const node::PeerMessag
   trace(fmt::format("recv {}->{} {} id={}", nodes_[from].id, target.id, body_name(message.body),
                     message.request_id),
         key_of(message.body));
-  if (auto* g = std::get_if<node::Gossip>(&decoded->body)) {
-    send_gossip(to, target.membership->on_gossip(g->message));
-    return trace_membership(to);
-  }
-  batch(to);
-  target.core->on_peer_message(std::move(decoded).value(), node_now(to));
+  if (!node::is_gossip(*decoded)) batch(to);
+  send_gossip(to, target.host->on_peer_message(std::move(decoded).value()));
+  trace_membership(to);
 }
 
 void Simulation::send_gossip(int from, std::vector<gossip::Outgoing> outgoing) {
@@ -148,57 +144,43 @@ void Simulation::send_gossip(int from, std::vector<gossip::Outgoing> outgoing) {
 
 void Simulation::start_node(int i) {
   SimNode& n = nodes_[i];
-  auto incarnation = node::open_incarnation(*n.storage, [this] { return rng_(); });
-  QKV_ASSERT(incarnation.is_ok());
-  n.incarnations.insert(incarnation->incarnation);
-  auto generation = node::next_generation(*n.storage, node_now(i).time_since_epoch().count());
-  QKV_ASSERT(generation.is_ok());
-  node::NodeConfig config;
-  config.node_id = n.id;
-  config.n = config_.n;
-  config.generation = *generation;
-  // Default quorums (requests here always name theirs) must fit a small n.
-  config.r = std::min(config.r, config_.n);
-  config.w = std::min(config.w, config_.n);
-  config.request_timeout = config_.request_timeout;
-  const bool aae_only = config_.repair == SimConfig::Repair::kAntiEntropy;
-  config.anti_entropy.segments = 16;  // a few keys per partition: most segments empty
-  config.anti_entropy.exchange_interval = aae_only ? Duration(500) : Duration(2000);
-  config.anti_entropy.exchange_timeout = Duration(2000);
-  // A lost transfer batch is asked again after 2 s, not qkvd's 10 s: under the simulation's
-  // fault rates a transition would otherwise take minutes.
-  config.transfer.request_timeout = Duration(2000);
-  n.handoff = std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, *n.storage);
-  QKV_ASSERT(n.handoff->open().is_ok());
-  n.core = std::make_unique<node::Node>(
-      config, nullptr, *n.storage, *n.transport, causal::Actor{n.id, incarnation->incarnation},
-      node_now(i), aae_only ? nullptr : n.handoff.get(),
-      [this, i] { return static_cast<int64_t>(node_now(i).time_since_epoch().count()); });
-  trace(fmt::format("start {} incarnation={} generation={}", n.id, incarnation->incarnation,
-                    *generation));
   // As qkvd's main: the ring it saved, else (a configured member) the first ring, else none
   // (a spare joining from the seeds).
-  auto saved = node::load_saved_ring(*n.storage);
-  QKV_ASSERT(saved.is_ok());
-  gossip::RingState ring = std::move(saved).value();
-  if (ring.version == 0 && contains(initial_members_, n.id)) ring = initial_ring_;
+  const gossip::RingState first =
+      contains(initial_members_, n.id) ? initial_ring_ : gossip::RingState{};
+  auto boot = node::boot(
+      *n.storage, [this] { return rng_(); }, node_now(i).time_since_epoch().count(), first);
+  QKV_ASSERT(boot.is_ok());
+  n.incarnations.insert(boot->incarnation);
+  node::HostConfig config;
+  config.node.node_id = n.id;
+  config.node.n = config_.n;
+  config.node.generation = boot->generation;
+  // Default quorums (requests here always name theirs) must fit a small n.
+  config.node.r = std::min(config.node.r, config_.n);
+  config.node.w = std::min(config.node.w, config_.n);
+  config.node.request_timeout = config_.request_timeout;
+  const bool aae_only = config_.repair == SimConfig::Repair::kAntiEntropy;
+  config.node.anti_entropy.segments = 16;  // a few keys per partition: most segments empty
+  config.node.anti_entropy.exchange_interval = aae_only ? Duration(500) : Duration(2000);
+  config.node.anti_entropy.exchange_timeout = Duration(2000);
+  // A lost transfer batch is asked again after 2 s, not qkvd's 10 s: under the simulation's
+  // fault rates a transition would otherwise take minutes.
+  config.node.transfer.request_timeout = Duration(2000);
+  config.hinted_handoff = !aae_only;
   // Gossip addresses are node ids; the configured members are the seeds.
-  gossip::GossipConfig gossip_config;
-  gossip_config.interval = kGossipInterval;
+  config.gossip.interval = kGossipInterval;
   for (const auto& id : initial_members_) {
-    if (id != n.id) gossip_config.seeds.push_back(id);
+    if (id != n.id) config.gossip.seeds.push_back(id);
   }
-  gossip::NodeState self;
-  self.id = n.id;
-  self.generation = *generation;
-  self.version = 1;
-  self.peer_address = n.id;
-  self.client_address = n.id;
-  self.status = ring.version != 0 ? gossip::Status::kNormal : gossip::Status::kJoining;
-  n.membership = std::make_unique<node::Membership>(
-      std::move(gossip_config), std::move(self), std::move(ring),
-      incarnation->incarnation ^ *generation, *n.core, *n.storage, n.handoff.get(), *n.clock);
-  n.membership->set_on_ring_issued(
+  config.self = node::initial_self(n.id, boot->generation, n.id, n.id, "", boot->ring.version != 0);
+  n.host = std::make_unique<node::NodeHost>(
+      std::move(config), *boot, *n.storage, *n.transport, *n.clock,
+      [this, i] { return static_cast<int64_t>(node_now(i).time_since_epoch().count()); });
+  QKV_ASSERT(n.host->open().is_ok());
+  trace(fmt::format("start {} incarnation={} generation={}", n.id, boot->incarnation,
+                    boot->generation));
+  n.host->membership().set_on_ring_issued(
       [this, i](const gossip::RingState& issued) { on_ring_issued(i, issued); });
   trace_membership(i);
   after(kTick, [this, i, life = n.life] { tick(i, life); });
@@ -207,27 +189,26 @@ void Simulation::start_node(int i) {
 void Simulation::tick(int i, uint64_t life) {
   SimNode& n = nodes_[i];
   n.storage->write_back(clock_.now());
-  if (n.life != life || !n.core) return;
-  n.core->on_tick(node_now(i));
-  send_gossip(i, n.membership->on_tick());
+  if (n.life != life || !n.host) return;
+  send_gossip(i, n.host->on_tick());
   trace_membership(i);
-  if (n.membership->exit_due()) return exit_node(i);
+  if (n.host->membership().exit_due()) return exit_node(i);
   after(kTick, [this, i, life] { tick(i, life); });
 }
 
 void Simulation::batch(int i) {
   SimNode& n = nodes_[i];
-  if (n.core->batch_open()) return;
-  n.core->begin_batch();
+  if (n.host->node().batch_open()) return;
+  n.host->node().begin_batch();
   after(between(0, 2), [this, i, life = n.life] {
     SimNode& node = nodes_[i];
-    if (node.life != life || !node.core) return;  // crashed with the batch open
-    node.core->commit_batch();
+    if (node.life != life || !node.host) return;  // crashed with the batch open
+    node.host->node().commit_batch();
   });
 }
 
 void Simulation::trace_membership(int i) {
-  for (const auto& line : nodes_[i].membership->take_log_lines()) {
+  for (const auto& line : nodes_[i].host->membership().take_log_lines()) {
     const std::string text = nodes_[i].id + " " + line.text;
     if (line.text.starts_with("event=ring_") || line.text.starts_with("event=node_removed")) {
       trace_ring(text);
@@ -239,10 +220,10 @@ void Simulation::trace_membership(int i) {
 
 void Simulation::links_break(int i) {
   for (int j = 0; j < static_cast<int>(nodes_.size()); ++j) {
-    if (j == i || !nodes_[j].core || blocked_.count({i, j})) continue;
+    if (j == i || !nodes_[j].host || blocked_.count({i, j})) continue;
     after(between(1, 5), [this, i, j, life = nodes_[j].life] {
-      if (nodes_[j].life != life || !nodes_[j].core) return;
-      nodes_[j].membership->convict(nodes_[i].id);
+      if (nodes_[j].life != life || !nodes_[j].host) return;
+      nodes_[j].host->on_peer_unreachable(nodes_[i].id, /*never_sent=*/false);
       trace_membership(j);
     });
   }
@@ -251,9 +232,7 @@ void Simulation::links_break(int i) {
 void Simulation::crash(int i, bool machine, bool wipe) {
   SimNode& n = nodes_[i];
   end_life(n);
-  n.membership.reset();
-  n.core.reset();
-  n.handoff.reset();
+  n.host.reset();
   ++n.life;
   std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
   // The saved ring and the gossip generation go with the disk.
@@ -269,9 +248,7 @@ void Simulation::crash(int i, bool machine, bool wipe) {
 void Simulation::exit_node(int i) {
   SimNode& n = nodes_[i];
   end_life(n);
-  n.membership.reset();
-  n.core.reset();
-  n.handoff.reset();
+  n.host.reset();
   ++n.life;
   n.removed = true;
   ++removed_count_;
@@ -280,9 +257,9 @@ void Simulation::exit_node(int i) {
 }
 
 void Simulation::end_life(SimNode& n) {
-  if (!n.core) return;
-  keys_received_ += n.core->transfer().counters().keys_received;
-  ranges_dropped_ += n.core->counters().ranges_dropped;
+  if (!n.host) return;
+  keys_received_ += n.host->node().transfer().counters().keys_received;
+  ranges_dropped_ += n.host->node().counters().ranges_dropped;
 }
 
 }  // namespace qkv::sim::detail

@@ -23,6 +23,7 @@
 
 #include "gossip/node_state.h"
 #include "node/claimant.h"
+#include "node/host.h"
 #include "node/membership.h"
 #include "node/node.h"
 #include "ring/ring.h"
@@ -98,11 +99,10 @@ class Simulation {
     NodeId id;
     std::unique_ptr<SimStorage> storage;
     std::unique_ptr<SimTransport> transport;
-    std::unique_ptr<handoff::HintedHandoff> handoff;  // per process: reloads hints at start
-    std::unique_ptr<node::Node> core;                 // null while down
-    // Gossip, failure detection, the ring's life and the claimant, as qkvd runs them
-    // (node/membership.h); per process, like the core.
-    std::unique_ptr<node::Membership> membership;
+    // The process: the node core, its membership (gossip, failure detection, the ring's
+    // life, the claimant) and its hints, wired as qkvd wires them (node/host.h). Null while
+    // down; a restart builds a new one (hints reload from storage).
+    std::unique_ptr<node::NodeHost> host;
     std::unique_ptr<NodeClock> clock;
     Duration skew{0};
     uint64_t life = 0;  // bumped at every crash: messages to an older life are lost
@@ -211,8 +211,8 @@ class Simulation {
   gossip::RingState newest_ring() const;
   // Marked removed, waiting its three gossip rounds before it exits.
   bool exiting(int i) const {
-    const auto& m = nodes_[i].membership;
-    return m && m->gossip().self().status == gossip::Status::kRemoved;
+    const auto& h = nodes_[i].host;
+    return h && h->membership().gossip().self().status == gossip::Status::kRemoved;
   }
   // Every ring a claimant issues (the Membership's observer).
   void on_ring_issued(int by, const gossip::RingState& ring);

@@ -1,0 +1,87 @@
+#include "node/host.h"
+
+#include <algorithm>
+
+#include "node/incarnation.h"
+#include "ring/ring.h"
+
+namespace qkv::node {
+
+Result<Boot> boot(storage::Storage& storage, const std::function<uint64_t()>& random,
+                  int64_t wall_ms, const gossip::RingState& first_ring) {
+  Boot out;
+  auto incarnation = open_incarnation(storage, random);
+  if (!incarnation) return incarnation.status();
+  out.incarnation = incarnation->incarnation;
+  out.after_unclean = incarnation->after_unclean;
+  auto generation = next_generation(storage, wall_ms);
+  if (!generation) return generation.status();
+  out.generation = *generation;
+  auto saved = load_saved_ring(storage);
+  if (!saved) return saved.status();
+  out.ring_saved = saved->version != 0;
+  out.ring = out.ring_saved ? std::move(saved).value() : first_ring;
+  return out;
+}
+
+Result<gossip::RingState> first_ring(std::vector<NodeId> members, uint32_t partitions, uint32_t n) {
+  if (members.empty()) return Status::invalid_argument("the first ring needs members");
+  NodeId claimant = *std::min_element(members.begin(), members.end());
+  auto ring = ring::Ring::claim(std::move(members), partitions, n);
+  if (!ring) return ring.status();
+  return gossip::RingState{1, n, ring->owners(), {}, std::move(claimant)};
+}
+
+gossip::NodeState initial_self(const NodeId& id, uint64_t generation, std::string peer_address,
+                               std::string client_address, std::string zone, bool has_ring) {
+  gossip::NodeState state;
+  state.id = id;
+  state.generation = generation;
+  state.version = 1;
+  state.peer_address = std::move(peer_address);
+  state.client_address = std::move(client_address);
+  state.zone = std::move(zone);
+  // A node that knows the ring serves; one joining from seeds waits to learn it.
+  state.status = has_ring ? gossip::Status::kNormal : gossip::Status::kJoining;
+  return state;
+}
+
+NodeHost::NodeHost(HostConfig config, const Boot& boot, storage::Storage& storage,
+                   Transport& transport, const Clock& clock, std::function<int64_t()> unix_ms)
+    : clock_(clock),
+      transport_(transport),
+      handoff_(config.handoff, storage),
+      node_(config.node, nullptr, storage, transport,
+            causal::Actor{config.node.node_id, boot.incarnation}, clock.now(),
+            config.hinted_handoff ? &handoff_ : nullptr, std::move(unix_ms)),
+      membership_(std::move(config.gossip), std::move(config.self), boot.ring,
+                  boot.incarnation ^ boot.generation, node_, storage, &handoff_, clock) {}
+
+std::vector<gossip::Outgoing> NodeHost::on_tick() {
+  node_.on_tick(clock_.now());
+  return membership_.on_tick();
+}
+
+std::vector<gossip::Outgoing> NodeHost::on_peer_message(PeerMessage message) {
+  if (auto* g = std::get_if<Gossip>(&message.body)) return membership_.on_gossip(g->message);
+  node_.on_peer_message(std::move(message), clock_.now());
+  return {};
+}
+
+void NodeHost::on_client_request(ClientId client, proto::ClientRequest request) {
+  if (std::holds_alternative<proto::MembersRequest>(request.op)) {
+    return transport_.reply(client, proto::ClientResponse{request.request_id, Status::ok(),
+                                                          membership_.members_response()});
+  }
+  if (const auto* admin = std::get_if<proto::RingAdminRequest>(&request.op)) {
+    return transport_.reply(client, membership_.ring_admin(request.request_id, *admin));
+  }
+  node_.on_client_request(client, std::move(request), clock_.now());
+}
+
+void NodeHost::on_peer_unreachable(const NodeId& peer, bool never_sent) {
+  membership_.convict(peer);
+  if (never_sent) node_.on_peer_unreachable(peer, clock_.now());
+}
+
+}  // namespace qkv::node
