@@ -50,16 +50,15 @@ Status AntiEntropyConfig::validate() const {
 }
 
 AntiEntropy::AntiEntropy(AntiEntropyConfig config, NodeId self, uint32_t n,
-                         storage::Storage& storage, Transport& transport, Load load, Merge merge,
-                         std::function<uint64_t()> next_id, uint64_t seed)
+                         storage::Storage& storage, Transport& transport, Replica& replica,
+                         InFlight& ids, uint64_t seed)
     : config_(std::move(config)),
       self_(std::move(self)),
       n_(n),
       storage_(storage),
       transport_(transport),
-      load_(std::move(load)),
-      merge_(std::move(merge)),
-      next_id_(std::move(next_id)),
+      replica_(replica),
+      ids_(ids),
       random_(seed) {
   QKV_ASSERT(config_.validate().is_ok());
   budget_bytes_ = static_cast<double>(config_.bytes_per_second_max);

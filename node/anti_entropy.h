@@ -38,7 +38,9 @@
 #include "antientropy/merkle_tree.h"
 #include "common/clock.h"
 #include "node/anti_entropy_config.h"
+#include "node/in_flight.h"
 #include "node/node_transport.h"
+#include "node/replica.h"
 #include "node/storage/storage.h"
 #include "proto/client_api.h"
 #include "ring/ring.h"
@@ -57,16 +59,12 @@ struct AntiEntropyCounters {
 
 class AntiEntropy {
  public:
-  // The node's write path and state reads, which see staged (group-commit) writes.
-  using Load =
-      std::function<Result<std::optional<causal::SiblingSet>>(ring::Token, const std::string&)>;
-  using Merge = std::function<Status(ring::Token, const std::string&, const causal::SiblingSet&)>;
-
-  // REQUIRES: config.validate() is ok; storage and transport outlive this. `seed` seeds
-  // the jitter (the simulation passes its own; qkvd the incarnation).
+  // States are read and repairs joined through the node's write path (`replica`: reads
+  // see staged group-commit writes); request ids come from `ids`.
+  // REQUIRES: config.validate() is ok; storage, transport, replica and ids outlive this.
+  // `seed` seeds the jitter (the simulation passes its own; qkvd the incarnation).
   AntiEntropy(AntiEntropyConfig config, NodeId self, uint32_t n, storage::Storage& storage,
-              Transport& transport, Load load, Merge merge, std::function<uint64_t()> next_id,
-              uint64_t seed);
+              Transport& transport, Replica& replica, InFlight& ids, uint64_t seed);
 
   // The partitions this node is a primary of follow the ring; trees of partitions it no
   // longer replicates are dropped, new ones are built. During a ring transition (`next`
@@ -197,9 +195,8 @@ class AntiEntropy {
   uint32_t n_;
   storage::Storage& storage_;
   Transport& transport_;
-  Load load_;
-  Merge merge_;
-  std::function<uint64_t()> next_id_;
+  Replica& replica_;
+  InFlight& ids_;
   std::function<bool(const NodeId&)> is_up_;
   std::shared_ptr<const ring::Ring> ring_;
   std::shared_ptr<const ring::Ring> next_;  // a transition's next ring, or null

@@ -41,7 +41,7 @@ Duration AntiEntropy::jittered(Duration d) {
 }
 
 void AntiEntropy::start(uint32_t partition, const NodeId& peer, bool repair, TimePoint now) {
-  uint64_t id = next_id_();
+  uint64_t id = ids_.next_id();
   Exchange ex;
   ex.partition = partition;
   ex.peer = peer;
@@ -53,7 +53,7 @@ void AntiEntropy::start(uint32_t partition, const NodeId& peer, bool repair, Tim
 }
 
 void AntiEntropy::step(Exchange& ex, PeerBody body, TimePoint now) {
-  ex.request_id = next_id_();
+  ex.request_id = ids_.next_id();
   ex.to_send = PeerMessage{self_, ex.request_id, std::move(body)};
   ex.step_deadline = now + config_.exchange_timeout;
 }
@@ -199,7 +199,7 @@ void AntiEntropy::answer_keys(const PeerMessage& message, const KeysRequest& req
     uint64_t bytes = 0;
     for (const std::string& key : req.keys) {
       if (reply.keys_included > 0 && bytes >= config_.reply_bytes_max) break;
-      auto state = load_(ring::token_of(key), key);
+      auto state = replica_.load(ring::token_of(key), key);
       if (!state) {
         reply.status = state.status();
         reply.states.clear();
@@ -306,7 +306,7 @@ void AntiEntropy::on_keys_reply(uint64_t id, Exchange& ex, const KeysReply& repl
           unix_ms);
     }
     ring::Token token = ring::token_of(remote.key);
-    auto local = load_(token, remote.key);
+    auto local = replica_.load(token, remote.key);
     if (!local) return finish(id, local.status(), unix_ms);
     if (!local.value() && !remote.state) continue;
     causal::SiblingSet joined = local.value() && remote.state
@@ -314,13 +314,14 @@ void AntiEntropy::on_keys_reply(uint64_t id, Exchange& ex, const KeysReply& repl
                                     : (local.value() ? *local.value() : *remote.state);
     bool repaired = false;
     if (!local.value() || joined != *local.value()) {
-      if (Status s = merge_(token, remote.key, joined); !s.is_ok()) return finish(id, s, unix_ms);
+      if (Status s = replica_.merge(token, remote.key, joined); !s.is_ok())
+        return finish(id, s, unix_ms);
       repaired = true;
     }
     if (!remote.state || joined != *remote.state) {
       uint64_t bytes = 0;
       Status sent = send_now(
-          ex.peer, PeerMessage{self_, next_id_(), ReplicaWrite{remote.key, joined, {}}}, bytes);
+          ex.peer, PeerMessage{self_, ids_.next_id(), ReplicaWrite{remote.key, joined, {}}}, bytes);
       if (!sent.is_ok()) return finish(id, sent, unix_ms);
       ex.bytes_sent += bytes;
       if (ex.repair) repair_.bytes_sent += bytes;

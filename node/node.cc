@@ -24,20 +24,12 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
                    [this](ring::Token token, std::optional<antientropy::Hash128> before,
                           antientropy::Hash128 after) { aae_.on_write(token, before, after); },
                    [this] { transfer_.on_commit_failed(); }}),
-      aae_(
-          config_.anti_entropy, config_.node_id, config_.n, storage, transport,
-          [this](ring::Token token, const std::string& key) { return replica_.load(token, key); },
-          [this](ring::Token token, const std::string& key, const causal::SiblingSet& state) {
-            return replica_.merge(token, key, state);
-          },
-          [this] { return in_flight_.next_id(); }, actor_.incarnation),
+      aae_(config_.anti_entropy, config_.node_id, config_.n, storage, transport, replica_,
+           in_flight_, actor_.incarnation),
       transfer_(
-          config_.transfer, config_.node_id, config_.n, storage, transport,
-          [this](ring::Token token, const std::string& key, const causal::SiblingSet& state) {
-            return replica_.merge(token, key, state);
-          },
+          config_.transfer, config_.node_id, config_.n, storage, transport, replica_,
           [this](uint32_t partition) { return !aae_.enabled() || aae_.tree(partition) != nullptr; },
-          [this] { return in_flight_.next_id(); }),
+          in_flight_),
       puts_(config_, actor_, transport, in_flight_, replier_, replica_, held_, liveness_, handoff,
             counters_, unix_ms_),
       gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_),

@@ -41,16 +41,16 @@ Status TransferConfig::validate() const {
 }
 
 OwnershipTransfer::OwnershipTransfer(TransferConfig config, NodeId self, uint32_t n,
-                                     storage::Storage& storage, Transport& transport, Merge merge,
-                                     TreeReady tree_ready, std::function<uint64_t()> next_id)
+                                     storage::Storage& storage, Transport& transport,
+                                     Replica& replica, TreeReady tree_ready, InFlight& ids)
     : config_(config),
       self_(std::move(self)),
       n_(n),
       storage_(storage),
       transport_(transport),
-      merge_(std::move(merge)),
+      replica_(replica),
       tree_ready_(std::move(tree_ready)),
-      next_id_(std::move(next_id)) {
+      ids_(ids) {
   QKV_ASSERT(config_.validate().is_ok());
   budget_bytes_ = static_cast<double>(config_.bytes_per_second_max);
 }
@@ -144,7 +144,7 @@ void OwnershipTransfer::on_tick(TimePoint now) {
         break;
       }
     }
-    uint64_t id = next_id_();
+    uint64_t id = ids_.next_id();
     TransferRequest request{p, version_, in.cursor, config_.batch_bytes_max};
     Status sent = transport_.send(in.sources[in.source], PeerMessage{self_, id, request});
     if (!sent.is_ok()) {
@@ -247,7 +247,7 @@ void OwnershipTransfer::on_reply(const PeerMessage& message, const TransferReply
   uint64_t bytes = 0;
   for (const KeyState& ks : reply.states) {
     ring::Token token = ring::token_of(ks.key);
-    if (Status s = merge_(token, ks.key, *ks.state); !s.is_ok()) {
+    if (Status s = replica_.merge(token, ks.key, *ks.state); !s.is_ok()) {
       // The cursor stays before this state: the next batch starts from it.
       in.retry_at = now + config_.retry_interval;
       return;

@@ -48,7 +48,9 @@
 
 #include "causal/sibling_set.h"
 #include "common/clock.h"
+#include "node/in_flight.h"
 #include "node/node_transport.h"
+#include "node/replica.h"
 #include "node/storage/storage.h"
 #include "node/transfer_config.h"
 #include "ring/claim.h"
@@ -77,15 +79,14 @@ struct InboundTransfer {
 
 class OwnershipTransfer {
  public:
-  // Joins a received state into the node's copy through its write path.
-  using Merge = std::function<Status(ring::Token, const std::string&, const causal::SiblingSet&)>;
   // True when the node's Merkle tree of the partition is built (or anti-entropy is off).
   using TreeReady = std::function<bool(uint32_t partition)>;
 
-  // REQUIRES: config.validate() is ok; storage and transport outlive this.
+  // Received states are joined into the node's copy through its write path (`replica`);
+  // request ids come from `ids`.
+  // REQUIRES: config.validate() is ok; storage, transport, replica and ids outlive this.
   OwnershipTransfer(TransferConfig config, NodeId self, uint32_t n, storage::Storage& storage,
-                    Transport& transport, Merge merge, TreeReady tree_ready,
-                    std::function<uint64_t()> next_id);
+                    Transport& transport, Replica& replica, TreeReady tree_ready, InFlight& ids);
 
   // The ring of version `version`; `next` non-null during a transition. A new transition
   // (or none) ends the pulls of the previous one; the same one under a new version (a
@@ -134,9 +135,9 @@ class OwnershipTransfer {
   uint32_t n_;
   storage::Storage& storage_;
   Transport& transport_;
-  Merge merge_;
+  Replica& replica_;
   TreeReady tree_ready_;
-  std::function<uint64_t()> next_id_;
+  InFlight& ids_;
   std::function<bool(const NodeId&)> is_up_;
   std::shared_ptr<const ring::Ring> current_;
   std::shared_ptr<const ring::Ring> next_;
