@@ -10,6 +10,10 @@ Each repetition runs, in alternating order:
 Workload A for redis is the 50/50 mix of its GET and SET runs (time per op is the mean of
 the two), workload W its SET run. The medians of the repetitions and the qkv/redis ratios
 are printed; --json writes everything to a file.
+
+--baseline BUILD also runs a second qkv build (e.g. the commit before a change) in every
+repetition, in rotating order with the others, and prints its figures and the ratio of
+the build under test to it: the before/after of a change, measured side by side.
 """
 import argparse
 import json
@@ -160,6 +164,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--baseline", help="another qkv build directory to run side by side")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--keys", type=int, default=100_000)
@@ -175,21 +180,27 @@ def main():
     for tool in ("redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"compare: {tool} is missing (apt-get install redis-server redis-tools)")
-    for binary in ("node/qkvd", "bench/qkv-bench"):
-        if not os.access(os.path.join(args.build, binary), os.X_OK):
-            sys.exit(f"compare: {args.build}/{binary} is missing: run scripts/test (or "
-                     "scripts/build) first")
+    for build in [args.build] + ([args.baseline] if args.baseline else []):
+        for binary in ("node/qkvd", "bench/qkv-bench"):
+            if not os.access(os.path.join(build, binary), os.X_OK):
+                sys.exit(f"compare: {build}/{binary} is missing: run scripts/test (or "
+                         "scripts/build) first")
 
     machine = {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()}
     runs = []
     with tempfile.TemporaryDirectory(prefix="qkv-compare-") as workdir:
+        systems = ["qkv", "redis"] + (["baseline"] if args.baseline else [])
         for i in range(args.repeat):
-            order = ["qkv", "redis"] if i % 2 == 0 else ["redis", "qkv"]
+            # Rotate the order, so no system always runs first (or after the same one).
+            order = systems[i % len(systems):] + systems[:i % len(systems)]
             run = {}
             for system in order:
                 log(f"repetition {i + 1}/{args.repeat}: {system}")
-                run[system] = (run_qkv(args.build, args, workdir) if system == "qkv"
-                               else run_redis(args, workdir))
+                if system == "redis":
+                    run[system] = run_redis(args, workdir)
+                else:
+                    run[system] = run_qkv(args.baseline if system == "baseline" else args.build,
+                                          args, workdir)
             runs.append(run)
     machine["loadavg_after"] = os.getloadavg()
 
@@ -209,7 +220,19 @@ def main():
         summary[workload] = {"qkv_ops_per_sec": q, "qkv_p99_ms": qp, "redis_ops_per_sec": r,
                              "redis_p99_ms": rp, "ratio": q / r}
         print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{r:>13.0f}{rp:>14.2f}{q / r:>11.2f}")
-    errors = sum(r["qkv"][w]["errors"] for r in runs for w in ("A", "W"))
+    if args.baseline:
+        print(f"\nbaseline qkv build: {args.baseline}")
+        print(f"{'workload':<10}{'qkv ops/s':>12}{'qkv p99 ms':>12}{'base ops/s':>13}"
+              f"{'base p99 ms':>14}{'qkv/base':>11}")
+        for workload in ("A", "W"):
+            q, b = median("qkv", workload, "ops_per_sec"), median("baseline", workload,
+                                                                   "ops_per_sec")
+            qp, bp = median("qkv", workload, "p99_ms"), median("baseline", workload, "p99_ms")
+            summary[workload].update({"baseline_ops_per_sec": b, "baseline_p99_ms": bp,
+                                      "ratio_to_baseline": q / b})
+            print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{b:>13.0f}{bp:>14.2f}{q / b:>11.2f}")
+    errors = sum(r[system][w]["errors"] for r in runs for system in r if system != "redis"
+                 for w in ("A", "W"))
     print(f"\nqkv errors: {errors}")
     if args.json:
         with open(args.json, "w") as f:

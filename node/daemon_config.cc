@@ -60,6 +60,17 @@ Status read_address(const toml::table& table, const char* key, const std::string
   return Status::ok();
 }
 
+Status read_bool(const toml::table& table, const char* key, const std::string& where, bool& out) {
+  const toml::node* n = table.get(key);
+  if (!n) return Status::ok();
+  if (!n->is_boolean()) {
+    return Status::invalid_argument(
+        fmt::format("config key '{}{}' must be true or false", where, key));
+  }
+  out = n->as_boolean()->get();
+  return Status::ok();
+}
+
 Status read_members(const toml::table& cluster, DaemonConfig& config) {
   const toml::node* node = cluster.get("members");
   if (!node) return Status::ok();
@@ -80,6 +91,135 @@ Status read_members(const toml::table& cluster, DaemonConfig& config) {
     }
     config.members.push_back(std::move(m));
   }
+  return Status::ok();
+}
+
+Status read_cluster(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(t, {"n", "r", "w", "partitions", "members", "seeds"}, "cluster."));
+  if (const toml::node* seeds = t.get("seeds")) {
+    const toml::array* array = seeds->as_array();
+    if (!array) return Status::invalid_argument("config key 'cluster.seeds' must be an array");
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      auto text = array->get(i)->value<std::string>();
+      if (!text) return Status::invalid_argument("config key 'cluster.seeds' holds strings");
+      auto hp = parse_host_port(*text, fmt::format("cluster.seeds[{}]", i));
+      if (!hp) return hp.status();
+      c.seeds.push_back(*hp);
+    }
+  }
+  QKV_RETURN_IF_ERROR(read_int(t, "n", "cluster.", c.node.n));
+  QKV_RETURN_IF_ERROR(read_int(t, "r", "cluster.", c.node.r));
+  QKV_RETURN_IF_ERROR(read_int(t, "w", "cluster.", c.node.w));
+  QKV_RETURN_IF_ERROR(read_int(t, "partitions", "cluster.", c.partitions));
+  QKV_RETURN_IF_ERROR(read_members(t, c));
+  return Status::ok();
+}
+
+Status read_timeouts(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(
+      t,
+      {"request_timeout_ms", "request_timeout_max_ms", "connect_timeout_ms", "shutdown_drain_ms"},
+      "timeouts."));
+  uint32_t request = c.node.request_timeout.count(), max = c.node.request_timeout_max.count(),
+           drain = c.shutdown_drain.count();
+  QKV_RETURN_IF_ERROR(read_int(t, "request_timeout_ms", "timeouts.", request));
+  QKV_RETURN_IF_ERROR(read_int(t, "request_timeout_max_ms", "timeouts.", max));
+  QKV_RETURN_IF_ERROR(read_int(t, "connect_timeout_ms", "timeouts.", c.connect_timeout_ms));
+  QKV_RETURN_IF_ERROR(read_int(t, "shutdown_drain_ms", "timeouts.", drain));
+  c.node.request_timeout = Duration(request);
+  c.node.request_timeout_max = Duration(max);
+  c.shutdown_drain = Duration(drain);
+  return Status::ok();
+}
+
+Status read_limits(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(t,
+                                 {"key_bytes_max", "value_bytes_max", "frame_bytes_max",
+                                  "context_bytes_max", "send_queue_bytes_max"},
+                                 "limits."));
+  QKV_RETURN_IF_ERROR(read_int(t, "key_bytes_max", "limits.", c.node.limits.key_bytes_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "value_bytes_max", "limits.", c.node.limits.value_bytes_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "frame_bytes_max", "limits.", c.node.limits.frame_bytes_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "context_bytes_max", "limits.", c.node.limits.context_bytes_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "send_queue_bytes_max", "limits.", c.send_queue_bytes_max));
+  return Status::ok();
+}
+
+Status read_storage(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(t, {"sync_writes", "block_cache_bytes"}, "storage."));
+  QKV_RETURN_IF_ERROR(read_bool(t, "sync_writes", "storage.", c.sync_writes));
+  QKV_RETURN_IF_ERROR(read_int(t, "block_cache_bytes", "storage.", c.block_cache_bytes));
+  return Status::ok();
+}
+
+Status read_gossip(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(t, {"interval_ms", "phi_convict"}, "gossip."));
+  uint32_t interval = c.gossip_interval.count();
+  QKV_RETURN_IF_ERROR(read_int(t, "interval_ms", "gossip.", interval));
+  c.gossip_interval = Duration(interval);
+  if (const toml::node* n = t.get("phi_convict")) {
+    auto v = n->value<double>();
+    if (!v) return Status::invalid_argument("config key 'gossip.phi_convict' must be a number");
+    c.phi_convict = *v;
+  }
+  return Status::ok();
+}
+
+Status read_handoff(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(
+      t, {"enabled", "hint_age_max_ms", "hint_bytes_max", "hints_per_second_max"}, "handoff."));
+  QKV_RETURN_IF_ERROR(read_bool(t, "enabled", "handoff.", c.hinted_handoff));
+  uint64_t age = c.hint_age_max.count();
+  QKV_RETURN_IF_ERROR(read_int(t, "hint_age_max_ms", "handoff.", age));
+  c.hint_age_max = Duration(age);
+  QKV_RETURN_IF_ERROR(read_int(t, "hint_bytes_max", "handoff.", c.hint_bytes_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "hints_per_second_max", "handoff.", c.hints_per_second_max));
+  return Status::ok();
+}
+
+Status read_anti_entropy(const toml::table& t, DaemonConfig& c) {
+  node::AntiEntropyConfig& a = c.node.anti_entropy;
+  QKV_RETURN_IF_ERROR(
+      check_keys(t,
+                 {"enabled", "segments", "exchange_interval_ms", "rebuild_interval_ms",
+                  "concurrent_exchanges_max", "bytes_per_second_max", "exchange_timeout_ms"},
+                 "anti_entropy."));
+  QKV_RETURN_IF_ERROR(read_bool(t, "enabled", "anti_entropy.", a.enabled));
+  QKV_RETURN_IF_ERROR(read_int(t, "segments", "anti_entropy.", a.segments));
+  for (auto [key, target] : {std::pair{"exchange_interval_ms", &a.exchange_interval},
+                             std::pair{"rebuild_interval_ms", &a.rebuild_interval},
+                             std::pair{"exchange_timeout_ms", &a.exchange_timeout}}) {
+    uint64_t ms = target->count();
+    QKV_RETURN_IF_ERROR(read_int(t, key, "anti_entropy.", ms));
+    *target = Duration(ms);
+  }
+  QKV_RETURN_IF_ERROR(
+      read_int(t, "concurrent_exchanges_max", "anti_entropy.", a.concurrent_exchanges_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "bytes_per_second_max", "anti_entropy.", a.bytes_per_second_max));
+  return Status::ok();
+}
+
+Status read_transfer(const toml::table& t, DaemonConfig& c) {
+  node::TransferConfig& x = c.node.transfer;
+  QKV_RETURN_IF_ERROR(check_keys(t,
+                                 {"concurrent_max", "bytes_per_second_max", "batch_bytes_max",
+                                  "request_timeout_ms", "retry_interval_ms"},
+                                 "transfer."));
+  QKV_RETURN_IF_ERROR(read_int(t, "concurrent_max", "transfer.", x.concurrent_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "bytes_per_second_max", "transfer.", x.bytes_per_second_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "batch_bytes_max", "transfer.", x.batch_bytes_max));
+  for (auto [key, target] : {std::pair{"request_timeout_ms", &x.request_timeout},
+                             std::pair{"retry_interval_ms", &x.retry_interval}}) {
+    uint64_t ms = target->count();
+    QKV_RETURN_IF_ERROR(read_int(t, key, "transfer.", ms));
+    *target = Duration(ms);
+  }
+  return Status::ok();
+}
+
+Status read_log(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(t, {"level"}, "log."));
+  QKV_RETURN_IF_ERROR(read_string(t, "level", "log.", c.log_level));
   return Status::ok();
 }
 
@@ -115,134 +255,17 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     auto t = table(name);
     if (!t) return t.status();
   }
-  if (const toml::table* t = *table("cluster")) {
-    QKV_RETURN_IF_ERROR(
-        check_keys(*t, {"n", "r", "w", "partitions", "members", "seeds"}, "cluster."));
-    if (const toml::node* seeds = t->get("seeds")) {
-      const toml::array* array = seeds->as_array();
-      if (!array) return Status::invalid_argument("config key 'cluster.seeds' must be an array");
-      for (std::size_t i = 0; i < array->size(); ++i) {
-        auto text = array->get(i)->value<std::string>();
-        if (!text) return Status::invalid_argument("config key 'cluster.seeds' holds strings");
-        auto hp = parse_host_port(*text, fmt::format("cluster.seeds[{}]", i));
-        if (!hp) return hp.status();
-        c.seeds.push_back(*hp);
-      }
-    }
-    QKV_RETURN_IF_ERROR(read_int(*t, "n", "cluster.", c.node.n));
-    QKV_RETURN_IF_ERROR(read_int(*t, "r", "cluster.", c.node.r));
-    QKV_RETURN_IF_ERROR(read_int(*t, "w", "cluster.", c.node.w));
-    QKV_RETURN_IF_ERROR(read_int(*t, "partitions", "cluster.", c.partitions));
-    QKV_RETURN_IF_ERROR(read_members(*t, c));
-  }
-  if (const toml::table* t = *table("timeouts")) {
-    QKV_RETURN_IF_ERROR(check_keys(
-        *t,
-        {"request_timeout_ms", "request_timeout_max_ms", "connect_timeout_ms", "shutdown_drain_ms"},
-        "timeouts."));
-    uint32_t request = c.node.request_timeout.count(), max = c.node.request_timeout_max.count(),
-             drain = c.shutdown_drain.count();
-    QKV_RETURN_IF_ERROR(read_int(*t, "request_timeout_ms", "timeouts.", request));
-    QKV_RETURN_IF_ERROR(read_int(*t, "request_timeout_max_ms", "timeouts.", max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "connect_timeout_ms", "timeouts.", c.connect_timeout_ms));
-    QKV_RETURN_IF_ERROR(read_int(*t, "shutdown_drain_ms", "timeouts.", drain));
-    c.node.request_timeout = Duration(request);
-    c.node.request_timeout_max = Duration(max);
-    c.shutdown_drain = Duration(drain);
-  }
-  if (const toml::table* t = *table("limits")) {
-    QKV_RETURN_IF_ERROR(check_keys(*t,
-                                   {"key_bytes_max", "value_bytes_max", "frame_bytes_max",
-                                    "context_bytes_max", "send_queue_bytes_max"},
-                                   "limits."));
-    QKV_RETURN_IF_ERROR(read_int(*t, "key_bytes_max", "limits.", c.node.limits.key_bytes_max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "value_bytes_max", "limits.", c.node.limits.value_bytes_max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "frame_bytes_max", "limits.", c.node.limits.frame_bytes_max));
-    QKV_RETURN_IF_ERROR(
-        read_int(*t, "context_bytes_max", "limits.", c.node.limits.context_bytes_max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "send_queue_bytes_max", "limits.", c.send_queue_bytes_max));
-  }
-  if (const toml::table* t = *table("storage")) {
-    QKV_RETURN_IF_ERROR(check_keys(*t, {"sync_writes", "block_cache_bytes"}, "storage."));
-    if (const toml::node* n = t->get("sync_writes")) {
-      if (!n->is_boolean()) {
-        return Status::invalid_argument("config key 'storage.sync_writes' must be true or false");
-      }
-      c.sync_writes = n->as_boolean()->get();
-    }
-    QKV_RETURN_IF_ERROR(read_int(*t, "block_cache_bytes", "storage.", c.block_cache_bytes));
-  }
-  if (const toml::table* t = *table("gossip")) {
-    QKV_RETURN_IF_ERROR(check_keys(*t, {"interval_ms", "phi_convict"}, "gossip."));
-    uint32_t interval = c.gossip_interval.count();
-    QKV_RETURN_IF_ERROR(read_int(*t, "interval_ms", "gossip.", interval));
-    c.gossip_interval = Duration(interval);
-    if (const toml::node* n = t->get("phi_convict")) {
-      auto v = n->value<double>();
-      if (!v) return Status::invalid_argument("config key 'gossip.phi_convict' must be a number");
-      c.phi_convict = *v;
-    }
-  }
-  if (const toml::table* t = *table("handoff")) {
-    QKV_RETURN_IF_ERROR(check_keys(
-        *t, {"enabled", "hint_age_max_ms", "hint_bytes_max", "hints_per_second_max"}, "handoff."));
-    if (const toml::node* n = t->get("enabled")) {
-      if (!n->is_boolean()) {
-        return Status::invalid_argument("config key 'handoff.enabled' must be true or false");
-      }
-      c.hinted_handoff = n->as_boolean()->get();
-    }
-    uint64_t age = c.hint_age_max.count();
-    QKV_RETURN_IF_ERROR(read_int(*t, "hint_age_max_ms", "handoff.", age));
-    c.hint_age_max = Duration(age);
-    QKV_RETURN_IF_ERROR(read_int(*t, "hint_bytes_max", "handoff.", c.hint_bytes_max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "hints_per_second_max", "handoff.", c.hints_per_second_max));
-  }
-  if (const toml::table* t = *table("anti_entropy")) {
-    node::AntiEntropyConfig& a = c.node.anti_entropy;
-    QKV_RETURN_IF_ERROR(
-        check_keys(*t,
-                   {"enabled", "segments", "exchange_interval_ms", "rebuild_interval_ms",
-                    "concurrent_exchanges_max", "bytes_per_second_max", "exchange_timeout_ms"},
-                   "anti_entropy."));
-    if (const toml::node* n = t->get("enabled")) {
-      if (!n->is_boolean()) {
-        return Status::invalid_argument("config key 'anti_entropy.enabled' must be true or false");
-      }
-      a.enabled = n->as_boolean()->get();
-    }
-    QKV_RETURN_IF_ERROR(read_int(*t, "segments", "anti_entropy.", a.segments));
-    for (auto [key, target] : {std::pair{"exchange_interval_ms", &a.exchange_interval},
-                               std::pair{"rebuild_interval_ms", &a.rebuild_interval},
-                               std::pair{"exchange_timeout_ms", &a.exchange_timeout}}) {
-      uint64_t ms = target->count();
-      QKV_RETURN_IF_ERROR(read_int(*t, key, "anti_entropy.", ms));
-      *target = Duration(ms);
-    }
-    QKV_RETURN_IF_ERROR(
-        read_int(*t, "concurrent_exchanges_max", "anti_entropy.", a.concurrent_exchanges_max));
-    QKV_RETURN_IF_ERROR(
-        read_int(*t, "bytes_per_second_max", "anti_entropy.", a.bytes_per_second_max));
-  }
-  if (const toml::table* t = *table("transfer")) {
-    node::TransferConfig& x = c.node.transfer;
-    QKV_RETURN_IF_ERROR(check_keys(*t,
-                                   {"concurrent_max", "bytes_per_second_max", "batch_bytes_max",
-                                    "request_timeout_ms", "retry_interval_ms"},
-                                   "transfer."));
-    QKV_RETURN_IF_ERROR(read_int(*t, "concurrent_max", "transfer.", x.concurrent_max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "bytes_per_second_max", "transfer.", x.bytes_per_second_max));
-    QKV_RETURN_IF_ERROR(read_int(*t, "batch_bytes_max", "transfer.", x.batch_bytes_max));
-    for (auto [key, target] : {std::pair{"request_timeout_ms", &x.request_timeout},
-                               std::pair{"retry_interval_ms", &x.retry_interval}}) {
-      uint64_t ms = target->count();
-      QKV_RETURN_IF_ERROR(read_int(*t, key, "transfer.", ms));
-      *target = Duration(ms);
-    }
-  }
-  if (const toml::table* t = *table("log")) {
-    QKV_RETURN_IF_ERROR(check_keys(*t, {"level"}, "log."));
-    QKV_RETURN_IF_ERROR(read_string(*t, "level", "log.", c.log_level));
+  using Reader = Status (*)(const toml::table&, DaemonConfig&);
+  for (auto [name, read] : {std::pair<const char*, Reader>{"cluster", read_cluster},
+                            {"timeouts", read_timeouts},
+                            {"limits", read_limits},
+                            {"storage", read_storage},
+                            {"gossip", read_gossip},
+                            {"handoff", read_handoff},
+                            {"anti_entropy", read_anti_entropy},
+                            {"transfer", read_transfer},
+                            {"log", read_log}}) {
+    if (const toml::table* t = *table(name)) QKV_RETURN_IF_ERROR(read(*t, c));
   }
   return Status::ok();
 }

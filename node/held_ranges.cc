@@ -69,12 +69,14 @@ uint64_t HeldRanges::drop_ranges() {
   return dropped;
 }
 
-std::vector<NodeId> HeldRanges::receivers_of(ring::Token token) const {
+std::vector<NodeId> HeldRanges::receivers_of(ring::Token token,
+                                             const std::vector<NodeId>& primaries) const {
   if (!next_) return {};
-  std::vector<NodeId> now = ring_->preference_list(token, n_).primaries;
   std::vector<NodeId> out;
   for (NodeId& p : next_->preference_list(token, n_).primaries) {
-    if (std::find(now.begin(), now.end(), p) == now.end()) out.push_back(std::move(p));
+    if (std::find(primaries.begin(), primaries.end(), p) == primaries.end()) {
+      out.push_back(std::move(p));
+    }
   }
   return out;
 }

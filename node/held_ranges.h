@@ -43,9 +43,9 @@ class HeldRanges {
   // delete is tried again at the next call. REQUIRES: no write of theirs is staged.
   uint64_t drop_ranges();
 
-  // The key's primaries in the next ring that are not primaries now (none without a
-  // transition). REQUIRES: ring() non-null.
-  std::vector<NodeId> receivers_of(ring::Token token) const;
+  // The key's primaries in the next ring that are not among `primaries` (its primaries
+  // now); none without a transition.
+  std::vector<NodeId> receivers_of(ring::Token token, const std::vector<NodeId>& primaries) const;
   // True if this node is one of the key's primaries in the current ring. REQUIRES: ring().
   bool is_primary(ring::Token token) const;
   // True if this node takes writes for the key: a primary now (`primary`) or in the next

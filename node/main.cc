@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <optional>
 #include <random>
+#include <variant>
 
 #include "common/asio.h"
 #include "node/daemon_config.h"
+#include "node/host.h"
 #include "node/incarnation.h"
 #include "node/server.h"
 #include "node/storage/rocksdb_storage.h"
@@ -80,16 +82,10 @@ uint64_t random_incarnation() {
   return (uint64_t{device()} << 32) ^ device();
 }
 
-int run(DaemonConfig config) {
-  const std::string& self = config.node.node_id;
-  qkv::storage::RocksDbOptions storage_options;
-  storage_options.sync_writes = config.sync_writes;
-  storage_options.block_cache_bytes = config.block_cache_bytes;
-  auto storage = qkv::storage::RocksDbStorage::open(config.data_dir, storage_options);
-  if (!storage) {
-    spdlog::critical("event=storage_open_failed error=\"{}\"", storage.status().to_string());
-    return kExitFailed;
-  }
+// What this start reads from its disk (node/host.h boot: incarnation, generation, ring),
+// with qkvd's checks and log lines. Returns the boot, or the exit code.
+std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
+                                             qkv::storage::Storage& storage) {
   // The ring the last run applied wins; else the initial members define the first ring
   // (version 1, the smallest id its claimant); a node joining from seeds learns it by gossip.
   qkv::gossip::RingState configured_ring;
@@ -106,7 +102,7 @@ int run(DaemonConfig config) {
   const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-  auto boot = qkv::node::boot(**storage, random_incarnation, wall_ms, configured_ring);
+  auto boot = qkv::node::boot(storage, random_incarnation, wall_ms, configured_ring);
   if (!boot) {
     spdlog::critical("event=storage_failed error=\"{}\"", boot.status().to_string());
     return kExitFailed;
@@ -124,12 +120,72 @@ int run(DaemonConfig config) {
         boot->ring.owners.size(), config.partitions);
     return kExitBadConfig;
   }
-  config.node.generation = boot->generation;
+  return std::move(boot).value();
+}
+
+// Runs the server until a signal or its own leaving stops it, drained. Returns once the
+// io_context has no work left.
+void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Clock& clock) {
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::optional<qkv::TimePoint> drained_at;
+  auto stop = [&] {
+    server.shutdown([&] {
+      signals.cancel();
+      drained_at = clock.now();
+    });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("event=signal signal={} action=graceful_shutdown", signal);
+    stop();
+  });
+  // A node that has left the ring stops by itself (its data is gone, its hints delivered).
+  server.set_on_removed([&] {
+    spdlog::info("event=left_cluster action=graceful_shutdown");
+    stop();
+  });
+  // run() returns once no work is left. After the drain, closing connections linger briefly
+  // (close_linger_ms) so the last replies are read; never wait on them more than 3 s.
+  while (!io.stopped()) {
+    io.run_for(std::chrono::milliseconds(100));
+    if (drained_at && clock.now() - *drained_at > std::chrono::seconds(3)) io.stop();
+  }
+}
+
+// A clean stop: durable first, then the marker — a clean mark over unsynced writes would
+// let a crash-restart reuse dots (node/incarnation.h). Returns the exit code.
+int close_storage(qkv::storage::RocksDbStorage& storage, const std::string& self) {
+  Status flushed = storage.flush();
+  if (flushed.is_ok()) flushed = qkv::node::mark_clean_shutdown(storage);
+  Status closed = storage.close();
+  if (!flushed.is_ok() || !closed.is_ok()) {
+    spdlog::error("event=stop_unclean flush=\"{}\" close=\"{}\"", flushed.to_string(),
+                  closed.to_string());
+    return kExitFailed;
+  }
+  spdlog::info("event=stopped node={} clean=true", self);
+  return 0;
+}
+
+int run(DaemonConfig config) {
+  const std::string& self = config.node.node_id;
+  qkv::storage::RocksDbOptions storage_options;
+  storage_options.sync_writes = config.sync_writes;
+  storage_options.block_cache_bytes = config.block_cache_bytes;
+  auto storage = qkv::storage::RocksDbStorage::open(config.data_dir, storage_options);
+  if (!storage) {
+    spdlog::critical("event=storage_open_failed error=\"{}\"", storage.status().to_string());
+    return kExitFailed;
+  }
+  auto booted = boot_node(config, **storage);
+  if (const int* code = std::get_if<int>(&booted)) return *code;
+  const qkv::node::Boot& boot = std::get<qkv::node::Boot>(booted);
+  config.node.generation = boot.generation;
 
   boost::asio::io_context io;
   qkv::SystemClock clock;
-  auto server = std::make_unique<qkv::node::Server>(io, config, *boot, **storage, clock);
-  if (Status s = server->load_saved_trees(!boot->after_unclean); !s.is_ok()) {
+  auto server = std::make_unique<qkv::node::Server>(io, config, boot, **storage, clock);
+  if (Status s = server->load_saved_trees(!boot.after_unclean); !s.is_ok()) {
     spdlog::critical("event=storage_failed error=\"{}\"", s.to_string());
     return kExitFailed;
   }
@@ -141,52 +197,16 @@ int run(DaemonConfig config) {
       "event=ready node={} client={}:{} peer={}:{} data_dir={} incarnation={} generation={} n={} "
       "r={} w={} partitions={} members={} seeds={} sync_writes={} hinted_handoff={}",
       self, config.client_listen.host, server->client_port(), config.peer_listen.host,
-      server->peer_port(), config.data_dir, boot->incarnation, boot->generation, config.node.n,
+      server->peer_port(), config.data_dir, boot.incarnation, boot.generation, config.node.n,
       config.node.r, config.node.w, config.partitions, config.members.size(), config.seeds.size(),
       config.sync_writes, config.hinted_handoff);
-
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::optional<qkv::TimePoint> drained_at;
-  auto stop = [&] {
-    server->shutdown([&] {
-      signals.cancel();
-      drained_at = clock.now();
-    });
-  };
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("event=signal signal={} action=graceful_shutdown", signal);
-    stop();
-  });
-  // A node that has left the ring stops by itself (its data is gone, its hints delivered).
-  server->set_on_removed([&] {
-    spdlog::info("event=left_cluster action=graceful_shutdown");
-    stop();
-  });
-  // run() returns once no work is left. After the drain, closing connections linger briefly
-  // (close_linger_ms) so the last replies are read; never wait on them more than 3 s.
-  while (!io.stopped()) {
-    io.run_for(std::chrono::milliseconds(100));
-    if (drained_at && clock.now() - *drained_at > std::chrono::seconds(3)) io.stop();
-  }
+  serve(io, *server, clock);
   // Saved trees spare the next start its scans; a failure only costs them.
   if (Status s = server->save_trees(); !s.is_ok()) {
     spdlog::warn("event=aae_trees_not_saved error=\"{}\"", s.to_string());
   }
   server.reset();
-
-  // Durable first, then the marker: a clean mark over unsynced writes would let a
-  // crash-restart reuse dots (node/incarnation.h).
-  Status flushed = (*storage)->flush();
-  if (flushed.is_ok()) flushed = qkv::node::mark_clean_shutdown(**storage);
-  Status closed = (*storage)->close();
-  if (!flushed.is_ok() || !closed.is_ok()) {
-    spdlog::error("event=stop_unclean flush=\"{}\" close=\"{}\"", flushed.to_string(),
-                  closed.to_string());
-    return kExitFailed;
-  }
-  spdlog::info("event=stopped node={} clean=true", self);
-  return 0;
+  return close_storage(**storage, self);
 }
 
 }  // namespace

@@ -111,9 +111,6 @@ class Node {
   void commit_batch();
   bool batch_open() const { return batch_open_; }
 
-  // Most forwards remembered for duplicate detection.
-  static constexpr std::size_t kForwardsSeenMax = Forwarder::kForwardsSeenMax;
-
   // The earliest alarm of an in-flight request, if any: call on_tick then.
   std::optional<TimePoint> next_deadline() const { return in_flight_.next_alarm(); }
   // Requests in flight (coordinated or forwarded, not yet answered).

@@ -239,7 +239,7 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
     // The sender's connection to us broke: it died or stopped (or is restarting, and will
     // speak again). Direct evidence, as a refused connect is; not when we are stopping.
     if (shutting_down_ || sender->empty()) return;
-    host_.membership().convict(*sender);
+    host_.on_peer_unreachable(*sender, /*never_sent=*/false);
   });
   connection->set_on_frame([this, weak, sender](kj::ArrayPtr<const capnp::word> frame) {
     auto message = decode_peer_message(frame);

@@ -43,7 +43,7 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   // the old or the new primaries (R + W > N) still sees the write after the switch.
   std::vector<NodeId> replicas = primaries;
   if (!QKV_MUTATION(kWritesSkipReceivers)) {
-    for (NodeId& receiver : held_.receivers_of(request.token)) {
+    for (NodeId& receiver : held_.receivers_of(request.token, primaries)) {
       replicas.push_back(std::move(receiver));
     }
   }

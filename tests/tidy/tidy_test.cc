@@ -68,12 +68,11 @@ const std::vector<Allowed> kSystemClockAllowed = {
 
 constexpr int kFunctionLinesMax = 70;
 
-// Functions longer than kFunctionLinesMax today, each at its length today: one may shrink
-// (then lower its number, or remove it once within the limit), never grow.
-const std::vector<LengthException> kLongFunctions = {
-    {"node/daemon_config.cc", "read_tables", 163},
-    {"node/main.cc", "run", 121},
-};
+// Functions longer than kFunctionLinesMax, each at its length when listed: one may shrink
+// (then lower its number, or remove it once within the limit), never grow. Empty since
+// the restructure (issue 13) split the last three (Node::handle_request, qkvd's run,
+// the config's read_tables): split a long function rather than list it.
+const std::vector<LengthException> kLongFunctions = {};
 
 std::vector<SourceFile> source_tree() {
   std::vector<SourceFile> files = read_tree(QKV_SOURCE_DIR, kSourceModules);
