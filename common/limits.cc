@@ -29,9 +29,26 @@ Status Limits::check_context(uint64_t context_bytes) const {
   return Status::ok();
 }
 
+Status Limits::check_siblings(uint64_t siblings) const {
+  if (siblings > siblings_max) {
+    return Status::invalid_argument(fmt::format(
+        "write refused: the key would hold {} siblings; siblings_max is {}. Read the key and "
+        "write the resolved value with the read's causal context, which replaces the siblings "
+        "it covers",
+        siblings, siblings_max));
+  }
+  return Status::ok();
+}
+
 Status Limits::validate() const {
   if (key_bytes_max == 0 || value_bytes_max == 0 || frame_bytes_max == 0) {
     return Status::invalid_argument("limits must be positive");
+  }
+  if (siblings_max == 0 || siblings_warn > siblings_max) {
+    return Status::invalid_argument(fmt::format(
+        "siblings_max is {} and siblings_warn {}: siblings_max must be at least 1 and at least "
+        "siblings_warn",
+        siblings_max, siblings_warn));
   }
   // A replica write of a maximal key and value, with room for its metadata, must fit a frame.
   uint64_t needed = key_bytes_max + value_bytes_max + context_bytes_max + 64 * 1024;

@@ -14,11 +14,21 @@ struct Limits {
   uint64_t value_bytes_max = 16 * 1024 * 1024;  // 16 MiB
   uint64_t frame_bytes_max = 32 * 1024 * 1024;  // 32 MiB: one framed message on the wire
   uint64_t context_bytes_max = 64 * 1024;       // 64 KiB: an opaque causal context
+  // Siblings of one key (values and tombstones). A coordinated write whose result holds
+  // more than siblings_warn is counted and logged; one that would hold more than
+  // siblings_max is refused (Riak's warn_siblings 25 / max_siblings 100). Siblings pile up
+  // when clients write without the context of their read: the remedy is a read, then a
+  // write of the resolved value with that read's context.
+  uint32_t siblings_warn = 25;
+  uint32_t siblings_max = 100;
 
   // Ok, or invalid_argument naming the limit ("key is 70000 bytes; key_bytes_max is 65536").
   Status check_key(uint64_t key_bytes) const;
   Status check_value(uint64_t value_bytes) const;
   Status check_context(uint64_t context_bytes) const;
+  // Ok, or invalid_argument naming siblings_max when a write would leave `siblings` on the
+  // key ("the key would hold 101 siblings; siblings_max is 100 ...").
+  Status check_siblings(uint64_t siblings) const;
   // Ok, or invalid_argument if the limits are inconsistent (a maximal put must fit a frame).
   Status validate() const;
 };

@@ -173,6 +173,7 @@ void Server::arm_tick() {
         spdlog::warn("{}", line);
       }
     }
+    for (const auto& line : node_.take_log_lines()) spdlog::warn("{}", line);
     for (const auto& line : node_.anti_entropy().take_log_lines()) {
       if (line.starts_with("event=aae_exchange ")) {
         spdlog::info("{}", line);

@@ -23,7 +23,9 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"storage_errors", storage_errors},
           {"storage_commits", storage_commits},
           {"storage_writes", storage_writes},
-          {"ranges_dropped", ranges_dropped}};
+          {"ranges_dropped", ranges_dropped},
+          {"siblings_warned", siblings_warned},
+          {"siblings_refused", siblings_refused}};
 }
 
 namespace {

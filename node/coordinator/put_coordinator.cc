@@ -8,6 +8,28 @@
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
+namespace {
+
+// A key for a log line: at most 64 bytes, quotes, backslashes and non-printable bytes
+// escaped (keys are arbitrary bytes).
+std::string printable(const std::string& key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size() && i < 64; ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (key.size() > 64) out += "...";
+  return out;
+}
+
+}  // namespace
 
 PutCoordinator::PutCoordinator(const NodeConfig& config, const causal::Actor& actor,
                                Transport& transport, InFlight& in_flight, Replier& replier,
@@ -35,6 +57,11 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   if (!local) return replier_.reply_status(reply_to, local.status());
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
   causal::SiblingSet updated = current.update(request.context, actor_, request.value());
+  if (!check_siblings(request.key(), updated.siblings().size(), now)) {
+    ++counters_.siblings_refused;
+    return replier_.reply_status(reply_to,
+                                 config_.limits.check_siblings(updated.siblings().size()));
+  }
   replica_.store(request.token, request.key(), local.value(), updated);
 
   // In a ring transition the key's receivers are replicas of the write too, and each one
@@ -63,6 +90,22 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
                            Op{coordinator::PutRound(config_.node_id, std::move(replicas), quorum,
                                                     std::move(fallbacks), !request.primaries_only),
                               request.key(), std::move(updated)}});
+}
+
+bool PutCoordinator::check_siblings(const std::string& key, std::size_t siblings, TimePoint now) {
+  if (siblings > config_.limits.siblings_max) return false;
+  if (siblings <= config_.limits.siblings_warn) return true;
+  ++counters_.siblings_warned;
+  // One line a second at most, naming the latest key: a hot key would flood the log.
+  if (now >= next_siblings_log_) {
+    next_siblings_log_ = now + Duration(1000);
+    log_lines_.push_back(
+        fmt::format("event=siblings_warn key=\"{}\" siblings={} siblings_warn={} siblings_max={} "
+                    "warned_total={}",
+                    printable(key), siblings, config_.limits.siblings_warn,
+                    config_.limits.siblings_max, counters_.siblings_warned));
+  }
+  return true;
 }
 
 void PutCoordinator::on_committed(const Status& status) {

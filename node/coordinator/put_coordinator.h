@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "causal/sibling_set.h"
@@ -51,6 +52,8 @@ class PutCoordinator {
   void on_alarm(uint64_t id, TimePoint now);
   // `peer`'s link broke: every round counts it as failed.
   void on_peer_unreachable(const NodeId& peer);
+  // Lines for the driver's log (warn level), oldest first: keys past siblings_warn.
+  std::vector<std::string> take_log_lines() { return std::exchange(log_lines_, {}); }
 
  private:
   struct Op {
@@ -64,6 +67,9 @@ class PutCoordinator {
     TimePoint sloppy_at;  // half the request's deadline: silent primaries get a stand-in
     Op op;
   };
+  // Sibling limits (Limits::siblings_warn, siblings_max) of a write's result: false if it
+  // must be refused; counts and logs a write past the warning level.
+  bool check_siblings(const std::string& key, std::size_t siblings, TimePoint now);
   void start_round(Staged staged);
   // Executes `actions` in order; a send that fails at once is fed back before the next.
   void execute(uint64_t id, Op& op, std::vector<coordinator::PutAction> actions);
@@ -84,6 +90,8 @@ class PutCoordinator {
   std::function<int64_t()> unix_ms_;
   std::vector<Staged> staged_;  // waiting for the commit of their own copy
   std::map<uint64_t, Op> ops_;
+  std::vector<std::string> log_lines_;
+  TimePoint next_siblings_log_{};
 };
 
 }  // namespace qkv::node

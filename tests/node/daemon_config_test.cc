@@ -158,6 +158,28 @@ TEST(DaemonConfigTest, TransferSettingsAreReadAndChecked) {
   EXPECT_THAT(unknown.status().message(), HasSubstr("transfer.rate"));
 }
 
+TEST(DaemonConfigTest, SiblingLimitsAreReadAndChecked) {
+  auto config = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[limits]\nsiblings_warn = 10\n"
+      "siblings_max = 40\n",
+      "siblings.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->node.limits.siblings_warn, 10u);
+  EXPECT_EQ(config->node.limits.siblings_max, 40u);
+  EXPECT_TRUE(config->node.validate().is_ok());
+  DaemonConfig defaults;
+  EXPECT_EQ(defaults.node.limits.siblings_warn, 25u) << "Riak's defaults";
+  EXPECT_EQ(defaults.node.limits.siblings_max, 100u);
+
+  auto crossed = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[limits]\nsiblings_warn = 50\n"
+      "siblings_max = 40\n",
+      "crossed.toml");
+  ASSERT_TRUE(crossed.is_ok());
+  EXPECT_THAT(crossed->node.validate().message(),
+              HasSubstr("siblings_max is 40 and siblings_warn 50"));
+}
+
 TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
   auto config = parse_daemon_config(
       "node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"127.0.0.1:7101\"]\n",

@@ -54,6 +54,32 @@ TEST(NodeTest, TwoPutsWithOneStaleContextBecomeSiblingsAndAMergedContextCollapse
   EXPECT_THAT(body(one).values, UnorderedElementsAre("milk,eggs,bread"));
 }
 
+TEST(NodeTest, SiblingLimitsWarnThenRefuseBlindWritesAndAResolvedWriteGoesThrough) {
+  // Riak's warn_siblings / max_siblings: writers that ignore the context pile up siblings.
+  TestCluster::Options options;
+  options.limits.siblings_warn = 2;
+  options.limits.siblings_max = 3;
+  TestCluster cluster(options);
+  for (const char* value : {"a", "b", "c"}) {
+    ASSERT_TRUE(cluster.put("n1", "k", value).status.is_ok()) << value;  // blind: a sibling each
+  }
+  EXPECT_EQ(cluster.node("n1").counters().siblings_warned, 1u) << "the third is past warn=2";
+  auto lines = cluster.node("n1").take_log_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("event=siblings_warn key=\"k\" siblings=3 siblings_warn=2"));
+
+  auto refused = cluster.put("n1", "k", "d");
+  EXPECT_EQ(refused.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status.message(), HasSubstr("would hold 4 siblings; siblings_max is 3"));
+  EXPECT_EQ(cluster.node("n1").counters().siblings_refused, 1u);
+  auto three = cluster.get("n2", "k", 3);
+  EXPECT_THAT(body(three).values, UnorderedElementsAre("a", "b", "c")) << "nothing was stored";
+
+  // The remedy the error names: a write with the read's context replaces what it covers.
+  ASSERT_TRUE(cluster.put("n1", "k", "abc", body(three).context).status.is_ok());
+  EXPECT_THAT(body(cluster.get("n3", "k", 3)).values, UnorderedElementsAre("abc"));
+}
+
 TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());

@@ -61,6 +61,7 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     config.request_timeout = options_.request_timeout;
     config.anti_entropy = options_.anti_entropy;
     config.transfer = options_.transfer;
+    config.limits = options_.limits;
     member->handoff =
         std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, member->storage);
     QKV_ASSERT(member->handoff->open().is_ok());

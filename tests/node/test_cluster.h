@@ -31,6 +31,7 @@ class TestCluster {
     bool hinted_handoff = true;
     node::AntiEntropyConfig anti_entropy;
     node::TransferConfig transfer;
+    Limits limits;
   };
 
   explicit TestCluster(Options options);

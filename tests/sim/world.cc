@@ -192,6 +192,7 @@ void Simulation::tick(int i, uint64_t life) {
   if (n.life != life || !n.host) return;
   send_gossip(i, n.host->on_tick());
   trace_membership(i);
+  for (const auto& line : n.host->node().take_log_lines()) trace(n.id + " " + line);
   if (n.host->membership().exit_due()) return exit_node(i);
   after(kTick, [this, i, life] { tick(i, life); });
 }
