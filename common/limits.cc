@@ -40,9 +40,22 @@ Status Limits::check_siblings(uint64_t siblings) const {
   return Status::ok();
 }
 
+Status Limits::check_client_requests_in_flight(uint64_t in_flight) const {
+  if (in_flight >= client_requests_in_flight_max) {
+    return Status::overloaded(fmt::format(
+        "this node is serving {} client requests; client_requests_in_flight_max is {}: retry "
+        "after a backoff, or send to another node",
+        in_flight, client_requests_in_flight_max));
+  }
+  return Status::ok();
+}
+
 Status Limits::validate() const {
   if (key_bytes_max == 0 || value_bytes_max == 0 || frame_bytes_max == 0) {
     return Status::invalid_argument("limits must be positive");
+  }
+  if (client_requests_in_flight_max == 0) {
+    return Status::invalid_argument("client_requests_in_flight_max must be at least 1");
   }
   if (siblings_max == 0 || siblings_warn > siblings_max) {
     return Status::invalid_argument(fmt::format(

@@ -21,6 +21,10 @@ struct Limits {
   // write of the resolved value with that read's context.
   uint32_t siblings_warn = 25;
   uint32_t siblings_max = 100;
+  // Client gets, puts and deletes a node has taken and not yet finished (coordinated or
+  // forwarded). Past it a new one is refused at once with overloaded, instead of queueing
+  // into a timeout (load shedding; status, ring and admin requests are always answered).
+  uint32_t client_requests_in_flight_max = 10'000;
 
   // Ok, or invalid_argument naming the limit ("key is 70000 bytes; key_bytes_max is 65536").
   Status check_key(uint64_t key_bytes) const;
@@ -29,6 +33,9 @@ struct Limits {
   // Ok, or invalid_argument naming siblings_max when a write would leave `siblings` on the
   // key ("the key would hold 101 siblings; siblings_max is 100 ...").
   Status check_siblings(uint64_t siblings) const;
+  // Ok, or overloaded naming client_requests_in_flight_max when `in_flight` requests are
+  // already being served.
+  Status check_client_requests_in_flight(uint64_t in_flight) const;
   // Ok, or invalid_argument if the limits are inconsistent (a maximal put must fit a frame).
   Status validate() const;
 };

@@ -133,11 +133,11 @@ Status read_timeouts(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_limits(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(
-      check_keys(t,
-                 {"key_bytes_max", "value_bytes_max", "frame_bytes_max", "context_bytes_max",
-                  "send_queue_bytes_max", "siblings_warn", "siblings_max"},
-                 "limits."));
+  QKV_RETURN_IF_ERROR(check_keys(
+      t,
+      {"key_bytes_max", "value_bytes_max", "frame_bytes_max", "context_bytes_max",
+       "send_queue_bytes_max", "siblings_warn", "siblings_max", "client_requests_in_flight_max"},
+      "limits."));
   QKV_RETURN_IF_ERROR(read_int(t, "key_bytes_max", "limits.", c.node.limits.key_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "value_bytes_max", "limits.", c.node.limits.value_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "frame_bytes_max", "limits.", c.node.limits.frame_bytes_max));
@@ -145,6 +145,8 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(read_int(t, "send_queue_bytes_max", "limits.", c.send_queue_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "siblings_warn", "limits.", c.node.limits.siblings_warn));
   QKV_RETURN_IF_ERROR(read_int(t, "siblings_max", "limits.", c.node.limits.siblings_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "client_requests_in_flight_max", "limits.",
+                               c.node.limits.client_requests_in_flight_max));
   return Status::ok();
 }
 

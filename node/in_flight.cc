@@ -12,8 +12,10 @@ InFlight::InFlight(uint64_t incarnation, uint64_t generation)
 
 void InFlight::track(uint64_t id, RequestKind kind, ReplyTo reply_to, TimePoint deadline,
                      TimePoint alarm) {
+  const bool client = reply_to.client.has_value();
   bool inserted = entries_.emplace(id, Entry{kind, std::move(reply_to), deadline, alarm}).second;
   QKV_ASSERT(inserted);
+  if (client) ++client_requests_;
   alarms_.insert({alarm, id});
 }
 
@@ -29,6 +31,7 @@ void InFlight::forget(uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   alarms_.erase({it->second.alarm, id});
+  if (it->second.reply_to.client) --client_requests_;
   entries_.erase(it);
 }
 

@@ -66,11 +66,14 @@ class InFlight {
   // The earliest alarm, if any: call Node::on_tick then.
   std::optional<TimePoint> next_alarm() const;
   std::size_t size() const { return entries_.size(); }
+  // Tracked requests whose answer goes to a local client (not to a forwarding peer).
+  std::size_t client_requests() const { return client_requests_; }
 
  private:
   uint64_t next_id_;
   std::map<uint64_t, Entry> entries_;
   std::set<std::pair<TimePoint, uint64_t>> alarms_;
+  std::size_t client_requests_ = 0;
 };
 
 }  // namespace qkv::node

@@ -72,6 +72,15 @@ void Node::on_client_request(ClientId client, proto::ClientRequest request, Time
   now_ = now;
   ++counters_.client_requests;
   ReplyTo to{client, {}, 0, request.request_id};
+  if (is_key_request(request)) {
+    // Load shedding: a fast, typed refusal instead of a queue that ends in timeouts.
+    Status room = config_.limits.check_client_requests_in_flight(in_flight_.client_requests());
+    if (!room.is_ok()) {
+      ++counters_.overloaded;
+      replier_.reply_status(to, std::move(room));
+      return end_event();
+    }
+  }
   handle_request(std::move(to), std::move(request), /*forwarded=*/false, now);
   end_event();
 }
@@ -109,7 +118,8 @@ void Node::handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequ
     response = ring_response(held_.ring().get(), config_.n);
   } else if (std::holds_alternative<proto::StatusRequest>(request.op)) {
     response = status_response(StatusInputs{config_, actor_, now - started_, held_, counters_,
-                                            in_flight_.size(), aae_, transfer_,
+                                            in_flight_.size(), in_flight_.client_requests(), aae_,
+                                            transfer_,
                                             extra_counters_ ? extra_counters_() : CounterList{}});
   } else {
     const auto& repair = std::get<proto::RepairRequest>(request.op);

@@ -25,7 +25,8 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"storage_writes", storage_writes},
           {"ranges_dropped", ranges_dropped},
           {"siblings_warned", siblings_warned},
-          {"siblings_refused", siblings_refused}};
+          {"siblings_refused", siblings_refused},
+          {"overloaded", overloaded}};
 }
 
 namespace {
@@ -78,6 +79,7 @@ proto::ClientResponse status_response(const StatusInputs& in) {
   if (in.held.ring()) body.members = in.held.ring()->members();
   body.counters = in.counters.to_list();
   body.counters.emplace_back("in_flight", in.in_flight);
+  body.counters.emplace_back("client_requests_in_flight", in.client_requests_in_flight);
   add_anti_entropy(body, in.anti_entropy);
   add_transfers(body, in.held, in.transfer);
   for (const auto& c : in.extra_counters) body.counters.push_back(c);

@@ -39,6 +39,7 @@ struct NodeCounters {
   uint64_t ranges_dropped = 0;    // key ranges deleted after a ring change took them away
   uint64_t siblings_warned = 0;   // coordinated writes that left more than siblings_warn
   uint64_t siblings_refused = 0;  // writes refused: they would pass siblings_max
+  uint64_t overloaded = 0;        // client requests refused: client_requests_in_flight_max reached
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
 };
@@ -51,6 +52,7 @@ struct StatusInputs {
   const HeldRanges& held;
   const NodeCounters& counters;
   std::size_t in_flight;
+  std::size_t client_requests_in_flight;  // of in_flight: answers due to local clients
   const AntiEntropy& anti_entropy;
   const OwnershipTransfer& transfer;
   std::vector<std::pair<std::string, uint64_t>> extra_counters;  // the driver's parts

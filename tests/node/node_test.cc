@@ -80,6 +80,31 @@ TEST(NodeTest, SiblingLimitsWarnThenRefuseBlindWritesAndAResolvedWriteGoesThroug
   EXPECT_THAT(body(cluster.get("n3", "k", 3)).values, UnorderedElementsAre("abc"));
 }
 
+TEST(NodeTest, ClientRequestsPastTheInFlightLimitAreRefusedAtOnceWithOverloaded) {
+  TestCluster::Options options;
+  options.limits.client_requests_in_flight_max = 2;
+  TestCluster cluster(options);
+  // The other replicas are silent: R=2 gets through n1 wait for their deadline.
+  cluster.set_blackholed("n2", true);
+  cluster.set_blackholed("n3", true);
+  uint64_t a = cluster.send("n1", proto::GetRequest{"a", 2});
+  uint64_t b = cluster.send("n1", proto::GetRequest{"b", 2});
+  EXPECT_FALSE(cluster.response(a) || cluster.response(b)) << "both wait";
+  auto refused = cluster.response(cluster.send("n1", proto::GetRequest{"c", 2}));
+  ASSERT_TRUE(refused) << "answered at once, not after a timeout";
+  EXPECT_EQ(refused->status.code(), StatusCode::kOverloaded);
+  EXPECT_THAT(refused->status.message(), HasSubstr("client_requests_in_flight_max is 2"));
+  EXPECT_EQ(cluster.node("n1").counters().overloaded, 1u);
+  // Operators still get the status of an overloaded node; other nodes serve as usual.
+  EXPECT_TRUE(cluster.request("n1", proto::StatusRequest{}).status.is_ok());
+  // Once the two waiting gets end (their deadline), n1 takes requests again.
+  cluster.set_blackholed("n2", false);
+  cluster.set_blackholed("n3", false);
+  cluster.advance(Duration(1100));
+  EXPECT_EQ(cluster.node("n1").in_flight(), 0u);
+  EXPECT_TRUE(cluster.put("n1", "c", "v").status.is_ok());
+}
+
 TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());

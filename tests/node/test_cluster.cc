@@ -86,12 +86,25 @@ void TestCluster::advance(Duration d) {
   deliver();
 }
 
-proto::ClientResponse TestCluster::request(const NodeId& via, proto::ClientOp op,
-                                           uint32_t timeout_ms) {
+uint64_t TestCluster::send(const NodeId& via, proto::ClientOp op, uint32_t timeout_ms) {
   uint64_t id = next_request_id_++;
   nodes_.at(via)->core->on_client_request(7, proto::ClientRequest{id, timeout_ms, std::move(op)},
                                           now_);
   deliver();
+  return id;
+}
+
+std::optional<proto::ClientResponse> TestCluster::response(uint64_t id) {
+  auto it = responses_.find(id);
+  if (it == responses_.end()) return std::nullopt;
+  auto response = std::move(it->second);
+  responses_.erase(it);
+  return response;
+}
+
+proto::ClientResponse TestCluster::request(const NodeId& via, proto::ClientOp op,
+                                           uint32_t timeout_ms) {
+  uint64_t id = send(via, std::move(op), timeout_ms);
   // Bounded: no request may outlive request_timeout_max (60 s) of simulated time.
   for (int step = 0; step < 6000 && !responses_.count(id); ++step) advance(Duration(10));
   auto it = responses_.find(id);

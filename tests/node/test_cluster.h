@@ -46,6 +46,11 @@ class TestCluster {
   // Sends a client request to `via` and runs the cluster until it is answered or the
   // time limit passes (advancing the clock in 10 ms steps when the queue is empty).
   proto::ClientResponse request(const NodeId& via, proto::ClientOp op, uint32_t timeout_ms = 0);
+  // Sends a client request to `via` and delivers what it sends, without waiting for the
+  // answer; returns the request id for response().
+  uint64_t send(const NodeId& via, proto::ClientOp op, uint32_t timeout_ms = 0);
+  // The answer to request `id`, once there is one (taken: a second call finds none).
+  std::optional<proto::ClientResponse> response(uint64_t id);
   proto::ClientResponse put(const NodeId& via, const std::string& key, const std::string& value,
                             const std::string& context = "", uint8_t w = 0);
   proto::ClientResponse get(const NodeId& via, const std::string& key, uint8_t r = 0);
