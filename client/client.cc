@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -52,6 +53,9 @@ struct Answer {
 // Connections opened to addresses outside Options::nodes (a claimant named by a node's
 // answer) are kept for reuse, at most this many: the oldest is closed to open another.
 constexpr std::size_t kRedirectConnectionsMax = 4;
+// Backoff when every node answered overloaded (call_any): full jitter, doubling.
+constexpr std::chrono::milliseconds kOverloadBackoffMin{10};
+constexpr std::chrono::milliseconds kOverloadBackoffMax{250};
 
 // For the calls addressed to one node (node_status, repair).
 Status check_node_index(const Options& options, std::size_t node_index) {
@@ -88,19 +92,48 @@ class Client::Impl {
   }
 
   // As call(), also naming the node that answered.
+  //
+  // A node that answers overloaded refused the request before doing anything with it (its
+  // load shedding), so it is safe to send anywhere, writes included: the next node is
+  // tried. When every node answered overloaded, the pass is repeated after a backoff
+  // (exponential from kOverloadBackoffMin to kOverloadBackoffMax, with full jitter) until
+  // the call's timeout has passed; then the answer is overloaded, naming each node.
   Result<Answer> call_any(proto::ClientOp op, uint32_t timeout_ms, bool retry_after_send) {
     if (timeout_ms == 0) timeout_ms = options_.timeout_ms;
     if (connections_.empty()) return Status::unavailable("no nodes configured");
-    std::string failures;
-    for (auto& connection : connections_) {
-      Attempt attempt = try_node(connection, op, timeout_ms);
-      if (attempt.response) return Answer{std::move(*attempt.response), connection.address};
-      if (attempt.sent && !retry_after_send) return unknown_outcome(op, connection, attempt);
-      if (!failures.empty()) failures += "; ";
-      failures += fmt::format("{}: {}", connection.address, attempt.failure.message());
+    const Deadline give_up = deadline_after(timeout_ms);
+    auto backoff = kOverloadBackoffMin;
+    for (;;) {
+      std::string failures;
+      std::size_t overloaded = 0;
+      for (auto& connection : connections_) {
+        Attempt attempt = try_node(connection, op, timeout_ms);
+        if (attempt.response && attempt.response->status.code() != StatusCode::kOverloaded) {
+          return Answer{std::move(*attempt.response), connection.address};
+        }
+        if (!attempt.response && attempt.sent && !retry_after_send) {
+          return unknown_outcome(op, connection, attempt);
+        }
+        const Status& why = attempt.response ? attempt.response->status : attempt.failure;
+        if (attempt.response) ++overloaded;
+        if (!failures.empty()) failures += "; ";
+        failures += fmt::format("{}: {}", connection.address, why.message());
+      }
+      if (overloaded < connections_.size()) {
+        return Status::unavailable(fmt::format("no node answered the {} ({} tried): {}",
+                                               proto::op_name(op), connections_.size(), failures));
+      }
+      const auto pause = std::chrono::milliseconds(
+          std::uniform_int_distribution<int64_t>(0, backoff.count())(jitter_));
+      if (SteadyClock::now() + pause >= give_up) {
+        return Status::overloaded(
+            fmt::format("every node is overloaded ({} tried, backing off "
+                        "until the {} ms timeout): {}",
+                        connections_.size(), timeout_ms, failures));
+      }
+      std::this_thread::sleep_for(pause);
+      backoff = std::min(backoff * 2, kOverloadBackoffMax);
     }
-    return Status::unavailable(fmt::format("no node answered the {} ({} tried): {}",
-                                           proto::op_name(op), connections_.size(), failures));
   }
 
   // One attempt on one node, no failover.
@@ -338,6 +371,7 @@ class Client::Impl {
   std::vector<Connection> connections_;
   std::vector<Connection> redirects_;  // outside Options::nodes; at most kRedirectConnectionsMax
   uint64_t next_request_id_ = 1;       // 0 is never used: the node answers 0 to unreadable requests
+  std::minstd_rand jitter_{std::random_device{}()};  // overload backoff
 };
 
 using internal::take_body;

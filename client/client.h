@@ -28,8 +28,12 @@
 //   with the same context would be a second write concurrent with the first, adding a
 //   duplicate sibling. The outcome of such a write is unknown; read the key to find out.
 //   Worst case, one call takes nodes.size() * (connect_timeout_ms + timeout_ms).
-//   An answer from a node (ok or not: unavailable, timeout, overloaded, invalid_argument) is
-//   final: the node is the coordinator's front door and has already tried the replicas.
+//   An answer from a node (ok or not: unavailable, timeout, invalid_argument) is final: the
+//   node is the coordinator's front door and has already tried the replicas. Except
+//   overloaded: the node refused the request before doing anything with it (its
+//   client_requests_in_flight_max), so any call, writes included, moves to the next node,
+//   and when every node answered overloaded the call backs off (10 to 250 ms, jittered,
+//   doubling) and tries them again until its timeout_ms has passed.
 //
 // Errors (Status codes, common/status.h):
 //   invalid_argument  key/value/context over Options::limits (checked locally, nothing is
@@ -38,6 +42,7 @@
 //   unavailable       no node could be reached / every node failed (the message names each
 //                     node and why), or a write's connection broke after it was sent.
 //   timeout           a write was sent and no answer arrived within its timeout_ms.
+//   overloaded        every node refused the request as overloaded until timeout_ms passed.
 //   corruption        a node answered bytes that do not decode.
 //   others            as answered by the node.
 //

@@ -128,6 +128,54 @@ TEST(Client, TheNodesErrorIsReturnedAndNotFailedOver) {
   EXPECT_EQ(second.connections_accepted(), 0u);
 }
 
+TEST(Client, AWriteRefusedAsOverloadedGoesToTheNextNode) {
+  // overloaded means the node did nothing with the request: safe to send a write elsewhere.
+  FakeServer busy([](const proto::ClientRequest& r) {
+    return Reply{{answer(r.request_id, Status::overloaded("client_requests_in_flight_max is 1"))}};
+  });
+  MemoryStore store;
+  FakeServer second(store.script());
+  Client client(options_for({busy.address(), second.address()}));
+  ASSERT_TRUE(client.put("k", "v").is_ok());
+  EXPECT_EQ(busy.requests().size(), 1u);
+  auto got = client.get("k");
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->values, std::vector<std::string>{"v"});
+}
+
+TEST(Client, WhenEveryNodeIsOverloadedTheCallBacksOffAndTriesAgain) {
+  // Both nodes refuse the first two requests each, then the second serves.
+  MemoryStore store;
+  auto serve_after = [&store](int refusals) {
+    return [&store, refusals, seen = 0](const proto::ClientRequest& r) mutable {
+      if (seen++ < refusals) return Reply{{answer(r.request_id, Status::overloaded("busy"))}};
+      return store.script()(r);
+    };
+  };
+  FakeServer a(serve_after(1000));
+  FakeServer b(serve_after(2));
+  Client client(options_for({a.address(), b.address()}, 3000));
+  ASSERT_TRUE(client.put("k", "v").is_ok());
+  EXPECT_EQ(a.requests().size(), 3u) << "three passes over both nodes";
+  EXPECT_EQ(b.requests().size(), 3u);
+}
+
+TEST(Client, WhenEveryNodeStaysOverloadedTheCallEndsOverloadedByItsTimeout) {
+  auto busy = [](const proto::ClientRequest& r) {
+    return Reply{{answer(r.request_id, Status::overloaded("client_requests_in_flight_max is 1"))}};
+  };
+  FakeServer a(busy), b(busy);
+  Client client(options_for({a.address(), b.address()}, 300));
+  const auto start = std::chrono::steady_clock::now();
+  Status status = client.put("k", "v");
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(status.code(), StatusCode::kOverloaded) << status.to_string();
+  EXPECT_NE(status.message().find("every node is overloaded"), std::string::npos);
+  EXPECT_NE(status.message().find("client_requests_in_flight_max is 1"), std::string::npos);
+  EXPECT_GE(a.requests().size(), 2u) << "it tried again after a backoff";
+  EXPECT_LT(took, std::chrono::milliseconds(2000)) << "bounded by the call's timeout";
+}
+
 TEST(Client, FailsOverWhenTheFirstNodeRefusesConnections) {
   MemoryStore store;
   FakeServer server(store.script());
