@@ -54,8 +54,9 @@ Status Limits::validate() const {
   if (key_bytes_max == 0 || value_bytes_max == 0 || frame_bytes_max == 0) {
     return Status::invalid_argument("limits must be positive");
   }
-  if (client_requests_in_flight_max == 0) {
-    return Status::invalid_argument("client_requests_in_flight_max must be at least 1");
+  if (client_requests_in_flight_max == 0 || client_requests_per_connection_max == 0) {
+    return Status::invalid_argument(
+        "client_requests_in_flight_max and client_requests_per_connection_max must be at least 1");
   }
   if (siblings_max == 0 || siblings_warn > siblings_max) {
     return Status::invalid_argument(fmt::format(

@@ -25,6 +25,9 @@ struct Limits {
   // forwarded). Past it a new one is refused at once with overloaded, instead of queueing
   // into a timeout (load shedding; status, ring and admin requests are always answered).
   uint32_t client_requests_in_flight_max = 10'000;
+  // The same on one client connection (qkvd's Server): one pipelining client cannot take
+  // the whole node's budget.
+  uint32_t client_requests_per_connection_max = 1'000;
 
   // Ok, or invalid_argument naming the limit ("key is 70000 bytes; key_bytes_max is 65536").
   Status check_key(uint64_t key_bytes) const;

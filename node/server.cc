@@ -1,7 +1,9 @@
 #include "node/server.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "node/key_request.h"
 #include "node/wire/replica_codec.h"
 #include "proto/client_codec.h"
 
@@ -203,23 +205,42 @@ void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connect
   connection->set_on_error([this, id](const Status& status) {
     // The stream cannot be resynchronized: answer once (request id 0), then close.
     spdlog::warn("event=client_frame_error client={} error=\"{}\"", id, status.to_string());
-    reply(id, proto::ClientResponse{0, status, {}});
+    send_to_client(id, proto::ClientResponse{0, status, {}});
   });
-  connection->set_on_close([this, id] { clients_.erase(id); });
+  connection->set_on_close([this, id] {
+    clients_.erase(id);
+    outstanding_.erase(id);
+  });
 }
 
 void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame) {
   auto request = proto::decode_client_request(frame);
   if (!request) {
     // Framing is intact, so the connection keeps serving; the bad request gets an error.
-    return reply(
+    return send_to_client(
         id, proto::ClientResponse{0, Status::invalid_argument(request.status().message()), {}});
   }
   if (shutting_down_) {
-    return reply(id,
-                 proto::ClientResponse{
-                     request->request_id, Status::unavailable("the node is shutting down"), {}});
+    return send_to_client(
+        id, proto::ClientResponse{
+                request->request_id, Status::unavailable("the node is shutting down"), {}});
   }
+  uint32_t& outstanding = outstanding_[id];
+  const bool key_request = is_key_request(*request);
+  const uint32_t max = config_.node.limits.client_requests_per_connection_max;
+  if (key_request && outstanding >= max) {
+    // Load shedding per connection: a fast, typed refusal (node/node.h counts the node's).
+    return send_to_client(
+        id,
+        proto::ClientResponse{request->request_id,
+                              Status::overloaded(fmt::format(
+                                  "this connection has {} requests in flight; "
+                                  "client_requests_per_connection_max is {}: wait for answers, or "
+                                  "spread the load over more connections",
+                                  outstanding, max)),
+                              {}});
+  }
+  ++outstanding;  // every request decoded here gets exactly one answer (reply below)
   batch_writes();
   host_.on_client_request(id, std::move(request).value());
 }
@@ -326,6 +347,14 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
 }
 
 void Server::reply(ClientId client, proto::ClientResponse response) {
+  // The answer to a request counted in on_client_frame.
+  if (auto out = outstanding_.find(client); out != outstanding_.end() && out->second > 0) {
+    --out->second;
+  }
+  send_to_client(client, std::move(response));
+}
+
+void Server::send_to_client(ClientId client, proto::ClientResponse response) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;  // the client went away; nothing to tell
   Status status = it->second->send(proto::encode(response));

@@ -59,6 +59,9 @@ class Server final : public Transport {
  private:
   void on_client_connection(std::shared_ptr<net::FramedConnection> connection);
   void on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame);
+  // Writes an answer to a client connection (dropped if it is gone); reply() is this for
+  // answers to counted requests, this alone for the Server's own refusals.
+  void send_to_client(ClientId client, proto::ClientResponse response);
   void on_peer_connection(std::shared_ptr<net::FramedConnection> connection);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
@@ -90,6 +93,8 @@ class Server final : public Transport {
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer drain_timer_;
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
+  // Requests of each client connection not yet answered (client_requests_per_connection_max).
+  std::map<ClientId, uint32_t> outstanding_;
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
 };

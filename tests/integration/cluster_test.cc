@@ -1,8 +1,14 @@
 // Three real qkvd processes on loopback, driven through the client SDK: what a user of the
 // cluster relies on, including a node killed with SIGKILL.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+
+#include "client/async_client.h"
 #include "tests/integration/process_cluster.h"
 
 namespace qkv::testing {
@@ -121,6 +127,49 @@ TEST_F(ClusterTest, GracefulStopKeepsDataAndIncarnationAKillTakesANewIncarnation
   EXPECT_EQ(cluster_.client_of(0).node_status(0)->incarnation, first + 1)
       << "after a crash the node must never reuse a dot";
   EXPECT_THAT(cluster_.client_of(0).get("durable", r(1))->values, UnorderedElementsAre("yes"));
+}
+
+TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndTheNodeServesOn) {
+  // [limits] client_requests_per_connection_max = 2: a client pipelining 40 writes on one
+  // connection has all but a few refused at once, with a typed error naming the limit.
+  char path[] = "/tmp/qkv-shed-XXXXXX.toml";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  const std::string toml = "[limits]\nclient_requests_per_connection_max = 2\n";
+  ASSERT_EQ(write(fd, toml.data(), toml.size()), static_cast<ssize_t>(toml.size()));
+  close(fd);
+  ProcessCluster cluster(3, {"--config", path});
+  cluster.start_all();
+
+  boost::asio::io_context io;
+  client::AsyncOptions options;
+  options.node = cluster.client_address(0);
+  client::AsyncClient pipelined(io, options);
+  int answered = 0, ok = 0, overloaded = 0;
+  std::string message;
+  for (int i = 0; i < 40; ++i) {
+    pipelined.put(fmt::format("k{}", i), "v", "", w(2), [&](Result<client::WriteResult> result) {
+      ++answered;
+      if (result.is_ok()) ++ok;
+      if (!result.is_ok() && result.status().code() == StatusCode::kOverloaded) {
+        ++overloaded;
+        message = result.status().message();
+      }
+    });
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (answered < 40 && std::chrono::steady_clock::now() < until) {
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  std::remove(path);
+  ASSERT_EQ(answered, 40) << "every request is answered, none waits into a timeout";
+  EXPECT_GE(ok, 2);
+  EXPECT_GT(overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
+  EXPECT_EQ(ok + overloaded, 40);
+  EXPECT_THAT(message, HasSubstr("client_requests_per_connection_max is 2"));
+  // The node keeps serving: a request after the answers came back is taken.
+  auto sdk = cluster.client_of(0);
+  EXPECT_TRUE(sdk.put("after", "v").is_ok());
 }
 
 TEST(QkvdConfigTest, BadConfigsExitWithAClearError) {
