@@ -57,10 +57,9 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   if (!local) return replier_.reply_status(reply_to, local.status());
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
   causal::SiblingSet updated = current.update(request.context, actor_, request.value());
-  if (!check_siblings(request.key(), updated.siblings().size(), now)) {
+  if (Status s = check_siblings(request.key(), updated.siblings().size(), now); !s.is_ok()) {
     ++counters_.siblings_refused;
-    return replier_.reply_status(reply_to,
-                                 config_.limits.check_siblings(updated.siblings().size()));
+    return replier_.reply_status(reply_to, std::move(s));
   }
   replica_.store(request.token, request.key(), local.value(), updated);
 
@@ -92,9 +91,9 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
                               request.key(), std::move(updated)}});
 }
 
-bool PutCoordinator::check_siblings(const std::string& key, std::size_t siblings, TimePoint now) {
-  if (siblings > config_.limits.siblings_max) return false;
-  if (siblings <= config_.limits.siblings_warn) return true;
+Status PutCoordinator::check_siblings(const std::string& key, std::size_t siblings, TimePoint now) {
+  QKV_RETURN_IF_ERROR(config_.limits.check_siblings(siblings));
+  if (siblings <= config_.limits.siblings_warn) return Status::ok();
   ++counters_.siblings_warned;
   // One line a second at most, naming the latest key: a hot key would flood the log.
   if (now >= next_siblings_log_) {
@@ -105,7 +104,7 @@ bool PutCoordinator::check_siblings(const std::string& key, std::size_t siblings
                     printable(key), siblings, config_.limits.siblings_warn,
                     config_.limits.siblings_max, counters_.siblings_warned));
   }
-  return true;
+  return Status::ok();
 }
 
 void PutCoordinator::on_committed(const Status& status) {

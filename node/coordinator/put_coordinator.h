@@ -67,9 +67,9 @@ class PutCoordinator {
     TimePoint sloppy_at;  // half the request's deadline: silent primaries get a stand-in
     Op op;
   };
-  // Sibling limits (Limits::siblings_warn, siblings_max) of a write's result: false if it
-  // must be refused; counts and logs a write past the warning level.
-  bool check_siblings(const std::string& key, std::size_t siblings, TimePoint now);
+  // Sibling limits (Limits::siblings_warn, siblings_max) of a write's result: the refusal
+  // naming siblings_max, or ok; counts and logs a write past the warning level.
+  Status check_siblings(const std::string& key, std::size_t siblings, TimePoint now);
   void start_round(Staged staged);
   // Executes `actions` in order; a send that fails at once is fed back before the next.
   void execute(uint64_t id, Op& op, std::vector<coordinator::PutAction> actions);
