@@ -116,16 +116,18 @@ Status read_cluster(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_timeouts(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(
-      t,
-      {"request_timeout_ms", "request_timeout_max_ms", "connect_timeout_ms", "shutdown_drain_ms"},
-      "timeouts."));
+  QKV_RETURN_IF_ERROR(check_keys(t,
+                                 {"request_timeout_ms", "request_timeout_max_ms",
+                                  "connect_timeout_ms", "shutdown_drain_ms", "clock_skew_max_ms"},
+                                 "timeouts."));
   uint32_t request = c.node.request_timeout.count(), max = c.node.request_timeout_max.count(),
-           drain = c.shutdown_drain.count();
+           drain = c.shutdown_drain.count(), skew = c.node.clock_skew_max.count();
   QKV_RETURN_IF_ERROR(read_int(t, "request_timeout_ms", "timeouts.", request));
   QKV_RETURN_IF_ERROR(read_int(t, "request_timeout_max_ms", "timeouts.", max));
   QKV_RETURN_IF_ERROR(read_int(t, "connect_timeout_ms", "timeouts.", c.connect_timeout_ms));
   QKV_RETURN_IF_ERROR(read_int(t, "shutdown_drain_ms", "timeouts.", drain));
+  QKV_RETURN_IF_ERROR(read_int(t, "clock_skew_max_ms", "timeouts.", skew));
+  c.node.clock_skew_max = Duration(skew);
   c.node.request_timeout = Duration(request);
   c.node.request_timeout_max = Duration(max);
   c.shutdown_drain = Duration(drain);

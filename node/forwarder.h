@@ -9,6 +9,11 @@
 // elsewhere would write it twice under two dots (a duplicate sibling that can outlive a
 // later write's context), so the client is told to read the key instead.
 //
+// Deadlines travel: a Forward carries the wall-clock time at which this node gives up on
+// the attempt; a receiver that gets it later than that (plus clock_skew_max) drops it
+// unanswered (counted as forwards_expired), so a write whose client was told "may have been
+// applied" is never coordinated long after, when a stuck link or a paused node releases it.
+//
 // Duplicates: a Forward is remembered by (forwarder, request id) for request_timeout_max
 // (at most kForwardsSeenMax of them): a duplicated Forward must not coordinate a write
 // twice.
@@ -17,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -36,9 +42,10 @@ class Forwarder {
   // Most forwards remembered for duplicate detection; past it the oldest are forgotten.
   static constexpr std::size_t kForwardsSeenMax = 100'000;
 
-  // Every reference outlives this.
+  // Every reference outlives this. `unix_ms` gives wall-clock ms (null: forwards carry no
+  // deadline).
   Forwarder(const NodeConfig& config, Transport& transport, InFlight& in_flight, Replier& replier,
-            NodeCounters& counters);
+            NodeCounters& counters, std::function<int64_t()> unix_ms);
 
   // Forwards `request` to `primaries` (in the order to try), answering `reply_to` with the
   // primary's answer or the failures. REQUIRES: primaries non-empty; request located.
@@ -52,6 +59,9 @@ class Forwarder {
 
   // False for a Forward already taken (a duplicate); remembers it otherwise.
   bool first_time(const NodeId& from, uint64_t request_id, TimePoint now);
+  // True if a received Forward arrived too late to start: more than clock_skew_max past
+  // the deadline its sender gave it (its client has been answered already).
+  bool expired(const Forward& forward) const;
 
  private:
   struct Op {
@@ -70,6 +80,7 @@ class Forwarder {
   InFlight& in_flight_;
   Replier& replier_;
   NodeCounters& counters_;
+  std::function<int64_t()> unix_ms_;
   std::map<uint64_t, Op> ops_;
   std::map<std::pair<NodeId, uint64_t>, TimePoint> seen_;
   std::set<std::pair<TimePoint, std::pair<NodeId, uint64_t>>> seen_expiry_;

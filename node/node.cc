@@ -33,7 +33,7 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
       puts_(config_, actor_, transport, in_flight_, replier_, replica_, held_, liveness_, handoff,
             counters_, unix_ms_),
       gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_),
-      forwarder_(config_, transport, in_flight_, replier_, counters_),
+      forwarder_(config_, transport, in_flight_, replier_, counters_, unix_ms_),
       hints_(config_.node_id, transport, in_flight_, handoff, liveness_, unix_ms_) {
   QKV_ASSERT(config_.validate().is_ok());
   set_ring(std::move(ring));
@@ -190,6 +190,10 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
           on_round_reply(message.request_id, message.from, body.status, std::nullopt);
         } else if constexpr (std::is_same_v<T, Forward>) {
+          if (forwarder_.expired(body)) {
+            ++counters_.forwards_expired;  // its client has its answer: never start it now
+            return;
+          }
           if (!forwarder_.first_time(message.from, message.request_id, now)) {
             ++counters_.forward_duplicates;
             return;

@@ -19,6 +19,9 @@ Status NodeConfig::validate() const {
         fmt::format("request_timeout_max_ms ({}) is below request_timeout_ms ({})",
                     request_timeout_max.count(), request_timeout.count()));
   }
+  if (clock_skew_max.count() < 0) {
+    return Status::invalid_argument("clock_skew_max_ms must not be negative");
+  }
   QKV_RETURN_IF_ERROR(anti_entropy.validate());
   QKV_RETURN_IF_ERROR(transfer.validate());
   return limits.validate();

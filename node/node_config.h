@@ -20,6 +20,9 @@ struct NodeConfig {
   uint32_t w = 2;                       // default write quorum; per request 1..n
   Duration request_timeout{2000};       // default deadline of a client request
   Duration request_timeout_max{60000};  // the largest deadline a client may ask for
+  // How far apart the nodes' wall clocks may be (NTP keeps them within milliseconds). A
+  // forwarded request that arrives more than this past its sender's deadline is dropped.
+  Duration clock_skew_max{1000};
   Limits limits;
   std::string version = "0.1.0";
   // Grows at every start (node/incarnation.h next_generation): request ids start from it,

@@ -12,6 +12,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"forwarded", forwarded},
           {"forward_failovers", forward_failovers},
           {"forward_duplicates", forward_duplicates},
+          {"forwards_expired", forwards_expired},
           {"coordinated_gets", coordinated_gets},
           {"coordinated_puts", coordinated_puts},
           {"replica_reads", replica_reads},

@@ -121,4 +121,8 @@ struct PeerMessage {
     transferRequest @17 :TransferRequest;
     transferReply @18 :TransferReply;
   }
+  # With forward: the absolute deadline of the forwarded request (unix ms at the sender;
+  # 0: none). A receiver whose clock is past it by more than clock_skew_max_ms drops the
+  # request unanswered: its client has been told the outcome is unknown already.
+  deadlineUnixMs @19 :UInt64;
 }

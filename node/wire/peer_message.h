@@ -47,8 +47,13 @@ struct ReplicaWriteAck {
   Status status;
 };
 
+// A client request sent on to a primary. `deadline_unix_ms`: when the forwarding node
+// gives up on it (its wall clock, ms; 0: none): work that arrives later is dropped
+// (node/node.h), so a write the client was told may have been applied is never
+// coordinated after that (Cassandra drops late mutations the same way).
 struct Forward {
   proto::ClientRequest request;
+  uint64_t deadline_unix_ms = 0;
 };
 
 struct ForwardReply {

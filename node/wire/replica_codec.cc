@@ -297,6 +297,7 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
           proto::fill(b.initReplicaWriteAck().initStatus(), m.status);
         } else if constexpr (std::is_same_v<T, Forward>) {
           proto::fill(b.initForward(), m.request);
+          b.setDeadlineUnixMs(m.deadline_unix_ms);
         } else if constexpr (std::is_same_v<T, ForwardReply>) {
           proto::fill(b.initForwardReply(), m.response);
         } else if constexpr (std::is_same_v<T, Gossip>) {
@@ -336,7 +337,7 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
     case wire::PeerMessage::FORWARD: {
       auto request = proto::read(r.getForward());
       if (!request) return request.status();
-      return PeerBody(Forward{std::move(request).value()});
+      return PeerBody(Forward{std::move(request).value(), r.getDeadlineUnixMs()});
     }
     case wire::PeerMessage::FORWARD_REPLY: {
       auto response = proto::read(r.getForwardReply());

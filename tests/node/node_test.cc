@@ -366,6 +366,50 @@ TEST(NodeTest, ADuplicatedForwardIsCoordinatedOnce) {
   EXPECT_THAT(body(got).values, UnorderedElementsAre("v")) << "one write, one sibling";
 }
 
+TEST(NodeTest, AForwardThatArrivesPastItsDeadlineIsDroppedNotCoordinated) {
+  // A forward stuck in a link (or a paused node's socket) arrives after the forwarding node
+  // told its client "may have been applied": starting it now would write it behind the
+  // client's back. Deadlines travel with the Forward (wall clock, within clock_skew_max).
+  TestCluster::Options options;
+  options.wall_clock = true;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  NodeId primary = cluster.primaries(key)[0];
+  const auto now_ms = static_cast<uint64_t>(cluster.now().time_since_epoch().count());
+  const uint64_t skew = 1000;  // NodeConfig::clock_skew_max's default
+  auto forward = [&](uint64_t id, uint64_t deadline, const std::string& value) {
+    return node::PeerMessage{
+        "n9", id,
+        node::Forward{proto::ClientRequest{id, 500, proto::PutRequest{key, value, "", 2}},
+                      deadline}};
+  };
+  cluster.node(primary).on_peer_message(forward(1, now_ms - skew - 1, "late"), cluster.now());
+  cluster.deliver();
+  EXPECT_EQ(cluster.node(primary).counters().forwards_expired, 1u);
+  EXPECT_EQ(cluster.node(primary).counters().coordinated_puts, 0u) << "never started";
+  EXPECT_FALSE(cluster.get(primary, key, 3).status.is_ok()) << "nothing was written";
+  // Within the clock-skew tolerance it is taken, as is one with time left.
+  cluster.node(primary).on_peer_message(forward(2, now_ms - skew + 1, "skewed"), cluster.now());
+  cluster.node(primary).on_peer_message(forward(3, now_ms + 400, "fresh"), cluster.now());
+  cluster.deliver();
+  EXPECT_EQ(cluster.node(primary).counters().forwards_expired, 1u);
+  EXPECT_EQ(cluster.node(primary).counters().coordinated_puts, 2u);
+}
+
+TEST(NodeTest, AForwarderStampsItsDeadlineOnTheForward) {
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  options.wall_clock = true;
+  TestCluster cluster(options);
+  std::string key = cluster.key_not_replicated_by("n4");
+  // The primaries are silent: the write's one attempt has its whole deadline (1000 ms).
+  for (const auto& p : cluster.primaries(key)) cluster.set_blackholed(p, true);
+  cluster.send("n4", proto::PutRequest{key, "v", "", 2});
+  auto stamped = cluster.last_forward_deadline();
+  ASSERT_TRUE(stamped.has_value());
+  EXPECT_EQ(*stamped, static_cast<uint64_t>(cluster.now().time_since_epoch().count()) + 1000u);
+}
+
 TEST(NodeTest, AForwardWithEveryPrimaryGoneIsUnavailableNamingThem) {
   TestCluster::Options options;
   options.members = {"n1", "n2", "n3", "n4"};

@@ -10,6 +10,9 @@ class TestCluster::QueueTransport final : public node::Transport {
   QueueTransport(TestCluster& cluster, NodeId self) : cluster_(cluster), self_(std::move(self)) {}
   Status send(const NodeId& to, node::PeerMessage message) override {
     ++cluster_.messages_sent_;
+    if (const auto* forward = std::get_if<node::Forward>(&message.body)) {
+      cluster_.last_forward_deadline_ = forward->deadline_unix_ms;
+    }
     if (cluster_.down_.count(to) || cluster_.down_.count(self_)) {
       return Status::unavailable(to + " is down");  // as PeerLinks during a backoff
     }
@@ -67,7 +70,10 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     QKV_ASSERT(member->handoff->open().is_ok());
     member->core = std::make_unique<node::Node>(
         config, ring_, member->storage, *member->transport, causal::Actor{id, incarnation++}, now_,
-        options_.hinted_handoff ? member->handoff.get() : nullptr);
+        options_.hinted_handoff ? member->handoff.get() : nullptr,
+        options_.wall_clock
+            ? std::function<int64_t()>([this] { return now_.time_since_epoch().count(); })
+            : std::function<int64_t()>());
     nodes_.emplace(id, std::move(member));
   }
 }

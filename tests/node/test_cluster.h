@@ -32,6 +32,8 @@ class TestCluster {
     node::AntiEntropyConfig anti_entropy;
     node::TransferConfig transfer;
     Limits limits;
+    // Give the nodes a wall clock (unix ms = the cluster's clock); off, they have none.
+    bool wall_clock = false;
   };
 
   explicit TestCluster(Options options);
@@ -78,6 +80,8 @@ class TestCluster {
   std::vector<NodeId> primaries(const std::string& key) const;
 
   uint64_t messages_sent() const { return messages_sent_; }
+  // The deadline (unix ms) the last Forward any node sent carried; nullopt if none was sent.
+  std::optional<uint64_t> last_forward_deadline() const { return last_forward_deadline_; }
 
  private:
   class QueueTransport;
@@ -104,6 +108,7 @@ class TestCluster {
   TimePoint now_{Duration(1'000'000)};
   uint64_t next_request_id_ = 1;
   uint64_t messages_sent_ = 0;
+  std::optional<uint64_t> last_forward_deadline_;
 };
 
 }  // namespace qkv::testing

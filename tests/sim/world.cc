@@ -160,6 +160,8 @@ void Simulation::start_node(int i) {
   config.node.r = std::min(config.node.r, config_.n);
   config.node.w = std::min(config.node.w, config_.n);
   config.node.request_timeout = config_.request_timeout;
+  // Node clocks differ by up to 4 s under the skew fault (each +-2 s).
+  config.node.clock_skew_max = Duration(4500);
   const bool aae_only = config_.repair == SimConfig::Repair::kAntiEntropy;
   config.node.anti_entropy.segments = 16;  // a few keys per partition: most segments empty
   config.node.anti_entropy.exchange_interval = aae_only ? Duration(500) : Duration(2000);

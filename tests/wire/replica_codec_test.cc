@@ -51,6 +51,9 @@ TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
   EXPECT_EQ(put.context, "ctx");
   EXPECT_EQ(put.w, 3);
   EXPECT_EQ(std::get<Forward>(fwd.body).request.timeout_ms, 900u);
+  EXPECT_EQ(std::get<Forward>(fwd.body).deadline_unix_ms, 0u) << "none unless set";
+  auto timed = round_trip({"n4", 10, Forward{request, 1'765'000'000'123ull}});
+  EXPECT_EQ(std::get<Forward>(timed.body).deadline_unix_ms, 1'765'000'000'123ull);
 
   proto::ClientResponse response{42, Status::not_found("gone"), proto::GetResponse{{}, "c"}};
   auto fr = round_trip({"n1", 9, ForwardReply{response}});
