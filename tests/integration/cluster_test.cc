@@ -144,6 +144,7 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
   boost::asio::io_context io;
   client::AsyncOptions options;
   options.node = cluster.client_address(0);
+  options.retry_overloaded = false;  // the refusals themselves are checked here
   client::AsyncClient pipelined(io, options);
   int answered = 0, ok = 0, overloaded = 0;
   std::string message;
@@ -167,6 +168,21 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
   EXPECT_GT(overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
   EXPECT_EQ(ok + overloaded, 40);
   EXPECT_THAT(message, HasSubstr("client_requests_per_connection_max is 2"));
+  // With the SDK's default, refused requests are sent again after a backoff: all succeed.
+  options.retry_overloaded = true;
+  client::AsyncClient retrying(io, options);
+  int retried_ok = 0, retried_answered = 0;
+  for (int i = 0; i < 40; ++i) {
+    retrying.put(fmt::format("r{}", i), "v", "", w(2), [&](Result<client::WriteResult> result) {
+      ++retried_answered;
+      if (result.is_ok()) ++retried_ok;
+    });
+  }
+  const auto retry_until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (retried_answered < 40 && std::chrono::steady_clock::now() < retry_until) {
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(retried_ok, 40) << "the SDK backs off and sends refused requests again";
   // The node keeps serving: a request after the answers came back is taken.
   auto sdk = cluster.client_of(0);
   EXPECT_TRUE(sdk.put("after", "v").is_ok());
