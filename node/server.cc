@@ -252,6 +252,7 @@ void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connect
   connection->set_on_close([this, id] {
     clients_.erase(id);
     outstanding_.erase(id);
+    rate_limits_.erase(id);
   });
 }
 
@@ -267,24 +268,37 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
         id, proto::ClientResponse{
                 request->request_id, Status::unavailable("the node is shutting down"), {}});
   }
-  uint32_t& outstanding = outstanding_[id];
-  const bool key_request = is_key_request(*request);
-  const uint32_t max = config_.node.limits.client_requests_per_connection_max;
-  if (key_request && outstanding >= max) {
-    // Load shedding per connection: a fast, typed refusal (node/node.h counts the node's).
-    return send_to_client(
-        id,
-        proto::ClientResponse{request->request_id,
-                              Status::overloaded(fmt::format(
-                                  "this connection has {} requests in flight; "
-                                  "client_requests_per_connection_max is {}: wait for answers, or "
-                                  "spread the load over more connections",
-                                  outstanding, max)),
-                              {}});
+  if (is_key_request(*request)) {
+    if (Status admitted = admit(id); !admitted.is_ok()) {
+      ++connection_refusals_;
+      return send_to_client(id, proto::ClientResponse{request->request_id, admitted, {}});
+    }
   }
-  ++outstanding;  // every request decoded here gets exactly one answer (reply below)
+  ++outstanding_[id];  // every request decoded here gets exactly one answer (reply below)
   batch_writes();
   host_.on_client_request(id, std::move(request).value());
+}
+
+Status Server::admit(ClientId id) {
+  // Load shedding per connection: a fast, typed refusal (node/node.h sheds the node's).
+  const Limits& limits = config_.node.limits;
+  const uint32_t outstanding = outstanding_[id];
+  if (outstanding >= limits.client_requests_per_connection_max) {
+    return Status::overloaded(fmt::format(
+        "this connection has {} requests in flight; client_requests_per_connection_max is {}: "
+        "wait for answers, or spread the load over more connections",
+        outstanding, limits.client_requests_per_connection_max));
+  }
+  if (limits.client_requests_per_second_max == 0) return Status::ok();
+  // A rate limit per connection (a token bucket with a burst of one second's worth).
+  const auto rate = static_cast<double>(limits.client_requests_per_second_max);
+  TokenBucket& bucket = rate_limits_.try_emplace(id, rate, rate).first->second;
+  bucket.refill(clock_.now());
+  if (bucket.try_take()) return Status::ok();
+  return Status::overloaded(fmt::format(
+      "this connection sends more than client_requests_per_second_max {} requests a second: "
+      "slow down, or raise the limit",
+      limits.client_requests_per_second_max));
 }
 
 void Server::batch_writes() {
@@ -403,7 +417,8 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
   const auto& links = peer_links_.counters();
   out.insert(out.end(), {{"peer_links_broken", links.links_broken},
                          {"peer_links_silent", links.links_silent},
-                         {"peer_connect_failures", links.connect_failures}});
+                         {"peer_connect_failures", links.connect_failures},
+                         {"overloaded_connection", connection_refusals_}});
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/asio.h"
 #include "common/clock.h"
+#include "common/token_bucket.h"
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
 #include "node/daemon_config.h"
@@ -67,6 +68,9 @@ class Server final : public Transport {
   void set_peer_address(const NodeId& id, const std::string& host, uint16_t port);
   // Link liveness probes (net/peer_links.h): pings out, pongs back to peer_links_.
   void set_up_link_probes();
+  // Ok, or the overloaded refusal of a key request on connection `id`: over
+  // client_requests_per_connection_max in flight, or client_requests_per_second_max.
+  Status admit(ClientId id);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
   void arm_tick();
@@ -100,6 +104,9 @@ class Server final : public Transport {
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).
   std::map<ClientId, uint32_t> outstanding_;
+  // Each connection's client_requests_per_second_max bucket (when that limit is set).
+  std::map<ClientId, TokenBucket> rate_limits_;
+  uint64_t connection_refusals_ = 0;  // key requests refused by admit()
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
 };
