@@ -165,6 +165,7 @@ void PutCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::PutAc
 }
 
 void PutCoordinator::answer(uint64_t id, const Op& op, Status status) {
+  in_flight_.answered(id);
   const ReplyTo& to = in_flight_.find(id)->reply_to;
   if (!status.is_ok()) return replier_.reply_status(to, std::move(status));
   // The new context covers what was written, so the client may write again unread.

@@ -105,6 +105,22 @@ TEST(NodeTest, ClientRequestsPastTheInFlightLimitAreRefusedAtOnceWithOverloaded)
   EXPECT_TRUE(cluster.put("n1", "c", "v").status.is_ok());
 }
 
+TEST(NodeTest, AnAnsweredWriteNoLongerCountsAgainstTheInFlightLimit) {
+  // A put round lives on after its answer until every replica acked (late stand-ins); that
+  // is background work, not a client waiting, so it must not shed the next client.
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3"};  // no fallback: the silent replica holds the round
+  options.limits.client_requests_in_flight_max = 1;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId coordinator = cluster.primaries(key)[0];
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  ASSERT_TRUE(cluster.put(coordinator, key, "v1", "", 2).status.is_ok());
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 1u) << "the round waits for the third ack";
+  auto next = cluster.put(coordinator, "other-key", "v", "", 1);
+  EXPECT_NE(next.status.code(), StatusCode::kOverloaded) << next.status.to_string();
+}
+
 TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());
