@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -36,9 +37,8 @@ struct PeerLinks::Link {
   uint32_t backoff_ms = 0;  // 0: no failure since the last success
   Clock::time_point retry_at;
   std::string last_error;
-  // Liveness probes on the current connection: the oldest unanswered ping (seq 0: none).
-  uint64_t unanswered_seq = 0;
-  Clock::time_point unanswered_since;
+  // Liveness probes on the current connection: the pings not answered yet, oldest first.
+  std::deque<std::pair<uint64_t, Clock::time_point>> unanswered;
 };
 
 PeerLinks::PeerLinks(asio::io_context& io, TransportOptions options)
@@ -59,10 +59,10 @@ void PeerLinks::on_pong(const NodeId& id, uint64_t seq) {
   auto it = links_.find(id);
   if (it == links_.end()) return;
   Link& link = *it->second;
+  if (link.state != Link::State::kConnected) return;
   // Pings on one connection are answered in order: this answers every earlier one too.
-  if (link.state == Link::State::kConnected && link.unanswered_seq != 0 &&
-      seq >= link.unanswered_seq) {
-    link.unanswered_seq = 0;
+  while (!link.unanswered.empty() && link.unanswered.front().first <= seq) {
+    link.unanswered.pop_front();
   }
 }
 
@@ -80,10 +80,10 @@ void PeerLinks::probe() {
   const auto silence_max = std::chrono::milliseconds(options_.peer_silence_ms_max);
   for (auto& [id, link] : links_) {
     if (link->state != Link::State::kConnected) continue;
-    if (link->unanswered_seq != 0 && now - link->unanswered_since > silence_max) {
+    if (!link->unanswered.empty() && now - link->unanswered.front().second > silence_max) {
       ++counters_.links_silent;
-      auto silent_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(now - link->unanswered_since);
+      auto silent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          now - link->unanswered.front().second);
       back_off(link,
                fmt::format("no answer to a ping for {} ms (peer_silence_ms_max {})",
                            silent_ms.count(), options_.peer_silence_ms_max),
@@ -93,10 +93,7 @@ void PeerLinks::probe() {
     const uint64_t seq = next_ping_seq_++;
     if (!link->connection->send(make_ping_(seq)).is_ok()) continue;  // a full queue: wait
     ++counters_.pings_sent;
-    if (link->unanswered_seq == 0) {
-      link->unanswered_seq = seq;
-      link->unanswered_since = now;
-    }
+    link->unanswered.emplace_back(seq, now);
   }
 }
 
@@ -237,7 +234,7 @@ void PeerLinks::on_connected(const std::shared_ptr<Link>& link) {
     back_off(strong, "the connection closed", /*never_sent=*/false);
   });
   link->state = Link::State::kConnected;
-  link->unanswered_seq = 0;
+  link->unanswered.clear();
   link->connection->start();
   // The queue was bounded by send_queue_bytes_max, as is the connection's: it all fits.
   for (auto& frame : link->queued) {
