@@ -1,8 +1,16 @@
 // GetCoordinator: this node coordinating reads of keys — the driver of GetRound
 // (node/coordinator/get_round.h): it reads its own copy (staged writes included), asks the
-// other primaries, answers after R replies with their join, and once every replica
-// answered (or the deadline passed) sends the merged state to the stale ones (read repair,
-// Dynamo §4.7).
+// other primaries, and a fallback for each primary that fails — one the failure detector
+// holds down is not asked and fails at once, as for puts — (sloppy read, Dynamo §4.6); it
+// answers after R replies (PR of them primaries) with their join and the nodes that
+// answered, and once every node asked answered (or the deadline passed) sends the merged
+// state to the stale primaries (read repair, Dynamo §4.7; never to a fallback).
+//
+// Stand-in candidates: the preference list's fallbacks that the failure detector holds up,
+// in ring order, minus the key's receivers in a ring transition — the choice a put makes
+// for its stand-ins (node/coordinator/put_coordinator.cc) while no fallback is down, so a
+// read asks the fallbacks that took the hints. (A put also tries fallbacks believed down
+// once the up ones ran out; a read does not: it would wait on them to no end.)
 //
 // Thread-safety: none (the node core's thread).
 #pragma once
@@ -47,10 +55,16 @@ class GetCoordinator {
   struct Op {
     coordinator::GetRound round;
     std::string key;
+    ring::Token token = 0;
     bool answered = false;  // the client has its answer; waiting on the rest for read repair
   };
-  // Answers once decided; once every replica answered (or the deadline passed), repairs
-  // the stale ones and forgets the round.
+  // The stand-in candidates of the key, in the order to try them (see the top).
+  std::vector<NodeId> stand_ins(const KeyRequest& request) const;
+  // Executes `reads` in order: this node's own read at once, the others sent; a read that
+  // fails at once is fed back before the next (its stand-in is read in turn).
+  void execute(uint64_t id, Op& op, std::vector<coordinator::ReadFrom> reads);
+  // Answers once decided; once every node asked answered (or the deadline passed), repairs
+  // the stale primaries and forgets the round.
   void progress(uint64_t id);
   void read_repair(const std::string& key, const coordinator::GetRound& round);
 
