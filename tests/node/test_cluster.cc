@@ -161,4 +161,8 @@ std::vector<NodeId> TestCluster::primaries(const std::string& key) const {
   return ring_->preference_list(ring::token_of(key), options_.n).primaries;
 }
 
+std::vector<NodeId> TestCluster::fallbacks(const std::string& key) const {
+  return ring_->preference_list(ring::token_of(key), options_.n).fallbacks;
+}
+
 }  // namespace qkv::testing

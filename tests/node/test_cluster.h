@@ -78,6 +78,8 @@ class TestCluster {
   std::string key_not_replicated_by(const NodeId& node) const;
   // The primaries of a key.
   std::vector<NodeId> primaries(const std::string& key) const;
+  // The fallbacks of a key, in preference-list order (the order stand-ins are taken in).
+  std::vector<NodeId> fallbacks(const std::string& key) const;
 
   uint64_t messages_sent() const { return messages_sent_; }
   // The deadline (unix ms) the last Forward any node sent carried; nullopt if none was sent.
