@@ -513,6 +513,18 @@ CLI::App* add_key_command(CLI::App& app, const char* name, const char* help, Key
   return sub;
 }
 
+CLI::App* add_get_command(CLI::App& app, KeyArgs& a) {
+  auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
+  get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
+      ->check(CLI::Range(0, 255));
+  get->add_option("--pr", a.pr,
+                  "primaries required among the r answers (0: none; --pr equal to --r reads "
+                  "primaries only)")
+      ->check(CLI::Range(0, 255));
+  get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
+  return get;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"qkvctl: read, write and inspect a qkv cluster"};
   Global g;
@@ -525,14 +537,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
 
   KeyArgs a;
-  auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
-  get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
-      ->check(CLI::Range(0, 255));
-  get->add_option("--pr", a.pr,
-                  "primaries required among the r answers (0: none; --pr equal to --r reads "
-                  "primaries only)")
-      ->check(CLI::Range(0, 255));
-  get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
+  auto* get = add_get_command(app, a);
   auto* put = add_key_command(app, "put", "write a value", a);
   auto* value = put->add_option("VALUE", a.value, "the value");
   put->add_option("--value-file", a.value_file, "read the value from a file")->excludes(value);
