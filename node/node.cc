@@ -155,7 +155,7 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
                           [&](const NodeId& p) { return liveness_.is_up(p); });
     return forwarder_.start(std::move(reply_to), std::move(request), std::move(primaries), now);
   }
-  if (!request.is_write()) return gets_.start(std::move(reply_to), request);
+  if (!request.is_write()) return gets_.start(std::move(reply_to), request, now);
   if (!held_.takes_writes_for(request.token, primary)) {
     // Forwarded by a node whose ring disagrees with ours, and we do not hold the key's range
     // (we dropped it, or never had it): coordinating from an empty state would reissue a
@@ -244,7 +244,7 @@ void Node::on_alarm(uint64_t id, TimePoint now) {
     case RequestKind::kPut:
       return puts_.on_alarm(id, now);
     case RequestKind::kGet:
-      return gets_.on_alarm(id);
+      return gets_.on_alarm(id, now);
     case RequestKind::kForward:
       return forwarder_.on_alarm(id, now);
   }

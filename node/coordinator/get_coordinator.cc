@@ -37,7 +37,7 @@ std::vector<proto::ReplicaAnswer> answered_by(const coordinator::GetRound& round
 
 }  // namespace
 
-void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request) {
+void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now) {
   ++counters_.coordinated_gets;
   const std::vector<NodeId>& primaries = request.list.primaries;
   Status enough = coordinator::check_replica_count("read", "R", request.quorum, primaries.size());
@@ -47,7 +47,9 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request) {
   if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
   coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request));
   uint64_t id = in_flight_.next_id();
-  in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, request.deadline);
+  // As for puts: primaries still silent at half the request timeout get a stand-in.
+  TimePoint sloppy_at = std::min(request.deadline, now + config_.request_timeout / 2);
+  in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
   Op& op = ops_.emplace(id, Op{std::move(round), request.key(), request.token}).first->second;
   execute(id, op, op.round.start());
   progress(id);
@@ -112,10 +114,17 @@ void GetCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& sta
   progress(id);
 }
 
-void GetCoordinator::on_alarm(uint64_t id) {
+void GetCoordinator::on_alarm(uint64_t id, TimePoint now) {
   auto it = ops_.find(id);
   if (it == ops_.end()) return;
-  it->second.round.on_timeout();
+  Op& op = it->second;
+  const TimePoint deadline = in_flight_.find(id)->deadline;
+  if (now < deadline) {
+    in_flight_.rearm(id, deadline);
+    execute(id, op, op.round.on_sloppy_alarm());
+  } else {
+    op.round.on_timeout();
+  }
   progress(id);
 }
 

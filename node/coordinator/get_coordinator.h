@@ -1,7 +1,8 @@
 // GetCoordinator: this node coordinating reads of keys — the driver of GetRound
 // (node/coordinator/get_round.h): it reads its own copy (staged writes included), asks the
 // other primaries, and a fallback for each primary that fails — one the failure detector
-// holds down is not asked and fails at once, as for puts — (sloppy read, Dynamo §4.6); it
+// holds down is not asked and fails at once, as for puts — or is still silent at half the
+// deadline (sloppy read, Dynamo §4.6); it
 // answers after R replies (PR of them primaries) with their join and the nodes that
 // answered, and once every node asked answered (or the deadline passed) sends the merged
 // state to the stale primaries (read repair, Dynamo §4.7; never to a fallback).
@@ -39,15 +40,16 @@ class GetCoordinator {
                  const Liveness& liveness, NodeCounters& counters);
 
   // Coordinates a located get. REQUIRES: request.kind is kGet.
-  void start(ReplyTo reply_to, const KeyRequest& request);
+  void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now);
   // A get of this node's copy alone (no quorum, no repair).
   void reply_local(const ReplyTo& reply_to, const KeyRequest& request);
 
   // A replica's answer (a state, or an error) for round `id`.
   void on_reply(uint64_t id, const NodeId& from, const Status& status,
                 std::optional<causal::SiblingSet> state);
-  // The deadline of round `id`.
-  void on_alarm(uint64_t id);
+  // The alarm of round `id`: the sloppy alarm (half the request timeout) before its
+  // deadline, else the deadline.
+  void on_alarm(uint64_t id, TimePoint now);
   // `peer`'s link broke: every round counts it as failed.
   void on_peer_unreachable(const NodeId& peer);
 

@@ -60,6 +60,18 @@ void GetRound::stand_in_for(const NodeId& primary, std::vector<ReadFrom>& out) {
   out.push_back(std::move(read));
 }
 
+std::vector<ReadFrom> GetRound::on_sloppy_alarm() {
+  std::vector<ReadFrom> out;
+  if (outcome_ != Outcome::kPending || timed_out_ || answers_.size() >= r_) return out;
+  for (const NodeId& primary : primaries_) {
+    if (answers_.count(primary) || failed_.count(primary)) continue;
+    bool replaced = std::any_of(asked_.begin(), asked_.end(),
+                                [&](const ReadFrom& a) { return a.stand_in_for == primary; });
+    if (!replaced) stand_in_for(primary, out);
+  }
+  return out;
+}
+
 Outcome GetRound::on_timeout() {
   timed_out_ = true;
   if (outcome_ != Outcome::kPending) return outcome_;

@@ -4,12 +4,12 @@
 //
 // Whom it reads: the first N healthy nodes of the preference list (Dynamo §4.6). Every
 // primary is asked; a primary that fails — the failure detector holds it down, its send
-// failed, its link broke, it answered an error — is replaced by the next stand-in
-// candidate, a fallback, in the order given, as a put's stand-ins are chosen
-// (node/coordinator/put_round.h). A fallback asked for a key answers with its hints for it
-// joined in, so a write taken by stand-ins while primaries were down is read back. A
-// fallback that fails is replaced by the next one. No stand-in is taken once the outcome
-// is decided (a read does not need more answers than it already waits for).
+// failed, its link broke, it answered an error — or that is still silent at the sloppy
+// alarm is replaced by the next stand-in candidate, a fallback, in the order given, as a
+// put's stand-ins are chosen (node/coordinator/put_round.h). A fallback asked for a key answers
+// with its hints for it joined in, so a write taken by stand-ins while primaries were down is read
+// back. A fallback that fails is replaced by the next one. No stand-in is taken once the outcome is
+// decided (a read does not need more answers than it already waits for).
 //
 // When it succeeds: once R replicas answered, found or not found (Riak's notfound_ok), and at
 // least PR of them are primaries (Riak's PR; fallbacks count towards R, never towards PR).
@@ -61,6 +61,9 @@ class GetRound {
   // outcome is pending. Unknown and repeated senders are ignored.
   std::vector<ReadFrom> on_reply(const NodeId& from, const Status& status,
                                  std::optional<causal::SiblingSet> state);
+  // The sloppy alarm (half the deadline): while fewer than R answered, every primary still
+  // silent (neither answered nor failed, nor replaced yet) gets a stand-in, in order.
+  std::vector<ReadFrom> on_sloppy_alarm();
   Outcome on_timeout();
 
   Outcome outcome() const { return outcome_; }

@@ -115,6 +115,21 @@ TEST(GetRoundFallbackTest, NoStandInOnceDecidedAndExactCountsWhenFallbacksRunOut
               HasSubstr("2 of 3 replicas answered (1 of them fallbacks), R=3 required"));
 }
 
+TEST(GetRoundFallbackTest, PrimariesSilentAtTheSloppyAlarmGetStandInsOnce) {
+  GetRound round(kPrimaries, 2, 0, kFallbacks);
+  round.on_reply("a", Status::ok(), std::nullopt);
+  EXPECT_EQ(round.on_sloppy_alarm(), (std::vector<ReadFrom>{{"d", "b"}, {"e", "c"}}));
+  EXPECT_TRUE(round.on_sloppy_alarm().empty()) << "replaced already";
+  round.on_reply("e", Status::ok(), written("a", "v"));
+  EXPECT_EQ(round.outcome(), Outcome::kSucceeded);
+  round.on_reply("b", Status::ok(), std::nullopt);  // late, still recorded for repair
+  EXPECT_EQ(round.stale_replicas(), (std::vector<NodeId>{"a", "b"}));
+
+  GetRound met(kPrimaries, 1, 0, kFallbacks);
+  met.on_reply("a", Status::ok(), std::nullopt);
+  EXPECT_TRUE(met.on_sloppy_alarm().empty()) << "R is met: no more reads";
+}
+
 TEST(GetRoundFallbackTest, UnaskedAndRepeatedSendersAreIgnored) {
   GetRound round(kPrimaries, 2, 0, kFallbacks);
   round.on_reply("d", Status::ok(), written("d", "x"));  // not asked: no primary failed

@@ -155,6 +155,20 @@ TEST_F(FallbackReadTest, APrimaryWhoseLinkBreaksDuringTheReadIsReplacedByAFallba
               ElementsAre(proto::ReplicaAnswer{p_[0], false}, proto::ReplicaAnswer{f_[0], true}));
 }
 
+TEST_F(FallbackReadTest, PrimariesSilentAtHalfTheDeadlineGetStandIns) {
+  ASSERT_TRUE(cluster_.put(p_[0], key_, "v", "", 3).status.is_ok());
+  cluster_.set_blackholed(p_[1], true);
+  cluster_.set_blackholed(p_[2], true);
+  const TimePoint sent = cluster_.now();
+  auto got = cluster_.get(p_[0], key_, 2);  // request_timeout 1000 ms: the alarm at 500 ms
+  ASSERT_TRUE(got.status.is_ok()) << got.status.to_string();
+  EXPECT_LT(cluster_.now() - sent, Duration(1000)) << "answered before the deadline";
+  EXPECT_GE(cluster_.now() - sent, Duration(500)) << "not before the sloppy alarm";
+  EXPECT_THAT(body(got).values, ElementsAre("v"));
+  EXPECT_THAT(body(got).replicas,
+              ElementsAre(proto::ReplicaAnswer{p_[0], false}, proto::ReplicaAnswer{f_[0], true}));
+}
+
 TEST_F(FallbackReadTest, APrimaryTheDetectorHoldsDownIsNotAskedAndUpFallbacksStandIn) {
   ASSERT_TRUE(cluster_.put(p_[0], key_, "v", "", 3).status.is_ok());
   const NodeId down = p_[2];
