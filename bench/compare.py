@@ -58,8 +58,9 @@ def stop(procs):
 
 
 class QkvCluster:
-    def __init__(self, build, workdir, base_port):
+    def __init__(self, build, workdir, base_port, extra=()):
         self.qkvd = os.path.join(build, "node", "qkvd")
+        self.extra = list(extra)  # more qkvd arguments (e.g. --config FILE)
         self.dir = tempfile.mkdtemp(prefix="qkv-compare-", dir=workdir)
         self.client_ports = [base_port + i for i in range(3)]
         self.peer_ports = [base_port + 100 + i for i in range(3)]
@@ -75,7 +76,7 @@ class QkvCluster:
                 [self.qkvd, "--node-id", f"n{i + 1}", "--data-dir", os.path.join(node_dir, "data"),
                  "--client-listen", f"127.0.0.1:{self.client_ports[i]}",
                  "--peer-listen", f"127.0.0.1:{self.peer_ports[i]}", "--members", members,
-                 "--n", "3", "--r", "2", "--w", "2", "--log-level", "warn"],
+                 "--n", "3", "--r", "2", "--w", "2", "--log-level", "warn"] + self.extra,
                 stdout=logf, stderr=subprocess.STDOUT))
         for p in self.client_ports:
             wait_port(p)

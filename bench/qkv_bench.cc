@@ -82,6 +82,9 @@ struct Config {
   uint64_t ops = 0;  // > 0: stop after this many operations instead of the duration
   uint8_t r = 0, w = 0;
   uint32_t timeout_ms = 5000;
+  // Off: a request the node sheds (overloaded) completes at once, counted apart (the
+  // overload benchmark); on, the SDK sends it again after a backoff (async_client.h).
+  bool retry_overloaded = true;
   bool load = false;
   bool load_only = false;
   uint64_t seed = 1;
@@ -93,6 +96,8 @@ struct Config {
 struct Measured {
   LatencyHistogram latency[3];
   uint64_t errors[3] = {0, 0, 0};
+  // Every op split by outcome: shed (answered overloaded) or admitted (anything else).
+  LatencyHistogram admitted, shed;
   std::map<std::string, uint64_t> error_kinds;  // "unavailable: ..." (first 80 chars) -> count
   // Gets (and the reads of RMW) that found concurrent siblings: writes carrying stale
   // contexts. Near zero unless connections update the same keys at once.
@@ -100,6 +105,8 @@ struct Measured {
 
   void merge(const Measured& o) {
     sibling_reads += o.sibling_reads;
+    admitted.merge(o.admitted);
+    shed.merge(o.shed);
     for (int i = 0; i < 3; ++i) {
       latency[i].merge(o.latency[i]);
       errors[i] += o.errors[i];
@@ -133,6 +140,7 @@ class Driver {
       client::AsyncOptions options;
       options.node = config.nodes[(thread + i * config.threads) % config.nodes.size()];
       options.timeout_ms = config.timeout_ms;
+      options.retry_overloaded = config.retry_overloaded;
       clients_.push_back(std::make_unique<client::AsyncClient>(io_, options));
     }
   }
@@ -236,6 +244,8 @@ class Driver {
         std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start);
     const auto i = static_cast<std::size_t>(op);
     stats_.measured.latency[i].record(static_cast<uint64_t>(ns.count()));
+    (status.code() == StatusCode::kOverloaded ? stats_.measured.shed : stats_.measured.admitted)
+        .record(static_cast<uint64_t>(ns.count()));
     if (!status.is_ok()) {
       ++stats_.measured.errors[i];
       stats_.failed.fetch_add(1, std::memory_order_relaxed);
@@ -336,6 +346,11 @@ double us(uint64_t ns) {
   return static_cast<double>(ns) / 1000.0;
 }
 
+// The ops split by outcome (admitted, shed), for overload runs.
+std::vector<std::pair<const char*, const LatencyHistogram*>> outcomes(const Measured& m) {
+  return {{"admitted", &m.admitted}, {"shed", &m.shed}};
+}
+
 nlohmann::json to_json(const PhaseResult& r) {
   nlohmann::json j;
   uint64_t total = 0, errors = 0;
@@ -360,6 +375,12 @@ nlohmann::json to_json(const PhaseResult& r) {
   j["errors"] = errors;
   j["ops_per_sec"] = static_cast<double>(total) / r.seconds;
   j["error_kinds"] = r.stats.error_kinds;
+  for (const auto& [name, h] : outcomes(r.stats)) {
+    j[name] = {{"count", h->count()},
+               {"p50_us", us(h->percentile(50))},
+               {"p99_us", us(h->percentile(99))},
+               {"max_us", us(h->max())}};
+  }
   j["sibling_reads"] = r.stats.sibling_reads;
   return j;
 }
@@ -382,6 +403,13 @@ void print_table(const PhaseResult& r) {
   }
   for (const auto& [kind, count] : r.stats.error_kinds) {
     fmt::print("  error x{}: {}\n", count, kind);
+  }
+  if (r.stats.shed.count() > 0) {
+    auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+    for (const auto& [name, h] : outcomes(r.stats)) {
+      fmt::print("  {:<8} {:>10} ops, p50 {:.3f} ms, p99 {:.3f} ms, max {:.3f} ms\n", name,
+                 h->count(), ms(h->percentile(50)), ms(h->percentile(99)), ms(h->max()));
+    }
   }
   if (r.stats.sibling_reads > 0) {
     fmt::print("  reads that found siblings: {}\n", r.stats.sibling_reads);
@@ -418,6 +446,9 @@ int run(int argc, char** argv) {
   app.add_option("--r", config.r, "read quorum (0: the node's default)");
   app.add_option("--w", config.w, "write quorum (0: the node's default)");
   app.add_option("--timeout-ms", config.timeout_ms, "per-request timeout (default 5000)");
+  app.add_flag("!--no-retry-overloaded", config.retry_overloaded,
+               "count requests a node sheds (overloaded) instead of sending them again after a "
+               "backoff (overload benchmarks)");
   app.add_flag("--load", config.load, "first write every key once");
   app.add_flag("--load-only", config.load_only, "only the load phase");
   app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -127,7 +128,14 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     Callback done;
     DeadlineIndex::iterator deadline;
     uint32_t timeout_ms;
+    Frame copy;                     // to send again (retry_overloaded), else empty
+    uint32_t backoff_ms = 0;        // 0: never refused yet
+    std::optional<Status> refusal;  // the node's last overloaded answer
   };
+
+  // Overload backoff (full jitter, doubling), as the blocking Client's (client.cc).
+  static constexpr uint32_t kOverloadBackoffMsMin = 10;
+  static constexpr uint32_t kOverloadBackoffMsMax = 250;
 
   // A request whose outcome is decided and whose callback is still to run.
   struct Completion {
@@ -147,10 +155,13 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
                             Status::unavailable(fmt::format(
                                 "cannot connect to {}: not a host:port address", options_.node)));
     }
+    Frame copy =
+        options_.retry_overloaded ? kj::heapArray<capnp::word>(frame.value().asPtr()) : Frame();
     Status sent = send_or_queue(id, std::move(frame).value());
     if (!sent.is_ok()) return complete_later(std::move(done), std::move(sent));
     auto deadline = deadlines_.emplace(now + std::chrono::milliseconds(timeout_ms), id);
-    pending_.emplace(id, Pending{std::move(done), deadline, timeout_ms});
+    pending_.emplace(
+        id, Pending{std::move(done), deadline, timeout_ms, std::move(copy), 0, std::nullopt});
     arm_deadline_timer();
   }
 
@@ -289,10 +300,34 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     }
     auto it = pending_.find(response->request_id);
     if (it == pending_.end()) return;  // a late answer to a request that timed out
+    if (response->status.code() == StatusCode::kOverloaded && it->second.copy.size() > 0) {
+      return retry_later(it->first, it->second, std::move(response->status));
+    }
     Callback done = std::move(it->second.done);
     deadlines_.erase(it->second.deadline);
     pending_.erase(it);
     answer(done, std::move(response).value());
+  }
+
+  // --- Overload: send a refused request again after a backoff ---------------------------
+
+  void retry_later(uint64_t id, Pending& pending, Status refusal) {
+    pending.refusal = std::move(refusal);
+    pending.backoff_ms = pending.backoff_ms == 0
+                             ? kOverloadBackoffMsMin
+                             : std::min(pending.backoff_ms * 2, kOverloadBackoffMsMax);
+    auto delay = std::chrono::milliseconds(
+        std::uniform_int_distribution<uint32_t>(1, pending.backoff_ms)(jitter_));
+    // Past its deadline it completes with the refusal (expire_deadlines) instead.
+    auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+    timer->async_wait([weak = weak_from_this(), timer, id](const error_code& ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      auto it = self->pending_.find(id);
+      if (it == self->pending_.end()) return;  // expired, or the client was closed
+      Status sent = self->send_or_queue(id, kj::heapArray<capnp::word>(it->second.copy.asPtr()));
+      if (!sent.is_ok()) self->fail(id, std::move(sent));
+    });
   }
 
   // --- Deadlines: one timer ticking every deadline_check_ms while requests are pending ---
@@ -318,10 +353,13 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
       auto it = pending_.find(deadlines_.begin()->second);
       QKV_ASSERT(it != pending_.end());
       deadlines_.erase(deadlines_.begin());
-      expired.push_back(
-          Completion{std::move(it->second.done),
-                     Status::timeout(fmt::format("no answer from {} within {} ms", options_.node,
-                                                 it->second.timeout_ms))});
+      Status why = it->second.refusal
+                       ? Status::overloaded(fmt::format(
+                             "{} stayed overloaded for {} ms (sent again after backoffs): {}",
+                             options_.node, it->second.timeout_ms, it->second.refusal->message()))
+                       : Status::timeout(fmt::format("no answer from {} within {} ms",
+                                                     options_.node, it->second.timeout_ms));
+      expired.push_back(Completion{std::move(it->second.done), std::move(why)});
       pending_.erase(it);
     }
     run(std::move(expired));
@@ -457,10 +495,11 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer deadline_timer_;
   bool deadline_timer_armed_ = false;
 
-  std::vector<Completion> completions_;  // decided in the call that issued them
-  bool drain_posted_ = false;            // a handler to run completions_ is posted
-  std::size_t completing_ = 0;           // completions not yet run, here or in a batch
-  bool shut_down_ = false;               // in the destructor: nothing is sent any more
+  std::vector<Completion> completions_;              // decided in the call that issued them
+  bool drain_posted_ = false;                        // a handler to run completions_ is posted
+  std::size_t completing_ = 0;                       // completions not yet run, here or in a batch
+  bool shut_down_ = false;                           // in the destructor: nothing is sent any more
+  std::minstd_rand jitter_{std::random_device{}()};  // overload backoff
 };
 
 AsyncClient::AsyncClient(boost::asio::io_context& io, AsyncOptions options)

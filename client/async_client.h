@@ -17,7 +17,12 @@
 // deadline passes completes with `timeout` (its late answer, if any, is discarded).
 // Deadlines are checked every deadline_check_ms, so a timeout completes up to that late.
 //
-// No failover and no retries: this is one connection to one node. When connecting fails
+// Overload: a node that answers `overloaded` refused the request before doing anything with
+// it, so with retry_overloaded (the default) the request is sent again after a backoff
+// (full jitter, 10 ms doubling to 250 ms) until its deadline, when it completes with that
+// `overloaded` answer. Load generators that measure shedding turn it off.
+//
+// No failover and no other retries: this is one connection to one node. When connecting fails
 // (or takes over connect_timeout_ms), or the connection breaks, every request in flight or
 // queued completes with `unavailable` naming the node and the cause; for a write that was
 // already sent its outcome is unknown (read the key to find out), exactly as in client.h.
@@ -32,7 +37,9 @@
 //   timeout           no answer within timeout_ms.
 //   corruption        the node answered bytes that do not decode.
 //   overloaded        over 64 MiB of requests wait to be sent (send_queue_bytes_max,
-//                     net/transport_options.h); nothing is sent.
+//                     net/transport_options.h); nothing is sent. Or the node refused the
+//                     request (load shedding) until its deadline (or once, without
+//                     retry_overloaded).
 //   others            as answered by the node.
 // Answers that cannot be read (bytes that do not decode: corruption; a frame over
 // limits.frame_bytes_max: invalid_argument naming it) and an answer with request id 0 (the
@@ -68,6 +75,9 @@ struct AsyncOptions {
   uint32_t connect_timeout_ms = 1000;  // resolve + connect
   uint32_t deadline_check_ms = 10;     // resolution of request deadlines; > 0
   Limits limits;                       // checked locally; frame_bytes_max bounds answers
+  // Send a request the node refused as overloaded again, after a backoff, until its
+  // deadline (keeps a copy of each request's frame while it is pending).
+  bool retry_overloaded = true;
 };
 
 class AsyncClient {

@@ -28,6 +28,9 @@ struct Limits {
   // The same on one client connection (qkvd's Server): one pipelining client cannot take
   // the whole node's budget.
   uint32_t client_requests_per_connection_max = 1'000;
+  // Key requests one client connection may send per second (a token bucket with a burst
+  // of one second's worth); past it they are refused with overloaded. 0: no rate limit.
+  uint32_t client_requests_per_second_max = 0;
 
   // Ok, or invalid_argument naming the limit ("key is 70000 bytes; key_bytes_max is 65536").
   Status check_key(uint64_t key_bytes) const;

@@ -1,7 +1,11 @@
 #include "net/framed_connection.h"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace qkv::net {
@@ -39,6 +43,21 @@ FramedConnection::FramedConnection(asio::ip::tcp::socket socket, const Transport
   // Small request/response frames must not wait for Nagle's algorithm; batching is ours.
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (options.tcp_silence_ms_max > 0) set_silence_bound(options.tcp_silence_ms_max);
+}
+
+void FramedConnection::set_silence_bound(uint32_t ms) {
+  // Linux: TCP_USER_TIMEOUT bounds how long sent data may stay unacknowledged (RFC 5482),
+  // and with keepalive it also bounds the probing of an idle connection.
+  const int fd = socket_.native_handle();
+  const int user_timeout = static_cast<int>(ms);
+  const int idle_s = std::max(1, static_cast<int>(ms / 3000));
+  const int interval_s = 1;
+  const int on = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+  (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
 }
 
 void FramedConnection::start() {

@@ -101,6 +101,8 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
 
  private:
   FramedConnection(asio::ip::tcp::socket socket, const TransportOptions& options);
+  // TCP_USER_TIMEOUT and keepalive (TransportOptions::tcp_silence_ms_max); best effort.
+  void set_silence_bound(uint32_t ms);
 
   void read_more();
   void on_read(const boost::system::error_code& ec, std::size_t bytes);

@@ -36,12 +36,68 @@ struct PeerLinks::Link {
   uint32_t backoff_ms = 0;  // 0: no failure since the last success
   Clock::time_point retry_at;
   std::string last_error;
+  // Liveness probes on the current connection: the oldest unanswered ping (seq 0: none).
+  uint64_t unanswered_seq = 0;
+  Clock::time_point unanswered_since;
 };
 
-PeerLinks::PeerLinks(asio::io_context& io, TransportOptions options) : io_(io), options_(options) {}
+PeerLinks::PeerLinks(asio::io_context& io, TransportOptions options)
+    : io_(io), options_(options), probe_timer_(io) {}
 
 PeerLinks::~PeerLinks() {
   close_all();
+  probe_timer_.cancel();
+}
+
+void PeerLinks::set_ping(PingMaker make_ping) {
+  const bool was_set = static_cast<bool>(make_ping_);
+  make_ping_ = std::move(make_ping);
+  if (!was_set && make_ping_ && options_.ping_interval_ms > 0) arm_probe();
+}
+
+void PeerLinks::on_pong(const NodeId& id, uint64_t seq) {
+  auto it = links_.find(id);
+  if (it == links_.end()) return;
+  Link& link = *it->second;
+  // Pings on one connection are answered in order: this answers every earlier one too.
+  if (link.state == Link::State::kConnected && link.unanswered_seq != 0 &&
+      seq >= link.unanswered_seq) {
+    link.unanswered_seq = 0;
+  }
+}
+
+void PeerLinks::arm_probe() {
+  probe_timer_.expires_after(std::chrono::milliseconds(options_.ping_interval_ms));
+  probe_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const auto& ec) {
+    if (ec || alive.expired()) return;
+    probe();
+    arm_probe();
+  });
+}
+
+void PeerLinks::probe() {
+  const auto now = Clock::now();
+  const auto silence_max = std::chrono::milliseconds(options_.peer_silence_ms_max);
+  for (auto& [id, link] : links_) {
+    if (link->state != Link::State::kConnected) continue;
+    if (link->unanswered_seq != 0 && now - link->unanswered_since > silence_max) {
+      ++counters_.links_silent;
+      auto silent_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - link->unanswered_since);
+      back_off(link,
+               fmt::format("no answer to a ping for {} ms (peer_silence_ms_max {})",
+                           silent_ms.count(), options_.peer_silence_ms_max),
+               /*never_sent=*/false);
+      continue;
+    }
+    const uint64_t seq = next_ping_seq_++;
+    if (!link->connection->send(make_ping_(seq)).is_ok()) continue;  // a full queue: wait
+    ++counters_.pings_sent;
+    if (link->unanswered_seq == 0) {
+      link->unanswered_seq = seq;
+      link->unanswered_since = now;
+    }
+  }
 }
 
 void PeerLinks::set_address(const NodeId& id, std::string host, uint16_t port) {
@@ -181,6 +237,7 @@ void PeerLinks::on_connected(const std::shared_ptr<Link>& link) {
     back_off(strong, "the connection closed", /*never_sent=*/false);
   });
   link->state = Link::State::kConnected;
+  link->unanswered_seq = 0;
   link->connection->start();
   // The queue was bounded by send_queue_bytes_max, as is the connection's: it all fits.
   for (auto& frame : link->queued) {

@@ -7,7 +7,17 @@
 // deadlines: quorum rounds time out, hints cover writes) and the link backs off. The first
 // backoff is kReconnectBackoffMsInitial, doubling per failure up to reconnect_backoff_ms_max;
 // a success resets it. Sends during a backoff fail fast with unavailable; the first send
-// after it reconnects. No timer reconnects on its own.
+// after it reconnects (or open(), which qkvd calls for every member once a gossip round).
+//
+// Silent links: TCP alone may take minutes to notice a peer that stopped answering (a
+// partition drops packets; Linux doubles its retransmission timer up to 120 s), and never
+// notices a paused process whose kernel still acknowledges. So, once set_ping() is called,
+// every connected link carries an application-level ping every ping_interval_ms, which the
+// peer answers on the same connection; the owner hands each answer to on_pong(). A link
+// whose oldest unanswered ping is older than peer_silence_ms_max is torn down as a broken
+// one is (counted in links_silent; the unreachable handler is told) and redialled, so a
+// link that went silent is replaced within seconds of the network healing. Connections
+// also get TransportOptions::tcp_silence_ms_max (TCP_USER_TIMEOUT and keepalive) when set.
 //
 // Replies travel on the other node's own outbound link (to our peer port), so frames that
 // arrive on an outbound link are only passed to the optional frame handler.
@@ -51,6 +61,8 @@ class PeerLinks {
     uint64_t connects = 0;        // connect attempts that succeeded
     uint64_t connect_failures = 0;
     uint64_t links_broken = 0;  // established links that closed (not by close_all)
+    uint64_t links_silent = 0;  // links torn down: a ping unanswered for peer_silence_ms_max
+    uint64_t pings_sent = 0;
   };
 
   PeerLinks(asio::io_context& io, TransportOptions options);
@@ -75,6 +87,14 @@ class PeerLinks {
   using UnreachableHandler =
       std::function<void(const NodeId& peer, const std::string& why, bool never_sent)>;
   void set_on_unreachable(UnreachableHandler handler) { on_unreachable_ = std::move(handler); }
+
+  // Turns on liveness probes (see the top of this file): `make_ping(seq)` encodes a ping
+  // whose answer the owner passes to on_pong(link, seq). No effect with ping_interval_ms 0.
+  using PingMaker = std::function<kj::Array<capnp::word>(uint64_t seq)>;
+  void set_ping(PingMaker make_ping);
+  // The answer to ping `seq`, received on the outbound link `id`: answers that ping and
+  // every earlier one. Unknown ids, links not connected and stale answers: no effect.
+  void on_pong(const NodeId& id, uint64_t seq);
 
   // Queues `frame` (one whole framed message) for `to`, connecting if needed. Ok means
   // queued, not delivered. Errors (the frame is not queued):
@@ -115,12 +135,18 @@ class PeerLinks {
   // A link whose backoff has run out becomes idle (the next send or open connects).
   void end_backoff_if_due(Link& link);
   Status unavailable(const Link& link) const;
+  // Every ping_interval_ms: tears down silent links and pings the connected ones.
+  void arm_probe();
+  void probe();
 
   asio::io_context& io_;
   TransportOptions options_;
   FrameHandler on_frame_;
   UnreachableHandler on_unreachable_;
   Counters counters_;
+  PingMaker make_ping_;
+  uint64_t next_ping_seq_ = 1;
+  asio::steady_timer probe_timer_;
   std::map<NodeId, std::shared_ptr<Link>> links_;  // ordered: close_all() is deterministic
   // Completion handlers hold a weak_ptr to this token and do nothing once it is gone.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -25,6 +25,17 @@ struct TransportOptions {
   // how long to keep draining the peer's bytes before closing. Draining avoids a TCP reset
   // that could destroy the last frame (e.g. an error frame) before the peer reads it.
   uint32_t close_linger_ms = 1000;
+  // Silence bound of a connection (0: the OS defaults, which may take minutes). When set,
+  // the socket gets TCP_USER_TIMEOUT of this many ms (sent data unacknowledged for longer
+  // ends the connection) and TCP keepalive probing an idle connection after a third of it,
+  // so a peer that vanished (a partition, a dead host) is noticed within about this long
+  // even with nothing to send. qkvd sets it on peer sockets only (peer_silence_ms_max).
+  uint32_t tcp_silence_ms_max = 0;
+  // PeerLinks' application-level liveness probes (net/peer_links.h): a ping every
+  // ping_interval_ms on every connected link (0: no pings); a link whose oldest
+  // unanswered ping is older than peer_silence_ms_max is torn down and redialled.
+  uint32_t ping_interval_ms = 1000;
+  uint32_t peer_silence_ms_max = 3000;
 };
 
 }  // namespace qkv::net

@@ -116,18 +116,25 @@ Status read_cluster(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_timeouts(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(t,
-                                 {"request_timeout_ms", "request_timeout_max_ms",
-                                  "connect_timeout_ms", "shutdown_drain_ms", "clock_skew_max_ms"},
-                                 "timeouts."));
+  QKV_RETURN_IF_ERROR(
+      check_keys(t,
+                 {"request_timeout_ms", "request_timeout_max_ms", "connect_timeout_ms",
+                  "shutdown_drain_ms", "clock_skew_max_ms", "peer_ping_interval_ms",
+                  "peer_silence_ms_max", "stand_in_alarm_min_ms"},
+                 "timeouts."));
   uint32_t request = c.node.request_timeout.count(), max = c.node.request_timeout_max.count(),
-           drain = c.shutdown_drain.count(), skew = c.node.clock_skew_max.count();
+           drain = c.shutdown_drain.count(), skew = c.node.clock_skew_max.count(),
+           stand_in = c.node.stand_in_alarm_min.count();
   QKV_RETURN_IF_ERROR(read_int(t, "request_timeout_ms", "timeouts.", request));
   QKV_RETURN_IF_ERROR(read_int(t, "request_timeout_max_ms", "timeouts.", max));
   QKV_RETURN_IF_ERROR(read_int(t, "connect_timeout_ms", "timeouts.", c.connect_timeout_ms));
   QKV_RETURN_IF_ERROR(read_int(t, "shutdown_drain_ms", "timeouts.", drain));
   QKV_RETURN_IF_ERROR(read_int(t, "clock_skew_max_ms", "timeouts.", skew));
+  QKV_RETURN_IF_ERROR(read_int(t, "peer_ping_interval_ms", "timeouts.", c.peer_ping_interval_ms));
+  QKV_RETURN_IF_ERROR(read_int(t, "peer_silence_ms_max", "timeouts.", c.peer_silence_ms_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "stand_in_alarm_min_ms", "timeouts.", stand_in));
   c.node.clock_skew_max = Duration(skew);
+  c.node.stand_in_alarm_min = Duration(stand_in);
   c.node.request_timeout = Duration(request);
   c.node.request_timeout_max = Duration(max);
   c.shutdown_drain = Duration(drain);
@@ -135,12 +142,12 @@ Status read_timeouts(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_limits(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(
-      check_keys(t,
-                 {"key_bytes_max", "value_bytes_max", "frame_bytes_max", "context_bytes_max",
-                  "send_queue_bytes_max", "siblings_warn", "siblings_max",
-                  "client_requests_in_flight_max", "client_requests_per_connection_max"},
-                 "limits."));
+  QKV_RETURN_IF_ERROR(check_keys(
+      t,
+      {"key_bytes_max", "value_bytes_max", "frame_bytes_max", "context_bytes_max",
+       "send_queue_bytes_max", "siblings_warn", "siblings_max", "client_requests_in_flight_max",
+       "client_requests_per_connection_max", "client_requests_per_second_max"},
+      "limits."));
   QKV_RETURN_IF_ERROR(read_int(t, "key_bytes_max", "limits.", c.node.limits.key_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "value_bytes_max", "limits.", c.node.limits.value_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "frame_bytes_max", "limits.", c.node.limits.frame_bytes_max));
@@ -152,6 +159,8 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
                                c.node.limits.client_requests_in_flight_max));
   QKV_RETURN_IF_ERROR(read_int(t, "client_requests_per_connection_max", "limits.",
                                c.node.limits.client_requests_per_connection_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "client_requests_per_second_max", "limits.",
+                               c.node.limits.client_requests_per_second_max));
   return Status::ok();
 }
 
@@ -385,6 +394,12 @@ Status DaemonConfig::validate() const {
   if (!kLevels.count(log_level)) {
     return Status::invalid_argument(fmt::format(
         "log.level '{}' must be one of trace, debug, info, warn, error, critical, off", log_level));
+  }
+  if (peer_ping_interval_ms > 0 && peer_silence_ms_max < 2 * peer_ping_interval_ms) {
+    return Status::invalid_argument(fmt::format(
+        "timeouts.peer_silence_ms_max ({}) must be at least twice timeouts.peer_ping_interval_ms "
+        "({}): a link is replaced when a ping stays unanswered that long",
+        peer_silence_ms_max, peer_ping_interval_ms));
   }
   if (send_queue_bytes_max < node.limits.frame_bytes_max) {
     return Status::invalid_argument(

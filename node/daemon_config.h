@@ -56,6 +56,11 @@ struct DaemonConfig {
   bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
   uint64_t block_cache_bytes = 256ull << 20;
   uint32_t connect_timeout_ms = 1000;
+  // Link liveness (net/peer_links.h): a ping on every peer link each interval; a link whose
+  // oldest unanswered ping is older than peer_silence_ms_max is replaced (also the TCP
+  // silence bound of peer sockets: TCP_USER_TIMEOUT and keepalive).
+  uint32_t peer_ping_interval_ms = 1000;
+  uint32_t peer_silence_ms_max = 3000;
   uint64_t send_queue_bytes_max = 64ull << 20;
   std::string log_level = "info";
   Duration shutdown_drain{5000};  // how long SIGTERM waits for in-flight requests

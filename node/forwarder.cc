@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "node/deadline.h"
+
 namespace qkv::node {
 namespace {
 
@@ -46,12 +48,9 @@ void Forwarder::send_attempt(uint64_t id, Op& op, TimePoint now) {
   proto::ClientRequest request = op.request;
   request.timeout_ms = static_cast<uint32_t>(std::max<int64_t>(1, budget.count() * 9 / 10));
   in_flight_.rearm(id, now + budget);
-  const int64_t unix_now = unix_ms_ ? unix_ms_() : 0;
-  const uint64_t deadline_unix_ms =
-      unix_now > 0 ? static_cast<uint64_t>(unix_now + budget.count()) : 0;
-  Status sent = transport_.send(
-      op.primaries[op.attempt],
-      PeerMessage{config_.node_id, id, Forward{std::move(request), deadline_unix_ms}});
+  Status sent = transport_.send(op.primaries[op.attempt],
+                                PeerMessage{config_.node_id, id, Forward{std::move(request)},
+                                            deadline_after(unix_ms_ ? unix_ms_() : 0, budget)});
   // Certainly not sent: safe to try the next primary, even for a write. (Tail call:
   // it may erase `op`.)
   if (!sent.is_ok()) failed_attempt(id, sent.message(), /*maybe_delivered=*/false, now);
@@ -108,12 +107,6 @@ void Forwarder::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   // The notice is about the link, not about one message: a forward sent before the link
   // broke may have arrived, so a write is not sent elsewhere (a read may be).
   for (uint64_t id : waiting) failed_attempt(id, "unreachable", /*maybe_delivered=*/true, now);
-}
-
-bool Forwarder::expired(const Forward& forward) const {
-  const int64_t unix_now = unix_ms_ ? unix_ms_() : 0;
-  if (forward.deadline_unix_ms == 0 || unix_now <= 0) return false;
-  return unix_now > static_cast<int64_t>(forward.deadline_unix_ms) + config_.clock_skew_max.count();
 }
 
 bool Forwarder::first_time(const NodeId& from, uint64_t request_id, TimePoint now) {

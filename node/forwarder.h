@@ -9,10 +9,11 @@
 // elsewhere would write it twice under two dots (a duplicate sibling that can outlive a
 // later write's context), so the client is told to read the key instead.
 //
-// Deadlines travel: a Forward carries the wall-clock time at which this node gives up on
-// the attempt; a receiver that gets it later than that (plus clock_skew_max) drops it
-// unanswered (counted as forwards_expired), so a write whose client was told "may have been
-// applied" is never coordinated long after, when a stuck link or a paused node releases it.
+// Deadlines travel (node/deadline.h): a Forward carries the wall-clock time at which this
+// node gives up on the attempt; a receiver that gets it later than that (plus
+// clock_skew_max) drops it unanswered (counted as forwards_expired), so a write whose client was
+// told "may have been applied" is never coordinated long after, when a stuck link or a paused node
+// releases it.
 //
 // Duplicates: a Forward is remembered by (forwarder, request id) for request_timeout_max
 // (at most kForwardsSeenMax of them): a duplicated Forward must not coordinate a write
@@ -59,9 +60,6 @@ class Forwarder {
 
   // False for a Forward already taken (a duplicate); remembers it otherwise.
   bool first_time(const NodeId& from, uint64_t request_id, TimePoint now);
-  // True if a received Forward arrived too late to start: more than clock_skew_max past
-  // the deadline its sender gave it (its client has been answered already).
-  bool expired(const Forward& forward) const;
 
  private:
   struct Op {

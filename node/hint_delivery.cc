@@ -1,5 +1,7 @@
 #include "node/hint_delivery.h"
 
+#include "node/deadline.h"
+
 namespace qkv::node {
 
 HintDelivery::HintDelivery(NodeId self, Transport& transport, InFlight& in_flight,
@@ -21,8 +23,11 @@ void HintDelivery::deliver(TimePoint now) {
       now, unix_ms, [this](const NodeId& node) { return node != self_ && liveness_.is_up(node); });
   for (auto& d : due) {
     uint64_t id = in_flight_.next_id();
+    // Past delivery_timeout this node gives up on the delivery (and sends it again later):
+    // the target drops it if it arrives after that (node/deadline.h).
     Status sent = transport_.send(
-        d.target, PeerMessage{self_, id, ReplicaWrite{d.key, std::move(d.state), {}}});
+        d.target, PeerMessage{self_, id, ReplicaWrite{d.key, std::move(d.state), {}},
+                              deadline_after(unix_ms, forget_after)});
     if (!sent.is_ok()) {
       handoff_->on_ack(d.id, sent);
       continue;

@@ -13,7 +13,8 @@ InFlight::InFlight(uint64_t incarnation, uint64_t generation)
 void InFlight::track(uint64_t id, RequestKind kind, ReplyTo reply_to, TimePoint deadline,
                      TimePoint alarm) {
   const bool client = reply_to.client.has_value();
-  bool inserted = entries_.emplace(id, Entry{kind, std::move(reply_to), deadline, alarm}).second;
+  bool inserted =
+      entries_.emplace(id, Entry{kind, std::move(reply_to), deadline, alarm, false}).second;
   QKV_ASSERT(inserted);
   if (client) ++client_requests_;
   alarms_.insert({alarm, id});
@@ -31,8 +32,15 @@ void InFlight::forget(uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   alarms_.erase({it->second.alarm, id});
-  if (it->second.reply_to.client) --client_requests_;
+  if (it->second.reply_to.client && !it->second.answered) --client_requests_;
   entries_.erase(it);
+}
+
+void InFlight::answered(uint64_t id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.answered) return;
+  it->second.answered = true;
+  if (it->second.reply_to.client) --client_requests_;
 }
 
 const InFlight::Entry* InFlight::find(uint64_t id) const {

@@ -50,12 +50,17 @@ class InFlight {
   void rearm(uint64_t id, TimePoint alarm);
   // Stops tracking `id` (no-op if it is not tracked).
   void forget(uint64_t id);
+  // `id`'s client has its answer; the request may stay tracked for the work after it (a
+  // put's late stand-ins, a get's read repair) but no longer counts in client_requests().
+  // No-op if untracked or marked already.
+  void answered(uint64_t id);
 
   struct Entry {
     RequestKind kind;
     ReplyTo reply_to;
     TimePoint deadline;  // the client's deadline
     TimePoint alarm;     // when the owner is woken next
+    bool answered = false;
   };
   // Null if `id` is not tracked (answered and forgotten, or never ours).
   const Entry* find(uint64_t id) const;
@@ -66,7 +71,8 @@ class InFlight {
   // The earliest alarm, if any: call Node::on_tick then.
   std::optional<TimePoint> next_alarm() const;
   std::size_t size() const { return entries_.size(); }
-  // Tracked requests whose answer goes to a local client (not to a forwarding peer).
+  // Tracked requests whose answer goes to a local client (not to a forwarding peer) and
+  // that are not answered yet: what load shedding bounds (client_requests_in_flight_max).
   std::size_t client_requests() const { return client_requests_; }
 
  private:

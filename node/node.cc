@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "node/deadline.h"
+
 namespace qkv::node {
 
 Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::Storage& storage,
@@ -171,6 +173,7 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
 
 void Node::on_peer_message(PeerMessage message, TimePoint now) {
   now_ = now;
+  if (expired(message)) return end_event();
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
@@ -190,10 +193,6 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
           on_round_reply(message.request_id, message.from, body.status, std::nullopt);
         } else if constexpr (std::is_same_v<T, Forward>) {
-          if (forwarder_.expired(body)) {
-            ++counters_.forwards_expired;  // its client has its answer: never start it now
-            return;
-          }
           if (!forwarder_.first_time(message.from, message.request_id, now)) {
             ++counters_.forward_duplicates;
             return;
@@ -202,10 +201,21 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
           handle_request(std::move(to), std::move(body.request), /*forwarded=*/true, now);
         } else if constexpr (std::is_same_v<T, ForwardReply>) {
           forwarder_.on_reply(message.request_id, std::move(body.response));
-        }  // Gossip goes to the gossip core (node/membership.h), never here.
+        }  // Gossip and link probes go to the driver (node/membership.h), never here.
       },
       message.body);
   end_event();
+}
+
+bool Node::expired(const PeerMessage& message) {
+  if (!past_deadline(message.deadline_unix_ms, unix_ms(), config_.clock_skew_max)) return false;
+  // Its sender has given up on it: a forward's client has its answer, a coordinator its
+  // outcome, a hint will be delivered again. Never start it now (Cassandra's dropped
+  // mutations).
+  if (std::holds_alternative<Forward>(message.body)) ++counters_.forwards_expired;
+  if (std::holds_alternative<ReplicaWrite>(message.body)) ++counters_.replica_writes_expired;
+  if (std::holds_alternative<ReplicaRead>(message.body)) ++counters_.replica_reads_expired;
+  return true;
 }
 
 void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
@@ -213,7 +223,7 @@ void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
   if (hints_.on_ack(id, status)) return;
   const InFlight::Entry* entry = in_flight_.find(id);
   if (!entry) return;  // answered already, or expired
-  if (entry->kind == RequestKind::kPut) return puts_.on_reply(id, from, status);
+  if (entry->kind == RequestKind::kPut) return puts_.on_reply(id, from, status, now_);
   if (entry->kind == RequestKind::kGet) return gets_.on_reply(id, from, status, std::move(state));
   // A forward does not take replica replies.
 }

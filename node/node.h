@@ -96,6 +96,8 @@ class Node {
   void set_extra_counters(std::function<CounterList()> f) { extra_counters_ = std::move(f); }
 
   void on_client_request(ClientId client, proto::ClientRequest request, TimePoint now);
+  // A request (Forward, ReplicaRead, ReplicaWrite) that arrives past its deadline is
+  // dropped unanswered and counted (node/deadline.h).
   void on_peer_message(PeerMessage message, TimePoint now);
   // The driver could not deliver to `peer` (connection refused or broken): rounds waiting on
   // it count it as failed now instead of at their deadline, and forwards fail over.
@@ -134,6 +136,8 @@ class Node {
   void handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequest& request,
                             TimePoint now);
   void handle_key_request(ReplyTo reply_to, KeyRequest request, bool forwarded, TimePoint now);
+  // True (and counted) if `message` is a request that arrived past its deadline.
+  bool expired(const PeerMessage& message);
   void on_round_reply(uint64_t id, const NodeId& from, const Status& status,
                       std::optional<causal::SiblingSet> state);
   void on_alarm(uint64_t id, TimePoint now);

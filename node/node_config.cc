@@ -22,6 +22,9 @@ Status NodeConfig::validate() const {
   if (clock_skew_max.count() < 0) {
     return Status::invalid_argument("clock_skew_max_ms must not be negative");
   }
+  if (stand_in_alarm_min.count() < 1) {
+    return Status::invalid_argument("stand_in_alarm_min_ms must be at least 1");
+  }
   QKV_RETURN_IF_ERROR(anti_entropy.validate());
   QKV_RETURN_IF_ERROR(transfer.validate());
   return limits.validate();

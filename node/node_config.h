@@ -23,6 +23,10 @@ struct NodeConfig {
   // How far apart the nodes' wall clocks may be (NTP keeps them within milliseconds). A
   // forwarded request that arrives more than this past its sender's deadline is dropped.
   Duration clock_skew_max{1000};
+  // The put coordinator's stand-in alarm (node/coordinator/put_coordinator.h) is twice the
+  // slowest replica's recent p99, but never earlier than this (nor later than half the
+  // request's deadline).
+  Duration stand_in_alarm_min{50};
   Limits limits;
   std::string version = "0.1.0";
   // Grows at every start (node/incarnation.h next_generation): request ids start from it,

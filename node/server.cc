@@ -54,6 +54,33 @@ net::TransportOptions transport_options(const DaemonConfig& config) {
   return options;
 }
 
+// Bulkheads: anti-entropy and transfer messages (batches of up to a megabyte or more)
+// travel on a link of their own to each peer ("bg:" + id; ':' is never in a node id), so
+// replica writes, acks and forwards never wait behind them in one TCP send queue. Gossip
+// has links of its own too ("@" + address).
+constexpr std::string_view kBackgroundLink = "bg:";
+
+bool is_background(const PeerMessage& message) {
+  return std::visit(
+      [](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        return std::is_same_v<T, TreeRequest> || std::is_same_v<T, TreeReply> ||
+               std::is_same_v<T, SegmentRequest> || std::is_same_v<T, SegmentReply> ||
+               std::is_same_v<T, KeysRequest> || std::is_same_v<T, KeysReply> ||
+               std::is_same_v<T, TransferRequest> || std::is_same_v<T, TransferReply>;
+      },
+      message.body);
+}
+
+// Peers get silence bounds: a link that stops answering is replaced within seconds.
+net::TransportOptions peer_transport_options(const DaemonConfig& config) {
+  net::TransportOptions options = transport_options(config);
+  options.ping_interval_ms = config.peer_ping_interval_ms;
+  options.peer_silence_ms_max = config.peer_silence_ms_max;
+  options.tcp_silence_ms_max = config.peer_silence_ms_max;
+  return options;
+}
+
 HostConfig host_config(const DaemonConfig& config, const Boot& boot) {
   HostConfig h;
   h.node = config.node;
@@ -79,38 +106,53 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       host_(host_config(config, boot), boot, storage, *this, clock, unix_ms),
       node_(host_.node()),
       transport_options_(transport_options(config)),
+      peer_transport_options_(peer_transport_options(config)),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
-      peer_server_(io, config.peer_listen.host, config.peer_listen.port, transport_options_,
+      peer_server_(io, config.peer_listen.host, config.peer_listen.port, peer_transport_options_,
                    [this](auto c) { on_peer_connection(std::move(c)); }),
-      peer_links_(io, transport_options_),
+      peer_links_(io, peer_transport_options_),
       tick_timer_(io),
       drain_timer_(io) {
   std::map<NodeId, std::string> client_addresses;
   for (const auto& m : config.members) {
-    if (m.id != config.node.node_id) peer_links_.set_address(m.id, m.peer.host, m.peer.port);
+    if (m.id != config.node.node_id) set_peer_address(m.id, m.peer.host, m.peer.port);
     if (!m.client.host.empty()) client_addresses[m.id] = m.client.to_string();
   }
   host_.membership().set_configured_client_addresses(std::move(client_addresses));
   host_.membership().set_on_member(
       [this](const gossip::NodeState& state) { learn_address(state); });
   node_.set_extra_counters([this] { return extra_counters(); });
-  peer_links_.set_on_unreachable(
-      [this](const NodeId& link, const std::string& why, bool never_sent) {
-        // Gossip links are named "@address": find whose address it is.
-        NodeId peer = link;
-        if (link.starts_with("@")) {
-          peer.clear();
-          for (const auto& [id, state] : host_.membership().gossip().members()) {
-            if ("@" + state.peer_address == link) peer = id;
-          }
-          if (peer.empty()) return;  // a seed not known yet
-        }
-        spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
-        // A refused or broken connection: down now, not after phi's silence (Riak's
-        // nodedown); rounds and forwards act on it only when nothing was sent.
-        host_.on_peer_unreachable(peer, never_sent);
-      });
+  peer_links_.set_on_unreachable([this](const NodeId& link, const std::string& why,
+                                        bool never_sent) {
+    // Gossip links are named "@address": find whose address it is.
+    NodeId peer = link.starts_with(kBackgroundLink) ? link.substr(kBackgroundLink.size()) : link;
+    if (link.starts_with("@")) {
+      peer.clear();
+      for (const auto& [id, state] : host_.membership().gossip().members()) {
+        if ("@" + state.peer_address == link) peer = id;
+      }
+      if (peer.empty()) return;  // a seed not known yet
+    }
+    spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
+    // A refused or broken connection: down now, not after phi's silence (Riak's
+    // nodedown); rounds and forwards act on it only when nothing was sent.
+    host_.on_peer_unreachable(peer, never_sent);
+  });
+  set_up_link_probes();
+}
+
+void Server::set_up_link_probes() {
+  peer_links_.set_ping([this](uint64_t seq) {
+    return encode(PeerMessage{config_.node.node_id, seq, LinkPing{}});
+  });
+  // The peer answers on our outbound link: the only frames that arrive there.
+  peer_links_.set_on_frame([this](const NodeId& link, kj::ArrayPtr<const capnp::word> frame) {
+    auto message = decode_peer_message(frame);
+    if (message && std::holds_alternative<LinkPong>(message->body)) {
+      peer_links_.on_pong(link, message->request_id);
+    }
+  });
 }
 
 Server::~Server() {
@@ -210,6 +252,7 @@ void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connect
   connection->set_on_close([this, id] {
     clients_.erase(id);
     outstanding_.erase(id);
+    rate_limits_.erase(id);
   });
 }
 
@@ -225,24 +268,37 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
         id, proto::ClientResponse{
                 request->request_id, Status::unavailable("the node is shutting down"), {}});
   }
-  uint32_t& outstanding = outstanding_[id];
-  const bool key_request = is_key_request(*request);
-  const uint32_t max = config_.node.limits.client_requests_per_connection_max;
-  if (key_request && outstanding >= max) {
-    // Load shedding per connection: a fast, typed refusal (node/node.h counts the node's).
-    return send_to_client(
-        id,
-        proto::ClientResponse{request->request_id,
-                              Status::overloaded(fmt::format(
-                                  "this connection has {} requests in flight; "
-                                  "client_requests_per_connection_max is {}: wait for answers, or "
-                                  "spread the load over more connections",
-                                  outstanding, max)),
-                              {}});
+  if (is_key_request(*request)) {
+    if (Status admitted = admit(id); !admitted.is_ok()) {
+      ++connection_refusals_;
+      return send_to_client(id, proto::ClientResponse{request->request_id, admitted, {}});
+    }
   }
-  ++outstanding;  // every request decoded here gets exactly one answer (reply below)
+  ++outstanding_[id];  // every request decoded here gets exactly one answer (reply below)
   batch_writes();
   host_.on_client_request(id, std::move(request).value());
+}
+
+Status Server::admit(ClientId id) {
+  // Load shedding per connection: a fast, typed refusal (node/node.h sheds the node's).
+  const Limits& limits = config_.node.limits;
+  const uint32_t outstanding = outstanding_[id];
+  if (outstanding >= limits.client_requests_per_connection_max) {
+    return Status::overloaded(fmt::format(
+        "this connection has {} requests in flight; client_requests_per_connection_max is {}: "
+        "wait for answers, or spread the load over more connections",
+        outstanding, limits.client_requests_per_connection_max));
+  }
+  if (limits.client_requests_per_second_max == 0) return Status::ok();
+  // A rate limit per connection (a token bucket with a burst of one second's worth).
+  const auto rate = static_cast<double>(limits.client_requests_per_second_max);
+  TokenBucket& bucket = rate_limits_.try_emplace(id, rate, rate).first->second;
+  bucket.refill(clock_.now());
+  if (bucket.try_take()) return Status::ok();
+  return Status::overloaded(fmt::format(
+      "this connection sends more than client_requests_per_second_max {} requests a second: "
+      "slow down, or raise the limit",
+      limits.client_requests_per_second_max));
 }
 
 void Server::batch_writes() {
@@ -275,12 +331,24 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
     }
     peer_links_.peer_is_alive(message->from);
     *sender = message->from;
+    if (std::holds_alternative<LinkPing>(message->body)) {
+      // Answered here, on the connection it came in on, whatever the node core is doing.
+      if (auto c = weak.lock()) {
+        (void)c->send(encode(PeerMessage{config_.node.node_id, message->request_id, LinkPong{}}));
+      }
+      return;
+    }
     if (!is_gossip(*message)) batch_writes();
     send_gossip(host_.on_peer_message(std::move(message).value()));
   });
   connection->set_on_error([](const Status& status) {
     spdlog::warn("event=peer_frame_error error=\"{}\"", status.to_string());
   });
+}
+
+void Server::set_peer_address(const NodeId& id, const std::string& host, uint16_t port) {
+  peer_links_.set_address(id, host, port);
+  peer_links_.set_address(std::string(kBackgroundLink) + id, host, port);
 }
 
 Status Server::send(const NodeId& to, PeerMessage message) {
@@ -292,6 +360,9 @@ Status Server::send(const NodeId& to, PeerMessage message) {
     return Status::ok();
   }
   // An error here means the frame was not queued: the core acts on it at once.
+  if (is_background(message)) {
+    return peer_links_.send(std::string(kBackgroundLink) + to, encode(message));
+  }
   return peer_links_.send(to, encode(message));
 }
 
@@ -310,7 +381,7 @@ void Server::send_gossip(std::vector<gossip::Outgoing> outgoing) {
 void Server::learn_address(const gossip::NodeState& state) {
   if (state.id == config_.node.node_id) return;
   auto hp = parse_host_port(state.peer_address, "peer address of " + state.id);
-  if (hp) peer_links_.set_address(state.id, hp->host, hp->port);
+  if (hp) set_peer_address(state.id, hp->host, hp->port);
 }
 
 void Server::log_progress() {
@@ -343,6 +414,11 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
   uint64_t pending = 0;
   for (const auto& [target, count_bytes] : host_.handoff().pending()) pending += count_bytes.first;
   out.emplace_back("hints_pending", pending);
+  const auto& links = peer_links_.counters();
+  out.insert(out.end(), {{"peer_links_broken", links.links_broken},
+                         {"peer_links_silent", links.links_silent},
+                         {"peer_connect_failures", links.connect_failures},
+                         {"overloaded_connection", connection_refusals_}});
   return out;
 }
 

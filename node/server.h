@@ -12,6 +12,7 @@
 
 #include "common/asio.h"
 #include "common/clock.h"
+#include "common/token_bucket.h"
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
 #include "node/daemon_config.h"
@@ -63,6 +64,13 @@ class Server final : public Transport {
   // answers to counted requests, this alone for the Server's own refusals.
   void send_to_client(ClientId client, proto::ClientResponse response);
   void on_peer_connection(std::shared_ptr<net::FramedConnection> connection);
+  // Sets the address of `id`'s links (replica traffic, and background: see server.cc).
+  void set_peer_address(const NodeId& id, const std::string& host, uint16_t port);
+  // Link liveness probes (net/peer_links.h): pings out, pongs back to peer_links_.
+  void set_up_link_probes();
+  // Ok, or the overloaded refusal of a key request on connection `id`: over
+  // client_requests_per_connection_max in flight, or client_requests_per_second_max.
+  Status admit(ClientId id);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
   void arm_tick();
@@ -86,7 +94,8 @@ class Server final : public Transport {
   TimePoint last_progress_log_{};
   TimePoint next_links_check_{};  // when open_member_links() runs next
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
-  net::TransportOptions transport_options_;
+  net::TransportOptions transport_options_;       // the client port
+  net::TransportOptions peer_transport_options_;  // the peer port and links: silence bounds
   net::TcpServer client_server_;
   net::TcpServer peer_server_;
   net::PeerLinks peer_links_;
@@ -95,6 +104,9 @@ class Server final : public Transport {
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).
   std::map<ClientId, uint32_t> outstanding_;
+  // Each connection's client_requests_per_second_max bucket (when that limit is set).
+  std::map<ClientId, TokenBucket> rate_limits_;
+  uint64_t connection_refusals_ = 0;  // key requests refused by admit()
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
 };

@@ -13,6 +13,8 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"forward_failovers", forward_failovers},
           {"forward_duplicates", forward_duplicates},
           {"forwards_expired", forwards_expired},
+          {"replica_writes_expired", replica_writes_expired},
+          {"replica_reads_expired", replica_reads_expired},
           {"coordinated_gets", coordinated_gets},
           {"coordinated_puts", coordinated_puts},
           {"replica_reads", replica_reads},

@@ -22,10 +22,13 @@ class OwnershipTransfer;
 struct NodeCounters {
   uint64_t client_requests = 0;
   uint64_t invalid_requests = 0;
-  uint64_t forwarded = 0;           // requests this node sent on to a primary
-  uint64_t forward_failovers = 0;   // forwards retried at the next primary
-  uint64_t forward_duplicates = 0;  // repeated Forward messages dropped
-  uint64_t forwards_expired = 0;    // Forwards that arrived past their deadline, dropped
+  uint64_t forwarded = 0;               // requests this node sent on to a primary
+  uint64_t forward_failovers = 0;       // forwards retried at the next primary
+  uint64_t forward_duplicates = 0;      // repeated Forward messages dropped
+  uint64_t forwards_expired = 0;        // Forwards that arrived past their deadline, dropped
+  uint64_t replica_writes_expired = 0;  // ReplicaWrites (hint deliveries too) past their
+                                        // deadline, dropped unapplied (node/deadline.h)
+  uint64_t replica_reads_expired = 0;   // ReplicaReads past their deadline, dropped
   uint64_t coordinated_gets = 0;
   uint64_t coordinated_puts = 0;  // deletes included
   uint64_t replica_reads = 0;

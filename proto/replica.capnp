@@ -121,9 +121,11 @@ struct PeerMessage {
     keysReply @16 :KeysReply;
     transferRequest @17 :TransferRequest;
     transferReply @18 :TransferReply;
+    ping @20 :Void;  # a link liveness probe (net/peer_links.h), answered on its connection
+    pong @21 :Void;  # requestId: the ping's
   }
-  # With forward: the absolute deadline of the forwarded request (unix ms at the sender;
-  # 0: none). A receiver whose clock is past it by more than clock_skew_max_ms drops the
-  # request unanswered: its client has been told the outcome is unknown already.
+  # With a request (forward, replicaRead, replicaWrite): its absolute deadline (unix ms at
+  # the sender; 0: none). A receiver whose clock is past it by more than clock_skew_max_ms
+  # drops the request unanswered: its sender has given up on it already.
   deadlineUnixMs @19 :UInt64;
 }

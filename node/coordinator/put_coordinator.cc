@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/mutation.h"
+#include "node/deadline.h"
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
@@ -83,12 +84,17 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   });
   std::stable_partition(fallbacks.begin(), fallbacks.end(),
                         [&](const NodeId& f) { return liveness_.is_up(f); });
-  TimePoint sloppy_at = std::min(request.deadline, now + config_.request_timeout / 2);
+  const Duration alarm =
+      latency_.stand_in_alarm(config_.node_id, replicas, config_.stand_in_alarm_min,
+                              std::max(config_.stand_in_alarm_min, config_.request_timeout / 2));
+  TimePoint sloppy_at = std::min(request.deadline, now + alarm);
   // Sent on (and tracked) once this node's copy is committed.
-  staged_.push_back(Staged{std::move(reply_to), request.deadline, sloppy_at,
-                           Op{coordinator::PutRound(config_.node_id, std::move(replicas), quorum,
-                                                    std::move(fallbacks), !request.primaries_only),
-                              request.key(), std::move(updated)}});
+  staged_.push_back(
+      Staged{std::move(reply_to), request.deadline, sloppy_at,
+             Op{coordinator::PutRound(config_.node_id, std::move(replicas), quorum,
+                                      std::move(fallbacks), !request.primaries_only),
+                request.key(), std::move(updated),
+                deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now), now}});
 }
 
 Status PutCoordinator::check_siblings(const std::string& key, std::size_t siblings, TimePoint now) {
@@ -141,9 +147,9 @@ void PutCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::PutAc
         sent = Status::unavailable(send->to + " is down");
       }
       if (sent.is_ok()) {
-        sent = transport_.send(
-            send->to,
-            PeerMessage{config_.node_id, id, ReplicaWrite{op.key, op.state, send->hint_for}});
+        sent = transport_.send(send->to, PeerMessage{config_.node_id, id,
+                                                     ReplicaWrite{op.key, op.state, send->hint_for},
+                                                     op.deadline_unix_ms});
       }
       if (!sent.is_ok()) execute(id, op, op.round.on_reply(send->to, sent));
     } else if (auto* hint = std::get_if<coordinator::KeepHint>(&action)) {
@@ -159,6 +165,7 @@ void PutCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::PutAc
 }
 
 void PutCoordinator::answer(uint64_t id, const Op& op, Status status) {
+  in_flight_.answered(id);
   const ReplyTo& to = in_flight_.find(id)->reply_to;
   if (!status.is_ok()) return replier_.reply_status(to, std::move(status));
   // The new context covers what was written, so the client may write again unread.
@@ -175,7 +182,15 @@ void PutCoordinator::finish_if_done(uint64_t id) {
   ops_.erase(it);
 }
 
-void PutCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& status) {
+void PutCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& status,
+                              TimePoint now) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  if (status.is_ok()) latency_.record(from, now - it->second.started);
+  on_result(id, from, status);
+}
+
+void PutCoordinator::on_result(uint64_t id, const NodeId& from, const Status& status) {
   auto it = ops_.find(id);
   if (it == ops_.end()) return;
   execute(id, it->second, it->second.round.on_reply(from, status));
@@ -199,7 +214,7 @@ void PutCoordinator::on_peer_unreachable(const NodeId& peer) {
   Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
   std::vector<uint64_t> ids;
   for (const auto& [id, op] : ops_) ids.push_back(id);
-  for (uint64_t id : ids) on_reply(id, peer, unreachable);
+  for (uint64_t id : ids) on_result(id, peer, unreachable);
 }
 
 }  // namespace qkv::node

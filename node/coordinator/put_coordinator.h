@@ -4,6 +4,11 @@
 // covers), stages it in the replica's write path, and once that copy is committed starts
 // the round and executes its actions (sends, hints, the answer) until it is done.
 //
+// Stand-ins in milliseconds: the round's sloppy alarm (when replicas still silent get a
+// stand-in) is twice the slowest replica's recent p99 ack latency, within
+// [stand_in_alarm_min, request_timeout / 2] (ReplicaLatency), so a write during a
+// partition costs about a healthy write's latency, not half its deadline.
+//
 // Thread-safety: none (the node core's thread).
 #pragma once
 
@@ -16,6 +21,7 @@
 
 #include "causal/sibling_set.h"
 #include "node/coordinator/put_round.h"
+#include "node/coordinator/replica_latency.h"
 #include "node/handoff/hinted_handoff.h"
 #include "node/held_ranges.h"
 #include "node/in_flight.h"
@@ -46,8 +52,8 @@ class PutCoordinator {
   // clients get the error and no replica is sent anything.
   void on_committed(const Status& status);
 
-  // A replica's ack (or error) for round `id`.
-  void on_reply(uint64_t id, const NodeId& from, const Status& status);
+  // A replica's ack (or error) for round `id`, at `now` (an ack's latency is recorded).
+  void on_reply(uint64_t id, const NodeId& from, const Status& status, TimePoint now);
   // The alarm of round `id`: the sloppy alarm before its deadline, else the deadline.
   void on_alarm(uint64_t id, TimePoint now);
   // `peer`'s link broke: every round counts it as failed.
@@ -59,12 +65,14 @@ class PutCoordinator {
   struct Op {
     coordinator::PutRound round;
     std::string key;
-    causal::SiblingSet state;  // what every replica is sent
+    causal::SiblingSet state;       // what every replica is sent
+    uint64_t deadline_unix_ms = 0;  // sent with each write (node/deadline.h)
+    TimePoint started{};            // when the write was staged: acks' latency from here
   };
   struct Staged {
     ReplyTo reply_to;
     TimePoint deadline;
-    TimePoint sloppy_at;  // half the request's deadline: silent primaries get a stand-in
+    TimePoint sloppy_at;  // the stand-in alarm: silent replicas get a stand-in
     Op op;
   };
   // Sibling limits (Limits::siblings_warn, siblings_max) of a write's result: the refusal
@@ -74,6 +82,8 @@ class PutCoordinator {
   // Executes `actions` in order; a send that fails at once is fed back before the next.
   void execute(uint64_t id, Op& op, std::vector<coordinator::PutAction> actions);
   void answer(uint64_t id, const Op& op, Status status);
+  // Feeds a reply or failure of `from` to round `id`, and forgets the round once done.
+  void on_result(uint64_t id, const NodeId& from, const Status& status);
   // Forgets the round once done.
   void finish_if_done(uint64_t id);
 
@@ -88,6 +98,7 @@ class PutCoordinator {
   handoff::HintedHandoff* handoff_;
   NodeCounters& counters_;
   std::function<int64_t()> unix_ms_;
+  coordinator::ReplicaLatency latency_;
   std::vector<Staged> staged_;  // waiting for the commit of their own copy
   std::map<uint64_t, Op> ops_;
   std::vector<std::string> log_lines_;

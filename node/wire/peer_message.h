@@ -52,13 +52,9 @@ struct ReplicaWriteAck {
   Status status;
 };
 
-// A client request sent on to a primary. `deadline_unix_ms`: when the forwarding node
-// gives up on it (its wall clock, ms; 0: none): work that arrives later is dropped
-// (node/node.h), so a write the client was told may have been applied is never
-// coordinated after that (Cassandra drops late mutations the same way).
+// A client request sent on to a primary (it carries a deadline: see PeerMessage).
 struct Forward {
   proto::ClientRequest request;
-  uint64_t deadline_unix_ms = 0;
 };
 
 struct ForwardReply {
@@ -136,14 +132,25 @@ struct Gossip {
   gossip::Message message;
 };
 
-using PeerBody = std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
-                              ForwardReply, Gossip, TreeRequest, TreeReply, SegmentRequest,
-                              SegmentReply, KeysRequest, KeysReply, TransferRequest, TransferReply>;
+// Link liveness probes (net/peer_links.h), handled by the driver (never by node::Node): a
+// ping is answered with a pong of the same request_id on the connection it came in on.
+struct LinkPing {};
+struct LinkPong {};
+
+using PeerBody =
+    std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
+                 ForwardReply, Gossip, TreeRequest, TreeReply, SegmentRequest, SegmentReply,
+                 KeysRequest, KeysReply, TransferRequest, TransferReply, LinkPing, LinkPong>;
 
 struct PeerMessage {
   NodeId from;
   uint64_t request_id = 0;  // the sender's id for a request; the request's id for a reply
   PeerBody body;
+  // Requests (Forward, ReplicaRead, ReplicaWrite): when the sender gives up on it (its wall
+  // clock, unix ms; 0: never). A receiver drops a request that arrives later than that
+  // (node/deadline.h), so a write the client was told may have been applied is never
+  // coordinated or applied long after (Cassandra drops late mutations the same way).
+  uint64_t deadline_unix_ms = 0;
 };
 
 }  // namespace qkv::node

@@ -299,11 +299,14 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
           proto::fill(b.initReplicaWriteAck().initStatus(), m.status);
         } else if constexpr (std::is_same_v<T, Forward>) {
           proto::fill(b.initForward(), m.request);
-          b.setDeadlineUnixMs(m.deadline_unix_ms);
         } else if constexpr (std::is_same_v<T, ForwardReply>) {
           proto::fill(b.initForwardReply(), m.response);
         } else if constexpr (std::is_same_v<T, Gossip>) {
           fill_gossip(b, m.message);
+        } else if constexpr (std::is_same_v<T, LinkPing>) {
+          b.setPing();
+        } else if constexpr (std::is_same_v<T, LinkPong>) {
+          b.setPong();
         } else {
           fill_anti_entropy(b, m);
         }
@@ -340,7 +343,7 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
     case wire::PeerMessage::FORWARD: {
       auto request = proto::read(r.getForward());
       if (!request) return request.status();
-      return PeerBody(Forward{std::move(request).value(), r.getDeadlineUnixMs()});
+      return PeerBody(Forward{std::move(request).value()});
     }
     case wire::PeerMessage::FORWARD_REPLY: {
       auto response = proto::read(r.getForwardReply());
@@ -354,6 +357,10 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
       if (!message) return message.status();
       return PeerBody(Gossip{std::move(message).value()});
     }
+    case wire::PeerMessage::PING:
+      return PeerBody(LinkPing{});
+    case wire::PeerMessage::PONG:
+      return PeerBody(LinkPong{});
     default:
       return read_anti_entropy(r);
   }
@@ -367,6 +374,7 @@ kj::Array<capnp::word> encode(const PeerMessage& message) {
   root.setFrom(message.from);
   root.setRequestId(message.request_id);
   fill_body(root, message.body);
+  root.setDeadlineUnixMs(message.deadline_unix_ms);
   return capnp::messageToFlatArray(builder);
 }
 
@@ -378,7 +386,8 @@ Result<PeerMessage> decode_peer_message(kj::ArrayPtr<const capnp::word> frame) {
     QKV_RETURN_IF_ERROR(validate_node_id(from));
     auto body = read_body(root);
     if (!body) return body.status();
-    return PeerMessage{std::move(from), root.getRequestId(), std::move(body).value()};
+    return PeerMessage{std::move(from), root.getRequestId(), std::move(body).value(),
+                       root.getDeadlineUnixMs()};
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -169,7 +170,9 @@ TEST(AsyncClient, PipelinesAThousandRequestsAnsweredOutOfOrder) {
     return reply;
   });
   asio::io_context io;
-  AsyncClient client(io, options_for(server.address()));
+  AsyncOptions options = options_for(server.address());
+  options.retry_overloaded = false;  // the refusals are answers to check here
+  AsyncClient client(io, options);
 
   std::vector<Outcome> outcomes(kRequests);
   for (std::size_t i = 0; i < kRequests; ++i) {
@@ -501,6 +504,49 @@ TEST(AsyncClient, ACallbackMayIssueRequestsAndDestroyTheClient) {
   EXPECT_EQ(client, nullptr);
   io.restart();
   io.poll();  // handlers left behind do nothing
+}
+
+TEST(AsyncClient, ARequestRefusedAsOverloadedIsSentAgainAfterABackoff) {
+  // Load shedding refuses before any work, so sending again is safe, even for a write.
+  std::map<uint64_t, int> refusals;
+  FakeServer server([&](const proto::ClientRequest& request) {
+    Reply reply;
+    const bool refuse = refusals[request.request_id]++ < 2;
+    reply.responses.push_back(
+        answer(request.request_id,
+               refuse ? Status::overloaded("client_requests_in_flight_max") : Status::ok()));
+    return reply;
+  });
+  asio::io_context io;
+  AsyncClient client(io, options_for(server.address()));
+  Outcome outcome;
+  client.put("k", "v", "", {}, outcome.write_callback());
+  ASSERT_TRUE(run_until(io, [&] { return outcome.calls == 1; }));
+  EXPECT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u) << "refused twice, then taken";
+  for (const auto& r : requests) EXPECT_EQ(r.request_id, requests[0].request_id);
+}
+
+TEST(AsyncClient, ANodeThatStaysOverloadedEndsTheRequestOverloadedAtItsDeadline) {
+  FakeServer server([&](const proto::ClientRequest& request) {
+    Reply reply;
+    reply.responses.push_back(
+        answer(request.request_id, Status::overloaded("client_requests_in_flight_max is 10")));
+    return reply;
+  });
+  asio::io_context io;
+  AsyncClient client(io, options_for(server.address(), /*timeout_ms=*/300));
+  Outcome outcome;
+  client.get("k", {}, outcome.get_callback());
+  ASSERT_TRUE(run_until(io, [&] { return outcome.calls == 1; }));
+  EXPECT_EQ(outcome.status.code(), StatusCode::kOverloaded);
+  EXPECT_TRUE(contains(outcome.status.message(), "stayed overloaded for 300 ms"))
+      << outcome.status.message();
+  EXPECT_TRUE(contains(outcome.status.message(), "client_requests_in_flight_max is 10"));
+  // Backoffs of 10..250 ms (jittered) within 300 ms: a handful of sends, not a flood.
+  EXPECT_GE(server.requests().size(), 2u);
+  EXPECT_LE(server.requests().size(), 40u);
 }
 
 }  // namespace

@@ -144,6 +144,7 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
   boost::asio::io_context io;
   client::AsyncOptions options;
   options.node = cluster.client_address(0);
+  options.retry_overloaded = false;  // the refusals themselves are checked here
   client::AsyncClient pipelined(io, options);
   int answered = 0, ok = 0, overloaded = 0;
   std::string message;
@@ -167,9 +168,67 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
   EXPECT_GT(overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
   EXPECT_EQ(ok + overloaded, 40);
   EXPECT_THAT(message, HasSubstr("client_requests_per_connection_max is 2"));
+  // With the SDK's default, refused requests are sent again after a backoff: all succeed.
+  options.retry_overloaded = true;
+  client::AsyncClient retrying(io, options);
+  int retried_ok = 0, retried_answered = 0;
+  for (int i = 0; i < 40; ++i) {
+    retrying.put(fmt::format("r{}", i), "v", "", w(2), [&](Result<client::WriteResult> result) {
+      ++retried_answered;
+      if (result.is_ok()) ++retried_ok;
+    });
+  }
+  const auto retry_until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (retried_answered < 40 && std::chrono::steady_clock::now() < retry_until) {
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(retried_ok, 40) << "the SDK backs off and sends refused requests again";
   // The node keeps serving: a request after the answers came back is taken.
   auto sdk = cluster.client_of(0);
   EXPECT_TRUE(sdk.put("after", "v").is_ok());
+}
+
+TEST(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
+  // [limits] client_requests_per_second_max = 10: a burst of 40 pipelined gets on one
+  // connection finds 10 tokens; the rest are refused at once, naming the limit.
+  char path[] = "/tmp/qkv-rate-XXXXXX.toml";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  const std::string toml = "[limits]\nclient_requests_per_second_max = 10\n";
+  ASSERT_EQ(write(fd, toml.data(), toml.size()), static_cast<ssize_t>(toml.size()));
+  close(fd);
+  ProcessCluster cluster(3, {"--config", path});
+  cluster.start_all();
+  std::remove(path);
+
+  boost::asio::io_context io;
+  client::AsyncOptions options;
+  options.node = cluster.client_address(0);
+  options.retry_overloaded = false;
+  client::AsyncClient pipelined(io, options);
+  int answered = 0, ok = 0, overloaded = 0;
+  std::string message;
+  for (int i = 0; i < 40; ++i) {
+    pipelined.get(fmt::format("k{}", i), {}, [&](Result<client::GetResult> result) {
+      ++answered;
+      if (result.is_ok()) ++ok;  // not found is ok: empty values
+      if (!result.is_ok() && result.status().code() == StatusCode::kOverloaded) {
+        ++overloaded;
+        message = result.status().message();
+      }
+    });
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (answered < 40 && std::chrono::steady_clock::now() < until) {
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(answered, 40);
+  EXPECT_GE(ok, 10) << "a burst of one second's worth is admitted";
+  EXPECT_LE(ok, 15) << "and little more: the rest came within the same second";
+  EXPECT_EQ(ok + overloaded, 40);
+  EXPECT_THAT(message, HasSubstr("client_requests_per_second_max 10"));
+  // Another connection has a bucket of its own.
+  EXPECT_TRUE(cluster.client_of(0).get("other").is_ok());
 }
 
 TEST(QkvdConfigTest, BadConfigsExitWithAClearError) {

@@ -234,5 +234,105 @@ TEST(PeerLinksTest, CloseAllDropsQueuedFramesAndALaterSendReconnects) {
   EXPECT_EQ(links.counters().connect_failures, 0u);
 }
 
+// Link liveness probes: pings are frames with ids from kPingBase; a peer that answers
+// echoes them on the same connection (as qkvd's peer port answers a ping with a pong).
+constexpr uint64_t kPingBase = 1'000'000;
+
+struct ProbedPeer {
+  ProbedPeer(asio::io_context& io, bool answer_pings)
+      : server(io, "127.0.0.1", 0, {}, [this, answer_pings](std::shared_ptr<FramedConnection> c) {
+          FramedConnection* raw = c.get();
+          c->set_on_frame([this, raw, answer_pings](kj::ArrayPtr<const capnp::word> frame) {
+            uint64_t id = decode(frame).request_id;
+            if (id < kPingBase) return received.push_back(id);
+            ++pings;
+            if (answer_pings) {
+              EXPECT_TRUE(raw->send(make_frame(id, 0)).is_ok());
+            }
+          });
+        }) {}
+
+  TcpServer server;
+  std::vector<uint64_t> received;
+  uint64_t pings = 0;
+};
+
+TransportOptions probe_options() {
+  TransportOptions options;
+  options.ping_interval_ms = 20;
+  options.peer_silence_ms_max = 100;
+  return options;
+}
+
+void set_probes(PeerLinks& links) {
+  links.set_ping([](uint64_t seq) { return make_frame(kPingBase + seq, 0); });
+  links.set_on_frame([&links](const NodeId& from, kj::ArrayPtr<const capnp::word> frame) {
+    links.on_pong(from, decode(frame).request_id - kPingBase);
+  });
+}
+
+TEST(PeerLinksTest, ALinkWhosePingsGoUnansweredIsReplacedAndRedialled) {
+  // A peer whose kernel still acknowledges but which never answers (a paused process, or
+  // a link stuck behind a partition): TCP alone would wait for minutes.
+  asio::io_context io;
+  ProbedPeer peer(io, /*answer_pings=*/false);
+  ASSERT_TRUE(peer.server.listen().is_ok());
+  PeerLinks links(io, probe_options());
+  set_probes(links);
+  links.set_address("n2", "127.0.0.1", peer.server.port());
+  std::vector<std::pair<std::string, bool>> down_reports;
+  links.set_on_unreachable([&](const NodeId&, const std::string& why, bool never_sent) {
+    down_reports.emplace_back(why, never_sent);
+  });
+  ASSERT_TRUE(links.send("n2", make_frame(1, 10)).is_ok());
+  ASSERT_TRUE(run_until(io, [&] { return links.counters().links_silent == 1; }));
+  EXPECT_GE(peer.pings, 1u);
+  ASSERT_EQ(down_reports.size(), 1u);
+  EXPECT_THAT(down_reports[0].first, HasSubstr("peer_silence_ms_max 100"));
+  EXPECT_FALSE(down_reports[0].second) << "frames sent on it may have arrived";
+  // The next send after the backoff dials a new connection.
+  ASSERT_TRUE(run_until(io, [&] {
+    (void)links.send("n2", make_frame(2, 10));
+    return links.counters().connects == 2;
+  }));
+  ASSERT_TRUE(run_until(io, [&] { return peer.received.size() >= 2; }));
+  EXPECT_EQ(peer.received.back(), 2u);
+}
+
+TEST(PeerLinksTest, ALinkWhosePingsAreAnsweredIsKept) {
+  asio::io_context io;
+  ProbedPeer peer(io, /*answer_pings=*/true);
+  ASSERT_TRUE(peer.server.listen().is_ok());
+  PeerLinks links(io, probe_options());
+  set_probes(links);
+  links.set_address("n2", "127.0.0.1", peer.server.port());
+  links.open("n2");
+  // 30 pings span 600 ms, six times the silence bound.
+  ASSERT_TRUE(run_until(io, [&] { return links.counters().pings_sent >= 30; }));
+  EXPECT_EQ(links.counters().links_silent, 0u);
+  EXPECT_EQ(links.counters().connects, 1u);
+  EXPECT_EQ(links.counters().links_broken, 0u);
+}
+
+TEST(PeerLinksTest, NoPingsWithoutAPingMakerOrWithAZeroInterval) {
+  asio::io_context io;
+  ProbedPeer peer(io, /*answer_pings=*/false);
+  ASSERT_TRUE(peer.server.listen().is_ok());
+  TransportOptions options = probe_options();
+  options.ping_interval_ms = 0;
+  PeerLinks links(io, options);
+  set_probes(links);
+  links.set_address("n2", "127.0.0.1", peer.server.port());
+  ASSERT_TRUE(links.send("n2", make_frame(1, 10)).is_ok());
+  ASSERT_TRUE(run_until(io, [&] { return peer.received.size() == 1; }));
+  // Wait past the silence bound on a condition that cannot come true early: a timer.
+  asio::steady_timer later(io, std::chrono::milliseconds(300));
+  bool fired = false;
+  later.async_wait([&](const auto&) { fired = true; });
+  ASSERT_TRUE(run_until(io, [&] { return fired; }));
+  EXPECT_EQ(peer.pings, 0u);
+  EXPECT_EQ(links.counters().links_silent, 0u);
+}
+
 }  // namespace
 }  // namespace qkv::net

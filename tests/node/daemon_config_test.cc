@@ -180,6 +180,28 @@ TEST(DaemonConfigTest, SiblingLimitsAreReadAndChecked) {
               HasSubstr("siblings_max is 40 and siblings_warn 50"));
 }
 
+TEST(DaemonConfigTest, PeerLinkLivenessSettingsAreReadAndChecked) {
+  DaemonConfig defaults;
+  EXPECT_EQ(defaults.peer_ping_interval_ms, 1000u);
+  EXPECT_EQ(defaults.peer_silence_ms_max, 3000u);
+  auto with = [](const std::string& timeouts) {
+    std::string text = kValid;
+    text.replace(text.find("request_timeout_ms = 1500"), 25, timeouts);
+    return parse_daemon_config(text, "links.toml");
+  };
+  auto config = with("peer_ping_interval_ms = 200\npeer_silence_ms_max = 900");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->peer_ping_interval_ms, 200u);
+  EXPECT_EQ(config->peer_silence_ms_max, 900u);
+  EXPECT_TRUE(config->validate().is_ok());
+  auto too_tight = with("peer_ping_interval_ms = 500\npeer_silence_ms_max = 900");
+  ASSERT_TRUE(too_tight.is_ok());
+  EXPECT_THAT(too_tight->validate().message(),
+              HasSubstr("peer_silence_ms_max (900) must be at least twice"));
+  EXPECT_TRUE(with("peer_ping_interval_ms = 0\npeer_silence_ms_max = 900")->validate().is_ok())
+      << "no pings: nothing to bound";
+}
+
 TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
   auto config = parse_daemon_config(
       "node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"127.0.0.1:7101\"]\n",

@@ -105,6 +105,22 @@ TEST(NodeTest, ClientRequestsPastTheInFlightLimitAreRefusedAtOnceWithOverloaded)
   EXPECT_TRUE(cluster.put("n1", "c", "v").status.is_ok());
 }
 
+TEST(NodeTest, AnAnsweredWriteNoLongerCountsAgainstTheInFlightLimit) {
+  // A put round lives on after its answer until every replica acked (late stand-ins); that
+  // is background work, not a client waiting, so it must not shed the next client.
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3"};  // no fallback: the silent replica holds the round
+  options.limits.client_requests_in_flight_max = 1;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId coordinator = cluster.primaries(key)[0];
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  ASSERT_TRUE(cluster.put(coordinator, key, "v1", "", 2).status.is_ok());
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 1u) << "the round waits for the third ack";
+  auto next = cluster.put(coordinator, "other-key", "v", "", 1);
+  EXPECT_NE(next.status.code(), StatusCode::kOverloaded) << next.status.to_string();
+}
+
 TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());
@@ -187,6 +203,27 @@ TEST(NodeTest, AnUnansweredWriteFailsAtItsDeadlineWithCounts) {
   EXPECT_GE(cluster.now() - start, Duration(300));
   EXPECT_LT(cluster.now() - start, Duration(400));
   EXPECT_EQ(cluster.node(coordinator).in_flight(), 0u);
+}
+
+TEST(NodeTest, ASilentReplicaGetsAStandInAfterTwiceItsRecentLatencyNotHalfTheDeadline) {
+  // Dynamo's "always writeable" within a latency SLA: during a partition a silent primary
+  // gets its stand-in after twice the replicas' recent p99 (here 0 ms, so the 50 ms
+  // floor), where half the deadline (500 ms) was the rule before.
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId coordinator = cluster.primaries(key)[0];
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(cluster.request(coordinator, proto::PutRequest{key, "warm", "", 3}).status.is_ok());
+  }
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  const TimePoint start = cluster.now();
+  auto put = cluster.request(coordinator, proto::PutRequest{key, "v", "", 3});
+  ASSERT_TRUE(put.status.is_ok()) << put.status.to_string();
+  EXPECT_GE(cluster.now() - start, Duration(50)) << "stand_in_alarm_min";
+  EXPECT_LT(cluster.now() - start, Duration(100));
+  EXPECT_EQ(cluster.node(coordinator).counters().hinted_writes, 1u);
 }
 
 TEST(NodeTest, ANonReplicaForwardsToAPrimary) {
@@ -380,8 +417,8 @@ TEST(NodeTest, AForwardThatArrivesPastItsDeadlineIsDroppedNotCoordinated) {
   auto forward = [&](uint64_t id, uint64_t deadline, const std::string& value) {
     return node::PeerMessage{
         "n9", id,
-        node::Forward{proto::ClientRequest{id, 500, proto::PutRequest{key, value, "", 2}},
-                      deadline}};
+        node::Forward{proto::ClientRequest{id, 500, proto::PutRequest{key, value, "", 2}}},
+        deadline};
   };
   cluster.node(primary).on_peer_message(forward(1, now_ms - skew - 1, "late"), cluster.now());
   cluster.deliver();
@@ -408,6 +445,51 @@ TEST(NodeTest, AForwarderStampsItsDeadlineOnTheForward) {
   auto stamped = cluster.last_forward_deadline();
   ASSERT_TRUE(stamped.has_value());
   EXPECT_EQ(*stamped, static_cast<uint64_t>(cluster.now().time_since_epoch().count()) + 1000u);
+}
+
+TEST(NodeTest, ACoordinatorStampsTheRequestDeadlineOnReplicaWrites) {
+  TestCluster::Options options;
+  options.wall_clock = true;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId primary = cluster.primaries(key)[0];
+  const auto sent_at = static_cast<uint64_t>(cluster.now().time_since_epoch().count());
+  cluster.send(primary, proto::PutRequest{key, "v", "", 2});
+  ASSERT_TRUE(cluster.last_replica_write_deadline().has_value());
+  EXPECT_EQ(*cluster.last_replica_write_deadline(), sent_at + 1000u)
+      << "the request's whole deadline (request_timeout 1000 ms)";
+}
+
+TEST(NodeTest, AReplicaWriteOrReadThatArrivesPastItsDeadlineIsDroppedUnanswered) {
+  // A replica write stuck in a link, or in a paused node's socket, arrives after its
+  // coordinator gave up: applying it now would write behind the client's back (and a hint
+  // delivery will be sent again). It is dropped, counted, and not acknowledged.
+  TestCluster::Options options;
+  options.wall_clock = true;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId replica = cluster.primaries(key)[1];
+  const auto now_ms = static_cast<uint64_t>(cluster.now().time_since_epoch().count());
+  const uint64_t skew = 1000;  // NodeConfig::clock_skew_max's default
+  auto state = causal::SiblingSet().update({}, causal::Actor{"n9", 1}, std::string("late"));
+  const uint64_t sent_before = cluster.messages_sent();
+  cluster.node(replica).on_peer_message(
+      node::PeerMessage{"n9", 5, node::ReplicaWrite{key, state, {}}, now_ms - skew - 1},
+      cluster.now());
+  cluster.node(replica).on_peer_message(
+      node::PeerMessage{"n9", 6, node::ReplicaRead{key}, now_ms - skew - 1}, cluster.now());
+  cluster.deliver();
+  EXPECT_EQ(cluster.node(replica).counters().replica_writes_expired, 1u);
+  EXPECT_EQ(cluster.node(replica).counters().replica_reads_expired, 1u);
+  EXPECT_EQ(cluster.messages_sent(), sent_before) << "no ack, no read reply";
+  auto got = cluster.request(replica, proto::GetRequest{key, 0, /*local=*/true});
+  EXPECT_TRUE(body(got).values.empty()) << "the late write was not applied";
+  // Within the skew tolerance it is applied.
+  cluster.node(replica).on_peer_message(
+      node::PeerMessage{"n9", 7, node::ReplicaWrite{key, state, {}}, now_ms - skew + 1},
+      cluster.now());
+  cluster.deliver();
+  EXPECT_EQ(cluster.node(replica).counters().replica_writes_expired, 1u);
 }
 
 TEST(NodeTest, AForwardWithEveryPrimaryGoneIsUnavailableNamingThem) {

@@ -10,8 +10,11 @@ class TestCluster::QueueTransport final : public node::Transport {
   QueueTransport(TestCluster& cluster, NodeId self) : cluster_(cluster), self_(std::move(self)) {}
   Status send(const NodeId& to, node::PeerMessage message) override {
     ++cluster_.messages_sent_;
-    if (const auto* forward = std::get_if<node::Forward>(&message.body)) {
-      cluster_.last_forward_deadline_ = forward->deadline_unix_ms;
+    if (std::holds_alternative<node::Forward>(message.body)) {
+      cluster_.last_forward_deadline_ = message.deadline_unix_ms;
+    }
+    if (std::holds_alternative<node::ReplicaWrite>(message.body)) {
+      cluster_.last_replica_write_deadline_ = message.deadline_unix_ms;
     }
     if (cluster_.down_.count(to) || cluster_.down_.count(self_)) {
       return Status::unavailable(to + " is down");  // as PeerLinks during a backoff

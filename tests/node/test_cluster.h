@@ -84,6 +84,10 @@ class TestCluster {
   uint64_t messages_sent() const { return messages_sent_; }
   // The deadline (unix ms) the last Forward any node sent carried; nullopt if none was sent.
   std::optional<uint64_t> last_forward_deadline() const { return last_forward_deadline_; }
+  // The same for the last ReplicaWrite (a coordinator's, or a hint delivery).
+  std::optional<uint64_t> last_replica_write_deadline() const {
+    return last_replica_write_deadline_;
+  }
 
  private:
   class QueueTransport;
@@ -111,6 +115,7 @@ class TestCluster {
   uint64_t next_request_id_ = 1;
   uint64_t messages_sent_ = 0;
   std::optional<uint64_t> last_forward_deadline_;
+  std::optional<uint64_t> last_replica_write_deadline_;
 };
 
 }  // namespace qkv::testing

@@ -14,10 +14,11 @@ namespace {
 
 const char* body_name(const node::PeerBody& body) {
   static constexpr const char* kNames[] = {
-      "replica_read", "replica_read_reply", "replica_write", "replica_write_ack",
-      "forward",      "forward_reply",      "gossip",        "tree_request",
-      "tree_reply",   "segment_request",    "segment_reply", "keys_request",
-      "keys_reply",   "transfer_request",   "transfer_reply"};
+      "replica_read", "replica_read_reply", "replica_write",  "replica_write_ack",
+      "forward",      "forward_reply",      "gossip",         "tree_request",
+      "tree_reply",   "segment_request",    "segment_reply",  "keys_request",
+      "keys_reply",   "transfer_request",   "transfer_reply", "link_ping",
+      "link_pong"};
   static_assert(std::size(kNames) == std::variant_size_v<node::PeerBody>);
   return kNames[body.index()];
 }

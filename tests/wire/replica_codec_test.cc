@@ -54,9 +54,16 @@ TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
   EXPECT_EQ(put.context, "ctx");
   EXPECT_EQ(put.w, 3);
   EXPECT_EQ(std::get<Forward>(fwd.body).request.timeout_ms, 900u);
-  EXPECT_EQ(std::get<Forward>(fwd.body).deadline_unix_ms, 0u) << "none unless set";
-  auto timed = round_trip({"n4", 10, Forward{request, 1'765'000'000'123ull}});
-  EXPECT_EQ(std::get<Forward>(timed.body).deadline_unix_ms, 1'765'000'000'123ull);
+  EXPECT_EQ(fwd.deadline_unix_ms, 0u) << "none unless set";
+  auto timed = round_trip({"n4", 10, Forward{request}, 1'765'000'000'123ull});
+  EXPECT_EQ(timed.deadline_unix_ms, 1'765'000'000'123ull);
+  auto replica_write = round_trip({"n4", 11, ReplicaWrite{"k", {}, {}}, 1'765'000'000'456ull});
+  EXPECT_EQ(replica_write.deadline_unix_ms, 1'765'000'000'456ull)
+      << "replica requests carry one too";
+  EXPECT_TRUE(std::holds_alternative<LinkPing>(round_trip({"n4", 12, LinkPing{}}).body));
+  auto pong = round_trip({"n4", 12, LinkPong{}});
+  EXPECT_TRUE(std::holds_alternative<LinkPong>(pong.body));
+  EXPECT_EQ(pong.request_id, 12u);
 
   proto::ClientResponse response{42, Status::not_found("gone"), proto::GetResponse{{}, "c"}};
   auto fr = round_trip({"n1", 9, ForwardReply{response}});
