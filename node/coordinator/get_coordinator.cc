@@ -142,6 +142,7 @@ void GetCoordinator::progress(uint64_t id) {
   const coordinator::GetRound& round = op.round;
   if (!op.answered && round.outcome() != coordinator::Outcome::kPending) {
     op.answered = true;
+    in_flight_.answered(id);  // read repair may keep the round: no client waits on it
     const ReplyTo& to = in_flight_.find(id)->reply_to;
     proto::ClientResponse response;
     response.request_id = to.client_request_id;

@@ -121,6 +121,20 @@ TEST(NodeTest, AnAnsweredWriteNoLongerCountsAgainstTheInFlightLimit) {
   EXPECT_NE(next.status.code(), StatusCode::kOverloaded) << next.status.to_string();
 }
 
+TEST(NodeTest, AnAnsweredGetWaitingToRepairNoLongerCountsAgainstTheInFlightLimit) {
+  TestCluster::Options options;
+  options.limits.client_requests_in_flight_max = 1;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId coordinator = cluster.primaries(key)[0];
+  ASSERT_TRUE(cluster.put(coordinator, key, "v", "", 3).status.is_ok());
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  ASSERT_TRUE(cluster.get(coordinator, key, 2).status.is_ok());
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 1u) << "the round waits for read repair";
+  auto next = cluster.get(coordinator, "other-key", 1);
+  EXPECT_NE(next.status.code(), StatusCode::kOverloaded) << next.status.to_string();
+}
+
 TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());
