@@ -34,7 +34,8 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
           in_flight_),
       puts_(config_, actor_, transport, in_flight_, replier_, replica_, held_, liveness_, handoff,
             counters_, unix_ms_),
-      gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_),
+      gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_,
+            unix_ms_),
       forwarder_(config_, transport, in_flight_, replier_, counters_, unix_ms_),
       hints_(config_.node_id, transport, in_flight_, handoff, liveness_, unix_ms_) {
   QKV_ASSERT(config_.validate().is_ok());

@@ -5,13 +5,15 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "node/deadline.h"
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
 
 GetCoordinator::GetCoordinator(const NodeConfig& config, Transport& transport, InFlight& in_flight,
                                Replier& replier, Replica& replica, const HeldRanges& held,
-                               const Liveness& liveness, NodeCounters& counters)
+                               const Liveness& liveness, NodeCounters& counters,
+                               std::function<int64_t()> unix_ms)
     : config_(config),
       transport_(transport),
       in_flight_(in_flight),
@@ -19,7 +21,8 @@ GetCoordinator::GetCoordinator(const NodeConfig& config, Transport& transport, I
       replica_(replica),
       held_(held),
       liveness_(liveness),
-      counters_(counters) {}
+      counters_(counters),
+      unix_ms_(std::move(unix_ms)) {}
 
 namespace {
 
@@ -50,7 +53,10 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   // As for puts: primaries still silent at half the request timeout get a stand-in.
   TimePoint sloppy_at = std::min(request.deadline, now + config_.request_timeout / 2);
   in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
-  Op& op = ops_.emplace(id, Op{std::move(round), request.key(), request.token}).first->second;
+  const uint64_t deadline_unix_ms =
+      deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now);
+  Op& op = ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms})
+               .first->second;
   execute(id, op, op.round.start());
   progress(id);
 }
@@ -86,7 +92,8 @@ void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadF
     Status sent = fallback || liveness_.is_up(read.to) ? Status::ok()
                                                        : Status::unavailable(read.to + " is down");
     if (sent.is_ok()) {
-      sent = transport_.send(read.to, PeerMessage{self, id, ReplicaRead{op.key, fallback}});
+      sent = transport_.send(
+          read.to, PeerMessage{self, id, ReplicaRead{op.key, fallback}, op.deadline_unix_ms});
     }
     if (!sent.is_ok()) execute(id, op, op.round.on_reply(read.to, sent, std::nullopt));
   }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -34,10 +35,12 @@ namespace qkv::node {
 
 class GetCoordinator {
  public:
-  // Every reference outlives this.
+  // Every reference outlives this; `unix_ms` gives wall-clock ms for the deadline replica
+  // reads carry (node/deadline.h; empty: none is sent).
   GetCoordinator(const NodeConfig& config, Transport& transport, InFlight& in_flight,
                  Replier& replier, Replica& replica, const HeldRanges& held,
-                 const Liveness& liveness, NodeCounters& counters);
+                 const Liveness& liveness, NodeCounters& counters,
+                 std::function<int64_t()> unix_ms = {});
 
   // Coordinates a located get. REQUIRES: request.kind is kGet.
   void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now);
@@ -58,6 +61,7 @@ class GetCoordinator {
     coordinator::GetRound round;
     std::string key;
     ring::Token token = 0;
+    uint64_t deadline_unix_ms = 0;  // sent with each read (node/deadline.h)
     bool answered = false;  // the client has its answer; waiting on the rest for read repair
   };
   // The stand-in candidates of the key, in the order to try them (see the top).
@@ -78,6 +82,7 @@ class GetCoordinator {
   const HeldRanges& held_;
   const Liveness& liveness_;
   NodeCounters& counters_;
+  std::function<int64_t()> unix_ms_;
   std::map<uint64_t, Op> ops_;
 };
 

@@ -474,6 +474,18 @@ TEST(NodeTest, ACoordinatorStampsTheRequestDeadlineOnReplicaWrites) {
       << "the request's whole deadline (request_timeout 1000 ms)";
 }
 
+TEST(NodeTest, ACoordinatorStampsTheRequestDeadlineOnReplicaReads) {
+  TestCluster::Options options;
+  options.wall_clock = true;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const auto sent_at = static_cast<uint64_t>(cluster.now().time_since_epoch().count());
+  cluster.send(cluster.primaries(key)[0], proto::GetRequest{key, 2, false, 0});
+  ASSERT_TRUE(cluster.last_replica_read_deadline().has_value());
+  EXPECT_EQ(*cluster.last_replica_read_deadline(), sent_at + 1000u)
+      << "the request's whole deadline (request_timeout 1000 ms)";
+}
+
 TEST(NodeTest, AReplicaWriteOrReadThatArrivesPastItsDeadlineIsDroppedUnanswered) {
   // A replica write stuck in a link, or in a paused node's socket, arrives after its
   // coordinator gave up: applying it now would write behind the client's back (and a hint

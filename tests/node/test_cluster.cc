@@ -16,6 +16,9 @@ class TestCluster::QueueTransport final : public node::Transport {
     if (std::holds_alternative<node::ReplicaWrite>(message.body)) {
       cluster_.last_replica_write_deadline_ = message.deadline_unix_ms;
     }
+    if (std::holds_alternative<node::ReplicaRead>(message.body)) {
+      cluster_.last_replica_read_deadline_ = message.deadline_unix_ms;
+    }
     if (cluster_.down_.count(to) || cluster_.down_.count(self_)) {
       return Status::unavailable(to + " is down");  // as PeerLinks during a backoff
     }

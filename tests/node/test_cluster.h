@@ -88,6 +88,8 @@ class TestCluster {
   std::optional<uint64_t> last_replica_write_deadline() const {
     return last_replica_write_deadline_;
   }
+  // The same for the last ReplicaRead (a get coordinator's).
+  std::optional<uint64_t> last_replica_read_deadline() const { return last_replica_read_deadline_; }
 
  private:
   class QueueTransport;
@@ -116,6 +118,7 @@ class TestCluster {
   uint64_t messages_sent_ = 0;
   std::optional<uint64_t> last_forward_deadline_;
   std::optional<uint64_t> last_replica_write_deadline_;
+  std::optional<uint64_t> last_replica_read_deadline_;
 };
 
 }  // namespace qkv::testing
