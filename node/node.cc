@@ -225,7 +225,9 @@ void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
   const InFlight::Entry* entry = in_flight_.find(id);
   if (!entry) return;  // answered already, or expired
   if (entry->kind == RequestKind::kPut) return puts_.on_reply(id, from, status, now_);
-  if (entry->kind == RequestKind::kGet) return gets_.on_reply(id, from, status, std::move(state));
+  if (entry->kind == RequestKind::kGet) {
+    return gets_.on_reply(id, from, status, std::move(state), now_);
+  }
   // A forward does not take replica replies.
 }
 

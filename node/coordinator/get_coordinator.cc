@@ -50,13 +50,17 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
   coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request));
   uint64_t id = in_flight_.next_id();
-  // As for puts: primaries still silent at half the request timeout get a stand-in.
-  TimePoint sloppy_at = std::min(request.deadline, now + config_.request_timeout / 2);
+  // As for puts: primaries still silent at the stand-in alarm get a stand-in.
+  const Duration alarm =
+      latency_.stand_in_alarm(config_.node_id, primaries, config_.stand_in_alarm_min,
+                              std::max(config_.stand_in_alarm_min, config_.request_timeout / 2));
+  TimePoint sloppy_at = std::min(request.deadline, now + alarm);
   in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
   const uint64_t deadline_unix_ms =
       deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now);
-  Op& op = ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms})
-               .first->second;
+  Op& op =
+      ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms, now})
+          .first->second;
   execute(id, op, op.round.start());
   progress(id);
 }
@@ -113,7 +117,15 @@ void GetCoordinator::reply_local(const ReplyTo& reply_to, const KeyRequest& requ
 }
 
 void GetCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& status,
-                              std::optional<causal::SiblingSet> state) {
+                              std::optional<causal::SiblingSet> state, TimePoint now) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  if (status.is_ok()) latency_.record(from, now - it->second.started);
+  on_result(id, from, status, std::move(state));
+}
+
+void GetCoordinator::on_result(uint64_t id, const NodeId& from, const Status& status,
+                               std::optional<causal::SiblingSet> state) {
   auto it = ops_.find(id);
   if (it == ops_.end()) return;
   Op& op = it->second;
@@ -139,7 +151,7 @@ void GetCoordinator::on_peer_unreachable(const NodeId& peer) {
   Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
   std::vector<uint64_t> ids;
   for (auto& [id, op] : ops_) ids.push_back(id);
-  for (uint64_t id : ids) on_reply(id, peer, unreachable, std::nullopt);
+  for (uint64_t id : ids) on_result(id, peer, unreachable, std::nullopt);
 }
 
 void GetCoordinator::progress(uint64_t id) {
