@@ -2,10 +2,11 @@
 // (node/coordinator/get_round.h): it reads its own copy (staged writes included), asks the
 // other primaries, and a fallback for each primary that fails — one the failure detector
 // holds down is not asked and fails at once, as for puts — or is still silent at the
-// stand-in alarm (sloppy read, Dynamo §4.6); it
-// answers after R replies (PR of them primaries) with their join and the nodes that
-// answered, and once every node asked answered (or the deadline passed) sends the merged
-// state to the stale primaries (read repair, Dynamo §4.7; never to a fallback).
+// stand-in alarm (sloppy read, Dynamo §4.6); it answers after R replies (PR of them
+// primaries) with their join and the nodes that answered, and once every node asked
+// answered (or the deadline passed) sends the merged state to the stale primaries (read
+// repair, Dynamo §4.7; never to a fallback). Replica reads carry the request's deadline
+// (node/deadline.h).
 //
 // The stand-in alarm is latency-based, as a put's (node/coordinator/put_coordinator.h):
 // twice the slowest other primary's recent p99 read latency, within [stand_in_alarm_min,
