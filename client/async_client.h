@@ -96,6 +96,8 @@ class AsyncClient {
   AsyncClient(const AsyncClient&) = delete;
   AsyncClient& operator=(const AsyncClient&) = delete;
 
+  // As Client::get (client.h): options.r and options.pr (primaries required) go to the node,
+  // and the GetResult names the replicas that answered.
   void get(std::string_view key, ReadOptions options, GetCallback done);
   void put(std::string_view key, std::string_view value, std::string_view context,
            WriteOptions options, WriteCallback done);

@@ -76,6 +76,14 @@ struct ReadOptions {
   uint8_t r = 0;            // read quorum; 0 = the node's default
   uint32_t timeout_ms = 0;  // 0 = Options::timeout_ms
   bool local = false;       // the answering node's own copy only, no quorum (diagnostics)
+  // Primaries required (Riak's PR). A get reads the first N healthy nodes of the key's
+  // preference list: fallbacks stand in for primaries that are down and answer with the
+  // writes they hold as hints, and count towards r. pr > 0 makes the get succeed only if at
+  // least pr primaries answered; pr = r reads primaries only (with writes sent sloppy=false
+  // and R + W > N, a read then sees the latest acknowledged write). 0 = none. At most n:
+  // a larger pr is the node's invalid_argument ("pr=4 exceeds n=3"); an unmet one its
+  // unavailable ("primary quorum not met: 1 of 3 primaries answered, PR=2 required ...").
+  uint8_t pr = 0;
 };
 
 struct WriteOptions {
@@ -100,6 +108,10 @@ struct GetResult {
   // The opaque causal context, also for a missing or deleted key (so that a later put
   // supersedes the tombstone). Pass it to put/del unchanged.
   std::string context;
+  // The replicas whose answers the result joins, in the order they were asked: primaries,
+  // then fallbacks that stood in for primaries that were down or failed (fallback = true).
+  // Empty when the node is older than this field.
+  std::vector<proto::ReplicaAnswer> replicas = {};
 
   bool found() const { return !values.empty(); }
 };

@@ -133,6 +133,12 @@ nlohmann::json get_result_json(std::string_view key, const GetResult& result) {
   }
   out["siblings"] = std::move(siblings);
   out["context"] = base64_encode(result.context);
+  nlohmann::json replicas = nlohmann::json::array();
+  for (const auto& replica : result.replicas) {
+    replicas.push_back(
+        {{"node", replica.node}, {"role", replica.fallback ? "fallback" : "primary"}});
+  }
+  out["replicas"] = std::move(replicas);
   return out;
 }
 

@@ -2,7 +2,9 @@
 // they need (keys, values and causal contexts are arbitrary bytes; JSON strings are UTF-8).
 //
 // Shapes (pinned: scripts parse them):
-//   get:    {"key":"k","siblings":[{"value":"v"},...],"context":"<base64>"}
+//   get:    {"key":"k","siblings":[{"value":"v"},...],"context":"<base64>",
+//            "replicas":[{"node":"n1","role":"primary"},{"node":"n4","role":"fallback"},..]}
+//           (replicas: who answered, in the order asked; empty from a node older than it)
 //           A key or value that is not valid UTF-8 is given in base64, with an
 //           "encoding":"base64" field beside it: {"value":"3q2+7w==","encoding":"base64"}, and
 //           for the key, "key_encoding":"base64" at the top level (a bare "encoding" there

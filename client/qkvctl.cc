@@ -1,7 +1,7 @@
 // qkvctl: the qkv command-line client.
 //
 //   qkvctl --cluster host:port[,host:port...] [--json] [--timeout-ms N] COMMAND
-//     get KEY [--r R]
+//     get KEY [--r R] [--pr PR] [--local]
 //     put KEY [VALUE | --value-file F] [--context BASE64] [--w W]
 //     delete KEY [--context BASE64] [--w W]
 //     ring                          partitions and ownership share per node
@@ -64,6 +64,7 @@ struct Global {
 struct KeyArgs {
   std::string key, value, value_file, context_base64;
   int quorum = 0;  // r or w
+  int pr = 0;      // get: primaries required
   bool local = false;
   bool sloppy = true;
 };
@@ -111,9 +112,21 @@ int64_t now_unix_ms() {
       .count();
 }
 
+// "n1, n2, n4 (fallback)": who answered a get.
+std::string replicas_line(const std::vector<proto::ReplicaAnswer>& replicas) {
+  std::string out;
+  for (const auto& replica : replicas) {
+    if (!out.empty()) out += ", ";
+    out += replica.node;
+    if (replica.fallback) out += " (fallback)";
+  }
+  return out;
+}
+
 int cmd_get(const Global& g, const KeyArgs& a) {
   Client client(g.client_options());
-  auto got = client.get(a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local});
+  auto got = client.get(
+      a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local, static_cast<uint8_t>(a.pr)});
   if (!got.is_ok()) return fail(g, got.status());
   if (g.json) {
     print_json(get_result_json(a.key, *got));
@@ -132,6 +145,7 @@ int cmd_get(const Global& g, const KeyArgs& a) {
     }
   }
   std::cout << "context: " << base64_encode(got->context) << "\n";
+  if (!got->replicas.empty()) std::cout << "replicas: " << replicas_line(got->replicas) << "\n";
   return 0;
 }
 
@@ -499,6 +513,18 @@ CLI::App* add_key_command(CLI::App& app, const char* name, const char* help, Key
   return sub;
 }
 
+CLI::App* add_get_command(CLI::App& app, KeyArgs& a) {
+  auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
+  get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
+      ->check(CLI::Range(0, 255));
+  get->add_option("--pr", a.pr,
+                  "primaries required among the r answers (0: none; --pr equal to --r reads "
+                  "primaries only)")
+      ->check(CLI::Range(0, 255));
+  get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
+  return get;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"qkvctl: read, write and inspect a qkv cluster"};
   Global g;
@@ -511,10 +537,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
 
   KeyArgs a;
-  auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
-  get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
-      ->check(CLI::Range(0, 255));
-  get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
+  auto* get = add_get_command(app, a);
   auto* put = add_key_command(app, "put", "write a value", a);
   auto* value = put->add_option("VALUE", a.value, "the value");
   put->add_option("--value-file", a.value_file, "read the value from a file")->excludes(value);

@@ -22,7 +22,7 @@ std::optional<std::pair<std::string, std::string>> split_host_port(const std::st
 Result<proto::ClientOp> get_op(const Limits& limits, std::string_view key,
                                const ReadOptions& options) {
   QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
-  return proto::ClientOp(proto::GetRequest{std::string(key), options.r, options.local});
+  return proto::ClientOp(proto::GetRequest{std::string(key), options.r, options.local, options.pr});
 }
 
 Result<proto::ClientOp> put_op(const Limits& limits, std::string_view key, std::string_view value,
@@ -62,12 +62,13 @@ Result<GetResult> to_get_result(proto::ClientResponse&& response) {
     GetResult result;
     if (auto* body = std::get_if<proto::GetResponse>(&response.body)) {
       result.context = std::move(body->context);
+      result.replicas = std::move(body->replicas);
     }
     return result;
   }
   auto body = take_body<proto::GetResponse>(std::move(response), "get");
   if (!body.is_ok()) return body.status();
-  return GetResult{std::move(body->values), std::move(body->context)};
+  return GetResult{std::move(body->values), std::move(body->context), std::move(body->replicas)};
 }
 
 }  // namespace qkv::client::internal

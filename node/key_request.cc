@@ -58,8 +58,10 @@ Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeCon
     QKV_RETURN_IF_ERROR(config.limits.check_key(get->key.size()));
     auto r = coordinator::resolve_quorum("r", get->r, config.r, config.n);
     if (!r) return r.status();
+    QKV_RETURN_IF_ERROR(coordinator::check_primaries_required(get->pr, config.n));
     out.kind = KeyRequest::Kind::kGet;
     out.quorum = r.value();
+    out.pr = get->pr;
     out.local = get->local;
     out.token = ring::token_of(get->key);
   } else if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) {

@@ -24,6 +24,7 @@ struct KeyRequest {
   Kind kind = Kind::kGet;
   ring::Token token = 0;
   uint32_t quorum = 0;            // r for a get, w for a write (1..n)
+  uint32_t pr = 0;                // a get's primaries required (Riak's PR, 0..n)
   causal::VersionVector context;  // a write's causal context (empty: a blind write)
   bool primaries_only = false;    // a write no stand-in may count for (PW)
   bool local = false;             // a get of this node's copy alone, no quorum
@@ -46,7 +47,8 @@ bool is_key_request(const proto::ClientRequest& request);
 
 // Checks a get, put or delete against the limits and the quorum range and decodes its
 // context. Errors: invalid_argument naming the limit ("key of 70000 bytes exceeds
-// key_bytes_max=65536"), the quorum ("w=4 exceeds n=3") or a malformed context.
+// key_bytes_max=65536"), the quorum ("w=4 exceeds n=3", "pr=4 exceeds n=3") or a malformed
+// context.
 // REQUIRES: is_key_request(request).
 Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeConfig& config);
 

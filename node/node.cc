@@ -34,7 +34,8 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
           in_flight_),
       puts_(config_, actor_, transport, in_flight_, replier_, replica_, held_, liveness_, handoff,
             counters_, unix_ms_),
-      gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_),
+      gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_,
+            unix_ms_),
       forwarder_(config_, transport, in_flight_, replier_, counters_, unix_ms_),
       hints_(config_.node_id, transport, in_flight_, handoff, liveness_, unix_ms_) {
   QKV_ASSERT(config_.validate().is_ok());
@@ -157,7 +158,7 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
                           [&](const NodeId& p) { return liveness_.is_up(p); });
     return forwarder_.start(std::move(reply_to), std::move(request), std::move(primaries), now);
   }
-  if (!request.is_write()) return gets_.start(std::move(reply_to), request);
+  if (!request.is_write()) return gets_.start(std::move(reply_to), request, now);
   if (!held_.takes_writes_for(request.token, primary)) {
     // Forwarded by a node whose ring disagrees with ours, and we do not hold the key's range
     // (we dropped it, or never had it): coordinating from an empty state would reissue a
@@ -224,7 +225,9 @@ void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
   const InFlight::Entry* entry = in_flight_.find(id);
   if (!entry) return;  // answered already, or expired
   if (entry->kind == RequestKind::kPut) return puts_.on_reply(id, from, status, now_);
-  if (entry->kind == RequestKind::kGet) return gets_.on_reply(id, from, status, std::move(state));
+  if (entry->kind == RequestKind::kGet) {
+    return gets_.on_reply(id, from, status, std::move(state), now_);
+  }
   // A forward does not take replica replies.
 }
 
@@ -254,7 +257,7 @@ void Node::on_alarm(uint64_t id, TimePoint now) {
     case RequestKind::kPut:
       return puts_.on_alarm(id, now);
     case RequestKind::kGet:
-      return gets_.on_alarm(id);
+      return gets_.on_alarm(id, now);
     case RequestKind::kForward:
       return forwarder_.on_alarm(id, now);
   }

@@ -37,6 +37,21 @@ Result<std::optional<causal::SiblingSet>> Replica::load(ring::Token token, const
   return std::optional<causal::SiblingSet>(std::move(state).value());
 }
 
+Result<std::optional<causal::SiblingSet>> Replica::load_with_hints(ring::Token token,
+                                                                   const std::string& key) {
+  auto local = load(token, key);
+  if (!local || !handoff_) return local;
+  auto hinted = handoff_->join_of_hints(token, key);
+  if (!hinted) {
+    ++counters_.storage_errors;
+    return hinted.status();
+  }
+  if (!hinted.value()) return local;
+  if (!local.value()) return hinted;
+  return std::optional<causal::SiblingSet>(
+      causal::SiblingSet::join(*local.value(), *hinted.value()));
+}
+
 void Replica::store(ring::Token token, const std::string& key,
                     const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state) {
   // Only the latest state of a key is written: it was built on the earlier staged ones
@@ -68,7 +83,8 @@ Status Replica::merge(ring::Token token, const std::string& key, const causal::S
 void Replica::on_read(const PeerMessage& message, const ReplicaRead& read) {
   ++counters_.replica_reads;
   ReplicaReadReply reply;
-  auto local = load(ring::token_of(read.key), read.key);
+  const ring::Token token = ring::token_of(read.key);
+  auto local = read.with_hints ? load_with_hints(token, read.key) : load(token, read.key);
   if (local) {
     reply.state = std::move(local).value();
   } else {

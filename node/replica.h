@@ -53,6 +53,11 @@ class Replica {
   // The key's state: the staged one if a write of it waits for the commit, else storage's
   // (nullopt: none). Errors: storage errors and corrupt states (counted).
   Result<std::optional<causal::SiblingSet>> load(ring::Token token, const std::string& key);
+  // What this node answers for the key when asked as a fallback (a sloppy read, Dynamo
+  // §4.6): load() joined with every hint it holds for the key (none when it keeps no
+  // hints). Nothing is written. Errors: as load(), and the hints' storage errors (counted).
+  Result<std::optional<causal::SiblingSet>> load_with_hints(ring::Token token,
+                                                            const std::string& key);
   // Stages the key's new state for the next commit; `previous` is its committed-or-staged
   // state before (for the anti-entropy tree), nullopt if it had none.
   void store(ring::Token token, const std::string& key,
@@ -60,7 +65,8 @@ class Replica {
   // Joins `state` into this node's copy of the key and stages it if anything changed.
   Status merge(ring::Token token, const std::string& key, const causal::SiblingSet& state);
 
-  // A coordinator's read of this node's copy: answered at once.
+  // A coordinator's read of this node's copy (with its hints for the key when asked as a
+  // fallback, read.with_hints): answered at once.
   void on_read(const PeerMessage& message, const ReplicaRead& read);
   // A coordinator's write (or a hint delivery, read repair): joined and acked after the
   // commit; as a fallback for a down primary (hint_for set), kept as a hint.

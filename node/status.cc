@@ -19,6 +19,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"coordinated_puts", coordinated_puts},
           {"replica_reads", replica_reads},
           {"replica_writes", replica_writes},
+          {"fallback_reads", fallback_reads},
           {"read_repairs", read_repairs},
           {"hinted_writes", hinted_writes},
           {"coordinator_hints", coordinator_hints},

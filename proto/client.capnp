@@ -14,6 +14,7 @@ struct GetRequest {
   key @0 :Data;
   r @1 :UInt8;          # 0 = the node's default
   local @2 :Bool;       # answer from this node's own copy only (a replica-only read)
+  pr @3 :UInt8;         # primaries required (Riak's PR): 0 = none; pr = r reads primaries only
 }
 
 struct PutRequest {
@@ -82,9 +83,16 @@ struct ClientRequest {
   }
 }
 
+# A replica whose answer a get's result joins.
+struct ReplicaAnswer {
+  node @0 :Text;
+  fallback @1 :Bool;      # a fallback standing in for a primary (sloppy read), else a primary
+}
+
 struct GetResponse {
   values @0 :List(Data);  # one per live sibling; empty when not found
   context @1 :Data;       # pass back on the next put/delete of this key
+  replicas @2 :List(ReplicaAnswer);  # who answered, in the order asked; empty from older nodes
 }
 
 struct RingResponse {

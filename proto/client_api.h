@@ -19,6 +19,9 @@ struct GetRequest {
   std::string key;
   uint8_t r = 0;       // 0 = the node's default
   bool local = false;  // this node's own copy only, no quorum (diagnostics, tests)
+  // Primaries required (Riak's PR): the get succeeds only once at least pr of the key's
+  // primaries answered (fallbacks count towards r, never towards pr). 0 = none; at most n.
+  uint8_t pr = 0;
 };
 
 struct PutRequest {
@@ -77,9 +80,21 @@ struct ClientRequest {
   ClientOp op;
 };
 
+// A replica whose answer a get's result joins: a primary of the key, or a fallback that
+// stood in for a primary that was down or failed (sloppy read, Dynamo §4.6).
+struct ReplicaAnswer {
+  NodeId node;
+  bool fallback = false;
+
+  bool operator==(const ReplicaAnswer&) const = default;
+};
+
 struct GetResponse {
   std::vector<std::string> values;  // live siblings; empty when not found
   std::string context;
+  // The replicas that had answered when the get was answered, in the order they were asked
+  // (primaries in preference-list order, then stand-ins); empty from nodes older than it.
+  std::vector<ReplicaAnswer> replicas = {};
 };
 
 // A successful put or delete: the causal context of what it wrote (covers the new value and

@@ -168,6 +168,7 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           g.setKey(to_data(op.key));
           g.setR(op.r);
           g.setLocal(op.local);
+          g.setPr(op.pr);
         } else if constexpr (std::is_same_v<T, PutRequest>) {
           auto p = b.initPut();
           p.setKey(to_data(op.key));
@@ -206,7 +207,7 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
   switch (r.which()) {
     case wire::ClientRequest::GET: {
       auto g = r.getGet();
-      out.op = GetRequest{to_string(g.getKey()), g.getR(), g.getLocal()};
+      out.op = GetRequest{to_string(g.getKey()), g.getR(), g.getLocal(), g.getPr()};
       break;
     }
     case wire::ClientRequest::PUT: {
@@ -264,6 +265,11 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           for (std::size_t i = 0; i < body.values.size(); ++i)
             values.set(i, to_data(body.values[i]));
           g.setContext(to_data(body.context));
+          auto replicas = g.initReplicas(body.replicas.size());
+          for (std::size_t i = 0; i < body.replicas.size(); ++i) {
+            replicas[i].setNode(body.replicas[i].node);
+            replicas[i].setFallback(body.replicas[i].fallback);
+          }
         } else if constexpr (std::is_same_v<T, PutResponse>) {
           b.initPut().setContext(to_data(body.context));
         } else if constexpr (std::is_same_v<T, RingResponse>) {
@@ -298,6 +304,10 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       GetResponse body;
       for (auto v : g.getValues()) body.values.push_back(to_string(v));
       body.context = to_string(g.getContext());
+      for (auto replica : g.getReplicas()) {
+        body.replicas.push_back(
+            ReplicaAnswer{std::string(to_view(replica.getNode())), replica.getFallback()});
+      }
       out.body = std::move(body);
       break;
     }
@@ -363,6 +373,7 @@ kj::Array<capnp::word> encode(const ClientResponse& response) {
   std::size_t payload = response.status.message().size();
   if (const auto* get = std::get_if<GetResponse>(&response.body)) {
     for (const auto& v : get->values) payload += v.size() + 16;
+    for (const auto& replica : get->replicas) payload += replica.node.size() + 32;
     payload += get->context.size();
   } else if (const auto* put = std::get_if<PutResponse>(&response.body)) {
     payload += put->context.size();

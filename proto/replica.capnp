@@ -11,6 +11,7 @@ using Gossip = import "gossip.capnp";
 
 struct ReplicaRead {
   key @0 :Data;
+  withHints @1 :Bool;   # asked as a fallback: answer with the hints held for the key joined in
 }
 
 struct ReplicaReadReply {

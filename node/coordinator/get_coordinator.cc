@@ -5,13 +5,15 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "node/deadline.h"
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
 
 GetCoordinator::GetCoordinator(const NodeConfig& config, Transport& transport, InFlight& in_flight,
                                Replier& replier, Replica& replica, const HeldRanges& held,
-                               const Liveness& liveness, NodeCounters& counters)
+                               const Liveness& liveness, NodeCounters& counters,
+                               std::function<int64_t()> unix_ms)
     : config_(config),
       transport_(transport),
       in_flight_(in_flight),
@@ -19,36 +21,86 @@ GetCoordinator::GetCoordinator(const NodeConfig& config, Transport& transport, I
       replica_(replica),
       held_(held),
       liveness_(liveness),
-      counters_(counters) {}
+      counters_(counters),
+      unix_ms_(std::move(unix_ms)) {}
 
-void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request) {
+namespace {
+
+// A get's answer: the state's values and context, and who answered.
+proto::GetResponse get_response(const causal::SiblingSet& state,
+                                std::vector<proto::ReplicaAnswer> replicas) {
+  return {state.values(), encode_context(state.version_vector()), std::move(replicas)};
+}
+
+std::vector<proto::ReplicaAnswer> answered_by(const coordinator::GetRound& round) {
+  std::vector<proto::ReplicaAnswer> out;
+  for (const auto& a : round.answered()) out.push_back({a.to, !a.stand_in_for.empty()});
+  return out;
+}
+
+}  // namespace
+
+void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now) {
   ++counters_.coordinated_gets;
-  const std::vector<NodeId>& replicas = request.list.primaries;
-  Status enough = coordinator::check_replica_count("read", "R", request.quorum, replicas.size());
-  if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
-  coordinator::GetRound round(replicas, request.quorum);
-  const NodeId& self = config_.node_id;
-  if (std::find(replicas.begin(), replicas.end(), self) != replicas.end()) {
-    auto local = replica_.load(request.token, request.key());
-    if (local) {
-      round.on_reply(self, Status::ok(), std::move(local).value());
-    } else {
-      round.on_reply(self, local.status(), std::nullopt);
-    }
+  const std::vector<NodeId>& primaries = request.list.primaries;
+  Status enough = coordinator::check_replica_count("read", "R", request.quorum, primaries.size());
+  if (enough.is_ok()) {
+    enough = coordinator::check_replica_count("read", "PR", request.pr, primaries.size());
   }
+  if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
+  coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request));
   uint64_t id = in_flight_.next_id();
-  for (const NodeId& replica : replicas) {
-    if (replica == self) continue;
-    if (!liveness_.is_up(replica)) {
-      round.on_reply(replica, Status::unavailable(replica + " is down"), std::nullopt);
+  // As for puts: primaries still silent at the stand-in alarm get a stand-in.
+  const Duration alarm =
+      latency_.stand_in_alarm(config_.node_id, primaries, config_.stand_in_alarm_min,
+                              std::max(config_.stand_in_alarm_min, config_.request_timeout / 2));
+  TimePoint sloppy_at = std::min(request.deadline, now + alarm);
+  in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
+  const uint64_t deadline_unix_ms =
+      deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now);
+  Op& op =
+      ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms, now})
+          .first->second;
+  execute(id, op, op.round.start());
+  progress(id);
+}
+
+std::vector<NodeId> GetCoordinator::stand_ins(const KeyRequest& request) const {
+  std::vector<NodeId> receivers = held_.receivers_of(request.token, request.list.primaries);
+  std::vector<NodeId> out;
+  for (const NodeId& f : request.list.fallbacks) {
+    if (!liveness_.is_up(f)) continue;
+    if (std::find(receivers.begin(), receivers.end(), f) != receivers.end()) continue;
+    out.push_back(f);
+  }
+  return out;
+}
+
+void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadFrom> reads) {
+  const NodeId& self = config_.node_id;
+  for (const coordinator::ReadFrom& read : reads) {
+    const bool fallback = !read.stand_in_for.empty();
+    if (fallback) ++counters_.fallback_reads;
+    if (read.to == self) {
+      auto local =
+          fallback ? replica_.load_with_hints(op.token, op.key) : replica_.load(op.token, op.key);
+      if (local) {
+        execute(id, op, op.round.on_reply(self, Status::ok(), std::move(local).value()));
+      } else {
+        execute(id, op, op.round.on_reply(self, local.status(), std::nullopt));
+      }
       continue;
     }
-    Status sent = transport_.send(replica, PeerMessage{self, id, ReplicaRead{request.key()}});
-    if (!sent.is_ok()) round.on_reply(replica, sent, std::nullopt);
+    // A primary the failure detector holds down is not asked: it fails now and gets a
+    // stand-in (stand-ins are up ones).
+    Status sent = fallback || liveness_.is_up(read.to) ? Status::ok()
+                                                       : Status::unavailable(read.to + " is down");
+    if (sent.is_ok()) {
+      sent = transport_.send(
+          read.to, PeerMessage{self, id, ReplicaRead{op.key, fallback}, op.deadline_unix_ms});
+    }
+    if (!sent.is_ok()) execute(id, op, op.round.on_reply(read.to, sent, std::nullopt));
   }
-  in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, request.deadline);
-  ops_.emplace(id, Op{std::move(round), request.key()});
-  progress(id);
 }
 
 void GetCoordinator::reply_local(const ReplyTo& reply_to, const KeyRequest& request) {
@@ -57,24 +109,41 @@ void GetCoordinator::reply_local(const ReplyTo& reply_to, const KeyRequest& requ
   causal::SiblingSet state = local.value().value_or(causal::SiblingSet());
   proto::ClientResponse response;
   response.request_id = reply_to.client_request_id;
-  proto::GetResponse body{state.values(), encode_context(state.version_vector())};
+  const bool primary = held_.ring() && held_.is_primary(request.token);
+  proto::GetResponse body = get_response(state, {{config_.node_id, !primary}});
   if (body.values.empty()) response.status = Status::not_found("key not found on this node");
   response.body = std::move(body);
   replier_.reply(reply_to, std::move(response));
 }
 
 void GetCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& status,
-                              std::optional<causal::SiblingSet> state) {
+                              std::optional<causal::SiblingSet> state, TimePoint now) {
   auto it = ops_.find(id);
   if (it == ops_.end()) return;
-  it->second.round.on_reply(from, status, std::move(state));
+  if (status.is_ok()) latency_.record(from, now - it->second.started);
+  on_result(id, from, status, std::move(state));
+}
+
+void GetCoordinator::on_result(uint64_t id, const NodeId& from, const Status& status,
+                               std::optional<causal::SiblingSet> state) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  Op& op = it->second;
+  execute(id, op, op.round.on_reply(from, status, std::move(state)));
   progress(id);
 }
 
-void GetCoordinator::on_alarm(uint64_t id) {
+void GetCoordinator::on_alarm(uint64_t id, TimePoint now) {
   auto it = ops_.find(id);
   if (it == ops_.end()) return;
-  it->second.round.on_timeout();
+  Op& op = it->second;
+  const TimePoint deadline = in_flight_.find(id)->deadline;
+  if (now < deadline) {
+    in_flight_.rearm(id, deadline);
+    execute(id, op, op.round.on_sloppy_alarm());
+  } else {
+    op.round.on_timeout();
+  }
   progress(id);
 }
 
@@ -82,7 +151,7 @@ void GetCoordinator::on_peer_unreachable(const NodeId& peer) {
   Status unreachable = Status::unavailable(fmt::format("{} is unreachable", peer));
   std::vector<uint64_t> ids;
   for (auto& [id, op] : ops_) ids.push_back(id);
-  for (uint64_t id : ids) on_reply(id, peer, unreachable, std::nullopt);
+  for (uint64_t id : ids) on_result(id, peer, unreachable, std::nullopt);
 }
 
 void GetCoordinator::progress(uint64_t id) {
@@ -92,13 +161,13 @@ void GetCoordinator::progress(uint64_t id) {
   const coordinator::GetRound& round = op.round;
   if (!op.answered && round.outcome() != coordinator::Outcome::kPending) {
     op.answered = true;
+    in_flight_.answered(id);  // read repair may keep the round: no client waits on it
     const ReplyTo& to = in_flight_.find(id)->reply_to;
     proto::ClientResponse response;
     response.request_id = to.client_request_id;
     response.status = round.result();
     if (response.status.is_ok()) {
-      const causal::SiblingSet& merged = round.merged();
-      proto::GetResponse body{merged.values(), encode_context(merged.version_vector())};
+      proto::GetResponse body = get_response(round.merged(), answered_by(round));
       if (body.values.empty()) response.status = Status::not_found("key not found");
       response.body = std::move(body);
     }

@@ -1,14 +1,26 @@
-// GetRound: the quorum bookkeeping of one coordinated read (Dynamo §4.5; Riak's
-// riak_kv_get_core). Pure: no I/O, no clock.
+// GetRound: the quorum bookkeeping of one coordinated read (Dynamo §4.5-4.6; Riak's
+// riak_kv_get_core). Pure: no I/O, no clock. The driver (node/coordinator/get_coordinator.h)
+// sends the reads the round asks for and feeds every answer, failure and the deadline back.
 //
-// The coordinator asks every replica of the key and succeeds once R of them answered,
-// found or not found (Riak's notfound_ok): the answer is the join of the sibling sets
-// received, so concurrent writes seen by any of the R replicas come back as siblings.
-// It fails once every replica answered (or failed) with fewer than R answers, or at the
-// deadline, with
-// `unavailable: read quorum not met: A of N replicas answered, R required`.
-// Per-replica states are kept, also after the outcome, so the caller can tell which replicas
-// are stale once every replica answered (read repair).
+// Whom it reads: the first N healthy nodes of the preference list (Dynamo §4.6). Every
+// primary is asked; a primary that fails — the failure detector holds it down, its send
+// failed, its link broke, it answered an error — or that is still silent at the sloppy
+// alarm is replaced by the next stand-in candidate, a fallback, in the order given, as a
+// put's stand-ins are chosen (node/coordinator/put_round.h). A fallback asked for a key answers
+// with its hints for it joined in, so a write taken by stand-ins while primaries were down is read
+// back. A fallback that fails is replaced by the next one. No stand-in is taken once the outcome is
+// decided (a read does not need more answers than it already waits for).
+//
+// When it succeeds: once R replicas answered, found or not found (Riak's notfound_ok), and at
+// least PR of them are primaries (Riak's PR; fallbacks count towards R, never towards PR).
+// The answer is the join of the sibling sets received, so concurrent writes seen by any
+// replica come back as siblings. It fails once nothing more can come (every node asked
+// answered or failed, with no stand-in left) or, with PR unmet, once every primary has
+// answered or failed; or at the deadline, with
+// `unavailable: read quorum not met: A of N replicas answered, R required; ...` or
+// `unavailable: primary quorum not met: P of N primaries answered, PR=p required ...`.
+// Per-replica states are kept, also after the outcome, so the caller can tell which
+// primaries are stale once every node asked answered (read repair).
 #pragma once
 
 #include <map>
@@ -23,40 +35,73 @@
 
 namespace qkv::coordinator {
 
+// Read the key from `to`. `stand_in_for` empty: `to` is a primary; otherwise `to` is a
+// fallback standing in for that primary, asked for its hints too. A send that certainly did
+// not leave is reported back with on_reply(to, error).
+struct ReadFrom {
+  NodeId to;
+  NodeId stand_in_for;
+
+  bool operator==(const ReadFrom&) const = default;
+};
+
 class GetRound {
  public:
-  // REQUIRES: 1 <= r <= replicas.size(); replicas distinct.
-  GetRound(std::vector<NodeId> replicas, uint32_t r);
+  // `primaries`: the key's primaries (N, fewer in a small cluster); `r`: answers required;
+  // `pr`: primaries among them required (0: none); `fallbacks`: stand-in candidates in the
+  // order to try them, none of them a primary (empty: primaries only are asked).
+  // REQUIRES: 1 <= r <= primaries.size(); pr <= primaries.size(); nodes distinct.
+  GetRound(std::vector<NodeId> primaries, uint32_t r, uint32_t pr = 0,
+           std::vector<NodeId> fallbacks = {});
 
-  // A replica's answer: a state (nullopt = it holds nothing for the key), or an error.
-  // Unknown and repeated senders are ignored.
-  Outcome on_reply(const NodeId& from, const Status& status,
-                   std::optional<causal::SiblingSet> state);
+  // A ReadFrom for every primary. Call once; answers may come before it is called.
+  std::vector<ReadFrom> start() const;
+  // A node's answer: a state (nullopt = it holds nothing for the key), or an error. A
+  // failure of a node asked gets its primary the next stand-in (returned), while the
+  // outcome is pending. Unknown and repeated senders are ignored.
+  std::vector<ReadFrom> on_reply(const NodeId& from, const Status& status,
+                                 std::optional<causal::SiblingSet> state);
+  // The sloppy alarm (half the deadline): while fewer than R answered, every primary still
+  // silent (neither answered nor failed, nor replaced yet) gets a stand-in, in order.
+  std::vector<ReadFrom> on_sloppy_alarm();
   Outcome on_timeout();
 
   Outcome outcome() const { return outcome_; }
   Status result() const;
-  // Every replica answered or failed, or the deadline passed: nothing more will come.
+  // Every node asked answered or failed, or the deadline passed: nothing more will come.
   // Answers keep being recorded after the outcome is decided, until then.
   bool complete() const;
-  // Replicas that answered with less than merged() (nothing, or an older or different
-  // state): the targets of read repair (Dynamo §4.7). Empty when no replica held the key.
+  // Primaries that answered with less than merged() (nothing, or an older or different
+  // state): the targets of read repair (Dynamo §4.7). Never a fallback: a fallback's store
+  // holds only the keys it replicates, and its hints go to their primaries by handoff.
+  // Empty when no node held the key.
   std::vector<NodeId> stale_replicas() const;
   // The join of every state received so far (empty when none was found).
   const causal::SiblingSet& merged() const { return merged_; }
-  // True when at least one answering replica held the key.
+  // True when at least one answering node held the key.
   bool found_anywhere() const { return found_; }
-  // The state each replica answered with (replicas that held nothing map to nullopt).
+  // The state each node answered with (nodes that held nothing map to nullopt).
   const std::map<NodeId, std::optional<causal::SiblingSet>>& answers() const { return answers_; }
+  // The nodes that answered, in the order they were asked (primaries first, in order).
+  std::vector<ReadFrom> answered() const;
   uint32_t replies() const { return static_cast<uint32_t>(answers_.size()); }
+  uint32_t primary_replies() const { return primary_answers_; }
 
  private:
-  Outcome decide();
+  const ReadFrom* asked(const NodeId& node) const;
+  void stand_in_for(const NodeId& primary, std::vector<ReadFrom>& out);
+  Outcome decide() const;
+  bool primaries_done() const;
 
-  std::vector<NodeId> replicas_;
+  std::vector<NodeId> primaries_;
   uint32_t r_;
+  uint32_t pr_;
+  std::vector<NodeId> fallbacks_left_;  // not asked yet, in the order to try
+  std::vector<ReadFrom> asked_;         // primaries, then stand-ins as they were taken
   std::map<NodeId, std::optional<causal::SiblingSet>> answers_;
   std::set<NodeId> failed_;
+  uint32_t primary_answers_ = 0;
+  uint32_t primary_failures_ = 0;
   std::string first_error_;
   causal::SiblingSet merged_;
   bool found_ = false;

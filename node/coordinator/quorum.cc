@@ -14,6 +14,11 @@ Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t d
   return value;
 }
 
+Status check_primaries_required(uint32_t pr, uint32_t n) {
+  if (pr <= n) return Status::ok();
+  return Status::invalid_argument(fmt::format("pr={} exceeds n={}", pr, n));
+}
+
 Status check_replica_count(const char* kind, const char* name, uint32_t quorum,
                            std::size_t replicas) {
   if (quorum <= replicas) return Status::ok();

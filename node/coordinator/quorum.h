@@ -20,9 +20,13 @@ enum class Outcome {
 Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t default_value,
                                 uint32_t n);
 
+// Checks a get's pr (primaries required, Riak's PR; 0 = none) against n.
+// Errors: invalid_argument naming the limit ("pr=4 exceeds n=3").
+Status check_primaries_required(uint32_t pr, uint32_t n);
+
 // Unavailable when `quorum` exceeds the `replicas` the key has (only in a cluster with
 // fewer members than n: no amount of waiting meets the quorum); ok otherwise.
-// `kind` is "read" or "write", `name` "R" or "W".
+// `kind` is "read" or "write", `name` "R", "PR" or "W".
 Status check_replica_count(const char* kind, const char* name, uint32_t quorum,
                            std::size_t replicas);
 

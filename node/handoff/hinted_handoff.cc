@@ -226,6 +226,30 @@ void HintedHandoff::on_ack(uint64_t delivery_id, const Status& status) {
   index_erase(target_it, hint_it);
 }
 
+Result<std::optional<causal::SiblingSet>> HintedHandoff::join_of_hints(ring::Token token,
+                                                                       const std::string& key) {
+  QKV_ASSERT(opened_);
+  const HintKey wanted{token, key};
+  std::optional<causal::SiblingSet> joined;
+  for (const auto& [target, held] : targets_) {
+    if (!held.hints.contains(wanted)) continue;
+    auto read = storage_.get_hint(target, token, key);
+    if (!read.is_ok()) {
+      storage_failed("reading a hint for a read", read.status());
+      return read.status();
+    }
+    if (!*read) continue;  // the index and storage disagree: due() forgets it
+    auto decoded = decode_hint_value(**read);
+    if (!decoded.is_ok()) {
+      log(fmt::format("event=hint_corrupt target={} token={} action=skipped_in_read error=\"{}\"",
+                      target, token, decoded.status().message()));
+      continue;
+    }
+    joined = joined ? causal::SiblingSet::join(*joined, decoded->state) : decoded->state;
+  }
+  return joined;
+}
+
 std::map<NodeId, std::pair<uint64_t, uint64_t>> HintedHandoff::pending() const {
   std::map<NodeId, std::pair<uint64_t, uint64_t>> out;
   for (const auto& [id, target] : targets_) {

@@ -20,6 +20,7 @@
 //   due(now, unix_ms, is_up) on every tick: send each Delivery to its target
 //   on_ack(id, status)       for each answer to a Delivery (ok, or an error such as a
 //                            failed send)
+//   join_of_hints(token, key) when asked for a key as a fallback (a read)
 //   take_log_lines()         now and then, and log them
 //
 // Time: `now` is monotonic (rate limit, backoff, delivery timeout); `unix_ms` is wall-clock
@@ -135,6 +136,16 @@ class HintedHandoff {
   // deleted already. Ids are those of this object: a driver that restarts must not pass
   // answers to deliveries of the previous run (map them to its own request ids).
   void on_ack(uint64_t delivery_id, const Status& status);
+
+  // The join of every hint held for (token, key), whatever their targets (a fallback may
+  // stand in for several primaries of one key): what a fallback answers for the key when a
+  // coordinator reads from it as a stand-in (sloppy reads, Dynamo §4.6). nullopt when no
+  // hint for the key is held. An expired hint not dropped yet still counts (it is a write
+  // all the same); one whose value does not decode is skipped and logged (due() drops it).
+  // Cost: one index lookup per target that has hints, one storage read per hint found.
+  // Errors: storage errors (logged as due()'s are); nothing changes.
+  Result<std::optional<causal::SiblingSet>> join_of_hints(ring::Token token,
+                                                          const std::string& key);
 
   Stats stats() const { return stats_; }
   const HandoffConfig& config() const { return config_; }

@@ -25,8 +25,13 @@
 
 namespace qkv::node {
 
+// A coordinator's read of the receiver's copy of a key. With `with_hints` the receiver is
+// asked as a fallback standing in for a primary (sloppy read, Dynamo §4.6): it answers
+// with the join of its copy and every hint it holds for the key. A node older than the
+// field answers with its copy alone.
 struct ReplicaRead {
   std::string key;
+  bool with_hints = false;
 };
 
 struct ReplicaReadReply {

@@ -282,7 +282,9 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, ReplicaRead>) {
-          b.initReplicaRead().setKey(to_data(m.key));
+          auto r = b.initReplicaRead();
+          r.setKey(to_data(m.key));
+          r.setWithHints(m.with_hints);
         } else if constexpr (std::is_same_v<T, ReplicaReadReply>) {
           auto r = b.initReplicaReadReply();
           proto::fill(r.initStatus(), m.status);
@@ -315,7 +317,8 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
 Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
   switch (r.which()) {
     case wire::PeerMessage::REPLICA_READ:
-      return PeerBody(ReplicaRead{to_string(r.getReplicaRead().getKey())});
+      return PeerBody(
+          ReplicaRead{to_string(r.getReplicaRead().getKey()), r.getReplicaRead().getWithHints()});
     case wire::PeerMessage::REPLICA_READ_REPLY: {
       auto m = r.getReplicaReadReply();
       ReplicaReadReply reply{proto::read(m.getStatus()), std::nullopt};

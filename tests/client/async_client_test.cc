@@ -80,7 +80,7 @@ TEST(RequestBuilding, EncodesEveryFieldOfGetPutAndDelete) {
     std::string context(n == 0 ? 0 : 17 - n, 'c');
 
     auto get = internal::encode_request(limits, 10 + n, 90,
-                                        internal::get_op(limits, key, ReadOptions{3, 0, true}));
+                                        internal::get_op(limits, key, ReadOptions{3, 0, true, 2}));
     ASSERT_TRUE(get.is_ok());
     auto decoded = proto::decode_client_request(*get);
     ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
@@ -90,6 +90,7 @@ TEST(RequestBuilding, EncodesEveryFieldOfGetPutAndDelete) {
     EXPECT_EQ(g.key, key);
     EXPECT_EQ(g.r, 3);
     EXPECT_TRUE(g.local);
+    EXPECT_EQ(g.pr, 2);
 
     auto put = internal::encode_request(
         limits, 20 + n, 80,

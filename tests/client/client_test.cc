@@ -70,7 +70,7 @@ TEST(Client, RequestFieldsArriveAsSent) {
   Client client(options_for({server.address()}, 3000));
 
   ASSERT_TRUE(client.put("key", "value", "ctx-1", WriteOptions{2, 1000}).is_ok());
-  ASSERT_TRUE(client.get("key", ReadOptions{3, 0}).is_ok());
+  ASSERT_TRUE(client.get("key", ReadOptions{3, 0, false, 2}).is_ok());
   ASSERT_TRUE(client.del("key", "ctx-2", WriteOptions{1, 0}).is_ok());
 
   auto requests = server.requests();
@@ -84,6 +84,7 @@ TEST(Client, RequestFieldsArriveAsSent) {
   const auto& get = std::get<proto::GetRequest>(requests[1].op);
   EXPECT_EQ(get.key, "key");
   EXPECT_EQ(get.r, 3);
+  EXPECT_EQ(get.pr, 2);
   EXPECT_EQ(requests[1].timeout_ms, server_timeout_ms(3000));  // Options::timeout_ms
   const auto& del = std::get<proto::DeleteRequest>(requests[2].op);
   EXPECT_EQ(del.context, "ctx-2");
@@ -94,15 +95,28 @@ TEST(Client, RequestFieldsArriveAsSent) {
 }
 
 TEST(Client, NotFoundIsAnEmptyResultThatKeepsTheContext) {
-  FakeServer server([](const proto::ClientRequest& r) {
+  const std::vector<proto::ReplicaAnswer> replicas = {{"n1", false}, {"n4", true}};
+  FakeServer server([&](const proto::ClientRequest& r) {
     return Reply{{answer(r.request_id, Status::not_found("deleted"),
-                         proto::GetResponse{{}, std::string("tomb\0stone", 10)})}};
+                         proto::GetResponse{{}, std::string("tomb\0stone", 10), replicas})}};
   });
   Client client(options_for({server.address()}));
   auto got = client.get("k");
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   EXPECT_FALSE(got->found());
   EXPECT_EQ(got->context, std::string("tomb\0stone", 10));
+  EXPECT_EQ(got->replicas, replicas) << "who said it is missing";
+}
+
+TEST(Client, AGetNamesTheReplicasThatAnswered) {
+  const std::vector<proto::ReplicaAnswer> replicas = {{"n2", false}, {"n5", true}};
+  FakeServer server([&](const proto::ClientRequest& r) {
+    return Reply{{answer(r.request_id, Status::ok(), proto::GetResponse{{"v"}, "ctx", replicas})}};
+  });
+  Client client(options_for({server.address()}));
+  auto got = client.get("k");
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->replicas, replicas);
 }
 
 TEST(Client, SiblingsAreReturnedAsValues) {

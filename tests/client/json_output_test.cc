@@ -76,7 +76,7 @@ TEST(GetResultJson, TextKeysAndValuesAreGivenAsText) {
   GetResult result{{"v1", "v2"}, std::string("\x01\x02", 2)};
   json j = get_result_json("k", result);
   EXPECT_EQ(j, json::parse(R"({"key":"k","siblings":[{"value":"v1"},{"value":"v2"}],
-                               "context":"AQI="})"));
+                               "context":"AQI=","replicas":[]})"));
 }
 
 TEST(GetResultJson, BinaryKeysAndValuesAreGivenInBase64) {
@@ -95,6 +95,13 @@ TEST(GetResultJson, NotFoundHasNoSiblingsButKeepsTheContext) {
   EXPECT_TRUE(j["siblings"].is_array());
   EXPECT_TRUE(j["siblings"].empty());
   EXPECT_EQ(*base64_decode(j["context"].get<std::string>()), "tomb");
+  EXPECT_EQ(j["replicas"], json::array()) << "an older node names none";
+}
+
+TEST(GetResultJson, NamesTheReplicasInOrderWithTheirRoles) {
+  json j = get_result_json("k", GetResult{{"v"}, "c", {{"n1", false}, {"n4", true}}});
+  EXPECT_EQ(j["replicas"], json::parse(R"([{"node":"n1","role":"primary"},
+                                           {"node":"n4","role":"fallback"}])"));
 }
 
 TEST(RingJson, CountsPartitionsAndSharePerNode) {

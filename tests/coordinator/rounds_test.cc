@@ -58,12 +58,19 @@ TEST(WriteQuorumTest, WaitingListsTheSilentReplicas) {
   EXPECT_EQ(round.waiting(), (std::vector<NodeId>{"a", "c"}));
 }
 
+// Feeds one answer and returns the round's outcome after it.
+Outcome reply(GetRound& round, const NodeId& from, const Status& status,
+              std::optional<causal::SiblingSet> state) {
+  round.on_reply(from, status, std::move(state));
+  return round.outcome();
+}
+
 TEST(GetRoundTest, MergesTheRepliesIntoSiblings) {
   GetRound round(kReplicas, 2);
   causal::SiblingSet x = causal::SiblingSet().update({}, {"a", 1}, std::string("x"));
   causal::SiblingSet y = causal::SiblingSet().update({}, {"b", 1}, std::string("y"));
-  EXPECT_EQ(round.on_reply("a", Status::ok(), x), Outcome::kPending);
-  EXPECT_EQ(round.on_reply("b", Status::ok(), y), Outcome::kSucceeded);
+  EXPECT_EQ(reply(round, "a", Status::ok(), x), Outcome::kPending);
+  EXPECT_EQ(reply(round, "b", Status::ok(), y), Outcome::kSucceeded);
   EXPECT_EQ(round.merged().values(), (std::vector<std::string>{"x", "y"}));
   EXPECT_TRUE(round.found_anywhere());
 }
@@ -71,7 +78,7 @@ TEST(GetRoundTest, MergesTheRepliesIntoSiblings) {
 TEST(GetRoundTest, NotFoundRepliesCountTowardsR) {
   GetRound round(kReplicas, 2);
   round.on_reply("a", Status::ok(), std::nullopt);
-  EXPECT_EQ(round.on_reply("c", Status::ok(), std::nullopt), Outcome::kSucceeded);
+  EXPECT_EQ(reply(round, "c", Status::ok(), std::nullopt), Outcome::kSucceeded);
   EXPECT_FALSE(round.found_anywhere());
   EXPECT_TRUE(round.merged().is_deleted());
 }
@@ -79,8 +86,8 @@ TEST(GetRoundTest, NotFoundRepliesCountTowardsR) {
 TEST(GetRoundTest, ErrorsWithoutRFailOnceEveryReplicaAnswered) {
   GetRound round(kReplicas, 3);
   round.on_reply("a", Status::ok(), std::nullopt);
-  EXPECT_EQ(round.on_reply("b", Status::io_error("bad disk"), std::nullopt), Outcome::kPending);
-  EXPECT_EQ(round.on_reply("c", Status::ok(), std::nullopt), Outcome::kFailed);
+  EXPECT_EQ(reply(round, "b", Status::io_error("bad disk"), std::nullopt), Outcome::kPending);
+  EXPECT_EQ(reply(round, "c", Status::ok(), std::nullopt), Outcome::kFailed);
   EXPECT_THAT(round.result().message(), HasSubstr("2 of 3 replicas answered, R=3 required"));
 }
 
@@ -88,9 +95,9 @@ TEST(GetRoundTest, KeepsRecordingAfterSuccessAndNamesTheStaleReplicas) {
   GetRound round(kReplicas, 2);
   causal::SiblingSet x = causal::SiblingSet().update({}, {"a", 1}, std::string("x"));
   round.on_reply("a", Status::ok(), x);
-  EXPECT_EQ(round.on_reply("b", Status::ok(), x), Outcome::kSucceeded);
+  EXPECT_EQ(reply(round, "b", Status::ok(), x), Outcome::kSucceeded);
   EXPECT_FALSE(round.complete()) << "c has not answered";
-  EXPECT_EQ(round.on_reply("c", Status::ok(), std::nullopt), Outcome::kSucceeded);
+  EXPECT_EQ(reply(round, "c", Status::ok(), std::nullopt), Outcome::kSucceeded);
   EXPECT_TRUE(round.complete());
   EXPECT_EQ(round.stale_replicas(), (std::vector<NodeId>{"c"}));
 }

@@ -121,6 +121,20 @@ TEST(NodeTest, AnAnsweredWriteNoLongerCountsAgainstTheInFlightLimit) {
   EXPECT_NE(next.status.code(), StatusCode::kOverloaded) << next.status.to_string();
 }
 
+TEST(NodeTest, AnAnsweredGetWaitingToRepairNoLongerCountsAgainstTheInFlightLimit) {
+  TestCluster::Options options;
+  options.limits.client_requests_in_flight_max = 1;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const NodeId coordinator = cluster.primaries(key)[0];
+  ASSERT_TRUE(cluster.put(coordinator, key, "v", "", 3).status.is_ok());
+  cluster.set_blackholed(cluster.primaries(key)[2], true);
+  ASSERT_TRUE(cluster.get(coordinator, key, 2).status.is_ok());
+  EXPECT_EQ(cluster.node(coordinator).in_flight(), 1u) << "the round waits for read repair";
+  auto next = cluster.get(coordinator, "other-key", 1);
+  EXPECT_NE(next.status.code(), StatusCode::kOverloaded) << next.status.to_string();
+}
+
 TEST(NodeTest, PutWithTheLatestContextReplacesTheValue) {
   TestCluster cluster;
   ASSERT_TRUE(cluster.put("n1", "k", "v1").status.is_ok());
@@ -457,6 +471,18 @@ TEST(NodeTest, ACoordinatorStampsTheRequestDeadlineOnReplicaWrites) {
   cluster.send(primary, proto::PutRequest{key, "v", "", 2});
   ASSERT_TRUE(cluster.last_replica_write_deadline().has_value());
   EXPECT_EQ(*cluster.last_replica_write_deadline(), sent_at + 1000u)
+      << "the request's whole deadline (request_timeout 1000 ms)";
+}
+
+TEST(NodeTest, ACoordinatorStampsTheRequestDeadlineOnReplicaReads) {
+  TestCluster::Options options;
+  options.wall_clock = true;
+  TestCluster cluster(options);
+  const std::string key = "k";
+  const auto sent_at = static_cast<uint64_t>(cluster.now().time_since_epoch().count());
+  cluster.send(cluster.primaries(key)[0], proto::GetRequest{key, 2, false, 0});
+  ASSERT_TRUE(cluster.last_replica_read_deadline().has_value());
+  EXPECT_EQ(*cluster.last_replica_read_deadline(), sent_at + 1000u)
       << "the request's whole deadline (request_timeout 1000 ms)";
 }
 

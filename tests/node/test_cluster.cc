@@ -16,6 +16,9 @@ class TestCluster::QueueTransport final : public node::Transport {
     if (std::holds_alternative<node::ReplicaWrite>(message.body)) {
       cluster_.last_replica_write_deadline_ = message.deadline_unix_ms;
     }
+    if (std::holds_alternative<node::ReplicaRead>(message.body)) {
+      cluster_.last_replica_read_deadline_ = message.deadline_unix_ms;
+    }
     if (cluster_.down_.count(to) || cluster_.down_.count(self_)) {
       return Status::unavailable(to + " is down");  // as PeerLinks during a backoff
     }
@@ -162,6 +165,10 @@ std::string TestCluster::key_not_replicated_by(const NodeId& node) const {
 
 std::vector<NodeId> TestCluster::primaries(const std::string& key) const {
   return ring_->preference_list(ring::token_of(key), options_.n).primaries;
+}
+
+std::vector<NodeId> TestCluster::fallbacks(const std::string& key) const {
+  return ring_->preference_list(ring::token_of(key), options_.n).fallbacks;
 }
 
 }  // namespace qkv::testing

@@ -78,6 +78,8 @@ class TestCluster {
   std::string key_not_replicated_by(const NodeId& node) const;
   // The primaries of a key.
   std::vector<NodeId> primaries(const std::string& key) const;
+  // The fallbacks of a key, in preference-list order (the order stand-ins are taken in).
+  std::vector<NodeId> fallbacks(const std::string& key) const;
 
   uint64_t messages_sent() const { return messages_sent_; }
   // The deadline (unix ms) the last Forward any node sent carried; nullopt if none was sent.
@@ -86,6 +88,8 @@ class TestCluster {
   std::optional<uint64_t> last_replica_write_deadline() const {
     return last_replica_write_deadline_;
   }
+  // The same for the last ReplicaRead (a get coordinator's).
+  std::optional<uint64_t> last_replica_read_deadline() const { return last_replica_read_deadline_; }
 
  private:
   class QueueTransport;
@@ -114,6 +118,7 @@ class TestCluster {
   uint64_t messages_sent_ = 0;
   std::optional<uint64_t> last_forward_deadline_;
   std::optional<uint64_t> last_replica_write_deadline_;
+  std::optional<uint64_t> last_replica_read_deadline_;
 };
 
 }  // namespace qkv::testing

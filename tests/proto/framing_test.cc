@@ -97,6 +97,22 @@ TEST(ClientCodecTest, RequestsAndResponsesRoundTrip) {
   EXPECT_EQ(std::get<PutResponse>(p->body).context, "vv");
 }
 
+TEST(ClientCodecTest, AGetCarriesPrAndItsAnswerTheReplicasThatAnswered) {
+  auto g = decode_client_request(encode(ClientRequest{3, 0, GetRequest{"k", 2, false, 2}}));
+  ASSERT_TRUE(g.is_ok());
+  EXPECT_EQ(std::get<GetRequest>(g->op).pr, 2);
+  EXPECT_EQ(
+      std::get<GetRequest>(decode_client_request(encode(ClientRequest{4, 0, GetRequest{"k"}}))->op)
+          .pr,
+      0)
+      << "a request without pr (an older client's) asks for no primaries";
+
+  GetResponse body{{"v"}, "ctx", {{"n1", false}, {"n4", true}}};
+  auto r = decode_client_response(encode(ClientResponse{3, Status::ok(), body}));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(std::get<GetResponse>(r->body).replicas, body.replicas);
+}
+
 TEST(ClientCodecTest, RepairRequestRoundTripsWithAndWithoutAPartition) {
   auto all = decode_client_request(encode(ClientRequest{3, 100, RepairRequest{}}));
   ASSERT_TRUE(all.is_ok()) << all.status().to_string();

@@ -206,10 +206,10 @@ int main(int argc, char** argv) {
     if (!sweep || !result.ok) {
       fmt::print(
           "seed {}: {} ops ({} acknowledged), {} messages, {} events, hints {} stored {} "
-          "delivered, destructive={}, trace {:016x}, {:.0f} ms: {}\n",
+          "delivered, {} fallback reads, destructive={}, trace {:016x}, {:.0f} ms: {}\n",
           seed, result.ops, result.ops_acknowledged, result.messages, result.events,
-          result.hints_stored, result.hints_delivered, result.destructive_event, result.trace_hash,
-          ms, result.ok ? "ok" : "VIOLATION");
+          result.hints_stored, result.hints_delivered, result.fallback_reads,
+          result.destructive_event, result.trace_hash, ms, result.ok ? "ok" : "VIOLATION");
       if (config.ring_changes > 0) {
         fmt::print(
             "  ring: {} joins, {} leaves, {} replaces, {} switches, final version {}; {} keys "

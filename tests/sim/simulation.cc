@@ -126,6 +126,7 @@ SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
     if (!n.host) continue;
     result.hints_stored += n.host->handoff().stats().stored;
     result.hints_delivered += n.host->handoff().stats().delivered;
+    result.fallback_reads += n.host->node().counters().fallback_reads;
   }
   if (rings_on()) {
     result.ring_joins = joins_;

@@ -108,6 +108,7 @@ struct SimResult {
   bool destructive_event = false;  // a wipe, or a machine crash losing unsynced writes
   uint64_t hints_stored = 0;       // by the nodes' last lives (handoff stats are per process)
   uint64_t hints_delivered = 0;
+  uint64_t fallback_reads = 0;     // gets' reads from fallbacks, by the nodes' last lives
   std::vector<std::string> trace;  // with keep_trace
   // Ring changes (ring_changes > 0): committed changes, transitions completed (switches),
   // the final ring version, and what moved (summed over every node's every life).

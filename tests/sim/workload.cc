@@ -44,8 +44,12 @@ void Simulation::start_op(Client& c) {
   if (roll >= 30 && roll < 40) {  // a blind put: no context at all
     return record_write(c, Op::Kind::kPut, key, std::nullopt);
   }
+  // The solo client's reads need r primaries (pr = r): its writes are acked by W primaries
+  // (sloppy=false), and only a read of R primaries is sure to overlap them once fallbacks
+  // may answer for primaries held down.
+  uint8_t pr = c.solo ? r : 0;
   std::size_t index = begin_op(c, Op::Kind::kGet, key, r);
-  issue(c, pick_node(), proto::GetRequest{key, r},
+  issue(c, pick_node(), proto::GetRequest{key, r, false, pr},
         [this, &c, index, roll, write_kind](std::optional<proto::ClientResponse> response) {
           Op& op = history_[index];
           std::string context;

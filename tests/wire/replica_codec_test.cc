@@ -42,6 +42,9 @@ TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
 
   auto read = round_trip({"n3", 7, ReplicaRead{"k"}});
   EXPECT_EQ(std::get<ReplicaRead>(read.body).key, "k");
+  EXPECT_FALSE(std::get<ReplicaRead>(read.body).with_hints);
+  auto fallback_read = round_trip({"n3", 7, ReplicaRead{"k", true}});
+  EXPECT_TRUE(std::get<ReplicaRead>(fallback_read.body).with_hints);
   auto ack = round_trip({"n3", 8, ReplicaWriteAck{Status::unavailable("x")}});
   EXPECT_EQ(std::get<ReplicaWriteAck>(ack.body).status, Status::unavailable("x"));
 
