@@ -111,6 +111,17 @@ void check_sets(const RunFacts& f, std::vector<std::string>& failures, std::stri
       f.final_keys.size(), t.attempted, t.acked, t.lost, t.phantoms, t.present_unacked);
 }
 
+// ", 812 ms after fault #3 (kill) healed" for the last fault healed before `at_us`.
+std::string since_heal(const RunFacts& f, int64_t at_us) {
+  const Fault* last = nullptr;
+  for (const Fault& fault : f.faults) {
+    if (fault.end_us <= at_us) last = &fault;
+  }
+  if (last == nullptr) return "";
+  return fmt::format(", {} ms after fault #{} ({}) healed", (at_us - last->end_us) / 1000, last->id,
+                     name_of(last->kind));
+}
+
 void check_registers(const RunFacts& f, const Bounds& b, std::vector<std::string>& failures,
                      std::string& report) {
   long stale = 0;
@@ -118,8 +129,8 @@ void check_registers(const RunFacts& f, const Bounds& b, std::vector<std::string
   for (const RegisterRead& r : f.history.checked) {
     if (r.seen >= r.expected) continue;
     if (++stale <= kListedMax) {
-      lines += fmt::format("  stale read: reg-{} at {:.3f} s saw {} after {} was acknowledged\n",
-                           r.worker, r.at_us / 1e6, r.seen, r.expected);
+      lines += fmt::format("  stale read: reg-{} at {:.3f} s saw {} after {} was acknowledged{}\n",
+                           r.worker, r.at_us / 1e6, r.seen, r.expected, since_heal(f, r.at_us));
     }
   }
   for (const std::string& p : f.history.phantoms) failures.push_back("phantom: " + p);

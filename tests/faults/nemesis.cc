@@ -179,8 +179,8 @@ void Nemesis::run(const Stopper& stop, const Stopper& interrupt) {
         std::shuffle(order.begin(), order.end(), rng_);
         next = 0;
       }
-      one_fault(order[next++], stop, interrupt);
-      healthy_until = SteadyClock::now() + config_.healthy_time;
+      // The healthy time counts from the heal: convergence is measured within it.
+      healthy_until = one_fault(order[next++], stop, interrupt) + config_.healthy_time;
     }
     note_crashes();
   } catch (const std::exception& e) {
@@ -188,10 +188,11 @@ void Nemesis::run(const Stopper& stop, const Stopper& interrupt) {
   }
 }
 
-void Nemesis::one_fault(FaultKind kind, const Stopper& stop, const Stopper& interrupt) {
+SteadyClock::time_point Nemesis::one_fault(FaultKind kind, const Stopper& stop,
+                                           const Stopper& interrupt) {
   Fault f = plan_fault(kind, cluster_.size(), rng_);
   f.id = static_cast<int>(faults_.size());
-  if (kind == FaultKind::kSkew && !cluster_.skew_supported()) return;
+  if (kind == FaultKind::kSkew && !cluster_.skew_supported()) return SteadyClock::now();
   apply(f);
   faults_.push_back(f);
   auto started = SteadyClock::now();
@@ -201,11 +202,13 @@ void Nemesis::one_fault(FaultKind kind, const Stopper& stop, const Stopper& inte
     stop.wait_until(started + config_.fault_time);
   }
   heal(f);
+  auto healed = SteadyClock::now();
   std::vector<bool> running(cluster_.size());
   for (int i = 0; i < cluster_.size(); ++i) running[i] = cluster_.running(i);
-  f.convergence = prober_.converge(f.id, probes, running, SteadyClock::now(),
-                                   config_.converge_deadline, interrupt);
+  f.convergence =
+      prober_.converge(f.id, probes, running, healed, config_.converge_deadline, interrupt);
   faults_.back() = f;
+  return healed;
 }
 
 void Nemesis::apply(Fault& f) {

@@ -1,6 +1,7 @@
-// The fault suite's nemesis (Jepsen's): it alternates healthy periods and faults, one fault at
-// a time, each kind drawn from a seeded shuffle of the selected kinds (every kind once, then
-// again), so a run of k faults covers min(k, kinds) kinds.
+// The fault suite's nemesis (Jepsen's): it alternates healthy periods (counted from each heal,
+// convergence is measured within them) and faults, one fault at a time, each kind drawn from a
+// seeded shuffle of the selected kinds (every kind once, then again), so a run of k faults covers
+// min(k, kinds) kinds.
 //
 //   partition  random halves (2 | 3): node-to-node packets between the halves dropped both ways
 //   isolate    one random node cut from the other four (majority 4 | minority 1)
@@ -82,7 +83,8 @@ class Nemesis {
   void apply(Fault& fault);
   void heal(Fault& fault);
   void note_crashes();
-  void one_fault(FaultKind kind, const Stopper& stop, const Stopper& interrupt);
+  // Injects, holds and heals one fault, then measures convergence; returns the heal's time.
+  SteadyClock::time_point one_fault(FaultKind kind, const Stopper& stop, const Stopper& interrupt);
 
   NemesisConfig config_;
   Lab& lab_;
