@@ -72,6 +72,7 @@ bool Prober::replicas_agree(const std::string& key, const std::string& value) {
 }
 
 bool Prober::quorum_reads_ok(int fault, const std::vector<bool>& running) {
+  if (std::find(running.begin(), running.end(), true) == running.end()) return false;
   for (int i = 0; i < kQuorumProbeKeys; ++i) {
     int node = next_node_++ % static_cast<int>(clients_.size());
     while (!running[node]) node = next_node_++ % static_cast<int>(clients_.size());
