@@ -225,8 +225,8 @@ void acceptance(const RunFacts& f, const Bounds& b, std::vector<std::string>& fa
   if (puts.sent > 0) {
     figure(report, failures, "puts to a side >= W during partition/isolate, acknowledged",
            puts.pct(), "%", b.min_partition_put_pct, true);
-    figure(report, failures, "their p99", puts.percentile(0.99), " ms", b.max_partition_put_p99_ms,
-           false);
+    figure(report, failures, "p99 of those puts", puts.percentile(0.99), " ms",
+           b.max_partition_put_p99_ms, false);
   }
   if (any_partition) {
     figure(report, failures, "slowest partition heal to agreement and R=N reads",
