@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -87,8 +88,13 @@ void Cluster::write_config(int i) const {
 std::vector<std::string> Cluster::args_of(int i) const {
   std::vector<std::string> args = {tools_.ip, "netns", "exec", lab_.node_namespace(i)};
   if (skew_supported()) {
+    // A sanitizer build's runtime insists on coming first among the preloaded libraries.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    std::string asan_options =
+        std::string(asan ? asan : "") + (asan ? ":" : "") + "verify_asan_link_order=0";
     args.insert(args.end(),
-                {find_program("env"), "LD_PRELOAD=" + config_.faketime_library,
+                {find_program("env"), "ASAN_OPTIONS=" + asan_options,
+                 "LD_PRELOAD=" + config_.faketime_library,
                  fmt::format("FAKETIME_TIMESTAMP_FILE={}/n{}.faketime", config_.dir, i + 1),
                  "FAKETIME_CACHE_DURATION=1", "DONT_FAKE_MONOTONIC=1"});
   }
