@@ -193,9 +193,12 @@ int run(const Options& o, const Tools& tools, const std::string& dir) {
         return nodes;
       }(),
       fetch_ring(cluster), cc.n, o.workload.timeout_ms);
-  fmt::print("qkv-faults: {} nodes up (N={} R={} W={}, Q={}); namespaces {}*; data {}\n",
-             cluster.size(), cc.n, cc.r, cc.w, cc.partitions, lab.node_namespace(0).substr(0, 10),
-             dir);
+  const std::string& ns = lab.node_namespace(0);
+  fmt::print(
+      "qkv-faults: seed {}, {} s, nemesis {}, faults of {} ms, {} ms healthy after each\n"
+      "qkv-faults: {} nodes up (N={} R={} W={}, Q={}); namespaces {}*; data {}\n",
+      o.seed, o.duration_s, o.nemesis, o.fault_ms, o.healthy_ms, cluster.size(), cc.n, cc.r, cc.w,
+      cc.partitions, ns.substr(0, ns.find('-') + 1), dir);
   std::fflush(stdout);
   Outcome out = run_phase(o, lab, cluster, prober, interrupt);
   if (interrupt.requested()) return 130;
