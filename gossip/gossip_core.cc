@@ -151,6 +151,10 @@ void GossipCore::convict(const NodeId& id) {
   }
 }
 
+void GossipCore::absolve(const NodeId& id) {
+  convicted_.erase(id);
+}
+
 qkv::Status GossipCore::set_ring(RingState ring) {
   if (!ring.newer_than(ring_)) {
     return qkv::Status::invalid_argument(

@@ -163,6 +163,11 @@ class GossipCore {
   // does not clear it: other nodes may still pass on heartbeats from before the crash.
   // Unknown ids and self are ignored. Emits kDown if the verdict flips.
   void convict(const NodeId& id);
+  // Direct evidence that `id` is alive and reachable (a message from it arrived on its own
+  // connection, or it answered a link ping): a conviction ends, so the verdict follows phi
+  // again (up once its heartbeats arrive) without waiting for its gossip to reach us. No
+  // effect on members not convicted.
+  void absolve(const NodeId& id);
 
   // The events since the last call, oldest first. The driver drains it after every call;
   // it holds at most what those calls produced.

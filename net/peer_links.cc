@@ -66,6 +66,14 @@ void PeerLinks::on_pong(const NodeId& id, uint64_t seq) {
   }
 }
 
+bool PeerLinks::silent(const NodeId& id) const {
+  auto it = links_.find(id);
+  if (it == links_.end() || it->second->state != Link::State::kConnected) return false;
+  const auto& unanswered = it->second->unanswered;
+  return !unanswered.empty() && Clock::now() - unanswered.front().second >
+                                    std::chrono::milliseconds(options_.ping_interval_ms);
+}
+
 void PeerLinks::arm_probe() {
   probe_timer_.expires_after(std::chrono::milliseconds(options_.ping_interval_ms));
   probe_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const auto& ec) {

@@ -96,6 +96,11 @@ class PeerLinks {
   // every earlier one. Unknown ids, links not connected and stale answers: no effect.
   void on_pong(const NodeId& id, uint64_t seq);
 
+  // True while `id`'s link is connected and its oldest unanswered ping is older than
+  // ping_interval_ms: a suspicion, long before peer_silence_ms_max tears the link down.
+  // False for unknown ids, links not connected, and without pings.
+  bool silent(const NodeId& id) const;
+
   // Queues `frame` (one whole framed message) for `to`, connecting if needed. Ok means
   // queued, not delivered. Errors (the frame is not queued):
   //   invalid_argument  `to` has no address (set_address was never called for it)

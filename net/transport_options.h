@@ -34,7 +34,7 @@ struct TransportOptions {
   // PeerLinks' application-level liveness probes (net/peer_links.h): a ping every
   // ping_interval_ms on every connected link (0: no pings); a link whose oldest
   // unanswered ping is older than peer_silence_ms_max is torn down and redialled.
-  uint32_t ping_interval_ms = 1000;
+  uint32_t ping_interval_ms = 250;
   uint32_t peer_silence_ms_max = 3000;
 };
 

@@ -59,7 +59,7 @@ struct DaemonConfig {
   // Link liveness (net/peer_links.h): a ping on every peer link each interval; a link whose
   // oldest unanswered ping is older than peer_silence_ms_max is replaced (also the TCP
   // silence bound of peer sockets: TCP_USER_TIMEOUT and keepalive).
-  uint32_t peer_ping_interval_ms = 1000;
+  uint32_t peer_ping_interval_ms = 250;
   uint32_t peer_silence_ms_max = 3000;
   uint64_t send_queue_bytes_max = 64ull << 20;
   std::string log_level = "info";

@@ -32,7 +32,7 @@ void HintDelivery::deliver(TimePoint now) {
       handoff_->on_ack(d.id, sent);
       continue;
     }
-    deliveries_.emplace(id, Sent{d.id, now});
+    deliveries_.emplace(id, Sent{d.id, now, d.target});
   }
 }
 
@@ -42,6 +42,18 @@ bool HintDelivery::on_ack(uint64_t id, const Status& status) {
   if (handoff_) handoff_->on_ack(delivery->second.delivery_id, status);
   deliveries_.erase(delivery);
   return true;
+}
+
+void HintDelivery::on_peer_unreachable(const NodeId& peer) {
+  for (auto it = deliveries_.begin(); it != deliveries_.end();) {
+    if (it->second.target != peer) {
+      ++it;
+      continue;
+    }
+    if (handoff_)
+      handoff_->on_ack(it->second.delivery_id, Status::unavailable(peer + " is unreachable"));
+    it = deliveries_.erase(it);
+  }
 }
 
 }  // namespace qkv::node

@@ -4,7 +4,8 @@
 //
 // A delivery whose ack never comes (the frame was dropped, the target died) is forgotten
 // after the handoff's delivery timeout, by which time the handoff core has released it for
-// a retry.
+// a retry; sooner when the link to its target breaks (on_peer_unreachable): replaying a
+// hint is a join, so failing one that did arrive costs only a second replay.
 //
 // Thread-safety: none (the node core's thread).
 #pragma once
@@ -33,6 +34,9 @@ class HintDelivery {
   void deliver(TimePoint now);
   // True if `id` is a delivery of ours: the ack goes to the handoff core.
   bool on_ack(uint64_t id, const Status& status);
+  // The link to `peer` broke or went silent: its deliveries in flight fail now (the target
+  // backs off), instead of holding the handoff's in-flight budget until their timeout.
+  void on_peer_unreachable(const NodeId& peer);
   // Deliveries sent and not yet acked (bounded by the handoff's delivery timeout).
   std::size_t in_flight() const { return deliveries_.size(); }
 
@@ -40,6 +44,7 @@ class HintDelivery {
   struct Sent {
     uint64_t delivery_id;
     TimePoint sent;
+    NodeId target;
   };
   NodeId self_;
   Transport& transport_;

@@ -81,7 +81,11 @@ void NodeHost::on_client_request(ClientId client, proto::ClientRequest request) 
 
 void NodeHost::on_peer_unreachable(const NodeId& peer, bool never_sent) {
   membership_.convict(peer);
-  if (never_sent) node_.on_peer_unreachable(peer, clock_.now());
+  if (never_sent) {
+    node_.on_peer_unreachable(peer, clock_.now());
+  } else {
+    node_.on_peer_link_broke(peer, clock_.now());
+  }
 }
 
 }  // namespace qkv::node

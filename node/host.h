@@ -83,8 +83,12 @@ class NodeHost {
   void on_client_request(ClientId client, proto::ClientRequest request);
   // A peer's connection was refused or broke: it is convicted at once (direct evidence, as
   // Riak's nodedown), and with `never_sent` (what was sent certainly did not leave) rounds
-  // and forwards waiting on it act now (node_transport.h).
+  // and forwards waiting on it act now (node_transport.h); without it only hint deliveries
+  // to it fail now (Node::on_peer_link_broke).
   void on_peer_unreachable(const NodeId& peer, bool never_sent);
+  // `peer` spoke to us on its own connection or answered a ping on ours: a conviction ends
+  // (after a partition heals, without waiting for its gossip to pick us as a target).
+  void on_peer_alive(const NodeId& peer) { membership_.absolve(peer); }
 
   Node& node() { return node_; }
   const Node& node() const { return node_; }

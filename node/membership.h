@@ -67,6 +67,15 @@ class Membership {
   std::vector<gossip::Outgoing> on_gossip(const gossip::Message& message);
   // Direct evidence that `peer` is down (a refused or broken connection).
   void convict(const NodeId& peer);
+  // Optional: the driver's link-level suspicion (qkvd: a ping unanswered for a ping
+  // interval, net/peer_links.h). A member it names counts as down to the node core
+  // (stand-ins at once, forwards and reads elsewhere) while gossip's verdict is unchanged:
+  // the link layer sees a partition or a paused peer within a second, phi in tens.
+  void set_link_silent(std::function<bool(const NodeId&)> silent) {
+    link_silent_ = std::move(silent);
+  }
+  // Direct evidence that `peer` is alive (GossipCore::absolve).
+  void absolve(const NodeId& peer) { gossip_.absolve(peer); }
 
   // The operator's ring requests (qkvctl). Only the claimant stages, plans and commits;
   // others refuse and name the claimant and its client address in the response.
@@ -124,6 +133,7 @@ class Membership {
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;
   std::function<void(const gossip::RingState&)> on_ring_issued_;
+  std::function<bool(const NodeId&)> link_silent_;
 };
 
 }  // namespace qkv::node

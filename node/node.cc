@@ -238,6 +238,13 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   puts_.on_peer_unreachable(peer);
   gets_.on_peer_unreachable(peer);
   forwarder_.on_peer_unreachable(peer, now);
+  hints_.on_peer_unreachable(peer);
+  end_event();
+}
+
+void Node::on_peer_link_broke(const NodeId& peer, TimePoint now) {
+  now_ = now;
+  hints_.on_peer_unreachable(peer);
   end_event();
 }
 

@@ -102,6 +102,10 @@ class Node {
   // The driver could not deliver to `peer` (connection refused or broken): rounds waiting on
   // it count it as failed now instead of at their deadline, and forwards fail over.
   void on_peer_unreachable(const NodeId& peer, TimePoint now);
+  // A link to `peer` broke (or went silent) after frames were sent on it: only what is safe
+  // to resend acts now (hint deliveries fail and are replayed later); rounds and forwards
+  // wait for their own alarms, since what they sent may have arrived.
+  void on_peer_link_broke(const NodeId& peer, TimePoint now);
   // Background work (hint deliveries, anti-entropy, transfers) and the alarms due by now.
   void on_tick(TimePoint now);
 

@@ -143,6 +143,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
 }
 
 void Server::set_up_link_probes() {
+  host_.membership().set_link_silent([this](const NodeId& id) { return peer_links_.silent(id); });
   peer_links_.set_ping([this](uint64_t seq) {
     return encode(PeerMessage{config_.node.node_id, seq, LinkPing{}});
   });
@@ -151,6 +152,7 @@ void Server::set_up_link_probes() {
     auto message = decode_peer_message(frame);
     if (message && std::holds_alternative<LinkPong>(message->body)) {
       peer_links_.on_pong(link, message->request_id);
+      host_.on_peer_alive(message->from);
     }
   });
 }
@@ -330,6 +332,7 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
       return;
     }
     peer_links_.peer_is_alive(message->from);
+    host_.on_peer_alive(message->from);
     *sender = message->from;
     if (std::holds_alternative<LinkPing>(message->body)) {
       // Answered here, on the connection it came in on, whatever the node core is doing.

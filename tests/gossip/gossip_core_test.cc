@@ -196,6 +196,12 @@ TEST(GossipCoreTest, ARefusedConnectionConvictsAtOnceUntilTheNodeSpeaksOrRestart
   a.convict("unknown");  // ignored
   a.convict("a");        // self: ignored
   EXPECT_TRUE(a.is_up("a", at(60)));
+  // And direct evidence from the link layer (it answered a ping on our connection).
+  a.convict("p");
+  EXPECT_FALSE(a.is_up("p", at(70)));
+  a.absolve("p");
+  EXPECT_TRUE(a.is_up("p", at(70)));
+  a.absolve("q");  // not convicted, not a member: nothing happens
 }
 
 TEST(GossipCoreTest, StatesAboutSelfAreNeverTaken) {

@@ -285,7 +285,13 @@ TEST(PeerLinksTest, ALinkWhosePingsGoUnansweredIsReplacedAndRedialled) {
     down_reports.emplace_back(why, never_sent);
   });
   ASSERT_TRUE(links.send("n2", make_frame(1, 10)).is_ok());
+  EXPECT_FALSE(links.silent("n2")) << "not connected yet";
+  EXPECT_FALSE(links.silent("n9")) << "unknown";
+  // First a suspicion (a ping unanswered for an interval), then the teardown.
+  ASSERT_TRUE(run_until(io, [&] { return links.silent("n2"); }));
+  EXPECT_EQ(links.counters().links_silent, 0u);
   ASSERT_TRUE(run_until(io, [&] { return links.counters().links_silent == 1; }));
+  EXPECT_FALSE(links.silent("n2")) << "torn down: no longer connected";
   EXPECT_GE(peer.pings, 1u);
   ASSERT_EQ(down_reports.size(), 1u);
   EXPECT_THAT(down_reports[0].first, HasSubstr("peer_silence_ms_max 100"));

@@ -182,7 +182,7 @@ TEST(DaemonConfigTest, SiblingLimitsAreReadAndChecked) {
 
 TEST(DaemonConfigTest, PeerLinkLivenessSettingsAreReadAndChecked) {
   DaemonConfig defaults;
-  EXPECT_EQ(defaults.peer_ping_interval_ms, 1000u);
+  EXPECT_EQ(defaults.peer_ping_interval_ms, 250u);
   EXPECT_EQ(defaults.peer_silence_ms_max, 3000u);
   auto with = [](const std::string& timeouts) {
     std::string text = kValid;

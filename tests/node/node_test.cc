@@ -402,6 +402,31 @@ TEST(NodeTest, HintDeliveriesToASilentTargetAreForgottenAndRetried) {
   EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 0u);
 }
 
+TEST(NodeTest, HintDeliveriesFailAtOnceWhenTheLinkToTheirTargetBreaks) {
+  // After a partition heals, deliveries stuck on the torn-down link must not hold the
+  // handoff's budget until delivery_timeout (5 s): they fail with the link and are replayed
+  // after retry_backoff (1 s).
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4"};
+  TestCluster cluster(options);
+  const std::string key = "k";
+  auto primaries = cluster.primaries(key);
+  NodeId down = primaries[2];
+  NodeId fallback = fallback_of(primaries, options.members);
+  cluster.set_down(down, true);
+  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok());
+  cluster.set_down(down, false);
+  cluster.set_blackholed(down, true);
+  cluster.advance(Duration(100));
+  ASSERT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 1u);
+  cluster.node(fallback).on_peer_link_broke(down, cluster.now());
+  EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 0u);
+  cluster.set_blackholed(down, false);
+  for (int i = 0; i < 15; ++i) cluster.advance(Duration(100));  // qkvd ticks every 5 ms
+  EXPECT_TRUE(cluster.storage(down).get(ring::token_of(key), key).value().has_value())
+      << "replayed after retry_backoff, not after delivery_timeout";
+}
+
 TEST(NodeTest, ADuplicatedForwardIsCoordinatedOnce) {
   TestCluster cluster;
   const std::string key = "k";
