@@ -118,6 +118,14 @@ void ProcessCluster::kill9(int i) {
   pids_[i] = 0;
 }
 
+void ProcessCluster::pause(int i) {
+  if (pids_[i] > 0) ::kill(pids_[i], SIGSTOP);
+}
+
+void ProcessCluster::resume(int i) {
+  if (pids_[i] > 0) ::kill(pids_[i], SIGCONT);
+}
+
 int ProcessCluster::wait_exit(int i, std::chrono::milliseconds deadline) {
   if (pids_[i] <= 0) return -1;
   int status = 0;

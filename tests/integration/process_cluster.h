@@ -25,7 +25,9 @@ class ProcessCluster {
   // Starts node i (0-based) and waits until it answers a status request.
   void start(int i);
   void start_all();
-  void kill9(int i);  // SIGKILL and reap
+  void kill9(int i);   // SIGKILL and reap
+  void pause(int i);   // SIGSTOP: the kernel still accepts and acknowledges its traffic
+  void resume(int i);  // SIGCONT
   // Waits for node i to exit by itself: its exit status, -2 if it still runs at the deadline.
   int wait_exit(int i, std::chrono::milliseconds deadline);
   // SIGTERM, then the exit status (-1 if it had to be killed after the deadline).
