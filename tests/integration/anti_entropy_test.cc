@@ -14,18 +14,9 @@ namespace {
 
 using std::chrono::seconds;
 
-uint64_t counter(const ProcessCluster& cluster, int i, const std::string& name) {
-  auto status = cluster.client_of(i, 2000).node_status(0);
-  if (!status.is_ok()) return 0;
-  for (const auto& [key, value] : status->counters) {
-    if (key == name) return value;
-  }
-  return 0;
-}
-
 uint64_t aae_bytes_sent(const ProcessCluster& cluster) {
   uint64_t total = 0;
-  for (int i = 0; i < 3; ++i) total += counter(cluster, i, "aae_bytes_sent");
+  for (int i = 0; i < 3; ++i) total += node_counter(cluster, i, "aae_bytes_sent");
   return total;
 }
 
@@ -68,8 +59,9 @@ TEST(AntiEntropyTest, ExchangesBringEveryMissedKeyToARestartedReplicaWithoutRead
   std::printf("anti-entropy: 10,000 missed keys repaired on n3 in %lld ms; %llu bytes sent\n",
               static_cast<long long>(took.count()),
               static_cast<unsigned long long>(aae_bytes_sent(cluster)));
-  EXPECT_GT(counter(cluster, 0, "aae_keys_repaired") + counter(cluster, 1, "aae_keys_repaired") +
-                counter(cluster, 2, "aae_keys_repaired"),
+  EXPECT_GT(node_counter(cluster, 0, "aae_keys_repaired") +
+                node_counter(cluster, 1, "aae_keys_repaired") +
+                node_counter(cluster, 2, "aae_keys_repaired"),
             0u);
 }
 
@@ -126,7 +118,8 @@ TEST(AntiEntropyTest, TreesSurviveACleanRestartAndAreRebuiltAfterACrash) {
   auto n1 = cluster.client_of(0);
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(n1.put(fmt::format("t-{}", i), "v").is_ok());
   // 64 partitions, all replicated by each of 3 nodes: 64 trees built by scans.
-  ASSERT_TRUE(wait_for([&] { return counter(cluster, 0, "aae_tree_builds") == 64; }, seconds(20)));
+  ASSERT_TRUE(
+      wait_for([&] { return node_counter(cluster, 0, "aae_tree_builds") == 64; }, seconds(20)));
 
   ASSERT_EQ(cluster.terminate(0), 0);
   cluster.start(0);
@@ -146,11 +139,12 @@ TEST(AntiEntropyTest, TreesSurviveACleanRestartAndAreRebuiltAfterACrash) {
   proto::RepairProgress after_clean = repaired();
   EXPECT_EQ(after_clean.partitions_failed, 0u) << after_clean.last_error;
   EXPECT_EQ(after_clean.keys_repaired, 0u) << "the saved trees match the data";
-  EXPECT_EQ(counter(cluster, 0, "aae_tree_builds"), 0u) << "a clean stop's trees are loaded";
+  EXPECT_EQ(node_counter(cluster, 0, "aae_tree_builds"), 0u) << "a clean stop's trees are loaded";
 
   cluster.kill9(0);
   cluster.start(0);
-  EXPECT_TRUE(wait_for([&] { return counter(cluster, 0, "aae_tree_builds") == 64; }, seconds(20)))
+  EXPECT_TRUE(
+      wait_for([&] { return node_counter(cluster, 0, "aae_tree_builds") == 64; }, seconds(20)))
       << "after a crash every tree is rebuilt by a scan";
   EXPECT_EQ(repaired().keys_repaired, 0u);
 }

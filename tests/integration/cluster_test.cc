@@ -132,12 +132,7 @@ TEST_F(ClusterTest, GracefulStopKeepsDataAndIncarnationAKillTakesANewIncarnation
 TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndTheNodeServesOn) {
   // [limits] client_requests_per_connection_max = 2: a client pipelining 40 writes on one
   // connection has all but a few refused at once, with a typed error naming the limit.
-  char path[] = "/tmp/qkv-shed-XXXXXX.toml";
-  int fd = mkstemps(path, 5);
-  ASSERT_GE(fd, 0);
-  const std::string toml = "[limits]\nclient_requests_per_connection_max = 2\n";
-  ASSERT_EQ(write(fd, toml.data(), toml.size()), static_cast<ssize_t>(toml.size()));
-  close(fd);
+  const std::string path = write_config("[limits]\nclient_requests_per_connection_max = 2\n");
   ProcessCluster cluster(3, {"--config", path});
   cluster.start_all();
 
@@ -162,7 +157,7 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
   while (answered < 40 && std::chrono::steady_clock::now() < until) {
     io.run_for(std::chrono::milliseconds(50));
   }
-  std::remove(path);
+  std::remove(path.c_str());
   ASSERT_EQ(answered, 40) << "every request is answered, none waits into a timeout";
   EXPECT_GE(ok, 2);
   EXPECT_GT(overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
@@ -191,15 +186,10 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
 TEST(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
   // [limits] client_requests_per_second_max = 10: a burst of 40 pipelined gets on one
   // connection finds 10 tokens; the rest are refused at once, naming the limit.
-  char path[] = "/tmp/qkv-rate-XXXXXX.toml";
-  int fd = mkstemps(path, 5);
-  ASSERT_GE(fd, 0);
-  const std::string toml = "[limits]\nclient_requests_per_second_max = 10\n";
-  ASSERT_EQ(write(fd, toml.data(), toml.size()), static_cast<ssize_t>(toml.size()));
-  close(fd);
+  const std::string path = write_config("[limits]\nclient_requests_per_second_max = 10\n");
   ProcessCluster cluster(3, {"--config", path});
   cluster.start_all();
-  std::remove(path);
+  std::remove(path.c_str());
 
   boost::asio::io_context io;
   client::AsyncOptions options;

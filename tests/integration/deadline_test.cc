@@ -13,15 +13,6 @@
 namespace qkv::testing {
 namespace {
 
-uint64_t counter(const ProcessCluster& cluster, int i, const std::string& name) {
-  auto status = cluster.client_of(i, 2000).node_status(0);
-  if (!status.is_ok()) return 0;
-  for (const auto& [key, value] : status->counters) {
-    if (key == name) return value;
-  }
-  return 0;
-}
-
 TEST(DeadlineProcessTest, AWriteToAPausedPrimaryIsDroppedOnceItsDeadlinePassed) {
   ProcessCluster cluster(4);  // N=3: each key has a node that forwards it
   cluster.start_all();
@@ -34,7 +25,7 @@ TEST(DeadlineProcessTest, AWriteToAPausedPrimaryIsDroppedOnceItsDeadlinePassed) 
   const int forwarder = index(list.fallbacks[0]);
   // Every link is up and answering pings before the pause (nothing is suspect yet).
   ASSERT_TRUE(cluster.client_of(forwarder).put("warm-up", "v").is_ok());
-  const uint64_t coordinated_before = counter(cluster, primary, "coordinated_puts");
+  const uint64_t coordinated_before = node_counter(cluster, primary, "coordinated_puts");
 
   cluster.pause(primary);
   const auto sent = std::chrono::steady_clock::now();
@@ -46,10 +37,10 @@ TEST(DeadlineProcessTest, AWriteToAPausedPrimaryIsDroppedOnceItsDeadlinePassed) 
       std::chrono::seconds(3)));
   cluster.resume(primary);
 
-  EXPECT_TRUE(wait_for([&] { return counter(cluster, primary, "forwards_expired") >= 1; },
+  EXPECT_TRUE(wait_for([&] { return node_counter(cluster, primary, "forwards_expired") >= 1; },
                        std::chrono::seconds(10)))
       << "the late forward is dropped, not coordinated";
-  EXPECT_EQ(counter(cluster, primary, "coordinated_puts"), coordinated_before);
+  EXPECT_EQ(node_counter(cluster, primary, "coordinated_puts"), coordinated_before);
   auto got = cluster.client_of(primary).get(key, {3, 0});
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   EXPECT_TRUE(got->values.empty()) << "the write the client was told timed out never happened";

@@ -195,4 +195,23 @@ RunResult run_program(const std::string& qkvd, const std::vector<std::string>& a
   return result;
 }
 
+uint64_t node_counter(const ProcessCluster& cluster, int i, const std::string& name) {
+  auto status = cluster.client_of(i, 2000).node_status(0);
+  if (!status.is_ok()) return 0;
+  for (const auto& [key, value] : status->counters) {
+    if (key == name) return value;
+  }
+  return 0;
+}
+
+std::string write_config(const std::string& toml) {
+  char path[] = "/tmp/qkv-config-XXXXXX.toml";
+  int fd = ::mkstemps(path, 5);
+  if (fd < 0) throw std::runtime_error("cannot create a temp config file");
+  const bool written = ::write(fd, toml.data(), toml.size()) == static_cast<ssize_t>(toml.size());
+  ::close(fd);
+  if (!written) throw std::runtime_error(std::string("cannot write ") + path);
+  return path;
+}
+
 }  // namespace qkv::testing

@@ -63,6 +63,12 @@ bool wait_for(F done, std::chrono::milliseconds deadline) {
   return done();
 }
 
+// Node i's status counter `name` (0 if the node does not answer or has no such counter).
+uint64_t node_counter(const ProcessCluster& cluster, int i, const std::string& name);
+// Writes `toml` to a fresh temp file (/tmp/qkv-config-*.toml) and returns its path; the
+// caller removes it. Throws if it cannot.
+std::string write_config(const std::string& toml);
+
 // Runs qkvd with `args` to completion (bounded), returning exit code and stderr+stdout.
 struct RunResult {
   int exit_code = -1;

@@ -378,27 +378,45 @@ TEST(NodeTest, EveryPrimaryThatMissedAWriteGetsItEvenWithNoFallbackLeft) {
   EXPECT_TRUE(hints_for(cluster, options.members).empty()) << "delivered hints are deleted";
 }
 
-TEST(NodeTest, HintDeliveriesToASilentTargetAreForgottenAndRetried) {
-  TestCluster::Options options;
-  options.members = {"n1", "n2", "n3", "n4"};
-  TestCluster cluster(options);
+// Four nodes; the fallback of `key` holds a hint for the primary `down`, which is back but
+// silent (its acks never arrive), and the hint's delivery is in flight.
+struct HintToASilentTarget {
+  HintToASilentTarget() : cluster(options()) {
+    auto primaries = cluster.primaries(key);
+    down = primaries[2];
+    fallback = fallback_of(primaries, options().members);
+    cluster.set_down(down, true);
+    EXPECT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok());
+    cluster.set_down(down, false);
+    cluster.set_blackholed(down, true);
+    cluster.advance(Duration(100));
+    EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 1u);
+  }
+  static TestCluster::Options options() {
+    TestCluster::Options o;
+    o.members = {"n1", "n2", "n3", "n4"};
+    return o;
+  }
+  bool delivered() {
+    return cluster.storage(down).get(ring::token_of(key), key).value().has_value();
+  }
+
+  TestCluster cluster;
   const std::string key = "k";
-  auto primaries = cluster.primaries(key);
-  NodeId down = primaries[2];
-  NodeId fallback = fallback_of(primaries, options.members);
-  cluster.set_down(down, true);
-  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok());
-  cluster.set_down(down, false);
-  cluster.set_blackholed(down, true);  // back, but its acks never arrive
-  cluster.advance(Duration(100));
-  EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 1u);
+  NodeId down, fallback;
+};
+
+TEST(NodeTest, HintDeliveriesToASilentTargetAreForgottenAndRetried) {
+  HintToASilentTarget t;
+  TestCluster& cluster = t.cluster;
+  const NodeId& down = t.down;
+  const NodeId& fallback = t.fallback;
   cluster.advance(Duration(20'000));
   EXPECT_LE(cluster.node(fallback).hint_deliveries_in_flight(), 1u)
       << "unacked deliveries are forgotten, not piled up";
   cluster.set_blackholed(down, false);
   cluster.advance(Duration(10'000));
-  EXPECT_TRUE(cluster.storage(down).get(ring::token_of(key), key).value().has_value())
-      << "the delivery was retried once the target answered";
+  EXPECT_TRUE(t.delivered()) << "the delivery was retried once the target answered";
   EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 0u);
 }
 
@@ -406,25 +424,15 @@ TEST(NodeTest, HintDeliveriesFailAtOnceWhenTheLinkToTheirTargetBreaks) {
   // After a partition heals, deliveries stuck on the torn-down link must not hold the
   // handoff's budget until delivery_timeout (5 s): they fail with the link and are replayed
   // after retry_backoff (1 s).
-  TestCluster::Options options;
-  options.members = {"n1", "n2", "n3", "n4"};
-  TestCluster cluster(options);
-  const std::string key = "k";
-  auto primaries = cluster.primaries(key);
-  NodeId down = primaries[2];
-  NodeId fallback = fallback_of(primaries, options.members);
-  cluster.set_down(down, true);
-  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 2).status.is_ok());
-  cluster.set_down(down, false);
-  cluster.set_blackholed(down, true);
-  cluster.advance(Duration(100));
-  ASSERT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 1u);
+  HintToASilentTarget t;
+  TestCluster& cluster = t.cluster;
+  const NodeId& down = t.down;
+  const NodeId& fallback = t.fallback;
   cluster.node(fallback).on_peer_link_broke(down, cluster.now());
   EXPECT_EQ(cluster.node(fallback).hint_deliveries_in_flight(), 0u);
   cluster.set_blackholed(down, false);
   for (int i = 0; i < 15; ++i) cluster.advance(Duration(100));  // qkvd ticks every 5 ms
-  EXPECT_TRUE(cluster.storage(down).get(ring::token_of(key), key).value().has_value())
-      << "replayed after retry_backoff, not after delivery_timeout";
+  EXPECT_TRUE(t.delivered()) << "replayed after retry_backoff, not after delivery_timeout";
 }
 
 TEST(NodeTest, ADuplicatedForwardIsCoordinatedOnce) {
