@@ -129,6 +129,39 @@ TEST_F(ClusterTest, GracefulStopKeepsDataAndIncarnationAKillTakesANewIncarnation
   EXPECT_THAT(cluster_.client_of(0).get("durable", r(1))->values, UnorderedElementsAre("yes"));
 }
 
+// Outcomes of 40 requests pipelined on one AsyncClient connection to node 0.
+struct Burst {
+  int answered = 0, ok = 0, overloaded = 0;
+  std::string overloaded_message;  // the last one
+};
+
+// Issues `issue(client, i, done)` for i in 0..39 and runs `io` until all are answered (at
+// most 20 s).
+template <typename Issue>
+Burst pipelined_burst(boost::asio::io_context& io, client::AsyncOptions options, Issue issue) {
+  client::AsyncClient client(io, std::move(options));
+  Burst burst;
+  auto done = [&burst](const Status& status) {
+    ++burst.answered;
+    if (status.is_ok()) ++burst.ok;
+    if (status.code() == StatusCode::kOverloaded) {
+      ++burst.overloaded;
+      burst.overloaded_message = status.message();
+    }
+  };
+  for (int i = 0; i < 40; ++i) issue(client, i, done);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (burst.answered < 40 && std::chrono::steady_clock::now() < until) {
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  return burst;
+}
+
+template <typename T>
+Status status_of(const Result<T>& result) {
+  return result.is_ok() ? Status::ok() : result.status();
+}
+
 TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndTheNodeServesOn) {
   // [limits] client_requests_per_connection_max = 2: a client pipelining 40 writes on one
   // connection has all but a few refused at once, with a typed error naming the limit.
@@ -140,44 +173,22 @@ TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndThe
   client::AsyncOptions options;
   options.node = cluster.client_address(0);
   options.retry_overloaded = false;  // the refusals themselves are checked here
-  client::AsyncClient pipelined(io, options);
-  int answered = 0, ok = 0, overloaded = 0;
-  std::string message;
-  for (int i = 0; i < 40; ++i) {
-    pipelined.put(fmt::format("k{}", i), "v", "", w(2), [&](Result<client::WriteResult> result) {
-      ++answered;
-      if (result.is_ok()) ++ok;
-      if (!result.is_ok() && result.status().code() == StatusCode::kOverloaded) {
-        ++overloaded;
-        message = result.status().message();
-      }
+  auto put_burst = [&](const std::string& prefix) {
+    return pipelined_burst(io, options, [&](client::AsyncClient& c, int i, auto done) {
+      c.put(fmt::format("{}{}", prefix, i), "v", "", w(2),
+            [done](Result<client::WriteResult> r) { done(status_of(r)); });
     });
-  }
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (answered < 40 && std::chrono::steady_clock::now() < until) {
-    io.run_for(std::chrono::milliseconds(50));
-  }
+  };
+  Burst burst = put_burst("k");
   std::remove(path.c_str());
-  ASSERT_EQ(answered, 40) << "every request is answered, none waits into a timeout";
-  EXPECT_GE(ok, 2);
-  EXPECT_GT(overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
-  EXPECT_EQ(ok + overloaded, 40);
-  EXPECT_THAT(message, HasSubstr("client_requests_per_connection_max is 2"));
+  ASSERT_EQ(burst.answered, 40) << "every request is answered, none waits into a timeout";
+  EXPECT_GE(burst.ok, 2);
+  EXPECT_GT(burst.overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
+  EXPECT_EQ(burst.ok + burst.overloaded, 40);
+  EXPECT_THAT(burst.overloaded_message, HasSubstr("client_requests_per_connection_max is 2"));
   // With the SDK's default, refused requests are sent again after a backoff: all succeed.
   options.retry_overloaded = true;
-  client::AsyncClient retrying(io, options);
-  int retried_ok = 0, retried_answered = 0;
-  for (int i = 0; i < 40; ++i) {
-    retrying.put(fmt::format("r{}", i), "v", "", w(2), [&](Result<client::WriteResult> result) {
-      ++retried_answered;
-      if (result.is_ok()) ++retried_ok;
-    });
-  }
-  const auto retry_until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (retried_answered < 40 && std::chrono::steady_clock::now() < retry_until) {
-    io.run_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(retried_ok, 40) << "the SDK backs off and sends refused requests again";
+  EXPECT_EQ(put_burst("r").ok, 40) << "the SDK backs off and sends refused requests again";
   // The node keeps serving: a request after the answers came back is taken.
   auto sdk = cluster.client_of(0);
   EXPECT_TRUE(sdk.put("after", "v").is_ok());
@@ -195,28 +206,14 @@ TEST(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
   client::AsyncOptions options;
   options.node = cluster.client_address(0);
   options.retry_overloaded = false;
-  client::AsyncClient pipelined(io, options);
-  int answered = 0, ok = 0, overloaded = 0;
-  std::string message;
-  for (int i = 0; i < 40; ++i) {
-    pipelined.get(fmt::format("k{}", i), {}, [&](Result<client::GetResult> result) {
-      ++answered;
-      if (result.is_ok()) ++ok;  // not found is ok: empty values
-      if (!result.is_ok() && result.status().code() == StatusCode::kOverloaded) {
-        ++overloaded;
-        message = result.status().message();
-      }
-    });
-  }
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (answered < 40 && std::chrono::steady_clock::now() < until) {
-    io.run_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(answered, 40);
-  EXPECT_GE(ok, 10) << "a burst of one second's worth is admitted";
-  EXPECT_LE(ok, 15) << "and little more: the rest came within the same second";
-  EXPECT_EQ(ok + overloaded, 40);
-  EXPECT_THAT(message, HasSubstr("client_requests_per_second_max 10"));
+  Burst burst = pipelined_burst(io, options, [](client::AsyncClient& c, int i, auto done) {
+    c.get(fmt::format("k{}", i), {}, [done](Result<client::GetResult> r) { done(status_of(r)); });
+  });
+  ASSERT_EQ(burst.answered, 40);
+  EXPECT_GE(burst.ok, 10) << "a burst of one second's worth is admitted (not found is ok)";
+  EXPECT_LE(burst.ok, 15) << "and little more: the rest came within the same second";
+  EXPECT_EQ(burst.ok + burst.overloaded, 40);
+  EXPECT_THAT(burst.overloaded_message, HasSubstr("client_requests_per_second_max 10"));
   // Another connection has a bucket of its own.
   EXPECT_TRUE(cluster.client_of(0).get("other").is_ok());
 }
