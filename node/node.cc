@@ -77,7 +77,7 @@ void Node::on_client_request(ClientId client, proto::ClientRequest request, Time
   ReplyTo to{client, {}, 0, request.request_id};
   if (is_key_request(request)) {
     // Load shedding: a fast, typed refusal instead of a queue that ends in timeouts.
-    Status room = config_.limits.check_client_requests_in_flight(in_flight_.client_requests());
+    Status room = config_.limits.check_client_requests_in_flight(client_requests_in_flight());
     if (!room.is_ok()) {
       ++counters_.overloaded;
       replier_.reply_status(to, std::move(room));
@@ -121,7 +121,7 @@ void Node::handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequ
     response = ring_response(held_.ring().get(), config_.n);
   } else if (std::holds_alternative<proto::StatusRequest>(request.op)) {
     response = status_response(StatusInputs{config_, actor_, now - started_, held_, counters_,
-                                            in_flight_.size(), in_flight_.client_requests(), aae_,
+                                            in_flight_.size(), client_requests_in_flight(), aae_,
                                             transfer_,
                                             extra_counters_ ? extra_counters_() : CounterList{}});
   } else {

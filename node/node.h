@@ -140,6 +140,11 @@ class Node {
   void handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequest& request,
                             TimePoint now);
   void handle_key_request(ReplyTo reply_to, KeyRequest request, bool forwarded, TimePoint now);
+  // Client requests taken and not answered: tracked ones, and puts staged for the batch's
+  // commit (group commit stages a whole read's worth before any is tracked).
+  std::size_t client_requests_in_flight() const {
+    return in_flight_.client_requests() + puts_.staged_client_requests();
+  }
   // True (and counted) if `message` is a request that arrived past its deadline.
   bool expired(const PeerMessage& message);
   void on_round_reply(uint64_t id, const NodeId& from, const Status& status,

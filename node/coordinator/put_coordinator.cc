@@ -89,6 +89,7 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
                               std::max(config_.stand_in_alarm_min, config_.request_timeout / 2));
   TimePoint sloppy_at = std::min(request.deadline, now + alarm);
   // Sent on (and tracked) once this node's copy is committed.
+  if (reply_to.client) ++staged_clients_;
   staged_.push_back(
       Staged{std::move(reply_to), request.deadline, sloppy_at,
              Op{coordinator::PutRound(config_.node_id, std::move(replicas), quorum,
@@ -116,6 +117,7 @@ Status PutCoordinator::check_siblings(const std::string& key, std::size_t siblin
 void PutCoordinator::on_committed(const Status& status) {
   auto staged = std::move(staged_);
   staged_.clear();
+  staged_clients_ = 0;
   for (auto& s : staged) {
     if (status.is_ok()) {
       start_round(std::move(s));

@@ -48,6 +48,8 @@ class PutCoordinator {
   void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now);
   // True if rounds wait for the staged writes' commit.
   bool has_staged() const { return !staged_.empty(); }
+  // Staged writes of local clients (not forwarded ones): not yet tracked by InFlight.
+  std::size_t staged_client_requests() const { return staged_clients_; }
   // The staged writes were committed with `status`: their rounds start (ok), or their
   // clients get the error and no replica is sent anything.
   void on_committed(const Status& status);
@@ -99,7 +101,8 @@ class PutCoordinator {
   NodeCounters& counters_;
   std::function<int64_t()> unix_ms_;
   coordinator::ReplicaLatency latency_;
-  std::vector<Staged> staged_;  // waiting for the commit of their own copy
+  std::vector<Staged> staged_;      // waiting for the commit of their own copy
+  std::size_t staged_clients_ = 0;  // of staged_, those of local clients
   std::map<uint64_t, Op> ops_;
   std::vector<std::string> log_lines_;
   TimePoint next_siblings_log_{};

@@ -105,6 +105,27 @@ TEST(NodeTest, ClientRequestsPastTheInFlightLimitAreRefusedAtOnceWithOverloaded)
   EXPECT_TRUE(cluster.put("n1", "c", "v").status.is_ok());
 }
 
+TEST(NodeTest, PutsStagedForOneGroupCommitCountAgainstTheInFlightLimit) {
+  // qkvd stages every put read in one I/O turn before committing them together; those
+  // are not tracked yet, but they are taken: a flood in one read must not pass the limit.
+  TestCluster::Options options;
+  options.limits.client_requests_in_flight_max = 2;
+  TestCluster cluster(options);
+  cluster.node("n1").begin_batch();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(cluster.send("n1", proto::PutRequest{fmt::format("k{}", i), "v", "", 1}));
+  }
+  int refused = 0;
+  for (uint64_t id : ids) {
+    auto response = cluster.response(id);
+    if (response && response->status.code() == StatusCode::kOverloaded) ++refused;
+  }
+  EXPECT_EQ(refused, 3) << "two taken, the rest refused at once";
+  cluster.node("n1").commit_batch();
+  cluster.deliver();
+}
+
 TEST(NodeTest, AnAnsweredWriteNoLongerCountsAgainstTheInFlightLimit) {
   // A put round lives on after its answer until every replica acked (late stand-ins); that
   // is background work, not a client waiting, so it must not shed the next client.
