@@ -79,11 +79,11 @@ def counters(args, nodes):
     return total
 
 
-def measured_run(args, cluster, name, connections, in_flight):
+def measured_run(args, cluster, name, connections, in_flight, extra=()):
     before = counters(args, cluster.nodes())
     sampler = RssSampler([p.pid for p in cluster.procs])
     phase = bench(args, cluster.nodes(), connections, in_flight,
-                  ["--duration", str(args.duration)])
+                  ["--duration", str(args.duration)] + list(extra))
     max_rss = sampler.stop()
     after = counters(args, cluster.nodes())
     admitted, shed = phase["admitted"], phase["shed"]
@@ -119,6 +119,10 @@ def main():
     parser.add_argument("--overload-in-flight", type=int, default=4)
     parser.add_argument("--in-flight-max", type=int, default=150,
                         help="[limits] client_requests_in_flight_max of each node")
+    parser.add_argument("--shed-backoff-ms", type=int, default=0,
+                        help="overload run: a connection whose request was shed waits up to "
+                             "this many ms (jittered) before its next, as a client that backs "
+                             "off does (0: it sends at once)")
     parser.add_argument("--bench-threads", type=int, default=1)
     parser.add_argument("--base-port", type=int, default=7400)
     parser.add_argument("--json", help="also write every figure to this file")
@@ -134,7 +138,8 @@ def main():
             bench(args, cluster.nodes(), 50, 1, ["--load-only", "--load"])
             runs = [measured_run(args, cluster, "saturation", args.connections, args.in_flight),
                     measured_run(args, cluster, "overload", args.overload_connections,
-                                 args.overload_in_flight)]
+                                 args.overload_in_flight,
+                                 ["--shed-backoff-ms", str(args.shed_backoff_ms)])]
         finally:
             cluster.stop()
 

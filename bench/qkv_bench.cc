@@ -85,6 +85,9 @@ struct Config {
   // Off: a request the node sheds (overloaded) completes at once, counted apart (the
   // overload benchmark); on, the SDK sends it again after a backoff (async_client.h).
   bool retry_overloaded = true;
+  // With retry_overloaded off: a connection whose request was shed waits a random 1..this
+  // many ms before its next one (0: none), as a client that backs off does.
+  uint32_t shed_backoff_ms = 0;
   bool load = false;
   bool load_only = false;
   uint64_t seed = 1;
@@ -198,14 +201,14 @@ class Driver {
       c.get(key_name(key), read_options(), [this, &c, key, start](Result<client::GetResult> got) {
         if (!got.is_ok()) {
           finish(Op::kRmw, start, got.status());
-          return issue(c);
+          return issue_after(c, got.status());
         }
         if (got->values.size() > 1) ++stats_.measured.sibling_reads;
         c.put(key_name(key), value(), got->context, write_options(),
               [this, &c, key, start](Result<client::WriteResult> put) {
                 finish(Op::kRmw, start, put.status());
                 if (put.is_ok()) contexts_[key] = std::move(put->context);
-                issue(c);
+                issue_after(c, put.status());
               });
       });
       return;
@@ -219,16 +222,30 @@ class Driver {
           if (got->values.size() > 1) ++stats_.measured.sibling_reads;
           contexts_[key] = std::move(got->context);
         }
-        issue(c);
+        issue_after(c, got.status());
       });
     } else {
       c.put(key_name(key), value(), contexts_[key], write_options(),
             [this, &c, key, start](Result<client::WriteResult> put) {
               finish(Op::kUpdate, start, put.status());
               if (put.is_ok()) contexts_[key] = std::move(put->context);
-              issue(c);
+              issue_after(c, put.status());
             });
     }
+  }
+
+  // The connection's next request: at once, or after a jittered backoff (up to
+  // --shed-backoff-ms) when the node shed the last one, as a well-behaved client does.
+  void issue_after(client::AsyncClient& c, const Status& status) {
+    if (status.code() != StatusCode::kOverloaded || config_.shed_backoff_ms == 0) return issue(c);
+    auto delay = std::chrono::milliseconds(
+        std::uniform_int_distribution<uint32_t>(1, config_.shed_backoff_ms)(mix_));
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, delay);
+    ++outstanding_;  // the connection is not idle while it waits
+    timer->async_wait([this, &c, timer](const boost::system::error_code&) {
+      --outstanding_;
+      issue(c);
+    });
   }
 
   // Nothing more to issue on one loop: once none is outstanding, close the connections so
@@ -449,6 +466,9 @@ int run(int argc, char** argv) {
   app.add_flag("!--no-retry-overloaded", config.retry_overloaded,
                "count requests a node sheds (overloaded) instead of sending them again after a "
                "backoff (overload benchmarks)");
+  app.add_option("--shed-backoff-ms", config.shed_backoff_ms,
+                 "with --no-retry-overloaded: after a shed request, wait up to this many ms "
+                 "(jittered) before the connection's next one (default 0)");
   app.add_flag("--load", config.load, "first write every key once");
   app.add_flag("--load-only", config.load_only, "only the load phase");
   app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");
