@@ -125,7 +125,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
   node_.set_extra_counters([this] { return extra_counters(); });
   peer_links_.set_on_unreachable([this](const NodeId& link, const std::string& why,
                                         bool never_sent) {
-    // Gossip links are named "@address": find whose address it is.
+    // Background links are "bg:" + id; gossip links "@" + address: find whose it is.
     NodeId peer = link.starts_with(kBackgroundLink) ? link.substr(kBackgroundLink.size()) : link;
     if (link.starts_with("@")) {
       peer.clear();
