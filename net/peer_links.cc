@@ -294,6 +294,16 @@ Status PeerLinks::unavailable(const Link& link) const {
                   link.address(), link.last_error, left.count()));
 }
 
+std::map<NodeId, uint64_t> PeerLinks::queued_bytes() const {
+  std::map<NodeId, uint64_t> out;
+  for (const auto& [id, link] : links_) {
+    const uint64_t bytes =
+        link->queued_bytes + (link->connection ? link->connection->queued_bytes() : 0);
+    if (bytes > 0) out[id] = bytes;
+  }
+  return out;
+}
+
 void PeerLinks::close_all() {
   for (auto& [id, link] : links_) reset(*link);
 }

@@ -125,6 +125,10 @@ class PeerLinks {
   void close_all();
 
   const Counters& counters() const { return counters_; }
+  // Bytes waiting to be sent on each link, by peer: queued while connecting, or queued and
+  // in flight on the connection (what send_queue_bytes_max bounds). Links with none are
+  // left out.
+  std::map<NodeId, uint64_t> queued_bytes() const;
 
  private:
   struct Link;

@@ -32,32 +32,39 @@ TcpServer::~TcpServer() {
   stop();
 }
 
-Status TcpServer::listen() {
-  if (acceptor_.is_open()) {
-    return Status::invalid_argument(fmt::format("already listening on {}:{}", host_, bound_port_));
+Result<uint16_t> open_listening(asio::io_context& io, asio::ip::tcp::acceptor& acceptor,
+                                const std::string& host, uint16_t port) {
+  if (acceptor.is_open()) {
+    return Status::invalid_argument(fmt::format("already listening on {}:{}", host, port));
   }
   boost::system::error_code ec;
   asio::ip::tcp::endpoint endpoint;
-  auto address = asio::ip::make_address(host_, ec);
+  auto address = asio::ip::make_address(host, ec);
   if (!ec) {
-    endpoint = asio::ip::tcp::endpoint(address, port_);
+    endpoint = asio::ip::tcp::endpoint(address, port);
   } else {
     // A name: resolved once, synchronously (listen() runs at startup).
-    asio::ip::tcp::resolver resolver(io_);
-    auto results = resolver.resolve(host_, std::to_string(port_), ec);
-    if (ec || results.empty()) return listen_error(host_, port_, ec ? ec.message() : "no address");
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) return listen_error(host, port, ec ? ec.message() : "no address");
     endpoint = *results.begin();
   }
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    return listen_error(host_, port_, ec.message());
+    acceptor.close(ignored);
+    return listen_error(host, port, ec.message());
   }
-  bound_port_ = acceptor_.local_endpoint(ec).port();
+  return acceptor.local_endpoint(ec).port();
+}
+
+Status TcpServer::listen() {
+  auto bound = open_listening(io_, acceptor_, host_, port_);
+  if (!bound) return bound.status();
+  bound_port_ = *bound;
   accept_next();
   return Status::ok();
 }

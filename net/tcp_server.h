@@ -18,6 +18,14 @@
 
 namespace qkv::net {
 
+// Opens `acceptor` on host:port (an IP address, or a name resolved once), with
+// SO_REUSEADDR so that a restart is not blocked by TIME_WAIT, and listens. Returns the
+// bound port (the kernel's choice for port 0). Errors: io_error naming host:port and the
+// OS message (e.g. "cannot listen on 127.0.0.1:7000: Address already in use");
+// invalid_argument if the acceptor is open already.
+Result<uint16_t> open_listening(asio::io_context& io, asio::ip::tcp::acceptor& acceptor,
+                                const std::string& host, uint16_t port);
+
 class TcpServer {
  public:
   // Receives each accepted connection before it reads anything: install its handlers here

@@ -245,9 +245,9 @@ Status read_log(const toml::table& t, DaemonConfig& c) {
 Status read_tables(const toml::table& root, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(
       check_keys(root,
-                 {"node_id", "data_dir", "client_listen", "peer_listen", "cluster", "timeouts",
-                  "limits", "storage", "log", "zone", "peer_advertise", "client_advertise",
-                  "gossip", "handoff", "anti_entropy", "transfer"},
+                 {"node_id", "data_dir", "client_listen", "peer_listen", "http_listen", "cluster",
+                  "timeouts", "limits", "storage", "log", "zone", "peer_advertise",
+                  "client_advertise", "gossip", "handoff", "anti_entropy", "transfer"},
                  ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
@@ -262,6 +262,16 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(read_string(root, "data_dir", "", c.data_dir));
   QKV_RETURN_IF_ERROR(read_address(root, "client_listen", "", c.client_listen));
   QKV_RETURN_IF_ERROR(read_address(root, "peer_listen", "", c.peer_listen));
+  if (root.get("http_listen")) {
+    std::string text;
+    QKV_RETURN_IF_ERROR(read_string(root, "http_listen", "", text));
+    c.http_listen.reset();
+    if (!text.empty()) {
+      auto hp = parse_host_port(text, "http_listen");
+      if (!hp) return hp.status();
+      c.http_listen = *hp;
+    }
+  }
   auto table = [&](const char* name) -> Result<const toml::table*> {
     const toml::node* n = root.get(name);
     if (!n) return static_cast<const toml::table*>(nullptr);
@@ -388,6 +398,11 @@ Status DaemonConfig::validate() const {
   if (phi_convict <= 0) return Status::invalid_argument("gossip.phi_convict must be positive");
   if (client_listen.to_string() == peer_listen.to_string()) {
     return Status::invalid_argument("client_listen and peer_listen must differ");
+  }
+  if (http_listen && (http_listen->to_string() == client_listen.to_string() ||
+                      http_listen->to_string() == peer_listen.to_string())) {
+    return Status::invalid_argument(fmt::format(
+        "http_listen {} must differ from client_listen and peer_listen", http_listen->to_string()));
   }
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};

@@ -35,6 +35,9 @@ struct DaemonConfig {
   std::string data_dir;
   HostPort client_listen{"127.0.0.1", 7000};  // safe default: loopback only
   HostPort peer_listen{"127.0.0.1", 7100};
+  // The HTTP operations port (node/http_api.h: /metrics, /health/*, /console, /api/v1);
+  // nullopt (http_listen = "" in TOML) turns it off.
+  std::optional<HostPort> http_listen = HostPort{"127.0.0.1", 7200};
   uint32_t partitions = 256;  // Q: a power of two, fixed when the cluster is created
   // The initial members: they define the cluster's first ring (and are gossip seeds). A
   // node joining an existing cluster lists no members, only seeds.

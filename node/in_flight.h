@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/node_id.h"
+#include "node/latencies.h"
 #include "node/node_transport.h"
 
 namespace qkv::node {
@@ -30,6 +31,10 @@ struct ReplyTo {
   NodeId peer;
   uint64_t peer_request_id = 0;
   uint64_t client_request_id = 0;
+  // For the latency histograms (node/latencies.h): what the answer measures, set where the
+  // node decides how to handle the request, and when the request reached this node.
+  Measured measured = Measured::kNone;
+  int64_t received_us = 0;
 };
 
 // Which part of the node owns a request.

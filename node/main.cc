@@ -29,6 +29,7 @@ constexpr int kExitFailed = 1;
 struct Flags {
   std::string config_path, node_id, data_dir, client_listen, peer_listen, members, seeds, zone,
       log_level;
+  std::optional<std::string> http_listen;  // "" turns the HTTP port off
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
   bool no_hinted_handoff = false;
@@ -49,6 +50,14 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
     auto hp = qkv::node::parse_host_port(f.peer_listen, "--peer-listen");
     if (!hp) return hp.status();
     c.peer_listen = *hp;
+  }
+  if (f.http_listen) {
+    c.http_listen.reset();
+    if (!f.http_listen->empty()) {
+      auto hp = qkv::node::parse_host_port(*f.http_listen, "--http-listen");
+      if (!hp) return hp.status();
+      c.http_listen = *hp;
+    }
   }
   if (!f.members.empty()) {
     auto members = qkv::node::parse_members_flag(f.members);
@@ -194,11 +203,15 @@ int run(DaemonConfig config) {
     return kExitFailed;
   }
   spdlog::info(
-      "event=ready node={} client={}:{} peer={}:{} data_dir={} incarnation={} generation={} n={} "
-      "r={} w={} partitions={} members={} seeds={} sync_writes={} hinted_handoff={}",
+      "event=ready node={} client={}:{} peer={}:{} http={} data_dir={} incarnation={} "
+      "generation={} n={} r={} w={} partitions={} members={} seeds={} sync_writes={} "
+      "hinted_handoff={}",
       self, config.client_listen.host, server->client_port(), config.peer_listen.host,
-      server->peer_port(), config.data_dir, boot.incarnation, boot.generation, config.node.n,
-      config.node.r, config.node.w, config.partitions, config.members.size(), config.seeds.size(),
+      server->peer_port(),
+      config.http_listen ? fmt::format("{}:{}", config.http_listen->host, server->http_port())
+                         : std::string("off"),
+      config.data_dir, boot.incarnation, boot.generation, config.node.n, config.node.r,
+      config.node.w, config.partitions, config.members.size(), config.seeds.size(),
       config.sync_writes, config.hinted_handoff);
   serve(io, *server, clock);
   // Saved trees spare the next start its scans; a failure only costs them.
@@ -221,6 +234,9 @@ int main(int argc, char** argv) {
                  "host:port for clients (default 127.0.0.1:7000)");
   app.add_option("--peer-listen", f.peer_listen,
                  "host:port for other nodes (default 127.0.0.1:7100)");
+  app.add_option("--http-listen", f.http_listen,
+                 "host:port for HTTP: /metrics, /health/*, /console, /api/v1 "
+                 "(default 127.0.0.1:7200; \"\" turns it off)");
   app.add_option("--members", f.members,
                  "id=host:port,... the initial members' peer addresses (creates the ring)");
   app.add_option("--seeds", f.seeds, "host:port,... peer addresses of running nodes to join");

@@ -19,13 +19,13 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
       held_(config_.node_id, config_.n, storage),
       liveness_(config_.node_id),
       in_flight_(actor_.incarnation, config_.generation),
-      replier_(config_.node_id, transport, counters_),
+      replier_(config_.node_id, transport, counters_, latencies_),
       replica_(config_, storage, transport, held_, handoff, counters_, unix_ms_,
                Replica::Hooks{
                    config_.anti_entropy.enabled,
                    [this](ring::Token token, std::optional<antientropy::Hash128> before,
                           antientropy::Hash128 after) { aae_.on_write(token, before, after); },
-                   [this] { transfer_.on_commit_failed(); }}),
+                   [this] { transfer_.on_commit_failed(); }, &latencies_}),
       aae_(config_.anti_entropy, config_.node_id, config_.n, storage, transport, replica_,
            in_flight_, actor_.incarnation),
       transfer_(
@@ -75,6 +75,7 @@ void Node::on_client_request(ClientId client, proto::ClientRequest request, Time
   now_ = now;
   ++counters_.client_requests;
   ReplyTo to{client, {}, 0, request.request_id};
+  to.received_us = latencies_.now_us();
   if (is_key_request(request)) {
     // Load shedding: a fast, typed refusal instead of a queue that ends in timeouts.
     Status room = config_.limits.check_client_requests_in_flight(client_requests_in_flight());
@@ -120,10 +121,7 @@ void Node::handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequ
   if (std::holds_alternative<proto::RingRequest>(request.op)) {
     response = ring_response(held_.ring().get(), config_.n);
   } else if (std::holds_alternative<proto::StatusRequest>(request.op)) {
-    response = status_response(StatusInputs{config_, actor_, now - started_, held_, counters_,
-                                            in_flight_.size(), client_requests_in_flight(), aae_,
-                                            transfer_,
-                                            extra_counters_ ? extra_counters_() : CounterList{}});
+    response.body = status(now);
   } else {
     const auto& repair = std::get<proto::RepairRequest>(request.op);
     const ring::Ring* ring = held_.ring().get();
@@ -145,6 +143,14 @@ void Node::handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequ
   replier_.reply(reply_to, std::move(response));
 }
 
+proto::StatusResponse Node::status(TimePoint now) const {
+  proto::ClientResponse response =
+      status_response(StatusInputs{config_, actor_, now - started_, held_, counters_,
+                                   in_flight_.size(), client_requests_in_flight(), aae_, transfer_,
+                                   extra_counters_ ? extra_counters_() : CounterList{}});
+  return std::get<proto::StatusResponse>(std::move(response.body));
+}
+
 void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forwarded, TimePoint now) {
   if (request.local) return gets_.reply_local(reply_to, request);
   request.locate(*held_.ring(), config_, now);
@@ -156,9 +162,13 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
     std::vector<NodeId> primaries = request.list.primaries;
     std::stable_partition(primaries.begin(), primaries.end(),
                           [&](const NodeId& p) { return liveness_.is_up(p); });
+    reply_to.measured = Measured::kForward;
     return forwarder_.start(std::move(reply_to), std::move(request), std::move(primaries), now);
   }
-  if (!request.is_write()) return gets_.start(std::move(reply_to), request, now);
+  if (!request.is_write()) {
+    reply_to.measured = Measured::kGet;
+    return gets_.start(std::move(reply_to), request, now);
+  }
   if (!held_.takes_writes_for(request.token, primary)) {
     // Forwarded by a node whose ring disagrees with ours, and we do not hold the key's range
     // (we dropped it, or never had it): coordinating from an empty state would reissue a
@@ -169,6 +179,7 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
                       "ring differs (a ring change is spreading); retry",
                       config_.node_id, held_.version())));
   }
+  reply_to.measured = Measured::kPut;
   puts_.start(std::move(reply_to), request, now);
 }
 
@@ -199,6 +210,7 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
             return;
           }
           ReplyTo to{std::nullopt, message.from, message.request_id, body.request.request_id};
+          to.received_us = latencies_.now_us();
           handle_request(std::move(to), std::move(body.request), /*forwarded=*/true, now);
         } else if constexpr (std::is_same_v<T, ForwardReply>) {
           forwarder_.on_reply(message.request_id, std::move(body.response));

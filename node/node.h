@@ -124,6 +124,11 @@ class Node {
   // Hint deliveries sent and not yet acked (bounded by the handoff's delivery timeout).
   std::size_t hint_deliveries_in_flight() const { return hints_.in_flight(); }
   const NodeCounters& counters() const { return counters_; }
+  // What a status request is answered with (qkvctl status; GET /api/v1/status).
+  proto::StatusResponse status(TimePoint now) const;
+  // Latency histograms (node/latencies.h); qkvd sets their microsecond source.
+  Latencies& latencies() { return latencies_; }
+  const Latencies& latencies() const { return latencies_; }
   // Lines for the driver's log at warn level (keys past siblings_warn), oldest first.
   std::vector<std::string> take_log_lines() { return puts_.take_log_lines(); }
   // Null until the ring is known.
@@ -166,6 +171,7 @@ class Node {
   std::function<int64_t()> unix_ms_;
   std::function<CounterList()> extra_counters_;
   NodeCounters counters_;
+  Latencies latencies_;
   HeldRanges held_;
   Liveness liveness_;
   InFlight in_flight_;

@@ -141,7 +141,9 @@ Status Replica::commit() {
     for (const auto& w : staged) {
       ops.push_back(storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
     }
+    const int64_t began_us = hooks_.latencies ? hooks_.latencies->now_us() : 0;
     committed = storage_.write(ops);
+    if (hooks_.latencies) hooks_.latencies->on_commit(began_us);
     ++counters_.storage_commits;
     counters_.storage_writes += ops.size();
     if (!committed.is_ok()) {

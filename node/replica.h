@@ -25,6 +25,7 @@
 #include "causal/sibling_set.h"
 #include "node/handoff/hinted_handoff.h"
 #include "node/held_ranges.h"
+#include "node/latencies.h"
 #include "node/node_config.h"
 #include "node/node_transport.h"
 #include "node/status.h"
@@ -42,6 +43,7 @@ class Replica {
                        antientropy::Hash128 after)>
         on_committed;
     std::function<void()> on_commit_failed;
+    Latencies* latencies = nullptr;  // storage writes are timed into storage_commit
   };
 
   // Every reference outlives this; `handoff` may be null (no hints kept); `unix_ms` gives

@@ -14,11 +14,12 @@ namespace qkv::node {
 
 class Replier {
  public:
-  // `transport` and `counters` outlive this.
-  Replier(NodeId self, Transport& transport, NodeCounters& counters)
-      : self_(std::move(self)), transport_(transport), counters_(counters) {}
+  // `transport`, `counters` and `latencies` outlive this.
+  Replier(NodeId self, Transport& transport, NodeCounters& counters, Latencies& latencies)
+      : self_(std::move(self)), transport_(transport), counters_(counters), latencies_(latencies) {}
 
   void reply(const ReplyTo& to, proto::ClientResponse response) {
+    latencies_.on_answer(to.measured, to.received_us, response.status.code());
     if (to.client) {
       // Counted where the client hears it, so a forwarded request counts once.
       if (response.status.code() == StatusCode::kUnavailable) ++counters_.unavailable;
@@ -27,6 +28,8 @@ class Replier {
     (void)transport_.send(
         to.peer, PeerMessage{self_, to.peer_request_id, ForwardReply{std::move(response)}});
   }
+  // The histograms answers are measured into (node/latencies.h).
+  Latencies& latencies() { return latencies_; }
   // An answer with no body: the status alone (an error, usually).
   void reply_status(const ReplyTo& to, Status status) {
     proto::ClientResponse response;
@@ -39,6 +42,7 @@ class Replier {
   NodeId self_;
   Transport& transport_;
   NodeCounters& counters_;
+  Latencies& latencies_;
 };
 
 }  // namespace qkv::node

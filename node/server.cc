@@ -114,6 +114,17 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       peer_links_(io, peer_transport_options_),
       tick_timer_(io),
       drain_timer_(io) {
+  if (config.http_listen) {
+    http_server_ = std::make_unique<net::HttpServer>(
+        io, config.http_listen->host, config.http_listen->port, net::HttpOptions{},
+        [this](const net::HttpRequest& request) { return serve_http(*this, request); });
+  }
+  // Latencies need finer time than the core's milliseconds (node/latencies.h).
+  node_.latencies().set_source([] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  });
   std::map<NodeId, std::string> client_addresses;
   for (const auto& m : config.members) {
     if (m.id != config.node.node_id) set_peer_address(m.id, m.peer.host, m.peer.port);
@@ -168,7 +179,9 @@ Status Server::start() {
   QKV_RETURN_IF_ERROR(host_.open());
   QKV_RETURN_IF_ERROR(peer_server_.listen());
   QKV_RETURN_IF_ERROR(client_server_.listen());
+  if (http_server_) QKV_RETURN_IF_ERROR(http_server_->listen());
   arm_tick();
+  started_ = true;
   return Status::ok();
 }
 
@@ -460,6 +473,7 @@ void Server::drain_step(TimePoint until, std::function<void()> done) {
     for (auto& [id, c] : clients) c->close_after_flush();
     client_server_.stop();
     peer_server_.stop();
+    if (http_server_) http_server_->stop();
     peer_links_.close_all();
     tick_timer_.cancel();
     return done();

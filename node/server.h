@@ -1,7 +1,8 @@
 // Server: qkvd's driver. It runs the node host (node/host.h: the node core, its membership
 // and hinted handoff) on one io_context thread, with Asio for every socket and timer: a TCP
 // server for clients, a TCP server for peers, outbound peer links, and a tick timer. It
-// executes the core's effects (Transport), feeds it events and logs.
+// executes the core's effects (Transport), feeds it events and logs. It also serves the
+// HTTP operations port (node/http_api.h) as the OpsView of the node (server_ops.cc).
 //
 // Thread-safety: none; construct, call and destroy on the io_context's thread.
 #pragma once
@@ -13,14 +14,16 @@
 #include "common/asio.h"
 #include "common/clock.h"
 #include "common/token_bucket.h"
+#include "net/http_server.h"
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
 #include "node/daemon_config.h"
 #include "node/host.h"
+#include "node/http_api.h"
 
 namespace qkv::node {
 
-class Server final : public Transport {
+class Server final : public Transport, public OpsView {
  public:
   // `storage` and `clock` outlive the server. `boot` is what this start read from its disk
   // (node/host.h): the incarnation, the generation, and the ring it begins with.
@@ -28,10 +31,11 @@ class Server final : public Transport {
          storage::Storage& storage, const Clock& clock);
   ~Server() override;
 
-  // Listens on the client and peer ports. Errors: io_error naming the address.
+  // Listens on the client, peer and HTTP ports. Errors: io_error naming the address.
   Status start();
   uint16_t client_port() const { return client_server_.port(); }
   uint16_t peer_port() const { return peer_server_.port(); }
+  uint16_t http_port() const { return http_server_ ? http_server_->port() : 0; }
 
   // Graceful stop: stops accepting clients, answers new requests on open connections with
   // unavailable, waits for in-flight requests (up to shutdown_drain), then closes every
@@ -56,6 +60,15 @@ class Server final : public Transport {
   // Transport (called by the node core).
   Status send(const NodeId& to, PeerMessage message) override;
   void reply(ClientId client, proto::ClientResponse response) override;
+
+  // OpsView (node/http_api.h; server_ops.cc).
+  proto::StatusResponse status() const override;
+  proto::MembersResponse members() const override;
+  Result<proto::RingResponse> ring() const override;
+  const Latencies& latencies() const override { return node_.latencies(); }
+  std::string metrics() const override;
+  std::vector<std::string> not_started() const override;
+  std::vector<std::string> not_ready(bool settled) const override;
 
  private:
   void on_client_connection(std::shared_ptr<net::FramedConnection> connection);
@@ -99,6 +112,7 @@ class Server final : public Transport {
   net::TcpServer client_server_;
   net::TcpServer peer_server_;
   net::PeerLinks peer_links_;
+  std::unique_ptr<net::HttpServer> http_server_;  // null when http_listen is off
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer drain_timer_;
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
@@ -109,6 +123,7 @@ class Server final : public Transport {
   uint64_t connection_refusals_ = 0;  // key requests refused by admit()
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
+  bool started_ = false;  // start() succeeded: every port listens
 };
 
 }  // namespace qkv::node

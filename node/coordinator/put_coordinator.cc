@@ -133,6 +133,7 @@ void PutCoordinator::start_round(Staged staged) {
   TimePoint first_alarm = staged.op.round.sloppy() ? staged.sloppy_at : staged.deadline;
   in_flight_.track(id, RequestKind::kPut, std::move(staged.reply_to), staged.deadline, first_alarm);
   Op& op = ops_.emplace(id, std::move(staged.op)).first->second;
+  op.sent_us = replier_.latencies().now_us();
   execute(id, op, op.round.start());
   finish_if_done(id);
 }
@@ -188,7 +189,10 @@ void PutCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& sta
                               TimePoint now) {
   auto it = ops_.find(id);
   if (it == ops_.end()) return;
-  if (status.is_ok()) latency_.record(from, now - it->second.started);
+  if (status.is_ok()) {
+    latency_.record(from, now - it->second.started);
+    replier_.latencies().on_replica_ack(it->second.sent_us);
+  }
   on_result(id, from, status);
 }
 

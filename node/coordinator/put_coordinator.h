@@ -70,6 +70,7 @@ class PutCoordinator {
     causal::SiblingSet state;       // what every replica is sent
     uint64_t deadline_unix_ms = 0;  // sent with each write (node/deadline.h)
     TimePoint started{};            // when the write was staged: acks' latency from here
+    int64_t sent_us = 0;            // when the round sent it (node/latencies.h replica_write)
   };
   struct Staged {
     ReplyTo reply_to;

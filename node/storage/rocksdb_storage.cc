@@ -198,6 +198,22 @@ struct RocksDbStorage::Handles {
   rocksdb::ColumnFamilyHandle* hints = nullptr;           // owned by db
 };
 
+std::vector<std::pair<std::string, uint64_t>> RocksDbStorage::engine_figures() const {
+  if (!handles_) return {};
+  static constexpr std::pair<const char*, const char*> kProperties[] = {
+      {"memtable_bytes", "rocksdb.cur-size-all-mem-tables"},
+      {"pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
+      {"block_cache_usage_bytes", "rocksdb.block-cache-usage"},
+      {"live_sst_bytes", "rocksdb.live-sst-files-size"},
+      {"estimated_keys", "rocksdb.estimate-num-keys"}};
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [name, property] : kProperties) {
+    uint64_t value = 0;
+    if (handles_->db->GetAggregatedIntProperty(property, &value)) out.emplace_back(name, value);
+  }
+  return out;
+}
+
 Result<std::unique_ptr<RocksDbStorage>> RocksDbStorage::open(const std::string& dir,
                                                              const RocksDbOptions& options) {
   QKV_RETURN_IF_ERROR(validate(options));

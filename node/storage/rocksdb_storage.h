@@ -90,6 +90,11 @@ class RocksDbStorage final : public Storage {
   // Writes the memtables of all column families to tables and waits for it (tests, and
   // before a backup). Errors: io_error.
   Status flush();
+  // RocksDB properties summed over the column families (the store closed: none):
+  // memtable_bytes (rocksdb.cur-size-all-mem-tables), pending_compaction_bytes,
+  // block_cache_usage_bytes, live_sst_bytes (rocksdb.live-sst-files-size) and
+  // estimated_keys (rocksdb.estimate-num-keys: data, hints and metadata).
+  std::vector<std::pair<std::string, uint64_t>> engine_figures() const override;
 
   // Syncs the WAL and closes the database, releasing its lock; reports what failed.
   // Idempotent. REQUIRES: no other call in flight or made afterwards (except the

@@ -19,6 +19,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/node_id.h"
 #include "common/status.h"
@@ -84,6 +86,10 @@ class Storage {
   // Node metadata by name. put_meta is always synced (it guards dot uniqueness).
   virtual Result<std::optional<std::string>> get_meta(std::string_view name) = 0;
   virtual Status put_meta(std::string_view name, std::string_view value) = 0;
+
+  // The engine's own figures for GET /metrics (node/metrics.h), as (name, value) pairs in
+  // the units their names say; none by default (the in-memory store).
+  virtual std::vector<std::pair<std::string, uint64_t>> engine_figures() const { return {}; }
 };
 
 }  // namespace qkv::storage

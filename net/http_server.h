@@ -1,0 +1,97 @@
+// HttpServer: a small HTTP/1.1 server (Boost.Beast) for qkvd's operations port: metrics,
+// health probes, the console and its JSON API (node/http_api.h). It answers requests one
+// at a time per connection, with keep-alive; the handler is synchronous and runs on the
+// io_context's thread, so it may read the node's state directly.
+//
+// Bad input loses nothing and is answered: a request head over header_bytes_max gets 431,
+// a body over body_bytes_max 413, a malformed request 400 (each naming the limit or the
+// parse error), then the connection closes. An idle connection closes after
+// idle_timeout_ms; past connections_max, new connections are closed at once.
+//
+// Thread-safety: none. Construct, call and destroy on the io_context's one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/status.h"
+
+namespace qkv::net {
+
+namespace asio = boost::asio;
+
+struct HttpRequest {
+  std::string method;  // "GET", "HEAD", ...
+  std::string target;  // as sent: path and query, e.g. "/health/ready?settled=1"
+  std::string path;    // the target before '?', e.g. "/health/ready"
+  std::map<std::string, std::string> query;  // decoded query parameters ("settled" -> "1")
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+};
+
+struct HttpOptions {
+  std::size_t header_bytes_max = 8 * 1024;  // request line and headers
+  std::size_t body_bytes_max = 64 * 1024;   // request body
+  uint32_t idle_timeout_ms = 30'000;        // a connection with no request in that long closes
+  std::size_t connections_max = 256;        // open connections; more are closed at once
+};
+
+class HttpServer {
+ public:
+  // Called for every well-formed request; its answer is written as is (a HEAD request's
+  // body is dropped, its Content-Length kept).
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  // `host` is an IP address or a name resolved by listen(); `port` 0 asks the kernel for a
+  // free one (see port()). Nothing happens until listen().
+  HttpServer(asio::io_context& io, std::string host, uint16_t port, HttpOptions options,
+             Handler handler);
+  ~HttpServer();  // stop()
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds (SO_REUSEADDR) and accepts until stop(). Errors: io_error naming host:port.
+  Status listen();
+  // The bound port; 0 before listen().
+  uint16_t port() const { return bound_port_; }
+  // Closes the acceptor and every open connection. Idempotent.
+  void stop();
+
+  std::size_t connection_count() const;
+
+  // Splits a request target into its path and decoded query (`%XX` and `+`); exposed for
+  // tests.
+  static std::pair<std::string, std::map<std::string, std::string>> parse_target(
+      const std::string& target);
+
+ private:
+  class Session;
+  void accept_next();
+
+  asio::io_context& io_;
+  std::string host_;
+  uint16_t port_;
+  HttpOptions options_;
+  Handler handler_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;  // after an accept error such as EMFILE
+  uint16_t bound_port_ = 0;
+  std::vector<std::weak_ptr<Session>> sessions_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace qkv::net
