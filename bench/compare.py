@@ -64,6 +64,7 @@ class QkvCluster:
         self.dir = tempfile.mkdtemp(prefix="qkv-compare-", dir=workdir)
         self.client_ports = [base_port + i for i in range(3)]
         self.peer_ports = [base_port + 100 + i for i in range(3)]
+        self.http_ports = [base_port + 200 + i for i in range(3)]
         self.procs = []
 
     def start(self):
@@ -75,7 +76,8 @@ class QkvCluster:
             self.procs.append(subprocess.Popen(
                 [self.qkvd, "--node-id", f"n{i + 1}", "--data-dir", os.path.join(node_dir, "data"),
                  "--client-listen", f"127.0.0.1:{self.client_ports[i]}",
-                 "--peer-listen", f"127.0.0.1:{self.peer_ports[i]}", "--members", members,
+                 "--peer-listen", f"127.0.0.1:{self.peer_ports[i]}",
+                 "--http-listen", f"127.0.0.1:{self.http_ports[i]}", "--members", members,
                  "--n", "3", "--r", "2", "--w", "2", "--log-level", "warn"] + self.extra,
                 stdout=logf, stderr=subprocess.STDOUT))
         for p in self.client_ports:

@@ -151,6 +151,7 @@ class Bench:
         node = f"n{i + 1}"
         cmd = [self.qkvd, "--node-id", node, "--data-dir", os.path.join(datadir, node),
                "--client-listen", self.addr(i), "--peer-listen", f"127.0.0.1:{self.peer[i]}",
+               "--http-listen", "",
                "--partitions", str(self.args.partitions), "--n", "3", "--r", "2", "--w", "2",
                "--log-level", "info"]
         cmd += ["--members", self.members] if i < 3 else ["--seeds", f"127.0.0.1:{self.peer[0]}"]

@@ -13,4 +13,5 @@ while [ "$i" -lt "$QKV_REPLICAS" ]; do
   i=$((i + 1))
 done
 exec qkvd --config /etc/qkv/qkvd.toml --node-id "$HOSTNAME" --data-dir /var/lib/qkv \
-  --client-listen 0.0.0.0:7000 --peer-listen 0.0.0.0:7100 --members "$members" "$@"
+  --client-listen 0.0.0.0:7000 --peer-listen 0.0.0.0:7100 --http-listen 0.0.0.0:7200 \
+  --members "$members" "$@"

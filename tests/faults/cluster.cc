@@ -18,6 +18,7 @@ namespace {
 
 constexpr int kClientPort = 7000;
 constexpr int kPeerPort = 7100;
+constexpr int kHttpPort = 7200;
 
 // Polls `done` every `every` until it holds or `deadline` passes; returns its last value.
 template <typename F>
@@ -78,10 +79,11 @@ void Cluster::write_config(int i) const {
   std::ofstream out(config_path(i));
   out << fmt::format(
       "node_id = \"{}\"\ndata_dir = \"{}/{}\"\nclient_listen = \"{}\"\n"
-      "peer_listen = \"{}:{}\"\n\n[cluster]\nn = {}\nr = {}\nw = {}\npartitions = {}\n"
+      "peer_listen = \"{}:{}\"\nhttp_listen = \"{}:{}\"\n\n[cluster]\nn = {}\nr = {}\nw = "
+      "{}\npartitions = {}\n"
       "members = [\n{}]\n",
-      node_id(i), config_.dir, node_id(i), client_address(i), Lab::node_ip(i), kPeerPort, config_.n,
-      config_.r, config_.w, config_.partitions, members);
+      node_id(i), config_.dir, node_id(i), client_address(i), Lab::node_ip(i), kPeerPort,
+      Lab::node_ip(i), kHttpPort, config_.n, config_.r, config_.w, config_.partitions, members);
   if (!out) throw std::runtime_error("cannot write " + config_path(i));
 }
 

@@ -69,6 +69,7 @@ ProcessCluster::ProcessCluster(int size, std::vector<std::string> extra_flags, i
   for (int i = 0; i < size_; ++i) {
     client_ports_.push_back(next_free_port());
     peer_ports_.push_back(next_free_port());
+    http_ports_.push_back(next_free_port());
   }
 }
 
@@ -89,6 +90,7 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
                                    "--data-dir",      dir_ + fmt::format("/n{}", i + 1),
                                    "--client-listen", client_address(i),
                                    "--peer-listen",   fmt::format("127.0.0.1:{}", peer_ports_[i]),
+                                   "--http-listen",   http_address(i),
                                    "--partitions",    "64"};
   if (i < initial_) {
     args.insert(args.end(), {"--members", members});
@@ -152,6 +154,10 @@ int ProcessCluster::terminate(int i, std::chrono::milliseconds deadline) {
 
 std::string ProcessCluster::client_address(int i) const {
   return fmt::format("127.0.0.1:{}", client_ports_[i]);
+}
+
+std::string ProcessCluster::http_address(int i) const {
+  return fmt::format("127.0.0.1:{}", http_ports_[i]);
 }
 
 client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {

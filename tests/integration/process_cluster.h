@@ -34,6 +34,8 @@ class ProcessCluster {
   int terminate(int i, std::chrono::milliseconds deadline = std::chrono::seconds(20));
 
   std::string client_address(int i) const;
+  // Node i's HTTP operations port (node/http_api.h).
+  std::string http_address(int i) const;
   // A client talking to node i only (so a test knows which node coordinates or forwards).
   client::Client client_of(int i, uint32_t timeout_ms = 3000) const;
   std::string log_of(int i) const;
@@ -48,7 +50,7 @@ class ProcessCluster {
   int size_;
   int initial_;
   std::vector<std::string> extra_flags_;
-  std::vector<uint16_t> client_ports_, peer_ports_;
+  std::vector<uint16_t> client_ports_, peer_ports_, http_ports_;
   std::vector<pid_t> pids_;
 };
 
