@@ -124,8 +124,8 @@ class Node {
   // Hint deliveries sent and not yet acked (bounded by the handoff's delivery timeout).
   std::size_t hint_deliveries_in_flight() const { return hints_.in_flight(); }
   const NodeCounters& counters() const { return counters_; }
-  // Lines for the driver's log at warn level (keys past siblings_warn), oldest first.
-  std::vector<std::string> take_log_lines() { return puts_.take_log_lines(); }
+  // Events for the driver's log at warn level (keys past siblings_warn), oldest first.
+  std::vector<LogEvent> take_log_events() { return puts_.take_log_events(); }
   // Null until the ring is known.
   const std::shared_ptr<const ring::Ring>& ring() const { return held_.ring(); }
   const NodeConfig& config() const { return config_; }
