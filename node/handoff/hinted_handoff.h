@@ -12,7 +12,7 @@
 // token, key, size, creation time: not the values; about 150 bytes plus the key per hint),
 // and decides what to replay when. Everything is bounded (HandoffConfig). It does no I/O
 // but storage calls, reads no clock and does not log: time comes in as arguments,
-// deliveries and log lines go out as values.
+// deliveries and log events go out as values.
 //
 // Driving it (one thread, e.g. the node's io_context thread):
 //   open()                   once, before anything else
