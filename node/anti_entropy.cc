@@ -223,8 +223,9 @@ void AntiEntropy::build(uint32_t partition, Tree& tree, TimePoint now) {
                     });
   ++counters_.tree_builds;
   if (!scanned.is_ok()) {
-    log(fmt::format("event=aae_tree_build_failed partition={} error=\"{}\"", partition,
-                    scanned.to_string()));
+    log(LogEvent::warn("aae_tree_build_failed")
+            .with("partition", partition)
+            .with("error", scanned));
     return;  // retried at the next tick
   }
   tree.tree = std::move(fresh);
@@ -287,12 +288,12 @@ std::vector<std::pair<uint32_t, int64_t>> AntiEntropy::last_exchanges() const {
   return out;
 }
 
-void AntiEntropy::log(std::string line) {
-  if (log_lines_.size() < 1000) log_lines_.push_back(std::move(line));
+void AntiEntropy::log(LogEvent event) {
+  if (log_events_.size() < 1000) log_events_.push_back(std::move(event));
 }
 
-std::vector<std::string> AntiEntropy::take_log_lines() {
-  return std::exchange(log_lines_, {});
+std::vector<LogEvent> AntiEntropy::take_log_events() {
+  return std::exchange(log_events_, {});
 }
 
 }  // namespace qkv::node

@@ -37,6 +37,7 @@
 
 #include "antientropy/merkle_tree.h"
 #include "common/clock.h"
+#include "common/log_event.h"
 #include "node/anti_entropy_config.h"
 #include "node/in_flight.h"
 #include "node/node_transport.h"
@@ -110,8 +111,9 @@ class AntiEntropy {
   // (nothing is installed then).
   std::string save_trees(TimePoint now, int64_t unix_ms) const;
   Status load_trees(std::string_view saved, TimePoint now, int64_t unix_ms);
-  // Lines for the driver's log (exchanges that repaired or failed), oldest first.
-  std::vector<std::string> take_log_lines();
+  // Events for the driver's log (exchanges that repaired, at info; failures, at warn),
+  // oldest first; at most 1000 kept between calls.
+  std::vector<LogEvent> take_log_events();
 
  private:
   struct Tree {
@@ -152,7 +154,7 @@ class AntiEntropy {
   // (key, entry hash) of this node's keys in `segment` of `partition`'s tree.
   Status scan_segment(const antientropy::MerkleTree& tree, uint32_t segment,
                       std::vector<antientropy::SegmentEntry>& out);
-  void log(std::string line);
+  void log(LogEvent event);
 
   // Exchanges, as initiator and as responder (anti_entropy_exchange.cc).
   // Starts the periodic exchanges that are due, round robin over the peers that are up.
@@ -208,7 +210,7 @@ class AntiEntropy {
   TimePoint budget_at_{};
   std::mt19937_64 random_;
   AntiEntropyCounters counters_;
-  std::vector<std::string> log_lines_;
+  std::vector<LogEvent> log_events_;
 };
 
 }  // namespace qkv::node

@@ -348,15 +348,19 @@ void AntiEntropy::finish(uint64_t id, const Status& status, int64_t unix_ms) {
       t->second.last_success_unix_ms = unix_ms;
     }
     if (ex.keys_repaired > 0) {
-      log(
-          fmt::format("event=aae_exchange partition={} peer={} keys_compared={} keys_repaired={} "
-                      "bytes_sent={}",
-                      ex.partition, ex.peer, ex.keys_compared, ex.keys_repaired, ex.bytes_sent));
+      log(LogEvent::info("aae_exchange")
+              .with("partition", ex.partition)
+              .with("peer", ex.peer)
+              .with("keys_compared", ex.keys_compared)
+              .with("keys_repaired", ex.keys_repaired)
+              .with("bytes_sent", ex.bytes_sent));
     }
   } else {
     ++counters_.exchanges_failed;
-    log(fmt::format("event=aae_exchange_failed partition={} peer={} error=\"{}\"", ex.partition,
-                    ex.peer, status.to_string()));
+    log(LogEvent::warn("aae_exchange_failed")
+            .with("partition", ex.partition)
+            .with("peer", ex.peer)
+            .with("error", status));
   }
   if (ex.repair) repair_exchange_ended(ex, status);
 }

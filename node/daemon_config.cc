@@ -237,8 +237,9 @@ Status read_transfer(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_log(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(t, {"level"}, "log."));
+  QKV_RETURN_IF_ERROR(check_keys(t, {"level", "format"}, "log."));
   QKV_RETURN_IF_ERROR(read_string(t, "level", "log.", c.log_level));
+  QKV_RETURN_IF_ERROR(read_string(t, "format", "log.", c.log_format));
   return Status::ok();
 }
 
@@ -409,6 +410,10 @@ Status DaemonConfig::validate() const {
   if (!kLevels.count(log_level)) {
     return Status::invalid_argument(fmt::format(
         "log.level '{}' must be one of trace, debug, info, warn, error, critical, off", log_level));
+  }
+  if (log_format != "logfmt" && log_format != "json") {
+    return Status::invalid_argument(
+        fmt::format("log.format '{}' must be one of logfmt, json", log_format));
   }
   if (peer_ping_interval_ms > 0 && peer_silence_ms_max < 2 * peer_ping_interval_ms) {
     return Status::invalid_argument(fmt::format(

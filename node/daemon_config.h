@@ -66,6 +66,8 @@ struct DaemonConfig {
   uint32_t peer_silence_ms_max = 3000;
   uint64_t send_queue_bytes_max = 64ull << 20;
   std::string log_level = "info";
+  // [log] format: "logfmt" or "json" (node/log_writer.h).
+  std::string log_format = "logfmt";
   Duration shutdown_drain{5000};  // how long SIGTERM waits for in-flight requests
 
   // Everything consistent: node id among members, unique ids and addresses, quorums, Q.

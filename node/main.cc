@@ -1,7 +1,6 @@
 // qkvd: the qkv node daemon. The one place where the real clock, sockets and RocksDB are
 // built (design.md §3); everything else receives them.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -14,21 +13,24 @@
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/incarnation.h"
+#include "node/log_writer.h"
 #include "node/server.h"
 #include "node/storage/rocksdb_storage.h"
 #include "ring/ring.h"
 
 namespace {
 
+using qkv::LogEvent;
 using qkv::Status;
 using qkv::node::DaemonConfig;
+using qkv::node::log_event;
 
 constexpr int kExitBadConfig = 2;
 constexpr int kExitFailed = 1;
 
 struct Flags {
   std::string config_path, node_id, data_dir, client_listen, peer_listen, members, seeds, zone,
-      log_level;
+      log_level, log_format;
   std::optional<std::string> http_listen;  // "" turns the HTTP port off
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
@@ -83,6 +85,7 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
     c.node.anti_entropy.exchange_interval = qkv::Duration(f.aae_exchange_interval_ms);
   }
   if (!f.log_level.empty()) c.log_level = f.log_level;
+  if (!f.log_format.empty()) c.log_format = f.log_format;
   return c.validate();
 }
 
@@ -103,7 +106,7 @@ std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
     for (const auto& m : config.members) ids.push_back(m.id);
     auto ring = qkv::node::first_ring(std::move(ids), config.partitions, config.node.n);
     if (!ring) {
-      spdlog::critical("event=ring_failed error=\"{}\"", ring.status().to_string());
+      log_event(LogEvent::critical("ring_failed").with("error", ring.status()));
       return kExitBadConfig;
     }
     configured_ring = std::move(ring).value();
@@ -113,20 +116,21 @@ std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
                               .count();
   auto boot = qkv::node::boot(storage, random_incarnation, wall_ms, configured_ring);
   if (!boot) {
-    spdlog::critical("event=storage_failed error=\"{}\"", boot.status().to_string());
+    log_event(LogEvent::critical("storage_failed").with("error", boot.status()));
     return kExitFailed;
   }
   if (boot->after_unclean) {
-    spdlog::warn(
-        "event=unclean_restart incarnation={} note=\"the last stop was not clean; a new "
-        "incarnation keeps dots unique\"",
-        boot->incarnation);
+    log_event(
+        LogEvent::warn("unclean_restart")
+            .with("incarnation", boot->incarnation)
+            .with("note", "the last stop was not clean; a new incarnation keeps dots unique"));
   }
   if (boot->ring_saved && boot->ring.owners.size() != config.partitions) {
-    spdlog::critical(
-        "event=ring_failed error=\"the saved ring has {} partitions but the config "
-        "says {}: the partition count is fixed at cluster creation\"",
-        boot->ring.owners.size(), config.partitions);
+    log_event(LogEvent::critical("ring_failed")
+                  .with("error", fmt::format("the saved ring has {} partitions but the config "
+                                             "says {}: the partition count is fixed at cluster "
+                                             "creation",
+                                             boot->ring.owners.size(), config.partitions)));
     return kExitBadConfig;
   }
   return std::move(boot).value();
@@ -145,12 +149,12 @@ void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Cl
   };
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
-    spdlog::info("event=signal signal={} action=graceful_shutdown", signal);
+    log_event(LogEvent::info("signal").with("signal", signal).with("action", "graceful_shutdown"));
     stop();
   });
   // A node that has left the ring stops by itself (its data is gone, its hints delivered).
   server.set_on_removed([&] {
-    spdlog::info("event=left_cluster action=graceful_shutdown");
+    log_event(LogEvent::info("left_cluster").with("action", "graceful_shutdown"));
     stop();
   });
   // run() returns once no work is left. After the drain, closing connections linger briefly
@@ -163,27 +167,25 @@ void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Cl
 
 // A clean stop: durable first, then the marker — a clean mark over unsynced writes would
 // let a crash-restart reuse dots (node/incarnation.h). Returns the exit code.
-int close_storage(qkv::storage::RocksDbStorage& storage, const std::string& self) {
+int close_storage(qkv::storage::RocksDbStorage& storage) {
   Status flushed = storage.flush();
   if (flushed.is_ok()) flushed = qkv::node::mark_clean_shutdown(storage);
   Status closed = storage.close();
   if (!flushed.is_ok() || !closed.is_ok()) {
-    spdlog::error("event=stop_unclean flush=\"{}\" close=\"{}\"", flushed.to_string(),
-                  closed.to_string());
+    log_event(LogEvent::error("stop_unclean").with("flush", flushed).with("close", closed));
     return kExitFailed;
   }
-  spdlog::info("event=stopped node={} clean=true", self);
+  log_event(LogEvent::info("stopped").with("clean", true));
   return 0;
 }
 
 int run(DaemonConfig config) {
-  const std::string& self = config.node.node_id;
   qkv::storage::RocksDbOptions storage_options;
   storage_options.sync_writes = config.sync_writes;
   storage_options.block_cache_bytes = config.block_cache_bytes;
   auto storage = qkv::storage::RocksDbStorage::open(config.data_dir, storage_options);
   if (!storage) {
-    spdlog::critical("event=storage_open_failed error=\"{}\"", storage.status().to_string());
+    log_event(LogEvent::critical("storage_open_failed").with("error", storage.status()));
     return kExitFailed;
   }
   auto booted = boot_node(config, **storage);
@@ -195,31 +197,40 @@ int run(DaemonConfig config) {
   qkv::SystemClock clock;
   auto server = std::make_unique<qkv::node::Server>(io, config, boot, **storage, clock);
   if (Status s = server->load_saved_trees(!boot.after_unclean); !s.is_ok()) {
-    spdlog::critical("event=storage_failed error=\"{}\"", s.to_string());
+    log_event(LogEvent::critical("storage_failed").with("error", s));
     return kExitFailed;
   }
   if (Status s = server->start(); !s.is_ok()) {
-    spdlog::critical("event=listen_failed error=\"{}\"", s.to_string());
+    log_event(LogEvent::critical("listen_failed").with("error", s));
     return kExitFailed;
   }
-  spdlog::info(
-      "event=ready node={} client={}:{} peer={}:{} http={} data_dir={} incarnation={} "
-      "generation={} n={} r={} w={} partitions={} members={} seeds={} sync_writes={} "
-      "hinted_handoff={}",
-      self, config.client_listen.host, server->client_port(), config.peer_listen.host,
-      server->peer_port(),
-      config.http_listen ? fmt::format("{}:{}", config.http_listen->host, server->http_port())
-                         : std::string("off"),
-      config.data_dir, boot.incarnation, boot.generation, config.node.n, config.node.r,
-      config.node.w, config.partitions, config.members.size(), config.seeds.size(),
-      config.sync_writes, config.hinted_handoff);
+  log_event(
+      LogEvent::info("ready")
+          .with("client_address",
+                fmt::format("{}:{}", config.client_listen.host, server->client_port()))
+          .with("peer_address", fmt::format("{}:{}", config.peer_listen.host, server->peer_port()))
+          .with("http_address",
+                config.http_listen
+                    ? fmt::format("{}:{}", config.http_listen->host, server->http_port())
+                    : std::string("off"))
+          .with("data_dir", config.data_dir)
+          .with("incarnation", boot.incarnation)
+          .with("generation", boot.generation)
+          .with("n", config.node.n)
+          .with("r", config.node.r)
+          .with("w", config.node.w)
+          .with("partitions", config.partitions)
+          .with("members", config.members.size())
+          .with("seeds", config.seeds.size())
+          .with("sync_writes", config.sync_writes)
+          .with("hinted_handoff", config.hinted_handoff));
   serve(io, *server, clock);
   // Saved trees spare the next start its scans; a failure only costs them.
   if (Status s = server->save_trees(); !s.is_ok()) {
-    spdlog::warn("event=aae_trees_not_saved error=\"{}\"", s.to_string());
+    log_event(LogEvent::warn("aae_trees_not_saved").with("error", s));
   }
   server.reset();
-  return close_storage(**storage, self);
+  return close_storage(**storage);
 }
 
 }  // namespace
@@ -256,6 +267,8 @@ int main(int argc, char** argv) {
                  "what this node pulls per second in ownership transfers "
                  "(transfer.bytes_per_second_max; default 33554432)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
+  app.add_option("--log-format", f.log_format,
+                 "logfmt|json: lines as logfmt (default) or one JSON object each (log.format)");
   app.set_version_flag("--version", "qkvd 0.1.0");
   CLI11_PARSE(app, argc, argv);
 
@@ -272,8 +285,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qkvd: bad config: %s\n", s.message().c_str());
     return kExitBadConfig;
   }
-  spdlog::set_pattern(
-      fmt::format("%Y-%m-%dT%H:%M:%S.%e%z level=%l node={} %v", config.node.node_id));
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  qkv::node::set_up_log(*qkv::node::parse_log_format(config.log_format), config.node.node_id,
+                        config.log_level);
   return run(std::move(config));
 }

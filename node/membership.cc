@@ -98,20 +98,23 @@ void Membership::on_events() {
         const auto& state = gossip_.members().at(e.id);
         if (on_member_ && e.id != gossip_.self().id) on_member_(state);
         if (e.kind == gossip::Event::kJoined) ++counters_["members_joined"];
-        log(false,
-            fmt::format("event=member_{} node={} peer={} generation={} status={}",
-                        e.kind == gossip::Event::kJoined ? "joined" : "changed", e.id,
-                        state.peer_address, state.generation, gossip::status_name(state.status)));
+        log((e.kind == gossip::Event::kJoined ? LogEvent::info("member_joined")
+                                              : LogEvent::info("member_changed"))
+                .with("member", e.id)
+                .with("peer_address", state.peer_address)
+                .with("generation", state.generation)
+                .with("status", gossip::status_name(state.status)));
         break;
       }
       case gossip::Event::kUp:
         ++counters_["node_up"];
-        log(false, fmt::format("event=node_up node={}", e.id));
+        log(LogEvent::info("node_up").with("peer", e.id));
         break;
       case gossip::Event::kDown:
         ++counters_["node_down"];
-        log(true, fmt::format("event=node_down node={} phi={:.1f}", e.id,
-                              gossip_.phi(e.id, clock_.now())));
+        log(LogEvent::warn("node_down")
+                .with("peer", e.id)
+                .with("phi", fmt::format("{:.1f}", gossip_.phi(e.id, clock_.now()))));
         break;
       case gossip::Event::kRingChanged:
         ++counters_["ring_changes"];
@@ -166,12 +169,13 @@ void Membership::apply_ring() {
   if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
   node_.set_ring(std::move(current), std::move(next), state.version);
   if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
-    log(true,
-        fmt::format("event=ring_not_saved version={} error=\"{}\"", state.version, s.to_string()));
+    log(LogEvent::warn("ring_not_saved").with("version", state.version).with("error", s));
   }
-  log(false,
-      fmt::format("event=ring_changed version={} partitions={} transition={} claimant={}",
-                  state.version, state.owners.size(), !state.next_owners.empty(), state.claimant));
+  log(LogEvent::info("ring_changed")
+          .with("version", state.version)
+          .with("partitions", state.owners.size())
+          .with("transition", !state.next_owners.empty())
+          .with("claimant", state.claimant));
   update_own_status();
   ring_progress_due_ = TimePoint{};  // recompute at once
 }
@@ -185,8 +189,7 @@ void Membership::update_own_status() {
   if (owner && !was_member_) {
     was_member_ = true;
     if (Status s = storage_.put_meta(kMemberMeta, "1"); !s.is_ok()) {
-      log(true,
-          fmt::format("event=meta_not_saved key={} error=\"{}\"", kMemberMeta, s.to_string()));
+      log(LogEvent::warn("meta_not_saved").with("meta_key", kMemberMeta).with("error", s));
     }
   }
   gossip::Status status = gossip_.self().status;
@@ -227,8 +230,9 @@ void Membership::update_ring_progress(TimePoint now) {
   }
   gossip_.set_ring_progress(ring.version, node_.transfer().done_version());
   if (auto completed = claimant_.maybe_complete(ring, gossip_.members())) {
-    log(false, fmt::format("event=ring_transition_complete version={} claimant={}",
-                           completed->version, completed->claimant));
+    log(LogEvent::info("ring_transition_complete")
+            .with("version", completed->version)
+            .with("claimant", completed->claimant));
     publish_ring(std::move(*completed));
   }
   on_events();
@@ -238,7 +242,7 @@ void Membership::update_ring_progress(TimePoint now) {
 void Membership::publish_ring(gossip::RingState ring) {
   if (on_ring_issued_) on_ring_issued_(ring);
   if (Status s = gossip_.set_ring(std::move(ring)); !s.is_ok()) {
-    log(true, fmt::format("event=ring_not_published error=\"{}\"", s.to_string()));
+    log(LogEvent::warn("ring_not_published").with("error", s));
   }
   on_events();
 }
@@ -265,8 +269,9 @@ void Membership::maybe_exit(TimePoint now) {
     (void)storage_.put_meta(kMemberMeta, "");
     on_events();
     removed_at_ = now;
-    log(false, fmt::format("event=node_removed node={} ring_version={} action=exit_after_gossip",
-                           self, ring.version));
+    log(LogEvent::info("node_removed")
+            .with("ring_version", ring.version)
+            .with("action", "exit_after_gossip"));
     return;
   }
   // Let a few rounds carry the removed status before the process goes.
@@ -290,8 +295,8 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
       RingChange change{change_kind(request.kind), request.node, request.replacement};
       status = claimant_.stage(std::move(change), ring, gossip_.members());
       if (status.is_ok()) {
-        log(false, fmt::format("event=ring_change_staged change=\"{}\"",
-                               describe(claimant_.staged().back())));
+        log(LogEvent::info("ring_change_staged")
+                .with("change", describe(claimant_.staged().back())));
       }
       break;
     }
@@ -311,8 +316,9 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
         break;
       }
       body.ring_version = committed->version;
-      log(false, fmt::format("event=ring_plan_committed plan_id={:#x} version={}", request.plan_id,
-                             committed->version));
+      log(LogEvent::info("ring_plan_committed")
+              .with("plan_id", fmt::format("{:#x}", request.plan_id))
+              .with("version", committed->version));
       publish_ring(std::move(committed).value());
       break;
     }
@@ -322,7 +328,7 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
         status = cancelled.status();
       } else if (cancelled->has_value()) {
         body.ring_version = (*cancelled)->version;
-        log(false, fmt::format("event=ring_transition_cancelled version={}", body.ring_version));
+        log(LogEvent::info("ring_transition_cancelled").with("version", body.ring_version));
         publish_ring(std::move(**cancelled));
       }
       break;
@@ -332,10 +338,11 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
   body.from_version = body.from_version ? body.from_version : gossip_.ring().version;
   if (!status.is_ok()) {
     static constexpr const char* kActions[] = {"stage", "plan", "commit", "cancel"};
-    log(false, fmt::format("event=ring_admin_refused action={} claimant={} claimant_address={} "
-                           "error=\"{}\"",
-                           kActions[static_cast<int>(request.action)], body.claimant,
-                           body.claimant_address, status.to_string()));
+    log(LogEvent::info("ring_admin_refused")
+            .with("action", kActions[static_cast<int>(request.action)])
+            .with("claimant", body.claimant)
+            .with("claimant_address", body.claimant_address)
+            .with("error", status));
   }
   return proto::ClientResponse{request_id, std::move(status), std::move(body)};
 }

@@ -13,7 +13,7 @@
 //     true three gossip intervals later, when qkvd stops.
 // qkvd (node/server.cc) and the simulation (tests/sim/simulation.cc) both run this class;
 // they only carry its gossip messages, feed it evidence of dead peers (convict) and log
-// its lines.
+// its events.
 //
 // Time comes from the injected clock (ms, monotonic); nothing here reads a wall clock,
 // opens a socket or starts a thread.
@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/log_event.h"
 #include "gossip/gossip_core.h"
 #include "node/claimant.h"
 #include "node/handoff/hinted_handoff.h"
@@ -45,12 +46,6 @@ bool was_ring_member(storage::Storage& storage);
 
 class Membership {
  public:
-  // A line for the driver's log ("event=... key=value ..."), at info or warn level.
-  struct LogLine {
-    bool warn = false;
-    std::string text;
-  };
-
   // `self` is this process's gossip state (its generation above every earlier start's);
   // `ring` the ring this start begins with (the saved one, else the configured members'
   // first ring; version 0 for a node joining from seeds). `node`, `storage`, `handoff`
@@ -88,8 +83,8 @@ class Membership {
   bool exit_due() const { return exit_due_; }
 
   const gossip::GossipCore& gossip() const { return gossip_; }
-  // Lines to log since the last call, oldest first.
-  std::vector<LogLine> take_log_lines() { return std::exchange(log_lines_, {}); }
+  // Events for the driver's log since the last call (info or warn), oldest first.
+  std::vector<LogEvent> take_log_events() { return std::exchange(log_events_, {}); }
   // node_up, node_down, members_joined, ring_changes, gossip_rounds.
   std::vector<std::pair<std::string, uint64_t>> counters() const;
 
@@ -114,7 +109,7 @@ class Membership {
   void publish_ring(gossip::RingState ring);
   void maybe_exit(TimePoint now);
   void fill_plan(proto::RingAdminResponse& body, const RingPlan& plan);
-  void log(bool warn, std::string text) { log_lines_.push_back({warn, std::move(text)}); }
+  void log(LogEvent event) { log_events_.push_back(std::move(event)); }
 
   const Clock& clock_;
   Node& node_;
@@ -129,7 +124,7 @@ class Membership {
   TimePoint ring_progress_due_{};
   uint64_t last_applied_ = UINT64_MAX;
   std::map<std::string, uint64_t> counters_;
-  std::vector<LogLine> log_lines_;
+  std::vector<LogEvent> log_events_;
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;
   std::function<void(const gossip::RingState&)> on_ring_issued_;

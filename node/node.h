@@ -129,8 +129,8 @@ class Node {
   // Latency histograms (node/latencies.h); qkvd sets their microsecond source.
   Latencies& latencies() { return latencies_; }
   const Latencies& latencies() const { return latencies_; }
-  // Lines for the driver's log at warn level (keys past siblings_warn), oldest first.
-  std::vector<std::string> take_log_lines() { return puts_.take_log_lines(); }
+  // Events for the driver's log at warn level (keys past siblings_warn), oldest first.
+  std::vector<LogEvent> take_log_events() { return puts_.take_log_events(); }
   // Null until the ring is known.
   const std::shared_ptr<const ring::Ring>& ring() const { return held_.ring(); }
   const NodeConfig& config() const { return config_; }

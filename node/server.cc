@@ -1,9 +1,9 @@
 #include "node/server.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "node/key_request.h"
+#include "node/log_writer.h"
 #include "node/wire/replica_codec.h"
 #include "proto/client_codec.h"
 
@@ -145,7 +145,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       }
       if (peer.empty()) return;  // a seed not known yet
     }
-    spdlog::debug("event=peer_unreachable peer={} why=\"{}\"", peer, why);
+    log_event(LogEvent::debug("peer_unreachable").with("peer", peer).with("error", why));
     // A refused or broken connection: down now, not after phi's silence (Riak's
     // nodedown); rounds and forwards act on it only when nothing was sent.
     host_.on_peer_unreachable(peer, never_sent);
@@ -195,9 +195,10 @@ Status Server::load_saved_trees(bool after_clean_stop) {
   if (after_clean_stop && saved.value() && !saved.value()->empty()) {
     Status loaded = node_.anti_entropy().load_trees(*saved.value(), clock_.now(), unix_ms());
     if (loaded.is_ok()) {
-      spdlog::info("event=aae_trees_loaded bytes={}", saved.value()->size());
+      log_event(LogEvent::info("aae_trees_loaded").with("bytes", saved.value()->size()));
     } else {
-      spdlog::warn("event=aae_trees_not_loaded error=\"{}\" action=rebuild", loaded.to_string());
+      log_event(
+          LogEvent::warn("aae_trees_not_loaded").with("error", loaded).with("action", "rebuild"));
     }
   }
   if (saved.value() && !saved.value()->empty()) return storage_.put_meta(kSavedTreesMeta, "");
@@ -218,28 +219,10 @@ void Server::arm_tick() {
     open_member_links(now);
     send_gossip(host_.on_tick());
     if (host_.membership().exit_due() && on_removed_) std::exchange(on_removed_, nullptr)();
-    for (const auto& line : host_.membership().take_log_lines()) {
-      if (line.warn) {
-        spdlog::warn("{}", line.text);
-      } else {
-        spdlog::info("{}", line.text);
-      }
-    }
-    for (const auto& line : host_.handoff().take_log_lines()) {
-      if (line.starts_with("event=hints_loaded")) {
-        spdlog::info("{}", line);
-      } else {
-        spdlog::warn("{}", line);
-      }
-    }
-    for (const auto& line : node_.take_log_lines()) spdlog::warn("{}", line);
-    for (const auto& line : node_.anti_entropy().take_log_lines()) {
-      if (line.starts_with("event=aae_exchange ")) {
-        spdlog::info("{}", line);
-      } else {
-        spdlog::warn("{}", line);
-      }
-    }
+    for (const auto& event : host_.membership().take_log_events()) log_event(event);
+    for (const auto& event : host_.handoff().take_log_events()) log_event(event);
+    for (const auto& event : node_.take_log_events()) log_event(event);
+    for (const auto& event : node_.anti_entropy().take_log_events()) log_event(event);
     log_progress();
     arm_tick();
   });
@@ -261,7 +244,7 @@ void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connect
   connection->set_on_frame([this, id](auto frame) { on_client_frame(id, frame); });
   connection->set_on_error([this, id](const Status& status) {
     // The stream cannot be resynchronized: answer once (request id 0), then close.
-    spdlog::warn("event=client_frame_error client={} error=\"{}\"", id, status.to_string());
+    log_event(LogEvent::warn("client_frame_error").with("client", id).with("error", status));
     send_to_client(id, proto::ClientResponse{0, status, {}});
   });
   connection->set_on_close([this, id] {
@@ -339,8 +322,9 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
     if (!message) {
       sender->clear();  // we close it ourselves: no evidence about the peer
       auto c = weak.lock();
-      spdlog::warn("event=peer_message_malformed remote={} error=\"{}\"",
-                   c ? c->remote_endpoint() : "?", message.status().to_string());
+      log_event(LogEvent::warn("peer_message_malformed")
+                    .with("remote", c ? c->remote_endpoint() : "?")
+                    .with("error", message.status()));
       if (c) c->close();
       return;
     }
@@ -358,7 +342,7 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
     send_gossip(host_.on_peer_message(std::move(message).value()));
   });
   connection->set_on_error([](const Status& status) {
-    spdlog::warn("event=peer_frame_error error=\"{}\"", status.to_string());
+    log_event(LogEvent::warn("peer_frame_error").with("error", status));
   });
 }
 
@@ -408,12 +392,15 @@ void Server::log_progress() {
   uint64_t delivered = host_.handoff().stats().delivered;
   uint64_t repairs = node_.counters().read_repairs;
   if (delivered != logged_delivered_) {
-    spdlog::info("event=hints_delivered count={} total={}", delivered - logged_delivered_,
-                 delivered);
+    log_event(LogEvent::info("hints_delivered")
+                  .with("count", delivered - logged_delivered_)
+                  .with("total", delivered));
     logged_delivered_ = delivered;
   }
   if (repairs != logged_repairs_) {
-    spdlog::info("event=read_repairs count={} total={}", repairs - logged_repairs_, repairs);
+    log_event(LogEvent::info("read_repairs")
+                  .with("count", repairs - logged_repairs_)
+                  .with("total", repairs));
     logged_repairs_ = repairs;
   }
 }
@@ -451,7 +438,7 @@ void Server::send_to_client(ClientId client, proto::ClientResponse response) {
   if (it == clients_.end()) return;  // the client went away; nothing to tell
   Status status = it->second->send(proto::encode(response));
   if (!status.is_ok()) {
-    spdlog::warn("event=client_reply_dropped client={} error=\"{}\"", client, status.to_string());
+    log_event(LogEvent::warn("client_reply_dropped").with("client", client).with("error", status));
   }
 }
 
@@ -459,14 +446,14 @@ void Server::shutdown(std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   client_server_.stop_accepting();
-  spdlog::info("event=shutdown_begin in_flight={}", node_.in_flight());
+  log_event(LogEvent::info("shutdown_begin").with("in_flight", node_.in_flight()));
   drain_step(clock_.now() + config_.shutdown_drain, std::move(done));
 }
 
 void Server::drain_step(TimePoint until, std::function<void()> done) {
   if (node_.in_flight() == 0 || clock_.now() >= until) {
     if (node_.in_flight() > 0) {
-      spdlog::warn("event=shutdown_drain_expired in_flight={}", node_.in_flight());
+      log_event(LogEvent::warn("shutdown_drain_expired").with("in_flight", node_.in_flight()));
     }
     // Let the last replies reach the kernel before closing.
     auto clients = clients_;  // closing erases from clients_

@@ -11,13 +11,13 @@
 namespace qkv::node {
 namespace {
 
-// A key for a log line: at most 64 bytes, quotes, backslashes and non-printable bytes
-// escaped (keys are arbitrary bytes).
+// A key for a log line: at most 64 bytes, backslashes and non-printable bytes escaped (keys
+// are arbitrary bytes; the log writer then escapes the text as its format needs).
 std::string printable(const std::string& key) {
   std::string out;
   for (std::size_t i = 0; i < key.size() && i < 64; ++i) {
     const auto c = static_cast<unsigned char>(key[i]);
-    if (c == '"' || c == '\\') {
+    if (c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c < 0x20 || c >= 0x7f) {
@@ -105,11 +105,12 @@ Status PutCoordinator::check_siblings(const std::string& key, std::size_t siblin
   // One line a second at most, naming the latest key: a hot key would flood the log.
   if (now >= next_siblings_log_) {
     next_siblings_log_ = now + Duration(1000);
-    log_lines_.push_back(
-        fmt::format("event=siblings_warn key=\"{}\" siblings={} siblings_warn={} siblings_max={} "
-                    "warned_total={}",
-                    printable(key), siblings, config_.limits.siblings_warn,
-                    config_.limits.siblings_max, counters_.siblings_warned));
+    log_events_.push_back(LogEvent::warn("siblings_warn")
+                              .with("key", printable(key))
+                              .with("siblings", siblings)
+                              .with("siblings_warn", config_.limits.siblings_warn)
+                              .with("siblings_max", config_.limits.siblings_max)
+                              .with("warned_total", counters_.siblings_warned));
   }
   return Status::ok();
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "causal/sibling_set.h"
+#include "common/log_event.h"
 #include "node/coordinator/put_round.h"
 #include "node/coordinator/replica_latency.h"
 #include "node/handoff/hinted_handoff.h"
@@ -60,8 +61,8 @@ class PutCoordinator {
   void on_alarm(uint64_t id, TimePoint now);
   // `peer`'s link broke: every round counts it as failed.
   void on_peer_unreachable(const NodeId& peer);
-  // Lines for the driver's log (warn level), oldest first: keys past siblings_warn.
-  std::vector<std::string> take_log_lines() { return std::exchange(log_lines_, {}); }
+  // Events for the driver's log (warn level), oldest first: keys past siblings_warn.
+  std::vector<LogEvent> take_log_events() { return std::exchange(log_events_, {}); }
 
  private:
   struct Op {
@@ -105,7 +106,7 @@ class PutCoordinator {
   std::vector<Staged> staged_;      // waiting for the commit of their own copy
   std::size_t staged_clients_ = 0;  // of staged_, those of local clients
   std::map<uint64_t, Op> ops_;
-  std::vector<std::string> log_lines_;
+  std::vector<LogEvent> log_events_;
   TimePoint next_siblings_log_{};
 };
 

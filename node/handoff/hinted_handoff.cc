@@ -54,10 +54,10 @@ Status HintedHandoff::open() {
       [&](const NodeId& target, ring::Token token, std::string_view key, std::string_view value) {
         if (Status valid = validate_node_id(target); !valid.is_ok()) {
           // Only a corrupt key can hold this; storage cannot even delete it: leave it be.
-          log(
-              fmt::format("event=hint_corrupt token={} action=ignored "
-                          "error=\"target: {}\"",
-                          token, valid.message()));
+          log(LogEvent::warn("hint_corrupt")
+                  .with("token", token)
+                  .with("action", "ignored")
+                  .with("error", "target: " + valid.message()));
           return true;
         }
         auto created = decode_hint_created(value);
@@ -73,16 +73,19 @@ Status HintedHandoff::open() {
   for (const auto& [target, key] : corrupt) {
     QKV_RETURN_IF_ERROR(storage_.delete_hint(target, key.first, key.second));
     ++stats_.dropped_corrupt;
-    log(
-        fmt::format("event=hint_corrupt target={} token={} action=dropped error=\"value too "
-                    "short for its creation time\"",
-                    target, key.first));
+    log(LogEvent::warn("hint_corrupt")
+            .with("target", target)
+            .with("token", key.first)
+            .with("action", "dropped")
+            .with("error", "value too short for its creation time"));
   }
   opened_ = true;
   uint64_t count = 0;
   for (const auto& [id, target] : targets_) count += target.hints.size();
-  log(fmt::format("event=hints_loaded targets={} hints={} hint_bytes={}", targets_.size(), count,
-                  hint_bytes_));
+  log(LogEvent::info("hints_loaded")
+          .with("targets", targets_.size())
+          .with("hints", count)
+          .with("hint_bytes", hint_bytes_));
   return Status::ok();
 }
 
@@ -112,8 +115,11 @@ Status HintedHandoff::store(const NodeId& target, ring::Token token, const std::
         merged = causal::SiblingSet::join(decoded->state, state);
       } else {
         ++stats_.dropped_corrupt;
-        log(fmt::format("event=hint_corrupt target={} token={} action=replaced error=\"{}\"",
-                        target, token, decoded.status().message()));
+        log(LogEvent::warn("hint_corrupt")
+                .with("target", target)
+                .with("token", token)
+                .with("action", "replaced")
+                .with("error", decoded.status().message()));
       }
     }
   }
@@ -241,8 +247,11 @@ Result<std::optional<causal::SiblingSet>> HintedHandoff::join_of_hints(ring::Tok
     if (!*read) continue;  // the index and storage disagree: due() forgets it
     auto decoded = decode_hint_value(**read);
     if (!decoded.is_ok()) {
-      log(fmt::format("event=hint_corrupt target={} token={} action=skipped_in_read error=\"{}\"",
-                      target, token, decoded.status().message()));
+      log(LogEvent::warn("hint_corrupt")
+              .with("target", target)
+              .with("token", token)
+              .with("action", "skipped_in_read")
+              .with("error", decoded.status().message()));
       continue;
     }
     joined = joined ? causal::SiblingSet::join(*joined, decoded->state) : decoded->state;
@@ -258,21 +267,26 @@ std::map<NodeId, std::pair<uint64_t, uint64_t>> HintedHandoff::pending() const {
   return out;
 }
 
-std::vector<std::string> HintedHandoff::take_log_lines() {
-  std::vector<std::string> out = std::move(lines_);
-  lines_.clear();
+std::vector<LogEvent> HintedHandoff::take_log_events() {
+  std::vector<LogEvent> out = std::move(events_);
+  events_.clear();
   if (lines_suppressed_ > 0) {
-    out.push_back(fmt::format("event=handoff_log_lines_suppressed count={} log_lines_max={}",
-                              lines_suppressed_, kLogLinesMax));
+    out.push_back(LogEvent::warn("handoff_log_lines_suppressed")
+                      .with("count", lines_suppressed_)
+                      .with("log_lines_max", kLogLinesMax));
   }
   for (const auto& [target, count] : expired_unlogged_) {
-    out.push_back(fmt::format("event=hints_expired target={} count={} hint_age_max_ms={}", target,
-                              count, config_.hint_age_max.count()));
+    out.push_back(LogEvent::warn("hints_expired")
+                      .with("target", target)
+                      .with("count", count)
+                      .with("hint_age_max_ms", config_.hint_age_max.count()));
   }
   for (const auto& [target, count] : refused_unlogged_) {
-    out.push_back(
-        fmt::format("event=hints_refused_full target={} count={} hint_bytes={} hint_bytes_max={}",
-                    target, count, hint_bytes_, config_.hint_bytes_max));
+    out.push_back(LogEvent::warn("hints_refused_full")
+                      .with("target", target)
+                      .with("count", count)
+                      .with("hint_bytes", hint_bytes_)
+                      .with("hint_bytes_max", config_.hint_bytes_max));
   }
   expired_unlogged_.clear();
   refused_unlogged_.clear();
@@ -375,8 +389,10 @@ Result<std::optional<HintedHandoff::Delivery>> HintedHandoff::deliver(
     return read.status();
   }
   if (!*read) {  // the index and storage disagree: something else deleted it
-    log(fmt::format("event=hint_missing target={} token={} action=forgotten", target->first,
-                    token));
+    log(LogEvent::warn("hint_missing")
+            .with("target", target->first)
+            .with("token", token)
+            .with("action", "forgotten"));
     index_erase(target, hint);
     return std::optional<Delivery>();
   }
@@ -389,8 +405,11 @@ Result<std::optional<HintedHandoff::Delivery>> HintedHandoff::deliver(
     }
     storage_worked();
     ++stats_.dropped_corrupt;
-    log(fmt::format("event=hint_corrupt target={} token={} action=dropped error=\"{}\"",
-                    target->first, token, decoded.status().message()));
+    log(LogEvent::warn("hint_corrupt")
+            .with("target", target->first)
+            .with("token", token)
+            .with("action", "dropped")
+            .with("error", decoded.status().message()));
     index_erase(target, hint);
     return std::optional<Delivery>();
   }
@@ -406,22 +425,24 @@ void HintedHandoff::back_off(Target& target, const NodeId& id, TimePoint now,
   const bool backing_off = target.retry_after > now;
   target.retry_after = now + config_.retry_backoff;
   if (backing_off) return;  // logged when it began
-  log(fmt::format("event=hint_delivery_failed target={} error=\"{}\" retry_backoff_ms={}", id, why,
-                  config_.retry_backoff.count()));
+  log(LogEvent::warn("hint_delivery_failed")
+          .with("target", id)
+          .with("error", why)
+          .with("retry_backoff_ms", config_.retry_backoff.count()));
 }
 
 void HintedHandoff::storage_failed(const std::string& doing, const Status& status) {
   if (storage_failing_) return;
   storage_failing_ = true;
-  log(
-      fmt::format("event=hint_storage_error doing=\"{}\" error=\"{}\" "
-                  "note=\"not logged again until a hint write succeeds\"",
-                  doing, status.to_string()));
+  log(LogEvent::warn("hint_storage_error")
+          .with("doing", doing)
+          .with("error", status)
+          .with("note", "not logged again until a hint write succeeds"));
 }
 
-void HintedHandoff::log(std::string text) {
-  if (lines_.size() < kLogLinesMax) {
-    lines_.push_back(std::move(text));
+void HintedHandoff::log(LogEvent event) {
+  if (events_.size() < kLogLinesMax) {
+    events_.push_back(std::move(event));
   } else {
     ++lines_suppressed_;
   }

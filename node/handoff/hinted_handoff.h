@@ -12,7 +12,7 @@
 // token, key, size, creation time: not the values; about 150 bytes plus the key per hint),
 // and decides what to replay when. Everything is bounded (HandoffConfig). It does no I/O
 // but storage calls, reads no clock and does not log: time comes in as arguments,
-// deliveries and log lines go out as values.
+// deliveries and log events go out as values.
 //
 // Driving it (one thread, e.g. the node's io_context thread):
 //   open()                   once, before anything else
@@ -21,7 +21,7 @@
 //   on_ack(id, status)       for each answer to a Delivery (ok, or an error such as a
 //                            failed send)
 //   join_of_hints(token, key) when asked for a key as a fallback (a read)
-//   take_log_lines()         now and then, and log them
+//   take_log_events()        now and then, and log them
 //
 // Time: `now` is monotonic (rate limit, backoff, delivery timeout); `unix_ms` is wall-clock
 // milliseconds since the Unix epoch (hint age: hints outlive restarts).
@@ -41,6 +41,7 @@
 
 #include "causal/sibling_set.h"
 #include "common/clock.h"
+#include "common/log_event.h"
 #include "common/node_id.h"
 #include "common/status.h"
 #include "node/storage/storage.h"
@@ -155,17 +156,15 @@ class HintedHandoff {
   uint64_t hint_bytes() const { return hint_bytes_; }
   std::size_t in_flight() const { return in_flight_.size(); }
 
-  // The log lines since the last call, in the node's key=value style, for the caller to
-  // log (this core does not log). First single events, oldest first: hints loaded
-  // ("event=hints_loaded ..."), corrupt hints ("event=hint_corrupt ... action=dropped"),
-  // delivery failures (one per backoff: "event=hint_delivery_failed target=X error=..."),
-  // the first of a run of storage errors ("event=hint_storage_error ..."); at most
-  // kLogLinesMax of them, then one "event=handoff_log_lines_suppressed count=N" line. Then
-  // the drops for age and for space, gathered per target between calls: one
-  // "event=hints_expired target=X count=N hint_age_max_ms=M" or "event=hints_refused_full
-  // target=X count=N ..." line per target, so every drop is logged and a burst is not a
-  // flood. Lines not taken are kept (bounded as said).
-  std::vector<std::string> take_log_lines();
+  // The events to log since the last call, for the caller to log (this core does not
+  // log). First single events, oldest first: hints loaded (hints_loaded, info), corrupt
+  // hints (hint_corrupt), delivery failures (hint_delivery_failed, one per backoff), the
+  // first of a run of storage errors (hint_storage_error); at most kLogLinesMax of them,
+  // then one handoff_log_lines_suppressed with their count. Then the drops for age and
+  // for space, gathered per target between calls: one hints_expired or hints_refused_full
+  // per target, so every drop is logged and a burst is not a flood. All but hints_loaded
+  // are warnings. Events not taken are kept (bounded as said).
+  std::vector<LogEvent> take_log_events();
 
   static constexpr std::size_t kLogLinesMax = 256;
 
@@ -213,7 +212,7 @@ class HintedHandoff {
   void back_off(Target& target, const NodeId& id, TimePoint now, const std::string& why);
   void storage_failed(const std::string& doing, const Status& status);
   void storage_worked() { storage_failing_ = false; }
-  void log(std::string text);
+  void log(LogEvent event);
 
   const HandoffConfig config_;
   storage::Storage& storage_;
@@ -233,9 +232,9 @@ class HintedHandoff {
   std::optional<TimePoint> bucket_refilled_;
 
   Stats stats_;
-  std::map<NodeId, uint64_t> expired_unlogged_;  // per target, since take_log_lines()
+  std::map<NodeId, uint64_t> expired_unlogged_;  // per target, since take_log_events()
   std::map<NodeId, uint64_t> refused_unlogged_;
-  std::vector<std::string> lines_;
+  std::vector<LogEvent> events_;
   uint64_t lines_suppressed_ = 0;
   bool storage_failing_ = false;  // a storage error was logged; more are not, until one works
 };

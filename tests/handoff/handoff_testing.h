@@ -105,7 +105,7 @@ class HintedHandoffTest : public ::testing::Test {
     handoff_ = std::make_unique<HintedHandoff>(config_, storage_);
     Status status = handoff_->open();
     ASSERT_TRUE(status.is_ok()) << status.to_string();
-    opened_lines_ = handoff_->take_log_lines();
+    opened_lines_ = log_texts();
   }
   void store(const NodeId& target, const std::string& key, const SiblingSet& state) {
     Status status = handoff_->store(target, ring::token_of(key), key, state, unix_ms_);
@@ -126,7 +126,12 @@ class HintedHandoffTest : public ::testing::Test {
     QKV_ASSERT(result.is_ok());
     return *result;
   }
-  std::vector<std::string> log_texts() { return handoff_->take_log_lines(); }
+  // The events logged since the last call, as logfmt text ("event=... key=value ...").
+  std::vector<std::string> log_texts() {
+    std::vector<std::string> texts;
+    for (const LogEvent& event : handoff_->take_log_events()) texts.push_back(event.to_string());
+    return texts;
+  }
 
   HandoffConfig config_;
   FailingStorage storage_;

@@ -114,7 +114,7 @@ TEST_F(ClusterTest, GracefulStopKeepsDataAndIncarnationAKillTakesANewIncarnation
   uint64_t first = cluster_.client_of(0).node_status(0)->incarnation;
 
   EXPECT_EQ(cluster_.terminate(0), 0) << cluster_.log_of(0);
-  EXPECT_THAT(cluster_.log_of(0), HasSubstr("event=stopped node=n1 clean=true"));
+  EXPECT_THAT(cluster_.log_of(0), HasSubstr("level=info node=n1 event=stopped clean=true"));
   cluster_.start(0);
   EXPECT_EQ(cluster_.client_of(0).node_status(0)->incarnation, first)
       << "a clean stop keeps the incarnation";

@@ -202,6 +202,18 @@ TEST(DaemonConfigTest, PeerLinkLivenessSettingsAreReadAndChecked) {
       << "no pings: nothing to bound";
 }
 
+TEST(DaemonConfigTest, LogFormatIsLogfmtOrJson) {
+  EXPECT_EQ(DaemonConfig().log_format, "logfmt");
+  auto json = parse_daemon_config(std::string(kValid) + "[log]\nformat = \"json\"\n", "t.toml");
+  ASSERT_TRUE(json.is_ok()) << json.status().to_string();
+  EXPECT_EQ(json->log_format, "json");
+  EXPECT_TRUE(json->validate().is_ok());
+  Status bad = error_of(std::string(kValid) + "[log]\nformat = \"text\"\n");
+  EXPECT_EQ(bad.message(), "log.format 'text' must be one of logfmt, json");
+  EXPECT_THAT(error_of(std::string(kValid) + "[log]\nformat = 1\n").message(),
+              HasSubstr("'log.format' must be a string"));
+}
+
 TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
   auto config = parse_daemon_config(
       "node_id = \"n4\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"127.0.0.1:7101\"]\n",

@@ -64,9 +64,11 @@ TEST(NodeTest, SiblingLimitsWarnThenRefuseBlindWritesAndAResolvedWriteGoesThroug
     ASSERT_TRUE(cluster.put("n1", "k", value).status.is_ok()) << value;  // blind: a sibling each
   }
   EXPECT_EQ(cluster.node("n1").counters().siblings_warned, 1u) << "the third is past warn=2";
-  auto lines = cluster.node("n1").take_log_lines();
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_THAT(lines[0], HasSubstr("event=siblings_warn key=\"k\" siblings=3 siblings_warn=2"));
+  auto events = cluster.node("n1").take_log_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].level(), LogLevel::kWarn);
+  EXPECT_THAT(events[0].to_string(),
+              HasSubstr("event=siblings_warn key=k siblings=3 siblings_warn=2"));
 
   auto refused = cluster.put("n1", "k", "d");
   EXPECT_EQ(refused.status.code(), StatusCode::kInvalidArgument);

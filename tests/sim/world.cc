@@ -195,7 +195,9 @@ void Simulation::tick(int i, uint64_t life) {
   if (n.life != life || !n.host) return;
   send_gossip(i, n.host->on_tick());
   trace_membership(i);
-  for (const auto& line : n.host->node().take_log_lines()) trace(n.id + " " + line);
+  for (const auto& event : n.host->node().take_log_events()) {
+    trace(n.id + " " + event.to_string());
+  }
   if (n.host->membership().exit_due()) return exit_node(i);
   after(kTick, [this, i, life] { tick(i, life); });
 }
@@ -212,9 +214,9 @@ void Simulation::batch(int i) {
 }
 
 void Simulation::trace_membership(int i) {
-  for (const auto& line : nodes_[i].host->membership().take_log_lines()) {
-    const std::string text = nodes_[i].id + " " + line.text;
-    if (line.text.starts_with("event=ring_") || line.text.starts_with("event=node_removed")) {
+  for (const auto& event : nodes_[i].host->membership().take_log_events()) {
+    const std::string text = nodes_[i].id + " " + event.to_string();
+    if (event.event().starts_with("ring_") || event.event() == "node_removed") {
       trace_ring(text);
     } else {
       trace(text);

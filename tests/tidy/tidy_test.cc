@@ -62,6 +62,7 @@ const std::vector<Allowed> kSystemClockAllowed = {
     {"node/main.cc", "the process shell: the generation of this start"},
     {"node/server.cc", "qkvd's Server: injects unix_ms() (Merkle tree ages across restarts)"},
     {"node/storage/rocksdb_storage.cc", "the RocksDB driver: timestamps of its log lines"},
+    {"node/log_writer.cc", "qkvd's log writer: the ts of each line"},
     {"client/qkvctl.cc", "operator tool: ages in `qkvctl status`"},
     {"client/ring_admin_cli.cc", "operator tool: ages in the ring status"},
 };
