@@ -9,16 +9,7 @@
 //           "encoding":"base64" field beside it: {"value":"3q2+7w==","encoding":"base64"}, and
 //           for the key, "key_encoding":"base64" at the top level (a bare "encoding" there
 //           would read as applying to the whole object). No siblings = missing or deleted.
-//   ring:   {"partition_count":Q,"n":N,"nodes":[{"node":"n1","partitions":P,
-//            "share_percent":S},...],"owners":["n1",...]}  (nodes sorted by id; owners[p] owns
-//            partition p)
-//   status: {"address":"host:port","up":true,"node_id":..,"incarnation":..,"version":..,
-//            "uptime_ms":..,"n":..,"r":..,"w":..,"members":[..],"counters":{"name":value,..},
-//            "repair":<repair progress>,"exchanges":[<partition exchange>,..]}
-//   repair progress: {"running":false,"partitions_total":..,"partitions_done":..,
-//            "partitions_failed":..,"keys_compared":..,"keys_repaired":..,"bytes_sent":..,
-//            "last_error":""}
-//   partition exchange: {"partition":P,"last_success_unix_ms":T}  (T 0 = never since start)
+//   ring, members, status: proto/client_json.h
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -32,6 +23,7 @@
 #include "client/client.h"
 #include "common/status.h"
 #include "proto/client_api.h"
+#include "proto/client_json.h"
 
 namespace qkv::client {
 
@@ -53,12 +45,12 @@ void set_bytes_field(nlohmann::json& obj, const std::string& field,
 
 nlohmann::json get_result_json(std::string_view key, const GetResult& result);
 
-nlohmann::json ring_json(const proto::RingResponse& ring);
-
-nlohmann::json members_json(const proto::MembersResponse& members);
-nlohmann::json status_json(std::string_view address, const proto::StatusResponse& status);
-nlohmann::json repair_progress_json(const proto::RepairProgress& progress);
-nlohmann::json exchanges_json(const std::vector<proto::PartitionExchange>& exchanges);
+// The admin answers' JSON (ring, members, status...), shared with qkvd's /api/v1.
+using proto::exchanges_json;
+using proto::members_json;
+using proto::repair_progress_json;
+using proto::ring_json;
+using proto::status_json;
 
 // One JSON document on stdout, one line; invalid UTF-8 in strings is replaced.
 void print_json(const nlohmann::json& j);

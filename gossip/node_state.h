@@ -66,6 +66,9 @@ struct NodeState {
   // (0 from code, or a state from a node before heartbeats were split off) reads as
   // `version` (beat()). Last so that aggregate initializers written before it still work.
   uint64_t heartbeat = 0;
+  // "host:port" of its HTTP operations port (metrics, console); empty when it has none or
+  // predates it. Content, like the other addresses.
+  std::string http_address{};
 
   // The heartbeat as the ordering uses it: max(heartbeat, version).
   uint64_t beat() const { return heartbeat > version ? heartbeat : version; }

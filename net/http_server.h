@@ -22,25 +22,11 @@
 
 #include "common/asio.h"
 #include "common/status.h"
+#include "net/http_types.h"
 
 namespace qkv::net {
 
 namespace asio = boost::asio;
-
-struct HttpRequest {
-  std::string method;  // "GET", "HEAD", ...
-  std::string target;  // as sent: path and query, e.g. "/health/ready?settled=1"
-  std::string path;    // the target before '?', e.g. "/health/ready"
-  std::map<std::string, std::string> query;  // decoded query parameters ("settled" -> "1")
-  std::string body;
-};
-
-struct HttpResponse {
-  unsigned status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra ones
-};
 
 struct HttpOptions {
   std::size_t header_bytes_max = 8 * 1024;  // request line and headers

@@ -33,13 +33,15 @@ Result<gossip::RingState> first_ring(std::vector<NodeId> members, uint32_t parti
 }
 
 gossip::NodeState initial_self(const NodeId& id, uint64_t generation, std::string peer_address,
-                               std::string client_address, std::string zone, bool has_ring) {
+                               std::string client_address, std::string zone, bool has_ring,
+                               std::string http_address) {
   gossip::NodeState state;
   state.id = id;
   state.generation = generation;
   state.version = 1;
   state.peer_address = std::move(peer_address);
   state.client_address = std::move(client_address);
+  state.http_address = std::move(http_address);
   state.zone = std::move(zone);
   // A node that knows the ring serves; one joining from seeds waits to learn it.
   state.status = has_ring ? gossip::Status::kNormal : gossip::Status::kJoining;

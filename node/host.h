@@ -51,7 +51,8 @@ Result<gossip::RingState> first_ring(std::vector<NodeId> members, uint32_t parti
 
 // This process's gossip state at start: it serves if it knows a ring, else it is joining.
 gossip::NodeState initial_self(const NodeId& id, uint64_t generation, std::string peer_address,
-                               std::string client_address, std::string zone, bool has_ring);
+                               std::string client_address, std::string zone, bool has_ring,
+                               std::string http_address = "");
 
 struct HostConfig {
   NodeConfig node;             // REQUIRES: validate() ok; generation set from boot()

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "client/json_output.h"
 #include "node/console.h"
+#include "proto/client_json.h"
 
 namespace qkv::node {
 namespace {
@@ -14,6 +14,8 @@ net::HttpResponse json_response(unsigned status, const nlohmann::json& body) {
   net::HttpResponse out;
   out.status = status;
   out.content_type = "application/json";
+  // Read-only figures: any member's console page may read them (it shows every node).
+  out.headers.emplace_back("Access-Control-Allow-Origin", "*");
   out.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return out;
 }
@@ -56,7 +58,7 @@ nlohmann::json stats_json(const OpsView& view) {
 }
 
 nlohmann::json status_with_transfers(const proto::StatusResponse& status) {
-  nlohmann::json j = client::status_json("", status);
+  nlohmann::json j = proto::status_json("", status);
   j.erase("address");
   j["ring_version"] = status.ring_version;
   j["transfer_started_unix_ms"] = status.transfer_started_unix_ms;
@@ -113,7 +115,7 @@ net::HttpResponse serve_http(const OpsView& view, const net::HttpRequest& reques
     return health(view.not_ready(want_settled));
   }
   if (path == "/api/v1/status") return json_response(200, status_with_transfers(view.status()));
-  if (path == "/api/v1/members") return json_response(200, client::members_json(view.members()));
+  if (path == "/api/v1/members") return json_response(200, proto::members_json(view.members()));
   if (path == "/api/v1/ring") {
     auto ring = view.ring();
     if (!ring) {
@@ -121,7 +123,7 @@ net::HttpResponse serve_http(const OpsView& view, const net::HttpRequest& reques
                                   {{"code", std::string(status_code_name(ring.status().code()))},
                                    {"message", ring.status().message()}}}});
     }
-    return json_response(200, client::ring_json(*ring));
+    return json_response(200, proto::ring_json(*ring));
   }
   if (path == "/api/v1/stats") return json_response(200, stats_json(view));
   if (path == "/console" || path == "/console/") {

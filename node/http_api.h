@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "net/http_server.h"
+#include "net/http_types.h"
 #include "node/latencies.h"
 #include "proto/client_api.h"
 

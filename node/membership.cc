@@ -143,6 +143,7 @@ proto::MembersResponse Membership::members_response() const {
     info.id = id;
     info.peer_address = state.peer_address;
     info.client_address = state.client_address;
+    info.http_address = state.http_address;
     info.zone = state.zone;
     info.status = std::string(gossip::status_name(state.status));
     bool self = id == gossip_.self().id;

@@ -14,13 +14,22 @@ namespace {
 constexpr Duration kTickInterval{5};
 
 int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return Server::unix_now_ms();
 }
 
 HostPort advertised(const std::optional<HostPort>& advertise, const HostPort& listen) {
   return advertise ? *advertise : listen;
+}
+
+// Where others reach this node's HTTP port: its listen address, on the advertised client
+// host when it listens on every interface; empty when off or on a kernel-chosen port.
+std::string http_advertised(const DaemonConfig& config) {
+  if (!config.http_listen || config.http_listen->port == 0) return "";
+  HostPort http = *config.http_listen;
+  if (http.host == "0.0.0.0" || http.host == "::") {
+    http.host = advertised(config.client_advertise, config.client_listen).host;
+  }
+  return http.to_string();
 }
 
 gossip::GossipConfig gossip_config(const DaemonConfig& config) {
@@ -91,7 +100,7 @@ HostConfig host_config(const DaemonConfig& config, const Boot& boot) {
   h.self = initial_self(config.node.node_id, boot.generation,
                         advertised(config.peer_advertise, config.peer_listen).to_string(),
                         advertised(config.client_advertise, config.client_listen).to_string(),
-                        config.zone, boot.ring.version != 0);
+                        config.zone, boot.ring.version != 0, http_advertised(config));
   return h;
 }
 
@@ -173,6 +182,12 @@ Server::~Server() {
   shutting_down_ = true;  // connections closing from here on say nothing about peers
   tick_timer_.cancel();
   drain_timer_.cancel();
+}
+
+int64_t Server::unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 Status Server::start() {

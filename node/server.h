@@ -56,6 +56,9 @@ class Server final : public Transport, public OpsView {
   // At a clean stop, after the drain: commits what is staged and saves the built trees.
   Status save_trees();
   const gossip::GossipCore& gossip() const { return host_.membership().gossip(); }
+  // Wall-clock ms (hint ages, Merkle tree ages across restarts, metrics): the one place the
+  // driver reads the wall clock.
+  static int64_t unix_now_ms();
 
   // Transport (called by the node core).
   Status send(const NodeId& to, PeerMessage message) override;

@@ -2,8 +2,6 @@
 // /health/* and /api/v1 read. Everything is read on the io_context's thread, between events.
 #include <fmt/format.h>
 
-#include <chrono>
-
 #include "node/metrics.h"
 #include "node/server.h"
 
@@ -27,11 +25,8 @@ std::string Server::metrics() const {
   const proto::StatusResponse s = status();
   const proto::MembersResponse m = members();
   std::map<std::string, uint64_t> queued = peer_links_.queued_bytes();
-  const int64_t now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
   return metrics_text(
-      MetricsInputs{s, m, node_.latencies(), storage_.engine_figures(), queued, now_unix_ms});
+      MetricsInputs{s, m, node_.latencies(), storage_.engine_figures(), queued, unix_now_ms()});
 }
 
 std::vector<std::string> Server::not_started() const {

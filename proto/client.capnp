@@ -154,6 +154,7 @@ struct Member {
   hintBytesPending @10 :UInt64;
   ringVersion @11 :UInt64;   # the ring version it has applied (as gossiped)
   transfersDone @12 :UInt64; # the transition version whose inbound transfers it has finished
+  httpAddress @13 :Text;     # its HTTP operations port (/metrics, /console); empty: none
 }
 
 struct MembersResponse {

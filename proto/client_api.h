@@ -172,6 +172,7 @@ struct MemberInfo {
   uint64_t hint_bytes_pending = 0;
   uint64_t ring_version = 0;    // the ring version it has applied (as gossiped)
   uint64_t transfers_done = 0;  // the transition version whose inbound transfers it finished
+  std::string http_address{};   // its HTTP operations port; empty: none
 };
 
 struct MembersResponse {

@@ -137,6 +137,7 @@ void fill(wire::MembersResponse::Builder m, const MembersResponse& body) {
     e.setHintBytesPending(info.hint_bytes_pending);
     e.setRingVersion(info.ring_version);
     e.setTransfersDone(info.transfers_done);
+    e.setHttpAddress(info.http_address);
   }
 }
 
@@ -150,7 +151,8 @@ MembersResponse read(wire::MembersResponse::Reader m) {
                    std::string(to_view(e.getClientAddress())), std::string(to_view(e.getZone())),
                    std::string(to_view(e.getStatus())), e.getUp(), e.getPhi(), e.getIncarnation(),
                    e.getPartitions(), e.getHintsPending(), e.getHintBytesPending(),
-                   e.getRingVersion(), e.getTransfersDone()});
+                   e.getRingVersion(), e.getTransfersDone(),
+                   std::string(to_view(e.getHttpAddress()))});
   }
   return body;
 }

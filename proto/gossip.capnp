@@ -31,6 +31,7 @@ struct NodeState {
   ringVersion @7 :UInt64;    # the ring version this node has applied
   transfersDone @8 :UInt64;  # the transition whose inbound transfers this node completed
   contentVersion @9 :UInt64; # grows at every change of content; 0: read as `version`
+  httpAddress @10 :Text;     # its HTTP operations port; empty: none (or an older node)
 }
 
 struct Digest {

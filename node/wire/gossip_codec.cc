@@ -22,6 +22,7 @@ void fill(wire::NodeState::Builder b, const gossip::NodeState& s) {
   b.setContentVersion(s.version);
   b.setPeerAddress(s.peer_address);
   b.setClientAddress(s.client_address);
+  b.setHttpAddress(s.http_address);
   b.setZone(s.zone);
   b.setStatus(static_cast<wire::MemberStatus>(s.status));
   b.setRingVersion(s.ring_version);
@@ -38,6 +39,7 @@ Result<gossip::NodeState> read(wire::NodeState::Reader r) {
   s.heartbeat = s.beat();  // a content version past the heartbeat: the heartbeat is that far
   s.peer_address = std::string(to_view(r.getPeerAddress()));
   s.client_address = std::string(to_view(r.getClientAddress()));
+  s.http_address = std::string(to_view(r.getHttpAddress()));
   s.zone = std::string(to_view(r.getZone()));
   auto status = static_cast<uint16_t>(r.getStatus());
   if (status > static_cast<uint16_t>(gossip::Status::kRemoved)) {

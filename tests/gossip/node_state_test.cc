@@ -43,13 +43,14 @@ TEST(NodeStateTest, SubstanceIgnoresTheVersion) {
   NodeState b = a;
   b.version = 99;
   EXPECT_FALSE(a.differs_in_substance(b));
-  for (int field = 0; field < 5; ++field) {
+  for (int field = 0; field < 6; ++field) {
     NodeState c = a;
     if (field == 0) c.generation = 2;
     if (field == 1) c.status = Status::kLeaving;
     if (field == 2) c.peer_address = "10.0.0.2:7000";
     if (field == 3) c.client_address = "10.0.0.2:9000";
     if (field == 4) c.zone = "z2";
+    if (field == 5) c.http_address = "10.0.0.2:7200";
     EXPECT_TRUE(a.differs_in_substance(c)) << "field " << field;
   }
 }

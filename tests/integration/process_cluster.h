@@ -39,6 +39,8 @@ class ProcessCluster {
   // A client talking to node i only (so a test knows which node coordinates or forwards).
   client::Client client_of(int i, uint32_t timeout_ms = 3000) const;
   std::string log_of(int i) const;
+  // Node i's process id (0 when it is not running).
+  pid_t pid(int i) const { return pids_[i]; }
   const std::string& qkvd_path() const { return qkvd_; }
   const std::string& dir() const { return dir_; }
 
@@ -77,7 +79,8 @@ struct RunResult {
   std::string output;
 };
 RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args);
-// Any program (qkvctl), the same way.
-RunResult run_program(const std::string& path, const std::vector<std::string>& args);
+// Any program (qkvctl), the same way; killed after `deadline`.
+RunResult run_program(const std::string& path, const std::vector<std::string>& args,
+                      std::chrono::milliseconds deadline = std::chrono::seconds(20));
 
 }  // namespace qkv::testing

@@ -42,6 +42,7 @@ LayeringPolicy layering_policy() {
            {"client/", "the SDK and its tools run over net/'s connections"},
            {"node/server.h", "qkvd's Server: the driver that runs a node over net/"},
            {"node/server.cc", "qkvd's Server: the driver that runs a node over net/"},
+           {"node/server_ops.cc", "qkvd's Server: what its HTTP port reads of the node"},
            {"node/main.cc", "the process shell: builds the io_context and the Server"},
        }},
       {"rocksdb",

@@ -18,6 +18,7 @@ gossip::NodeState state(const std::string& id, uint64_t generation, uint64_t ver
   s.ring_version = 3;
   s.transfers_done = 2;
   s.heartbeat = heartbeat;
+  s.http_address = id + ":7200";
   return s;
 }
 
