@@ -11,6 +11,7 @@
 
 #include "client/request_building.h"
 #include "common/asio.h"
+#include "common/host_port.h"
 #include "proto/client_codec.h"
 #include "proto/framing.h"
 
@@ -250,8 +251,8 @@ class Client::Impl {
       if (still_open(c)) return Status::ok();
       close(c);
     }
-    auto host_port = internal::split_host_port(c.address);
-    if (!host_port) return Status::invalid_argument("not a host:port address");
+    auto host_port = parse_host_port(c.address, "node address");
+    if (!host_port) return host_port.status();
     uint32_t limit_ms = options_.connect_timeout_ms;
     Deadline deadline = deadline_after(limit_ms);
 
@@ -259,7 +260,7 @@ class Client::Impl {
     tcp::resolver::results_type endpoints;
     error_code ec;
     bool done = false;
-    resolver.async_resolve(host_port->first, host_port->second,
+    resolver.async_resolve(host_port->host, std::to_string(host_port->port),
                            [&](const error_code& e, tcp::resolver::results_type results) {
                              ec = e;
                              endpoints = std::move(results);

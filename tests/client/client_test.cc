@@ -350,9 +350,20 @@ TEST(Client, WhenEveryNodeIsDownTheErrorNamesEachNode) {
     EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
     EXPECT_NE(status.message().find(a + ": connect failed"), std::string::npos) << status.message();
     EXPECT_NE(status.message().find(b + ": connect failed"), std::string::npos) << status.message();
-    EXPECT_NE(status.message().find("no-port: not a host:port address"), std::string::npos)
+    EXPECT_NE(status.message().find("no-port: node address 'no-port': the port is missing"),
+              std::string::npos)
         << status.message();
   }
+}
+
+// Asio would take port 99999 modulo 65536 and connect elsewhere: the address is refused.
+TEST(Client, APortOutOfRangeIsRefusedNotWrapped) {
+  Client client(options_for({"127.0.0.1:99999"}));
+  Status status = client.get("k").status();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
+  EXPECT_NE(status.message().find("port 99999 is out of range; ports are 1..65535"),
+            std::string::npos)
+      << status.message();
 }
 
 TEST(Client, NoNodesIsUnavailable) {
