@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "common/asio.h"
+#include "common/version.h"
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/incarnation.h"
@@ -240,7 +241,7 @@ int main(int argc, char** argv) {
                  "what this node pulls per second in ownership transfers "
                  "(transfer.bytes_per_second_max; default 33554432)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
-  app.set_version_flag("--version", "qkvd 0.1.0");
+  app.set_version_flag("--version", fmt::format("qkvd {}", qkv::kVersion));
   CLI11_PARSE(app, argc, argv);
 
   DaemonConfig config;
