@@ -82,6 +82,7 @@ class Client::Impl {
   }
 
   const Options& options() const { return options_; }
+  bool any_answered() const { return answered_; }
 
   // Sends `op` to the nodes in order until one answers. `retry_after_send`: whether a request
   // that was sent but got no answer may be sent to the next node (reads only).
@@ -180,6 +181,7 @@ class Client::Impl {
     auto response = receive(c, request.request_id, deadline, timeout_ms);
     if (response.is_ok()) {
       attempt.response = std::move(response).value();
+      answered_ = true;
     } else {
       attempt.failure = response.status();
     }
@@ -371,6 +373,7 @@ class Client::Impl {
   asio::io_context io_{1};
   std::vector<Connection> connections_;
   std::vector<Connection> redirects_;  // outside Options::nodes; at most kRedirectConnectionsMax
+  bool answered_ = false;              // any_answered()
   uint64_t next_request_id_ = 1;       // 0 is never used: the node answers 0 to unreadable requests
   std::minstd_rand jitter_{std::random_device{}()};  // overload backoff
 };
@@ -384,6 +387,10 @@ Client& Client::operator=(Client&&) noexcept = default;
 
 const Options& Client::options() const {
   return impl_->options();
+}
+
+bool Client::any_answered() const {
+  return impl_->any_answered();
 }
 
 Result<GetResult> Client::get(std::string_view key, ReadOptions options) {
