@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "client/bulk.h"
+#include "client/cli_conventions.h"
 #include "client/dataset.h"
 #include "client/json_output.h"
 
@@ -21,9 +22,6 @@ using nlohmann::json;
 using KeyArgs = DataCli::KeyArgs;
 using DatasetArgs = DataCli::DatasetArgs;
 
-// Exit code for a usage error found after parsing (CLI11's own are 1xx).
-constexpr int kExitUsage = 2;
-
 // The --cluster and --json of the command line.
 struct Global {
   const Options& options;
@@ -32,8 +30,14 @@ struct Global {
   const Options& client_options() const { return options; }
 };
 
-int fail(const Global& g, const Status& status, int exit_code = 1) {
-  return print_failure(g.json, status, exit_code);
+// A failure before any request (a file that cannot be read): exit 1.
+int fail(const Global& g, const Status& status) {
+  return print_failure(g.json, status, kExitFailed);
+}
+
+// A request of `client` failed: exit 1, or 3 when no node answered.
+int fail(const Global& g, const Client& client, const Status& status) {
+  return print_request_failure(g.json, status, client.any_answered());
 }
 
 // Shows text as is when it is valid UTF-8, else as base64, labelled.
@@ -63,7 +67,7 @@ int cmd_get(const Global& g, const KeyArgs& a) {
   Client client(g.client_options());
   auto got = client.get(
       a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local, static_cast<uint8_t>(a.pr)});
-  if (!got.is_ok()) return fail(g, got.status());
+  if (!got.is_ok()) return fail(g, client, got.status());
   if (g.json) {
     print_json(get_result_json(a.key, *got));
     return 0;
@@ -88,7 +92,7 @@ int cmd_get(const Global& g, const KeyArgs& a) {
 int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
   auto context = base64_decode(a.context_base64);
   if (!context.is_ok()) {
-    return fail(g, Status::invalid_argument("--context: " + context.status().message()));
+    return print_usage_error(g.json, "--context: " + context.status().message());
   }
   std::string value = a.value;
   if (is_put && !a.value_file.empty()) {
@@ -100,7 +104,7 @@ int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
   WriteOptions options{static_cast<uint8_t>(a.quorum), 0, a.sloppy};
   Status status =
       is_put ? client.put(a.key, value, *context, options) : client.del(a.key, *context, options);
-  if (!status.is_ok()) return fail(g, status);
+  if (!status.is_ok()) return fail(g, client, status);
   if (g.json) {
     json out = {{"ok", true}};
     set_bytes_field(out, "key", "key_encoding", a.key);
@@ -163,6 +167,11 @@ int cmd_bulk(const Global& g, const DatasetArgs& d, BulkMode mode) {
   auto text = read_file(path);
   if (!text.is_ok()) return fail(g, text.status());
   Dataset data = d.lines.empty() ? dataset_from_stanzas(*text) : dataset_from_lines(*text);
+  // One request first, so an unreachable cluster is said once (exit 3), not once per key.
+  Client probe(g.client_options());
+  if (auto members = probe.members(); !members.is_ok() && !probe.any_answered()) {
+    return fail(g, probe, members.status());
+  }
   BulkOptions options;
   options.mode = mode;
   options.concurrency = d.concurrency;
@@ -180,7 +189,7 @@ int cmd_bulk(const Global& g, const DatasetArgs& d, BulkMode mode) {
     print_bulk_summary(mode, report);
   }
   bool good = mode == BulkMode::kLoad ? report.counts.errors == 0 : report.ok();
-  return good ? 0 : 1;
+  return good ? kExitOk : kExitFailed;
 }
 
 void add_dataset_flags(CLI::App* sub, DatasetArgs& d) {
@@ -245,11 +254,12 @@ int DataCli::run(const Options& options, bool json) const {
   Global g{options, json};
   if (put_->parsed() && key_.value.empty() && put_->count("VALUE") == 0 &&
       key_.value_file.empty()) {
-    return fail(g, Status::invalid_argument("put needs a VALUE or --value-file"));
+    return print_usage_error(g.json, "put needs a VALUE or --value-file",
+                             "run 'qkvctl put --help' for usage");
   }
   if ((load_->parsed() || verify_->parsed()) && dataset_.lines.empty() &&
       dataset_.stanzas.empty()) {
-    return fail(g, Status::invalid_argument("a dataset is needed: --lines FILE or --stanzas FILE"));
+    return print_usage_error(g.json, "a dataset is needed: --lines FILE or --stanzas FILE");
   }
   if (get_->parsed()) return cmd_get(g, key_);
   if (put_->parsed()) return cmd_write(g, key_, /*is_put=*/true);

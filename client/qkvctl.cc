@@ -1,21 +1,24 @@
 // qkvctl: the qkv command-line client.
 //
-//   qkvctl --cluster host:port[,host:port...] [--json] [--timeout-ms N] COMMAND
+//   qkvctl [--cluster host:port[,host:port...]] [--json] [--timeout-ms N] COMMAND
 //     get, put, delete, load, verify  data commands (client/data_cli.h)
 //     ring                          partitions and ownership share per node
-//     ring plan|commit|cancel|status|rebalance, node join|leave|replace
+//     ring plan|commit|cancel|status [--wait]|rebalance, node join|leave [--force]|replace
 //                                   ring changes through the claimant (client/ring_admin_cli.h)
-//     status [--partitions]         every node of --cluster; exit 1 if any is down
+//     status [--partitions]         every node of --cluster; exit 1 if any is down, 3 if all
 //     members                       every member as the first reachable node sees it
 //     repair [--partition P] [--node ID] [--timeout-s S]
 //                                   run anti-entropy exchanges now on every node of --cluster
 //                                   (or node ID) and wait for them; exit 1 unless every
-//                                   partition succeeded, 2 for an unknown --node
+//                                   partition succeeded, 2 for an unknown --node, 4 when
+//                                   --timeout-s passed
+//     version (or --version)        qkvctl's version; needs no cluster
 //
-// Output is for people by default and JSON with --json (shapes: client/json_output.h).
-// Exit codes: 0 success; 1 a request failed, a node is down, or verify found a bad key;
-// CLI11's codes for usage errors. Errors print the node's message (naming the limit when
-// input is too large).
+// --cluster defaults to the QKV_CLUSTER environment variable; every entry is checked by
+// common/host_port.h before anything is sent. Output is for people by default and JSON with
+// --json (shapes: client/json_output.h). Exit codes, the same for every command and parser
+// path: client/cli_conventions.h (0 ok, 1 failed, 2 usage, 3 unreachable, 4 timed out
+// waiting). Errors print the node's message (naming the limit when input is too large).
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -32,11 +35,15 @@
 #include <thread>
 #include <vector>
 
+#include "client/cli_conventions.h"
+#include "client/cli_parse.h"
 #include "client/client.h"
 #include "client/data_cli.h"
 #include "client/json_output.h"
 #include "client/repair_output.h"
 #include "client/ring_admin_cli.h"
+#include "common/host_port.h"
+#include "common/version.h"
 
 namespace qkv::client {
 namespace {
@@ -63,11 +70,9 @@ struct RepairArgs {
   bool partitions = false;            // status --partitions
 };
 
-// Exit code for a usage error found after parsing (CLI11's own are 1xx).
-constexpr int kExitUsage = 2;
-
-int fail(const Global& g, const Status& status, int exit_code = 1) {
-  return print_failure(g.json, status, exit_code);
+// A request of `client` failed: exit 1, or 3 when no node answered.
+int fail(const Global& g, const Client& client, const Status& status) {
+  return print_request_failure(g.json, status, client.any_answered());
 }
 
 // A client error about the node at `address`, without the "address: " the SDK starts it with.
@@ -85,7 +90,7 @@ int64_t now_unix_ms() {
 int cmd_ring(const Global& g) {
   Client client(g.client_options());
   auto ring = client.ring();
-  if (!ring.is_ok()) return fail(g, ring.status());
+  if (!ring.is_ok()) return fail(g, client, ring.status());
   json out = ring_json(*ring);
   if (g.json) {
     print_json(out);
@@ -104,7 +109,7 @@ int cmd_ring(const Global& g) {
 int cmd_members(const Global& g) {
   Client client(g.client_options());
   auto members = client.members();
-  if (!members.is_ok()) return fail(g, members.status());
+  if (!members.is_ok()) return fail(g, client, members.status());
   if (g.json) {
     print_json(members_json(*members));
     return 0;
@@ -176,7 +181,8 @@ int cmd_status(const Global& g, const RepairArgs& r) {
     }
   }
   if (g.json) print_json({{"nodes", std::move(nodes)}, {"down", down}});
-  return down == 0 ? 0 : 1;
+  if (down == 0) return kExitOk;
+  return client.any_answered() ? kExitFailed : kExitUnreachable;
 }
 
 // The nodes `qkvctl repair` addresses, as indexes into --cluster, with their node ids when
@@ -304,7 +310,12 @@ bool watch_repairs(const Global& g, Client& client, const RepairTargets& targets
 int cmd_repair(const Global& g, const RepairArgs& r) {
   Client client(g.client_options());
   auto targets = repair_targets(g, r, client);
-  if (!targets.is_ok()) return fail(g, targets.status(), kExitUsage);
+  if (!targets.is_ok()) {
+    // An id no answering node has is a usage error; with none answering, nothing is known.
+    if (!client.any_answered())
+      return fail(g, client, Status::unavailable(targets.status().message()));
+    return print_usage_error(g.json, targets.status().message());
+  }
   auto started = std::chrono::steady_clock::now();
   std::vector<NodeRepair> nodes = start_repairs(g, r, client, *targets);
   bool any_accepted =
@@ -321,24 +332,83 @@ int cmd_repair(const Global& g, const RepairArgs& r) {
   }
   if (!any_accepted) {
     if (!g.json) std::cerr << "error: no node accepted the repair\n";
-    return 1;
+    return client.any_answered() ? kExitFailed : kExitUnreachable;
   }
   bool ok = !timed_out && std::all_of(nodes.begin(), nodes.end(),
                                       [](const NodeRepair& n) { return n.succeeded(); });
   if (!ok && !g.json)
     std::cerr << "error: " << repair_failure_text(nodes, timed_out, r.timeout_s) << "\n";
-  return ok ? 0 : 1;
+  if (ok) return kExitOk;
+  return timed_out ? kExitTimedOut : kExitFailed;
+}
+
+// The cluster the command talks to: --cluster, else QKV_CLUSTER, each entry host:port.
+// invalid_argument naming where the bad entry came from.
+Status check_cluster(const Global& g, const std::vector<std::string>& args) {
+  if (g.cluster.empty()) {
+    return Status::invalid_argument(
+        "--cluster is required: host:port of one or more nodes, comma-separated (or set "
+        "QKV_CLUSTER)");
+  }
+  const bool from_flag = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+    return arg == "--cluster" || arg.starts_with("--cluster=");
+  });
+  const std::string what = from_flag ? "--cluster entry" : "QKV_CLUSTER entry";
+  for (const auto& entry : g.cluster) {
+    auto parsed = parse_host_port(entry, what);
+    if (!parsed.is_ok()) return parsed.status();
+  }
+  return Status::ok();
+}
+
+int cmd_version(const Global& g) {
+  if (g.json) {
+    print_json({{"version", std::string(kVersion)}});
+  } else {
+    std::cout << "qkvctl " << kVersion << "\n";
+  }
+  return kExitOk;
+}
+
+// The commands that read the cluster's state (status, repair, members); `ring` is the
+// caller's (RingAdminCli adds to it).
+struct StateCommands {
+  CLI::App* status = nullptr;
+  CLI::App* repair = nullptr;
+  CLI::App* members = nullptr;
+};
+
+StateCommands add_state_commands(CLI::App& app, RepairArgs& r) {
+  StateCommands c;
+  c.status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
+  c.status->add_flag("--partitions", r.partitions,
+                     "also list each partition's last successful anti-entropy exchange");
+  c.repair = app.add_subcommand(
+                    "repair", "run anti-entropy exchanges now on every node of --cluster and wait")
+                 ->fallthrough();
+  c.repair->add_option("--partition", r.partition,
+                       "only this partition (default: every partition each node replicates)");
+  c.repair->add_option("--node", r.node,
+                       "only the node with this id (default: every node of --cluster)");
+  c.repair->add_option("--timeout-s", r.timeout_s, "give up waiting after this many seconds")
+      ->check(CLI::Range(1u, 7u * 24 * 3600));
+  c.members = app.add_subcommand("members", "every member: status, up/down, phi, partitions, hints")
+                  ->fallthrough();
+  return c;
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"qkvctl: read, write and inspect a qkv cluster"};
+  CLI::App app{"qkvctl: read, write and inspect a qkv cluster", "qkvctl"};
+  app.footer(exit_codes_help());
   Global g;
   app.add_option("--cluster", g.cluster, "nodes as host:port, comma-separated, tried in order")
-      ->required()
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false)  // `--cluster a:1 stauts` must not take stauts as a node
+      ->envname("QKV_CLUSTER");
   app.add_flag("--json", g.json, "print JSON");
   app.add_option("--timeout-ms", g.timeout_ms, "per-request timeout in ms")
       ->check(CLI::Range(1u, 3600u * 1000u));
+  app.set_version_flag("--version", fmt::format("qkvctl {}", kVersion));
   app.require_subcommand(1);
 
   DataCli data(app);
@@ -346,30 +416,21 @@ int run(int argc, char** argv) {
                    ->fallthrough();
   RingAdminCli ring_admin(app, *ring);
   RepairArgs r;
-  auto* status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
-  status->add_flag("--partitions", r.partitions,
-                   "also list each partition's last successful anti-entropy exchange");
-  auto* repair =
-      app.add_subcommand("repair",
-                         "run anti-entropy exchanges now on every node of --cluster and wait")
-          ->fallthrough();
-  repair->add_option("--partition", r.partition,
-                     "only this partition (default: every partition each node replicates)");
-  repair->add_option("--node", r.node,
-                     "only the node with this id (default: every node of --cluster)");
-  repair->add_option("--timeout-s", r.timeout_s, "give up waiting after this many seconds")
-      ->check(CLI::Range(1u, 7u * 24 * 3600));
-  auto* members =
-      app.add_subcommand("members", "every member: status, up/down, phi, partitions, hints")
-          ->fallthrough();
+  StateCommands state = add_state_commands(app, r);
+  auto* version = app.add_subcommand("version", "print qkvctl's version")->fallthrough();
 
-  CLI11_PARSE(app, argc, argv);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto exit_code = parse_command_line(app, args)) return *exit_code;
+  if (*version) return cmd_version(g);
+  if (Status s = check_cluster(g, args); !s.is_ok()) {
+    return print_usage_error(g.json, s.message(), "run 'qkvctl --help' for usage");
+  }
   if (data.chosen()) return data.run(g.client_options(), g.json);
   if (ring_admin.chosen()) return ring_admin.run(g.client_options(), g.json);
   if (*ring) return cmd_ring(g);
-  if (*status) return cmd_status(g, r);
-  if (*repair) return cmd_repair(g, r);
-  QKV_ASSERT(members->parsed());
+  if (*state.status) return cmd_status(g, r);
+  if (*state.repair) return cmd_repair(g, r);
+  QKV_ASSERT(state.members->parsed());
   return cmd_members(g);
 }
 

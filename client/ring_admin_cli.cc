@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/cli_conventions.h"
 #include "client/json_output.h"
 #include "client/ring_admin_output.h"
 
@@ -17,11 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-// Exit code for a usage error found after parsing (as qkvctl.cc's; CLI11's own are 1xx).
-constexpr int kExitUsage = 2;
-
-int fail(bool as_json, const Status& status, int exit_code = 1) {
-  return print_failure(as_json, status, exit_code);
+// A request of `client` failed: exit 1, or 3 when no node answered.
+int fail(bool as_json, const Client& client, const Status& status) {
+  return print_request_failure(as_json, status, client.any_answered());
 }
 
 int64_t now_unix_ms() {
@@ -55,10 +54,9 @@ Options one_node(const Options& options, std::string address) {
   return one;
 }
 
-int cmd_stage(const Options& options, bool as_json, const proto::RingAdminRequest& request) {
-  Client client(options);
+int stage(Client& client, bool as_json, const proto::RingAdminRequest& request) {
   auto staged = client.ring_admin(request);
-  if (!staged.is_ok()) return fail(as_json, staged.status());
+  if (!staged.is_ok()) return fail(as_json, client, staged.status());
   if (as_json) {
     json out = ring_admin_json(*staged);
     out["change"] = staged_change(request, staged->staged);
@@ -66,13 +64,18 @@ int cmd_stage(const Options& options, bool as_json, const proto::RingAdminReques
   } else {
     std::cout << stage_text(request, *staged);
   }
-  return 0;
+  return kExitOk;
+}
+
+int cmd_stage(const Options& options, bool as_json, const proto::RingAdminRequest& request) {
+  Client client(options);
+  return stage(client, as_json, request);
 }
 
 int cmd_plan(const Options& options, bool as_json, bool all) {
   Client client(options);
   auto plan = client.ring_admin(admin_request(proto::RingAction::kPlan));
-  if (!plan.is_ok()) return fail(as_json, plan.status());
+  if (!plan.is_ok()) return fail(as_json, client, plan.status());
   if (as_json) {
     json out = ring_admin_json(*plan);
     out["commit_command"] = commit_command(options.nodes, plan->plan_id);
@@ -91,16 +94,16 @@ int cmd_commit(const Options& options, bool as_json, const std::string& plan_id_
   uint64_t plan_id = 0;
   if (plan_id_arg.empty()) {
     auto plan = client.ring_admin(admin_request(proto::RingAction::kPlan));
-    if (!plan.is_ok()) return fail(as_json, plan.status());
+    if (!plan.is_ok()) return fail(as_json, client, plan.status());
     planned = std::move(plan).value();
     plan_id = planned->plan_id;
   } else {
     auto parsed = parse_plan_id(plan_id_arg);
-    if (!parsed.is_ok()) return fail(as_json, parsed.status(), kExitUsage);
+    if (!parsed.is_ok()) return print_usage_error(as_json, parsed.status().message());
     plan_id = *parsed;
   }
   auto committed = client.ring_admin(admin_request(proto::RingAction::kCommit, plan_id));
-  if (!committed.is_ok()) return fail(as_json, committed.status());
+  if (!committed.is_ok()) return fail(as_json, client, committed.status());
   if (committed->plan_id == 0) committed->plan_id = plan_id;
   if (as_json) {
     json out = ring_admin_json(*committed);
@@ -118,7 +121,7 @@ int cmd_commit(const Options& options, bool as_json, const std::string& plan_id_
 int cmd_cancel(const Options& options, bool as_json) {
   Client client(options);
   auto cancelled = client.ring_admin(admin_request(proto::RingAction::kCancel));
-  if (!cancelled.is_ok()) return fail(as_json, cancelled.status());
+  if (!cancelled.is_ok()) return fail(as_json, client, cancelled.status());
   if (as_json) {
     print_json(ring_admin_json(*cancelled));
   } else {
@@ -193,24 +196,36 @@ void print_ring_status(const RingStatus& s, std::size_t views_asked, int64_t now
   std::cout << transition_line(transition_summary(s.nodes)) << "\n";
 }
 
-int cmd_ring_status(const Options& options, bool as_json) {
+// Every --cluster node's view, then every up member's status. Error, unavailable: no node
+// of --cluster answered (the message lists why for each).
+Result<RingStatus> gather_ring_status(const Options& options) {
   RingStatus s;
   gather_views(options, s);
   if (s.views.empty()) {
     std::string why;
     for (const auto& p : s.problems) why += (why.empty() ? "" : "; ") + p;
-    return fail(as_json, Status::unavailable("no node of --cluster answered: " + why));
+    return Status::unavailable("no node of --cluster answered: " + why);
   }
   gather_statuses(options, s);
+  return s;
+}
+
+json ring_status_json(const RingStatus& s) {
+  return {{"members", ring_members_json(s.members)},
+          {"views", s.views_json},
+          {"nodes", s.nodes_json},
+          {"transition", transition_json(transition_summary(s.nodes))}};
+}
+
+int cmd_ring_status(const Options& options, bool as_json) {
+  auto s = gather_ring_status(options);
+  if (!s.is_ok()) return print_request_failure(as_json, s.status(), /*answered=*/false);
   if (as_json) {
-    print_json({{"members", ring_members_json(s.members)},
-                {"views", s.views_json},
-                {"nodes", s.nodes_json},
-                {"transition", transition_json(transition_summary(s.nodes))}});
+    print_json(ring_status_json(*s));
   } else {
-    print_ring_status(s, options.nodes.size(), now_unix_ms());
+    print_ring_status(*s, options.nodes.size(), now_unix_ms());
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 // Plain `ring` (no subcommand) stays qkvctl.cc's partitions-per-node table. Requests go to
 // the claimant through Client::ring_admin (any node of --cluster first, then the claimant it
 // names). Output is for people by default and JSON with --json (shapes: ring_admin_output.h).
-// Exit codes: 0 success; 1 a request failed (or, for status, no node answered); 2 a
-// malformed --plan-id.
+// Exit codes (client/cli_conventions.h): 0 success; 1 a request failed; 2 a malformed
+// --plan-id; 3 no node of --cluster answered.
 #pragma once
 
 #include <CLI/CLI.hpp>
