@@ -1,17 +1,22 @@
 #include "client/ring_admin_cli.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "client/cli_conventions.h"
 #include "client/json_output.h"
 #include "client/ring_admin_output.h"
+#include "client/ring_checks.h"
 
 namespace qkv::client {
 namespace {
@@ -70,6 +75,27 @@ int stage(Client& client, bool as_json, const proto::RingAdminRequest& request) 
 int cmd_stage(const Options& options, bool as_json, const proto::RingAdminRequest& request) {
   Client client(options);
   return stage(client, as_json, request);
+}
+
+// A leave that would keep fewer ring members than n (replicas per key) needs --force: keys
+// would have fewer replicas than n, and quorums over them could never be met.
+int cmd_leave(const Options& options, bool as_json, const std::string& node, bool force) {
+  Client client(options);
+  auto ring = client.ring();
+  if (!ring.is_ok()) return fail(as_json, client, ring.status());
+  std::optional<proto::RingAdminResponse> plan;  // of the changes staged already, if any
+  if (auto planned = client.ring_admin(admin_request(proto::RingAction::kPlan)); planned.is_ok()) {
+    plan = std::move(planned).value();
+  }
+  if (auto why = leave_below_n(node, members_after_leave(*ring, plan, node), ring->n)) {
+    if (!force) {
+      return print_failure(as_json,
+                           Status::invalid_argument(*why + "; pass --force to stage it anyway"),
+                           kExitFailed);
+    }
+    std::cerr << "warning: " << *why << "; staging it (--force)\n";
+  }
+  return stage(client, as_json, stage_request(proto::RingChangeKind::kLeave, node));
 }
 
 int cmd_plan(const Options& options, bool as_json, bool all) {
@@ -214,7 +240,8 @@ json ring_status_json(const RingStatus& s) {
   return {{"members", ring_members_json(s.members)},
           {"views", s.views_json},
           {"nodes", s.nodes_json},
-          {"transition", transition_json(transition_summary(s.nodes))}};
+          {"transition", transition_json(transition_summary(s.nodes))},
+          {"settling", settling_json(ring_settling(s.members, s.nodes))}};
 }
 
 int cmd_ring_status(const Options& options, bool as_json) {
@@ -228,6 +255,46 @@ int cmd_ring_status(const Options& options, bool as_json) {
   return kExitOk;
 }
 
+// `ring status --wait`: polls until the ring change in progress has settled (ring_checks.h)
+// or `timeout_s` passes, showing the progress on stdout when it is a terminal (rewritten in
+// place; nothing otherwise, nor with --json), then the ring status as without --wait.
+// Exit 0 settled, 3 no node of --cluster answered at the first poll, 4 timed out. Polls
+// that find no node answering later (a node restarting) are waited through.
+int cmd_ring_status_wait(const Options& options, bool as_json, uint32_t timeout_s) {
+  using SteadyClock = std::chrono::steady_clock;
+  constexpr auto kPollInterval = std::chrono::milliseconds(500);
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(timeout_s);
+  const bool tty = !as_json && isatty(STDOUT_FILENO) != 0;
+  auto s = gather_ring_status(options);
+  if (!s.is_ok()) return print_request_failure(as_json, s.status(), /*answered=*/false);
+  RingStatus last = std::move(s).value();
+  RingSettling settling = ring_settling(last.members, last.nodes);
+  while (!settling.settled && SteadyClock::now() < deadline) {
+    if (tty) std::cout << "\r\033[K" << settling_line(settling) << std::flush;
+    std::this_thread::sleep_for(
+        std::min<SteadyClock::duration>(kPollInterval, deadline - SteadyClock::now()));
+    if (auto again = gather_ring_status(options); again.is_ok()) {
+      last = std::move(again).value();
+      settling = ring_settling(last.members, last.nodes);
+    }
+  }
+  if (tty) std::cout << "\r\033[K" << std::flush;
+  if (as_json) {
+    json out = ring_status_json(last);
+    out["timed_out"] = !settling.settled;
+    print_json(out);
+  } else {
+    print_ring_status(last, options.nodes.size(), now_unix_ms());
+    std::cout << settling_line(settling) << "\n";
+  }
+  if (settling.settled) return kExitOk;
+  if (!as_json) {
+    std::cerr << fmt::format("error: the ring change was not done after --timeout-s {}: {}\n",
+                             timeout_s, settling_line(settling));
+  }
+  return kExitTimedOut;
+}
+
 }  // namespace
 
 RingAdminCli::RingAdminCli(CLI::App& app, CLI::App& ring) {
@@ -239,6 +306,9 @@ RingAdminCli::RingAdminCli(CLI::App& app, CLI::App& ring) {
       ->required();
   leave_ = node_->add_subcommand("leave", "stage a leave: its partitions move away")->fallthrough();
   leave_->add_option("ID", node_arg_, "the leaving node's id")->required();
+  leave_->add_flag("--force", force_,
+                   "stage it even when the ring would keep fewer members than n (replicas per "
+                   "key)");
   replace_ = node_->add_subcommand("replace", "stage a replace: NEW takes exactly OLD's partitions")
                  ->fallthrough();
   replace_->add_option("OLD", node_arg_, "the replaced node's id")->required();
@@ -258,6 +328,14 @@ RingAdminCli::RingAdminCli(CLI::App& app, CLI::App& ring) {
           ->fallthrough();
   status_ = ring.add_subcommand("status", "members' ring versions and transition progress")
                 ->fallthrough();
+  auto* wait = status_->add_flag(
+      "--wait", wait_,
+      "block until the ring change in progress is done (every member up on one ring version, "
+      "none in a transition), with a progress bar on a terminal; exit 4 after --timeout-s");
+  status_
+      ->add_option("--timeout-s", wait_timeout_s_, "with --wait: give up after this many seconds")
+      ->check(CLI::Range(1u, 7u * 24 * 3600))
+      ->needs(wait);
 }
 
 bool RingAdminCli::chosen() const {
@@ -271,8 +349,7 @@ int RingAdminCli::run(const Options& options, bool json) const {
   using proto::RingChangeKind;
   if (join_->parsed())
     return cmd_stage(options, json, stage_request(RingChangeKind::kJoin, node_arg_));
-  if (leave_->parsed())
-    return cmd_stage(options, json, stage_request(RingChangeKind::kLeave, node_arg_));
+  if (leave_->parsed()) return cmd_leave(options, json, node_arg_, force_);
   if (replace_->parsed()) {
     return cmd_stage(options, json,
                      stage_request(RingChangeKind::kReplace, node_arg_, replacement_arg_));
@@ -283,6 +360,7 @@ int RingAdminCli::run(const Options& options, bool json) const {
   if (commit_->parsed()) return cmd_commit(options, json, plan_id_arg_);
   if (cancel_->parsed()) return cmd_cancel(options, json);
   QKV_ASSERT(status_->parsed());
+  if (wait_) return cmd_ring_status_wait(options, json, wait_timeout_s_);
   return cmd_ring_status(options, json);
 }
 

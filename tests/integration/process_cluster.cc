@@ -172,15 +172,15 @@ RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args
   return run_program(qkvd, args);
 }
 
-RunResult run_program(const std::string& qkvd, const std::vector<std::string>& args) {
+RunResult run_program(const std::string& qkvd, const std::vector<std::string>& args,
+                      std::chrono::seconds deadline) {
   char tmpl[] = "/tmp/qkv-run-XXXXXX";
   int fd = ::mkstemp(tmpl);
   ::close(fd);
   pid_t pid = spawn(qkvd, args, tmpl);
   int status = 0;
   RunResult result;
-  bool exited =
-      wait_for([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(20));
+  bool exited = wait_for([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, deadline);
   if (!exited) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);

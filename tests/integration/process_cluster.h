@@ -75,7 +75,8 @@ struct RunResult {
   std::string output;
 };
 RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args);
-// Any program (qkvctl), the same way.
-RunResult run_program(const std::string& path, const std::vector<std::string>& args);
+// Any program (qkvctl), the same way; killed (exit_code -1) if it still runs at `deadline`.
+RunResult run_program(const std::string& path, const std::vector<std::string>& args,
+                      std::chrono::seconds deadline = std::chrono::seconds(20));
 
 }  // namespace qkv::testing
