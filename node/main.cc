@@ -12,6 +12,7 @@
 
 #include "common/asio.h"
 #include "common/version.h"
+#include "node/config_checks.h"
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/incarnation.h"
@@ -242,7 +243,17 @@ int main(int argc, char** argv) {
                  "(transfer.bytes_per_second_max; default 33554432)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
   app.set_version_flag("--version", fmt::format("qkvd {}", qkv::kVersion));
-  CLI11_PARSE(app, argc, argv);
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "validate the config (file and flags), print its warnings and exit: 0 \"config "
+               "ok\", 2 with the error; opens no storage and no port");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad flag is a bad config: 2, never CLI11's own numbers.
+    const int printed = app.exit(e);
+    return printed == 0 ? 0 : kExitBadConfig;
+  }
 
   DaemonConfig config;
   if (!f.config_path.empty()) {
@@ -257,8 +268,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qkvd: bad config: %s\n", s.message().c_str());
     return kExitBadConfig;
   }
+  const std::vector<std::string> warnings = qkv::node::config_warnings(config);
+  if (check_config) {
+    for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
+    std::printf("config ok\n");
+    return 0;
+  }
   spdlog::set_pattern(
       fmt::format("%Y-%m-%dT%H:%M:%S.%e%z level=%l node={} %v", config.node.node_id));
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  for (const auto& w : warnings) spdlog::warn("event=config_warning warning=\"{}\"", w);
   return run(std::move(config));
 }
