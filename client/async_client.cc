@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <map>
@@ -16,6 +15,7 @@
 
 #include "client/request_building.h"
 #include "common/assert.h"
+#include "common/host_port.h"
 #include "net/framed_connection.h"
 #include "proto/client_codec.h"
 
@@ -29,20 +29,9 @@ using SteadyClock = std::chrono::steady_clock;
 using Deadline = SteadyClock::time_point;
 using Frame = kj::Array<capnp::word>;
 
-// Where the node listens, parsed once; nullopt when AsyncOptions::node is malformed.
-struct Endpoint {
-  std::string host;
-  uint16_t port = 0;
-};
-
-std::optional<Endpoint> parse_endpoint(const std::string& node) {
-  auto host_port = internal::split_host_port(node);
-  if (!host_port) return {};
-  const std::string& digits = host_port->second;
-  uint16_t port = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return {};  // over 65535
-  return Endpoint{std::move(host_port->first), port};
+// Where the node listens, parsed once (common/host_port.h): the address or why it is not one.
+Result<HostPort> parse_endpoint(const std::string& node) {
+  return parse_host_port(node, "node address");
 }
 
 uint64_t frame_bytes(const Frame& frame) {
@@ -151,9 +140,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     if (!frame.is_ok()) return complete_later(std::move(done), frame.status());
     if (shut_down_) return complete_later(std::move(done), closed_status());
     if (!endpoint_) {
-      return complete_later(std::move(done),
-                            Status::unavailable(fmt::format(
-                                "cannot connect to {}: not a host:port address", options_.node)));
+      return complete_later(std::move(done), Status::unavailable(fmt::format(
+                                                 "cannot connect to {}: {}", options_.node,
+                                                 endpoint_.status().message())));
     }
     Frame copy =
         options_.retry_overloaded ? kj::heapArray<capnp::word>(frame.value().asPtr()) : Frame();
@@ -474,7 +463,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
 
   asio::io_context& io_;
   const AsyncOptions options_;
-  const std::optional<Endpoint> endpoint_;  // nullopt: options_.node is malformed
+  const Result<HostPort> endpoint_;  // not ok: options_.node is malformed
   net::TransportOptions transport_options_;
 
   State state_ = State::kIdle;

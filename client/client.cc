@@ -11,6 +11,7 @@
 
 #include "client/request_building.h"
 #include "common/asio.h"
+#include "common/host_port.h"
 #include "proto/client_codec.h"
 #include "proto/framing.h"
 
@@ -81,6 +82,7 @@ class Client::Impl {
   }
 
   const Options& options() const { return options_; }
+  bool any_answered() const { return answered_; }
 
   // Sends `op` to the nodes in order until one answers. `retry_after_send`: whether a request
   // that was sent but got no answer may be sent to the next node (reads only).
@@ -179,6 +181,7 @@ class Client::Impl {
     auto response = receive(c, request.request_id, deadline, timeout_ms);
     if (response.is_ok()) {
       attempt.response = std::move(response).value();
+      answered_ = true;
     } else {
       attempt.failure = response.status();
     }
@@ -250,8 +253,8 @@ class Client::Impl {
       if (still_open(c)) return Status::ok();
       close(c);
     }
-    auto host_port = internal::split_host_port(c.address);
-    if (!host_port) return Status::invalid_argument("not a host:port address");
+    auto host_port = parse_host_port(c.address, "node address");
+    if (!host_port) return host_port.status();
     uint32_t limit_ms = options_.connect_timeout_ms;
     Deadline deadline = deadline_after(limit_ms);
 
@@ -259,7 +262,7 @@ class Client::Impl {
     tcp::resolver::results_type endpoints;
     error_code ec;
     bool done = false;
-    resolver.async_resolve(host_port->first, host_port->second,
+    resolver.async_resolve(host_port->host, std::to_string(host_port->port),
                            [&](const error_code& e, tcp::resolver::results_type results) {
                              ec = e;
                              endpoints = std::move(results);
@@ -370,6 +373,7 @@ class Client::Impl {
   asio::io_context io_{1};
   std::vector<Connection> connections_;
   std::vector<Connection> redirects_;  // outside Options::nodes; at most kRedirectConnectionsMax
+  bool answered_ = false;              // any_answered()
   uint64_t next_request_id_ = 1;       // 0 is never used: the node answers 0 to unreadable requests
   std::minstd_rand jitter_{std::random_device{}()};  // overload backoff
 };
@@ -383,6 +387,10 @@ Client& Client::operator=(Client&&) noexcept = default;
 
 const Options& Client::options() const {
   return impl_->options();
+}
+
+bool Client::any_answered() const {
+  return impl_->any_answered();
 }
 
 Result<GetResult> Client::get(std::string_view key, ReadOptions options) {

@@ -201,6 +201,11 @@ class Client {
 
   const Options& options() const;
 
+  // Whether any node has answered a request of this client since it was made (an error
+  // answer counts; a refused or broken connection, or a deadline passed, does not). qkvctl
+  // tells "no node of --cluster answered" (exit 3) from "the request failed" by it.
+  bool any_answered() const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,25 +1,24 @@
 // qkvctl: the qkv command-line client.
 //
-//   qkvctl --cluster host:port[,host:port...] [--json] [--timeout-ms N] COMMAND
-//     get KEY [--r R] [--pr PR] [--local]
-//     put KEY [VALUE | --value-file F] [--context BASE64] [--w W]
-//     delete KEY [--context BASE64] [--w W]
+//   qkvctl [--cluster host:port[,host:port...]] [--json] [--timeout-ms N] COMMAND
+//     get, put, delete, load, verify  data commands (client/data_cli.h)
 //     ring                          partitions and ownership share per node
-//     ring plan|commit|cancel|status|rebalance, node join|leave|replace
+//     ring plan|commit|cancel|status [--wait]|rebalance, node join|leave [--force]|replace
 //                                   ring changes through the claimant (client/ring_admin_cli.h)
-//     status [--partitions]         every node of --cluster; exit 1 if any is down
+//     status [--partitions]         every node of --cluster; exit 1 if any is down, 3 if all
 //     members                       every member as the first reachable node sees it
 //     repair [--partition P] [--node ID] [--timeout-s S]
 //                                   run anti-entropy exchanges now on every node of --cluster
 //                                   (or node ID) and wait for them; exit 1 unless every
-//                                   partition succeeded, 2 for an unknown --node
-//     load   (--lines F | --stanzas F) [--concurrency N]   write the dev dataset
-//     verify (--lines F | --stanzas F) [--concurrency N]   read it back and compare
+//                                   partition succeeded, 2 for an unknown --node, 4 when
+//                                   --timeout-s passed
+//     version (or --version)        qkvctl's version; needs no cluster
 //
-// Output is for people by default and JSON with --json (shapes: client/json_output.h).
-// Exit codes: 0 success; 1 a request failed, a node is down, or verify found a bad key;
-// CLI11's codes for usage errors. Errors print the node's message (naming the limit when
-// input is too large).
+// --cluster defaults to the QKV_CLUSTER environment variable; every entry is checked by
+// common/host_port.h before anything is sent. Output is for people by default and JSON with
+// --json (shapes: client/json_output.h). Exit codes, the same for every command and parser
+// path: client/cli_conventions.h (0 ok, 1 failed, 2 usage, 3 unreachable, 4 timed out
+// waiting). Errors print the node's message (naming the limit when input is too large).
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -36,12 +35,15 @@
 #include <thread>
 #include <vector>
 
-#include "client/bulk.h"
+#include "client/cli_conventions.h"
+#include "client/cli_parse.h"
 #include "client/client.h"
-#include "client/dataset.h"
+#include "client/data_cli.h"
 #include "client/json_output.h"
 #include "client/repair_output.h"
 #include "client/ring_admin_cli.h"
+#include "common/host_port.h"
+#include "common/version.h"
 
 namespace qkv::client {
 namespace {
@@ -61,19 +63,6 @@ struct Global {
   }
 };
 
-struct KeyArgs {
-  std::string key, value, value_file, context_base64;
-  int quorum = 0;  // r or w
-  int pr = 0;      // get: primaries required
-  bool local = false;
-  bool sloppy = true;
-};
-
-struct DatasetArgs {
-  std::string lines, stanzas;
-  std::size_t concurrency = 8;
-};
-
 struct RepairArgs {
   std::optional<uint32_t> partition;  // --partition; nullopt: all of each node's partitions
   std::string node;                   // --node; empty: every node of --cluster
@@ -81,23 +70,9 @@ struct RepairArgs {
   bool partitions = false;            // status --partitions
 };
 
-// Exit code for a usage error found after parsing (CLI11's own are 1xx).
-constexpr int kExitUsage = 2;
-
-// Shows text as is when it is valid UTF-8, else as base64, labelled.
-std::string shown(std::string_view bytes) {
-  if (is_valid_utf8(bytes)) return std::string(bytes);
-  return "(base64) " + base64_encode(bytes);
-}
-
-// Text ending in exactly one newline of its own (a value may end in one already).
-std::string as_line(std::string text) {
-  if (text.empty() || text.back() != '\n') text.push_back('\n');
-  return text;
-}
-
-int fail(const Global& g, const Status& status, int exit_code = 1) {
-  return print_failure(g.json, status, exit_code);
+// A request of `client` failed: exit 1, or 3 when no node answered.
+int fail(const Global& g, const Client& client, const Status& status) {
+  return print_request_failure(g.json, status, client.any_answered());
 }
 
 // A client error about the node at `address`, without the "address: " the SDK starts it with.
@@ -112,73 +87,10 @@ int64_t now_unix_ms() {
       .count();
 }
 
-// "n1, n2, n4 (fallback)": who answered a get.
-std::string replicas_line(const std::vector<proto::ReplicaAnswer>& replicas) {
-  std::string out;
-  for (const auto& replica : replicas) {
-    if (!out.empty()) out += ", ";
-    out += replica.node;
-    if (replica.fallback) out += " (fallback)";
-  }
-  return out;
-}
-
-int cmd_get(const Global& g, const KeyArgs& a) {
-  Client client(g.client_options());
-  auto got = client.get(
-      a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local, static_cast<uint8_t>(a.pr)});
-  if (!got.is_ok()) return fail(g, got.status());
-  if (g.json) {
-    print_json(get_result_json(a.key, *got));
-    return 0;
-  }
-  std::cout << "key: " << shown(a.key) << "\n";
-  if (!got->found()) {
-    std::cout << "siblings: 0 (not found)\n";
-  } else if (got->values.size() == 1) {
-    std::cout << "value: " << as_line(shown(got->values[0]));
-  } else {
-    std::cout << "siblings: " << got->values.size()
-              << " (concurrent writes: reconcile, then put back with --context)\n";
-    for (std::size_t i = 0; i < got->values.size(); ++i) {
-      std::cout << "value[" << i + 1 << "]: " << as_line(shown(got->values[i]));
-    }
-  }
-  std::cout << "context: " << base64_encode(got->context) << "\n";
-  if (!got->replicas.empty()) std::cout << "replicas: " << replicas_line(got->replicas) << "\n";
-  return 0;
-}
-
-int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
-  auto context = base64_decode(a.context_base64);
-  if (!context.is_ok()) {
-    return fail(g, Status::invalid_argument("--context: " + context.status().message()));
-  }
-  std::string value = a.value;
-  if (is_put && !a.value_file.empty()) {
-    auto file = read_file(a.value_file);
-    if (!file.is_ok()) return fail(g, file.status());
-    value = std::move(file).value();
-  }
-  Client client(g.client_options());
-  WriteOptions options{static_cast<uint8_t>(a.quorum), 0, a.sloppy};
-  Status status =
-      is_put ? client.put(a.key, value, *context, options) : client.del(a.key, *context, options);
-  if (!status.is_ok()) return fail(g, status);
-  if (g.json) {
-    json out = {{"ok", true}};
-    set_bytes_field(out, "key", "key_encoding", a.key);
-    print_json(out);
-  } else {
-    std::cout << "ok\n";
-  }
-  return 0;
-}
-
 int cmd_ring(const Global& g) {
   Client client(g.client_options());
   auto ring = client.ring();
-  if (!ring.is_ok()) return fail(g, ring.status());
+  if (!ring.is_ok()) return fail(g, client, ring.status());
   json out = ring_json(*ring);
   if (g.json) {
     print_json(out);
@@ -197,7 +109,7 @@ int cmd_ring(const Global& g) {
 int cmd_members(const Global& g) {
   Client client(g.client_options());
   auto members = client.members();
-  if (!members.is_ok()) return fail(g, members.status());
+  if (!members.is_ok()) return fail(g, client, members.status());
   if (g.json) {
     print_json(members_json(*members));
     return 0;
@@ -269,7 +181,8 @@ int cmd_status(const Global& g, const RepairArgs& r) {
     }
   }
   if (g.json) print_json({{"nodes", std::move(nodes)}, {"down", down}});
-  return down == 0 ? 0 : 1;
+  if (down == 0) return kExitOk;
+  return client.any_answered() ? kExitFailed : kExitUnreachable;
 }
 
 // The nodes `qkvctl repair` addresses, as indexes into --cluster, with their node ids when
@@ -397,7 +310,12 @@ bool watch_repairs(const Global& g, Client& client, const RepairTargets& targets
 int cmd_repair(const Global& g, const RepairArgs& r) {
   Client client(g.client_options());
   auto targets = repair_targets(g, r, client);
-  if (!targets.is_ok()) return fail(g, targets.status(), kExitUsage);
+  if (!targets.is_ok()) {
+    // An id no answering node has is a usage error; with none answering, nothing is known.
+    if (!client.any_answered())
+      return fail(g, client, Status::unavailable(targets.status().message()));
+    return print_usage_error(g.json, targets.status().message());
+  }
   auto started = std::chrono::steady_clock::now();
   std::vector<NodeRepair> nodes = start_repairs(g, r, client, *targets);
   bool any_accepted =
@@ -414,183 +332,106 @@ int cmd_repair(const Global& g, const RepairArgs& r) {
   }
   if (!any_accepted) {
     if (!g.json) std::cerr << "error: no node accepted the repair\n";
-    return 1;
+    return client.any_answered() ? kExitFailed : kExitUnreachable;
   }
   bool ok = !timed_out && std::all_of(nodes.begin(), nodes.end(),
                                       [](const NodeRepair& n) { return n.succeeded(); });
   if (!ok && !g.json)
     std::cerr << "error: " << repair_failure_text(nodes, timed_out, r.timeout_s) << "\n";
-  return ok ? 0 : 1;
+  if (ok) return kExitOk;
+  return timed_out ? kExitTimedOut : kExitFailed;
 }
 
-std::string progress_line(const char* what, std::size_t keys, const BulkCounts& c, double s) {
-  return fmt::format("{}: {}/{} keys  errors {}  missing {}  mismatches {}  {:.0f} ops/s", what,
-                     c.done, keys, c.errors, c.missing, c.mismatches, s > 0 ? c.ops / s : 0.0);
-}
-
-json bulk_json(const char* what, const DatasetArgs& d, const Dataset& data, const BulkReport& r) {
-  json failures = json::array();
-  for (const auto& f : r.failures) {
-    json item = {{"problem", f.problem}};
-    set_bytes_field(item, "key", "key_encoding", f.key);
-    failures.push_back(std::move(item));
+// The cluster the command talks to: --cluster, else QKV_CLUSTER, each entry host:port.
+// invalid_argument naming where the bad entry came from.
+Status check_cluster(const Global& g, const std::vector<std::string>& args) {
+  if (g.cluster.empty()) {
+    return Status::invalid_argument(
+        "--cluster is required: host:port of one or more nodes, comma-separated (or set "
+        "QKV_CLUSTER)");
   }
-  const auto& c = r.counts;
-  return {{"command", what},
-          {"dataset", d.lines.empty() ? "stanzas" : "lines"},
-          {"file", d.lines.empty() ? d.stanzas : d.lines},
-          {"keys", r.keys},
-          {"duplicates", data.duplicates},
-          {"skipped", data.skipped},
-          {"done", c.done},
-          {"written", c.written},
-          {"unchanged", c.unchanged},
-          {"ok", c.ok},
-          {"missing", c.missing},
-          {"mismatches", c.mismatches},
-          {"errors", c.errors},
-          {"seconds", r.seconds},
-          {"ops_per_second", r.ops_per_second()},
-          {"failures", std::move(failures)}};
+  const bool from_flag = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+    return arg == "--cluster" || arg.starts_with("--cluster=");
+  });
+  const std::string what = from_flag ? "--cluster entry" : "QKV_CLUSTER entry";
+  for (const auto& entry : g.cluster) {
+    auto parsed = parse_host_port(entry, what);
+    if (!parsed.is_ok()) return parsed.status();
+  }
+  return Status::ok();
 }
 
-void print_bulk_summary(BulkMode mode, const BulkReport& r) {
-  const auto& c = r.counts;
-  if (mode == BulkMode::kLoad) {
-    std::cout << fmt::format("load: {} keys, {} done ({} written, {} unchanged), {} errors", r.keys,
-                             c.done, c.written, c.unchanged, c.errors);
-  } else {
-    std::cout << fmt::format(
-        "verify: {} keys, {} done, {} ok, {} missing, {} mismatches, {} errors", r.keys, c.done,
-        c.ok, c.missing, c.mismatches, c.errors);
-  }
-  std::cout << fmt::format(", {:.1f} s, {:.0f} ops/s\n", r.seconds, r.ops_per_second());
-  if (!r.failures.empty()) std::cout << "first failures:\n";
-  for (const auto& f : r.failures) std::cout << "  " << shown(f.key) << ": " << f.problem << "\n";
-}
-
-int cmd_bulk(const Global& g, const DatasetArgs& d, BulkMode mode) {
-  const char* what = mode == BulkMode::kLoad ? "load" : "verify";
-  const std::string& path = d.lines.empty() ? d.stanzas : d.lines;
-  auto text = read_file(path);
-  if (!text.is_ok()) return fail(g, text.status());
-  Dataset data = d.lines.empty() ? dataset_from_stanzas(*text) : dataset_from_lines(*text);
-  BulkOptions options;
-  options.mode = mode;
-  options.concurrency = d.concurrency;
-  bool tty = isatty(STDERR_FILENO) != 0;
-  if (tty) {
-    options.on_progress = [&](const BulkCounts& c, double s) {
-      std::cerr << "\r\033[K" << progress_line(what, data.entries.size(), c, s) << std::flush;
-    };
-  }
-  BulkReport report = run_bulk(g.client_options(), data.entries, options);
-  if (tty) std::cerr << "\r\033[K" << std::flush;
+int cmd_version(const Global& g) {
   if (g.json) {
-    print_json(bulk_json(what, d, data, report));
+    print_json({{"version", std::string(kVersion)}});
   } else {
-    print_bulk_summary(mode, report);
+    std::cout << "qkvctl " << kVersion << "\n";
   }
-  bool good = mode == BulkMode::kLoad ? report.counts.errors == 0 : report.ok();
-  return good ? 0 : 1;
+  return kExitOk;
 }
 
-void add_dataset_flags(CLI::App* sub, DatasetArgs& d) {
-  auto* lines = sub->add_option("--lines", d.lines, "one key per non-empty line (dict/<line>)");
-  auto* stanzas = sub->add_option("--stanzas", d.stanzas,
-                                  "one key per blank-line-separated stanza "
-                                  "(dpkg/<Package>:<Architecture>)");
-  lines->excludes(stanzas);
-  sub->add_option("--concurrency", d.concurrency, "threads, each with its own connections")
-      ->check(CLI::Range(1, 1024));
-  sub->fallthrough();
-}
+// The commands that read the cluster's state (status, repair, members); `ring` is the
+// caller's (RingAdminCli adds to it).
+struct StateCommands {
+  CLI::App* status = nullptr;
+  CLI::App* repair = nullptr;
+  CLI::App* members = nullptr;
+};
 
-CLI::App* add_key_command(CLI::App& app, const char* name, const char* help, KeyArgs& a) {
-  auto* sub = app.add_subcommand(name, help);
-  sub->add_option("KEY", a.key, "the key")->required();
-  sub->fallthrough();
-  return sub;
-}
-
-CLI::App* add_get_command(CLI::App& app, KeyArgs& a) {
-  auto* get = add_key_command(app, "get", "read a key's siblings and causal context", a);
-  get->add_option("--r", a.quorum, "read quorum (0: the node's default)")
-      ->check(CLI::Range(0, 255));
-  get->add_option("--pr", a.pr,
-                  "primaries required among the r answers (0: none; --pr equal to --r reads "
-                  "primaries only)")
-      ->check(CLI::Range(0, 255));
-  get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
-  return get;
+StateCommands add_state_commands(CLI::App& app, RepairArgs& r) {
+  StateCommands c;
+  c.status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
+  c.status->add_flag("--partitions", r.partitions,
+                     "also list each partition's last successful anti-entropy exchange");
+  c.repair = app.add_subcommand(
+                    "repair", "run anti-entropy exchanges now on every node of --cluster and wait")
+                 ->fallthrough();
+  c.repair->add_option("--partition", r.partition,
+                       "only this partition (default: every partition each node replicates)");
+  c.repair->add_option("--node", r.node,
+                       "only the node with this id (default: every node of --cluster)");
+  c.repair->add_option("--timeout-s", r.timeout_s, "give up waiting after this many seconds")
+      ->check(CLI::Range(1u, 7u * 24 * 3600));
+  c.members = app.add_subcommand("members", "every member: status, up/down, phi, partitions, hints")
+                  ->fallthrough();
+  return c;
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"qkvctl: read, write and inspect a qkv cluster"};
+  CLI::App app{"qkvctl: read, write and inspect a qkv cluster", "qkvctl"};
+  app.footer(exit_codes_help());
   Global g;
   app.add_option("--cluster", g.cluster, "nodes as host:port, comma-separated, tried in order")
-      ->required()
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false)  // `--cluster a:1 stauts` must not take stauts as a node
+      ->envname("QKV_CLUSTER");
   app.add_flag("--json", g.json, "print JSON");
   app.add_option("--timeout-ms", g.timeout_ms, "per-request timeout in ms")
       ->check(CLI::Range(1u, 3600u * 1000u));
+  app.set_version_flag("--version", fmt::format("qkvctl {}", kVersion));
   app.require_subcommand(1);
 
-  KeyArgs a;
-  auto* get = add_get_command(app, a);
-  auto* put = add_key_command(app, "put", "write a value", a);
-  auto* value = put->add_option("VALUE", a.value, "the value");
-  put->add_option("--value-file", a.value_file, "read the value from a file")->excludes(value);
-  auto* del = add_key_command(app, "delete", "delete a key (write a tombstone)", a);
-  for (auto* sub : {put, del}) {
-    sub->add_option("--context", a.context_base64, "causal context from a get (base64)");
-    sub->add_option("--w", a.quorum, "write quorum (0: the node's default)")
-        ->check(CLI::Range(0, 255));
-    sub->add_option("--sloppy", a.sloppy,
-                    "true (default): fallbacks with hints count towards W; false: primaries only");
-  }
+  DataCli data(app);
   auto* ring = app.add_subcommand("ring", "partitions and ownership share per node; ring changes")
                    ->fallthrough();
   RingAdminCli ring_admin(app, *ring);
   RepairArgs r;
-  auto* status = app.add_subcommand("status", "status of every node in --cluster")->fallthrough();
-  status->add_flag("--partitions", r.partitions,
-                   "also list each partition's last successful anti-entropy exchange");
-  auto* repair =
-      app.add_subcommand("repair",
-                         "run anti-entropy exchanges now on every node of --cluster and wait")
-          ->fallthrough();
-  repair->add_option("--partition", r.partition,
-                     "only this partition (default: every partition each node replicates)");
-  repair->add_option("--node", r.node,
-                     "only the node with this id (default: every node of --cluster)");
-  repair->add_option("--timeout-s", r.timeout_s, "give up waiting after this many seconds")
-      ->check(CLI::Range(1u, 7u * 24 * 3600));
-  auto* members =
-      app.add_subcommand("members", "every member: status, up/down, phi, partitions, hints")
-          ->fallthrough();
-  DatasetArgs d;
-  auto* load = app.add_subcommand("load", "write the dev dataset from a file");
-  auto* verify = app.add_subcommand("verify", "read the dev dataset back and compare");
-  add_dataset_flags(load, d);
-  add_dataset_flags(verify, d);
+  StateCommands state = add_state_commands(app, r);
+  auto* version = app.add_subcommand("version", "print qkvctl's version")->fallthrough();
 
-  CLI11_PARSE(app, argc, argv);
-  if (*put && a.value.empty() && put->count("VALUE") == 0 && a.value_file.empty()) {
-    return fail(g, Status::invalid_argument("put needs a VALUE or --value-file"));
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto exit_code = parse_command_line(app, args)) return *exit_code;
+  if (*version) return cmd_version(g);
+  if (Status s = check_cluster(g, args); !s.is_ok()) {
+    return print_usage_error(g.json, s.message(), "run 'qkvctl --help' for usage");
   }
-  if ((*load || *verify) && d.lines.empty() && d.stanzas.empty()) {
-    return fail(g, Status::invalid_argument("a dataset is needed: --lines FILE or --stanzas FILE"));
-  }
-  if (*get) return cmd_get(g, a);
-  if (*put) return cmd_write(g, a, /*is_put=*/true);
-  if (*del) return cmd_write(g, a, /*is_put=*/false);
+  if (data.chosen()) return data.run(g.client_options(), g.json);
   if (ring_admin.chosen()) return ring_admin.run(g.client_options(), g.json);
   if (*ring) return cmd_ring(g);
-  if (*status) return cmd_status(g, r);
-  if (*repair) return cmd_repair(g, r);
-  if (*members) return cmd_members(g);
-  return cmd_bulk(g, d, *load ? BulkMode::kLoad : BulkMode::kVerify);
+  if (*state.status) return cmd_status(g, r);
+  if (*state.repair) return cmd_repair(g, r);
+  QKV_ASSERT(state.members->parsed());
+  return cmd_members(g);
 }
 
 }  // namespace

@@ -1,23 +1,8 @@
 #include "client/request_building.h"
 
-#include <algorithm>
-
 #include "proto/client_codec.h"
 
 namespace qkv::client::internal {
-
-std::optional<std::pair<std::string, std::string>> split_host_port(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return {};
-  std::string host = address.substr(0, colon);
-  std::string port = address.substr(colon + 1);
-  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return {};
-  }
-  return std::pair(std::move(host), std::move(port));
-}
 
 Result<proto::ClientOp> get_op(const Limits& limits, std::string_view key,
                                const ReadOptions& options) {

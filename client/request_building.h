@@ -1,6 +1,7 @@
 // Internal to the client SDK (client.cc, async_client.cc); not part of its API. What the
-// blocking and the asynchronous client share: parsing a node's address, building a request
-// op after the local limit checks, and turning an answer into a GetResult.
+// blocking and the asynchronous client share: building a request op after the local limit
+// checks, and turning an answer into a GetResult. Node addresses are parsed by
+// common/host_port.h.
 #pragma once
 
 #include <capnp/common.h>
@@ -8,7 +9,6 @@
 #include <kj/array.h>
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,9 +20,6 @@
 #include "proto/client_api.h"
 
 namespace qkv::client::internal {
-
-// "host:port" or "[v6]:port" -> (host, port); nullopt when malformed (port not all digits).
-std::optional<std::pair<std::string, std::string>> split_host_port(const std::string& address);
 
 // The request op for a get/put/del, after the local limit checks. Errors (nothing is
 // built), invalid_argument naming the limit: the key is empty or over key_bytes_max, the

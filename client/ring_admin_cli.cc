@@ -1,27 +1,31 @@
 #include "client/ring_admin_cli.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "client/cli_conventions.h"
 #include "client/json_output.h"
 #include "client/ring_admin_output.h"
+#include "client/ring_checks.h"
 
 namespace qkv::client {
 namespace {
 
 using nlohmann::json;
 
-// Exit code for a usage error found after parsing (as qkvctl.cc's; CLI11's own are 1xx).
-constexpr int kExitUsage = 2;
-
-int fail(bool as_json, const Status& status, int exit_code = 1) {
-  return print_failure(as_json, status, exit_code);
+// A request of `client` failed: exit 1, or 3 when no node answered.
+int fail(bool as_json, const Client& client, const Status& status) {
+  return print_request_failure(as_json, status, client.any_answered());
 }
 
 int64_t now_unix_ms() {
@@ -55,10 +59,9 @@ Options one_node(const Options& options, std::string address) {
   return one;
 }
 
-int cmd_stage(const Options& options, bool as_json, const proto::RingAdminRequest& request) {
-  Client client(options);
+int stage(Client& client, bool as_json, const proto::RingAdminRequest& request) {
   auto staged = client.ring_admin(request);
-  if (!staged.is_ok()) return fail(as_json, staged.status());
+  if (!staged.is_ok()) return fail(as_json, client, staged.status());
   if (as_json) {
     json out = ring_admin_json(*staged);
     out["change"] = staged_change(request, staged->staged);
@@ -66,13 +69,39 @@ int cmd_stage(const Options& options, bool as_json, const proto::RingAdminReques
   } else {
     std::cout << stage_text(request, *staged);
   }
-  return 0;
+  return kExitOk;
+}
+
+int cmd_stage(const Options& options, bool as_json, const proto::RingAdminRequest& request) {
+  Client client(options);
+  return stage(client, as_json, request);
+}
+
+// A leave that would keep fewer ring members than n (replicas per key) needs --force: keys
+// would have fewer replicas than n, and quorums over them could never be met.
+int cmd_leave(const Options& options, bool as_json, const std::string& node, bool force) {
+  Client client(options);
+  auto ring = client.ring();
+  if (!ring.is_ok()) return fail(as_json, client, ring.status());
+  std::optional<proto::RingAdminResponse> plan;  // of the changes staged already, if any
+  if (auto planned = client.ring_admin(admin_request(proto::RingAction::kPlan)); planned.is_ok()) {
+    plan = std::move(planned).value();
+  }
+  if (auto why = leave_below_n(node, members_after_leave(*ring, plan, node), ring->n)) {
+    if (!force) {
+      return print_failure(as_json,
+                           Status::invalid_argument(*why + "; pass --force to stage it anyway"),
+                           kExitFailed);
+    }
+    std::cerr << "warning: " << *why << "; staging it (--force)\n";
+  }
+  return stage(client, as_json, stage_request(proto::RingChangeKind::kLeave, node));
 }
 
 int cmd_plan(const Options& options, bool as_json, bool all) {
   Client client(options);
   auto plan = client.ring_admin(admin_request(proto::RingAction::kPlan));
-  if (!plan.is_ok()) return fail(as_json, plan.status());
+  if (!plan.is_ok()) return fail(as_json, client, plan.status());
   if (as_json) {
     json out = ring_admin_json(*plan);
     out["commit_command"] = commit_command(options.nodes, plan->plan_id);
@@ -91,16 +120,16 @@ int cmd_commit(const Options& options, bool as_json, const std::string& plan_id_
   uint64_t plan_id = 0;
   if (plan_id_arg.empty()) {
     auto plan = client.ring_admin(admin_request(proto::RingAction::kPlan));
-    if (!plan.is_ok()) return fail(as_json, plan.status());
+    if (!plan.is_ok()) return fail(as_json, client, plan.status());
     planned = std::move(plan).value();
     plan_id = planned->plan_id;
   } else {
     auto parsed = parse_plan_id(plan_id_arg);
-    if (!parsed.is_ok()) return fail(as_json, parsed.status(), kExitUsage);
+    if (!parsed.is_ok()) return print_usage_error(as_json, parsed.status().message());
     plan_id = *parsed;
   }
   auto committed = client.ring_admin(admin_request(proto::RingAction::kCommit, plan_id));
-  if (!committed.is_ok()) return fail(as_json, committed.status());
+  if (!committed.is_ok()) return fail(as_json, client, committed.status());
   if (committed->plan_id == 0) committed->plan_id = plan_id;
   if (as_json) {
     json out = ring_admin_json(*committed);
@@ -118,7 +147,7 @@ int cmd_commit(const Options& options, bool as_json, const std::string& plan_id_
 int cmd_cancel(const Options& options, bool as_json) {
   Client client(options);
   auto cancelled = client.ring_admin(admin_request(proto::RingAction::kCancel));
-  if (!cancelled.is_ok()) return fail(as_json, cancelled.status());
+  if (!cancelled.is_ok()) return fail(as_json, client, cancelled.status());
   if (as_json) {
     print_json(ring_admin_json(*cancelled));
   } else {
@@ -193,24 +222,77 @@ void print_ring_status(const RingStatus& s, std::size_t views_asked, int64_t now
   std::cout << transition_line(transition_summary(s.nodes)) << "\n";
 }
 
-int cmd_ring_status(const Options& options, bool as_json) {
+// Every --cluster node's view, then every up member's status. Error, unavailable: no node
+// of --cluster answered (the message lists why for each).
+Result<RingStatus> gather_ring_status(const Options& options) {
   RingStatus s;
   gather_views(options, s);
   if (s.views.empty()) {
     std::string why;
     for (const auto& p : s.problems) why += (why.empty() ? "" : "; ") + p;
-    return fail(as_json, Status::unavailable("no node of --cluster answered: " + why));
+    return Status::unavailable("no node of --cluster answered: " + why);
   }
   gather_statuses(options, s);
+  return s;
+}
+
+json ring_status_json(const RingStatus& s) {
+  return {{"members", ring_members_json(s.members)},
+          {"views", s.views_json},
+          {"nodes", s.nodes_json},
+          {"transition", transition_json(transition_summary(s.nodes))},
+          {"settling", settling_json(ring_settling(s.members, s.nodes))}};
+}
+
+int cmd_ring_status(const Options& options, bool as_json) {
+  auto s = gather_ring_status(options);
+  if (!s.is_ok()) return print_request_failure(as_json, s.status(), /*answered=*/false);
   if (as_json) {
-    print_json({{"members", ring_members_json(s.members)},
-                {"views", s.views_json},
-                {"nodes", s.nodes_json},
-                {"transition", transition_json(transition_summary(s.nodes))}});
+    print_json(ring_status_json(*s));
   } else {
-    print_ring_status(s, options.nodes.size(), now_unix_ms());
+    print_ring_status(*s, options.nodes.size(), now_unix_ms());
   }
-  return 0;
+  return kExitOk;
+}
+
+// `ring status --wait`: polls until the ring change in progress has settled (ring_checks.h)
+// or `timeout_s` passes, showing the progress on stdout when it is a terminal (rewritten in
+// place; nothing otherwise, nor with --json), then the ring status as without --wait.
+// Exit 0 settled, 3 no node of --cluster answered at the first poll, 4 timed out. Polls
+// that find no node answering later (a node restarting) are waited through.
+int cmd_ring_status_wait(const Options& options, bool as_json, uint32_t timeout_s) {
+  using SteadyClock = std::chrono::steady_clock;
+  constexpr auto kPollInterval = std::chrono::milliseconds(500);
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(timeout_s);
+  const bool tty = !as_json && isatty(STDOUT_FILENO) != 0;
+  auto s = gather_ring_status(options);
+  if (!s.is_ok()) return print_request_failure(as_json, s.status(), /*answered=*/false);
+  RingStatus last = std::move(s).value();
+  RingSettling settling = ring_settling(last.members, last.nodes);
+  while (!settling.settled && SteadyClock::now() < deadline) {
+    if (tty) std::cout << "\r\033[K" << settling_line(settling) << std::flush;
+    std::this_thread::sleep_for(
+        std::min<SteadyClock::duration>(kPollInterval, deadline - SteadyClock::now()));
+    if (auto again = gather_ring_status(options); again.is_ok()) {
+      last = std::move(again).value();
+      settling = ring_settling(last.members, last.nodes);
+    }
+  }
+  if (tty) std::cout << "\r\033[K" << std::flush;
+  if (as_json) {
+    json out = ring_status_json(last);
+    out["timed_out"] = !settling.settled;
+    print_json(out);
+  } else {
+    print_ring_status(last, options.nodes.size(), now_unix_ms());
+    std::cout << settling_line(settling) << "\n";
+  }
+  if (settling.settled) return kExitOk;
+  if (!as_json) {
+    std::cerr << fmt::format("error: the ring change was not done after --timeout-s {}: {}\n",
+                             timeout_s, settling_line(settling));
+  }
+  return kExitTimedOut;
 }
 
 }  // namespace
@@ -224,6 +306,9 @@ RingAdminCli::RingAdminCli(CLI::App& app, CLI::App& ring) {
       ->required();
   leave_ = node_->add_subcommand("leave", "stage a leave: its partitions move away")->fallthrough();
   leave_->add_option("ID", node_arg_, "the leaving node's id")->required();
+  leave_->add_flag("--force", force_,
+                   "stage it even when the ring would keep fewer members than n (replicas per "
+                   "key)");
   replace_ = node_->add_subcommand("replace", "stage a replace: NEW takes exactly OLD's partitions")
                  ->fallthrough();
   replace_->add_option("OLD", node_arg_, "the replaced node's id")->required();
@@ -243,6 +328,14 @@ RingAdminCli::RingAdminCli(CLI::App& app, CLI::App& ring) {
           ->fallthrough();
   status_ = ring.add_subcommand("status", "members' ring versions and transition progress")
                 ->fallthrough();
+  auto* wait = status_->add_flag(
+      "--wait", wait_,
+      "block until the ring change in progress is done (every member up on one ring version, "
+      "none in a transition), with a progress bar on a terminal; exit 4 after --timeout-s");
+  status_
+      ->add_option("--timeout-s", wait_timeout_s_, "with --wait: give up after this many seconds")
+      ->check(CLI::Range(1u, 7u * 24 * 3600))
+      ->needs(wait);
 }
 
 bool RingAdminCli::chosen() const {
@@ -256,8 +349,7 @@ int RingAdminCli::run(const Options& options, bool json) const {
   using proto::RingChangeKind;
   if (join_->parsed())
     return cmd_stage(options, json, stage_request(RingChangeKind::kJoin, node_arg_));
-  if (leave_->parsed())
-    return cmd_stage(options, json, stage_request(RingChangeKind::kLeave, node_arg_));
+  if (leave_->parsed()) return cmd_leave(options, json, node_arg_, force_);
   if (replace_->parsed()) {
     return cmd_stage(options, json,
                      stage_request(RingChangeKind::kReplace, node_arg_, replacement_arg_));
@@ -268,6 +360,7 @@ int RingAdminCli::run(const Options& options, bool json) const {
   if (commit_->parsed()) return cmd_commit(options, json, plan_id_arg_);
   if (cancel_->parsed()) return cmd_cancel(options, json);
   QKV_ASSERT(status_->parsed());
+  if (wait_) return cmd_ring_status_wait(options, json, wait_timeout_s_);
   return cmd_ring_status(options, json);
 }
 

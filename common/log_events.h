@@ -14,6 +14,7 @@ namespace qkv {
 inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     // qkvd's life (node/main.cc, node/server.cc)
     "ready",
+    "config_warning",
     "signal",
     "left_cluster",
     "shutdown_begin",

@@ -302,35 +302,6 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
 
 }  // namespace
 
-std::string HostPort::to_string() const {
-  return fmt::format("{}:{}", host, port);
-}
-
-Result<HostPort> parse_host_port(const std::string& text, const std::string& what,
-                                 bool allow_zero) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status::invalid_argument(
-        fmt::format("{} '{}' must be host:port, e.g. 127.0.0.1:7000", what, text));
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  uint32_t port = 0;
-  for (char ch : text.substr(colon + 1)) {
-    if (ch < '0' || ch > '9' || port > 65535) {
-      return Status::invalid_argument(
-          fmt::format("{} '{}' has a bad port; ports are 1..65535", what, text));
-    }
-    port = port * 10 + (ch - '0');
-  }
-  if (port > 65535 || (port == 0 && !allow_zero)) {
-    return Status::invalid_argument(
-        fmt::format("{} '{}' has a bad port; ports are 1..65535", what, text));
-  }
-  return HostPort{host, static_cast<uint16_t>(port)};
-}
-
 Result<std::vector<HostPort>> parse_seeds(const std::string& text) {
   std::vector<HostPort> seeds;
   std::stringstream in(text);

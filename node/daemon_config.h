@@ -8,21 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "common/host_port.h"
 #include "common/node_id.h"
 #include "common/status.h"
 #include "node/node_config.h"
 
 namespace qkv::node {
 
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-  std::string to_string() const;
-};
-
-// "host:port" (port 1..65535, or 0 where `allow_zero`). Errors name `what`.
-Result<HostPort> parse_host_port(const std::string& text, const std::string& what,
-                                 bool allow_zero = false);
+// Addresses are parsed by the one host:port parser qkvctl shares (common/host_port.h).
+using qkv::HostPort;
+using qkv::parse_host_port;
 
 struct MemberConfig {
   NodeId id;

@@ -10,6 +10,8 @@
 #include <variant>
 
 #include "common/asio.h"
+#include "common/version.h"
+#include "node/config_checks.h"
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/incarnation.h"
@@ -269,8 +271,18 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|critical|off");
   app.add_option("--log-format", f.log_format,
                  "logfmt|json: lines as logfmt (default) or one JSON object each (log.format)");
-  app.set_version_flag("--version", "qkvd 0.1.0");
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", fmt::format("qkvd {}", qkv::kVersion));
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "validate the config (file and flags), print its warnings and exit: 0 \"config "
+               "ok\", 2 with the error; opens no storage and no port");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad flag is a bad config: 2, never CLI11's own numbers.
+    const int printed = app.exit(e);
+    return printed == 0 ? 0 : kExitBadConfig;
+  }
 
   DaemonConfig config;
   if (!f.config_path.empty()) {
@@ -285,7 +297,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qkvd: bad config: %s\n", s.message().c_str());
     return kExitBadConfig;
   }
+  const std::vector<std::string> warnings = qkv::node::config_warnings(config);
+  if (check_config) {
+    for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
+    std::printf("config ok\n");
+    return 0;
+  }
   qkv::node::set_up_log(*qkv::node::parse_log_format(config.log_format), config.node.node_id,
                         config.log_level);
+  for (const auto& w : warnings) {
+    log_event(LogEvent::warn("config_warning").with("warning", w));
+  }
   return run(std::move(config));
 }

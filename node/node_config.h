@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "common/node_id.h"
 #include "common/status.h"
+#include "common/version.h"
 #include "node/anti_entropy_config.h"
 #include "node/transfer_config.h"
 
@@ -28,7 +29,7 @@ struct NodeConfig {
   // request's deadline).
   Duration stand_in_alarm_min{50};
   Limits limits;
-  std::string version = "0.1.0";
+  std::string version{kVersion};  // the release (common/version.h), in status answers
   // Grows at every start (node/incarnation.h next_generation): request ids start from it,
   // so ids of a restarted node never repeat those of its previous run.
   uint64_t generation = 0;

@@ -350,9 +350,38 @@ TEST(Client, WhenEveryNodeIsDownTheErrorNamesEachNode) {
     EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
     EXPECT_NE(status.message().find(a + ": connect failed"), std::string::npos) << status.message();
     EXPECT_NE(status.message().find(b + ": connect failed"), std::string::npos) << status.message();
-    EXPECT_NE(status.message().find("no-port: not a host:port address"), std::string::npos)
+    EXPECT_NE(status.message().find("no-port: node address 'no-port': the port is missing"),
+              std::string::npos)
         << status.message();
   }
+}
+
+// qkvctl's exit 3 (no node of --cluster answered) rests on this: an error answer counts as
+// an answer, a refused connection or a silent node does not.
+TEST(Client, AnyAnsweredTellsAnErrorAnswerFromNoAnswer) {
+  FakeServer failing([](const proto::ClientRequest& r) {
+    return Reply{{answer(r.request_id, Status::unavailable("write quorum not met: 1 of 2"))}};
+  });
+  FakeServer quiet(silent);
+  Client unreachable(options_for({refusing_address(), quiet.address()}, 200));
+  EXPECT_FALSE(unreachable.any_answered());
+  EXPECT_EQ(unreachable.get("k").status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(unreachable.any_answered());
+
+  Client answered(options_for({refusing_address(), failing.address()}));
+  Status status = answered.put("k", "v");
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
+  EXPECT_TRUE(answered.any_answered());
+}
+
+// Asio would take port 99999 modulo 65536 and connect elsewhere: the address is refused.
+TEST(Client, APortOutOfRangeIsRefusedNotWrapped) {
+  Client client(options_for({"127.0.0.1:99999"}));
+  Status status = client.get("k").status();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
+  EXPECT_NE(status.message().find("port 99999 is out of range; ports are 1..65535"),
+            std::string::npos)
+      << status.message();
 }
 
 TEST(Client, NoNodesIsUnavailable) {

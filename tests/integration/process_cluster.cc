@@ -179,7 +179,7 @@ RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args
 }
 
 RunResult run_program(const std::string& qkvd, const std::vector<std::string>& args,
-                      std::chrono::milliseconds deadline) {
+                      std::chrono::seconds deadline) {
   char tmpl[] = "/tmp/qkv-run-XXXXXX";
   int fd = ::mkstemp(tmpl);
   ::close(fd);

@@ -79,8 +79,8 @@ struct RunResult {
   std::string output;
 };
 RunResult run_qkvd(const std::string& qkvd, const std::vector<std::string>& args);
-// Any program (qkvctl), the same way; killed after `deadline`.
+// Any program (qkvctl), the same way; killed (exit_code -1) if it still runs at `deadline`.
 RunResult run_program(const std::string& path, const std::vector<std::string>& args,
-                      std::chrono::milliseconds deadline = std::chrono::seconds(20));
+                      std::chrono::seconds deadline = std::chrono::seconds(20));
 
 }  // namespace qkv::testing

@@ -98,9 +98,9 @@ class RebalanceTest : public ::testing::Test {
     EXPECT_EQ(missing, 0u) << "of " << keys.size() << " acknowledged writes";
   }
 
-  RunResult qkvctl(std::vector<std::string> args) {
+  RunResult qkvctl(std::vector<std::string> args, std::chrono::seconds deadline = 20s) {
     args.insert(args.begin(), {"--cluster", cluster_.client_address(0)});
-    RunResult r = run_program(QKVCTL_PATH, args);
+    RunResult r = run_program(QKVCTL_PATH, args, deadline);
     std::string line;
     for (const auto& a : args) line += " " + a;
     EXPECT_EQ(r.exit_code, 0) << "qkvctl" << line << ":\n" << r.output;
@@ -186,12 +186,16 @@ TEST_F(RebalanceTest, GrowThreeToFiveAndShrinkBackWhileWritingLosesNothing) {
 
   join(4);
   qkvctl({"ring", "commit"});
+  // `ring status --wait` returns once the change is done (not a terminal: no bar, the result);
+  // n1's gossiped view may lag behind the members' own word by a round.
+  RunResult waited = qkvctl({"ring", "status", "--wait", "--timeout-s", "60"}, 70s);
+  EXPECT_NE(waited.output.find("on every member: done"), std::string::npos) << waited.output;
   ASSERT_TRUE(wait_for(
       [&] {
         return settled_on({"n1", "n2", "n3", "n4", "n5"});
       },
-      60s))
-      << cluster_.log_of(4);
+      10s))
+      << waited.output << cluster_.log_of(4);
   std::size_t at_five = writer.count();
 
   qkvctl({"node", "leave", "n4"});
@@ -268,6 +272,16 @@ TEST_F(RebalanceCrashTest, ReceiverAndClaimantCrashesMidTransferLoseNothing) {
   qkvctl({"ring", "commit"});
   ASSERT_TRUE(wait_for([&] { return counter(3, "transfer_keys_received") > 0; }, 30s))
       << cluster_.log_of(3);
+  // With the receiver paused the transition cannot finish: --wait gives up at --timeout-s,
+  // exit 4, and --json says so.
+  cluster_.pause(3);
+  RunResult gave_up = qkvctl_via(
+      0, {"--json", "--timeout-ms", "500", "ring", "status", "--wait", "--timeout-s", "1"});
+  cluster_.resume(3);
+  EXPECT_EQ(gave_up.exit_code, 4) << gave_up.output;
+  auto gave_up_json = nlohmann::json::parse(gave_up.output, nullptr, /*allow_exceptions=*/false);
+  EXPECT_EQ(gave_up_json["timed_out"], true) << gave_up.output;
+  EXPECT_EQ(gave_up_json["settling"]["settled"], false) << gave_up.output;
   cluster_.kill9(3);
   cluster_.start(3);
   cluster_.kill9(0);  // n1: the claimant
