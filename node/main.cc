@@ -37,6 +37,7 @@ struct Flags {
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
   bool no_hinted_handoff = false;
+  bool check_config = false;  // --check-config: validate, print warnings, exit
   uint64_t aae_exchange_interval_ms = 0;
   uint64_t transfer_bytes_per_second_max = 0;
 };
@@ -211,10 +212,9 @@ int run(DaemonConfig config) {
           .with("client_address",
                 fmt::format("{}:{}", config.client_listen.host, server->client_port()))
           .with("peer_address", fmt::format("{}:{}", config.peer_listen.host, server->peer_port()))
-          .with("http_address",
-                config.http_listen
-                    ? fmt::format("{}:{}", config.http_listen->host, server->http_port())
-                    : std::string("off"))
+          .with("http_address", config.http_listen ? fmt::format("{}:{}", config.http_listen->host,
+                                                                 server->http_port())
+                                                   : std::string("off"))
           .with("data_dir", config.data_dir)
           .with("incarnation", boot.incarnation)
           .with("generation", boot.generation)
@@ -235,11 +235,8 @@ int run(DaemonConfig config) {
   return close_storage(**storage);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"qkvd: the qkv node daemon (a Dynamo-style leaderless key-value store)"};
-  Flags f;
+// qkvd's flags (they win over the config file).
+void add_flags(CLI::App& app, Flags& f) {
   app.add_option("-c,--config", f.config_path, "TOML config file (see deploy/qkvd.example.toml)");
   app.add_option("--node-id", f.node_id, "this node's id; must be among the members");
   app.add_option("--data-dir", f.data_dir, "RocksDB data directory (created if missing)");
@@ -272,10 +269,17 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", f.log_format,
                  "logfmt|json: lines as logfmt (default) or one JSON object each (log.format)");
   app.set_version_flag("--version", fmt::format("qkvd {}", qkv::kVersion));
-  bool check_config = false;
-  app.add_flag("--check-config", check_config,
+  app.add_flag("--check-config", f.check_config,
                "validate the config (file and flags), print its warnings and exit: 0 \"config "
                "ok\", 2 with the error; opens no storage and no port");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qkvd: the qkv node daemon (a Dynamo-style leaderless key-value store)"};
+  Flags f;
+  add_flags(app, f);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -298,7 +302,7 @@ int main(int argc, char** argv) {
     return kExitBadConfig;
   }
   const std::vector<std::string> warnings = qkv::node::config_warnings(config);
-  if (check_config) {
+  if (f.check_config) {
     for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
     std::printf("config ok\n");
     return 0;
