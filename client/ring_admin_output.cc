@@ -6,6 +6,7 @@
 #include <map>
 
 #include "client/repair_output.h"
+#include "proto/client_json.h"
 
 namespace qkv::client {
 namespace {
@@ -320,15 +321,7 @@ nlohmann::json transition_json(const std::optional<TransitionSummary>& summary) 
 }
 
 nlohmann::json node_transfers_json(const NodeTransfers& node) {
-  nlohmann::json transfers = nlohmann::json::array();
-  for (const auto& t : node.transfers) {
-    transfers.push_back({{"partition", t.partition},
-                         {"source", t.source},
-                         {"keys", t.keys},
-                         {"bytes", t.bytes},
-                         {"done", t.done},
-                         {"active", t.active}});
-  }
+  nlohmann::json transfers = proto::transfers_json(node.transfers);
   return {{"node_id", node.node_id},
           {"address", node.address},
           {"ring_version", node.ring_version},

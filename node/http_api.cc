@@ -62,16 +62,7 @@ nlohmann::json status_with_transfers(const proto::StatusResponse& status) {
   j.erase("address");
   j["ring_version"] = status.ring_version;
   j["transfer_started_unix_ms"] = status.transfer_started_unix_ms;
-  nlohmann::json transfers = nlohmann::json::array();
-  for (const auto& t : status.transfers) {
-    transfers.push_back({{"partition", t.partition},
-                         {"source", t.source},
-                         {"keys", t.keys},
-                         {"bytes", t.bytes},
-                         {"done", t.done},
-                         {"active", t.active}});
-  }
-  j["transfers"] = std::move(transfers);
+  j["transfers"] = proto::transfers_json(status.transfers);
   return j;
 }
 

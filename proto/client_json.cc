@@ -75,4 +75,17 @@ nlohmann::json exchanges_json(const std::vector<PartitionExchange>& exchanges) {
   return list;
 }
 
+nlohmann::json transfers_json(const std::vector<TransferProgress>& transfers) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& t : transfers) {
+    list.push_back({{"partition", t.partition},
+                    {"source", t.source},
+                    {"keys", t.keys},
+                    {"bytes", t.bytes},
+                    {"done", t.done},
+                    {"active", t.active}});
+  }
+  return list;
+}
+
 }  // namespace qkv::proto

@@ -32,5 +32,7 @@ nlohmann::json members_json(const MembersResponse& members);
 nlohmann::json status_json(std::string_view address, const StatusResponse& status);
 nlohmann::json repair_progress_json(const RepairProgress& progress);
 nlohmann::json exchanges_json(const std::vector<PartitionExchange>& exchanges);
+// [{"partition","source","keys","bytes","done","active"},...]
+nlohmann::json transfers_json(const std::vector<TransferProgress>& transfers);
 
 }  // namespace qkv::proto
