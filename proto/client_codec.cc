@@ -146,13 +146,12 @@ MembersResponse read(wire::MembersResponse::Reader m) {
   body.ring_version = m.getRingVersion();
   body.members.reserve(m.getMembers().size());
   for (auto e : m.getMembers()) {
-    body.members.push_back(
-        MemberInfo{std::string(to_view(e.getId())), std::string(to_view(e.getPeerAddress())),
-                   std::string(to_view(e.getClientAddress())), std::string(to_view(e.getZone())),
-                   std::string(to_view(e.getStatus())), e.getUp(), e.getPhi(), e.getIncarnation(),
-                   e.getPartitions(), e.getHintsPending(), e.getHintBytesPending(),
-                   e.getRingVersion(), e.getTransfersDone(),
-                   std::string(to_view(e.getHttpAddress()))});
+    body.members.push_back(MemberInfo{
+        std::string(to_view(e.getId())), std::string(to_view(e.getPeerAddress())),
+        std::string(to_view(e.getClientAddress())), std::string(to_view(e.getZone())),
+        std::string(to_view(e.getStatus())), e.getUp(), e.getPhi(), e.getIncarnation(),
+        e.getPartitions(), e.getHintsPending(), e.getHintBytesPending(), e.getRingVersion(),
+        e.getTransfersDone(), std::string(to_view(e.getHttpAddress()))});
   }
   return body;
 }
