@@ -64,9 +64,7 @@ Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, goss
   was_member_ = was_member_ || was_ring_member(storage_) || !node_.held_ranges().empty();
   update_own_status();
   // Unknown to gossip (not heard of yet, e.g. just after start) is not convicted: up.
-  // A member whose link the driver reports silent counts as down to the node core at once.
   node_.set_liveness([this](const NodeId& id) {
-    if (link_silent_ && link_silent_(id)) return false;
     return !gossip_.members().contains(id) || gossip_.is_up(id, clock_.now());
   });
 }

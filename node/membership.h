@@ -63,11 +63,12 @@ class Membership {
   // Direct evidence that `peer` is down (a refused or broken connection).
   void convict(const NodeId& peer);
   // Optional: the driver's link-level suspicion (qkvd: a ping unanswered for a ping
-  // interval, net/peer_links.h). A member it names counts as down to the node core
-  // (stand-ins at once, forwards and reads elsewhere) while gossip's verdict is unchanged:
-  // the link layer sees a partition or a paused peer within a second, phi in tens.
+  // interval, net/peer_links.h). A member it names is suspect to the node core
+  // (node/liveness.h: still asked, with stand-ins at once; forwards try it last) while
+  // gossip's verdict is unchanged: the link layer sees a partition or a paused peer within
+  // a second, phi in tens.
   void set_link_silent(std::function<bool(const NodeId&)> silent) {
-    link_silent_ = std::move(silent);
+    node_.set_suspicion(std::move(silent));
   }
   // Direct evidence that `peer` is alive (GossipCore::absolve).
   void absolve(const NodeId& peer) { gossip_.absolve(peer); }
@@ -128,7 +129,6 @@ class Membership {
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;
   std::function<void(const gossip::RingState&)> on_ring_issued_;
-  std::function<bool(const NodeId&)> link_silent_;
 };
 
 }  // namespace qkv::node

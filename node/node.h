@@ -91,6 +91,11 @@ class Node {
   OwnershipTransfer& transfer() { return transfer_; }
   const OwnershipTransfer& transfer() const { return transfer_; }
   void set_liveness(std::function<bool(const NodeId&)> is_up);
+  // The link layer's suspicion (node/liveness.h): suspect replicas are still asked, and
+  // coordinators take stand-ins beside them at once. Default: none.
+  void set_suspicion(std::function<bool(const NodeId&)> suspect) {
+    liveness_.set_suspect(std::move(suspect));
+  }
   // Counters of the driver's own parts (gossip, handoff) added to the status response.
   using CounterList = std::vector<std::pair<std::string, uint64_t>>;
   void set_extra_counters(std::function<CounterList()> f) { extra_counters_ = std::move(f); }

@@ -54,7 +54,10 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   const Duration alarm =
       latency_.stand_in_alarm(config_.node_id, primaries, config_.stand_in_alarm_min,
                               std::max(config_.stand_in_alarm_min, config_.request_timeout / 2));
-  TimePoint sloppy_at = std::min(request.deadline, now + alarm);
+  // A suspect primary (its link silent) is still asked, with stand-ins at once.
+  const bool suspect = std::any_of(primaries.begin(), primaries.end(),
+                                   [&](const NodeId& p) { return liveness_.is_suspect(p); });
+  TimePoint sloppy_at = suspect ? now : std::min(request.deadline, now + alarm);
   in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
   const uint64_t deadline_unix_ms =
       deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now);
@@ -92,9 +95,10 @@ void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadF
       continue;
     }
     // A primary the failure detector holds down is not asked: it fails now and gets a
-    // stand-in (stand-ins are up ones).
-    Status sent = fallback || liveness_.is_up(read.to) ? Status::ok()
-                                                       : Status::unavailable(read.to + " is down");
+    // stand-in (stand-ins are up ones). A suspect one is asked (node/liveness.h).
+    Status sent = fallback || !liveness_.is_convicted(read.to)
+                      ? Status::ok()
+                      : Status::unavailable(read.to + " is down");
     if (sent.is_ok()) {
       sent = transport_.send(
           read.to, PeerMessage{self, id, ReplicaRead{op.key, fallback}, op.deadline_unix_ms});

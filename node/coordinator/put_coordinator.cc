@@ -136,6 +136,12 @@ void PutCoordinator::start_round(Staged staged) {
   Op& op = ops_.emplace(id, std::move(staged.op)).first->second;
   op.sent_us = replier_.latencies().now_us();
   execute(id, op, op.round.start());
+  // Replicas whose links are silent were sent the write too; they get stand-ins at once.
+  std::vector<NodeId> suspects;
+  for (const NodeId& r : op.round.replicas()) {
+    if (liveness_.is_suspect(r)) suspects.push_back(r);
+  }
+  if (!suspects.empty() && !op.round.done()) execute(id, op, op.round.stand_in_beside(suspects));
   finish_if_done(id);
 }
 
@@ -145,9 +151,10 @@ void PutCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::PutAc
       Status sent = Status::ok();
       if (!send->hint_for.empty()) {
         ++counters_.hinted_writes;
-      } else if (!liveness_.is_up(send->to)) {
+      } else if (liveness_.is_convicted(send->to)) {
         // A replica the failure detector holds down is not sent the write: it fails now
-        // and gets a stand-in (a stand-in is tried whatever its liveness).
+        // and gets a stand-in (a stand-in is tried whatever its liveness). A suspect one
+        // is sent it: it may answer in time (node/liveness.h).
         sent = Status::unavailable(send->to + " is down");
       }
       if (sent.is_ok()) {

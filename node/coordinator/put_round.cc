@@ -57,6 +57,19 @@ std::vector<PutAction> PutRound::on_sloppy_alarm() {
   return more();
 }
 
+std::vector<PutAction> PutRound::stand_in_beside(const std::vector<NodeId>& suspects) {
+  if (!sloppy_) return {};
+  const std::vector<NodeId> waiting = quorum_.waiting();
+  for (const NodeId& p : suspects) {
+    if (silent_.size() >= fallbacks_left_.size()) break;  // no fallback left for it
+    const bool covered = std::any_of(standing_in_.begin(), standing_in_.end(),
+                                     [&](const auto& e) { return e.second == p; });
+    const bool is_waiting = std::find(waiting.begin(), waiting.end(), p) != waiting.end();
+    if (is_replica(p) && is_waiting && !covered) silent_.push_back(p);
+  }
+  return more();
+}
+
 std::vector<PutAction> PutRound::more() {
   std::vector<PutAction> out;
   if (silent_.empty()) return out;

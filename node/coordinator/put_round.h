@@ -69,6 +69,11 @@ class PutRound {
   // The sloppy alarm (half the deadline): replicas still silent get a stand-in, one at a
   // time through more().
   std::vector<PutAction> on_sloppy_alarm();
+  // Stand-ins now for `suspects` (replicas whose links are silent, node/liveness.h) that
+  // were sent the write and have not acked: a fallback each, one at a time through more(),
+  // while their own acks still count. Only while fallbacks are left (no coordinator hint:
+  // the suspect was sent the write); none for a primaries-only write.
+  std::vector<PutAction> stand_in_beside(const std::vector<NodeId>& suspects);
   // Decisions deferred until the sends already returned were tried: the driver calls it
   // after executing each list (and feeding back failed sends) until it returns nothing. One
   // silent replica gets its stand-in per call, so a fallback whose send failed is replaced
@@ -80,6 +85,7 @@ class PutRound {
   // Answered and nothing more will come: the driver forgets the round.
   bool done() const { return answered_ && quorum_.complete(); }
   bool sloppy() const { return sloppy_; }
+  const std::vector<NodeId>& replicas() const { return replicas_; }
   const WriteQuorum& quorum() const { return quorum_; }
   // fallback -> the primary it stands in for.
   const std::map<NodeId, NodeId>& standing_in() const { return standing_in_; }

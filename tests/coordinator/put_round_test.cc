@@ -126,5 +126,28 @@ TEST(PutRoundTest, TheCoordinatorNeverHintsForItself) {
   EXPECT_TRUE(describe(self_round.on_reply("a", kDown)).empty());
 }
 
+TEST(PutRoundTest, ASuspectReplicaGetsAStandInBesideItAndItsOwnAckStillCounts) {
+  PutRound round = round_of(3);
+  EXPECT_EQ(describe(round.start()), (V{"send b", "send c"}));
+  EXPECT_EQ(describe(round.stand_in_beside({"b"})), (V{"send f1 for b"}));
+  EXPECT_TRUE(round.more().empty());
+  EXPECT_TRUE(round.on_reply("c", Status::ok()).empty());
+  // b was only slow: its ack counts, and with c and a that is W=3.
+  EXPECT_EQ(describe(round.on_reply("b", Status::ok())), (V{"answer ok"}));
+}
+
+TEST(PutRoundTest, ASuspectWithNoFallbackLeftIsLeftToAnswerWithoutAHint) {
+  PutRound round("a", {"a", "b", "c"}, 2, {}, true);
+  round.start();
+  EXPECT_TRUE(round.stand_in_beside({"b"}).empty()) << "b was sent the write: no hint";
+  EXPECT_EQ(describe(round.on_reply("b", Status::ok())), (V{"answer ok"}));
+}
+
+TEST(PutRoundTest, APrimariesOnlyWriteTakesNoStandInBesideASuspect) {
+  PutRound round = round_of(2, /*sloppy=*/false);
+  round.start();
+  EXPECT_TRUE(round.stand_in_beside({"b"}).empty());
+}
+
 }  // namespace
 }  // namespace qkv::coordinator
