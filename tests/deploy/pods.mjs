@@ -16,7 +16,7 @@
 // Anything else in the spec goes to podman as rendered.
 //
 //   node pods.mjs RENDERED.yaml ORDINAL --volume DIR --zone ZONE --pod-prefix P \
-//        [--drop-config-key KEY]... --plan PLAN.json > pod.yaml
+//        [--drop-config-key KEY]... [--image IMAGE] --plan PLAN.json > pod.yaml
 import { readFileSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { parse } from "./manifests.mjs";
@@ -53,7 +53,7 @@ function resolve_env(env, ctx, container) {
   });
 }
 
-export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", dropConfigKeys = [] }) {
+export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", dropConfigKeys = [], image }) {
   const set = objects.find((o) => o.kind === "StatefulSet");
   const name = `${set.metadata.name}-${ordinal}`;
   const namespace = set.metadata.namespace ?? "default";
@@ -80,6 +80,7 @@ export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", dropCo
   };
   for (const c of spec.containers) {
     c.env = resolve_env(c.env, ctx, c);
+    if (image) c.image = image;  // this run's build of the rendered image
     const ports = Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort]));
     const probe = (p) => p && { path: p.httpGet.path, port: ports[p.httpGet.port] ?? p.httpGet.port,
                                 period_seconds: p.periodSeconds ?? 10, failure_threshold: p.failureThreshold ?? 3 };
@@ -143,6 +144,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     else if (flag === "--zone") opts.zone = value;
     else if (flag === "--pod-prefix") opts.podPrefix = value;
     else if (flag === "--drop-config-key") opts.dropConfigKeys.push(value);
+    else if (flag === "--image") opts.image = value;
     else if (flag === "--plan") plan_file = value;
     else throw new Error(`unknown flag ${flag}`);
   }
