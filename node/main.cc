@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <optional>
 #include <random>
+#include <tuple>
 #include <variant>
 
 #include "common/asio.h"
@@ -31,8 +32,8 @@ constexpr int kExitBadConfig = 2;
 constexpr int kExitFailed = 1;
 
 struct Flags {
-  std::string config_path, node_id, data_dir, client_listen, peer_listen, members, seeds, zone,
-      log_level, log_format;
+  std::string config_path, node_id, data_dir, client_listen, peer_listen, client_advertise,
+      peer_advertise, members, seeds, zone, log_level, log_format;
   std::optional<std::string> http_listen;  // "" turns the HTTP port off
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
@@ -55,6 +56,14 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
     auto hp = qkv::node::parse_host_port(f.peer_listen, "--peer-listen");
     if (!hp) return hp.status();
     c.peer_listen = *hp;
+  }
+  for (auto [text, flag, target] :
+       {std::tuple{&f.client_advertise, "--client-advertise", &c.client_advertise},
+        std::tuple{&f.peer_advertise, "--peer-advertise", &c.peer_advertise}}) {
+    if (text->empty()) continue;
+    auto hp = qkv::node::parse_host_port(*text, flag);
+    if (!hp) return hp.status();
+    *target = *hp;
   }
   if (f.http_listen) {
     c.http_listen.reset();
@@ -244,6 +253,12 @@ void add_flags(CLI::App& app, Flags& f) {
                  "host:port for clients (default 127.0.0.1:7000)");
   app.add_option("--peer-listen", f.peer_listen,
                  "host:port for other nodes (default 127.0.0.1:7100)");
+  app.add_option("--client-advertise", f.client_advertise,
+                 "host:port clients and the claimant's redirects use (default: --client-listen; "
+                 "required when that is 0.0.0.0 or ::)");
+  app.add_option("--peer-advertise", f.peer_advertise,
+                 "host:port other nodes dial, gossiped (default: --peer-listen; required when "
+                 "that is 0.0.0.0 or ::)");
   app.add_option("--http-listen", f.http_listen,
                  "host:port for HTTP: /metrics, /health/*, /console, /api/v1 "
                  "(default 127.0.0.1:7200; \"\" turns it off)");

@@ -26,7 +26,7 @@ HostPort advertised(const std::optional<HostPort>& advertise, const HostPort& li
 std::string http_advertised(const DaemonConfig& config) {
   if (!config.http_listen || config.http_listen->port == 0) return "";
   HostPort http = *config.http_listen;
-  if (http.host == "0.0.0.0" || http.host == "::") {
+  if (is_unspecified_host(http.host)) {
     http.host = advertised(config.client_advertise, config.client_listen).host;
   }
   return http.to_string();
