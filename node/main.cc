@@ -111,7 +111,8 @@ uint64_t random_incarnation() {
 std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
                                              qkv::storage::Storage& storage) {
   // The ring the last run applied wins; else the initial members define the first ring
-  // (version 1, the smallest id its claimant); a node joining from seeds learns it by gossip.
+  // (version 1, the smallest id its claimant), made once gossip shows no cluster disagrees
+  // (node/first_ring.h); a node joining from seeds learns it by gossip.
   qkv::gossip::RingState configured_ring;
   if (!config.members.empty()) {
     std::vector<qkv::NodeId> ids;
@@ -149,8 +150,10 @@ std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
 }
 
 // Runs the server until a signal or its own leaving stops it, drained. Returns once the
-// io_context has no work left.
-void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Clock& clock) {
+// io_context has no work left: 0, or kExitBadConfig when membership refused to go on (its
+// configured first ring disagrees with the cluster it met; it logged why).
+int serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Clock& clock) {
+  int code = 0;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   std::optional<qkv::TimePoint> drained_at;
   auto stop = [&] {
@@ -169,12 +172,17 @@ void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Cl
     log_event(LogEvent::info("left_cluster").with("action", "graceful_shutdown"));
     stop();
   });
+  server.set_on_fatal([&] {
+    code = kExitBadConfig;
+    stop();
+  });
   // run() returns once no work is left. After the drain, closing connections linger briefly
   // (close_linger_ms) so the last replies are read; never wait on them more than 3 s.
   while (!io.stopped()) {
     io.run_for(std::chrono::milliseconds(100));
     if (drained_at && clock.now() - *drained_at > std::chrono::seconds(3)) io.stop();
   }
+  return code;
 }
 
 // A clean stop: durable first, then the marker — a clean mark over unsynced writes would
@@ -235,13 +243,14 @@ int run(DaemonConfig config) {
           .with("seeds", config.seeds.size())
           .with("sync_writes", config.sync_writes)
           .with("hinted_handoff", config.hinted_handoff));
-  serve(io, *server, clock);
+  const int served = serve(io, *server, clock);
   // Saved trees spare the next start its scans; a failure only costs them.
   if (Status s = server->save_trees(); !s.is_ok()) {
     log_event(LogEvent::warn("aae_trees_not_saved").with("error", s));
   }
   server.reset();
-  return close_storage(**storage);
+  const int closed = close_storage(**storage);
+  return closed != 0 ? closed : served;
 }
 
 // qkvd's flags (they win over the config file).

@@ -75,6 +75,7 @@ std::vector<gossip::Outgoing> Membership::on_tick() {
   const TimePoint now = clock_.now();
   auto outgoing = gossip_.on_tick(now);
   on_events();
+  step_first_ring(now);
   update_ring_progress(now);
   return outgoing;
 }
@@ -119,6 +120,10 @@ void Membership::on_events() {
       case gossip::Event::kRingChanged:
         ++counters_["ring_changes"];
         apply_ring();
+        break;
+      case gossip::Event::kForeignCluster:
+      case gossip::Event::kRingConflict:
+        on_sighting(e);
         break;
     }
   }

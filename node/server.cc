@@ -235,6 +235,7 @@ void Server::arm_tick() {
     send_gossip(host_.on_tick());
     if (host_.membership().exit_due() && on_removed_) std::exchange(on_removed_, nullptr)();
     for (const auto& event : host_.membership().take_log_events()) log_event(event);
+    if (host_.membership().fatal() && on_fatal_) std::exchange(on_fatal_, nullptr)();  // logged
     for (const auto& event : host_.handoff().take_log_events()) log_event(event);
     for (const auto& event : node_.take_log_events()) log_event(event);
     for (const auto& event : node_.anti_entropy().take_log_events()) log_event(event);
