@@ -322,6 +322,28 @@ Status check_advertised(std::string_view port, const HostPort& listen,
   return Status::ok();
 }
 
+// Members' and seeds' addresses are dialled: an unspecified host would be the dialler itself.
+Status check_dialable(const std::vector<MemberConfig>& members,
+                      const std::vector<HostPort>& seeds) {
+  for (const auto& m : members) {
+    if (is_unspecified_host(m.peer.host)) {
+      return Status::invalid_argument(fmt::format(
+          "cluster.members '{}' has peer address {}, which no node can dial (to each it is "
+          "itself); give the member's address as other nodes reach it",
+          m.id, m.peer.to_string()));
+    }
+  }
+  for (const auto& seed : seeds) {
+    if (is_unspecified_host(seed.host)) {
+      return Status::invalid_argument(fmt::format(
+          "cluster.seeds entry {} is not an address a node can dial; give a running node's peer "
+          "address",
+          seed.to_string()));
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::vector<HostPort>> parse_seeds(const std::string& text) {
@@ -393,6 +415,7 @@ Status DaemonConfig::validate() const {
   if (client_listen.to_string() == peer_listen.to_string()) {
     return Status::invalid_argument("client_listen and peer_listen must differ");
   }
+  QKV_RETURN_IF_ERROR(check_dialable(members, seeds));
   QKV_RETURN_IF_ERROR(check_advertised("peer", peer_listen, peer_advertise));
   QKV_RETURN_IF_ERROR(check_advertised("client", client_listen, client_advertise));
   if (http_listen && (http_listen->to_string() == client_listen.to_string() ||

@@ -255,6 +255,19 @@ TEST(DaemonConfigTest, ListeningOnEveryInterfaceNeedsAnAdvertisedAddress) {
   EXPECT_EQ(advertised->peer_advertise, (HostPort{"10.0.0.5", 7101}));
 }
 
+TEST(DaemonConfigTest, MembersAndSeedsMustBeDialable) {
+  auto config = parse_daemon_config(kValid, "test.toml");
+  ASSERT_TRUE(config.is_ok());
+  DaemonConfig c = *config;
+  c.members[1].peer = HostPort{"0.0.0.0", 7102};
+  EXPECT_THAT(c.validate().message(),
+              HasSubstr("cluster.members 'n2' has peer address 0.0.0.0:7102, which no node can "
+                        "dial"));
+  c = *config;
+  c.seeds = {HostPort{"::", 7101}};
+  EXPECT_THAT(c.validate().message(), HasSubstr("cluster.seeds entry [::]:7101 is not an address"));
+}
+
 TEST(DaemonConfigTest, MembersFlag) {
   auto members = parse_members_flag("n1=127.0.0.1:7101,n2=localhost:7102");
   ASSERT_TRUE(members.is_ok());
