@@ -70,4 +70,10 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view what, b
   return HostPort{std::string(host), static_cast<uint16_t>(value)};
 }
 
+bool is_unspecified_host(std::string_view host) {
+  // Only zeros, dots and colons: 0.0.0.0 (INADDR_ANY) or :: (in6addr_any), however written.
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return c == '0' || c == '.' || c == ':'; });
+}
+
 }  // namespace qkv

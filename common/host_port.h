@@ -37,4 +37,9 @@ struct HostPort {
 Result<HostPort> parse_host_port(std::string_view text, std::string_view what,
                                  bool allow_zero = false);
 
+// True for a host that names no one machine: empty, or the unspecified address in any
+// spelling ("0.0.0.0", "::", "0:0::0", "0"): fine to listen on (every interface), never to
+// give to others as where to reach this node (to them it would be themselves).
+bool is_unspecified_host(std::string_view host);
+
 }  // namespace qkv

@@ -47,6 +47,12 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "ring_transition_cancelled",
     "ring_admin_refused",
     "meta_not_saved",
+    // cluster identity (node/membership_identity.cc)
+    "first_ring_waiting",
+    "first_ring_created",
+    "first_ring_refused",
+    "gossip_foreign_cluster",
+    "ring_conflict",
     // writes and read repair (node/coordinator/put_coordinator.cc, node/server.cc)
     "siblings_warn",
     "read_repairs",

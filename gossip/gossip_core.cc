@@ -91,6 +91,7 @@ GossipCore::GossipCore(GossipConfig config, NodeState self, RingState ring, uint
     : config_(std::move(config)),
       self_id_(self.id),
       ring_(std::move(ring)),
+      ring_hash_(gossip::ring_hash(ring_)),
       fd_(FailureDetectorConfig{config_.phi_convict, 2 * config_.interval, config_.fd_interval_max,
                                 config_.fd_window_max}),
       rng_(seed),
@@ -105,6 +106,7 @@ GossipCore::GossipCore(GossipConfig config, NodeState self, RingState ring, uint
     if (address != self.peer_address) other_seeds_.push_back(address);
   }
   self.heartbeat = self.beat();
+  if (ring_.version != 0) self.cluster_id = ring_.cluster_id;  // a node is of its ring's cluster
   members_.emplace(self_id_, std::move(self));
 }
 
@@ -161,9 +163,24 @@ qkv::Status GossipCore::set_ring(RingState ring) {
         fmt::format("ring version {} is not newer than the current ring version {}", ring.version,
                     ring_.version));
   }
-  ring_ = std::move(ring);
-  events_.push_back({Event::kRingChanged, {}});
+  if (!same_cluster(ring.cluster_id, cluster_id())) {
+    return qkv::Status::invalid_argument(
+        fmt::format("ring version {} is of cluster {:#x}, this node of cluster {:#x}", ring.version,
+                    ring.cluster_id, cluster_id()));
+  }
+  adopt_ring(std::move(ring));
   return qkv::Status::ok();
+}
+
+void GossipCore::adopt_ring(RingState ring) {
+  ring_ = std::move(ring);
+  ring_hash_ = gossip::ring_hash(ring_);
+  events_.push_back({Event::kRingChanged, {}});
+  if (ring_.cluster_id != self().cluster_id) {  // a joining node learns its cluster
+    bump_version();
+    self_mut().cluster_id = ring_.cluster_id;
+    events_.push_back({Event::kChanged, self_id_});
+  }
 }
 
 void GossipCore::set_status(Status status) {
@@ -198,6 +215,11 @@ std::vector<Event> GossipCore::take_events() {
 
 std::vector<Outgoing> GossipCore::handle_syn(const Syn& syn, TimePoint now) {
   if (!accept_sender(syn.sender)) return {};
+  if (!same_cluster_as(syn.sender, syn.ring_version, syn.ring_hash, std::nullopt)) {
+    // Nothing of it is merged; the bare Ack shows it what it met (it refuses it likewise).
+    if (syn.sender.peer_address.empty()) return {};
+    return {{syn.sender.peer_address, bare_ack()}};
+  }
   apply_state(syn.sender, now);
   if (syn.sender.peer_address.empty()) return {};
   return {{syn.sender.peer_address, make_ack(syn)}};
@@ -205,6 +227,8 @@ std::vector<Outgoing> GossipCore::handle_syn(const Syn& syn, TimePoint now) {
 
 std::vector<Outgoing> GossipCore::handle_ack(const Ack& ack, TimePoint now) {
   if (!accept_sender(ack.sender)) return {};
+  const uint64_t ring_version = ack.ring ? ack.ring->version : ack.ring_version;
+  if (!same_cluster_as(ack.sender, ring_version, ack.ring_hash, ack.ring)) return {};
   apply_state(ack.sender, now);
   for (const NodeState& state : ack.states) apply_state(state, now);
   for (const Heartbeat& heartbeat : ack.heartbeats) apply_heartbeat(heartbeat, now);
@@ -227,9 +251,60 @@ bool GossipCore::accept_sender(const NodeState& sender) {
   return true;
 }
 
+bool GossipCore::same_cluster_as(const NodeState& sender, uint64_t ring_version, uint64_t hash,
+                                 const std::optional<RingState>& ring) {
+  if (hash == 0 && ring) hash = gossip::ring_hash(*ring);
+  Sighting seen{Event::kForeignCluster,
+                sender.id,
+                sender.peer_address,
+                sender.cluster_id,
+                ring_version,
+                hash,
+                ring};
+  if (!same_cluster(sender.cluster_id, cluster_id())) {
+    ++stats_.foreign_cluster_messages;
+    sighted(std::move(seen));
+    return false;
+  }
+  // One version of one cluster is one table: another is a second writer of ring versions.
+  if (ring_version != 0 && ring_version == ring_.version && hash != 0 && ring_hash_ != 0 &&
+      hash != ring_hash_) {
+    ++stats_.ring_conflicts;
+    seen.kind = Event::kRingConflict;
+    sighted(std::move(seen));
+  }
+  return true;
+}
+
+void GossipCore::sighted(Sighting sighting) {
+  auto it = sightings_.find(sighting.peer);
+  if (it == sightings_.end() && sightings_.size() >= config_.members_max) return;  // counted only
+  const bool news = it == sightings_.end() || it->second.kind != sighting.kind ||
+                    it->second.cluster_id != sighting.cluster_id ||
+                    it->second.ring_version != sighting.ring_version ||
+                    it->second.ring_hash != sighting.ring_hash;
+  const NodeId peer = sighting.peer;
+  const Event::Kind kind = sighting.kind;
+  sightings_[peer] = std::move(sighting);
+  if (news) events_.push_back({kind, peer});
+}
+
+Ack GossipCore::bare_ack() const {
+  Ack ack;
+  ack.sender = self();
+  if (ring_.version != 0) ack.ring = ring_;
+  ack.ring_version = ring_.version;
+  ack.ring_hash = ring_hash_;
+  return ack;
+}
+
 void GossipCore::apply_state(const NodeState& incoming, TimePoint now) {
   if (incoming.id == self_id_) {
     if (incoming.heartbeat_newer_than(self())) ++stats_.foreign_self_states;
+    return;
+  }
+  if (!same_cluster(incoming.cluster_id, cluster_id())) {
+    ++stats_.foreign_cluster_states;  // relayed by a node that did not know better
     return;
   }
   NodeState state = incoming;
@@ -296,9 +371,14 @@ void GossipCore::apply_heartbeat(const Heartbeat& heartbeat, TimePoint now) {
 }
 
 void GossipCore::apply_ring(const RingState& ring) {
+  if (!same_cluster(ring.cluster_id, cluster_id())) {
+    ++stats_.foreign_cluster_rings;
+    sighted({Event::kForeignCluster, ring.claimant, "", ring.cluster_id, ring.version,
+             gossip::ring_hash(ring), ring});
+    return;
+  }
   if (!ring.newer_than(ring_)) return;
-  ring_ = ring;
-  events_.push_back({Event::kRingChanged, {}});
+  adopt_ring(ring);
 }
 
 void GossipCore::evaluate_verdicts(TimePoint now, bool convict) {
@@ -367,6 +447,7 @@ Syn GossipCore::make_syn() const {
     if (id != self_id_) syn.digests.push_back(digest_of(state));
   }
   syn.ring_version = ring_.version;
+  syn.ring_hash = ring_hash_;
   return syn;
 }
 
@@ -412,6 +493,8 @@ Ack GossipCore::make_ack(const Syn& syn) const {
       most_lagging(std::move(heartbeat_requests), config_.heartbeats_per_message_max);
   if (ring_.version > syn.ring_version) ack.ring = ring_;
   ack.want_ring = syn.ring_version > ring_.version;
+  ack.ring_version = ring_.version;
+  ack.ring_hash = ring_hash_;
   return ack;
 }
 

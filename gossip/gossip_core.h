@@ -45,6 +45,18 @@
 // is ignored and counted in stats().foreign_self_states. The own heartbeat comes only from
 // on_tick.
 //
+// Clusters (ring_identity.h): every node states its cluster id (NodeState::cluster_id: its
+// ring's, or before it has one the id its configured first ring will have; 0 = unknown, an
+// old node or one joining from seeds, which matches any). A Syn from a node of another
+// cluster is answered with a bare Ack — this node's state and ring, nothing else — so the
+// other side sees what it met, and an Ack from one is not answered; neither sender's state
+// is merged. States of another cluster relayed by anyone, and rings of another cluster, are
+// refused too. Each is counted (stats) and reported as a kForeignCluster event once per
+// peer and identity (sightings() keeps what it said). A Syn or Ack whose sender holds another
+// table (ring_hash) under this node's ring version is a ring conflict: counted, reported
+// (kRingConflict), and the other table is never applied (equal versions never replace).
+// This node's own cluster id follows the ring it holds.
+//
 // Limits: states per Ack/Ack2 <= states_per_message_max (the most out-of-date first,
 // unknown members before known ones; the rest go in later rounds); content requests per
 // Ack <= the same; heartbeat entries per Ack/Ack2 and heartbeat requests per Ack <=
@@ -70,6 +82,7 @@
 #include "gossip/failure_detector.h"
 #include "gossip/messages.h"
 #include "gossip/node_state.h"
+#include "gossip/ring_identity.h"
 
 namespace qkv::gossip {
 
@@ -100,8 +113,20 @@ struct GossipConfig {
 //   set_ring_progress) differs in generation, status, addresses, zone or ring progress.
 //   Heartbeats (a heartbeat entry, or a state whose only news is its heartbeat) are not.
 // - kRingChanged: a newer ring was adopted (from gossip or set_ring); id is empty.
+// - kForeignCluster: gossip of another cluster was refused; id is the peer that sent it
+//   (for a ring relayed without a sender, the ring's claimant). Once per peer and identity.
+// - kRingConflict: a peer of this cluster holds another table under this node's ring
+//   version (never in a correct cluster). Once per peer and identity.
 struct Event {
-  enum Kind : uint8_t { kJoined, kUp, kDown, kChanged, kRingChanged };
+  enum Kind : uint8_t {
+    kJoined,
+    kUp,
+    kDown,
+    kChanged,
+    kRingChanged,
+    kForeignCluster,
+    kRingConflict
+  };
   Kind kind;
   NodeId id;
 
@@ -109,12 +134,29 @@ struct Event {
 };
 
 struct GossipStats {
-  uint64_t rounds = 0;               // rounds run by on_tick
-  uint64_t foreign_self_states = 0;  // states/messages about our id newer than ours, ignored
-  uint64_t rejected_states = 0;      // states with an invalid node id, ignored
-  uint64_t members_refused = 0;      // states of unknown nodes refused at members_max
-  uint64_t local_pauses = 0;         // rounds that skipped convictions after a local pause
-  uint64_t heartbeats_applied = 0;   // heartbeat entries that moved a member's heartbeat
+  uint64_t rounds = 0;                    // rounds run by on_tick
+  uint64_t foreign_self_states = 0;       // states/messages about our id newer than ours, ignored
+  uint64_t rejected_states = 0;           // states with an invalid node id, ignored
+  uint64_t members_refused = 0;           // states of unknown nodes refused at members_max
+  uint64_t local_pauses = 0;              // rounds that skipped convictions after a local pause
+  uint64_t heartbeats_applied = 0;        // heartbeat entries that moved a member's heartbeat
+  uint64_t foreign_cluster_messages = 0;  // Syns and Acks from nodes of another cluster
+  uint64_t foreign_cluster_states = 0;    // relayed states of another cluster, refused
+  uint64_t foreign_cluster_rings = 0;     // rings of another cluster, refused
+  uint64_t ring_conflicts = 0;  // peers holding another table under this node's ring version
+};
+
+// What a refused peer said about itself (the last time; kForeignCluster or kRingConflict).
+struct Sighting {
+  Event::Kind kind = Event::kForeignCluster;
+  NodeId peer;
+  std::string peer_address;
+  uint64_t cluster_id = 0;        // the peer's (0: unknown)
+  uint64_t ring_version = 0;      // of the peer's ring (0: none or unknown)
+  uint64_t ring_hash = 0;         // of the peer's ring (0: none or unknown)
+  std::optional<RingState> ring;  // the peer's ring, when its message carried it
+
+  friend bool operator==(const Sighting&, const Sighting&) = default;
 };
 
 class GossipCore {
@@ -144,9 +186,17 @@ class GossipCore {
   double phi(const NodeId& id, TimePoint now) const { return fd_.phi(id, now); }
 
   const RingState& ring() const { return ring_; }
+  // ring_hash(ring()), kept with it.
+  uint64_t ring_hash() const { return ring_hash_; }
+  // This node's cluster id (self().cluster_id; 0: unknown).
+  uint64_t cluster_id() const { return self().cluster_id; }
+  // The last sighting of each peer whose gossip was refused (kForeignCluster) or whose ring
+  // conflicts with ours (kRingConflict); at most members_max peers.
+  const std::map<NodeId, Sighting>& sightings() const { return sightings_; }
 
-  // A local ring change (an operator's commit). Errors: invalid_argument unless
-  // ring.version is higher than the current one. Emits kRingChanged.
+  // A local ring change (an operator's commit, a first ring). Errors: invalid_argument
+  // unless ring.version is higher than the current one and its cluster id matches this
+  // node's. Emits kRingChanged.
   qkv::Status set_ring(RingState ring);
 
   // Changes the own status: if it differs, bumps the own version (and heartbeat) and emits
@@ -187,6 +237,14 @@ class GossipCore {
   // A change of the own content: version = ++heartbeat (one clock; node_state.h).
   void bump_version();
   void apply_ring(const RingState& ring);
+  // Takes `ring` as the current ring; this node's cluster id follows it.
+  void adopt_ring(RingState ring);
+  // The identity checks of a Syn's or Ack's sender: false (counted, reported) if it is of
+  // another cluster; a ring conflict is reported but the message is taken.
+  bool same_cluster_as(const NodeState& sender, uint64_t ring_version, uint64_t hash,
+                       const std::optional<RingState>& ring);
+  void sighted(Sighting sighting);
+  Ack bare_ack() const;
   void evaluate_verdicts(TimePoint now, bool convict);
   std::vector<std::string> choose_targets();
   // A seed to Syn this round besides `targets`, or none (see the rule above).
@@ -207,6 +265,8 @@ class GossipCore {
   // had then: down until they speak to us themselves or restart (a higher generation).
   std::map<NodeId, uint64_t> convicted_;
   RingState ring_;
+  uint64_t ring_hash_ = 0;  // ring_hash(ring_)
+  std::map<NodeId, Sighting> sightings_;
   FailureDetector fd_;
   std::mt19937_64 rng_;
   TimePoint next_round_;

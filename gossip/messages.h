@@ -11,6 +11,11 @@
 //   A ── Ack2{the requested states and heartbeat entries, ring if B asked} ──► B
 //                                                                    (only if non-empty)
 //
+// Both senders' states name their cluster (NodeState::cluster_id) and Syn and Ack carry
+// the hash of their sender's ring: a node of another cluster gets only a bare Ack (the
+// replier's state and ring, so it sees what it met) and nothing of it is merged
+// (gossip_core.h).
+//
 // Every member's heartbeat moves every round, its content seldom: heartbeat entries are a
 // few bytes each and bounded by heartbeats_per_message_max (as large as the membership by
 // default), full states by the much smaller states_per_message_max, so every heartbeat
@@ -60,6 +65,9 @@ struct Syn {
   std::vector<Digest> digests;    // every member the sender knows except itself
   uint64_t ring_version = 0;      // the sender's RingState::version
   bool heartbeat_entries = true;  // the sender takes Heartbeat entries (false: an old node)
+  // ring_hash() of the sender's ring (0: none, or a node from before it): a receiver holding
+  // another table under the same version and cluster reports a ring conflict.
+  uint64_t ring_hash = 0;
 
   friend bool operator==(const Syn&, const Syn&) = default;
 };
@@ -80,6 +88,10 @@ struct Ack {
   // size <= heartbeats_per_message_max.
   std::vector<Digest> heartbeat_requests{};
   bool heartbeat_entries = true;  // the replier takes Heartbeat entries in the Ack2
+  // The replier's ring version and ring_hash() (0: unknown, a node from before them), so the
+  // Syn's sender sees a conflicting table under its own version too.
+  uint64_t ring_version = 0;
+  uint64_t ring_hash = 0;
 
   friend bool operator==(const Ack&, const Ack&) = default;
 };

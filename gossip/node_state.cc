@@ -20,7 +20,8 @@ bool NodeState::differs_in_substance(const NodeState& other) const {
   return generation != other.generation || status != other.status ||
          peer_address != other.peer_address || client_address != other.client_address ||
          zone != other.zone || ring_version != other.ring_version ||
-         transfers_done != other.transfers_done || http_address != other.http_address;
+         transfers_done != other.transfers_done || http_address != other.http_address ||
+         cluster_id != other.cluster_id;
 }
 
 }  // namespace qkv::gossip

@@ -69,6 +69,11 @@ struct NodeState {
   // "host:port" of its HTTP operations port (metrics, console); empty when it has none or
   // predates it. Content, like the other addresses.
   std::string http_address{};
+  // The cluster this node belongs to: its ring's RingState::cluster_id, or, before it has a
+  // ring, the one its configured first ring will have (node/first_ring.h); 0 = unknown (a
+  // node joining from seeds, or from before cluster ids). Gossip from a node of another
+  // cluster is refused (gossip_core.h). Content.
+  uint64_t cluster_id = 0;
 
   // The heartbeat as the ordering uses it: max(heartbeat, version).
   uint64_t beat() const { return heartbeat > version ? heartbeat : version; }
@@ -101,6 +106,10 @@ struct NodeState {
 // A ring with a higher version replaces the current one; equal versions keep the current
 // one, so two different tables must never be issued under one version (node/ issues ring
 // changes from one place, the claimant).
+//
+// Identity (gossip/ring_identity.h): `cluster_id` is fixed when a cluster's first ring is
+// made and every later version carries it, so rings of two clusters never compete by
+// version; ring_hash() of the content tells two tables issued under one version apart.
 struct RingState {
   uint64_t version = 0;  // 0: no ring yet
   uint32_t n = 0;        // replicas per key
@@ -111,6 +120,9 @@ struct RingState {
   // The one node that issues ring versions (Riak's claimant): it applies staged changes at
   // commit and completes transitions (node/claimant.h).
   NodeId claimant;
+  // The cluster's id (ring_identity.h first_cluster_id), copied into every later version;
+  // 0 = unknown (a ring from before cluster ids): compatible with every cluster.
+  uint64_t cluster_id = 0;
 
   bool newer_than(const RingState& other) const { return version > other.version; }
 

@@ -300,6 +300,50 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
   return Status::ok();
 }
 
+// What this node tells others to dial (gossiped, and named in the claimant's redirects) must
+// be a machine: an unspecified host (0.0.0.0, ::) would send every peer to itself.
+Status check_advertised(std::string_view port, const HostPort& listen,
+                        const std::optional<HostPort>& advertise) {
+  if (advertise && is_unspecified_host(advertise->host)) {
+    return Status::invalid_argument(fmt::format(
+        "{0}_advertise {1} is not an address others can dial (it means every interface, and "
+        "to another node it is itself); set {0}_advertise (--{0}-advertise) to this node's "
+        "host:port as other nodes and clients reach it, e.g. its DNS name",
+        port, advertise->to_string()));
+  }
+  if (!advertise && is_unspecified_host(listen.host)) {
+    return Status::invalid_argument(fmt::format(
+        "{0}_listen {1} listens on every interface but {0}_advertise is not set: this node "
+        "would tell others to reach it at {1}, which to them is themselves; set {0}_advertise "
+        "(--{0}-advertise) to this node's host:port as other nodes and clients reach it, e.g. "
+        "its DNS name",
+        port, listen.to_string()));
+  }
+  return Status::ok();
+}
+
+// Members' and seeds' addresses are dialled: an unspecified host would be the dialler itself.
+Status check_dialable(const std::vector<MemberConfig>& members,
+                      const std::vector<HostPort>& seeds) {
+  for (const auto& m : members) {
+    if (is_unspecified_host(m.peer.host)) {
+      return Status::invalid_argument(fmt::format(
+          "cluster.members '{}' has peer address {}, which no node can dial (to each it is "
+          "itself); give the member's address as other nodes reach it",
+          m.id, m.peer.to_string()));
+    }
+  }
+  for (const auto& seed : seeds) {
+    if (is_unspecified_host(seed.host)) {
+      return Status::invalid_argument(fmt::format(
+          "cluster.seeds entry {} is not an address a node can dial; give a running node's peer "
+          "address",
+          seed.to_string()));
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::vector<HostPort>> parse_seeds(const std::string& text) {
@@ -371,6 +415,9 @@ Status DaemonConfig::validate() const {
   if (client_listen.to_string() == peer_listen.to_string()) {
     return Status::invalid_argument("client_listen and peer_listen must differ");
   }
+  QKV_RETURN_IF_ERROR(check_dialable(members, seeds));
+  QKV_RETURN_IF_ERROR(check_advertised("peer", peer_listen, peer_advertise));
+  QKV_RETURN_IF_ERROR(check_advertised("client", client_listen, client_advertise));
   if (http_listen && (http_listen->to_string() == client_listen.to_string() ||
                       http_listen->to_string() == peer_listen.to_string())) {
     return Status::invalid_argument(fmt::format(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "gossip/ring_identity.h"
 #include "node/incarnation.h"
 #include "ring/ring.h"
 
@@ -20,16 +21,21 @@ Result<Boot> boot(storage::Storage& storage, const std::function<uint64_t()>& ra
   auto saved = load_saved_ring(storage);
   if (!saved) return saved.status();
   out.ring_saved = saved->version != 0;
-  out.ring = out.ring_saved ? std::move(saved).value() : first_ring;
+  if (out.ring_saved) {
+    out.ring = std::move(saved).value();
+  } else {
+    out.first_ring = first_ring;  // made later, if no cluster disagrees (node/first_ring.h)
+  }
   return out;
 }
 
 Result<gossip::RingState> first_ring(std::vector<NodeId> members, uint32_t partitions, uint32_t n) {
   if (members.empty()) return Status::invalid_argument("the first ring needs members");
   NodeId claimant = *std::min_element(members.begin(), members.end());
+  const uint64_t cluster_id = gossip::first_cluster_id(members, partitions, n);
   auto ring = ring::Ring::claim(std::move(members), partitions, n);
   if (!ring) return ring.status();
-  return gossip::RingState{1, n, ring->owners(), {}, std::move(claimant)};
+  return gossip::RingState{1, n, ring->owners(), {}, std::move(claimant), cluster_id};
 }
 
 gossip::NodeState initial_self(const NodeId& id, uint64_t generation, std::string peer_address,
@@ -48,6 +54,17 @@ gossip::NodeState initial_self(const NodeId& id, uint64_t generation, std::strin
   return state;
 }
 
+namespace {
+
+// A fresh initial member states the cluster its first ring will make before it makes it,
+// so gossip refuses it and it refuses nodes of another cluster (gossip_core.h).
+gossip::NodeState self_of(gossip::NodeState self, const Boot& boot) {
+  if (boot.ring.version == 0) self.cluster_id = boot.first_ring.cluster_id;
+  return self;
+}
+
+}  // namespace
+
 NodeHost::NodeHost(HostConfig config, const Boot& boot, storage::Storage& storage,
                    Transport& transport, const Clock& clock, std::function<int64_t()> unix_ms)
     : clock_(clock),
@@ -56,8 +73,12 @@ NodeHost::NodeHost(HostConfig config, const Boot& boot, storage::Storage& storag
       node_(config.node, nullptr, storage, transport,
             causal::Actor{config.node.node_id, boot.incarnation}, clock.now(),
             config.hinted_handoff ? &handoff_ : nullptr, std::move(unix_ms)),
-      membership_(std::move(config.gossip), std::move(config.self), boot.ring,
-                  boot.incarnation ^ boot.generation, node_, storage, &handoff_, clock) {}
+      membership_(std::move(config.gossip), self_of(std::move(config.self), boot), boot.ring,
+                  boot.incarnation ^ boot.generation, node_, storage, &handoff_, clock) {
+  if (boot.ring.version == 0 && boot.first_ring.version != 0) {
+    membership_.set_first_ring(boot.first_ring);
+  }
+}
 
 std::vector<gossip::Outgoing> NodeHost::on_tick() {
   node_.on_tick(clock_.now());

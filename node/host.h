@@ -35,18 +35,22 @@ struct Boot {
   uint64_t incarnation = 0;    // the actor's incarnation (node/incarnation.h)
   bool after_unclean = false;  // the last stop was not clean: a new incarnation was taken
   uint64_t generation = 0;     // gossip generation: above every earlier start's
-  gossip::RingState ring;      // the saved ring, else `first_ring`; version 0: none
+  gossip::RingState ring;      // the saved ring; version 0: none
   bool ring_saved = false;     // `ring` is the one the last run applied
+  // No saved ring and a configured first ring: the ring this fresh initial member makes once
+  // gossip has shown no cluster disagrees (node/first_ring.h); version 0: none.
+  gossip::RingState first_ring;
 };
 // Opens the incarnation (`random` draws a new one when needed), the next generation (at
-// least `wall_ms`), and the ring: the one the last run saved wins; else `first_ring` (the
-// configured members' ring for one of them, version 0 for a node joining from seeds).
-// Errors: storage errors, corruption.
+// least `wall_ms`), and the ring: the one the last run saved; else none, and `first_ring`
+// (the configured members' ring for one of them, version 0 for a node joining from seeds)
+// is kept as Boot::first_ring. Errors: storage errors, corruption.
 Result<Boot> boot(storage::Storage& storage, const std::function<uint64_t()>& random,
                   int64_t wall_ms, const gossip::RingState& first_ring);
 
 // The first ring of a cluster: the members' claim (ring/ring.h), version 1, its claimant
-// the smallest id. Errors: invalid_argument (no members, a bad partition count).
+// the smallest id, its cluster id derived from the members, `partitions` and `n`
+// (gossip/ring_identity.h). Errors: invalid_argument (no members, a bad partition count).
 Result<gossip::RingState> first_ring(std::vector<NodeId> members, uint32_t partitions, uint32_t n);
 
 // This process's gossip state at start: it serves if it knows a ring, else it is joining.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <optional>
 #include <random>
+#include <tuple>
 #include <variant>
 
 #include "common/asio.h"
@@ -31,8 +32,8 @@ constexpr int kExitBadConfig = 2;
 constexpr int kExitFailed = 1;
 
 struct Flags {
-  std::string config_path, node_id, data_dir, client_listen, peer_listen, members, seeds, zone,
-      log_level, log_format;
+  std::string config_path, node_id, data_dir, client_listen, peer_listen, client_advertise,
+      peer_advertise, members, seeds, zone, log_level, log_format;
   std::optional<std::string> http_listen;  // "" turns the HTTP port off
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
@@ -55,6 +56,14 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
     auto hp = qkv::node::parse_host_port(f.peer_listen, "--peer-listen");
     if (!hp) return hp.status();
     c.peer_listen = *hp;
+  }
+  for (auto [text, flag, target] :
+       {std::tuple{&f.client_advertise, "--client-advertise", &c.client_advertise},
+        std::tuple{&f.peer_advertise, "--peer-advertise", &c.peer_advertise}}) {
+    if (text->empty()) continue;
+    auto hp = qkv::node::parse_host_port(*text, flag);
+    if (!hp) return hp.status();
+    *target = *hp;
   }
   if (f.http_listen) {
     c.http_listen.reset();
@@ -102,7 +111,8 @@ uint64_t random_incarnation() {
 std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
                                              qkv::storage::Storage& storage) {
   // The ring the last run applied wins; else the initial members define the first ring
-  // (version 1, the smallest id its claimant); a node joining from seeds learns it by gossip.
+  // (version 1, the smallest id its claimant), made once gossip shows no cluster disagrees
+  // (node/first_ring.h); a node joining from seeds learns it by gossip.
   qkv::gossip::RingState configured_ring;
   if (!config.members.empty()) {
     std::vector<qkv::NodeId> ids;
@@ -140,8 +150,10 @@ std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
 }
 
 // Runs the server until a signal or its own leaving stops it, drained. Returns once the
-// io_context has no work left.
-void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Clock& clock) {
+// io_context has no work left: 0, or kExitBadConfig when membership refused to go on (its
+// configured first ring disagrees with the cluster it met; it logged why).
+int serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Clock& clock) {
+  int code = 0;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   std::optional<qkv::TimePoint> drained_at;
   auto stop = [&] {
@@ -160,12 +172,17 @@ void serve(boost::asio::io_context& io, qkv::node::Server& server, const qkv::Cl
     log_event(LogEvent::info("left_cluster").with("action", "graceful_shutdown"));
     stop();
   });
+  server.set_on_fatal([&] {
+    code = kExitBadConfig;
+    stop();
+  });
   // run() returns once no work is left. After the drain, closing connections linger briefly
   // (close_linger_ms) so the last replies are read; never wait on them more than 3 s.
   while (!io.stopped()) {
     io.run_for(std::chrono::milliseconds(100));
     if (drained_at && clock.now() - *drained_at > std::chrono::seconds(3)) io.stop();
   }
+  return code;
 }
 
 // A clean stop: durable first, then the marker — a clean mark over unsynced writes would
@@ -226,13 +243,14 @@ int run(DaemonConfig config) {
           .with("seeds", config.seeds.size())
           .with("sync_writes", config.sync_writes)
           .with("hinted_handoff", config.hinted_handoff));
-  serve(io, *server, clock);
+  const int served = serve(io, *server, clock);
   // Saved trees spare the next start its scans; a failure only costs them.
   if (Status s = server->save_trees(); !s.is_ok()) {
     log_event(LogEvent::warn("aae_trees_not_saved").with("error", s));
   }
   server.reset();
-  return close_storage(**storage);
+  const int closed = close_storage(**storage);
+  return closed != 0 ? closed : served;
 }
 
 // qkvd's flags (they win over the config file).
@@ -244,6 +262,12 @@ void add_flags(CLI::App& app, Flags& f) {
                  "host:port for clients (default 127.0.0.1:7000)");
   app.add_option("--peer-listen", f.peer_listen,
                  "host:port for other nodes (default 127.0.0.1:7100)");
+  app.add_option("--client-advertise", f.client_advertise,
+                 "host:port clients and the claimant's redirects use (default: --client-listen; "
+                 "required when that is 0.0.0.0 or ::)");
+  app.add_option("--peer-advertise", f.peer_advertise,
+                 "host:port other nodes dial, gossiped (default: --peer-listen; required when "
+                 "that is 0.0.0.0 or ::)");
   app.add_option("--http-listen", f.http_listen,
                  "host:port for HTTP: /metrics, /health/*, /console, /api/v1 "
                  "(default 127.0.0.1:7200; \"\" turns it off)");

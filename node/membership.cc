@@ -73,6 +73,7 @@ std::vector<gossip::Outgoing> Membership::on_tick() {
   const TimePoint now = clock_.now();
   auto outgoing = gossip_.on_tick(now);
   on_events();
+  step_first_ring(now);
   update_ring_progress(now);
   return outgoing;
 }
@@ -118,19 +119,30 @@ void Membership::on_events() {
         ++counters_["ring_changes"];
         apply_ring();
         break;
+      case gossip::Event::kForeignCluster:
+      case gossip::Event::kRingConflict:
+        on_sighting(e);
+        break;
     }
   }
 }
 
 std::vector<std::pair<std::string, uint64_t>> Membership::counters() const {
   std::vector<std::pair<std::string, uint64_t>> out(counters_.begin(), counters_.end());
-  out.emplace_back("gossip_rounds", gossip_.stats().rounds);
+  const gossip::GossipStats& g = gossip_.stats();
+  out.emplace_back("gossip_rounds", g.rounds);
+  // Gossip of another cluster refused (messages, relayed states, rings), and peers holding
+  // another table under this node's ring version: both 0 in a healthy cluster.
+  out.emplace_back("gossip_foreign_cluster",
+                   g.foreign_cluster_messages + g.foreign_cluster_states + g.foreign_cluster_rings);
+  out.emplace_back("ring_conflicts", g.ring_conflicts);
   return out;
 }
 
 proto::MembersResponse Membership::members_response() const {
   proto::MembersResponse response;
   response.ring_version = gossip_.ring().version;
+  response.cluster_id = gossip_.cluster_id();
   std::map<NodeId, uint32_t> partitions;
   for (const auto& owner : gossip_.ring().owners) ++partitions[owner];
   std::map<NodeId, std::pair<uint64_t, uint64_t>> pending;

@@ -83,6 +83,14 @@ class Membership {
   // status for three gossip intervals: the process should stop (graceful, as on SIGTERM).
   bool exit_due() const { return exit_due_; }
 
+  // A fresh initial member's configured first ring (host.h Boot::first_ring), made once
+  // gossip shows no cluster disagrees (node/first_ring.h). REQUIRES: no ring yet; before the
+  // first tick. (membership_identity.cc)
+  void set_first_ring(gossip::RingState ring);
+  // Set when this node must not go on (qkvd exits 2): waiting to make its first ring, it
+  // met a node of another cluster. Names the peer, both clusters and what to do.
+  const std::optional<Status>& fatal() const { return fatal_; }
+
   const gossip::GossipCore& gossip() const { return gossip_; }
   // Events for the driver's log since the last call (info or warn), oldest first.
   std::vector<LogEvent> take_log_events() { return std::exchange(log_events_, {}); }
@@ -110,6 +118,9 @@ class Membership {
   void publish_ring(gossip::RingState ring);
   void maybe_exit(TimePoint now);
   void fill_plan(proto::RingAdminResponse& body, const RingPlan& plan);
+  // Cluster identity (membership_identity.cc): the first ring's wait, and refused gossip.
+  void step_first_ring(TimePoint now);
+  void on_sighting(const gossip::Event& event);
   void log(LogEvent event) { log_events_.push_back(std::move(event)); }
 
   const Clock& clock_;
@@ -129,6 +140,10 @@ class Membership {
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;
   std::function<void(const gossip::RingState&)> on_ring_issued_;
+  std::optional<gossip::RingState> first_ring_;  // not made yet (set_first_ring)
+  TimePoint first_ring_since_{};
+  TimePoint first_ring_log_due_{};
+  std::optional<Status> fatal_;
 };
 
 }  // namespace qkv::node

@@ -26,7 +26,7 @@ HostPort advertised(const std::optional<HostPort>& advertise, const HostPort& li
 std::string http_advertised(const DaemonConfig& config) {
   if (!config.http_listen || config.http_listen->port == 0) return "";
   HostPort http = *config.http_listen;
-  if (http.host == "0.0.0.0" || http.host == "::") {
+  if (is_unspecified_host(http.host)) {
     http.host = advertised(config.client_advertise, config.client_listen).host;
   }
   return http.to_string();
@@ -235,6 +235,7 @@ void Server::arm_tick() {
     send_gossip(host_.on_tick());
     if (host_.membership().exit_due() && on_removed_) std::exchange(on_removed_, nullptr)();
     for (const auto& event : host_.membership().take_log_events()) log_event(event);
+    if (host_.membership().fatal() && on_fatal_) std::exchange(on_fatal_, nullptr)();  // logged
     for (const auto& event : host_.handoff().take_log_events()) log_event(event);
     for (const auto& event : node_.take_log_events()) log_event(event);
     for (const auto& event : node_.anti_entropy().take_log_events()) log_event(event);

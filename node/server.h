@@ -47,6 +47,10 @@ class Server final : public Transport, public OpsView {
   // delivered and its removed status has had a few gossip rounds to spread. qkvd then stops
   // as on SIGTERM.
   void set_on_removed(std::function<void()> f) { on_removed_ = std::move(f); }
+  // Called once when membership says this node must not go on (Membership::fatal(): its
+  // configured first ring disagrees with a cluster it met); it has logged why. qkvd then
+  // stops as on SIGTERM and exits 2.
+  void set_on_fatal(std::function<void()> f) { on_fatal_ = std::move(f); }
 
   // Anti-entropy trees across a clean restart (node/anti_entropy.h save_trees). At start:
   // installs the trees a clean stop saved (only if `after_clean_stop`), then clears them in
@@ -107,6 +111,7 @@ class Server final : public Transport, public OpsView {
   NodeHost host_;
   Node& node_;  // host_.node()
   std::function<void()> on_removed_;
+  std::function<void()> on_fatal_;
   TimePoint last_progress_log_{};
   TimePoint next_links_check_{};  // when open_member_links() runs next
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;

@@ -160,6 +160,7 @@ struct Member {
 struct MembersResponse {
   members @0 :List(Member);
   ringVersion @1 :UInt64;
+  clusterId @2 :UInt64;      # the answering node's cluster (gossip/ring_identity.h); 0: unknown
 }
 
 # The answer to a successful put or delete: the causal context of the state it wrote (as

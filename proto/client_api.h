@@ -178,6 +178,7 @@ struct MemberInfo {
 struct MembersResponse {
   std::vector<MemberInfo> members;
   uint64_t ring_version = 0;
+  uint64_t cluster_id = 0;  // the answering node's cluster; 0: unknown (none yet, or older)
 };
 
 // A RepairRequest was accepted: `partitions` exchanges-to-run were queued (0 when the node

@@ -120,6 +120,7 @@ Result<StatusResponse> read(wire::StatusResponse::Reader s) {
 
 void fill(wire::MembersResponse::Builder m, const MembersResponse& body) {
   m.setRingVersion(body.ring_version);
+  m.setClusterId(body.cluster_id);
   auto list = m.initMembers(body.members.size());
   for (std::size_t i = 0; i < body.members.size(); ++i) {
     const MemberInfo& info = body.members[i];
@@ -144,6 +145,7 @@ void fill(wire::MembersResponse::Builder m, const MembersResponse& body) {
 MembersResponse read(wire::MembersResponse::Reader m) {
   MembersResponse body;
   body.ring_version = m.getRingVersion();
+  body.cluster_id = m.getClusterId();
   body.members.reserve(m.getMembers().size());
   for (auto e : m.getMembers()) {
     body.members.push_back(MemberInfo{

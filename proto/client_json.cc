@@ -1,5 +1,7 @@
 #include "proto/client_json.h"
 
+#include <fmt/format.h>
+
 #include <map>
 
 namespace qkv::proto {
@@ -35,7 +37,10 @@ nlohmann::json members_json(const MembersResponse& members) {
                     {"hint_bytes_pending", m.hint_bytes_pending},
                     {"ring_version", m.ring_version}});
   }
-  return {{"ring_version", members.ring_version}, {"members", std::move(list)}};
+  // The cluster id as hex text: JSON numbers lose 64-bit precision in most readers.
+  return {{"ring_version", members.ring_version},
+          {"cluster_id", fmt::format("{:#018x}", members.cluster_id)},
+          {"members", std::move(list)}};
 }
 
 nlohmann::json status_json(std::string_view address, const StatusResponse& status) {

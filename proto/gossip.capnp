@@ -32,6 +32,7 @@ struct NodeState {
   transfersDone @8 :UInt64;  # the transition whose inbound transfers this node completed
   contentVersion @9 :UInt64; # grows at every change of content; 0: read as `version`
   httpAddress @10 :Text;     # its HTTP operations port; empty: none (or an older node)
+  clusterId @11 :UInt64;     # its cluster (gossip/ring_identity.h); 0: unknown (older node)
 }
 
 struct Digest {
@@ -54,6 +55,7 @@ struct RingState {
   owners @2 :List(Text);     # owners[p] owns partition p
   nextOwners @3 :List(Text); # the table a transition moves to; empty: none
   claimant @4 :Text;         # the node that issues ring versions
+  clusterId @5 :UInt64;      # fixed at the first ring, kept by every version; 0: unknown
 }
 
 struct GossipSyn {
@@ -61,6 +63,7 @@ struct GossipSyn {
   digests @1 :List(Digest);
   ringVersion @2 :UInt64;
   heartbeatEntries @3 :Bool;   # the sender takes Heartbeat entries (false: an older node)
+  ringHash @4 :UInt64;         # ring_hash of the sender's ring; 0: none or an older node
 }
 
 struct GossipAck {
@@ -73,6 +76,8 @@ struct GossipAck {
   heartbeats @6 :List(Heartbeat);        # only the heartbeat is newer than the Syn's digest
   heartbeatRequests @7 :List(Digest);    # only the Syn sender's heartbeat is newer
   heartbeatEntries @8 :Bool;             # the sender takes Heartbeat entries in the Ack2
+  ringVersion @9 :UInt64;                # the sender's ring version; 0: none or an older node
+  ringHash @10 :UInt64;                  # ring_hash of the sender's ring; 0: as above
 }
 
 struct GossipAck2 {

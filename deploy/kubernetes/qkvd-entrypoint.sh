@@ -60,15 +60,9 @@ if [ -n "$QKV_MEMORY_LIMIT" ] && ! grep -Eq '^[[:space:]]*block_cache_bytes[[:sp
     END { if (!done) { print "[storage]"; print line } }' "$QKV_CONFIG" > "$config"
 fi
 
-# Advertised addresses: qkvd listens on every interface, and others must dial the DNS name.
-# A qkvd without --peer-advertise (older than the flag) takes the same from its config file.
+# Advertised addresses: qkvd listens on every interface, and others must dial the DNS name
+# (qkvd refuses to advertise 0.0.0.0).
 set -- --peer-advertise "$self:7100" --client-advertise "$self:7000" "$@"
-if ! qkvd --help 2>/dev/null | grep -q -- '--peer-advertise'; then
-  shift 4
-  { echo "peer_advertise = \"$self:7100\""; echo "client_advertise = \"$self:7000\""; cat "$config"; } \
-    > "$config.new"
-  mv "$config.new" "$config"
-fi
 [ -z "$QKV_ZONE" ] || set -- --zone "$QKV_ZONE" "$@"
 
 # The initial members create the ring from the same list; a later ordinal joins through them.

@@ -27,6 +27,7 @@ void fill(wire::NodeState::Builder b, const gossip::NodeState& s) {
   b.setStatus(static_cast<wire::MemberStatus>(s.status));
   b.setRingVersion(s.ring_version);
   b.setTransfersDone(s.transfers_done);
+  b.setClusterId(s.cluster_id);
 }
 
 Result<gossip::NodeState> read(wire::NodeState::Reader r) {
@@ -48,6 +49,7 @@ Result<gossip::NodeState> read(wire::NodeState::Reader r) {
   s.status = static_cast<gossip::Status>(status);
   s.ring_version = r.getRingVersion();
   s.transfers_done = r.getTransfersDone();
+  s.cluster_id = r.getClusterId();
   return s;
 }
 
@@ -118,10 +120,11 @@ void fill_ring(wire::RingState::Builder b, const gossip::RingState& ring) {
   auto next = b.initNextOwners(ring.next_owners.size());
   for (std::size_t i = 0; i < ring.next_owners.size(); ++i) next.set(i, ring.next_owners[i]);
   b.setClaimant(ring.claimant);
+  b.setClusterId(ring.cluster_id);
 }
 
 Result<gossip::RingState> read_ring(wire::RingState::Reader r) {
-  gossip::RingState ring{r.getVersion(), r.getN(), {}, {}, {}};
+  gossip::RingState ring{r.getVersion(), r.getN(), {}, {}, {}, r.getClusterId()};
   for (auto o : r.getOwners()) {
     ring.owners.emplace_back(to_view(o));
     QKV_RETURN_IF_ERROR(validate_node_id(ring.owners.back()));
@@ -154,6 +157,7 @@ void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
           fill_digests(syn.initDigests(m.digests.size()), m.digests);
           syn.setRingVersion(m.ring_version);
           syn.setHeartbeatEntries(m.heartbeat_entries);
+          syn.setRingHash(m.ring_hash);
         } else if constexpr (std::is_same_v<T, gossip::Ack>) {
           auto ack = b.initGossipAck();
           fill(ack.initSender(), m.sender);
@@ -166,6 +170,8 @@ void fill_gossip(wire::PeerMessage::Builder b, const gossip::Message& message) {
           fill_digests(ack.initHeartbeatRequests(m.heartbeat_requests.size()),
                        m.heartbeat_requests);
           ack.setHeartbeatEntries(m.heartbeat_entries);
+          ack.setRingVersion(m.ring_version);
+          ack.setRingHash(m.ring_hash);
         } else {
           auto ack2 = b.initGossipAck2();
           fill_states(ack2.initStates(m.states.size()), m.states);
@@ -188,6 +194,7 @@ Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
       QKV_RETURN_IF_ERROR(read_digests(syn.getDigests(), out.digests));
       out.ring_version = syn.getRingVersion();
       out.heartbeat_entries = syn.getHeartbeatEntries();
+      out.ring_hash = syn.getRingHash();
       return gossip::Message(std::move(out));
     }
     case wire::PeerMessage::GOSSIP_ACK: {
@@ -207,6 +214,8 @@ Result<gossip::Message> read_gossip(wire::PeerMessage::Reader r) {
       QKV_RETURN_IF_ERROR(read_heartbeats(ack.getHeartbeats(), out.heartbeats));
       QKV_RETURN_IF_ERROR(read_digests(ack.getHeartbeatRequests(), out.heartbeat_requests));
       out.heartbeat_entries = ack.getHeartbeatEntries();
+      out.ring_version = ack.getRingVersion();
+      out.ring_hash = ack.getRingHash();
       return gossip::Message(std::move(out));
     }
     default: {

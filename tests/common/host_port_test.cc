@@ -76,5 +76,16 @@ TEST(HostPortTest, ToStringReadsBack) {
   EXPECT_EQ((HostPort{"::1", 7100}).to_string(), "[::1]:7100");
 }
 
+// Listening on every interface is fine; telling others to dial it is not (qkvd refuses).
+TEST(HostPortTest, UnspecifiedHostsAreTheAnyAddressInEverySpelling) {
+  for (const char* host : {"", "0.0.0.0", "::", "0:0:0:0:0:0:0:0", "::0", "0"}) {
+    EXPECT_TRUE(is_unspecified_host(host)) << host;
+  }
+  for (const char* host : {"127.0.0.1", "::1", "10.0.0.0", "qkv-0.qkv.default.svc.cluster.local",
+                           "localhost", "0.0.0.1"}) {
+    EXPECT_FALSE(is_unspecified_host(host)) << host;
+  }
+}
+
 }  // namespace
 }  // namespace qkv

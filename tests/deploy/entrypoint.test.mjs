@@ -15,15 +15,9 @@ const entrypoint = join(root, "deploy", "kubernetes", "qkvd-entrypoint.sh");
 const dir = mkdtempSync(join(tmpdir(), "qkv-entrypoint-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// The stand-in: `--help` lists --peer-advertise unless QKVD_OLD is set; otherwise prints one
-// argument a line, then the config file it was given.
+// The stand-in: prints one argument a line, then the config file it was given.
 function stub_qkvd(bin) {
   writeFileSync(join(bin, "qkvd"), `#!/bin/sh
-if [ "$1" = --help ]; then
-  echo "  --node-id TEXT"
-  [ -n "\${QKVD_OLD:-}" ] || echo "  --peer-advertise TEXT"
-  exit 0
-fi
 config=
 prev=
 for a in "$@"; do
@@ -102,13 +96,6 @@ test("a block cache set in the config wins; a config without [storage] gets one"
   const none = run({ POD_NAME: "qkv-0", QKV_MEMORY_LIMIT: "1073741824", QKV_BLOCK_CACHE_PERCENT: "50" },
                    "[cluster]\nn = 3\n");
   assert.match(none.config, /\[storage\]\nblock_cache_bytes = 536870912 /);
-});
-
-test("a qkvd without --peer-advertise gets the advertised names in its config", () => {
-  const r = run({ POD_NAME: "qkv-2", QKVD_OLD: "1" });
-  assert.equal(r.status, 0, r.stderr);
-  assert.ok(!r.args.includes("--peer-advertise"));
-  assert.match(r.config, /^peer_advertise = "qkv-2\.qkv\.prod\.svc\.cluster\.local:7100"\nclient_advertise = "qkv-2\.qkv\.prod\.svc\.cluster\.local:7000"\n/);
 });
 
 test("a pod name without an ordinal, or bad numbers, are refused with exit 2", () => {

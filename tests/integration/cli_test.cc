@@ -296,5 +296,38 @@ TEST(QkvdCheckConfigTest, ValidatesWithoutOpeningStorageOrPorts) {
   EXPECT_THAT(bad_file.output, HasSubstr("no_such_key"));
 }
 
+// Issue 15: listening on 0.0.0.0 with nothing advertised made every pod gossip 0.0.0.0:7100,
+// which to each peer is itself. qkvd refuses to start so (exit 2), --check-config says the
+// same, and an advertised address makes it valid.
+TEST(QkvdCheckConfigTest, ListeningOnEveryInterfaceWithoutAnAdvertisedAddressIsRefused) {
+  const std::string data_dir = fmt::format(
+      "{}/qkv-advertise-{}", std::filesystem::temp_directory_path().string(), ::getpid());
+  const std::vector<std::string> base = {
+      "--node-id",     "n1",           "--data-dir", data_dir,
+      "--peer-listen", "0.0.0.0:7101", "--members",  "n1=127.0.0.1:7101"};
+  auto with = [&](std::vector<std::string> front, std::vector<std::string> back) {
+    front.insert(front.end(), base.begin(), base.end());
+    front.insert(front.end(), back.begin(), back.end());
+    return run_qkvd(QKVD_PATH, front);
+  };
+  for (const std::vector<std::string>& front :
+       {std::vector<std::string>{"--check-config"}, std::vector<std::string>{}}) {
+    RunResult peer = with(front, {});
+    EXPECT_EQ(peer.exit_code, 2) << peer.output;
+    EXPECT_THAT(peer.output, HasSubstr("peer_listen 0.0.0.0:7101 listens on every interface but "
+                                       "peer_advertise is not set"));
+    EXPECT_THAT(peer.output, HasSubstr("--peer-advertise"));
+    RunResult client = with(front, {"--peer-advertise", "127.0.0.1:7101", "--client-listen",
+                                    "0.0.0.0:7001", "--client-advertise", "[::]:7001"});
+    EXPECT_EQ(client.exit_code, 2) << client.output;
+    EXPECT_THAT(client.output, HasSubstr("client_advertise [::]:7001 is not an address others "
+                                         "can dial"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(data_dir)) << "a refused start opened the storage";
+  RunResult ok = with({"--check-config"}, {"--peer-advertise", "127.0.0.1:7101"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("config ok"));
+}
+
 }  // namespace
 }  // namespace qkv::testing

@@ -110,6 +110,20 @@ void ProcessCluster::start(int i) {
 
 void ProcessCluster::start_all() {
   for (int i = 0; i < size_; ++i) start(i);
+  // Fresh initial members make the first ring once they have heard of each other
+  // (node/first_ring.h): a test begins once every one of them holds it.
+  for (int i = 0; i < initial_; ++i) {
+    auto client = client_of(i, 500);
+    bool ring = wait_for(
+        [&] {
+          auto status = client.node_status(0);
+          return status.is_ok() && status->ring_version != 0;
+        },
+        std::chrono::seconds(20));
+    if (!ring) {
+      throw std::runtime_error(fmt::format("qkvd n{} made no ring:\n{}", i + 1, log_of(i)));
+    }
+  }
 }
 
 void ProcessCluster::kill9(int i) {
@@ -154,6 +168,10 @@ int ProcessCluster::terminate(int i, std::chrono::milliseconds deadline) {
 
 std::string ProcessCluster::client_address(int i) const {
   return fmt::format("127.0.0.1:{}", client_ports_[i]);
+}
+
+std::string ProcessCluster::peer_address(int i) const {
+  return fmt::format("127.0.0.1:{}", peer_ports_[i]);
 }
 
 std::string ProcessCluster::http_address(int i) const {

@@ -24,6 +24,7 @@ class ProcessCluster {
 
   // Starts node i (0-based) and waits until it answers a status request.
   void start(int i);
+  // Starts every node, then waits until each initial member holds the first ring.
   void start_all();
   void kill9(int i);   // SIGKILL and reap
   void pause(int i);   // SIGSTOP: the kernel still accepts and acknowledges its traffic
@@ -34,6 +35,8 @@ class ProcessCluster {
   int terminate(int i, std::chrono::milliseconds deadline = std::chrono::seconds(20));
 
   std::string client_address(int i) const;
+  // Node i's peer port (gossip and replica traffic).
+  std::string peer_address(int i) const;
   // Node i's HTTP operations port (node/http_api.h).
   std::string http_address(int i) const;
   // A client talking to node i only (so a test knows which node coordinates or forwards).

@@ -225,6 +225,49 @@ TEST(DaemonConfigTest, ANodeMayJoinWithSeedsAlone) {
   EXPECT_THAT(neither->validate().message(), HasSubstr("seeds"));
 }
 
+// Issue 15: a pod listening on 0.0.0.0 gossiped 0.0.0.0:7100 as its address, so every peer
+// sent its replica writes to itself. A node must advertise where others reach it.
+TEST(DaemonConfigTest, ListeningOnEveryInterfaceNeedsAnAdvertisedAddress) {
+  auto config = parse_daemon_config(kValid, "test.toml");
+  ASSERT_TRUE(config.is_ok());
+  DaemonConfig c = *config;
+  c.peer_listen = {"0.0.0.0", 7101};
+  Status peer = c.validate();
+  EXPECT_EQ(peer.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(peer.message(), HasSubstr("peer_listen 0.0.0.0:7101 listens on every interface"));
+  EXPECT_THAT(peer.message(), HasSubstr("set peer_advertise (--peer-advertise)"));
+  c.peer_advertise = HostPort{"n1.qkv.default.svc.cluster.local", 7101};
+  EXPECT_TRUE(c.validate().is_ok()) << c.validate().to_string();
+
+  c.client_listen = {"::", 7001};
+  Status client = c.validate();
+  EXPECT_THAT(client.message(), HasSubstr("client_listen [::]:7001 listens on every interface"));
+  EXPECT_THAT(client.message(), HasSubstr("--client-advertise"));
+  c.client_advertise = HostPort{"0.0.0.0", 7001};
+  EXPECT_THAT(c.validate().message(),
+              HasSubstr("client_advertise 0.0.0.0:7001 is not an address others can dial"));
+  c.client_advertise = HostPort{"10.0.0.5", 7001};
+  EXPECT_TRUE(c.validate().is_ok()) << c.validate().to_string();
+
+  auto advertised =
+      parse_daemon_config("peer_advertise = \"10.0.0.5:7101\"\n" + std::string(kValid), "t.toml");
+  ASSERT_TRUE(advertised.is_ok()) << advertised.status().to_string();
+  EXPECT_EQ(advertised->peer_advertise, (HostPort{"10.0.0.5", 7101}));
+}
+
+TEST(DaemonConfigTest, MembersAndSeedsMustBeDialable) {
+  auto config = parse_daemon_config(kValid, "test.toml");
+  ASSERT_TRUE(config.is_ok());
+  DaemonConfig c = *config;
+  c.members[1].peer = HostPort{"0.0.0.0", 7102};
+  EXPECT_THAT(c.validate().message(),
+              HasSubstr("cluster.members 'n2' has peer address 0.0.0.0:7102, which no node can "
+                        "dial"));
+  c = *config;
+  c.seeds = {HostPort{"::", 7101}};
+  EXPECT_THAT(c.validate().message(), HasSubstr("cluster.seeds entry [::]:7101 is not an address"));
+}
+
 TEST(DaemonConfigTest, MembersFlag) {
   auto members = parse_members_flag("n1=127.0.0.1:7101,n2=localhost:7102");
   ASSERT_TRUE(members.is_ok());

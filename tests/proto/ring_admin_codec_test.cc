@@ -95,6 +95,7 @@ TEST(RingAdminCodecTest, StatusAndMembersCarryTransitionFields) {
 
   MembersResponse members;
   members.ring_version = 42;
+  members.cluster_id = 0xfeedface12345678;
   MemberInfo m;
   m.id = "n4";
   m.ring_version = 41;
@@ -107,6 +108,7 @@ TEST(RingAdminCodecTest, StatusAndMembersCarryTransitionFields) {
   EXPECT_EQ(info.ring_version, 41u);
   EXPECT_EQ(info.transfers_done, 40u);
   EXPECT_EQ(info.partitions, 64u);
+  EXPECT_EQ(std::get<MembersResponse>(r->body).cluster_id, 0xfeedface12345678u);
 }
 
 TEST(RingAdminCodecTest, AnUnknownActionOrKindIsInvalidArgumentNamingIt) {

@@ -13,6 +13,7 @@ namespace detail {
 SimResult Simulation::run() {
   build_world();
   for (int i = 0; i < config_.nodes; ++i) start_node(i);
+  bootstrap();
   faults_on_ = config_.faults.any();
   if (faults_on_) schedule_faults();
   for (auto& c : clients_) client_step(c);
@@ -48,9 +49,12 @@ void Simulation::build_world() {
   const int spares =
       rings_on() ? std::min(2, std::max(0, config_.nodes - static_cast<int>(config_.n))) : 0;
   std::vector<NodeId> ring_members(ids.begin(), ids.end() - spares);
-  auto ring = ring::Ring::claim(ring_members, config_.partitions, config_.n);
-  QKV_ASSERT(ring.is_ok());
-  ring_ = std::make_shared<const ring::Ring>(std::move(ring).value());
+  // Version 1 as qkvd's main makes it from the configured members (node/host.h): the
+  // smallest id claims, and the cluster id comes from the members.
+  auto first = node::first_ring(ring_members, config_.partitions, config_.n);
+  QKV_ASSERT(first.is_ok());
+  initial_ring_ = std::move(first).value();
+  ring_ = std::make_shared<const ring::Ring>(initial_ring_.owners);
   nodes_.resize(ids.size());
   for (int i = 0; i < config_.nodes; ++i) {
     SimNode& n = nodes_[i];
@@ -71,12 +75,7 @@ void Simulation::build_world() {
       clients_[i].keys = keys_;
     }
   }
-  // Version 1 as qkvd's main makes it from the configured members: the smallest claims.
   initial_members_ = ring_members;
-  initial_ring_.version = 1;
-  initial_ring_.n = config_.n;
-  initial_ring_.owners = ring_->owners();
-  initial_ring_.claimant = *std::min_element(ring_members.begin(), ring_members.end());
   if (rings_on()) {
     rings_[1] = initial_ring_;
     issued_.push_back(initial_ring_);
@@ -85,6 +84,21 @@ void Simulation::build_world() {
     trace_ring(fmt::format("ring v1: owners {{{}}}, spares {}",
                            describe_owners(initial_ring_.owners), spares));
   }
+}
+
+void Simulation::bootstrap() {
+  constexpr Duration kBootstrapMax{30'000};
+  const TimePoint limit = clock_.now() + kBootstrapMax;
+  auto made = [&] {
+    for (const auto& n : nodes_) {
+      if (contains(initial_members_, n.id) && n.host->membership().gossip().ring().version == 0) {
+        return false;
+      }
+    }
+    return true;
+  };
+  while (!made() && clock_.now() < limit) run_until(clock_.now() + Duration(100));
+  trace_ring(fmt::format("bootstrap: the first ring is made or learned everywhere: {}", made()));
 }
 
 std::string Simulation::settle_rings() {

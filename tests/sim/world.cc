@@ -216,6 +216,11 @@ void Simulation::batch(int i) {
 void Simulation::trace_membership(int i) {
   for (const auto& event : nodes_[i].host->membership().take_log_events()) {
     const std::string text = nodes_[i].id + " " + event.to_string();
+    // One cluster, one table per version: gossip must never see otherwise.
+    if (event.event() == "ring_conflict" || event.event() == "gossip_foreign_cluster" ||
+        event.event() == "first_ring_refused") {
+      ring_violations_.push_back(fmt::format("seed {}: {}\n", config_.seed, text));
+    }
     if (event.event().starts_with("ring_") || event.event() == "node_removed") {
       trace_ring(text);
     } else {

@@ -134,6 +134,10 @@ class Simulation {
   // simulation.cc: a run's setup, phases and result.
   // The nodes, their clocks and storages, the clients and the first ring.
   void build_world();
+  // Runs until every initial member has made or learned the first ring (they wait to hear
+  // of each other first: node/first_ring.h), at most kBootstrapMax, before the workload
+  // and the faults begin.
+  void bootstrap();
   // With ring changes, runs until the rings settle or kRingSettleMax passes; returns what
   // still keeps them from settling ("" once settled, and without ring changes).
   std::string settle_rings();
@@ -277,7 +281,8 @@ class Simulation {
   // Ring changes.
   std::map<uint64_t, gossip::RingState> rings_;  // the last ring issued under each version
   std::vector<gossip::RingState> issued_;        // every ring issued, lost ones included
-  std::vector<std::string> ring_violations_;     // two tables under one version
+  // Two tables under one version (issued, or seen by gossip), or gossip of another cluster.
+  std::vector<std::string> ring_violations_;
   int ring_changes_left_ = 0;
   // The last change committed, until its switch exists: if its transition is lost, the
   // operator commits it again.

@@ -106,6 +106,39 @@ TEST(GossipCodecTest, WhatOlderNodesSendReadsAsVersionEqualsHeartbeat) {
   EXPECT_EQ(old_ack, gossip::Message(expected_ack));
 }
 
+// Cluster identity (gossip/ring_identity.h) travels in new fields: a node from before
+// them sends none, which reads as 0, unknown, and is accepted by everyone.
+TEST(GossipCodecTest, ClusterIdsAndRingHashesRoundTripAndOlderNodesReadAsUnknown) {
+  gossip::NodeState sender = state("n1", 3, 7, 42);
+  sender.cluster_id = 0xfeedface12345678;
+  gossip::RingState ring{4, 1, {"n1", "n2"}, {"n2", "n1"}, "n1", 0xfeedface12345678};
+  gossip::Syn syn{sender, {{"n2", 1, 5, 9}}, 4};
+  syn.ring_hash = 0xabcdef;
+  EXPECT_EQ(round_trip(syn), gossip::Message(syn));
+  gossip::Ack ack{sender, {sender}, {}, ring, false};
+  ack.ring_version = 4;
+  ack.ring_hash = 0x1234;
+  EXPECT_EQ(round_trip(ack), gossip::Message(ack));
+  gossip::Ack2 ack2{{sender}, ring, {}};
+  EXPECT_EQ(round_trip(ack2), gossip::Message(ack2));
+  auto stored = decode_ring_state(encode_ring_state(ring));
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_EQ(stored->cluster_id, ring.cluster_id) << "saved with the ring";
+
+  const gossip::Message old = read_edited(ack, [](wire::PeerMessage::Builder b) {
+    auto a = b.getGossipAck();
+    a.getSender().setClusterId(0);
+    a.getRing().setClusterId(0);
+    a.setRingVersion(0);
+    a.setRingHash(0);
+  });
+  const auto& read = std::get<gossip::Ack>(old);
+  EXPECT_EQ(read.sender.cluster_id, 0u);
+  EXPECT_EQ(read.ring->cluster_id, 0u);
+  EXPECT_EQ(read.ring_version, 0u);
+  EXPECT_EQ(read.ring_hash, 0u);
+}
+
 TEST(GossipCodecTest, HeartbeatEntriesWithBadIdsAreCorruption) {
   gossip::Ack2 ack2;
   ack2.heartbeats = {{"bad id", 1, 2}};
