@@ -111,6 +111,11 @@ struct RingState {
   // The one node that issues ring versions (Riak's claimant): it applies staged changes at
   // commit and completes transitions (node/claimant.h).
   NodeId claimant;
+  // Members the transition in progress removes without a handoff (qkvctl node remove: they
+  // are lost, their disks gone): they are in `owners`, not in `next_owners`, and are never a
+  // transfer source; their ranges are copied from the surviving replicas. Sorted; empty
+  // without a transition. Last so that aggregate initializers written before it still work.
+  std::vector<NodeId> removed{};
 
   bool newer_than(const RingState& other) const { return version > other.version; }
 

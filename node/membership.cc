@@ -166,7 +166,7 @@ void Membership::apply_ring() {
   auto current = std::make_shared<const ring::Ring>(state.owners);
   std::shared_ptr<const ring::Ring> next;
   if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
-  node_.set_ring(std::move(current), std::move(next), state.version);
+  node_.set_ring(std::move(current), std::move(next), state.version, state.removed);
   if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
     log(LogEvent::warn("ring_not_saved").with("version", state.version).with("error", s));
   }

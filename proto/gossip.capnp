@@ -54,6 +54,7 @@ struct RingState {
   owners @2 :List(Text);     # owners[p] owns partition p
   nextOwners @3 :List(Text); # the table a transition moves to; empty: none
   claimant @4 :Text;         # the node that issues ring versions
+  removed @5 :List(Text);    # removed without a handoff by the transition (never a source)
 }
 
 struct GossipSyn {
