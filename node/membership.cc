@@ -23,6 +23,8 @@ RingChange::Kind change_kind(proto::RingChangeKind kind) {
       return RingChange::Kind::kLeave;
     case proto::RingChangeKind::kReplace:
       return RingChange::Kind::kReplace;
+    case proto::RingChangeKind::kRemove:
+      return RingChange::Kind::kRemove;
     case proto::RingChangeKind::kRebalance:
       break;
   }
@@ -59,6 +61,7 @@ Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, goss
       gossip_interval_(config.interval),
       gossip_(std::move(config), self, std::move(ring), seed, clock.now()),
       claimant_(self.id) {
+  claimant_.set_liveness([this](const NodeId& id) { return gossip_.is_up(id, clock_.now()); });
   apply_ring();
   // A node that still holds ranges it no longer owns was leaving when it stopped.
   was_member_ = was_member_ || was_ring_member(storage_) || !node_.held_ranges().empty();
@@ -291,7 +294,8 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
   Status status = Status::ok();
   switch (request.action) {
     case proto::RingAction::kStage: {
-      RingChange change{change_kind(request.kind), request.node, request.replacement};
+      RingChange change{change_kind(request.kind), request.node, request.replacement,
+                        request.force};
       status = claimant_.stage(std::move(change), ring, gossip_.members());
       if (status.is_ok()) {
         log(LogEvent::info("ring_change_staged")
