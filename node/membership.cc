@@ -51,6 +51,11 @@ bool was_ring_member(storage::Storage& storage) {
   return saved.is_ok() && saved.value() && *saved.value() == "1";
 }
 
+bool left_the_ring(storage::Storage& storage) {
+  auto saved = storage.get_meta(kMemberMeta);
+  return saved.is_ok() && saved.value() && saved.value()->empty();
+}
+
 Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, gossip::RingState ring,
                        uint64_t seed, Node& node, storage::Storage& storage,
                        const handoff::HintedHandoff* handoff, const Clock& clock)
@@ -77,6 +82,7 @@ std::vector<gossip::Outgoing> Membership::on_tick() {
   auto outgoing = gossip_.on_tick(now);
   on_events();
   update_ring_progress(now);
+  maybe_request_join(now);
   return outgoing;
 }
 
@@ -237,6 +243,7 @@ void Membership::update_ring_progress(TimePoint now) {
             .with("claimant", completed->claimant));
     publish_ring(std::move(*completed));
   }
+  maybe_auto_commit(now);
   on_events();
   maybe_exit(now);
 }
