@@ -81,13 +81,17 @@ ProcessCluster::~ProcessCluster() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::string ProcessCluster::id_of(int i) const {
+  return set_name_.empty() ? fmt::format("n{}", i + 1) : fmt::format("{}-{}", set_name_, i);
+}
+
 std::vector<std::string> ProcessCluster::args_of(int i) const {
   std::string members;
   for (int j = 0; j < initial_; ++j) {
-    members += fmt::format("{}n{}=127.0.0.1:{}", j ? "," : "", j + 1, peer_ports_[j]);
+    members += fmt::format("{}{}=127.0.0.1:{}", j ? "," : "", id_of(j), peer_ports_[j]);
   }
-  std::vector<std::string> args = {"--node-id",       fmt::format("n{}", i + 1),
-                                   "--data-dir",      dir_ + fmt::format("/n{}", i + 1),
+  std::vector<std::string> args = {"--node-id",       id_of(i),
+                                   "--data-dir",      dir_ + "/" + id_of(i),
                                    "--client-listen", client_address(i),
                                    "--peer-listen",   fmt::format("127.0.0.1:{}", peer_ports_[i]),
                                    "--http-listen",   http_address(i),
@@ -102,10 +106,10 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
 }
 
 void ProcessCluster::start(int i) {
-  pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/n{}.log", dir_, i + 1));
+  pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/{}.log", dir_, id_of(i)));
   auto client = client_of(i, 500);
   bool up = wait_for([&] { return client.node_status(0).is_ok(); }, std::chrono::seconds(20));
-  if (!up) throw std::runtime_error(fmt::format("qkvd n{} did not start:\n{}", i + 1, log_of(i)));
+  if (!up) throw std::runtime_error(fmt::format("qkvd {} did not start:\n{}", id_of(i), log_of(i)));
 }
 
 void ProcessCluster::start_all() {
@@ -168,7 +172,7 @@ client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
 }
 
 std::string ProcessCluster::log_of(int i) const {
-  std::ifstream in(fmt::format("{}/n{}.log", dir_, i + 1));
+  std::ifstream in(fmt::format("{}/{}.log", dir_, id_of(i)));
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
