@@ -6,7 +6,10 @@
 // a node that left, or was removed, stays out until an operator joins it), and is not
 // removed, it asks the claimant to stage its join: a RingAdminRequest{stage, join, itself}
 // carried in a peer Forward to the claimant named by the ring. The claimant answers with a
-// ForwardReply (node/membership.h); its Claimant stages the join marked automatic and
+// ForwardReply (node/membership.h) and takes the request only if it runs with auto_join
+// too (in Kubernetes every pod has the same config; elsewhere a node started with
+// auto_join by mistake is refused and waits for an operator). Its Claimant stages the
+// join marked automatic and
 // commits the automatic joins once none has been staged for its quiet period
 // (node/claimant.h), so nodes started together enter the ring in one transition.
 //

@@ -91,8 +91,9 @@ class Membership {
   // REQUIRES: config.validate() is ok.
   void set_auto_join(AutoJoinConfig config);
   // A peer's ring request (a Forward from `from`): only `stage join <from>` is taken, as
-  // the node's own automatic join; anything else is refused. The answer goes back to it
-  // as a ForwardReply with `request_id`.
+  // the node's own automatic join, and only while this node runs with auto_join itself
+  // (the cluster's policy: the same config on every node); anything else is refused.
+  // The answer goes back to it as a ForwardReply with `request_id`.
   proto::ClientResponse peer_ring_admin(const NodeId& from, uint64_t request_id,
                                         const proto::RingAdminRequest& request);
   // A ForwardReply: true if it answers the join request this node awaits (then it is

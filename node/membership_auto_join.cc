@@ -36,6 +36,12 @@ proto::ClientResponse Membership::peer_ring_admin(const NodeId& from, uint64_t r
         fmt::format("{} asked for a ring change other than its own join over the peer port: "
                     "ring changes are an operator's (qkvctl)",
                     from));
+  } else if (!auto_join_.config().enabled) {
+    // Joining is the cluster's policy, not the newcomer's alone: a node started with
+    // auto_join by mistake does not enter a ring whose operator joins nodes by hand.
+    status = Status::invalid_argument(fmt::format(
+        "auto_join is off at the claimant {}: an operator joins {} (qkvctl node join {})",
+        gossip_.self().id, from, from));
   } else if (auto staged = claimant_.stage_auto_join(from, ring, gossip_.members(), clock_.now());
              !staged.is_ok()) {
     status = staged.status();
@@ -55,6 +61,7 @@ bool Membership::on_peer_ring_admin_reply(uint64_t request_id,
 }
 
 void Membership::maybe_auto_commit(TimePoint now) {
+  if (!auto_join_.config().enabled) return;
   AutoCommit done = claimant_.maybe_auto_commit(gossip_.ring(), gossip_.members(), now,
                                                 auto_join_.config().quiet);
   for (const NodeId& id : done.unstaged) {

@@ -204,9 +204,31 @@ TEST(MembershipTest, ANodeThatLeftOrHasAutoJoinOffNeverAsks) {
   }
 }
 
+TEST(MembershipTest, AClaimantWithoutAutoJoinRefusesAutomaticJoins) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);  // auto_join off
+  Process n3("n3", gossip::RingState{}, {"n1"}, clock);
+  n3.membership->set_auto_join(auto_join_on());
+  exchange({&n1, &n3}, n3.membership->on_tick());
+  (void)n3.membership->on_tick();
+  auto requests = n3.membership->take_peer_messages();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& message = requests[0].second;
+  const auto& forward = std::get<Forward>(message.body);
+  auto refused = n1.membership->peer_ring_admin(
+      "n3", forward.request.request_id, std::get<proto::RingAdminRequest>(forward.request.op));
+  EXPECT_EQ(refused.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status.message().find("auto_join is off at the claimant n1"), std::string::npos)
+      << refused.status.to_string();
+  EXPECT_TRUE(n3.membership->on_peer_ring_admin_reply(message.request_id, refused));
+  EXPECT_TRUE(logged(n3, "auto_join_refused"));
+  EXPECT_TRUE(n1.membership->gossip().ring().next_owners.empty());
+}
+
 TEST(MembershipTest, PeersMayOnlyStageTheirOwnJoin) {
   ManualClock clock;
   Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
+  n1.membership->set_auto_join(auto_join_on());
   proto::RingAdminRequest leave;
   leave.action = proto::RingAction::kStage;
   leave.kind = proto::RingChangeKind::kLeave;
