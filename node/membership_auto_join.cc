@@ -2,6 +2,8 @@
 // claimant's side, its answers and its commits of automatic joins (node/claimant.h).
 #include <fmt/format.h>
 
+#include <set>
+
 #include "node/membership.h"
 
 namespace qkv::node {
@@ -69,10 +71,10 @@ void Membership::maybe_auto_commit(TimePoint now) {
   }
   if (!done.error.is_ok()) log(LogEvent::warn("ring_auto_commit_failed").with("error", done.error));
   if (!done.ring) return;
+  std::set<NodeId> joined;  // sorted: the order they asked in says nothing
+  for (const RingChange& change : done.plan->changes) joined.insert(change.node);
   std::string joins;
-  for (const RingChange& change : done.plan->changes) {
-    joins += (joins.empty() ? "" : ",") + change.node;
-  }
+  for (const NodeId& id : joined) joins += (joins.empty() ? "" : ",") + id;
   log(LogEvent::info("ring_auto_committed")
           .with("plan_id", fmt::format("{:#x}", done.plan->id))
           .with("version", done.ring->version)

@@ -106,7 +106,15 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
 }
 
 void ProcessCluster::start(int i) {
+  launch(i);
+  await_started(i);
+}
+
+void ProcessCluster::launch(int i) {
   pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/{}.log", dir_, id_of(i)));
+}
+
+void ProcessCluster::await_started(int i) {
   auto client = client_of(i, 500);
   bool up = wait_for([&] { return client.node_status(0).is_ok(); }, std::chrono::seconds(20));
   if (!up) throw std::runtime_error(fmt::format("qkvd {} did not start:\n{}", id_of(i), log_of(i)));

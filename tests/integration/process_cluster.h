@@ -30,6 +30,9 @@ class ProcessCluster {
 
   // Starts node i (0-based) and waits until it answers a status request.
   void start(int i);
+  // start() in two halves, so several nodes start at once (as a StatefulSet's pods do).
+  void launch(int i);
+  void await_started(int i);
   void start_all();
   void kill9(int i);   // SIGKILL and reap
   void pause(int i);   // SIGSTOP: the kernel still accepts and acknowledges its traffic
