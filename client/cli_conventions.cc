@@ -17,7 +17,7 @@ std::string exit_codes_help() {
       "Exit codes:\n"
       "  {}  ok\n"
       "  {}  the operation failed: a node answered with an error, a node of `status` is\n"
-      "     down, verify found a bad key, `node leave` refused without --force\n"
+      "     down, verify found a bad key, `node leave`/`remove` refused without --force\n"
       "  {}  usage error: unknown command or option, bad value, bad --cluster address\n"
       "  {}  cluster unreachable: no node of --cluster answered\n"
       "  {}  timed out waiting (--timeout-s of `ring status --wait` and `repair`)\n"

@@ -77,9 +77,11 @@ int cmd_stage(const Options& options, bool as_json, const proto::RingAdminReques
   return stage(client, as_json, request);
 }
 
-// A leave that would keep fewer ring members than n (replicas per key) needs --force: keys
-// would have fewer replicas than n, and quorums over them could never be met.
-int cmd_leave(const Options& options, bool as_json, const std::string& node, bool force) {
+// A leave (or remove) that would keep fewer ring members than n (replicas per key) needs
+// --force: keys would have fewer replicas than n, and quorums over them could never be met.
+// A remove carries --force to the claimant too: it refuses to remove a node that is up.
+int cmd_leave(const Options& options, bool as_json, proto::RingChangeKind kind,
+              const std::string& node, bool force) {
   Client client(options);
   auto ring = client.ring();
   if (!ring.is_ok()) return fail(as_json, client, ring.status());
@@ -95,7 +97,9 @@ int cmd_leave(const Options& options, bool as_json, const std::string& node, boo
     }
     std::cerr << "warning: " << *why << "; staging it (--force)\n";
   }
-  return stage(client, as_json, stage_request(proto::RingChangeKind::kLeave, node));
+  proto::RingAdminRequest request = stage_request(kind, node);
+  request.force = force && kind == proto::RingChangeKind::kRemove;
+  return stage(client, as_json, request);
 }
 
 int cmd_plan(const Options& options, bool as_json, bool all) {
@@ -313,6 +317,15 @@ RingAdminCli::RingAdminCli(CLI::App& app, CLI::App& ring) {
                  ->fallthrough();
   replace_->add_option("OLD", node_arg_, "the replaced node's id")->required();
   replace_->add_option("NEW", replacement_arg_, "the new node's id")->required();
+  remove_ = node_
+                ->add_subcommand("remove",
+                                 "stage a remove of a lost node: no handoff, its ranges are "
+                                 "copied from the surviving replicas")
+                ->fallthrough();
+  remove_->add_option("ID", node_arg_, "the lost node's id")->required();
+  remove_->add_flag("--force", force_,
+                    "stage it even when the node is up (it should leave) or the ring would keep "
+                    "fewer members than n");
 
   ring.require_subcommand(0, 1);
   rebalance_ =
@@ -349,7 +362,10 @@ int RingAdminCli::run(const Options& options, bool json) const {
   using proto::RingChangeKind;
   if (join_->parsed())
     return cmd_stage(options, json, stage_request(RingChangeKind::kJoin, node_arg_));
-  if (leave_->parsed()) return cmd_leave(options, json, node_arg_, force_);
+  if (leave_->parsed()) return cmd_leave(options, json, RingChangeKind::kLeave, node_arg_, force_);
+  if (remove_->parsed()) {
+    return cmd_leave(options, json, RingChangeKind::kRemove, node_arg_, force_);
+  }
   if (replace_->parsed()) {
     return cmd_stage(options, json,
                      stage_request(RingChangeKind::kReplace, node_arg_, replacement_arg_));

@@ -21,6 +21,8 @@ const char* kind_word(proto::RingChangeKind kind) {
       return "replace";
     case proto::RingChangeKind::kRebalance:
       return "rebalance";
+    case proto::RingChangeKind::kRemove:
+      return "remove";
   }
   return "?";
 }

@@ -53,6 +53,12 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "first_ring_refused",
     "gossip_foreign_cluster",
     "ring_conflict",
+    // auto-join (node/membership_auto_join.cc, node/auto_join.cc)
+    "auto_join_requested",
+    "auto_join_refused",
+    "auto_join_unstaged",
+    "ring_auto_committed",
+    "ring_auto_commit_failed",
     // writes and read repair (node/coordinator/put_coordinator.cc, node/server.cc)
     "siblings_warn",
     "read_repairs",

@@ -123,6 +123,11 @@ struct RingState {
   // The cluster's id (ring_identity.h first_cluster_id), copied into every later version;
   // 0 = unknown (a ring from before cluster ids): compatible with every cluster.
   uint64_t cluster_id = 0;
+  // Members the transition in progress removes without a handoff (qkvctl node remove: they
+  // are lost, their disks gone): they are in `owners`, not in `next_owners`, and are never a
+  // transfer source; their ranges are copied from the surviving replicas. Sorted; empty
+  // without a transition. Last so that aggregate initializers written before it still work.
+  std::vector<NodeId> removed{};
 
   bool newer_than(const RingState& other) const { return version > other.version; }
 

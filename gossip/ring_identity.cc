@@ -48,13 +48,11 @@ uint64_t first_cluster_id(std::vector<NodeId> members, uint32_t partitions, uint
 
 uint64_t ring_hash(const RingState& ring) {
   if (ring.version == 0) return 0;
-  return Bytes("qkv ring")
-      .u64(ring.version)
-      .u64(ring.n)
-      .ids(ring.owners)
-      .ids(ring.next_owners)
-      .text(ring.claimant)
-      .hash();
+  Bytes bytes("qkv ring");
+  bytes.u64(ring.version).u64(ring.n).ids(ring.owners).ids(ring.next_owners).text(ring.claimant);
+  // Only when there are any, so that rings without removed members keep their hashes.
+  if (!ring.removed.empty()) bytes.text("removed").ids(ring.removed);
+  return bytes.hash();
 }
 
 }  // namespace qkv::gossip

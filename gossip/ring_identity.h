@@ -9,9 +9,10 @@
 //   different member lists get different ids; a ring of another cluster is refused, never
 //   compared by version (Cassandra refuses gossip across cluster names, Riak ring merges
 //   across clusters).
-// - The content hash (ring_hash) is XXH3-64 of the version, n, owners, next owners and
-//   claimant: two tables under one version of one cluster — which a correct cluster never
-//   issues (only the claimant writes versions) — are told apart and reported.
+// - The content hash (ring_hash) is XXH3-64 of the version, n, owners, next owners,
+//   claimant and removed members: two tables under one version of one cluster — which a
+//   correct cluster never issues (only the claimant writes versions) — are told apart and
+//   reported.
 //
 // Both values are pinned by tests: the cluster id is saved with the ring and recomputed by
 // every fresh initial member, and the hash is compared between nodes of different releases.

@@ -11,6 +11,8 @@ namespace {
 
 using gossip::RingState;
 using Kind = RingChange::Kind;
+// True if a node is up (the claimant's liveness, or "every node" when it has none).
+using IsUp = std::function<bool(const NodeId&)>;
 
 bool contains(const std::vector<NodeId>& table, const NodeId& id) {
   return std::find(table.begin(), table.end(), id) != table.end();
@@ -57,6 +59,7 @@ std::vector<NodeId> target_members(const RingState& ring, const std::vector<Ring
         members.insert(c.node);
         break;
       case Kind::kLeave:
+      case Kind::kRemove:
         members.erase(c.node);
         break;
       case Kind::kReplace:
@@ -105,25 +108,39 @@ Status check_owner(const NodeId& id, const RingState& ring, const std::vector<Ri
   return Status::ok();
 }
 
+// Ok if the owner `change` takes out of the ring (leave, remove) may go given the staged
+// changes: it owns partitions, is not staged already, is not the last member, and a node
+// removed without a handoff is down unless the change is forced.
+Status check_departure(const RingChange& change, const RingState& ring,
+                       const std::vector<RingChange>& staged, const IsUp& up) {
+  QKV_RETURN_IF_ERROR(check_owner(change.node, ring, staged));
+  std::vector<RingChange> after = staged;
+  after.push_back(change);
+  if (target_members(ring, after).empty()) {
+    return Status::invalid_argument(fmt::format(
+        "{} is the last member once the staged changes apply; a ring needs one", change.node));
+  }
+  if (change.kind == Kind::kRemove && !change.force && up(change.node)) {
+    return Status::invalid_argument(fmt::format(
+        "{0} is up: a node that is up should leave (qkvctl node leave {0}), handing its data "
+        "off; remove is for a node whose data is gone for good (--force removes it anyway)",
+        change.node));
+  }
+  return Status::ok();
+}
+
 // Ok if `change` (its nodes resolved to ids) fits the ring after `staged`.
 Status check_change(const RingChange& change, const RingState& ring, const MemberView& members,
-                    const std::vector<RingChange>& staged) {
+                    const std::vector<RingChange>& staged, const IsUp& up) {
   Status s;
   switch (change.kind) {
     case Kind::kJoin:
       s = check_newcomer(change.node, ring, members, staged);
       break;
-    case Kind::kLeave: {
-      s = check_owner(change.node, ring, staged);
-      if (!s.is_ok()) break;
-      std::vector<RingChange> after = staged;
-      after.push_back(change);
-      if (target_members(ring, after).empty()) {
-        s = Status::invalid_argument(fmt::format(
-            "{} is the last member once the staged changes apply; a ring needs one", change.node));
-      }
+    case Kind::kLeave:
+    case Kind::kRemove:
+      s = check_departure(change, ring, staged, up);
       break;
-    }
     case Kind::kReplace:
       s = check_owner(change.node, ring, staged);
       if (s.is_ok()) s = check_newcomer(change.replacement, ring, members, staged);
@@ -204,18 +221,48 @@ std::map<NodeId, std::pair<uint32_t, uint32_t>> ownership(const std::vector<Node
   return out;
 }
 
+// The nodes `changes` remove without a handoff, sorted.
+std::vector<NodeId> removed_by(const std::vector<RingChange>& changes) {
+  std::set<NodeId> removed;
+  for (const RingChange& c : changes) {
+    if (c.kind == Kind::kRemove) removed.insert(c.node);
+  }
+  return {removed.begin(), removed.end()};
+}
+
+// A transfer's suggested source is never a removed node: the first surviving old primary
+// of the range instead (none: "", nothing survives to copy from). node/transfer.h pulls
+// such ranges from every surviving old primary; the plan names the first.
+void avoid_removed_sources(std::vector<ring::Transfer>& transfers, const RingState& ring,
+                           const std::vector<NodeId>& removed) {
+  if (removed.empty()) return;
+  const ring::Ring now(ring.owners);
+  for (ring::Transfer& t : transfers) {
+    if (!contains(removed, t.from)) continue;
+    t.from.clear();
+    for (const NodeId& p : now.preference_list(now.first_token(t.partition), ring.n).primaries) {
+      if (!contains(removed, p)) {
+        t.from = p;
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string describe(const RingChange& change) {
   switch (change.kind) {
     case Kind::kJoin:
-      return "join " + change.node;
+      return "join " + change.node + (change.automatic ? " (auto_join)" : "");
     case Kind::kLeave:
       return "leave " + change.node;
     case Kind::kReplace:
       return fmt::format("replace {} with {}", change.node, change.replacement);
     case Kind::kRebalance:
       return "rebalance";
+    case Kind::kRemove:
+      return "remove " + change.node + (change.force ? " (forced)" : "");
   }
   return "unknown change";
 }
@@ -251,6 +298,8 @@ Status Claimant::stage(RingChange change, const RingState& ring, const MemberVie
     return Status::ok();
   }
   if (change.kind != Kind::kReplace) change.replacement.clear();
+  if (change.kind != Kind::kRemove) change.force = false;
+  if (change.kind != Kind::kJoin) change.automatic = false;
   auto resolve_into = [&](NodeId& name) {
     std::optional<NodeId> id = resolve(name, ring, members);
     if (!id) {
@@ -264,7 +313,8 @@ Status Claimant::stage(RingChange change, const RingState& ring, const MemberVie
   };
   QKV_RETURN_IF_ERROR(resolve_into(change.node));
   if (change.kind == Kind::kReplace) QKV_RETURN_IF_ERROR(resolve_into(change.replacement));
-  QKV_RETURN_IF_ERROR(check_change(change, ring, members, staged_));
+  QKV_RETURN_IF_ERROR(
+      check_change(change, ring, members, staged_, [this](const NodeId& id) { return up(id); }));
   staged_.push_back(std::move(change));
   return Status::ok();
 }
@@ -283,7 +333,8 @@ Result<RingPlan> Claimant::plan(const RingState& ring, const MemberView& members
   }
   for (size_t i = 0; i < staged_.size(); ++i) {
     std::vector<RingChange> before(staged_.begin(), staged_.begin() + i);
-    Status s = check_change(staged_[i], ring, members, before);
+    Status s = check_change(staged_[i], ring, members, before,
+                            [this](const NodeId& id) { return up(id); });
     if (!s.is_ok()) {
       return Status::invalid_argument(fmt::format(
           "a staged change no longer fits: {}; clear the staging and stage again", s.message()));
@@ -299,6 +350,7 @@ Result<RingPlan> Claimant::plan(const RingState& ring, const MemberView& members
   out.next_owners = std::move(next).value();
   out.transfers =
       ring::plan_transfers(ring::Ring(ring.owners), ring::Ring(out.next_owners), ring.n);
+  avoid_removed_sources(out.transfers, ring, removed_by(staged_));
   out.ownership = ownership(ring.owners, out.next_owners);
   out.quality = ring::claim_quality(ring.owners, out.next_owners,
                                     claim_members(target_members(ring, staged_), members), ring.n);
@@ -327,7 +379,11 @@ Result<RingState> Claimant::commit(uint64_t plan_id, const RingState& ring,
   }
   RingState next = ring;
   next.version = ring.version + 1;
-  if (current->next_owners != ring.owners) next.next_owners = std::move(current->next_owners);
+  next.removed.clear();
+  if (current->next_owners != ring.owners) {
+    next.next_owners = std::move(current->next_owners);
+    next.removed = removed_by(staged_);
+  }
   staged_.clear();
   last_commit_ = Committed{plan_id, next.version};
   return next;
@@ -346,6 +402,7 @@ Result<std::optional<RingState>> Claimant::cancel(const RingState& ring) {
   RingState next = ring;
   next.version = ring.version + 1;
   next.next_owners.clear();
+  next.removed.clear();
   return std::optional<RingState>(std::move(next));
 }
 
@@ -359,12 +416,60 @@ std::optional<RingState> Claimant::maybe_complete(const RingState& ring,
   next.version = ring.version + 1;
   next.owners = std::move(next.next_owners);
   next.next_owners.clear();
+  next.removed.clear();
   if (!contains(next.owners, self_)) {
     // The claimant leaves the ring: the claim goes to the smallest id among the new owners,
     // a fixed rule, so no election is needed and every node can check it.
     next.claimant = *std::min_element(next.owners.begin(), next.owners.end());
   }
   return next;
+}
+
+Result<bool> Claimant::stage_auto_join(const NodeId& id, const RingState& ring,
+                                       const MemberView& members, TimePoint now) {
+  QKV_RETURN_IF_ERROR(check_claimant(self_, ring));
+  // Asked again (it asks until it is in the ring), or an operator staged it already.
+  if (const RingChange* c = staged_with(staged_, id);
+      c && (c->kind == Kind::kJoin || c->kind == Kind::kReplace)) {
+    return false;
+  }
+  RingChange change{Kind::kJoin, id, "", false, true};
+  QKV_RETURN_IF_ERROR(check_change(change, ring, members, staged_,
+                                   [this](const NodeId& node) { return up(node); }));
+  staged_.push_back(std::move(change));
+  last_auto_stage_ = now;
+  return true;
+}
+
+AutoCommit Claimant::maybe_auto_commit(const RingState& ring, const MemberView& members,
+                                       TimePoint now, Duration quiet) {
+  AutoCommit out;
+  if (!check_claimant(self_, ring).is_ok() || !ring.next_owners.empty() || staged_.empty()) {
+    return out;
+  }
+  // Anything an operator staged is theirs to plan and commit, the automatic joins with it.
+  for (const RingChange& c : staged_) {
+    if (c.kind != Kind::kJoin || !c.automatic) return out;
+  }
+  if (now - last_auto_stage_ < quiet) return out;
+  std::erase_if(staged_, [&](const RingChange& c) {
+    auto it = members.find(c.node);
+    bool gone = it == members.end() || it->second.status == gossip::Status::kRemoved || !up(c.node);
+    if (gone) out.unstaged.push_back(c.node);
+    return gone;
+  });
+  if (staged_.empty()) return out;
+  Result<RingPlan> planned = plan(ring, members);
+  Result<RingState> committed =
+      planned.is_ok() ? commit(planned->id, ring, members) : Result<RingState>(planned.status());
+  if (!committed.is_ok()) {
+    out.error = committed.status();
+    staged_.clear();  // automatic joins only: their nodes ask again
+    return out;
+  }
+  out.plan = std::move(planned).value();
+  out.ring = std::move(committed).value();
+  return out;
 }
 
 }  // namespace qkv::node

@@ -14,7 +14,7 @@
 // smallest id among the new owners in that same version.
 //
 // Operator changes (Riak's staged clustering: `stage`, `plan`, `commit`, `cancel`). Changes
-// (join, leave, replace, rebalance) are staged in the claimant's memory only: as in Riak, a
+// (join, leave, replace, rebalance, remove) are staged in the claimant's memory only: as in Riak, a
 // restart of the claimant loses them and the operator stages again. `plan` shows the owner
 // table the staged changes lead to, with an id; `commit(id)` issues the transition only if
 // the plan is still the one with that id (the ring version it starts from, the staged
@@ -23,6 +23,23 @@
 // sent twice) both reach the claimant, which runs them one at a time: the first issues the
 // ring and clears the staging, the second finds nothing staged and is told the plan was
 // already committed as ring version V.
+//
+// Removing a lost node (`remove`; Riak's force-remove, Cassandra's removenode). A member
+// whose disk is gone for good cannot hand off: the transition takes its partitions away
+// like a leave's, and names it in RingState::removed so no receiver pulls from it; the
+// receivers of a range it replicated pull from every surviving old replica instead
+// (node/transfer.h), so a write acknowledged by one of them survives. A node that is up is
+// refused (it should leave, handing its data off) unless the change is forced.
+//
+// Auto-join (Cassandra's auto_bootstrap; node/auto_join.h). A node started with auto_join
+// that has learned the ring and is not in it asks the claimant to stage its join
+// (stage_auto_join, over the peer port). Such joins are marked automatic. When everything
+// staged is an automatic join and none has been staged for the quiet period, the claimant
+// commits them itself as one transition (maybe_auto_commit), so pods started together
+// join in one transition. It never commits anything an operator staged: with an operator's
+// change staged, the automatic joins wait in the staging and go with the operator's commit
+// (`ring plan` lists them). Joiners that went down or were removed before the commit are
+// unstaged (they ask again when they are back).
 //
 // How the next table is computed: replaces first (ring::claim_replace: the new node takes
 // exactly the old node's partitions), then, if any join, leave or rebalance is staged, one
@@ -39,12 +56,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/node_id.h"
 #include "common/status.h"
 #include "gossip/node_state.h"
@@ -57,18 +76,22 @@ namespace qkv::node {
 using MemberView = std::map<NodeId, gossip::NodeState>;
 
 struct RingChange {
-  enum class Kind : uint8_t { kJoin, kLeave, kReplace, kRebalance };
+  enum class Kind : uint8_t { kJoin, kLeave, kReplace, kRebalance, kRemove };
   Kind kind = Kind::kRebalance;
-  // join: the joining node; leave: the leaving node; replace: the old node; rebalance: empty.
-  // stage() also accepts a node's peer or client address ("host:port") here and stores
-  // the id it resolves to.
+  // join: the joining node; leave, remove: the leaving node; replace: the old node;
+  // rebalance: empty. stage() also accepts a node's peer or client address ("host:port")
+  // here and stores the id it resolves to.
   NodeId node;
   NodeId replacement;  // replace: the new node (an id or an address, as `node`)
+  bool force = false;  // remove: even a node that is up
+  // join: staged by the joining node itself (auto_join), not by an operator.
+  bool automatic = false;
 
   friend bool operator==(const RingChange&, const RingChange&) = default;
 };
 
-// "join n4", "leave n2", "replace n2 with n6", "rebalance".
+// "join n4", "join n4 (auto_join)", "leave n2", "replace n2 with n6", "rebalance",
+// "remove n3", "remove n3 (forced)".
 std::string describe(const RingChange& change);
 
 struct RingPlan {
@@ -95,10 +118,23 @@ struct TransitionProgress {
 // A receiver missing from `members` has not reported.
 TransitionProgress transition_progress(const gossip::RingState& ring, const MemberView& members);
 
+// What maybe_auto_commit did.
+struct AutoCommit {
+  std::vector<NodeId> unstaged;           // automatic joins dropped: their node is down or gone
+  std::optional<RingPlan> plan;           // the plan committed, with...
+  std::optional<gossip::RingState> ring;  // ...the ring to publish
+  Status error;  // planning or committing failed: the automatic joins were unstaged
+};
+
 class Claimant {
  public:
   // `self`: this node's id; it acts only while ring.claimant == self.
   explicit Claimant(NodeId self);
+
+  // Whether a node is up (gossip's verdict): a remove of a node that is up is refused
+  // unless forced, and automatic joins of nodes that are down are not committed. Unset:
+  // every node counts as up.
+  void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
 
   // Stages one change after validating it against the ring, the membership view and the
   // changes already staged:
@@ -109,10 +145,27 @@ class Claimant {
   //   replace   the old node owns partitions and is not staged already; the new one is a
   //             known node, not removed, not in owners or next_owners, not staged already;
   //   rebalance always fits (recomputes the claim for the same member set); staging it
-  //             twice keeps one.
+  //             twice keeps one;
+  //   remove    as leave, and the node is down (or the change is forced).
   // Staging is allowed while a transition is in progress; plan and commit wait for it.
   // Errors: unavailable (not the claimant, no ring yet), invalid_argument (does not fit).
   Status stage(RingChange change, const gossip::RingState& ring, const MemberView& members);
+
+  // A node's own request to join (auto_join). Stages `join id`, marked automatic, and
+  // starts the quiet period at `now`; a join of `id` already staged (by itself or by an
+  // operator) is left as it is. Returns true if it was staged now.
+  // Errors: as stage() (e.g. invalid_argument when `id` already owns partitions).
+  Result<bool> stage_auto_join(const NodeId& id, const gossip::RingState& ring,
+                               const MemberView& members, TimePoint now);
+
+  // Called by the driver on its ticks. When this node is the claimant, no transition is in
+  // progress, everything staged is an automatic join and the last was staged `quiet` or
+  // more before `now`: unstages the joins whose node is down, unknown or removed, then
+  // plans and commits the rest as one transition (the ring to publish is in the result).
+  // Otherwise does nothing. A plan or commit that fails unstages the automatic joins (their
+  // nodes ask again) and says why in `error`.
+  AutoCommit maybe_auto_commit(const gossip::RingState& ring, const MemberView& members,
+                               TimePoint now, Duration quiet);
 
   const std::vector<RingChange>& staged() const { return staged_; }
   void clear_staged() { staged_.clear(); }
@@ -124,8 +177,8 @@ class Claimant {
   Result<RingPlan> plan(const gossip::RingState& ring, const MemberView& members) const;
 
   // Issues the plan with id `plan_id`: returns the ring to publish, version+1 with
-  // next_owners = the plan's (or, if nothing moves, owners unchanged and next_owners empty),
-  // n and claimant unchanged; clears the staging.
+  // next_owners = the plan's (or, if nothing moves, owners unchanged and next_owners empty)
+  // and removed = the nodes staged for remove, n and claimant unchanged; clears the staging.
   // Errors: as plan(); invalid_argument if nothing is staged (naming the ring version a
   // previous commit issued, if any) or plan_id is not the current plan's (the staging
   // stays).
@@ -155,9 +208,13 @@ class Claimant {
     uint64_t ring_version = 0;
   };
 
+  bool up(const NodeId& id) const { return !is_up_ || is_up_(id); }
+
   NodeId self_;
   std::vector<RingChange> staged_;
   std::optional<Committed> last_commit_;
+  std::function<bool(const NodeId&)> is_up_;
+  TimePoint last_auto_stage_{};  // when the last automatic join was staged
 };
 
 }  // namespace qkv::node

@@ -95,7 +95,9 @@ Status read_members(const toml::table& cluster, DaemonConfig& config) {
 }
 
 Status read_cluster(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(t, {"n", "r", "w", "partitions", "members", "seeds"}, "cluster."));
+  QKV_RETURN_IF_ERROR(check_keys(
+      t, {"n", "r", "w", "partitions", "members", "seeds", "auto_join", "auto_join_quiet_ms"},
+      "cluster."));
   if (const toml::node* seeds = t.get("seeds")) {
     const toml::array* array = seeds->as_array();
     if (!array) return Status::invalid_argument("config key 'cluster.seeds' must be an array");
@@ -111,6 +113,10 @@ Status read_cluster(const toml::table& t, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(read_int(t, "r", "cluster.", c.node.r));
   QKV_RETURN_IF_ERROR(read_int(t, "w", "cluster.", c.node.w));
   QKV_RETURN_IF_ERROR(read_int(t, "partitions", "cluster.", c.partitions));
+  QKV_RETURN_IF_ERROR(read_bool(t, "auto_join", "cluster.", c.auto_join.enabled));
+  uint32_t quiet = c.auto_join.quiet.count();
+  QKV_RETURN_IF_ERROR(read_int(t, "auto_join_quiet_ms", "cluster.", quiet));
+  c.auto_join.quiet = Duration(quiet);
   QKV_RETURN_IF_ERROR(read_members(t, c));
   return Status::ok();
 }
@@ -380,6 +386,7 @@ Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
 Status DaemonConfig::validate() const {
   QKV_RETURN_IF_ERROR(node.validate());
   if (data_dir.empty()) return Status::invalid_argument("data_dir is required");
+  QKV_RETURN_IF_ERROR(auto_join.validate());
   if (partitions == 0 || (partitions & (partitions - 1)) != 0 || partitions > (1u << 16)) {
     return Status::invalid_argument(
         fmt::format("cluster.partitions={} must be a power of two in 1..65536", partitions));

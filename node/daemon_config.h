@@ -11,6 +11,7 @@
 #include "common/host_port.h"
 #include "common/node_id.h"
 #include "common/status.h"
+#include "node/auto_join.h"
 #include "node/node_config.h"
 
 namespace qkv::node {
@@ -38,7 +39,10 @@ struct DaemonConfig {
   // node joining an existing cluster lists no members, only seeds.
   std::vector<MemberConfig> members;
   std::vector<HostPort> seeds;  // peer addresses to gossip with first
-  std::string zone;             // failure domain (rack, zone); shown in members
+  // [cluster] auto_join, auto_join_quiet_ms: a node not in the ring stages its own join;
+  // the claimant commits such joins after a quiet period (node/auto_join.h).
+  AutoJoinConfig auto_join;
+  std::string zone;  // failure domain (rack, zone); shown in members
   // Addresses other nodes and clients should use (default: the listen addresses; set them
   // when listening on 0.0.0.0).
   std::optional<HostPort> peer_advertise, client_advertise;

@@ -78,17 +78,40 @@ NodeHost::NodeHost(HostConfig config, const Boot& boot, storage::Storage& storag
   if (boot.ring.version == 0 && boot.first_ring.version != 0) {
     membership_.set_first_ring(boot.first_ring);
   }
+  membership_.set_auto_join(config.auto_join);
 }
 
 std::vector<gossip::Outgoing> NodeHost::on_tick() {
   node_.on_tick(clock_.now());
-  return membership_.on_tick();
+  auto outgoing = membership_.on_tick();
+  // A failed send is asked again after the auto-join retry.
+  for (auto& [to, message] : membership_.take_peer_messages()) {
+    (void)transport_.send(to, std::move(message));
+  }
+  return outgoing;
 }
 
 std::vector<gossip::Outgoing> NodeHost::on_peer_message(PeerMessage message) {
   if (auto* g = std::get_if<Gossip>(&message.body)) return membership_.on_gossip(g->message);
+  if (on_peer_ring_admin(message)) return {};
   node_.on_peer_message(std::move(message), clock_.now());
   return {};
+}
+
+bool NodeHost::on_peer_ring_admin(PeerMessage& message) {
+  if (auto* reply = std::get_if<ForwardReply>(&message.body)) {
+    return membership_.on_peer_ring_admin_reply(message.request_id, reply->response);
+  }
+  auto* forward = std::get_if<Forward>(&message.body);
+  if (!forward) return false;
+  const auto* admin = std::get_if<proto::RingAdminRequest>(&forward->request.op);
+  if (!admin) return false;
+  proto::ClientResponse answer =
+      membership_.peer_ring_admin(message.from, forward->request.request_id, *admin);
+  (void)transport_.send(message.from,
+                        PeerMessage{membership_.gossip().self().id, message.request_id,
+                                    ForwardReply{std::move(answer)}});
+  return true;
 }
 
 void NodeHost::on_client_request(ClientId client, proto::ClientRequest request) {

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "gossip/gossip_core.h"
+#include "node/auto_join.h"
 #include "node/handoff/hinted_handoff.h"
 #include "node/membership.h"
 #include "node/node.h"
@@ -64,6 +65,7 @@ struct HostConfig {
   handoff::HandoffConfig handoff;
   gossip::GossipConfig gossip;  // interval, phi, seeds
   gossip::NodeState self;       // initial_self()
+  AutoJoinConfig auto_join;     // off by default (node/auto_join.h)
 };
 
 class NodeHost {
@@ -78,10 +80,11 @@ class NodeHost {
 
   // Every driver tick (qkvd: every 5 ms): the node core first (hint deliveries,
   // anti-entropy, transfers, alarms), then membership (a gossip round when due, ring
-  // progress, leaving). Returns the gossip messages to send.
+  // progress, leaving, an auto-join request, sent here). Returns the gossip messages to send.
   std::vector<gossip::Outgoing> on_tick();
-  // A message from a peer: gossip goes to membership (the replies to send are returned),
-  // everything else to the node core.
+  // A message from a peer: gossip goes to membership (the replies to send are returned), and
+  // so do a peer's own join request (a Forward of a ring request, answered here) and the
+  // answer to ours; everything else to the node core.
   std::vector<gossip::Outgoing> on_peer_message(PeerMessage message);
   // A client request: members and ring changes are answered by membership, the rest by
   // the node core; answers leave through Transport::reply.
@@ -103,6 +106,9 @@ class NodeHost {
   const handoff::HintedHandoff& handoff() const { return handoff_; }
 
  private:
+  // True if `message` was a ring request or answer between peers (auto-join), now handled.
+  bool on_peer_ring_admin(PeerMessage& message);
+
   const Clock& clock_;
   Transport& transport_;
   handoff::HintedHandoff handoff_;

@@ -38,9 +38,11 @@ struct Flags {
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
   bool no_hinted_handoff = false;
+  bool auto_join = false;     // --auto-join: [cluster] auto_join = true
   bool check_config = false;  // --check-config: validate, print warnings, exit
   uint64_t aae_exchange_interval_ms = 0;
   uint64_t transfer_bytes_per_second_max = 0;
+  uint32_t auto_join_quiet_ms = 0;
 };
 
 // Flags win over the file; both are validated together afterwards.
@@ -90,6 +92,8 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.partitions) c.partitions = f.partitions;
   if (f.sync_writes) c.sync_writes = true;
   if (f.no_hinted_handoff) c.hinted_handoff = false;
+  if (f.auto_join) c.auto_join.enabled = true;
+  if (f.auto_join_quiet_ms) c.auto_join.quiet = qkv::Duration(f.auto_join_quiet_ms);
   if (f.transfer_bytes_per_second_max) {
     c.node.transfer.bytes_per_second_max = f.transfer_bytes_per_second_max;
   }
@@ -242,7 +246,8 @@ int run(DaemonConfig config) {
           .with("members", config.members.size())
           .with("seeds", config.seeds.size())
           .with("sync_writes", config.sync_writes)
-          .with("hinted_handoff", config.hinted_handoff));
+          .with("hinted_handoff", config.hinted_handoff)
+          .with("auto_join", config.auto_join.enabled));
   const int served = serve(io, *server, clock);
   // Saved trees spare the next start its scans; a failure only costs them.
   if (Status s = server->save_trees(); !s.is_ok()) {
@@ -275,6 +280,12 @@ void add_flags(CLI::App& app, Flags& f) {
                  "id=host:port,... the initial members' peer addresses (creates the ring)");
   app.add_option("--seeds", f.seeds, "host:port,... peer addresses of running nodes to join");
   app.add_option("--zone", f.zone, "this node's failure domain (rack, zone)");
+  app.add_flag("--auto-join", f.auto_join,
+               "stage this node's own join at the claimant once it knows the ring and is not in "
+               "it (cluster.auto_join; default off)");
+  app.add_option("--auto-join-quiet-ms", f.auto_join_quiet_ms,
+                 "as the claimant, commit automatic joins once none was staged for this long "
+                 "(cluster.auto_join_quiet_ms; default 10000)");
   app.add_option("--n", f.n, "replicas per key (default 3)");
   app.add_option("--r", f.r, "default read quorum (default 2)");
   app.add_option("--w", f.w, "default write quorum (default 2)");

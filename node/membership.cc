@@ -23,6 +23,8 @@ RingChange::Kind change_kind(proto::RingChangeKind kind) {
       return RingChange::Kind::kLeave;
     case proto::RingChangeKind::kReplace:
       return RingChange::Kind::kReplace;
+    case proto::RingChangeKind::kRemove:
+      return RingChange::Kind::kRemove;
     case proto::RingChangeKind::kRebalance:
       break;
   }
@@ -49,6 +51,11 @@ bool was_ring_member(storage::Storage& storage) {
   return saved.is_ok() && saved.value() && *saved.value() == "1";
 }
 
+bool left_the_ring(storage::Storage& storage) {
+  auto saved = storage.get_meta(kMemberMeta);
+  return saved.is_ok() && saved.value() && saved.value()->empty();
+}
+
 Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, gossip::RingState ring,
                        uint64_t seed, Node& node, storage::Storage& storage,
                        const handoff::HintedHandoff* handoff, const Clock& clock)
@@ -59,6 +66,7 @@ Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, goss
       gossip_interval_(config.interval),
       gossip_(std::move(config), self, std::move(ring), seed, clock.now()),
       claimant_(self.id) {
+  claimant_.set_liveness([this](const NodeId& id) { return gossip_.is_up(id, clock_.now()); });
   apply_ring();
   // A node that still holds ranges it no longer owns was leaving when it stopped.
   was_member_ = was_member_ || was_ring_member(storage_) || !node_.held_ranges().empty();
@@ -75,6 +83,7 @@ std::vector<gossip::Outgoing> Membership::on_tick() {
   on_events();
   step_first_ring(now);
   update_ring_progress(now);
+  maybe_request_join(now);
   return outgoing;
 }
 
@@ -178,7 +187,7 @@ void Membership::apply_ring() {
   auto current = std::make_shared<const ring::Ring>(state.owners);
   std::shared_ptr<const ring::Ring> next;
   if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
-  node_.set_ring(std::move(current), std::move(next), state.version);
+  node_.set_ring(std::move(current), std::move(next), state.version, state.removed);
   if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
     log(LogEvent::warn("ring_not_saved").with("version", state.version).with("error", s));
   }
@@ -246,6 +255,7 @@ void Membership::update_ring_progress(TimePoint now) {
             .with("claimant", completed->claimant));
     publish_ring(std::move(*completed));
   }
+  maybe_auto_commit(now);
   on_events();
   maybe_exit(now);
 }
@@ -303,7 +313,8 @@ proto::ClientResponse Membership::ring_admin(uint64_t request_id,
   Status status = Status::ok();
   switch (request.action) {
     case proto::RingAction::kStage: {
-      RingChange change{change_kind(request.kind), request.node, request.replacement};
+      RingChange change{change_kind(request.kind), request.node, request.replacement,
+                        request.force};
       status = claimant_.stage(std::move(change), ring, gossip_.members());
       if (status.is_ok()) {
         log(LogEvent::info("ring_change_staged")

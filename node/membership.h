@@ -8,7 +8,11 @@
 //     applied goes to the node core (transfers start, old ranges are dropped), the own
 //     ring_version and transfers_done go to gossip, and the claimant completes a
 //     transition once every receiver reports its transfers done;
-//   - the operator's ring requests (qkvctl node join/leave/replace, ring plan/commit/cancel);
+//   - the operator's ring requests (qkvctl node join/leave/replace/remove, ring
+//     plan/commit/cancel);
+//   - auto-join (node/auto_join.h): a node with auto_join that is not in the ring asks the
+//     claimant to stage its join (peer messages for the driver to send), and the claimant
+//     answers such requests and commits automatic joins after its quiet period;
 //   - leaving: a node that left and holds nothing marks itself removed, and exit_due() turns
 //     true three gossip intervals later, when qkvd stops.
 // qkvd (node/server.cc) and the simulation (tests/sim/simulation.cc) both run this class;
@@ -31,6 +35,7 @@
 #include "common/clock.h"
 #include "common/log_event.h"
 #include "gossip/gossip_core.h"
+#include "node/auto_join.h"
 #include "node/claimant.h"
 #include "node/handoff/hinted_handoff.h"
 #include "node/node.h"
@@ -43,6 +48,8 @@ namespace qkv::node {
 Result<gossip::RingState> load_saved_ring(storage::Storage& storage);
 // True if this node owned partitions and has not left since (meta key "ring_member").
 bool was_ring_member(storage::Storage& storage);
+// True if this node owned partitions once and has left (or was removed) since.
+bool left_the_ring(storage::Storage& storage);
 
 class Membership {
  public:
@@ -78,6 +85,24 @@ class Membership {
   proto::ClientResponse ring_admin(uint64_t request_id, const proto::RingAdminRequest& request);
   // The members as this node sees them (qkvctl members / ring status).
   proto::MembersResponse members_response() const;
+
+  // Auto-join (node/auto_join.h; membership_auto_join.cc): this node's own setting (it asks
+  // to join) and, as the claimant, the quiet period before it commits automatic joins.
+  // REQUIRES: config.validate() is ok.
+  void set_auto_join(AutoJoinConfig config);
+  // A peer's ring request (a Forward from `from`): only `stage join <from>` is taken, as
+  // the node's own automatic join, and only while this node runs with auto_join itself
+  // (the cluster's policy: the same config on every node); anything else is refused.
+  // The answer goes back to it as a ForwardReply with `request_id`.
+  proto::ClientResponse peer_ring_admin(const NodeId& from, uint64_t request_id,
+                                        const proto::RingAdminRequest& request);
+  // A ForwardReply: true if it answers the join request this node awaits (then it is
+  // consumed); other answers are the node core's.
+  bool on_peer_ring_admin_reply(uint64_t request_id, const proto::ClientResponse& response);
+  // Peer messages to send (this node's join requests to the claimant), oldest first.
+  std::vector<std::pair<NodeId, PeerMessage>> take_peer_messages() {
+    return std::exchange(peer_messages_, {});
+  }
 
   // True once this node has left the ring, holds nothing, and has gossiped its removed
   // status for three gossip intervals: the process should stop (graceful, as on SIGTERM).
@@ -117,6 +142,8 @@ class Membership {
   void update_ring_progress(TimePoint now);
   void publish_ring(gossip::RingState ring);
   void maybe_exit(TimePoint now);
+  void maybe_request_join(TimePoint now);
+  void maybe_auto_commit(TimePoint now);
   void fill_plan(proto::RingAdminResponse& body, const RingPlan& plan);
   // Cluster identity (membership_identity.cc): the first ring's wait, and refused gossip.
   void step_first_ring(TimePoint now);
@@ -144,6 +171,9 @@ class Membership {
   TimePoint first_ring_since_{};
   TimePoint first_ring_log_due_{};
   std::optional<Status> fatal_;
+  AutoJoin auto_join_;
+  bool left_before_ = false;  // left the ring (or was removed) in an earlier life
+  std::vector<std::pair<NodeId, PeerMessage>> peer_messages_;
 };
 
 }  // namespace qkv::node

@@ -43,10 +43,10 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
 }
 
 void Node::set_ring(std::shared_ptr<const ring::Ring> ring, std::shared_ptr<const ring::Ring> next,
-                    uint64_t version) {
+                    uint64_t version, std::vector<NodeId> removed) {
   held_.set_ring(std::move(ring), std::move(next), version, unix_ms());
   aae_.set_ring(held_.ring(), now_, held_.next_ring());
-  transfer_.set_ring(held_.ring(), held_.next_ring(), version);
+  transfer_.set_ring(held_.ring(), held_.next_ring(), version, std::move(removed));
   transfer_.set_cleared(held_.next_ring() && held_.applied() >= version);
   drop_ranges();
 }

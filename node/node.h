@@ -78,9 +78,11 @@ class Node {
   // raising the write quorum by one (W + p), replicas accept writes for ranges they hold in
   // either ring, and this node pulls the ranges it receives. `version` is the ring's
   // version (gossip). Ranges this node held and no longer replicates are deleted once
-  // every member has applied the ring that took them away (set_ring_applied).
+  // every member has applied the ring that took them away (set_ring_applied). `removed`:
+  // members the transition removes without a handoff (never a transfer source).
   void set_ring(std::shared_ptr<const ring::Ring> ring,
-                std::shared_ptr<const ring::Ring> next = nullptr, uint64_t version = 0);
+                std::shared_ptr<const ring::Ring> next = nullptr, uint64_t version = 0,
+                std::vector<NodeId> removed = {});
   // The lowest ring version every member has applied (gossip's NodeState::ring_version of
   // the live members): transfers start once it reaches the transition's version, and old
   // ranges are deleted once it reaches the version that took them away.

@@ -97,6 +97,7 @@ HostConfig host_config(const DaemonConfig& config, const Boot& boot) {
   h.hinted_handoff = config.hinted_handoff;
   h.handoff = handoff_config(config);
   h.gossip = gossip_config(config);
+  h.auto_join = config.auto_join;
   h.self = initial_self(config.node.node_id, boot.generation,
                         advertised(config.peer_advertise, config.peer_listen).to_string(),
                         advertised(config.client_advertise, config.client_listen).to_string(),

@@ -56,11 +56,13 @@ OwnershipTransfer::OwnershipTransfer(TransferConfig config, NodeId self, uint32_
 }
 
 void OwnershipTransfer::set_ring(std::shared_ptr<const ring::Ring> current,
-                                 std::shared_ptr<const ring::Ring> next, uint64_t version) {
-  const bool same_transition =
-      next && next_ && *next == *next_ && current && current_ && *current == *current_;
+                                 std::shared_ptr<const ring::Ring> next, uint64_t version,
+                                 std::vector<NodeId> removed) {
+  const bool same_transition = next && next_ && *next == *next_ && current && current_ &&
+                               *current == *current_ && removed == removed_;
   current_ = std::move(current);
   next_ = std::move(next);
+  removed_ = std::move(removed);
   version_ = version;
   // A claimant handover re-issues the same transition under a new version: pulls go on.
   if (same_transition) return;
@@ -69,22 +71,50 @@ void OwnershipTransfer::set_ring(std::shared_ptr<const ring::Ring> current,
   in_flight_.clear();  // late replies of ended pulls are ignored
   if (!next_ || !current_) return;
   for (const ring::Transfer& t : ring::plan_transfers(*current_, *next_, n_)) {
-    if (t.to != self_) continue;
-    Inbound in;
-    in.sources.push_back(t.from);
-    for (const NodeId& p :
-         current_->preference_list(current_->first_token(t.partition), n_).primaries) {
-      if (p != t.from && p != self_) in.sources.push_back(p);
-    }
-    inbound_.emplace(t.partition, std::move(in));
+    if (t.to == self_) inbound_.emplace(t.partition, inbound_for(t, removed_));
   }
+}
+
+OwnershipTransfer::Inbound OwnershipTransfer::inbound_for(
+    const ring::Transfer& transfer, const std::vector<NodeId>& removed) const {
+  auto is_removed = [&](const NodeId& id) {
+    return std::find(removed.begin(), removed.end(), id) != removed.end();
+  };
+  Inbound in;
+  const auto primaries =
+      current_->preference_list(current_->first_token(transfer.partition), n_).primaries;
+  in.every_source = std::any_of(primaries.begin(), primaries.end(), is_removed);
+  if (!is_removed(transfer.from)) in.sources.push_back(transfer.from);
+  for (const NodeId& p : primaries) {
+    if (p != transfer.from && p != self_ && !is_removed(p)) in.sources.push_back(p);
+  }
+  if (in.every_source) in.all_sources = in.sources;
+  in.received = in.sources.empty();  // no old replica survives: nothing to copy
+  return in;
+}
+
+void OwnershipTransfer::source_done(Inbound& in) {
+  if (!in.every_source) {
+    in.received = true;
+    return;
+  }
+  // This source sent all of the range; the next one still to pull starts from the beginning.
+  in.sources.erase(in.sources.begin() + static_cast<std::ptrdiff_t>(in.source));
+  in.source = 0;
+  in.cursor.reset();
+  in.received = in.sources.empty();
 }
 
 void OwnershipTransfer::on_commit_failed() {
   // What the last batches staged may be lost: copy every range again (joins are idempotent).
   for (auto& [p, in] : inbound_) {
+    if (in.every_source) {
+      in.sources = in.all_sources;
+      in.source = 0;
+    }
     in.cursor.reset();
-    in.received = in.done = false;
+    in.received = in.sources.empty();
+    in.done = false;
   }
 }
 
@@ -163,6 +193,8 @@ void OwnershipTransfer::fail(Inbound& in, TimePoint now) {
   in.request_id = 0;
   in.source = (in.source + 1) % in.sources.size();
   in.retry_at = now + config_.retry_interval;
+  // Every source is pulled in full: the next one starts from the beginning of the range.
+  if (in.every_source) in.cursor.reset();
 }
 
 void OwnershipTransfer::on_peer_unreachable(const NodeId& peer, TimePoint now) {
@@ -263,7 +295,7 @@ void OwnershipTransfer::on_reply(const PeerMessage& message, const TransferReply
   counters_.keys_received += reply.states.size();
   counters_.bytes_received += bytes;
   budget_bytes_ -= static_cast<double>(bytes);
-  if (reply.done) in.received = true;
+  if (reply.done) source_done(in);
 }
 
 }  // namespace qkv::node

@@ -22,6 +22,14 @@
 // switches the ring to `next` once every receiver reports it; old replicas drop a range only
 // after that (node.h).
 //
+// Removed nodes (qkvctl node remove; RingState::removed): a member lost with its disk is
+// never a source. A range one of them replicated may hold writes only it and one other old
+// replica acknowledged, so its receivers pull it from every surviving old replica, one
+// after another, each from the start of the range (a failed source is left for another
+// that is still to pull, and is pulled again later from the start); the range is received
+// once every one of them has sent all of it. A range with no surviving old replica has
+// nothing to copy.
+//
 // Failures: a source that errs, is unreachable or silent for request_timeout is left for
 // the next source, resuming from the last batch joined (joins are idempotent, so a repeat
 // is harmless). A receiver that restarts pulls its ranges again from the start: cursors are
@@ -88,11 +96,12 @@ class OwnershipTransfer {
   OwnershipTransfer(TransferConfig config, NodeId self, uint32_t n, storage::Storage& storage,
                     Transport& transport, Replica& replica, TreeReady tree_ready, InFlight& ids);
 
-  // The ring of version `version`; `next` non-null during a transition. A new transition
-  // (or none) ends the pulls of the previous one; the same one under a new version (a
-  // claimant handover) keeps them.
+  // The ring of version `version`; `next` non-null during a transition, `removed` the
+  // members it removes without a handoff (never a source). A new transition (or none) ends
+  // the pulls of the previous one; the same one under a new version (a claimant handover)
+  // keeps them.
   void set_ring(std::shared_ptr<const ring::Ring> current, std::shared_ptr<const ring::Ring> next,
-                uint64_t version);
+                uint64_t version, std::vector<NodeId> removed = {});
   // Every member has applied the transition: pulls may begin.
   void set_cleared(bool cleared) { cleared_ = cleared; }
   void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
@@ -116,6 +125,10 @@ class OwnershipTransfer {
   struct Inbound {
     std::vector<NodeId> sources;  // the plan's suggestion first, then the other old primaries
     std::size_t source = 0;       // index into sources of the one pulled from now
+    // A removed node replicated the range: `sources` are the surviving old primaries still
+    // to pull in full; one that sends its last batch leaves the list.
+    bool every_source = false;
+    std::vector<NodeId> all_sources;  // every_source: all of them, for a copy started again
     std::optional<std::pair<ring::Token, std::string>> cursor;  // last state joined
     bool received = false;                                      // the last batch is joined
     bool done = false;                                          // and the tree is current
@@ -128,6 +141,8 @@ class OwnershipTransfer {
   void answer(const PeerMessage& message, const TransferRequest& request);
   void on_reply(const PeerMessage& message, const TransferReply& reply, TimePoint now);
   void fail(Inbound& in, TimePoint now);
+  Inbound inbound_for(const ring::Transfer& transfer, const std::vector<NodeId>& removed) const;
+  void source_done(Inbound& in);
   void refill(TimePoint now);
 
   TransferConfig config_;
@@ -141,6 +156,7 @@ class OwnershipTransfer {
   std::function<bool(const NodeId&)> is_up_;
   std::shared_ptr<const ring::Ring> current_;
   std::shared_ptr<const ring::Ring> next_;
+  std::vector<NodeId> removed_;
   uint64_t version_ = 0;  // of the ring
   bool cleared_ = false;
   std::map<uint32_t, Inbound> inbound_;     // by partition

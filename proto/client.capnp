@@ -57,6 +57,7 @@ enum RingChangeKind {
   leave @1;
   replace @2;
   rebalance @3;
+  remove @4;   # a lost node leaves without a handoff: its ranges come from surviving replicas
 }
 
 struct RingAdminRequest {
@@ -66,6 +67,7 @@ struct RingAdminRequest {
                              # leave: its id; replace: the old node's id
   replacement @3 :Text;      # replace: the new node's id
   planId @4 :UInt64;         # commit: the plan id `plan` answered
+  force @5 :Bool;            # remove: even a node that is up (it should leave instead)
 }
 
 struct ClientRequest {

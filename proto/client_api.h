@@ -53,7 +53,13 @@ struct RepairRequest {
 // persisted (wire enum RingAction): do not renumber.
 enum class RingAction : uint8_t { kStage = 0, kPlan = 1, kCommit = 2, kCancel = 3 };
 // persisted (wire enum RingChangeKind): do not renumber.
-enum class RingChangeKind : uint8_t { kJoin = 0, kLeave = 1, kReplace = 2, kRebalance = 3 };
+enum class RingChangeKind : uint8_t {
+  kJoin = 0,
+  kLeave = 1,
+  kReplace = 2,
+  kRebalance = 3,
+  kRemove = 4,  // a lost node leaves without a handoff (Riak's force-remove)
+};
 
 // A ring change (Riak's staged clustering: `cluster join/leave/replace`, `plan`, `commit`,
 // `clear`), answered by the claimant only (node/claimant.h). Another node answers with an
@@ -61,11 +67,12 @@ enum class RingChangeKind : uint8_t { kJoin = 0, kLeave = 1, kReplace = 2, kReba
 struct RingAdminRequest {
   RingAction action = RingAction::kPlan;
   RingChangeKind kind = RingChangeKind::kRebalance;  // kStage only
-  // join: the joining node's id or its peer/client address ("host:port"); leave: its id;
-  // replace: the old node's id. Empty for rebalance and the other actions.
+  // join: the joining node's id or its peer/client address ("host:port"); leave, remove:
+  // its id; replace: the old node's id. Empty for rebalance and the other actions.
   std::string node;
   std::string replacement;  // replace: the new node's id
   uint64_t plan_id = 0;     // kCommit: the id kPlan answered
+  bool force = false;       // kRemove: even a node that is up (it should leave instead)
 
   bool operator==(const RingAdminRequest&) const = default;
 };

@@ -56,6 +56,7 @@ struct RingState {
   nextOwners @3 :List(Text); # the table a transition moves to; empty: none
   claimant @4 :Text;         # the node that issues ring versions
   clusterId @5 :UInt64;      # fixed at the first ring, kept by every version; 0: unknown
+  removed @6 :List(Text);    # removed without a handoff by the transition (never a source)
 }
 
 struct GossipSyn {

@@ -15,6 +15,7 @@ void fill(wire::RingAdminRequest::Builder b, const RingAdminRequest& request) {
   if (!request.node.empty()) b.setNode(request.node);
   if (!request.replacement.empty()) b.setReplacement(request.replacement);
   b.setPlanId(request.plan_id);
+  b.setForce(request.force);
 }
 
 Result<RingAdminRequest> read(wire::RingAdminRequest::Reader r) {
@@ -23,7 +24,7 @@ Result<RingAdminRequest> read(wire::RingAdminRequest::Reader r) {
   if (action > static_cast<uint16_t>(RingAction::kCancel)) {
     return Status::invalid_argument(fmt::format("unknown ring admin action {}", action));
   }
-  if (kind > static_cast<uint16_t>(RingChangeKind::kRebalance)) {
+  if (kind > static_cast<uint16_t>(RingChangeKind::kRemove)) {
     return Status::invalid_argument(fmt::format("unknown ring change kind {}", kind));
   }
   RingAdminRequest out;
@@ -32,6 +33,7 @@ Result<RingAdminRequest> read(wire::RingAdminRequest::Reader r) {
   out.node = std::string(to_view(r.getNode()));
   out.replacement = std::string(to_view(r.getReplacement()));
   out.plan_id = r.getPlanId();
+  out.force = r.getForce();
   return out;
 }
 

@@ -121,6 +121,10 @@ void fill_ring(wire::RingState::Builder b, const gossip::RingState& ring) {
   for (std::size_t i = 0; i < ring.next_owners.size(); ++i) next.set(i, ring.next_owners[i]);
   b.setClaimant(ring.claimant);
   b.setClusterId(ring.cluster_id);
+  if (!ring.removed.empty()) {
+    auto removed = b.initRemoved(ring.removed.size());
+    for (std::size_t i = 0; i < ring.removed.size(); ++i) removed.set(i, ring.removed[i]);
+  }
 }
 
 Result<gossip::RingState> read_ring(wire::RingState::Reader r) {
@@ -139,6 +143,10 @@ Result<gossip::RingState> read_ring(wire::RingState::Reader r) {
   }
   ring.claimant = std::string(to_view(r.getClaimant()));
   if (!ring.claimant.empty()) QKV_RETURN_IF_ERROR(validate_node_id(ring.claimant));
+  for (auto o : r.getRemoved()) {
+    ring.removed.emplace_back(to_view(o));
+    QKV_RETURN_IF_ERROR(validate_node_id(ring.removed.back()));
+  }
   // A ring table must have a power-of-two size (ring/ring.h); anything else is not a ring.
   std::size_t q = ring.owners.size();
   if (ring.version != 0 && (q == 0 || (q & (q - 1)) != 0 || q > (1u << 16))) {

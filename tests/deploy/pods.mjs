@@ -16,7 +16,7 @@
 // Anything else in the spec goes to podman as rendered.
 //
 //   node pods.mjs RENDERED.yaml ORDINAL --volume DIR --zone ZONE --pod-prefix P \
-//        [--drop-config-key KEY]... [--image IMAGE] --plan PLAN.json > pod.yaml
+//        [--image IMAGE] --plan PLAN.json > pod.yaml
 import { readFileSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { parse } from "./manifests.mjs";
@@ -53,7 +53,7 @@ function resolve_env(env, ctx, container) {
   });
 }
 
-export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", dropConfigKeys = [], image }) {
+export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", image }) {
   const set = objects.find((o) => o.kind === "StatefulSet");
   const name = `${set.metadata.name}-${ordinal}`;
   const namespace = set.metadata.namespace ?? "default";
@@ -126,24 +126,19 @@ export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", dropCo
   for (const cm of maps) {
     cm.metadata.name = `${podPrefix}${cm.metadata.name}`;
     delete cm.metadata.namespace;
-    for (const [file, text] of Object.entries(cm.data ?? {})) {
-      cm.data[file] = text.split("\n")
-        .filter((l) => !dropConfigKeys.some((k) => new RegExp(`^\\s*${k}\\s*=`).test(l))).join("\n");
-    }
   }
   return { yaml: [...maps, pod].map((o) => stringify(o)).join("---\n"), plan };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [file, ordinal, ...rest] = process.argv.slice(2);
-  const opts = { dropConfigKeys: [] };
+  const opts = {};
   let plan_file = null;
   for (let i = 0; i < rest.length; i += 2) {
     const [flag, value] = [rest[i], rest[i + 1]];
     if (flag === "--volume") opts.volume = value;
     else if (flag === "--zone") opts.zone = value;
     else if (flag === "--pod-prefix") opts.podPrefix = value;
-    else if (flag === "--drop-config-key") opts.dropConfigKeys.push(value);
     else if (flag === "--image") opts.image = value;
     else if (flag === "--plan") plan_file = value;
     else throw new Error(`unknown flag ${flag}`);

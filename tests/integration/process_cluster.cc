@@ -81,13 +81,17 @@ ProcessCluster::~ProcessCluster() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::string ProcessCluster::id_of(int i) const {
+  return set_name_.empty() ? fmt::format("n{}", i + 1) : fmt::format("{}-{}", set_name_, i);
+}
+
 std::vector<std::string> ProcessCluster::args_of(int i) const {
   std::string members;
   for (int j = 0; j < initial_; ++j) {
-    members += fmt::format("{}n{}=127.0.0.1:{}", j ? "," : "", j + 1, peer_ports_[j]);
+    members += fmt::format("{}{}=127.0.0.1:{}", j ? "," : "", id_of(j), peer_ports_[j]);
   }
-  std::vector<std::string> args = {"--node-id",       fmt::format("n{}", i + 1),
-                                   "--data-dir",      dir_ + fmt::format("/n{}", i + 1),
+  std::vector<std::string> args = {"--node-id",       id_of(i),
+                                   "--data-dir",      dir_ + "/" + id_of(i),
                                    "--client-listen", client_address(i),
                                    "--peer-listen",   fmt::format("127.0.0.1:{}", peer_ports_[i]),
                                    "--http-listen",   http_address(i),
@@ -102,28 +106,35 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
 }
 
 void ProcessCluster::start(int i) {
-  pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/n{}.log", dir_, i + 1));
+  launch(i);
+  await_started(i);
+}
+
+void ProcessCluster::launch(int i) {
+  pids_[i] = spawn(qkvd_, args_of(i), fmt::format("{}/{}.log", dir_, id_of(i)));
+}
+
+void ProcessCluster::await_started(int i) {
   auto client = client_of(i, 500);
   bool up = wait_for([&] { return client.node_status(0).is_ok(); }, std::chrono::seconds(20));
-  if (!up) throw std::runtime_error(fmt::format("qkvd n{} did not start:\n{}", i + 1, log_of(i)));
+  if (!up) throw std::runtime_error(fmt::format("qkvd {} did not start:\n{}", id_of(i), log_of(i)));
 }
 
 void ProcessCluster::start_all() {
   for (int i = 0; i < size_; ++i) start(i);
-  // Fresh initial members make the first ring once they have heard of each other
-  // (node/first_ring.h): a test begins once every one of them holds it.
-  for (int i = 0; i < initial_; ++i) {
-    auto client = client_of(i, 500);
-    bool ring = wait_for(
-        [&] {
-          auto status = client.node_status(0);
-          return status.is_ok() && status->ring_version != 0;
-        },
-        std::chrono::seconds(20));
-    if (!ring) {
-      throw std::runtime_error(fmt::format("qkvd n{} made no ring:\n{}", i + 1, log_of(i)));
-    }
-  }
+  for (int i = 0; i < initial_; ++i) await_ring(i);
+}
+
+void ProcessCluster::await_ring(int i) {
+  auto client = client_of(i, 500);
+  bool ring = wait_for(
+      [&] {
+        auto status = client.node_status(0);
+        return status.is_ok() && status->ring_version != 0;
+      },
+      std::chrono::seconds(20));
+  if (!ring)
+    throw std::runtime_error(fmt::format("qkvd {} holds no ring:\n{}", id_of(i), log_of(i)));
 }
 
 void ProcessCluster::kill9(int i) {
@@ -186,7 +197,7 @@ client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
 }
 
 std::string ProcessCluster::log_of(int i) const {
-  std::ifstream in(fmt::format("{}/n{}.log", dir_, i + 1));
+  std::ifstream in(fmt::format("{}/{}.log", dir_, id_of(i)));
   std::stringstream s;
   s << in.rdbuf();
   return s.str();

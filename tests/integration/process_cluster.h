@@ -22,8 +22,20 @@ class ProcessCluster {
   explicit ProcessCluster(int size, std::vector<std::string> extra_flags = {}, int initial = -1);
   ~ProcessCluster();  // SIGKILLs what still runs and removes the data
 
+  // Node ids (and data directories) named as a StatefulSet's pods: SET-0, SET-1, ...
+  // instead of n1, n2, ... Call before starting any node.
+  void use_statefulset_names(std::string set_name) { set_name_ = std::move(set_name); }
+  // Node i's id: "n<i+1>", or "<set>-<i>" with StatefulSet names.
+  std::string id_of(int i) const;
+
   // Starts node i (0-based) and waits until it answers a status request.
   void start(int i);
+  // start() in two halves, so several nodes start at once (as a StatefulSet's pods do).
+  void launch(int i);
+  void await_started(int i);
+  // Waits until node i holds a ring. Fresh initial members make the first ring only once
+  // they have heard of each other (node/first_ring.h).
+  void await_ring(int i);
   // Starts every node, then waits until each initial member holds the first ring.
   void start_all();
   void kill9(int i);   // SIGKILL and reap
@@ -55,6 +67,7 @@ class ProcessCluster {
   int size_;
   int initial_;
   std::vector<std::string> extra_flags_;
+  std::string set_name_;  // StatefulSet names when set
   std::vector<uint16_t> client_ports_, peer_ports_, http_ports_;
   std::vector<pid_t> pids_;
 };

@@ -110,6 +110,30 @@ TEST(DaemonConfigTest, HintedHandoffCanBeSwitchedOff) {
   EXPECT_THAT(bad.status().message(), HasSubstr("handoff.enabled"));
 }
 
+TEST(DaemonConfigTest, AutoJoinIsOffByDefaultAndReadFromCluster) {
+  auto config = load_daemon_config(QKV_SOURCE_DIR "/deploy/qkvd.example.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_FALSE(config->auto_join.enabled);
+  EXPECT_EQ(config->auto_join.quiet, Duration(10'000));
+  auto on = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"10.0.0.1:7100\"]\n"
+      "auto_join = true\nauto_join_quiet_ms = 3000\n",
+      "on.toml");
+  ASSERT_TRUE(on.is_ok()) << on.status().to_string();
+  EXPECT_TRUE(on->auto_join.enabled);
+  EXPECT_EQ(on->auto_join.quiet, Duration(3000));
+  EXPECT_TRUE(on->validate().is_ok());
+  auto zero = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[cluster]\nseeds = [\"10.0.0.1:7100\"]\n"
+      "auto_join_quiet_ms = 0\n",
+      "zero.toml");
+  ASSERT_TRUE(zero.is_ok());
+  EXPECT_THAT(zero->validate().message(), HasSubstr("cluster.auto_join_quiet_ms"));
+  auto bad = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[cluster]\nauto_join = \"yes\"\n", "bad.toml");
+  EXPECT_THAT(bad.status().message(), HasSubstr("cluster.auto_join"));
+}
+
 TEST(DaemonConfigTest, AntiEntropySettingsAreReadAndChecked) {
   auto config = parse_daemon_config(
       "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[anti_entropy]\nenabled = false\n"

@@ -128,5 +128,148 @@ TEST(MembershipTest, ANonClaimantNamesTheClaimantsConfiguredAddressBeforeGossipH
   EXPECT_EQ(std::get<proto::RingAdminResponse>(refused.body).claimant_address, "127.0.0.1:7001");
 }
 
+AutoJoinConfig auto_join_on() {
+  AutoJoinConfig c;
+  c.enabled = true;
+  c.quiet = Duration(5000);
+  return c;
+}
+
+// Hands `from`'s pending join requests to `to` and the answers back; returns how many.
+int carry_join_requests(Process& from, Process& to) {
+  int carried = 0;
+  for (auto& [target, message] : from.membership->take_peer_messages()) {
+    EXPECT_EQ(target, to.membership->gossip().self().id);
+    const auto& forward = std::get<Forward>(message.body);
+    auto answer =
+        to.membership->peer_ring_admin(message.from, forward.request.request_id,
+                                       std::get<proto::RingAdminRequest>(forward.request.op));
+    EXPECT_TRUE(answer.status.is_ok()) << answer.status.to_string();
+    EXPECT_TRUE(from.membership->on_peer_ring_admin_reply(message.request_id, answer));
+    ++carried;
+  }
+  return carried;
+}
+
+bool logged(Process& p, std::string_view event) {
+  for (const auto& e : p.membership->take_log_events()) {
+    if (e.event() == event) return true;
+  }
+  return false;
+}
+
+TEST(MembershipTest, AnAutoJoinNodeStagesItsJoinAndTheClaimantCommitsItOnceQuiet) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
+  Process n3("n3", gossip::RingState{}, {"n1"}, clock);
+  n1.membership->set_auto_join(auto_join_on());  // the claimant's quiet period
+  n3.membership->set_auto_join(auto_join_on());
+  exchange({&n1, &n3}, n3.membership->on_tick());  // n3 learns the ring
+  (void)n3.membership->on_tick();
+  ASSERT_EQ(carry_join_requests(n3, n1), 1);
+  EXPECT_TRUE(logged(n3, "auto_join_requested"));
+  EXPECT_TRUE(logged(n1, "ring_change_staged"));
+
+  clock.advance(Duration(4'900));
+  (void)n1.membership->on_tick();
+  EXPECT_EQ(n1.membership->gossip().ring().version, 1u) << "quiet period not over";
+  clock.advance(Duration(100));
+  (void)n1.membership->on_tick();
+  const gossip::RingState& ring = n1.membership->gossip().ring();
+  ASSERT_EQ(ring.version, 2u);
+  EXPECT_GT(std::count(ring.next_owners.begin(), ring.next_owners.end(), "n3"), 0);
+  EXPECT_TRUE(logged(n1, "ring_auto_committed"));
+
+  // In the ring now (a receiver of the transition): it asks no more.
+  clock.advance(Duration(1'000));  // n1's next gossip round carries the ring
+  exchange({&n1, &n3}, n1.membership->on_tick());
+  EXPECT_EQ(n3.membership->gossip().ring().version, 2u);
+  clock.advance(Duration(10'000));
+  (void)n3.membership->on_tick();
+  EXPECT_TRUE(n3.membership->take_peer_messages().empty());
+}
+
+TEST(MembershipTest, ANodeThatLeftOrHasAutoJoinOffNeverAsks) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
+  Process left("n3", gossip::RingState{}, {"n1"}, clock);
+  Process off("n4", gossip::RingState{}, {"n1"}, clock);
+  ASSERT_TRUE(left.storage.put_meta("ring_member", "").is_ok());  // left in an earlier life
+  left.membership->set_auto_join(auto_join_on());
+  for (Process* p : {&left, &off}) {
+    exchange({&n1, p}, p->membership->on_tick());
+    clock.advance(Duration(3'000));
+    (void)p->membership->on_tick();
+    EXPECT_TRUE(p->membership->take_peer_messages().empty());
+  }
+}
+
+TEST(MembershipTest, AClaimantWithoutAutoJoinRefusesAutomaticJoins) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);  // auto_join off
+  Process n3("n3", gossip::RingState{}, {"n1"}, clock);
+  n3.membership->set_auto_join(auto_join_on());
+  exchange({&n1, &n3}, n3.membership->on_tick());
+  (void)n3.membership->on_tick();
+  auto requests = n3.membership->take_peer_messages();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& message = requests[0].second;
+  const auto& forward = std::get<Forward>(message.body);
+  auto refused = n1.membership->peer_ring_admin(
+      "n3", forward.request.request_id, std::get<proto::RingAdminRequest>(forward.request.op));
+  EXPECT_EQ(refused.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status.message().find("auto_join is off at the claimant n1"), std::string::npos)
+      << refused.status.to_string();
+  EXPECT_TRUE(n3.membership->on_peer_ring_admin_reply(message.request_id, refused));
+  EXPECT_TRUE(logged(n3, "auto_join_refused"));
+  EXPECT_TRUE(n1.membership->gossip().ring().next_owners.empty());
+}
+
+TEST(MembershipTest, PeersMayOnlyStageTheirOwnJoin) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
+  n1.membership->set_auto_join(auto_join_on());
+  proto::RingAdminRequest leave;
+  leave.action = proto::RingAction::kStage;
+  leave.kind = proto::RingChangeKind::kLeave;
+  leave.node = "n2";
+  auto refused = n1.membership->peer_ring_admin("n3", 7, leave);
+  EXPECT_EQ(refused.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.request_id, 7u);
+  proto::RingAdminRequest join = leave;
+  join.kind = proto::RingChangeKind::kJoin;
+  join.node = "n4";
+  EXPECT_EQ(n1.membership->peer_ring_admin("n3", 8, join).status.code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_FALSE(n1.membership->on_peer_ring_admin_reply(1, {})) << "a forward of the node core";
+}
+
+TEST(MembershipTest, RemoveIsRefusedForAMemberThatIsUpAndTakenForOneThatIsDown) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2", "n3"}), {"n2"}, clock);
+  Process n2("n2", first_ring({"n1", "n2", "n3"}), {"n1"}, clock);
+  exchange({&n1, &n2}, n1.membership->on_tick());
+  proto::RingAdminRequest remove;
+  remove.action = proto::RingAction::kStage;
+  remove.kind = proto::RingChangeKind::kRemove;
+  remove.node = "n2";
+  auto refused = n1.membership->ring_admin(1, remove);
+  EXPECT_EQ(refused.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status.message().find("n2 is up"), std::string::npos);
+
+  n1.membership->convict("n2");  // killed: its connection broke
+  ASSERT_TRUE(n1.membership->ring_admin(2, remove).status.is_ok());
+  proto::RingAdminRequest commit;
+  commit.action = proto::RingAction::kCommit;
+  proto::RingAdminRequest plan;
+  plan.action = proto::RingAction::kPlan;
+  commit.plan_id =
+      std::get<proto::RingAdminResponse>(n1.membership->ring_admin(3, plan).body).plan_id;
+  ASSERT_TRUE(n1.membership->ring_admin(4, commit).status.is_ok());
+  const gossip::RingState& ring = n1.membership->gossip().ring();
+  EXPECT_EQ(ring.removed, std::vector<NodeId>{"n2"});
+  EXPECT_EQ(std::count(ring.next_owners.begin(), ring.next_owners.end(), "n2"), 0);
+}
+
 }  // namespace
 }  // namespace qkv::node

@@ -145,9 +145,10 @@ proto::ClientResponse TestCluster::del(const NodeId& via, const std::string& key
 }
 
 void TestCluster::set_ring(std::shared_ptr<const ring::Ring> current,
-                           std::shared_ptr<const ring::Ring> next, uint64_t version) {
+                           std::shared_ptr<const ring::Ring> next, uint64_t version,
+                           const std::vector<NodeId>& removed) {
   ring_ = current;
-  for (auto& [id, member] : nodes_) member->core->set_ring(current, next, version);
+  for (auto& [id, member] : nodes_) member->core->set_ring(current, next, version, removed);
   deliver();
 }
 

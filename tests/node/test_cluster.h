@@ -67,9 +67,10 @@ class TestCluster {
   void advance(Duration d);
 
   // What gossip and the claimant do in qkvd: every node gets the ring (a transition when
-  // `next` is set) of `version`; ring() becomes `current`.
+  // `next` is set) of `version`, removing `removed` without a handoff; ring() becomes
+  // `current`.
   void set_ring(std::shared_ptr<const ring::Ring> current, std::shared_ptr<const ring::Ring> next,
-                uint64_t version);
+                uint64_t version, const std::vector<NodeId>& removed = {});
   // Every node hears that every member has applied ring `version`.
   void set_applied(uint64_t version);
   std::vector<NodeId> members() const { return options_.members; }

@@ -206,5 +206,54 @@ TEST(TransferTest, AReplicaRefusesWritesForRangesItNeitherReplicatesNorHolds) {
   EXPECT_FALSE(stored(cluster, "n4", "some-key").has_value());
 }
 
+// qkvctl node remove: n5 is lost. Each key of a range n5 replicated was acknowledged by n5
+// and one other old replica only (the third missed it): the receivers pull such ranges from
+// every surviving old replica, never from n5 (up here, so a request to it would be answered).
+TEST(TransferTest, ARemovedNodeIsNeverASourceAndItsRangesComeFromEverySurvivor) {
+  TestCluster::Options o;
+  o.members = {"n1", "n2", "n3", "n4", "n5"};
+  o.anti_entropy.segments = 64;
+  o.transfer.batch_bytes_max = 2048;
+  TestCluster cluster(o);
+  auto keys = write_keys(cluster, 300, "k");
+  auto current = std::make_shared<const ring::Ring>(cluster.ring());
+  auto next = claimed(*current, {"n1", "n2", "n3", "n4"}, 3);
+  std::vector<std::string> lost_keys;  // of n5's ranges: held by n5 and one survivor only
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const ring::Token token = ring::token_of(keys[i]);
+    std::vector<NodeId> survivors;
+    for (const NodeId& p : current->preference_list(token, 3).primaries) {
+      if (p != "n5") survivors.push_back(p);
+    }
+    if (survivors.size() != 2) continue;
+    ASSERT_TRUE(cluster.storage(survivors[i % 2]).delete_range(token, token).is_ok());
+    lost_keys.push_back(keys[i]);
+  }
+  ASSERT_GT(lost_keys.size(), 20u);
+
+  cluster.set_ring(current, next, 2, {"n5"});
+  cluster.set_applied(2);
+  for (const char* id : {"n1", "n2", "n3", "n4"}) ASSERT_TRUE(run_until_done(cluster, id, 2));
+  EXPECT_EQ(cluster.node("n5").transfer().counters().keys_sent, 0u) << "n5 was asked for data";
+  for (const auto& key : lost_keys) {
+    const ring::Token token = ring::token_of(key);
+    for (const NodeId& r : next->preference_list(token, 3).primaries) {
+      if (current->preference_list(token, 3).is_primary(r)) continue;
+      EXPECT_TRUE(stored(cluster, r, key).has_value()) << key << " not copied to " << r;
+    }
+  }
+  // After the switch (n5 gone), every key is still on a primary.
+  cluster.set_down("n5", true);
+  cluster.set_ring(next, nullptr, 3);
+  cluster.set_applied(3);
+  for (const auto& key : keys) {
+    bool held = false;
+    for (const NodeId& p : next->preference_list(ring::token_of(key), 3).primaries) {
+      held = held || stored(cluster, p, key).has_value();
+    }
+    EXPECT_TRUE(held) << key << " was lost";
+  }
+}
+
 }  // namespace
 }  // namespace qkv::testing

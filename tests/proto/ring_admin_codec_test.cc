@@ -39,8 +39,13 @@ TEST(RingAdminCodecTest, EveryActionAndKindRoundTrips) {
   for (auto action :
        {RingAction::kStage, RingAction::kPlan, RingAction::kCommit, RingAction::kCancel}) {
     for (auto kind : {RingChangeKind::kJoin, RingChangeKind::kLeave, RingChangeKind::kReplace,
-                      RingChangeKind::kRebalance}) {
-      RingAdminRequest sent{action, kind, "10.0.0.4:7001", "n6", 0x8000000000000001ull};
+                      RingChangeKind::kRebalance, RingChangeKind::kRemove}) {
+      RingAdminRequest sent{action,
+                            kind,
+                            "10.0.0.4:7001",
+                            "n6",
+                            0x8000000000000001ull,
+                            kind == RingChangeKind::kRemove};
       auto got = decode_client_request(encode(ClientRequest{9, 300, sent}));
       ASSERT_TRUE(got.is_ok()) << got.status().to_string();
       EXPECT_EQ(got->request_id, 9u);

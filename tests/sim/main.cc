@@ -99,6 +99,9 @@ int main(int argc, char** argv) {
                  "replaces one at a time through the claimant, and the workload lasts until "
                  "the last transition has switched; needs --nodes > --n")
       ->check(CLI::Range(0, 100));
+  app.add_flag("--auto-join", config.auto_join,
+               "with --ring-changes: every node runs with auto_join, so the spares join by "
+               "themselves and the operator makes only leaves and replaces");
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
@@ -189,7 +192,9 @@ int main(int argc, char** argv) {
   fmt::print("qkv-sim: nodes={} n={} ops={} keys={} clients={}+1 faults={} sync_writes={}{}{}\n",
              config.nodes, config.n, config.ops, config.keys, config.clients,
              config.faults.to_string(), sync,
-             config.ring_changes > 0 ? fmt::format(" ring_changes={}", config.ring_changes) : "",
+             config.ring_changes > 0 ? fmt::format(" ring_changes={}{}", config.ring_changes,
+                                                   config.auto_join ? " auto_join" : "")
+                                     : "",
              mutation == "none" ? "" : " mutation=" + mutation);
 
   uint64_t passed = 0, slowest_seed = range.first;
@@ -213,10 +218,10 @@ int main(int argc, char** argv) {
       if (config.ring_changes > 0) {
         fmt::print(
             "  ring: {} joins, {} leaves, {} replaces, {} switches, final version {}; {} keys "
-            "transferred, {} ranges dropped, {} nodes removed\n",
+            "transferred, {} ranges dropped, {} nodes removed, {} spares joined\n",
             result.ring_joins, result.ring_leaves, result.ring_replaces, result.ring_switches,
             result.ring_version, result.transfer_keys_received, result.ranges_dropped,
-            result.nodes_removed);
+            result.nodes_removed, result.spares_joined);
       }
     }
     if (result.ok) {

@@ -122,7 +122,9 @@ std::optional<node::RingChange> Simulation::choose_ring_change(const gossip::Rin
   }
   using Kind = node::RingChange::Kind;
   std::vector<Kind> kinds;
-  if (!spares.empty()) kinds.insert(kinds.end(), {Kind::kJoin, Kind::kReplace});
+  // With auto_join the spares join by themselves; the operator only replaces with them.
+  if (!spares.empty() && !config_.auto_join) kinds.push_back(Kind::kJoin);
+  if (!spares.empty()) kinds.push_back(Kind::kReplace);
   if (members.size() > config_.n) kinds.push_back(Kind::kLeave);
   if (kinds.empty()) {
     trace_ring("ring changes: no spare left and the ring has n members; no more changes");
@@ -198,6 +200,9 @@ std::string Simulation::ring_unsettled() const {
     }
   }
   for (const auto& n : nodes_) {
+    if (config_.auto_join && !n.removed && !n.ever_member) {
+      return fmt::format("{} never joined by itself (auto_join)", n.id);
+    }
     if (!n.removed && n.host && !contains(ring.owners, n.id) &&
         !n.host->node().held_ranges().empty()) {
       return fmt::format("{} left the ring and still holds {} key ranges", n.id,

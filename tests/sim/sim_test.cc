@@ -67,6 +67,18 @@ TEST(SimTest, RingChangesUnderEveryFaultClassMoveDataAndPass) {
   EXPECT_EQ(result.events, again.events);
 }
 
+TEST(SimTest, SparesWithAutoJoinJoinByThemselvesUnderEveryFaultClass) {
+  SimConfig config = small(3, Faults::all());
+  config.nodes = 6;
+  config.ring_changes = 2;  // the operator's: leaves and replaces
+  config.auto_join = true;
+  SimResult result = run_simulation(config);
+  for (const auto& v : result.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(result.ring_joins, 0) << "the operator stages no joins";
+  EXPECT_EQ(result.spares_joined, 2);
+  EXPECT_GT(result.transfer_keys_received, 0u);
+}
+
 TEST(SimTest, FaultsParseAndNameThemselves) {
   auto f = Faults::parse("loss=0.2,crash,skew");
   ASSERT_TRUE(f.is_ok());

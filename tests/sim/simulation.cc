@@ -152,6 +152,9 @@ SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
         ++result.ring_switches;
     }
     result.nodes_removed = removed_count_;
+    for (const auto& n : nodes_) {
+      result.spares_joined += n.ever_member && !contains(initial_members_, n.id);
+    }
     result.transfer_keys_received = keys_received_;
     result.ranges_dropped = ranges_dropped_;
     for (const auto& n : nodes_) {

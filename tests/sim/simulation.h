@@ -75,6 +75,11 @@ struct SimConfig {
   // the rest are spares, the ring never has fewer than n members, and the workload lasts
   // until every change is committed and the last transition has switched.
   int ring_changes = 0;
+  // With ring changes: every node runs with auto_join (node/auto_join.h), so the spares
+  // join by themselves (the claimant commits them after a 3 s quiet period) and the
+  // operator makes only leaves and replaces. The ring must settle with every spare in it
+  // (or replaced in, or left again).
+  bool auto_join = false;
 };
 
 // One client operation as the client saw it.
@@ -120,6 +125,7 @@ struct SimResult {
   uint64_t transfer_keys_received = 0;
   uint64_t ranges_dropped = 0;
   int nodes_removed = 0;  // nodes that left the ring, emptied and exited
+  int spares_joined = 0;  // nodes outside the first ring that some later ring named
 };
 
 // Runs one simulation. Never throws; a broken invariant inside a core aborts (QKV_ASSERT).

@@ -171,6 +171,8 @@ void Simulation::start_node(int i) {
   // fault rates a transition would otherwise take minutes.
   config.node.transfer.request_timeout = Duration(2000);
   config.hinted_handoff = !aae_only;
+  config.auto_join.enabled = config_.auto_join;
+  config.auto_join.quiet = Duration(3000);
   // Gossip addresses are node ids; the configured members are the seeds.
   config.gossip.interval = kGossipInterval;
   for (const auto& id : initial_members_) {

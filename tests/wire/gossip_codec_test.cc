@@ -60,6 +60,20 @@ TEST(GossipCodecTest, EveryGossipMessageRoundTripsWithHeartbeats) {
   EXPECT_EQ(round_trip(ack2), gossip::Message(ack2));
 }
 
+TEST(GossipCodecTest, ARemovalTransitionKeepsItsRemovedMembers) {
+  // qkvctl node remove: the transition names the members it removes without a handoff, so
+  // no receiver asks them for data; stored rings (meta "ring") keep them too.
+  gossip::RingState ring{5, 2, {"n1", "n2", "n3", "n1"}, {"n1", "n2", "n1", "n2"}, "n1"};
+  ring.removed = {"n3"};
+  gossip::Ack2 ack2{{}, ring, {}};
+  EXPECT_EQ(round_trip(ack2), gossip::Message(ack2));
+  auto stored = decode_ring_state(encode_ring_state(ring));
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(*stored, ring);
+  ring.removed = {"bad id!"};
+  EXPECT_FALSE(decode_ring_state(encode_ring_state(ring)).is_ok());
+}
+
 TEST(GossipCodecTest, WhatOlderNodesReadIsTheHeartbeat) {
   // Nodes from before contentVersion order states and digests by `version` alone: it
   // carries the heartbeat, so they still see every heartbeat of every node.
