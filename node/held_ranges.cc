@@ -85,6 +85,22 @@ bool HeldRanges::is_primary(ring::Token token) const {
   return ring_->preference_list(token, n_).is_primary(self_);
 }
 
+bool HeldRanges::is_replica(const NodeId& node, ring::Token token) const {
+  return ring_->preference_list(token, n_).is_primary(node) ||
+         (next_ && next_->preference_list(token, n_).is_primary(node));
+}
+
+bool HeldRanges::is_ring_member(const NodeId& node) const {
+  auto owns = [&](const ring::Ring& r) {
+    return std::find(r.owners().begin(), r.owners().end(), node) != r.owners().end();
+  };
+  return owns(*ring_) || (next_ && owns(*next_));
+}
+
+std::vector<NodeId> HeldRanges::primaries_of(ring::Token token) const {
+  return ring_->preference_list(token, n_).primaries;
+}
+
 bool HeldRanges::takes_writes_for(ring::Token token, bool primary) const {
   if (primary) return true;
   if (next_ && next_->preference_list(token, n_).is_primary(self_)) return true;

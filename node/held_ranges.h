@@ -48,6 +48,13 @@ class HeldRanges {
   std::vector<NodeId> receivers_of(ring::Token token, const std::vector<NodeId>& primaries) const;
   // True if this node is one of the key's primaries in the current ring. REQUIRES: ring().
   bool is_primary(ring::Token token) const;
+  // True if `node` is one of the key's primaries in the current or the next ring.
+  // REQUIRES: ring().
+  bool is_replica(const NodeId& node, ring::Token token) const;
+  // True if `node` owns a partition in the current or the next ring. REQUIRES: ring().
+  bool is_ring_member(const NodeId& node) const;
+  // The key's primaries in the current ring, in preference order. REQUIRES: ring().
+  std::vector<NodeId> primaries_of(ring::Token token) const;
   // True if this node takes writes for the key: a primary now (`primary`) or in the next
   // ring, or it still holds the range. REQUIRES: ring() non-null.
   bool takes_writes_for(ring::Token token, bool primary) const;

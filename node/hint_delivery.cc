@@ -6,12 +6,13 @@ namespace qkv::node {
 
 HintDelivery::HintDelivery(NodeId self, Transport& transport, InFlight& in_flight,
                            handoff::HintedHandoff* handoff, const Liveness& liveness,
-                           std::function<int64_t()> unix_ms)
+                           const HeldRanges& held, std::function<int64_t()> unix_ms)
     : self_(std::move(self)),
       transport_(transport),
       in_flight_(in_flight),
       handoff_(handoff),
       liveness_(liveness),
+      held_(held),
       unix_ms_(std::move(unix_ms)) {}
 
 void HintDelivery::deliver(TimePoint now) {
@@ -19,21 +20,38 @@ void HintDelivery::deliver(TimePoint now) {
   const Duration forget_after = handoff_->config().delivery_timeout;
   std::erase_if(deliveries_, [&](const auto& e) { return now - e.second.sent > forget_after; });
   int64_t unix_ms = unix_ms_ ? unix_ms_() : 0;
-  auto due = handoff_->due(
-      now, unix_ms, [this](const NodeId& node) { return node != self_ && liveness_.is_up(node); });
+  // A target that owns nothing in the ring will not be back for its hints: they are
+  // re-homed (destination()), whatever its liveness.
+  auto due = handoff_->due(now, unix_ms, [this](const NodeId& node) {
+    return node != self_ && (liveness_.is_up(node) || !held_.is_ring_member(node));
+  });
   for (auto& d : due) {
+    NodeId to = destination(d);
+    if (to.empty()) {
+      handoff_->on_ack(d.id, Status::unavailable(d.target + " no longer replicates the key "
+                                                            "and no other primary of it is up"));
+      continue;
+    }
     uint64_t id = in_flight_.next_id();
     // Past delivery_timeout this node gives up on the delivery (and sends it again later):
     // the target drops it if it arrives after that (node/deadline.h).
-    Status sent = transport_.send(
-        d.target, PeerMessage{self_, id, ReplicaWrite{d.key, std::move(d.state), {}},
-                              deadline_after(unix_ms, forget_after)});
+    Status sent =
+        transport_.send(to, PeerMessage{self_, id, ReplicaWrite{d.key, std::move(d.state), {}},
+                                        deadline_after(unix_ms, forget_after)});
     if (!sent.is_ok()) {
       handoff_->on_ack(d.id, sent);
       continue;
     }
-    deliveries_.emplace(id, Sent{d.id, now, d.target});
+    deliveries_.emplace(id, Sent{d.id, now, std::move(to)});
   }
+}
+
+NodeId HintDelivery::destination(const handoff::HintedHandoff::Delivery& d) const {
+  if (held_.is_replica(d.target, d.token)) return d.target;
+  for (const NodeId& primary : held_.primaries_of(d.token)) {
+    if (primary != self_ && liveness_.is_up(primary)) return primary;
+  }
+  return {};
 }
 
 bool HintDelivery::on_ack(uint64_t id, const Status& status) {

@@ -37,7 +37,7 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
       gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_,
             unix_ms_),
       forwarder_(config_, transport, in_flight_, replier_, counters_, unix_ms_),
-      hints_(config_.node_id, transport, in_flight_, handoff, liveness_, unix_ms_) {
+      hints_(config_.node_id, transport, in_flight_, handoff, liveness_, held_, unix_ms_) {
   QKV_ASSERT(config_.validate().is_ok());
   set_ring(std::move(ring));
 }

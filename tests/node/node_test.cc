@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "node/wire/replica_codec.h"
+#include "ring/claim.h"
 #include "tests/node/test_cluster.h"
 
 namespace qkv::testing {
@@ -380,6 +381,43 @@ TEST(NodeTest, HintDeliveriesFailAtOnceWhenTheLinkToTheirTargetBreaks) {
   cluster.set_blackholed(down, false);
   for (int i = 0; i < 15; ++i) cluster.advance(Duration(100));  // qkvd ticks every 5 ms
   EXPECT_TRUE(t.delivered()) << "replayed after retry_backoff, not after delivery_timeout";
+}
+
+TEST(NodeTest, HintsForANodeNoLongerInTheRingGoToTheKeysPrimariesNow) {
+  // `node remove` takes a lost node out of the ring; hints kept for it would otherwise wait
+  // for a node that never comes back until they expire (and hold up any node that leaves).
+  TestCluster::Options options;
+  options.members = {"n1", "n2", "n3", "n4", "n5"};
+  TestCluster cluster(options);
+  const std::string key = "k";
+  auto primaries = cluster.primaries(key);
+  const NodeId lost = primaries[2];
+  const NodeId fallback = fallback_of(primaries, options.members);
+  cluster.set_down(lost, true);
+  ASSERT_TRUE(cluster.put(primaries[0], key, "v", "", 3).status.is_ok());
+  ASSERT_EQ(hints_for(cluster, {fallback}), (std::map<NodeId, std::size_t>{{lost, 1}}));
+  for (int i = 0; i < 30; ++i) cluster.advance(Duration(100));  // qkvd ticks every 5 ms
+  ASSERT_EQ(hints_for(cluster, {fallback}).size(), 1u) << "kept while its target is a member";
+
+  std::vector<ring::ClaimMember> rest;
+  for (const auto& id : options.members) {
+    if (id != lost) rest.push_back({id, ""});
+  }
+  auto without = std::make_shared<const ring::Ring>(
+      ring::claim(cluster.ring().owners(), rest, options.n).value());
+  cluster.set_ring(without, nullptr, 3);
+  for (int i = 0; i < 30; ++i) cluster.advance(Duration(100));
+  EXPECT_TRUE(hints_for(cluster, {fallback}).empty()) << "re-homed and acked";
+  NodeId to;
+  for (const auto& p : cluster.primaries(key)) {
+    if (p != fallback) {
+      to = p;
+      break;
+    }
+  }
+  auto stored = cluster.storage(to).get(ring::token_of(key), key);
+  ASSERT_TRUE(stored.is_ok() && stored.value().has_value()) << to;
+  EXPECT_THAT(node::decode_sibling_set(*stored.value())->values(), ::testing::Contains("v"));
 }
 
 TEST(NodeTest, ADuplicatedForwardIsCoordinatedOnce) {
