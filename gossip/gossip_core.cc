@@ -191,6 +191,16 @@ void GossipCore::set_status(Status status) {
   events_.push_back({Event::kChanged, self_id_});
 }
 
+void GossipCore::declare_removed(const NodeId& id) {
+  auto it = members_.find(id);
+  if (id == self_id_ || it == members_.end() || it->second.status == Status::kRemoved) return;
+  NodeState& state = it->second;
+  state.heartbeat += 1;
+  state.version = state.heartbeat;
+  state.status = Status::kRemoved;
+  events_.push_back({Event::kChanged, id});
+}
+
 void GossipCore::set_ring_progress(uint64_t ring_version, uint64_t transfers_done) {
   NodeState& self = self_mut();
   if (self.ring_version == ring_version && self.transfers_done == transfers_done) return;

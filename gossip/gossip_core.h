@@ -203,6 +203,13 @@ class GossipCore {
   // kChanged (self); otherwise does nothing.
   void set_status(Status status);
 
+  // The ring's word that member `id` is gone for good (a ring transition removed it without
+  // a handoff: qkvctl node remove). A lost node never says so itself, so its state is given
+  // status kRemoved and the next version of its own clock, and spreads as its own change
+  // would (Riak's claimant marks a force-removed member in the ring likewise). A restart
+  // of `id` (a higher generation) overrides it. Self, unknown ids and members already
+  // removed are ignored. Emits kChanged (id).
+  void declare_removed(const NodeId& id);
   // The own ring progress (NodeState::ring_version, transfers_done). Bumps the own version
   // (and heartbeat) and emits kChanged (self) if either differs; otherwise does nothing.
   void set_ring_progress(uint64_t ring_version, uint64_t transfers_done);

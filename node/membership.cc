@@ -188,6 +188,13 @@ void Membership::apply_ring() {
   std::shared_ptr<const ring::Ring> next;
   if (!state.next_owners.empty()) next = std::make_shared<const ring::Ring>(state.next_owners);
   node_.set_ring(std::move(current), std::move(next), state.version, state.removed);
+  // A member removed without a handoff is lost and never says so itself: every node that
+  // learns the transition marks it removed in gossip, so `members` and the metrics stop
+  // counting it as down. Not while it is up: a forced remove of a live node, or a lost node
+  // back on a new disk, speaks for itself.
+  for (const NodeId& id : state.removed) {
+    if (!gossip_.is_up(id, clock_.now())) gossip_.declare_removed(id);
+  }
   if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
     log(LogEvent::warn("ring_not_saved").with("version", state.version).with("error", s));
   }

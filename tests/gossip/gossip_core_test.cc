@@ -128,6 +128,29 @@ TEST(GossipCoreTest, EventsAreEmittedOncePerChange) {
   EXPECT_EQ(a.take_events(), (std::vector<Event>{{Event::kChanged, "p"}, {Event::kChanged, "p"}}));
 }
 
+TEST(GossipCoreTest, ARemovedMemberIsDeclaredRemovedAndThatSpreadsUntilItRestarts) {
+  // a learns that p was removed from the ring (qkvctl node remove); b only hears it from a.
+  GossipCore a(GossipConfig{}, node("a"), {}, 1, at(0));
+  GossipCore b(GossipConfig{}, node("b"), {}, 2, at(0));
+  for (GossipCore* core : {&a, &b}) (void)core->on_message(Ack2{{node("p", 1, 5)}, {}}, at(0));
+  (void)a.take_events();
+  a.declare_removed("p");
+  EXPECT_EQ(a.members().at("p").status, Status::kRemoved);
+  EXPECT_EQ(a.take_events(), (std::vector<Event>{{Event::kChanged, "p"}}));
+  a.declare_removed("p");  // once
+  a.declare_removed("a");  // never self
+  a.declare_removed("q");  // unknown
+  EXPECT_TRUE(a.take_events().empty());
+  EXPECT_EQ(a.self().status, Status::kNormal);
+
+  (void)b.on_message(Ack2{{a.members().at("p")}, {}}, at(10));
+  EXPECT_EQ(b.members().at("p").status, Status::kRemoved) << "spreads as p's own change";
+  (void)b.on_message(Ack2{{node("p", 1, 5)}, {}}, at(20));  // an old copy relayed
+  EXPECT_EQ(b.members().at("p").status, Status::kRemoved);
+  (void)b.on_message(Ack2{{node("p", 2, 1)}, {}}, at(30));  // p restarted (a new disk)
+  EXPECT_EQ(b.members().at("p").status, Status::kNormal) << "a restart speaks for itself";
+}
+
 TEST(GossipCoreTest, ARefusedConnectionConvictsAtOnceUntilTheNodeSpeaksOrRestarts) {
   GossipCore a(GossipConfig{}, node("a"), {}, 1, at(0));
   (void)a.on_message(Ack2{{node("p", 1, 1)}, {}}, at(0));

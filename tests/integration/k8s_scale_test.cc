@@ -154,6 +154,16 @@ TEST_F(K8sScaleTest, TwoAutoJoinNodesEnterInOneTransitionAndALostNodeIsRemovedLo
   auto ring = cluster_.client_of(0).ring();
   ASSERT_TRUE(ring.is_ok());
   EXPECT_EQ(std::count(ring->owners.begin(), ring->owners.end(), "n4"), 0);
+  // Listed as removed, not as a member that is down (members, metrics, alerts).
+  ASSERT_TRUE(wait_for(
+      [&] {
+        for (const auto& info : members().members) {
+          if (info.id == "n4") return info.status == "removed";
+        }
+        return false;
+      },
+      10s))
+      << qkvctl({"members"}).output;
 
   expect_all_found(keys, 1);
   // n4's ranges were copied from the surviving replicas.
