@@ -137,6 +137,17 @@ std::vector<Outgoing> GossipCore::on_message(const Message& message, TimePoint n
   return {};
 }
 
+std::vector<Outgoing> GossipCore::distribute_ring() const {
+  std::vector<Outgoing> out;
+  if (ring_.version == 0) return out;
+  for (const auto& [id, up] : up_) {
+    const NodeState& state = members_.at(id);
+    if (!up || state.status == Status::kRemoved || state.peer_address.empty()) continue;
+    out.push_back({state.peer_address, Ack2{{}, ring_, {}}});
+  }
+  return out;
+}
+
 bool GossipCore::is_up(const NodeId& id, TimePoint now) const {
   if (id == self_id_) return true;
   if (!members_.contains(id)) return false;

@@ -199,6 +199,15 @@ class GossipCore {
   // node's. Emits kRingChanged.
   qkv::Status set_ring(RingState ring);
 
+  // The current ring to every other member that is up (by the last verdict), not removed,
+  // at once: an Ack2 carrying only the ring, applied as any ring is (newer only, same
+  // cluster). The claimant calls it after issuing a ring (Riak's riak_core_gossip
+  // distribute_ring), so a new ring reaches every member in one hop instead of over a few
+  // gossip rounds, and coordinators and replicas disagree about it for milliseconds, not
+  // seconds: a receiver of a transition that has not heard of it refuses the writes meant
+  // for it. Empty without a ring.
+  std::vector<Outgoing> distribute_ring() const;
+
   // Changes the own status: if it differs, bumps the own version (and heartbeat) and emits
   // kChanged (self); otherwise does nothing.
   void set_status(Status status);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "node/wire/replica_codec.h"
 
@@ -84,6 +85,9 @@ std::vector<gossip::Outgoing> Membership::on_tick() {
   step_first_ring(now);
   update_ring_progress(now);
   maybe_request_join(now);
+  if (std::exchange(distribute_ring_, false)) {
+    for (auto& out : gossip_.distribute_ring()) outgoing.push_back(std::move(out));
+  }
   return outgoing;
 }
 
@@ -271,6 +275,8 @@ void Membership::publish_ring(gossip::RingState ring) {
   if (on_ring_issued_) on_ring_issued_(ring);
   if (Status s = gossip_.set_ring(std::move(ring)); !s.is_ok()) {
     log(LogEvent::warn("ring_not_published").with("error", s));
+  } else {
+    distribute_ring_ = true;  // at the next tick: to every member at once
   }
   on_events();
 }

@@ -171,6 +171,7 @@ class Membership {
   TimePoint first_ring_since_{};
   TimePoint first_ring_log_due_{};
   std::optional<Status> fatal_;
+  bool distribute_ring_ = false;  // a ring this node issued goes to every member next tick
   AutoJoin auto_join_;
   bool left_before_ = false;  // left the ring (or was removed) in an earlier life
   std::vector<std::pair<NodeId, PeerMessage>> peer_messages_;

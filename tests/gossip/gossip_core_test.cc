@@ -151,6 +151,26 @@ TEST(GossipCoreTest, ARemovedMemberIsDeclaredRemovedAndThatSpreadsUntilItRestart
   EXPECT_EQ(b.members().at("p").status, Status::kNormal) << "a restart speaks for itself";
 }
 
+TEST(GossipCoreTest, DistributeRingSendsTheRingToEveryLiveMemberInOneHop) {
+  RingState ring{2, 3, {"a", "b", "c"}, {}, "a"};
+  GossipCore a(GossipConfig{}, node("a"), ring, 1, at(0));
+  NodeState gone = node("d", 1, 1);
+  gone.status = Status::kRemoved;
+  (void)a.on_message(Ack2{{node("b"), node("c"), gone, node("e")}, {}}, at(0));
+  a.convict("e");
+  std::vector<Outgoing> out = a.distribute_ring();
+  ASSERT_EQ(kinds(out), "22") << "b and c; not the removed d, not the convicted e, not self";
+  EXPECT_EQ(out[0].address, "b:7000");
+  EXPECT_EQ(out[1].address, "c:7000");
+
+  // c, a gossip round or more behind, takes the ring from the one message.
+  GossipCore c(GossipConfig{}, node("c"), {}, 3, at(0));
+  EXPECT_TRUE(c.on_message(out[1].message, at(5)).empty());
+  EXPECT_EQ(c.ring(), ring);
+  EXPECT_TRUE(GossipCore(GossipConfig{}, node("x"), {}, 4, at(0)).distribute_ring().empty())
+      << "no ring, nothing to send";
+}
+
 TEST(GossipCoreTest, ARefusedConnectionConvictsAtOnceUntilTheNodeSpeaksOrRestarts) {
   GossipCore a(GossipConfig{}, node("a"), {}, 1, at(0));
   (void)a.on_message(Ack2{{node("p", 1, 1)}, {}}, at(0));
