@@ -9,39 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "tests/node/claimant_testing.h"
+
 namespace qkv::node {
 namespace {
 
 using ::testing::HasSubstr;
 using Kind = RingChange::Kind;
 
-constexpr uint32_t kQ = 64;
-constexpr uint32_t kN = 3;
-
-gossip::NodeState member(const NodeId& id, const std::string& zone = "",
-                         gossip::Status status = gossip::Status::kNormal) {
-  gossip::NodeState s;
-  s.id = id;
-  s.generation = 1;
-  s.version = 1;
-  s.peer_address = "10.0.0." + id.substr(1) + ":7000";
-  s.client_address = "10.0.0." + id.substr(1) + ":8000";
-  s.zone = zone;
-  s.status = status;
-  return s;
-}
-
-// A ring claimed by `owners` (Q=64, n=3) at version 1 with claimant n1.
-gossip::RingState make_ring(const std::vector<NodeId>& owners) {
-  Result<ring::Ring> claimed = ring::Ring::claim(owners, kQ, kN);
-  EXPECT_TRUE(claimed.is_ok());
-  gossip::RingState ring;
-  ring.version = 1;
-  ring.n = kN;
-  ring.owners = claimed->owners();
-  ring.claimant = "n1";
-  return ring;
-}
+using testing::kN;
+using testing::kQ;
+using testing::make_ring;
+using testing::member;
 
 // n1..n3 own the ring; n4 and n5 are known and own nothing.
 struct ClaimantTest : ::testing::Test {
