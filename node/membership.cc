@@ -240,9 +240,12 @@ void Membership::update_ring_progress(TimePoint now) {
   if (now < ring_progress_due_) return;
   ring_progress_due_ = now + Duration(50);
   const gossip::RingState& ring = gossip_.ring();
-  // The lowest ring version the live ring members have applied; none if one has a newer
-  // ring than ours (we are the stale one: drop nothing on our old view).
-  uint64_t applied = ring.version;
+  // The lowest ring version the live members have applied (this node included: puts of an
+  // older ring still in flight hold a node's version back, node.h ring_version_in_use);
+  // none if one has a newer ring than ours (we are the stale one: drop nothing on our old
+  // view).
+  const uint64_t in_use = node_.ring_version_in_use();
+  uint64_t applied = std::min(ring.version, in_use);
   const std::set<NodeId> members = ring_members(ring);
   for (const auto& [id, state] : gossip_.members()) {
     if (state.status == gossip::Status::kRemoved) continue;
@@ -250,8 +253,11 @@ void Membership::update_ring_progress(TimePoint now) {
       applied = 0;
       break;
     }
+    // Nodes outside the ring count too once they hold a ring: one that has just left it may
+    // still have puts in flight that it coordinated as an owner.
     bool self = id == gossip_.self().id;
-    if (members.count(id) && !self && gossip_.is_up(id, now)) {
+    bool counts = members.count(id) > 0 || state.ring_version != 0;
+    if (counts && !self && gossip_.is_up(id, now)) {
       applied = std::min(applied, state.ring_version);
     }
   }
@@ -259,7 +265,7 @@ void Membership::update_ring_progress(TimePoint now) {
     last_applied_ = applied;
     node_.set_ring_applied(applied, now);
   }
-  gossip_.set_ring_progress(ring.version, node_.transfer().done_version());
+  gossip_.set_ring_progress(std::min(ring.version, in_use), node_.transfer().done_version());
   if (auto completed = claimant_.maybe_complete(ring, gossip_.members())) {
     log(LogEvent::info("ring_transition_complete")
             .with("version", completed->version)

@@ -90,6 +90,14 @@ class Node {
   // Ranges (partitions) whose keys this node holds: replicated in the ring or the next one,
   // or waiting to be deleted.
   const std::set<uint32_t>& held_ranges() const { return held_.held(); }
+  // The ring version this node may report as applied: its ring's, or older while a put
+  // coordinated under an older ring is still in flight (PutCoordinator::
+  // oldest_ring_version). Ownership transfers start only once every live member reports
+  // the transition's version, so a write sent to the old replicas alone has landed (or
+  // failed) before a receiver copies their ranges.
+  uint64_t ring_version_in_use() const {
+    return std::min(held_.version(), puts_.oldest_ring_version());
+  }
   OwnershipTransfer& transfer() { return transfer_; }
   const OwnershipTransfer& transfer() const { return transfer_; }
   void set_liveness(std::function<bool(const NodeId&)> is_up);

@@ -96,6 +96,7 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
                                       std::move(fallbacks), !request.primaries_only),
                 request.key(), std::move(updated),
                 deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now), now}});
+  staged_.back().op.ring_version = held_.version();
 }
 
 Status PutCoordinator::check_siblings(const std::string& key, std::size_t siblings, TimePoint now) {
@@ -127,6 +128,13 @@ void PutCoordinator::on_committed(const Status& status) {
       replier_.reply_status(s.reply_to, status);
     }
   }
+}
+
+uint64_t PutCoordinator::oldest_ring_version() const {
+  uint64_t oldest = UINT64_MAX;
+  for (const Staged& s : staged_) oldest = std::min(oldest, s.op.ring_version);
+  for (const auto& [id, op] : ops_) oldest = std::min(oldest, op.ring_version);
+  return oldest;
 }
 
 void PutCoordinator::start_round(Staged staged) {

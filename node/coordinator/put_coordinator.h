@@ -61,6 +61,12 @@ class PutCoordinator {
   void on_alarm(uint64_t id, TimePoint now);
   // `peer`'s link broke: every round counts it as failed.
   void on_peer_unreachable(const NodeId& peer);
+  // The oldest ring version among the rounds staged or in flight (their replicas were
+  // chosen under it); UINT64_MAX with none. A node reports a ring version as applied only
+  // once no round of an older one is left (Node::ring_version_in_use): a write chosen
+  // without a transition's receivers must land on the old replicas before any receiver
+  // copies their ranges, or the switch drops it.
+  uint64_t oldest_ring_version() const;
   // Events for the driver's log (warn level), oldest first: keys past siblings_warn.
   std::vector<LogEvent> take_log_events() { return std::exchange(log_events_, {}); }
 
@@ -72,6 +78,7 @@ class PutCoordinator {
     uint64_t deadline_unix_ms = 0;  // sent with each write (node/deadline.h)
     TimePoint started{};            // when the write was staged: acks' latency from here
     int64_t sent_us = 0;            // when the round sent it (node/latencies.h replica_write)
+    uint64_t ring_version = 0;      // the ring version its replicas were chosen under
   };
   struct Staged {
     ReplyTo reply_to;

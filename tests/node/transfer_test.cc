@@ -67,6 +67,29 @@ void expect_held_by_exactly_the_primaries(TestCluster& cluster, const ring::Ring
   }
 }
 
+TEST(TransferTest, APutOfTheOldRingInFlightHoldsBackTheVersionTheCoordinatorReports) {
+  // A put whose replicas were chosen before a transition (no receivers among them) must
+  // land before any receiver copies the old replicas' ranges: its coordinator reports the
+  // transition's version as applied only once the round is over.
+  TestCluster cluster(four_nodes_three_in_the_ring());
+  const std::string key = "k";
+  const auto primaries = cluster.primaries(key);
+  const NodeId& coordinator = primaries[0];
+  cluster.set_blackholed(primaries[2], true);  // its ack never comes: the round stays open
+  uint64_t id = cluster.send(coordinator, proto::PutRequest{key, "v", "", 2}, 2000);
+  ASSERT_TRUE(cluster.response(id).has_value()) << "W=2 met by the other two";
+  const uint64_t before = cluster.node(coordinator).ring_version_in_use();
+  ASSERT_LT(before, 2u);
+
+  auto current = std::make_shared<const ring::Ring>(cluster.ring());
+  cluster.set_ring(current, claimed(*current, {"n1", "n2", "n3", "n4"}, 3), 2);
+  EXPECT_EQ(cluster.node(coordinator).ring_version_in_use(), before)
+      << "the round chosen under the old ring is still in flight";
+  EXPECT_EQ(cluster.node(primaries[1]).ring_version_in_use(), 2u) << "nothing in flight there";
+  for (int i = 0; i < 25; ++i) cluster.advance(Duration(100));  // past the 2 s deadline
+  EXPECT_EQ(cluster.node(coordinator).ring_version_in_use(), 2u) << "the round is over";
+}
+
 TEST(TransferTest, AJoinCopiesEveryRangeAndOldReplicasDropThemOnlyOnceAllMovedOn) {
   TestCluster cluster(four_nodes_three_in_the_ring());
   auto keys = write_keys(cluster, 300, "before");
