@@ -11,6 +11,12 @@ Workload A for redis is the 50/50 mix of its GET and SET runs (time per op is th
 the two), workload W its SET run. The medians of the repetitions and the qkv/redis ratios
 are printed; --json writes everything to a file.
 
+CPU per operation (issue 17): the servers' CPU time (user + system, /proc/PID/stat) over
+each run, for qkv the three qkvd processes (qkv-bench --server-pids measures its phase
+windows exactly), for redis the redis-server process around each redis-benchmark run. It
+is the steadier figure on a shared machine: ops/s moves with whatever else runs, CPU per
+op much less. --in-flight N pipelines both (qkv-bench --in-flight, redis-benchmark -P).
+
 --baseline BUILD also runs a second qkv build (e.g. the commit before a change) in every
 repetition, in rotating order with the others, and prints its figures and the ratio of
 the build under test to it: the before/after of a change, measured side by side.
@@ -91,8 +97,18 @@ class QkvCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def qkv_bench(build, args, nodes, workload, extra):
-    cmd = [os.path.join(build, "bench", "qkv-bench"), "--nodes", nodes, "--workload", workload,
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far, in seconds (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def qkv_bench(args, nodes, workload, extra):
+    # The build under test's load generator drives a --baseline build's nodes too: the load
+    # is the same for both, and an older qkv-bench may lack --server-pids.
+    cmd = [os.path.join(args.build, "bench", "qkv-bench"), "--nodes", nodes, "--workload", workload,
            "--keys", str(args.keys), "--value-bytes", str(args.value_bytes),
            "--connections", str(args.connections), "--in-flight", str(args.in_flight),
            "--threads", str(args.bench_threads), "--json", "--quiet"] + extra
@@ -109,16 +125,20 @@ def run_qkv(build, args, workdir):
         # One qkv-bench process for the load and both runs: updates carry the causal context
         # the load (or the previous run) returned for the key, as a real client's would. A
         # process starting afresh would write blind, adding a sibling beside every value.
-        phases = qkv_bench(build, args, cluster.nodes(), "A,W",
-                           ["--load", "--duration", str(args.duration)])["phases"]
+        pids = ",".join(str(p.pid) for p in cluster.procs)
+        phases = qkv_bench(args, cluster.nodes(), "A,W",
+                           ["--load", "--duration", str(args.duration),
+                            "--server-pids", pids])["phases"]
         load = phases[0]
         log(f"  qkv load: {load['ops_per_sec']:.0f} puts/s")
         results = {"load_ops_per_sec": load["ops_per_sec"]}
         for workload, run in zip(("A", "W"), phases[1:]):
             p99 = max(op["p99_us"] for op in run["ops"].values()) / 1000
             results[workload] = {"ops_per_sec": run["ops_per_sec"], "p99_ms": p99,
+                                 "ops_per_cpu_s": run["ops_per_server_cpu_second"],
                                  "errors": run["errors"], "detail": run}
             log(f"  qkv {workload}: {run['ops_per_sec']:.0f} ops/s, p99 {p99:.2f} ms, "
+                f"{run['ops_per_server_cpu_second']:.0f} ops per server CPU-s, "
                 f"{run['errors']} errors")
         return results
     finally:
@@ -150,14 +170,20 @@ def run_redis(args, workdir):
         # Size the runs to last about --duration each at the rate just seen.
         probe = redis_benchmark(args, port, "get", 100_000)
         requests = max(100_000, int(probe["ops_per_sec"] * args.duration))
-        get = redis_benchmark(args, port, "get", requests)
-        put = redis_benchmark(args, port, "set", requests)
+        measured = {}
+        for test in ("get", "set"):
+            before = cpu_seconds(proc.pid)
+            measured[test] = redis_benchmark(args, port, test, requests)
+            measured[test]["ops_per_cpu_s"] = requests / (cpu_seconds(proc.pid) - before)
+        get, put = measured["get"], measured["set"]
         mix = 1 / (0.5 / get["ops_per_sec"] + 0.5 / put["ops_per_sec"])
+        mix_cpu = 1 / (0.5 / get["ops_per_cpu_s"] + 0.5 / put["ops_per_cpu_s"])
         results = {"GET": get, "SET": put,
-                   "A": {"ops_per_sec": mix, "p99_ms": max(get["p99_ms"], put["p99_ms"])},
+                   "A": {"ops_per_sec": mix, "p99_ms": max(get["p99_ms"], put["p99_ms"]),
+                         "ops_per_cpu_s": mix_cpu},
                    "W": put}
         log(f"  redis GET {get['ops_per_sec']:.0f}/s, SET {put['ops_per_sec']:.0f}/s, "
-            f"A-mix {mix:.0f}/s")
+            f"A-mix {mix:.0f}/s; per server CPU-s: A {mix_cpu:.0f}, W {put['ops_per_cpu_s']:.0f}")
         return results
     finally:
         stop([proc])
@@ -183,11 +209,13 @@ def main():
     for tool in ("redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"compare: {tool} is missing (apt-get install redis-server redis-tools)")
-    for build in [args.build] + ([args.baseline] if args.baseline else []):
-        for binary in ("node/qkvd", "bench/qkv-bench"):
-            if not os.access(os.path.join(build, binary), os.X_OK):
-                sys.exit(f"compare: {build}/{binary} is missing: run scripts/test (or "
-                         "scripts/build) first")
+    binaries = [(args.build, "node/qkvd"), (args.build, "bench/qkv-bench")]
+    if args.baseline:
+        binaries.append((args.baseline, "node/qkvd"))
+    for build, binary in binaries:
+        if not os.access(os.path.join(build, binary), os.X_OK):
+            sys.exit(f"compare: {build}/{binary} is missing: run scripts/test (or "
+                     "scripts/build) first")
 
     machine = {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()}
     runs = []
@@ -223,6 +251,14 @@ def main():
         summary[workload] = {"qkv_ops_per_sec": q, "qkv_p99_ms": qp, "redis_ops_per_sec": r,
                              "redis_p99_ms": rp, "ratio": q / r}
         print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{r:>13.0f}{rp:>14.2f}{q / r:>11.2f}")
+    print(f"\nper server CPU-second (user + system of the server processes over each run)")
+    print(f"{'workload':<10}{'qkv ops':>12}{'qkv us/op':>12}{'redis ops':>13}"
+          f"{'redis us/op':>14}{'qkv/redis':>11}")
+    for workload in ("A", "W"):
+        q, r = median("qkv", workload, "ops_per_cpu_s"), median("redis", workload, "ops_per_cpu_s")
+        summary[workload].update({"qkv_ops_per_cpu_s": q, "redis_ops_per_cpu_s": r,
+                                  "cpu_ratio": q / r})
+        print(f"{workload:<10}{q:>12.0f}{1e6 / q:>12.1f}{r:>13.0f}{1e6 / r:>14.1f}{q / r:>11.3f}")
     if args.baseline:
         print(f"\nbaseline qkv build: {args.baseline}")
         print(f"{'workload':<10}{'qkv ops/s':>12}{'qkv p99 ms':>12}{'base ops/s':>13}"
@@ -231,9 +267,14 @@ def main():
             q, b = median("qkv", workload, "ops_per_sec"), median("baseline", workload,
                                                                    "ops_per_sec")
             qp, bp = median("qkv", workload, "p99_ms"), median("baseline", workload, "p99_ms")
+            qc = median("qkv", workload, "ops_per_cpu_s")
+            bc = median("baseline", workload, "ops_per_cpu_s")
             summary[workload].update({"baseline_ops_per_sec": b, "baseline_p99_ms": bp,
-                                      "ratio_to_baseline": q / b})
-            print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{b:>13.0f}{bp:>14.2f}{q / b:>11.2f}")
+                                      "ratio_to_baseline": q / b,
+                                      "baseline_ops_per_cpu_s": bc,
+                                      "cpu_ratio_to_baseline": qc / bc})
+            print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{b:>13.0f}{bp:>14.2f}{q / b:>11.2f}"
+                  f"   per CPU-s {qc:.0f} vs {bc:.0f}: {qc / bc:.2f}")
     errors = sum(r[system][w]["errors"] for r in runs for system in r if system != "redis"
                  for w in ("A", "W"))
     print(f"\nqkv errors: {errors}")

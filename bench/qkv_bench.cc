@@ -22,13 +22,17 @@
 
 #include <csignal>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +97,9 @@ struct Config {
   uint64_t seed = 1;
   bool json = false;
   bool quiet = false;
+  // Processes whose CPU time (user + system, /proc/PID/stat) each phase measures: the
+  // servers under test, for CPU per operation (issue 17). Empty: not measured.
+  std::vector<int> server_pids;
 };
 
 // What one thread measured, per Op; merged at the end.
@@ -297,7 +304,32 @@ struct PhaseResult {
   std::string name;
   double seconds = 0;
   Measured stats;
+  double server_cpu_seconds = -1;  // of Config::server_pids over the phase; < 0: not measured
 };
+
+// The CPU time, user + system, the processes `pids` have used so far, in seconds (fields
+// 14 and 15 of /proc/PID/stat, in clock ticks: 10 ms on Linux); -1 if one cannot be read
+// (it exited).
+double cpu_seconds(const std::vector<int>& pids) {
+  static const double kTicksPerSecond = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double ticks = 0;
+  for (int pid : pids) {
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) return -1;
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::stoull(field);
+      if (i == 15) stime = std::stoull(field);
+    }
+    ticks += static_cast<double>(utime + stime);
+  }
+  return ticks / kTicksPerSecond;
+}
 
 // Runs `body(driver, thread)` on config.threads threads with a progress line.
 template <typename Body>
@@ -313,6 +345,7 @@ PhaseResult run_phase(const Config& config, const std::string& name,
     drivers.push_back(std::make_unique<Driver>(config, t, std::max(share, 1u), contexts[t], values,
                                                *stats.back()));
   }
+  const double cpu_before = config.server_pids.empty() ? -1 : cpu_seconds(config.server_pids);
   const auto start = SteadyClock::now();
   std::vector<std::thread> threads;
   std::atomic<uint32_t> running{config.threads};
@@ -355,6 +388,10 @@ PhaseResult run_phase(const Config& config, const std::string& name,
   PhaseResult result;
   result.name = name;
   result.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  if (cpu_before >= 0) {
+    const double cpu_after = cpu_seconds(config.server_pids);
+    if (cpu_after >= 0) result.server_cpu_seconds = cpu_after - cpu_before;
+  }
   for (auto& s : stats) result.stats.merge(s->measured);
   return result;
 }
@@ -391,6 +428,11 @@ nlohmann::json to_json(const PhaseResult& r) {
   j["count"] = total;
   j["errors"] = errors;
   j["ops_per_sec"] = static_cast<double>(total) / r.seconds;
+  if (r.server_cpu_seconds > 0 && total > 0) {
+    j["server_cpu_seconds"] = r.server_cpu_seconds;
+    j["ops_per_server_cpu_second"] = static_cast<double>(total) / r.server_cpu_seconds;
+    j["server_cpu_us_per_op"] = r.server_cpu_seconds * 1e6 / static_cast<double>(total);
+  }
   j["error_kinds"] = r.stats.error_kinds;
   for (const auto& [name, h] : outcomes(r.stats)) {
     j[name] = {{"count", h->count()},
@@ -407,6 +449,11 @@ void print_table(const PhaseResult& r) {
   for (const auto& h : r.stats.latency) total += h.count();
   fmt::print("{}: {} ops in {:.1f} s = {:.0f} ops/s\n", r.name, total, r.seconds,
              static_cast<double>(total) / r.seconds);
+  if (r.server_cpu_seconds > 0 && total > 0) {
+    fmt::print("  servers: {:.1f} CPU-s = {:.0f} ops per CPU-second, {:.1f} us of CPU per op\n",
+               r.server_cpu_seconds, static_cast<double>(total) / r.server_cpu_seconds,
+               r.server_cpu_seconds * 1e6 / static_cast<double>(total));
+  }
   fmt::print("  {:<7} {:>10} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "op", "count", "errors",
              "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
   for (int i = 0; i < 3; ++i) {
@@ -472,6 +519,10 @@ int run(int argc, char** argv) {
   app.add_flag("--load", config.load, "first write every key once");
   app.add_flag("--load-only", config.load_only, "only the load phase");
   app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");
+  app.add_option("--server-pids", config.server_pids,
+                 "PID,... of the servers: each phase reports their CPU time (user + system, "
+                 "/proc) and the operations per CPU-second")
+      ->delimiter(',');
   app.add_flag("--json", config.json, "print the results as JSON");
   app.add_flag("--quiet", config.quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
