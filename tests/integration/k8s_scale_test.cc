@@ -97,8 +97,7 @@ class K8sScaleTest : public ::testing::Test {
 };
 
 TEST_F(K8sScaleTest, TwoAutoJoinNodesEnterInOneTransitionAndALostNodeIsRemovedLosingNothing) {
-  for (int i = 0; i < 3; ++i) cluster_.start(i);
-  for (int i = 0; i < 3; ++i) cluster_.await_ring(i);
+  cluster_.start_initial();
   const std::vector<std::string> keys = write_keys(1500);
 
   // kubectl scale 3 -> 5: two pods start at once with seeds and auto_join.

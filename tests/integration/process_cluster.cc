@@ -120,9 +120,14 @@ void ProcessCluster::await_started(int i) {
   if (!up) throw std::runtime_error(fmt::format("qkvd {} did not start:\n{}", id_of(i), log_of(i)));
 }
 
-void ProcessCluster::start_all() {
-  for (int i = 0; i < size_; ++i) start(i);
+void ProcessCluster::start_initial() {
+  for (int i = 0; i < initial_; ++i) start(i);
   for (int i = 0; i < initial_; ++i) await_ring(i);
+}
+
+void ProcessCluster::start_all() {
+  start_initial();
+  for (int i = initial_; i < size_; ++i) start(i);
 }
 
 void ProcessCluster::await_ring(int i) {

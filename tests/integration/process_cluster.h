@@ -36,7 +36,9 @@ class ProcessCluster {
   // Waits until node i holds a ring. Fresh initial members make the first ring only once
   // they have heard of each other (node/first_ring.h).
   void await_ring(int i);
-  // Starts every node, then waits until each initial member holds the first ring.
+  // Starts the initial members, then waits until each holds the first ring.
+  void start_initial();
+  // start_initial(), then every other node.
   void start_all();
   void kill9(int i);   // SIGKILL and reap
   void pause(int i);   // SIGSTOP: the kernel still accepts and acknowledges its traffic

@@ -151,7 +151,7 @@ class RebalanceTest : public ::testing::Test {
 };
 
 TEST_F(RebalanceTest, GrowThreeToFiveAndShrinkBackWhileWritingLosesNothing) {
-  for (int i = 0; i < 3; ++i) cluster_.start(i);
+  cluster_.start_initial();
   Writer writer(
       {cluster_.client_address(0), cluster_.client_address(1), cluster_.client_address(2)});
   ASSERT_TRUE(wait_for([&] { return writer.count() > 200; }, 20s));
@@ -264,7 +264,7 @@ class RebalanceCrashTest : public RebalanceTest {
 // A receiver killed mid-transfer copies its ranges again after its restart; a claimant
 // killed mid-transition completes it after its restart (it reloads the ring it issued).
 TEST_F(RebalanceCrashTest, ReceiverAndClaimantCrashesMidTransferLoseNothing) {
-  for (int i = 0; i < 3; ++i) cluster_.start(i);
+  cluster_.start_initial();
   Writer writer(
       {cluster_.client_address(0), cluster_.client_address(1), cluster_.client_address(2)});
   ASSERT_TRUE(wait_for([&] { return writer.count() > 20000; }, 60s));
