@@ -22,23 +22,20 @@
 
 #include <csignal>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/histogram.h"
 #include "bench/key_chooser.h"
+#include "bench/proc_cpu.h"
 #include "client/async_client.h"
 
 namespace qkv::bench {
@@ -306,30 +303,6 @@ struct PhaseResult {
   Measured stats;
   double server_cpu_seconds = -1;  // of Config::server_pids over the phase; < 0: not measured
 };
-
-// The CPU time, user + system, the processes `pids` have used so far, in seconds (fields
-// 14 and 15 of /proc/PID/stat, in clock ticks: 10 ms on Linux); -1 if one cannot be read
-// (it exited).
-double cpu_seconds(const std::vector<int>& pids) {
-  static const double kTicksPerSecond = static_cast<double>(sysconf(_SC_CLK_TCK));
-  double ticks = 0;
-  for (int pid : pids) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-    const auto paren = stat.rfind(')');
-    if (paren == std::string::npos) return -1;
-    std::istringstream fields(stat.substr(paren + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-      if (i == 14) utime = std::stoull(field);
-      if (i == 15) stime = std::stoull(field);
-    }
-    ticks += static_cast<double>(utime + stime);
-  }
-  return ticks / kTicksPerSecond;
-}
 
 // Runs `body(driver, thread)` on config.threads threads with a progress line.
 template <typename Body>
