@@ -47,10 +47,17 @@ try {
       },
       { timeout: 15000, polling: 200 }, members);
   log(`${members} members listed, all up`);
+  // The ring and the per-node figures come from requests of their own (the ring's, and
+  // each member's /api/v1/stats): wait for them, within a bound, rather than read at once.
+  const drawn = (selector, n) => page.waitForFunction(
+      (sel, want) => document.querySelectorAll(sel).length === want,
+      { timeout: 15000, polling: 200 }, selector, n).then(() => true, () => false);
+  await drawn("#ring path", Number(args.partitions));
   const slices = await page.$$eval("#ring path", paths => paths.length);
   if (slices !== Number(args.partitions)) {
     throw new Error(`the ring shows ${slices} partitions, expected ${args.partitions}`);
   }
+  await drawn("#stats tbody tr", members);
   const rows = await page.$$eval("#stats tbody tr", trs => trs.length);
   if (rows !== members) throw new Error(`requests per node: ${rows} rows, expected ${members}`);
   log(`ring drawn with ${slices} partitions; request figures for ${rows} nodes`);
