@@ -11,7 +11,8 @@ namespace qkv::mutation {
 enum class Kind {
   kNone,
   kAckBeforeW,            // WriteQuorum reports success after the first ack, whatever W is
-  kJoinDropsConcurrent,   // SiblingSet::join drops the other side's concurrent siblings
+  kJoinDropsConcurrent,   // SiblingSet::join and StateSummary::join drop the incoming concurrent
+                          // siblings
   kNoIncarnationBump,     // a restart after an unclean stop keeps the incarnation (kv679)
   kWritesSkipReceivers,   // writes during a ring transition are not sent to the receivers
   kGenerationNotClocked,  // a start's gossip generation ignores the clock: a wiped node's

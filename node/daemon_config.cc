@@ -171,9 +171,11 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_storage(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(t, {"sync_writes", "block_cache_bytes"}, "storage."));
+  QKV_RETURN_IF_ERROR(
+      check_keys(t, {"sync_writes", "block_cache_bytes", "version_cache_bytes"}, "storage."));
   QKV_RETURN_IF_ERROR(read_bool(t, "sync_writes", "storage.", c.sync_writes));
   QKV_RETURN_IF_ERROR(read_int(t, "block_cache_bytes", "storage.", c.block_cache_bytes));
+  QKV_RETURN_IF_ERROR(read_int(t, "version_cache_bytes", "storage.", c.node.version_cache_bytes));
   return Status::ok();
 }
 

@@ -63,6 +63,7 @@ void Node::drop_ranges() {
   if (!held_.drop_due()) return;
   commit_writes();  // staged writes of a dropped range must not land after its delete
   counters_.ranges_dropped += held_.drop_ranges();
+  replica_.forget_versions();  // the cache must not outlive what it caches
 }
 
 void Node::set_liveness(std::function<bool(const NodeId&)> is_up) {

@@ -17,7 +17,8 @@ Replica::Replica(const NodeConfig& config, storage::Storage& storage, Transport&
       handoff_(handoff),
       counters_(counters),
       unix_ms_(std::move(unix_ms)),
-      hooks_(std::move(hooks)) {}
+      hooks_(std::move(hooks)),
+      versions_(config.version_cache_bytes) {}
 
 Result<std::optional<causal::SiblingSet>> Replica::load(ring::Token token, const std::string& key) {
   if (auto staged = staged_index_.find(key); staged != staged_index_.end()) {
@@ -52,31 +53,72 @@ Result<std::optional<causal::SiblingSet>> Replica::load_with_hints(ring::Token t
       causal::SiblingSet::join(*local.value(), *hinted.value()));
 }
 
-void Replica::store(ring::Token token, const std::string& key,
-                    const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state) {
+std::optional<antientropy::Hash128> Replica::tree_entry(
+    const std::string& key, const std::optional<causal::SiblingSet>& state) {
+  if (!state || !hooks_.track_entries) return std::nullopt;
+  return entry_hash(key, *state);
+}
+
+const VersionCache::Entry* Replica::cached(const std::string& key) {
+  if (staged_index_.count(key)) return nullptr;  // load() reads the staged state, no storage
+  const VersionCache::Entry* entry = versions_.find(key);
+  if (!entry) ++counters_.version_cache_misses;
+  return entry;
+}
+
+Result<Replica::Update> Replica::updated(ring::Token token, const std::string& key,
+                                         const causal::VersionVector& context,
+                                         const causal::Actor& actor,
+                                         std::optional<std::string> value) {
+  if (const VersionCache::Entry* c = cached(key)) {
+    if (c->summary.covered_by(context)) {
+      ++counters_.version_cache_hits;
+      return Update{c->summary.update(context, actor, std::move(value)), c->tree_entry};
+    }
+    ++counters_.version_cache_misses;  // a stored value survives the update: read it
+  }
+  auto local = load(token, key);
+  if (!local) return local.status();
+  causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
+  return Update{current.update(context, actor, std::move(value)), tree_entry(key, local.value())};
+}
+
+void Replica::store(ring::Token token, const std::string& key, Update update) {
   // Only the latest state of a key is written: it was built on the earlier staged ones
   // (load reads them), so it holds their dots or covers them in its version vector.
   auto [at, inserted] = staged_index_.try_emplace(key, staged_.size());
   if (inserted) {
-    // The tree holds the committed state's entry: the one read before the first staging.
-    std::optional<antientropy::Hash128> before;
-    if (previous && hooks_.track_entries) before = entry_hash(key, *previous);
-    staged_.push_back(StagedWrite{token, key, std::move(state), before});
+    // The tree holds the committed state's entry: the one before the first staging.
+    staged_.push_back(StagedWrite{token, key, std::move(update.state), update.before});
   } else {
-    staged_[at->second].state = std::move(state);
+    staged_[at->second].state = std::move(update.state);
   }
 }
 
 Status Replica::merge(ring::Token token, const std::string& key, const causal::SiblingSet& state) {
+  if (const VersionCache::Entry* c = cached(key)) {
+    causal::StateSummary::Join j = c->summary.join(state);
+    using Kind = causal::StateSummary::Join::Kind;
+    if (j.kind == Kind::unchanged) {
+      ++counters_.version_cache_hits;
+      return Status::ok();
+    }
+    if (j.kind == Kind::joined) {
+      ++counters_.version_cache_hits;
+      store(token, key, Update{std::move(j.state), c->tree_entry});
+      return Status::ok();
+    }
+    ++counters_.version_cache_misses;  // a stored value survives the join: read it
+  }
   auto local = load(token, key);
   if (!local) return local.status();
   if (!local.value()) {
-    store(token, key, local.value(), state);
+    store(token, key, Update{state, std::nullopt});
     return Status::ok();
   }
   causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), state);
   if (joined == *local.value()) return Status::ok();  // nothing new: idempotent
-  store(token, key, local.value(), std::move(joined));
+  store(token, key, Update{std::move(joined), tree_entry(key, local.value())});
   return Status::ok();
 }
 
@@ -149,9 +191,14 @@ Status Replica::commit() {
     if (!committed.is_ok()) {
       ++counters_.storage_errors;
       if (hooks_.on_commit_failed) hooks_.on_commit_failed();
-    } else if (hooks_.track_entries && hooks_.on_committed) {
-      for (const auto& w : staged)
-        hooks_.on_committed(w.token, w.before, entry_hash(w.key, w.state));
+    } else {
+      // The committed states, for the next writes of these keys and the trees.
+      for (auto& w : staged) {
+        std::optional<antientropy::Hash128> after;
+        if (hooks_.track_entries) after = entry_hash(w.key, w.state);
+        if (after && hooks_.on_committed) hooks_.on_committed(w.token, w.before, *after);
+        versions_.put(w.key, VersionCache::Entry{causal::StateSummary::of(w.state), after});
+      }
     }
   }
   auto acks = std::move(staged_acks_);

@@ -4,6 +4,11 @@
 // writes from coordinators, hint deliveries, read repair, anti-entropy repairs and
 // ownership transfers (both join what they receive through merge()).
 //
+// No read before most writes: the version cache (node/version_cache.h) holds the committed
+// state of recently written keys without their values, which is enough to apply a replica
+// write that has seen every stored sibling, or a put whose context covers them. Other
+// writes, and keys not in the cache, read the stored state first.
+//
 // Group commit: writes are staged (store, merge) and reach storage together at commit():
 // one Storage::write (one RocksDB WriteBatch, one WAL append). Reads (load) see the staged
 // states. Nothing that depends on a staged write leaves before it is committed: a replica
@@ -30,6 +35,7 @@
 #include "node/node_transport.h"
 #include "node/status.h"
 #include "node/storage/storage.h"
+#include "node/version_cache.h"
 
 namespace qkv::node {
 
@@ -60,10 +66,20 @@ class Replica {
   // hints). Nothing is written. Errors: as load(), and the hints' storage errors (counted).
   Result<std::optional<causal::SiblingSet>> load_with_hints(ring::Token token,
                                                             const std::string& key);
-  // Stages the key's new state for the next commit; `previous` is its committed-or-staged
-  // state before (for the anti-entropy tree), nullopt if it had none.
-  void store(ring::Token token, const std::string& key,
-             const std::optional<causal::SiblingSet>& previous, causal::SiblingSet state);
+  // A key's new state, and its committed state's anti-entropy tree entry (nullopt: the key
+  // had none, or trees are not tracked).
+  struct Update {
+    causal::SiblingSet state;
+    std::optional<antientropy::Hash128> before;
+  };
+  // The coordinator's update of the key (SiblingSet::update: a new dot of `actor`) as it
+  // would be stored; nothing is staged. From the version cache when `context` covers every
+  // stored sibling, else from load(). Errors: as load().
+  Result<Update> updated(ring::Token token, const std::string& key,
+                         const causal::VersionVector& context, const causal::Actor& actor,
+                         std::optional<std::string> value);
+  // Stages the key's new state for the next commit.
+  void store(ring::Token token, const std::string& key, Update update);
   // Joins `state` into this node's copy of the key and stages it if anything changed.
   Status merge(ring::Token token, const std::string& key, const causal::SiblingSet& state);
 
@@ -79,6 +95,8 @@ class Replica {
   // Writes what is staged in one storage write, then sends the acks that waited on it.
   // Returns the commit's status (ok when nothing was staged).
   Status commit();
+  // Forgets every cached version: the node deleted key ranges from storage.
+  void forget_versions() { versions_.clear(); }
 
  private:
   struct StagedWrite {
@@ -92,6 +110,11 @@ class Replica {
     uint64_t request_id;
   };
   void send_ack(const NodeId& to, uint64_t request_id, Status status);
+  // The tree entry of a committed state read from storage (nullopt if not tracked).
+  std::optional<antientropy::Hash128> tree_entry(const std::string& key,
+                                                 const std::optional<causal::SiblingSet>& state);
+  // The version cache's entry of a key with no staged write, or null.
+  const VersionCache::Entry* cached(const std::string& key);
 
   const NodeConfig& config_;
   storage::Storage& storage_;
@@ -104,6 +127,7 @@ class Replica {
   std::vector<StagedWrite> staged_;
   std::map<std::string, std::size_t, std::less<>> staged_index_;  // key -> its entry in staged_
   std::vector<StagedAck> staged_acks_;  // replica writes to ack after the commit
+  VersionCache versions_;
 };
 
 }  // namespace qkv::node

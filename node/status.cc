@@ -27,6 +27,8 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"storage_errors", storage_errors},
           {"storage_commits", storage_commits},
           {"storage_writes", storage_writes},
+          {"version_cache_hits", version_cache_hits},
+          {"version_cache_misses", version_cache_misses},
           {"ranges_dropped", ranges_dropped},
           {"siblings_warned", siblings_warned},
           {"siblings_refused", siblings_refused},

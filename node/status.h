@@ -39,12 +39,14 @@ struct NodeCounters {
   uint64_t coordinator_hints = 0;  // hints this coordinator kept itself: no fallback was left
   uint64_t unavailable = 0;        // clients of this node answered with unavailable
   uint64_t storage_errors = 0;
-  uint64_t storage_commits = 0;   // storage writes (group commits); writes per commit =
-  uint64_t storage_writes = 0;    // storage_writes / storage_commits
-  uint64_t ranges_dropped = 0;    // key ranges deleted after a ring change took them away
-  uint64_t siblings_warned = 0;   // coordinated writes that left more than siblings_warn
-  uint64_t siblings_refused = 0;  // writes refused: they would pass siblings_max
-  uint64_t overloaded = 0;        // client requests refused: client_requests_in_flight_max reached
+  uint64_t storage_commits = 0;       // storage writes (group commits); writes per commit =
+  uint64_t storage_writes = 0;        // storage_writes / storage_commits
+  uint64_t version_cache_hits = 0;    // writes applied without reading the stored state
+  uint64_t version_cache_misses = 0;  // writes that read it (node/version_cache.h)
+  uint64_t ranges_dropped = 0;        // key ranges deleted after a ring change took them away
+  uint64_t siblings_warned = 0;       // coordinated writes that left more than siblings_warn
+  uint64_t siblings_refused = 0;      // writes refused: they would pass siblings_max
+  uint64_t overloaded = 0;  // client requests refused: client_requests_in_flight_max reached
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
 };

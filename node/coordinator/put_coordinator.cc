@@ -54,15 +54,15 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   const std::vector<NodeId>& primaries = request.list.primaries;
   Status enough = coordinator::check_replica_count("write", "W", request.quorum, primaries.size());
   if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
-  auto local = replica_.load(request.token, request.key());
-  if (!local) return replier_.reply_status(reply_to, local.status());
-  causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
-  causal::SiblingSet updated = current.update(request.context, actor_, request.value());
+  auto update =
+      replica_.updated(request.token, request.key(), request.context, actor_, request.value());
+  if (!update) return replier_.reply_status(reply_to, update.status());
+  causal::SiblingSet updated = update.value().state;
   if (Status s = check_siblings(request.key(), updated.siblings().size(), now); !s.is_ok()) {
     ++counters_.siblings_refused;
     return replier_.reply_status(reply_to, std::move(s));
   }
-  replica_.store(request.token, request.key(), local.value(), updated);
+  replica_.store(request.token, request.key(), std::move(update).value());
 
   // In a ring transition the key's receivers are replicas of the write too, and each one
   // raises the quorum by one (Cassandra's pending ranges): W + p acks among the old

@@ -2,7 +2,8 @@
 // read-modify-writes (and blind writes and deletes) through any replica as coordinator,
 // replica writes and anti-entropy joins in random order, and at most one wiped disk.
 // Every state is checked against a reference model that tracks causal histories as
-// explicit sets of writes (Almeida et al. 2014, "dotted causal containers").
+// explicit sets of writes (Almeida et al. 2014, "dotted causal containers"), and every
+// update and join against what StateSummary (the write path without a read) computes.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "causal/sibling_set.h"
+#include "causal/state_summary.h"
 #include "tests/causal/causal_testing.h"
 
 namespace qkv::causal {
@@ -71,6 +73,16 @@ struct Write {
   Sibling sibling;  // the dot the coordinator issued and what it wrote
   VersionVector context;
 };
+
+// How often StateSummary could stand in for the stored state, over all histories: the
+// test fails if a kind never occurs (the comparison would prove nothing).
+struct SummaryUse {
+  int updates = 0;  // updates whose context covered every stored sibling
+  int unchanged = 0;
+  int joined = 0;
+  int need_state = 0;
+};
+SummaryUse summary_use;
 
 class History {
  public:
@@ -130,6 +142,7 @@ class History {
     const SiblingSet& before = coordinator.state;
     const Dot dot{coordinator.actor, before.version_vector().get(coordinator.actor) + 1};
     SiblingSet after = before.update(context, coordinator.actor, value);
+    check_summary_update(before, context, coordinator.actor, value, after);
     writes_.push_back(Write{Sibling{dot, !value.has_value(), value.value_or("")}, context});
     EXPECT_TRUE(issued_.insert(dot).second) << "dot issued twice (counter " << dot.counter << ")";
     coordinators_.insert(coordinator.actor);
@@ -167,9 +180,49 @@ class History {
 
   void join_into(int r, const SiblingSet& state, const Model& model) {
     Replica& replica = replicas_[r];
-    replica.state = SiblingSet::join(replica.state, state);
+    SiblingSet joined = SiblingSet::join(replica.state, state);
+    check_summary_join(replica.state, state, joined);
+    replica.state = std::move(joined);
     replica.model = Model::join(replica.model, model);
     check_state(replica.state, replica.model);
+  }
+
+  // A write without a read must build the same state as one with it.
+  static void check_summary_update(const SiblingSet& before, const VersionVector& context,
+                                   const Actor& actor, const std::optional<std::string>& value,
+                                   const SiblingSet& after) {
+    const StateSummary summary = StateSummary::of(before);
+    bool covered = std::all_of(before.siblings().begin(), before.siblings().end(),
+                               [&](const Sibling& s) { return context.covers(s.dot); });
+    ASSERT_EQ(summary.covered_by(context), covered);
+    if (!covered) return;
+    ++summary_use.updates;
+    EXPECT_EQ(summary.update(context, actor, value), after);
+  }
+
+  // The summary's join is the join, or it says it needs the stored state, and only when a
+  // stored sibling the incoming state has not seen survives the join.
+  static void check_summary_join(const SiblingSet& stored, const SiblingSet& incoming,
+                                 const SiblingSet& joined) {
+    StateSummary::Join j = StateSummary::of(stored).join(incoming);
+    switch (j.kind) {
+      case StateSummary::Join::Kind::unchanged:
+        ++summary_use.unchanged;
+        EXPECT_EQ(joined, stored);
+        break;
+      case StateSummary::Join::Kind::joined:
+        ++summary_use.joined;
+        EXPECT_EQ(j.state, joined);
+        EXPECT_NE(joined, stored);
+        break;
+      case StateSummary::Join::Kind::need_state:
+        ++summary_use.need_state;
+        EXPECT_NE(joined, stored);
+        EXPECT_TRUE(std::any_of(
+            stored.siblings().begin(), stored.siblings().end(),
+            [&](const Sibling& s) { return !incoming.version_vector().covers(s.dot); }));
+        break;
+    }
   }
 
   // Checks `state` against the model, then keeps it for the lattice laws.
@@ -207,6 +260,7 @@ class History {
       SiblingSet ab = SiblingSet::join(a, b);
       EXPECT_TRUE(well_formed(ab));
       EXPECT_EQ(ab, SiblingSet::join(b, a)) << "join is commutative";
+      check_summary_join(a, b, ab);
       EXPECT_EQ(SiblingSet::join(ab, c), SiblingSet::join(a, SiblingSet::join(b, c)))
           << "join is associative";
       EXPECT_EQ(SiblingSet::join(a, a), a) << "join is idempotent";
@@ -287,6 +341,12 @@ TEST(CausalHistoryTest, RandomHistoriesMatchTheModelConvergeAndLoseNoWrite) {
     History(seed).run();
     if (::testing::Test::HasFailure()) break;  // the first failing seed is enough
   }
+  // Every path of StateSummary was compared, many times.
+  const SummaryUse& use = summary_use;
+  EXPECT_GT(use.updates, 1000);
+  EXPECT_GT(use.unchanged, 1000);
+  EXPECT_GT(use.joined, 1000);
+  EXPECT_GT(use.need_state, 100);
 }
 
 }  // namespace

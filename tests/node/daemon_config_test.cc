@@ -34,6 +34,7 @@ value_bytes_max = 1048576
 
 [storage]
 sync_writes = true
+version_cache_bytes = 1048576
 )";
 
 TEST(DaemonConfigTest, ParsesEverySection) {
@@ -48,6 +49,7 @@ TEST(DaemonConfigTest, ParsesEverySection) {
   EXPECT_EQ(config->node.request_timeout, Duration(1500));
   EXPECT_EQ(config->node.limits.value_bytes_max, 1048576u);
   EXPECT_TRUE(config->sync_writes);
+  EXPECT_EQ(config->node.version_cache_bytes, 1048576u);
 }
 
 TEST(DaemonConfigTest, DefaultsAreSafe) {

@@ -1,0 +1,76 @@
+// StateSummary: a key's state without its values — the version vector, and each sibling's
+// dot, tombstone flag and a 64-bit hash of its value (XXH3). It is what a writer must know
+// of the stored state to apply a write without reading it, whenever no stored value
+// survives the write:
+//
+//   - a replica joining an incoming state that has seen every stored sibling (the common
+//     case: the coordinator's new state descends what the replica holds), and
+//   - a coordinator whose client context covers every stored sibling (a read-modify-write
+//     with no concurrent writer).
+//
+// Both give exactly SiblingSet::join and SiblingSet::update (tests/causal: checked on
+// every step of random histories); when a stored value would survive, or the two sides
+// hold different content under one dot (a reused actor), they answer "need the state" and
+// the caller reads it. Equal value hashes are taken as equal values (XXH3-64: a collision
+// between two values under one dot needs a reused actor and 2^-64 odds).
+//
+// Values; thread-safety as for any value type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "causal/sibling_set.h"
+#include "causal/version_vector.h"
+
+namespace qkv::causal {
+
+class StateSummary {
+ public:
+  struct Entry {
+    Dot dot;
+    bool tombstone = false;
+    uint64_t value_hash = 0;  // XXH3_64bits of the value, seed 0
+    friend bool operator==(const Entry&, const Entry&) = default;
+  };
+
+  StateSummary() = default;  // a key never written
+  static StateSummary of(const SiblingSet& state);
+
+  // The outcome of joining an incoming state into the summarized one.
+  struct Join {
+    enum class Kind {
+      unchanged,   // join(stored, incoming) == stored: nothing to write
+      joined,      // `state` is join(stored, incoming)
+      need_state,  // a stored value survives (or a dot holds two contents): read the state
+    };
+    Kind kind = Kind::need_state;
+    SiblingSet state;  // only for joined
+  };
+  // SiblingSet::join(stored, incoming), computed from the summary of `stored`.
+  Join join(const SiblingSet& incoming) const;
+
+  // True if `context` covers every sibling: update() then needs no stored value.
+  bool covered_by(const VersionVector& context) const;
+  // SiblingSet::update(context, actor, value) of the summarized state.
+  // REQUIRES: covered_by(context) (checked with QKV_ASSERT), and the REQUIRES of
+  // SiblingSet::update.
+  SiblingSet update(const VersionVector& context, const Actor& actor,
+                    std::optional<std::string> value) const;
+
+  const VersionVector& version_vector() const { return vv_; }
+  const std::vector<Entry>& siblings() const { return siblings_; }
+  // Heap bytes held (actor names, the two vectors' buffers), for a cache's budget.
+  std::size_t heap_bytes() const;
+
+  friend bool operator==(const StateSummary&, const StateSummary&) = default;
+
+ private:
+  VersionVector vv_;
+  std::vector<Entry> siblings_;  // sorted by dot, as the state's
+};
+
+}  // namespace qkv::causal

@@ -1,0 +1,85 @@
+// StateSummary: the cases a write path without a read must get right. Random histories
+// compare it with SiblingSet on every step (history_property_test.cc); these name the
+// cases one by one.
+#include "causal/state_summary.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/causal/causal_testing.h"
+
+namespace qkv::causal {
+namespace {
+
+using testing::actor;
+using testing::dot;
+
+const Actor kA = actor("a");
+const Actor kB = actor("b");
+
+SiblingSet write(const SiblingSet& state, const Actor& by, const char* value,
+                 const VersionVector& context) {
+  return state.update(context, by, std::string(value));
+}
+
+TEST(StateSummaryTest, ANewerStateFromTheCoordinatorIsJoinedWithoutTheStoredValues) {
+  SiblingSet v1 = write(SiblingSet{}, kA, "one", {});
+  SiblingSet v2 = write(v1, kA, "two", v1.version_vector());
+  StateSummary::Join j = StateSummary::of(v1).join(v2);
+  ASSERT_EQ(j.kind, StateSummary::Join::Kind::joined);
+  EXPECT_EQ(j.state, v2);
+}
+
+TEST(StateSummaryTest, TheSameStateAgainOrAnOlderOneChangesNothing) {
+  SiblingSet v1 = write(SiblingSet{}, kA, "one", {});
+  SiblingSet v2 = write(v1, kA, "two", v1.version_vector());
+  EXPECT_EQ(StateSummary::of(v2).join(v2).kind, StateSummary::Join::Kind::unchanged);
+  // v2's sibling survives and v1 adds nothing: nothing to write, and no read needed.
+  EXPECT_EQ(StateSummary::of(v2).join(v1).kind, StateSummary::Join::Kind::unchanged);
+}
+
+TEST(StateSummaryTest, AStoredSiblingTheIncomingStateHasNotSeenNeedsTheStoredState) {
+  SiblingSet from_a = write(SiblingSet{}, kA, "a", {});
+  SiblingSet from_b = write(SiblingSet{}, kB, "b", {});
+  // Concurrent writes: the join keeps both values, and the stored one is not in the summary.
+  EXPECT_EQ(StateSummary::of(from_a).join(from_b).kind, StateSummary::Join::Kind::need_state);
+}
+
+TEST(StateSummaryTest, OneDotWithTwoContentsNeedsTheStoredState) {
+  // A reused actor (what incarnations prevent): join picks by content, which needs it.
+  SiblingSet x = write(SiblingSet{}, kA, "x", {});
+  SiblingSet y = write(SiblingSet{}, kA, "y", {});
+  ASSERT_EQ(x.siblings()[0].dot, y.siblings()[0].dot);
+  EXPECT_EQ(StateSummary::of(x).join(y).kind, StateSummary::Join::Kind::need_state);
+  // The same dot as a tombstone differs too.
+  SiblingSet gone = SiblingSet{}.update({}, kA, std::nullopt);
+  EXPECT_EQ(StateSummary::of(x).join(gone).kind, StateSummary::Join::Kind::need_state);
+}
+
+TEST(StateSummaryTest, AnUpdateWhoseContextCoversEverySiblingNeedsNoStoredValue) {
+  SiblingSet from_a = write(SiblingSet{}, kA, "a", {});
+  SiblingSet both = SiblingSet::join(from_a, write(SiblingSet{}, kB, "b", {}));
+  const StateSummary summary = StateSummary::of(both);
+  ASSERT_TRUE(summary.covered_by(both.version_vector()));
+  EXPECT_EQ(summary.update(both.version_vector(), kA, std::string("merged")),
+            both.update(both.version_vector(), kA, std::string("merged")));
+  EXPECT_EQ(summary.update(both.version_vector(), kB, std::nullopt),
+            both.update(both.version_vector(), kB, std::nullopt));
+  // A context that saw only a's write keeps b's value: the update needs it.
+  EXPECT_FALSE(summary.covered_by(from_a.version_vector()));
+  EXPECT_FALSE(summary.covered_by(VersionVector{}));
+  // A key never written: any context covers it.
+  EXPECT_EQ(StateSummary{}.update({}, kA, std::string("first")),
+            SiblingSet{}.update({}, kA, std::string("first")));
+}
+
+TEST(StateSummaryTest, ItHoldsNoValues) {
+  SiblingSet big = write(SiblingSet{}, kA, "", {});
+  big = big.update(big.version_vector(), kA, std::string(100000, 'v'));
+  EXPECT_LT(StateSummary::of(big).heap_bytes(), 1000u);
+  EXPECT_EQ(StateSummary::of(big).siblings().size(), 1u);
+  EXPECT_EQ(StateSummary::of(big).version_vector(), big.version_vector());
+  EXPECT_EQ(dot("a", 2), StateSummary::of(big).siblings()[0].dot);
+}
+
+}  // namespace
+}  // namespace qkv::causal

@@ -1,0 +1,169 @@
+// The version cache (node/version_cache.h): writes applied without reading the stored
+// state when the cached summary is enough, read when it is not, and a cache that never
+// says more than the store holds.
+#include "node/version_cache.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "node/node.h"
+#include "node/wire/replica_codec.h"
+#include "tests/node/replica_testing.h"
+
+namespace qkv::testing {
+namespace {
+
+using ::testing::UnorderedElementsAre;
+
+const causal::Actor kN2{"n2", 9};
+const causal::Actor kN3{"n3", 4};
+
+// One node, n1, of a 3-node ring with N=3: a primary of every key. No batches: each event
+// commits its own writes.
+class VersionCacheTest : public ::testing::Test {
+ protected:
+  VersionCacheTest() : node_(config(), ring_, storage_, transport_, causal::Actor{"n1", 7}, now_) {}
+
+  static node::NodeConfig config() {
+    node::NodeConfig c;
+    c.node_id = "n1";
+    c.n = 3;
+    c.w = 1;
+    return c;
+  }
+
+  // A client put coordinated here (W=1: answered at once); returns the context it answers.
+  std::string client_put(const std::string& key, const std::string& value,
+                         const std::string& context) {
+    node_.on_client_request(
+        1, proto::ClientRequest{++request_id_, 0, proto::PutRequest{key, value, context, 1, false}},
+        now_);
+    EXPECT_FALSE(transport_.replies.empty());
+    const proto::ClientResponse& reply = transport_.replies.back();
+    EXPECT_TRUE(reply.status.is_ok()) << reply.status.message();
+    const auto* put = std::get_if<proto::PutResponse>(&reply.body);
+    return put ? put->context : std::string();
+  }
+  void replica_write(const std::string& key, const causal::SiblingSet& state) {
+    node_.on_peer_message(
+        node::PeerMessage{"n2", ++request_id_, node::ReplicaWrite{key, state, {}}}, now_);
+    auto acks = transport_.sent_of<node::ReplicaWriteAck>();
+    ASSERT_FALSE(acks.empty());
+    EXPECT_TRUE(acks.back().second.status.is_ok());
+  }
+  std::optional<causal::SiblingSet> stored(const std::string& key) {
+    auto bytes = storage_.inner.get(ring::token_of(key), key);
+    if (!bytes.is_ok() || !bytes.value()) return std::nullopt;
+    return node::decode_sibling_set(*bytes.value()).value();
+  }
+  const node::NodeCounters& counters() const { return node_.counters(); }
+
+  TimePoint now_{Duration(1'000'000)};
+  std::shared_ptr<const ring::Ring> ring_ =
+      std::make_shared<const ring::Ring>(ring::Ring::claim({"n1", "n2", "n3"}, 64, 3).value());
+  CountingStorage storage_;
+  RecordingTransport transport_;
+  node::Node node_;
+  uint64_t request_id_ = 0;
+};
+
+TEST_F(VersionCacheTest, AReadModifyWriteIsCoordinatedWithoutReadingTheStoredState) {
+  std::string context = client_put("cart", "milk", "");
+  const uint64_t reads = storage_.get_calls;
+  context = client_put("cart", "milk,eggs", context);
+  context = client_put("cart", "milk,eggs,tea", context);
+  EXPECT_EQ(storage_.get_calls, reads) << "the context covered the stored sibling";
+  EXPECT_EQ(counters().version_cache_hits, 2u);
+  EXPECT_THAT(stored("cart")->values(), UnorderedElementsAre("milk,eggs,tea"));
+}
+
+TEST_F(VersionCacheTest, ABlindWriteReadsTheStoredStateAndKeepsBothSiblings) {
+  client_put("cart", "milk", "");
+  const uint64_t reads = storage_.get_calls;
+  client_put("cart", "eggs", "");  // no context: "milk" survives, and only storage has it
+  EXPECT_EQ(storage_.get_calls, reads + 1);
+  EXPECT_THAT(stored("cart")->values(), UnorderedElementsAre("milk", "eggs"));
+}
+
+TEST_F(VersionCacheTest,
+       AReplicaWriteThatHasSeenTheStoredStateIsJoinedWithoutAReadAndAgainIsANoOp) {
+  causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
+  causal::SiblingSet v2 = v1.update(v1.version_vector(), kN2, std::string("2"));
+  replica_write("k", v1);
+  const uint64_t reads = storage_.get_calls;
+  const uint64_t writes = storage_.ops_written;
+  replica_write("k", v2);
+  EXPECT_EQ(storage_.get_calls, reads);
+  EXPECT_EQ(*stored("k"), v2);
+  replica_write("k", v2);  // a repeated delivery
+  replica_write("k", v1);  // and an older state
+  EXPECT_EQ(storage_.get_calls, reads);
+  EXPECT_EQ(storage_.ops_written, writes + 1) << "nothing new: nothing written";
+  EXPECT_EQ(*stored("k"), v2);
+}
+
+TEST_F(VersionCacheTest, AConcurrentReplicaWriteReadsTheStoredStateAndKeepsBothSiblings) {
+  replica_write("k", causal::SiblingSet().update({}, kN2, std::string("from n2")));
+  const uint64_t reads = storage_.get_calls;
+  replica_write("k", causal::SiblingSet().update({}, kN3, std::string("from n3")));
+  EXPECT_EQ(storage_.get_calls, reads + 1);
+  EXPECT_THAT(stored("k")->values(), UnorderedElementsAre("from n2", "from n3"));
+}
+
+TEST_F(VersionCacheTest, AFailedCommitLeavesTheCacheAsTheStore) {
+  causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
+  causal::SiblingSet v2 = v1.update(v1.version_vector(), kN2, std::string("2"));
+  replica_write("k", v1);
+  storage_.fail_writes = true;  // a full disk
+  node_.on_peer_message(node::PeerMessage{"n2", ++request_id_, node::ReplicaWrite{"k", v2, {}}},
+                        now_);
+  storage_.fail_writes = false;
+  replica_write("k", v2);  // the retry must be written, not taken as already held
+  EXPECT_EQ(*stored("k"), v2);
+}
+
+TEST_F(VersionCacheTest, DroppedRangesAreForgotten) {
+  causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
+  replica_write("k", v1);
+  // A ring without n1 takes every range away; once applied by all, they are deleted.
+  node_.set_ring(
+      std::make_shared<const ring::Ring>(ring::Ring::claim({"n2", "n3", "n4"}, 64, 3).value()),
+      nullptr, 2, {});
+  node_.set_ring_applied(2, now_);
+  ASSERT_FALSE(stored("k").has_value());
+  // n1 replicates the key again and is sent the same state: it must store it.
+  node_.set_ring(ring_, nullptr, 3, {});
+  replica_write("k", v1);
+  EXPECT_EQ(stored("k"), v1);
+}
+
+TEST(VersionCacheBoundTest, TheLeastRecentlyUsedKeysGoFirstAndTheBudgetHolds) {
+  causal::SiblingSet state = causal::SiblingSet().update({}, kN2, std::string("v"));
+  node::VersionCache::Entry entry{causal::StateSummary::of(state), std::nullopt};
+  node::VersionCache one(1);
+  one.put("a", entry);
+  EXPECT_EQ(one.size(), 0u) << "an entry larger than the budget is not kept";
+
+  node::VersionCache cache(4096);
+  for (int i = 0; i < 1000; ++i) {
+    cache.put("key" + std::to_string(i), entry);
+    ASSERT_LE(cache.bytes(), 4096u);
+    if (i % 2 == 0) {
+      ASSERT_NE(cache.find("key0"), nullptr);  // keep key0 recently used
+    }
+  }
+  EXPECT_GT(cache.size(), 5u);
+  EXPECT_NE(cache.find("key0"), nullptr);
+  EXPECT_NE(cache.find("key999"), nullptr);
+  EXPECT_EQ(cache.find("key1"), nullptr);
+  cache.clear();
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+
+  node::VersionCache off(0);
+  off.put("a", entry);
+  EXPECT_EQ(off.find("a"), nullptr);
+}
+
+}  // namespace
+}  // namespace qkv::testing
