@@ -20,6 +20,8 @@ op much less. --in-flight N pipelines both (qkv-bench --in-flight, redis-benchma
 --baseline BUILD also runs a second qkv build (e.g. the commit before a change) in every
 repetition, in rotating order with the others, and prints its figures and the ratio of
 the build under test to it: the before/after of a change, measured side by side.
+--config FILE and --baseline-config FILE give each side's qkvd a config file: with
+--baseline naming the same build, two settings measured side by side.
 """
 import argparse
 import json
@@ -118,8 +120,8 @@ def qkv_bench(args, nodes, workload, extra):
     return json.loads(out.stdout)
 
 
-def run_qkv(build, args, workdir):
-    cluster = QkvCluster(build, workdir, args.base_port)
+def run_qkv(build, args, workdir, config=None):
+    cluster = QkvCluster(build, workdir, args.base_port, ["--config", config] if config else [])
     try:
         cluster.start()
         # One qkv-bench process for the load and both runs: updates carry the causal context
@@ -194,6 +196,10 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--baseline", help="another qkv build directory to run side by side")
+    parser.add_argument("--config", help="a qkvd config file for the build under test's nodes "
+                        "(flags set the addresses, members and N/R/W)")
+    parser.add_argument("--baseline-config", help="the same for the baseline's nodes: with "
+                        "--baseline naming the same build, two settings side by side")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--keys", type=int, default=100_000)
@@ -230,8 +236,9 @@ def main():
                 if system == "redis":
                     run[system] = run_redis(args, workdir)
                 else:
-                    run[system] = run_qkv(args.baseline if system == "baseline" else args.build,
-                                          args, workdir)
+                    baseline = system == "baseline"
+                    run[system] = run_qkv(args.baseline if baseline else args.build, args, workdir,
+                                          args.baseline_config if baseline else args.config)
             runs.append(run)
     machine["loadavg_after"] = os.getloadavg()
 
