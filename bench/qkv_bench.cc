@@ -35,7 +35,7 @@
 
 #include "bench/histogram.h"
 #include "bench/key_chooser.h"
-#include "bench/proc_cpu.h"
+#include "bench/proc_stats.h"
 #include "client/async_client.h"
 
 namespace qkv::bench {
@@ -302,6 +302,7 @@ struct PhaseResult {
   double seconds = 0;
   Measured stats;
   double server_cpu_seconds = -1;  // of Config::server_pids over the phase; < 0: not measured
+  std::vector<uint64_t> server_resident_bytes;  // of each server at the phase's end
 };
 
 // Runs `body(driver, thread)` on config.threads threads with a progress line.
@@ -364,6 +365,7 @@ PhaseResult run_phase(const Config& config, const std::string& name,
   if (cpu_before >= 0) {
     const double cpu_after = cpu_seconds(config.server_pids);
     if (cpu_after >= 0) result.server_cpu_seconds = cpu_after - cpu_before;
+    result.server_resident_bytes = resident_bytes(config.server_pids);
   }
   for (auto& s : stats) result.stats.merge(s->measured);
   return result;
@@ -406,6 +408,7 @@ nlohmann::json to_json(const PhaseResult& r) {
     j["ops_per_server_cpu_second"] = static_cast<double>(total) / r.server_cpu_seconds;
     j["server_cpu_us_per_op"] = r.server_cpu_seconds * 1e6 / static_cast<double>(total);
   }
+  if (!r.server_resident_bytes.empty()) j["server_resident_bytes"] = r.server_resident_bytes;
   j["error_kinds"] = r.stats.error_kinds;
   for (const auto& [name, h] : outcomes(r.stats)) {
     j[name] = {{"count", h->count()},
@@ -426,6 +429,12 @@ void print_table(const PhaseResult& r) {
     fmt::print("  servers: {:.1f} CPU-s = {:.0f} ops per CPU-second, {:.1f} us of CPU per op\n",
                r.server_cpu_seconds, static_cast<double>(total) / r.server_cpu_seconds,
                r.server_cpu_seconds * 1e6 / static_cast<double>(total));
+  }
+  if (!r.server_resident_bytes.empty()) {
+    fmt::print("  servers resident at the end (MiB):");
+    for (uint64_t b : r.server_resident_bytes)
+      fmt::print(" {:.0f}", static_cast<double>(b) / (1 << 20));
+    fmt::print("\n");
   }
   fmt::print("  {:<7} {:>10} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "op", "count", "errors",
              "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
@@ -494,7 +503,7 @@ int run(int argc, char** argv) {
   app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");
   app.add_option("--server-pids", config.server_pids,
                  "PID,... of the servers: each phase reports their CPU time (user + system, "
-                 "/proc) and the operations per CPU-second")
+                 "/proc) and the operations per CPU-second, and their resident size at its end")
       ->delimiter(',');
   app.add_flag("--json", config.json, "print the results as JSON");
   app.add_flag("--quiet", config.quiet, "no progress line");

@@ -63,7 +63,13 @@ void FramedConnection::set_silence_bound(uint32_t ms) {
 void FramedConnection::start() {
   if (started_ || closed_ || flushing_) return;
   started_ = true;
-  read_more();
+  if (!paused_) read_more();
+}
+
+void FramedConnection::resume_reading() {
+  if (!paused_) return;
+  paused_ = false;
+  if (started_ && !reading_ && !closed_) read_more();
 }
 
 void FramedConnection::read_more() {
@@ -98,7 +104,7 @@ void FramedConnection::on_read(const boost::system::error_code& ec, std::size_t 
     reader_.commit(bytes);
     deliver_frames();
   }  // else: draining before a graceful close; the bytes are discarded
-  if (!closed_) read_more();
+  if (!closed_ && !paused_) read_more();
 }
 
 void FramedConnection::deliver_frames() {

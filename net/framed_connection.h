@@ -74,6 +74,12 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
 
   // Begins reading. Idempotent; does nothing once closed or closing.
   void start();
+  // Backpressure: stop reading (frames already read are still delivered), so the kernel's
+  // receive buffer fills and the peer's sends slow down; resume_reading() reads again.
+  // Both idempotent; pausing before start() holds the first read until resumed.
+  void pause_reading() { paused_ = true; }
+  void resume_reading();
+  bool reading_paused() const { return paused_; }
 
   // Queues `frame` (one whole framed message) for sending and returns ok; the bytes leave
   // asynchronously, in send order. Errors (nothing is queued):
@@ -133,6 +139,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   Stats stats_;
   bool started_ = false;
   bool reading_ = false;   // an async read is outstanding
+  bool paused_ = false;    // pause_reading(): no new read until resume_reading()
   bool parsing_ = true;    // false: read bytes are discarded (after a frame error / flush)
   bool writing_ = false;   // an async write is outstanding
   bool flushing_ = false;  // close_after_flush() was called

@@ -241,6 +241,7 @@ void Server::arm_tick() {
     for (const auto& event : node_.take_log_events()) log_event(event);
     for (const auto& event : node_.anti_entropy().take_log_events()) log_event(event);
     log_progress();
+    backpressure();  // deadlines that passed in the tick finished requests too
     arm_tick();
   });
 }
@@ -257,6 +258,7 @@ void Server::open_member_links(TimePoint now) {
 
 void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connection) {
   ClientId id = next_client_id_++;
+  if (clients_paused_) connection->pause_reading();
   clients_.emplace(id, connection);
   connection->set_on_frame([this, id](auto frame) { on_client_frame(id, frame); });
   connection->set_on_error([this, id](const Status& status) {
@@ -321,7 +323,29 @@ void Server::batch_writes() {
   // Group commit: the frames already read in this io_context turn (their completions are
   // queued ahead of this post) share one storage write; their acks leave after it.
   node_.begin_batch();
-  boost::asio::post(io_, [this] { node_.commit_batch(); });
+  boost::asio::post(io_, [this] {
+    node_.commit_batch();
+    backpressure();
+  });
+}
+
+void Server::backpressure() {
+  // limits.in_flight_max: requests finish on peer answers and deadlines, both of which
+  // keep being read; client connections wait in their kernel buffers meanwhile.
+  const uint32_t max = config_.node.limits.in_flight_max;
+  const std::size_t in_flight = node_.in_flight();
+  const bool pause = max > 0 && in_flight >= max;
+  const bool resume = in_flight <= max / 4 * 3;
+  if (pause == clients_paused_ || (!pause && !resume)) return;
+  clients_paused_ = pause;
+  if (pause) ++client_read_pauses_;
+  for (auto& [id, connection] : clients_) {
+    if (pause) {
+      connection->pause_reading();
+    } else {
+      connection->resume_reading();
+    }
+  }
 }
 
 void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connection) {
@@ -438,7 +462,8 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
   out.insert(out.end(), {{"peer_links_broken", links.links_broken},
                          {"peer_links_silent", links.links_silent},
                          {"peer_connect_failures", links.connect_failures},
-                         {"overloaded_connection", connection_refusals_}});
+                         {"overloaded_connection", connection_refusals_},
+                         {"client_read_pauses", client_read_pauses_}});
   return out;
 }
 

@@ -93,6 +93,9 @@ class Server final : public Transport, public OpsView {
   Status admit(ClientId id);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
+  // Pauses reading every client connection when the node has limits.in_flight_max requests
+  // in flight, and resumes once it is back under 3/4 of it. After each io turn and tick.
+  void backpressure();
   void arm_tick();
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
   void learn_address(const gossip::NodeState& state);
@@ -129,6 +132,8 @@ class Server final : public Transport, public OpsView {
   // Each connection's client_requests_per_second_max bucket (when that limit is set).
   std::map<ClientId, TokenBucket> rate_limits_;
   uint64_t connection_refusals_ = 0;  // key requests refused by admit()
+  bool clients_paused_ = false;       // client connections are not read: see backpressure()
+  uint64_t client_read_pauses_ = 0;
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
   bool started_ = false;  // start() succeeded: every port listens

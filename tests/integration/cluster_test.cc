@@ -218,6 +218,36 @@ TEST(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
   EXPECT_TRUE(cluster.client_of(0).get("other").is_ok());
 }
 
+TEST(LoadSheddingTest, PastInFlightMaxTheNodeStopsReadingClientsAndServesEveryRequestLater) {
+  // [limits] in_flight_max = 4: puts answered at W=1 stay in flight until their other
+  // replicas ack. 40 pipelined puts put the node past the bound: it stops reading client
+  // connections until they drain (backpressure), and refuses none of them.
+  const std::string path = write_config("[limits]\nin_flight_max = 4\n");
+  ProcessCluster cluster(3, {"--config", path});
+  cluster.start_all();
+  std::remove(path.c_str());
+
+  boost::asio::io_context io;
+  client::AsyncOptions options;
+  options.node = cluster.client_address(0);
+  options.retry_overloaded = false;  // a refusal would show as overloaded
+  Burst burst = pipelined_burst(io, options, [&](client::AsyncClient& c, int i, auto done) {
+    c.put(fmt::format("k{}", i), "v", "", w(1),
+          [done](Result<client::WriteResult> r) { done(status_of(r)); });
+  });
+  ASSERT_EQ(burst.answered, 40);
+  EXPECT_EQ(burst.ok, 40) << "backpressure delays requests; it refuses none";
+  EXPECT_GE(node_counter(cluster, 0, "client_read_pauses"), 1u);
+  // Reading resumed once the rounds drained: new connections and requests are served, and
+  // every write is there.
+  auto sdk = cluster.client_of(0);
+  for (int i = 0; i < 40; ++i) {
+    auto got = sdk.get(fmt::format("k{}", i), r(3));
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    EXPECT_THAT(got->values, UnorderedElementsAre("v"));
+  }
+}
+
 TEST(QkvdConfigTest, BadConfigsExitWithAClearError) {
   ProcessCluster cluster(1);
   auto bad = run_qkvd(cluster.qkvd_path(), {"--node-id", "n1", "--data-dir", cluster.dir() + "/x",

@@ -75,6 +75,47 @@ TEST(FramedConnectionTest, RoundTripsThousandsOfFramesInOrder) {
   EXPECT_EQ(client->queued_bytes(), 0u);
 }
 
+TEST(FramedConnectionTest, APausedConnectionReadsNothingNewUntilResumedAndTheSenderBacksUp) {
+  asio::io_context io;
+  std::vector<testing::Decoded> received;
+  std::shared_ptr<FramedConnection> accepted;
+  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<FramedConnection> c) {
+    c->set_on_frame([&](kj::ArrayPtr<const capnp::word> f) { received.push_back(decode(f)); });
+    c->pause_reading();  // before TcpServer starts it: not even the first read
+    accepted = std::move(c);
+  });
+  ASSERT_TRUE(server.listen().is_ok());
+  auto client = connect_client(io, server.port());
+  client->start();
+
+  // More than loopback's socket buffers hold on both sides, so the sender must back up.
+  constexpr uint64_t kFrames = 48;
+  for (uint64_t i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(client->send(make_frame(i, 1u << 20)).is_ok());
+  }
+  ASSERT_TRUE(run_until(io, [&] { return accepted != nullptr; }));
+  ASSERT_TRUE(accepted->reading_paused());
+  // The kernel buffers fill and stay full: nothing is delivered, the client keeps a queue.
+  EXPECT_FALSE(run_until(
+      io, [&] { return !received.empty(); }, std::chrono::milliseconds(300)));
+  EXPECT_GT(client->queued_bytes(), 0u);
+
+  accepted->resume_reading();
+  ASSERT_TRUE(run_until(io, [&] { return received.size() == kFrames; }));
+  for (uint64_t i = 0; i < kFrames; ++i) ASSERT_EQ(received[i].request_id, i);
+
+  // Paused while frames flow: what was read is delivered, then nothing until resumed.
+  accepted->pause_reading();
+  for (uint64_t i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(client->send(make_frame(kFrames + i, 1u << 20)).is_ok());
+  }
+  EXPECT_FALSE(run_until(
+      io, [&] { return received.size() == 2 * kFrames; }, std::chrono::milliseconds(300)));
+  accepted->resume_reading();
+  ASSERT_TRUE(run_until(io, [&] { return received.size() == 2 * kFrames; }));
+  for (uint64_t i = 0; i < 2 * kFrames; ++i) ASSERT_EQ(received[i].request_id, i);
+}
+
 TEST(FramedConnectionTest, CoalescesBackToBackSendsIntoFewWrites) {
   asio::io_context io;
   RecordingServer server(io, {}, /*echo=*/false);

@@ -1,5 +1,5 @@
-// CPU time of processes from /proc, for CPU per operation in the benchmarks (issue 17).
-// Linux only. Thread-safety: a pure function of /proc.
+// CPU time and resident memory of processes from /proc, for CPU per operation and memory
+// per node in the benchmarks (issue 17). Linux only. Thread-safety: pure functions of /proc.
 #pragma once
 
 #include <unistd.h>
@@ -36,6 +36,24 @@ inline double cpu_seconds(const std::vector<int>& pids) {
     ticks += static_cast<double>(utime + stime);
   }
   return ticks / kTicksPerSecond;
+}
+
+// The resident set size of each of `pids` (VmRSS of /proc/PID/status), in bytes, in the
+// order given; 0 for one that cannot be read (it exited).
+inline std::vector<uint64_t> resident_bytes(const std::vector<int>& pids) {
+  std::vector<uint64_t> out;
+  for (int pid : pids) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    uint64_t kib = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("VmRSS:", 0) == 0) {
+        kib = std::stoull(line.substr(6));  // "VmRSS:     1234 kB"
+        break;
+      }
+    }
+    out.push_back(kib * 1024);
+  }
+  return out;
 }
 
 }  // namespace qkv::bench
