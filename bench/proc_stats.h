@@ -56,4 +56,11 @@ inline std::vector<uint64_t> resident_bytes(const std::vector<int>& pids) {
   return out;
 }
 
+// Bytes in whole MiB, for printing.
+inline std::vector<uint64_t> mebibytes(const std::vector<uint64_t>& bytes) {
+  std::vector<uint64_t> out;
+  for (uint64_t b : bytes) out.push_back((b + (1 << 19)) >> 20);
+  return out;
+}
+
 }  // namespace qkv::bench

@@ -30,8 +30,8 @@ struct NodeConfig {
   // request's deadline).
   Duration stand_in_alarm_min{50};
   Limits limits;
-  // The version cache's budget (node/version_cache.h), bytes; 0 turns it off. About 200
-  // bytes a key with up to 3 actors: 32 MiB keeps the last ~150,000 keys written.
+  // The version cache's budget (node/version_cache.h), bytes; 0 turns it off. About 340
+  // bytes a key with one actor: 32 MiB keeps the last ~100,000 keys written.
   std::size_t version_cache_bytes = std::size_t{32} << 20;
   std::string version{kVersion};  // the release (common/version.h), in status answers
   // Grows at every start (node/incarnation.h next_generation): request ids start from it,

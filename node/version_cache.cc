@@ -6,10 +6,15 @@ namespace qkv::node {
 
 std::size_t VersionCache::bytes_of(const Slot& slot) {
   // The list node (Slot and two pointers), the index's node and bucket, the key's heap
-  // buffer past the small-string one, the summary's vectors.
+  // buffer past the small-string one, the summary's vectors and actor names, and malloc's
+  // chunk header (8 bytes) on each of those allocations.
   constexpr std::size_t kNodes = sizeof(Slot) + 2 * sizeof(void*) + 48;
+  constexpr std::size_t kMallocHeader = 8;
   const std::size_t key_heap = slot.key.capacity() > 15 ? slot.key.capacity() + 1 : 0;
-  return kNodes + key_heap + slot.entry.summary.heap_bytes();
+  const causal::StateSummary& summary = slot.entry.summary;
+  const std::size_t allocations = 2 + (key_heap > 0) + 2 + summary.version_vector().size() +
+                                  summary.siblings().size();
+  return kNodes + key_heap + summary.heap_bytes() + allocations * kMallocHeader;
 }
 
 const VersionCache::Entry* VersionCache::find(std::string_view key) {

@@ -84,9 +84,9 @@ rocksdb::ColumnFamilyOptions family_options(const RocksDbOptions& options,
   rocksdb::ColumnFamilyOptions family;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   family.write_buffer_size = options.write_buffer_bytes;
-  // Every write reads its key first (the sibling merge): a bloom filter over each memtable's
-  // keys lets a get skip the memtables that do not hold the key instead of searching their
-  // skip lists (the largest single cost in a node's profile, docs/performance.md).
+  // Gets, and writes the version cache cannot serve (node/version_cache.h), read the key
+  // first: a bloom filter over each memtable's keys lets a get skip the memtables that do
+  // not hold the key instead of searching their skip lists (docs/performance.md).
   family.memtable_whole_key_filtering = true;
   family.memtable_prefix_bloom_size_ratio = 0.05;
   return family;
