@@ -16,6 +16,24 @@ bool PutRound::is_replica(const NodeId& node) const {
   return std::find(replicas_.begin(), replicas_.end(), node) != replicas_.end();
 }
 
+bool PutRound::covered(const NodeId& primary) const {
+  if (quorum_.acked(primary) || hinted_here_.contains(primary)) return true;
+  return std::any_of(standing_in_.begin(), standing_in_.end(),
+                     [&](const auto& e) { return e.second == primary && quorum_.acked(e.first); });
+}
+
+bool PutRound::done() const {
+  if (!answered_) return false;
+  if (quorum_.complete()) return true;
+  // Whoever is still waited on stands for a covered primary: its answer would change
+  // nothing (on_timeout keeps no hint for a covered primary), so the round ends now.
+  for (const NodeId& waiting : quorum_.waiting()) {
+    auto standing = standing_in_.find(waiting);
+    if (!covered(standing != standing_in_.end() ? standing->second : waiting)) return false;
+  }
+  return true;
+}
+
 std::vector<PutAction> PutRound::start() {
   std::vector<PutAction> out;
   for (const NodeId& replica : replicas_) {
@@ -88,10 +106,7 @@ std::vector<PutAction> PutRound::on_timeout() {
   for (const NodeId& silent : quorum_.waiting()) {
     auto standing = standing_in_.find(silent);
     NodeId primary = standing != standing_in_.end() ? standing->second : silent;
-    bool covered = std::any_of(standing_in_.begin(), standing_in_.end(), [&](const auto& e) {
-      return e.second == primary && quorum_.acked(e.first);
-    });
-    if (!covered) keep_hint(primary, out);
+    if (!covered(primary)) keep_hint(primary, out);
   }
   quorum_.on_timeout();
   maybe_answer(out);

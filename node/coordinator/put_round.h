@@ -16,8 +16,10 @@
 // it was meant for gets a hint from the coordinator too.
 //
 // The write is answered once the quorum decides (WriteQuorum) and the round lives on until
-// every replica answered or the deadline passed: Dynamo writes N copies whatever W is, so
-// late failures still get stand-ins.
+// every replica answered, or is covered — a stand-in for it acked, or the coordinator keeps
+// a hint for it — or the deadline passed: Dynamo writes N copies whatever W is, so late
+// failures still get stand-ins, but a silent replica whose copy is already covered does
+// not keep the round (and the node's in-flight count) waiting for the deadline.
 #pragma once
 
 #include <cstdint>
@@ -82,8 +84,9 @@ class PutRound {
   // The deadline: hints for whoever has not acked; the round fails unless W was met.
   std::vector<PutAction> on_timeout();
 
-  // Answered and nothing more will come: the driver forgets the round.
-  bool done() const { return answered_ && quorum_.complete(); }
+  // Answered, and nothing more will come or matter (every replica answered or is covered):
+  // the driver forgets the round.
+  bool done() const;
   bool sloppy() const { return sloppy_; }
   const std::vector<NodeId>& replicas() const { return replicas_; }
   const WriteQuorum& quorum() const { return quorum_; }
@@ -92,6 +95,8 @@ class PutRound {
 
  private:
   bool is_replica(const NodeId& node) const;
+  // `primary` acked, a stand-in for it acked, or this coordinator keeps a hint for it.
+  bool covered(const NodeId& primary) const;
   void stand_in_for(const NodeId& primary, std::vector<PutAction>& out);
   void keep_hint(const NodeId& primary, std::vector<PutAction>& out);
   void maybe_answer(std::vector<PutAction>& out);

@@ -116,6 +116,36 @@ TEST(PutRoundTest, ASilentStandInAtTheDeadlineLeavesAHintForItsPrimary) {
   EXPECT_TRUE(round.done());
 }
 
+TEST(PutRoundTest, ASilentReplicaCoveredByAnAckedStandInEndsTheRoundBeforeTheDeadline) {
+  PutRound round = round_of(2);
+  round.start();
+  EXPECT_EQ(describe(round.on_reply("c", Status::ok())), (V{"answer ok"}));
+  EXPECT_FALSE(round.done()) << "b has not answered and nothing covers it";
+  EXPECT_EQ(describe(round.on_sloppy_alarm()), (V{"send f1 for b"}));
+  EXPECT_FALSE(round.done()) << "f1 has not acked yet";
+  EXPECT_TRUE(round.on_reply("f1", Status::ok()).empty());
+  // b's copy is on f1 as a hint: b's own answer would change nothing, and the round must
+  // not stay in flight until the deadline (every write would, while b is silent).
+  EXPECT_TRUE(round.done());
+}
+
+TEST(PutRoundTest, ASilentReplicaTheCoordinatorKeepsAHintForEndsTheRound) {
+  PutRound round("a", {"a", "b", "c"}, 2, {}, /*sloppy=*/true);  // no fallback
+  round.start();
+  round.on_reply("c", Status::ok());
+  EXPECT_EQ(describe(round.on_sloppy_alarm()), (V{"hint b"}));
+  EXPECT_TRUE(round.done());
+}
+
+TEST(PutRoundTest, ASuspectsOwnAckAndASilentStandInEndTheRound) {
+  PutRound round = round_of(3);
+  round.start();
+  round.stand_in_beside({"b"});  // f1 for b
+  round.on_reply("c", Status::ok());
+  EXPECT_EQ(describe(round.on_reply("b", Status::ok())), (V{"answer ok"}));
+  EXPECT_TRUE(round.done()) << "f1 stands in for b, which acked itself";
+}
+
 TEST(PutRoundTest, TheCoordinatorNeverHintsForItself) {
   // A coordinator that is not a replica (a forwarded write in a ring change): its own
   // failure report, if any, makes no hint.
