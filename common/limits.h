@@ -27,13 +27,12 @@ struct Limits {
   uint32_t client_requests_in_flight_max = 10'000;
   // Requests in flight on the node, answered or not (status: in_flight): its coordinated
   // gets and puts and its forwards. A put answered at W < N stays in flight until its other
-  // replicas ack or its deadline passes. Past the bound qkvd stops reading client
-  // connections until they are back under 3/4 of it (TCP backpressure: clients wait,
-  // nothing is refused), so writes answered early cannot pile unbounded replica work ahead
-  // of new requests (at W=1 it halves p99: docs/performance.md). 0: no bound, the default:
-  // a put also stays in flight while a replica is silent and not yet convicted, so during
-  // a partition a bound would throttle every client of the node until the deadlines pass.
-  uint32_t in_flight_max = 0;
+  // replicas ack or are covered by a stand-in (node/coordinator/put_round.h). Past the
+  // bound qkvd stops reading client connections until they are back under 3/4 of it (TCP
+  // backpressure: clients wait, nothing is refused), so writes answered early cannot pile
+  // unbounded replica work ahead of new requests (Riak's put FSMs likewise count until
+  // every replica answered; at W=1 the bound halves p99: docs/performance.md). 0: none.
+  uint32_t in_flight_max = 128;
   // The same on one client connection (qkvd's Server): one pipelining client cannot take
   // the whole node's budget.
   uint32_t client_requests_per_connection_max = 1'000;
