@@ -162,51 +162,53 @@ Status status_of(const Result<T>& result) {
   return result.is_ok() ? Status::ok() : result.status();
 }
 
-TEST(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndTheNodeServesOn) {
+// Three nodes whose config sets `[limits]` as given, and AsyncClient options for node 0
+// that report overloaded refusals instead of sending them again.
+class LoadSheddingTest : public ::testing::Test {
+ protected:
+  void start(const std::string& limits) {
+    const std::string path = write_config("[limits]\n" + limits + "\n");
+    cluster_ = std::make_unique<ProcessCluster>(3, std::vector<std::string>{"--config", path});
+    cluster_->start_all();
+    std::remove(path.c_str());
+    options_.node = cluster_->client_address(0);
+    options_.retry_overloaded = false;
+  }
+
+  std::unique_ptr<ProcessCluster> cluster_;
+  boost::asio::io_context io_;
+  client::AsyncOptions options_;
+};
+
+TEST_F(LoadSheddingTest, AConnectionPastItsInFlightLimitGetsOverloadedAtOnceAndTheNodeServesOn) {
   // [limits] client_requests_per_connection_max = 2: a client pipelining 40 writes on one
   // connection has all but a few refused at once, with a typed error naming the limit.
-  const std::string path = write_config("[limits]\nclient_requests_per_connection_max = 2\n");
-  ProcessCluster cluster(3, {"--config", path});
-  cluster.start_all();
-
-  boost::asio::io_context io;
-  client::AsyncOptions options;
-  options.node = cluster.client_address(0);
-  options.retry_overloaded = false;  // the refusals themselves are checked here
+  start("client_requests_per_connection_max = 2");
   auto put_burst = [&](const std::string& prefix) {
-    return pipelined_burst(io, options, [&](client::AsyncClient& c, int i, auto done) {
+    return pipelined_burst(io_, options_, [&](client::AsyncClient& c, int i, auto done) {
       c.put(fmt::format("{}{}", prefix, i), "v", "", w(2),
             [done](Result<client::WriteResult> r) { done(status_of(r)); });
     });
   };
   Burst burst = put_burst("k");
-  std::remove(path.c_str());
   ASSERT_EQ(burst.answered, 40) << "every request is answered, none waits into a timeout";
   EXPECT_GE(burst.ok, 2);
   EXPECT_GT(burst.overloaded, 0) << "40 pipelined writes in one read exceed a limit of 2";
   EXPECT_EQ(burst.ok + burst.overloaded, 40);
   EXPECT_THAT(burst.overloaded_message, HasSubstr("client_requests_per_connection_max is 2"));
   // With the SDK's default, refused requests are sent again after a backoff: all succeed.
-  options.retry_overloaded = true;
+  options_.retry_overloaded = true;
   EXPECT_EQ(put_burst("r").ok, 40) << "the SDK backs off and sends refused requests again";
   // The node keeps serving: a request after the answers came back is taken.
-  auto sdk = cluster.client_of(0);
+  auto sdk = cluster_->client_of(0);
   EXPECT_TRUE(sdk.put("after", "v").is_ok());
 }
 
-TEST(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
+TEST_F(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
   // [limits] client_requests_per_second_max = 10: a burst of 40 pipelined gets on one
   // connection finds 10 tokens; the rest are refused at once, naming the limit.
-  const std::string path = write_config("[limits]\nclient_requests_per_second_max = 10\n");
-  ProcessCluster cluster(3, {"--config", path});
-  cluster.start_all();
-  std::remove(path.c_str());
-
-  boost::asio::io_context io;
-  client::AsyncOptions options;
-  options.node = cluster.client_address(0);
-  options.retry_overloaded = false;
-  Burst burst = pipelined_burst(io, options, [](client::AsyncClient& c, int i, auto done) {
+  start("client_requests_per_second_max = 10");
+  Burst burst = pipelined_burst(io_, options_, [](client::AsyncClient& c, int i, auto done) {
     c.get(fmt::format("k{}", i), {}, [done](Result<client::GetResult> r) { done(status_of(r)); });
   });
   ASSERT_EQ(burst.answered, 40);
@@ -215,32 +217,25 @@ TEST(LoadSheddingTest, AConnectionOverItsRateLimitGetsOverloadedNamingIt) {
   EXPECT_EQ(burst.ok + burst.overloaded, 40);
   EXPECT_THAT(burst.overloaded_message, HasSubstr("client_requests_per_second_max 10"));
   // Another connection has a bucket of its own.
-  EXPECT_TRUE(cluster.client_of(0).get("other").is_ok());
+  EXPECT_TRUE(cluster_->client_of(0).get("other").is_ok());
 }
 
-TEST(LoadSheddingTest, PastInFlightMaxTheNodeStopsReadingClientsAndServesEveryRequestLater) {
+TEST_F(LoadSheddingTest, PastInFlightMaxTheNodeStopsReadingClientsAndServesEveryRequestLater) {
   // [limits] in_flight_max = 4: puts answered at W=1 stay in flight until their other
   // replicas ack. 40 pipelined puts put the node past the bound: it stops reading client
-  // connections until they drain (backpressure), and refuses none of them.
-  const std::string path = write_config("[limits]\nin_flight_max = 4\n");
-  ProcessCluster cluster(3, {"--config", path});
-  cluster.start_all();
-  std::remove(path.c_str());
-
-  boost::asio::io_context io;
-  client::AsyncOptions options;
-  options.node = cluster.client_address(0);
-  options.retry_overloaded = false;  // a refusal would show as overloaded
-  Burst burst = pipelined_burst(io, options, [&](client::AsyncClient& c, int i, auto done) {
+  // connections until they drain (backpressure), and refuses none of them (a refusal
+  // would show as overloaded).
+  start("in_flight_max = 4");
+  Burst burst = pipelined_burst(io_, options_, [&](client::AsyncClient& c, int i, auto done) {
     c.put(fmt::format("k{}", i), "v", "", w(1),
           [done](Result<client::WriteResult> r) { done(status_of(r)); });
   });
   ASSERT_EQ(burst.answered, 40);
   EXPECT_EQ(burst.ok, 40) << "backpressure delays requests; it refuses none";
-  EXPECT_GE(node_counter(cluster, 0, "client_read_pauses"), 1u);
+  EXPECT_GE(node_counter(*cluster_, 0, "client_read_pauses"), 1u);
   // Reading resumed once the rounds drained: new connections and requests are served, and
   // every write is there.
-  auto sdk = cluster.client_of(0);
+  auto sdk = cluster_->client_of(0);
   for (int i = 0; i < 40; ++i) {
     auto got = sdk.get(fmt::format("k{}", i), r(3));
     ASSERT_TRUE(got.is_ok()) << got.status().to_string();
