@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "client/async_client.h"
 #include "tests/integration/process_cluster.h"
