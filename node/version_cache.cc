@@ -12,8 +12,8 @@ std::size_t VersionCache::bytes_of(const Slot& slot) {
   constexpr std::size_t kMallocHeader = 8;
   const std::size_t key_heap = slot.key.capacity() > 15 ? slot.key.capacity() + 1 : 0;
   const causal::StateSummary& summary = slot.entry.summary;
-  const std::size_t allocations = 2 + (key_heap > 0) + 2 + summary.version_vector().size() +
-                                  summary.siblings().size();
+  const std::size_t allocations =
+      2 + (key_heap > 0) + 2 + summary.version_vector().size() + summary.siblings().size();
   return kNodes + key_heap + summary.heap_bytes() + allocations * kMallocHeader;
 }
 
