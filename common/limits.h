@@ -25,14 +25,16 @@ struct Limits {
   // forwarded). Past it a new one is refused at once with overloaded, instead of queueing
   // into a timeout (load shedding; status, ring and admin requests are always answered).
   uint32_t client_requests_in_flight_max = 10'000;
-  // Requests in flight on the node, answered or not (status: in_flight): its coordinated
-  // gets and puts and its forwards. A put answered at W < N stays in flight until its other
-  // replicas ack or are covered by a stand-in (node/coordinator/put_round.h). Past the
-  // bound qkvd stops reading client connections until they are back under 3/4 of it (TCP
-  // backpressure: clients wait, nothing is refused), so writes answered early cannot pile
-  // unbounded replica work ahead of new requests (Riak's put FSMs likewise count until
-  // every replica answered; at W=1 the bound halves p99: docs/performance.md). 0: none.
-  uint32_t in_flight_max = 128;
+  // Requests in flight on the node that no local client waits for any more: a put
+  // answered at W < N stays in flight until its other replicas ack or are covered by a
+  // stand-in (node/coordinator/put_round.h), and requests coordinated for forwarding peers.
+  // Past the bound qkvd stops reading client connections until they are back under 3/4 of
+  // it (TCP backpressure: clients wait, nothing is refused), so writes answered early
+  // cannot pile unbounded replica work ahead of new requests (Riak's put FSMs likewise
+  // count until every replica answered; at W=1 the bound halves p99:
+  // docs/performance.md). Requests clients still wait for are bounded by shedding
+  // (client_requests_in_flight_max) instead. 0: no bound.
+  uint32_t in_flight_max = 64;
   // The same on one client connection (qkvd's Server): one pipelining client cannot take
   // the whole node's budget.
   uint32_t client_requests_per_connection_max = 1'000;

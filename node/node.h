@@ -134,8 +134,14 @@ class Node {
 
   // The earliest alarm of an in-flight request, if any: call on_tick then.
   std::optional<TimePoint> next_deadline() const { return in_flight_.next_alarm(); }
-  // Requests in flight (coordinated or forwarded, not yet answered).
+  // Requests in flight (coordinated or forwarded, not yet finished).
   std::size_t in_flight() const { return in_flight_.size(); }
+  // Of those, the ones no local client waits for: rounds living on after their answer (a
+  // put answered at W < N until its other replicas ack) and requests coordinated for
+  // forwarding peers. What qkvd's backpressure bounds (Limits::in_flight_max).
+  std::size_t in_flight_unawaited() const {
+    return in_flight_.size() - in_flight_.client_requests();
+  }
   // Hint deliveries sent and not yet acked (bounded by the handoff's delivery timeout).
   std::size_t hint_deliveries_in_flight() const { return hints_.in_flight(); }
   const NodeCounters& counters() const { return counters_; }

@@ -333,7 +333,7 @@ void Server::backpressure() {
   // limits.in_flight_max: requests finish on peer answers and deadlines, both of which
   // keep being read; client connections wait in their kernel buffers meanwhile.
   const uint32_t max = config_.node.limits.in_flight_max;
-  const std::size_t in_flight = node_.in_flight();
+  const std::size_t in_flight = node_.in_flight_unawaited();
   const bool pause = max > 0 && in_flight >= max;
   const bool resume = in_flight <= max / 4 * 3;
   if (pause == clients_paused_ || (!pause && !resume)) return;

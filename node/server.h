@@ -94,7 +94,8 @@ class Server final : public Transport, public OpsView {
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
   // Pauses reading every client connection when the node has limits.in_flight_max requests
-  // in flight, and resumes once it is back under 3/4 of it. After each io turn and tick.
+  // in flight that no local client waits for (Node::in_flight_unawaited), and resumes once
+  // it is back under 3/4 of it. After each io turn and tick.
   void backpressure();
   void arm_tick();
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
