@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "node/handoff/hinted_handoff.h"
-#include "node/storage/memory_storage.h"
+
+#include "tests/storage/fault_injecting_storage.h"
 
 namespace qkv::handoff::testing {
 
@@ -47,50 +48,7 @@ inline std::vector<std::string> keys_of(const std::vector<Delivery>& deliveries)
   return out;
 }
 
-// MemoryStorage whose hint reads or writes fail with io_error while told to (a full disk).
-class FailingStorage final : public storage::Storage {
- public:
-  bool fail_hint_reads = false;
-  bool fail_hint_writes = false;
-
-  Result<std::optional<std::string>> get(ring::Token token, std::string_view key) override {
-    return inner_.get(token, key);
-  }
-  Status write(std::span<const storage::WriteOp> ops) override { return inner_.write(ops); }
-  Status scan(ring::Token first, ring::Token last, const storage::ScanVisitor& visit) override {
-    return inner_.scan(first, last, visit);
-  }
-  Status delete_range(ring::Token first, ring::Token last) override {
-    return inner_.delete_range(first, last);
-  }
-  Result<std::optional<std::string>> get_hint(const NodeId& target, ring::Token token,
-                                              std::string_view key) override {
-    if (fail_hint_reads) return Status::io_error("injected read failure");
-    return inner_.get_hint(target, token, key);
-  }
-  Status put_hint(const NodeId& target, ring::Token token, std::string_view key,
-                  std::string_view value) override {
-    if (fail_hint_writes) return Status::io_error("injected write failure");
-    return inner_.put_hint(target, token, key, value);
-  }
-  Status delete_hint(const NodeId& target, ring::Token token, std::string_view key) override {
-    if (fail_hint_writes) return Status::io_error("injected write failure");
-    return inner_.delete_hint(target, token, key);
-  }
-  Status scan_hints(const storage::HintVisitor& visit) override {
-    if (fail_hint_reads) return Status::io_error("injected read failure");
-    return inner_.scan_hints(visit);
-  }
-  Result<std::optional<std::string>> get_meta(std::string_view name) override {
-    return inner_.get_meta(name);
-  }
-  Status put_meta(std::string_view name, std::string_view value) override {
-    return inner_.put_meta(name, value);
-  }
-
- private:
-  storage::MemoryStorage inner_;
-};
+using FailingStorage = storage::testing::FaultInjectingStorage;
 
 class HintedHandoffTest : public ::testing::Test {
  protected:
