@@ -69,7 +69,10 @@ void FramedConnection::start() {
 void FramedConnection::resume_reading() {
   if (!paused_) return;
   paused_ = false;
-  if (started_ && !reading_ && !closed_) read_more();
+  // Frames read while paused wait in the buffer; a handler running now (resumed from
+  // within one) goes on delivering them itself.
+  if (!dispatching_) deliver_frames();
+  if (started_ && !reading_ && !closed_ && !paused_) read_more();
 }
 
 void FramedConnection::read_more() {
@@ -102,14 +105,14 @@ void FramedConnection::on_read(const boost::system::error_code& ec, std::size_t 
   stats_.bytes_received += bytes;
   if (parsing_) {
     reader_.commit(bytes);
-    deliver_frames();
+    if (!paused_) deliver_frames();  // else they wait for resume_reading()
   }  // else: draining before a graceful close; the bytes are discarded
   if (!closed_ && !paused_) read_more();
 }
 
 void FramedConnection::deliver_frames() {
   dispatching_ = true;
-  while (parsing_ && !closed_) {
+  while (parsing_ && !closed_ && !paused_) {
     auto next = reader_.next();
     if (!next.is_ok()) {
       parsing_ = false;  // the stream cannot be resynchronized

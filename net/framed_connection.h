@@ -74,9 +74,11 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
 
   // Begins reading. Idempotent; does nothing once closed or closing.
   void start();
-  // Backpressure: stop reading (frames already read are still delivered), so the kernel's
-  // receive buffer fills and the peer's sends slow down; resume_reading() reads again.
-  // Both idempotent; pausing before start() holds the first read until resumed.
+  // Backpressure: stop reading and delivering, so the kernel's receive buffer fills and the
+  // peer's sends slow down; resume_reading() delivers what was read meanwhile (a read
+  // outstanding at the pause, or the rest of a read paused from a frame handler), then
+  // reads again. Both idempotent; pausing before start() holds the first read until
+  // resumed.
   void pause_reading() { paused_ = true; }
   void resume_reading();
   bool reading_paused() const { return paused_; }

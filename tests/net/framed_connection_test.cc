@@ -104,16 +104,25 @@ TEST(FramedConnectionTest, APausedConnectionReadsNothingNewUntilResumedAndTheSen
   ASSERT_TRUE(run_until(io, [&] { return received.size() == kFrames; }));
   for (uint64_t i = 0; i < kFrames; ++i) ASSERT_EQ(received[i].request_id, i);
 
-  // Paused while frames flow: what was read is delivered, then nothing until resumed.
+  // Paused while idle, its next read already outstanding: a frame that read brings is
+  // held, not delivered, until resumed.
   accepted->pause_reading();
-  for (uint64_t i = 0; i < kFrames; ++i) {
+  ASSERT_TRUE(client->send(make_frame(kFrames, 16)).is_ok());
+  EXPECT_FALSE(run_until(
+      io, [&] { return received.size() > kFrames; }, std::chrono::milliseconds(300)));
+  accepted->resume_reading();
+  ASSERT_TRUE(run_until(io, [&] { return received.size() == kFrames + 1; }));
+
+  // Paused while frames flow: nothing more is delivered until resumed, nothing is lost.
+  accepted->pause_reading();
+  for (uint64_t i = 1; i <= kFrames; ++i) {
     ASSERT_TRUE(client->send(make_frame(kFrames + i, 1u << 20)).is_ok());
   }
   EXPECT_FALSE(run_until(
-      io, [&] { return received.size() == 2 * kFrames; }, std::chrono::milliseconds(300)));
+      io, [&] { return received.size() > kFrames + 1; }, std::chrono::milliseconds(300)));
   accepted->resume_reading();
-  ASSERT_TRUE(run_until(io, [&] { return received.size() == 2 * kFrames; }));
-  for (uint64_t i = 0; i < 2 * kFrames; ++i) ASSERT_EQ(received[i].request_id, i);
+  ASSERT_TRUE(run_until(io, [&] { return received.size() == 2 * kFrames + 1; }));
+  for (uint64_t i = 0; i <= 2 * kFrames; ++i) ASSERT_EQ(received[i].request_id, i);
 }
 
 TEST(FramedConnectionTest, CoalescesBackToBackSendsIntoFewWrites) {
