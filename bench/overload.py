@@ -119,6 +119,8 @@ def main():
     parser.add_argument("--overload-in-flight", type=int, default=4)
     parser.add_argument("--in-flight-max", type=int, default=150,
                         help="[limits] client_requests_in_flight_max of each node")
+    parser.add_argument("--client-pause-ms-max", type=int,
+                        help="[limits] client_pause_ms_max of each node (default: qkvd's)")
     parser.add_argument("--shed-backoff-ms", type=int, default=0,
                         help="overload run: a connection whose request was shed waits up to "
                              "this many ms (jittered) before its next, as a client that backs "
@@ -132,6 +134,8 @@ def main():
         config = os.path.join(workdir, "limits.toml")
         with open(config, "w") as f:
             f.write(f"[limits]\nclient_requests_in_flight_max = {args.in_flight_max}\n")
+            if args.client_pause_ms_max is not None:
+                f.write(f"client_pause_ms_max = {args.client_pause_ms_max}\n")
         cluster = QkvCluster(args.build, workdir, args.base_port, ["--config", config])
         try:
             cluster.start()

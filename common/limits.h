@@ -35,6 +35,15 @@ struct Limits {
   // docs/performance.md). Requests clients still wait for are bounded by shedding
   // (client_requests_in_flight_max) instead. 0: no bound.
   uint32_t in_flight_max = 64;
+  // How long client connections stay paused by in_flight_max (ms). Past it they are read
+  // again, and every get, put and delete read while the node is still over the bound is
+  // refused at once with overloaded naming in_flight_max, so under sustained overload a
+  // client hears within about this long instead of waiting in a socket buffer (Cassandra
+  // likewise pauses native connections, or throws OverloadedException). Status, ring and
+  // admin requests are answered throughout. 0: no bound (pause until drained). 20 ms is
+  // longer than the pauses a saturating closed loop causes at W=1 (of ~4,400 pauses in a
+  // run, under 10 lasted longer; ~800 lasted over 5 ms: docs/performance.md, Overload).
+  uint32_t client_pause_ms_max = 20;
   // The same on one client connection (qkvd's Server): one pipelining client cannot take
   // the whole node's budget.
   uint32_t client_requests_per_connection_max = 1'000;

@@ -148,12 +148,13 @@ Status read_timeouts(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_limits(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(
-      t,
-      {"key_bytes_max", "value_bytes_max", "frame_bytes_max", "context_bytes_max",
-       "send_queue_bytes_max", "siblings_warn", "siblings_max", "client_requests_in_flight_max",
-       "in_flight_max", "client_requests_per_connection_max", "client_requests_per_second_max"},
-      "limits."));
+  QKV_RETURN_IF_ERROR(
+      check_keys(t,
+                 {"key_bytes_max", "value_bytes_max", "frame_bytes_max", "context_bytes_max",
+                  "send_queue_bytes_max", "siblings_warn", "siblings_max",
+                  "client_requests_in_flight_max", "in_flight_max", "client_pause_ms_max",
+                  "client_requests_per_connection_max", "client_requests_per_second_max"},
+                 "limits."));
   QKV_RETURN_IF_ERROR(read_int(t, "key_bytes_max", "limits.", c.node.limits.key_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "value_bytes_max", "limits.", c.node.limits.value_bytes_max));
   QKV_RETURN_IF_ERROR(read_int(t, "frame_bytes_max", "limits.", c.node.limits.frame_bytes_max));
@@ -164,6 +165,8 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(read_int(t, "client_requests_in_flight_max", "limits.",
                                c.node.limits.client_requests_in_flight_max));
   QKV_RETURN_IF_ERROR(read_int(t, "in_flight_max", "limits.", c.node.limits.in_flight_max));
+  QKV_RETURN_IF_ERROR(
+      read_int(t, "client_pause_ms_max", "limits.", c.node.limits.client_pause_ms_max));
   QKV_RETURN_IF_ERROR(read_int(t, "client_requests_per_connection_max", "limits.",
                                c.node.limits.client_requests_per_connection_max));
   QKV_RETURN_IF_ERROR(read_int(t, "client_requests_per_second_max", "limits.",

@@ -123,7 +123,8 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
                    [this](auto c) { on_peer_connection(std::move(c)); }),
       peer_links_(io, peer_transport_options_),
       tick_timer_(io),
-      drain_timer_(io) {
+      drain_timer_(io),
+      pause_timer_(io) {
   if (config.http_listen) {
     http_server_ = std::make_unique<net::HttpServer>(
         io, config.http_listen->host, config.http_listen->port, net::HttpOptions{},
@@ -183,6 +184,7 @@ Server::~Server() {
   shutting_down_ = true;  // connections closing from here on say nothing about peers
   tick_timer_.cancel();
   drain_timer_.cancel();
+  pause_timer_.cancel();
 }
 
 int64_t Server::unix_now_ms() {
@@ -258,7 +260,7 @@ void Server::open_member_links(TimePoint now) {
 
 void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connection) {
   ClientId id = next_client_id_++;
-  if (clients_paused_) connection->pause_reading();
+  if (clients_paused_ && !shedding_) connection->pause_reading();
   clients_.emplace(id, connection);
   connection->set_on_frame([this, id](auto frame) { on_client_frame(id, frame); });
   connection->set_on_error([this, id](const Status& status) {
@@ -287,7 +289,7 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
   }
   if (is_key_request(*request)) {
     if (Status admitted = admit(id); !admitted.is_ok()) {
-      ++connection_refusals_;
+      ++(shedding_ ? backpressure_refusals_ : connection_refusals_);
       return send_to_client(id, proto::ClientResponse{request->request_id, admitted, {}});
     }
   }
@@ -299,6 +301,13 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
 Status Server::admit(ClientId id) {
   // Load shedding per connection: a fast, typed refusal (node/node.h sheds the node's).
   const Limits& limits = config_.node.limits;
+  if (shedding_) {
+    return Status::overloaded(
+        fmt::format("this node has {} requests in flight that no client waits for (replica work of "
+                    "writes already answered); in_flight_max is {}, reached for over "
+                    "client_pause_ms_max {} ms: back off and retry",
+                    node_.in_flight_unawaited(), limits.in_flight_max, limits.client_pause_ms_max));
+  }
   const uint32_t outstanding = outstanding_[id];
   if (outstanding >= limits.client_requests_per_connection_max) {
     return Status::overloaded(fmt::format(
@@ -334,16 +343,45 @@ void Server::backpressure() {
   // keep being read; client connections wait in their kernel buffers meanwhile.
   const uint32_t max = config_.node.limits.in_flight_max;
   const std::size_t in_flight = node_.in_flight_unawaited();
-  const bool pause = max > 0 && in_flight >= max;
-  const bool resume = in_flight <= max / 4 * 3;
-  if (pause == clients_paused_ || (!pause && !resume)) return;
-  clients_paused_ = pause;
-  if (pause) ++client_read_pauses_;
-  for (auto& [id, connection] : clients_) {
-    if (pause) {
-      connection->pause_reading();
-    } else {
+  if (!clients_paused_ && max > 0 && in_flight >= max) return pause_clients();
+  if (clients_paused_ && in_flight <= max / 4 * 3) resume_clients();
+}
+
+void Server::pause_clients() {
+  clients_paused_ = true;
+  ++client_read_pauses_;
+  set_clients_reading(false);
+  const uint32_t pause_ms_max = config_.node.limits.client_pause_ms_max;
+  if (pause_ms_max == 0) return;
+  pause_timer_.expires_after(std::chrono::milliseconds(pause_ms_max));
+  pause_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !clients_paused_) return;
+    // Still over the bound: read again, and refuse key requests at once (admit()) rather
+    // than leave them waiting in socket buffers for as long as the overload lasts.
+    shedding_ = true;
+    ++client_shedding_spells_;
+    set_clients_reading(true);
+  });
+}
+
+void Server::resume_clients() {
+  clients_paused_ = false;
+  shedding_ = false;
+  pause_timer_.cancel();
+  set_clients_reading(true);
+}
+
+void Server::set_clients_reading(bool reading) {
+  // A snapshot: resuming delivers the frames read meanwhile, and handling one may close
+  // its connection (erasing it from clients_).
+  std::vector<std::shared_ptr<net::FramedConnection>> connections;
+  connections.reserve(clients_.size());
+  for (const auto& [id, connection] : clients_) connections.push_back(connection);
+  for (const auto& connection : connections) {
+    if (reading) {
       connection->resume_reading();
+    } else {
+      connection->pause_reading();
     }
   }
 }
@@ -463,7 +501,9 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
                          {"peer_links_silent", links.links_silent},
                          {"peer_connect_failures", links.connect_failures},
                          {"overloaded_connection", connection_refusals_},
-                         {"client_read_pauses", client_read_pauses_}});
+                         {"client_read_pauses", client_read_pauses_},
+                         {"client_shedding_spells", client_shedding_spells_},
+                         {"overloaded_backpressure", backpressure_refusals_}});
   return out;
 }
 

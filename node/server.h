@@ -95,8 +95,13 @@ class Server final : public Transport, public OpsView {
   void batch_writes();
   // Pauses reading every client connection when the node has limits.in_flight_max requests
   // in flight that no local client waits for (Node::in_flight_unawaited), and resumes once
-  // it is back under 3/4 of it. After each io turn and tick.
+  // it is back under 3/4 of it. After each io turn and tick. A pause that lasts
+  // limits.client_pause_ms_max turns into shedding: connections are read again and admit()
+  // refuses their key requests until the node is back under 3/4.
   void backpressure();
+  void pause_clients();
+  void resume_clients();
+  void set_clients_reading(bool reading);
   void arm_tick();
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
   void learn_address(const gossip::NodeState& state);
@@ -127,14 +132,18 @@ class Server final : public Transport, public OpsView {
   std::unique_ptr<net::HttpServer> http_server_;  // null when http_listen is off
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer drain_timer_;
+  boost::asio::steady_timer pause_timer_;  // client_pause_ms_max of the current pause
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).
   std::map<ClientId, uint32_t> outstanding_;
   // Each connection's client_requests_per_second_max bucket (when that limit is set).
   std::map<ClientId, TokenBucket> rate_limits_;
-  uint64_t connection_refusals_ = 0;  // key requests refused by admit()
-  bool clients_paused_ = false;       // client connections are not read: see backpressure()
+  uint64_t connection_refusals_ = 0;    // key requests refused by admit() for a connection's limit
+  uint64_t backpressure_refusals_ = 0;  // ... and while shedding_
+  bool clients_paused_ = false;         // over in_flight_max: see backpressure()
+  bool shedding_ = false;  // paused past client_pause_ms_max: read, and refuse key requests
   uint64_t client_read_pauses_ = 0;
+  uint64_t client_shedding_spells_ = 0;  // pauses that turned into shedding
   ClientId next_client_id_ = 1;
   bool shutting_down_ = false;
   bool started_ = false;  // start() succeeded: every port listens

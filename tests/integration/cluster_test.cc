@@ -8,6 +8,10 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "client/async_client.h"
 #include "tests/integration/process_cluster.h"
@@ -225,8 +229,8 @@ TEST_F(LoadSheddingTest, PastInFlightMaxTheNodeStopsReadingClientsAndServesEvery
   // [limits] in_flight_max = 4: puts answered at W=1 stay in flight until their other
   // replicas ack. 40 pipelined puts put the node past the bound: it stops reading client
   // connections until they drain (backpressure), and refuses none of them (a refusal
-  // would show as overloaded).
-  start("in_flight_max = 4");
+  // would show as overloaded; client_pause_ms_max = 0: however long the pause lasts).
+  start("in_flight_max = 4\nclient_pause_ms_max = 0");
   Burst burst = pipelined_burst(io_, options_, [&](client::AsyncClient& c, int i, auto done) {
     c.put(fmt::format("k{}", i), "v", "", w(1),
           [done](Result<client::WriteResult> r) { done(status_of(r)); });
@@ -240,6 +244,56 @@ TEST_F(LoadSheddingTest, PastInFlightMaxTheNodeStopsReadingClientsAndServesEvery
   for (int i = 0; i < 40; ++i) {
     auto got = sdk.get(fmt::format("k{}", i), r(3));
     ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    EXPECT_THAT(got->values, UnorderedElementsAre("v"));
+  }
+}
+
+TEST_F(LoadSheddingTest, APauseLongerThanClientPauseMsMaxRefusesWithOverloadedAtOnce) {
+  // Both other replicas are stopped (SIGSTOP: their sockets still take bytes), so every
+  // put answered at W=1 stays in flight until its sloppy alarm, half the 2 s deadline.
+  // Four such puts reach in_flight_max: the node pauses its clients, and 50 ms later reads
+  // them again and refuses their puts at once, naming the limit, instead of leaving them
+  // in a socket buffer for the second the overload lasts.
+  start("in_flight_max = 4\nclient_pause_ms_max = 50");
+  cluster_->pause(1);
+  cluster_->pause(2);
+  client::AsyncClient client(io_, options_);
+  auto put = [&](const std::string& key) {
+    std::optional<Status> outcome;
+    const auto sent = std::chrono::steady_clock::now();
+    client.put(key, "v", "", w(1), [&](Result<client::WriteResult> r) { outcome = status_of(r); });
+    while (!outcome && std::chrono::steady_clock::now() < sent + std::chrono::seconds(20)) {
+      io_.run_one_for(std::chrono::milliseconds(50));
+    }
+    return std::pair{outcome.value_or(Status::timeout("no answer in 20 s")),
+                     std::chrono::steady_clock::now() - sent};
+  };
+  std::vector<std::string> acked;
+  std::pair<Status, std::chrono::steady_clock::duration> refused{Status::ok(), {}};
+  for (int i = 0; i < 8 && refused.first.is_ok(); ++i) {
+    refused = put(fmt::format("k{}", i));
+    if (refused.first.is_ok()) acked.push_back(fmt::format("k{}", i));
+  }
+  ASSERT_EQ(refused.first.code(), StatusCode::kOverloaded) << refused.first.to_string();
+  EXPECT_EQ(acked.size(), 4u) << "the fifth put finds the node at in_flight_max";
+  EXPECT_THAT(refused.first.message(), HasSubstr("in_flight_max is 4"));
+  EXPECT_THAT(refused.first.message(), HasSubstr("client_pause_ms_max 50 ms"));
+  EXPECT_LT(refused.second, std::chrono::milliseconds(800))
+      << "refused after the 50 ms pause, long before the rounds end at their sloppy alarm";
+  cluster_->resume(1);
+  cluster_->resume(2);
+  // The replicas ack, the node is back under the bound and serves again; nothing acked
+  // before the refusal was lost.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  Status after = Status::overloaded("not tried");
+  while (!after.is_ok() && std::chrono::steady_clock::now() < until) after = put("after").first;
+  EXPECT_TRUE(after.is_ok()) << after.to_string();
+  EXPECT_GE(node_counter(*cluster_, 0, "client_shedding_spells"), 1u);
+  EXPECT_GE(node_counter(*cluster_, 0, "overloaded_backpressure"), 1u);
+  auto sdk = cluster_->client_of(0);
+  for (const auto& key : acked) {
+    auto got = sdk.get(key, r(3));
+    ASSERT_TRUE(got.is_ok()) << key << ": " << got.status().to_string();
     EXPECT_THAT(got->values, UnorderedElementsAre("v"));
   }
 }
