@@ -31,25 +31,44 @@ std::shared_ptr<FramedConnection> FramedConnection::create(asio::ip::tcp::socket
                                                            const TransportOptions& options) {
   // The constructor is private (instances live only in shared_ptrs); make_shared cannot
   // reach it.
-  return std::shared_ptr<FramedConnection>(new FramedConnection(std::move(socket), options));
+  return std::shared_ptr<FramedConnection>(
+      new FramedConnection(std::move(socket), nullptr, options));
 }
 
-FramedConnection::FramedConnection(asio::ip::tcp::socket socket, const TransportOptions& options)
-    : socket_(std::move(socket)),
-      linger_timer_(socket_.get_executor()),
+std::shared_ptr<FramedConnection> FramedConnection::create(
+    TlsStream stream, std::shared_ptr<asio::ssl::context> context,
+    const TransportOptions& options) {
+  return std::shared_ptr<FramedConnection>(
+      new FramedConnection(std::move(stream), std::move(context), options));
+}
+
+FramedConnection::FramedConnection(std::variant<asio::ip::tcp::socket, TlsStream> stream,
+                                   std::shared_ptr<asio::ssl::context> tls_context,
+                                   const TransportOptions& options)
+    : stream_(std::move(stream)),
+      tls_context_(std::move(tls_context)),
+      linger_timer_(tcp().get_executor()),
       options_(options),
-      remote_endpoint_(endpoint_string(socket_)),
+      remote_endpoint_(endpoint_string(tcp())),
       reader_(options.frame_bytes_max) {
   // Small request/response frames must not wait for Nagle's algorithm; batching is ours.
   boost::system::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
   if (options.tcp_silence_ms_max > 0) set_silence_bound(options.tcp_silence_ms_max);
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    peer_names_ = certificate_names(SSL_get0_peer_certificate(tls->native_handle()));
+  }
+}
+
+asio::ip::tcp::socket& FramedConnection::tcp() {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) return tls->next_layer();
+  return std::get<asio::ip::tcp::socket>(stream_);
 }
 
 void FramedConnection::set_silence_bound(uint32_t ms) {
   // Linux: TCP_USER_TIMEOUT bounds how long sent data may stay unacknowledged (RFC 5482),
   // and with keepalive it also bounds the probing of an idle connection.
-  const int fd = socket_.native_handle();
+  const int fd = tcp().native_handle();
   const int user_timeout = static_cast<int>(ms);
   const int idle_s = std::max(1, static_cast<int>(ms / 3000));
   const int interval_s = 1;
@@ -78,11 +97,13 @@ void FramedConnection::resume_reading() {
 void FramedConnection::read_more() {
   std::span<std::byte> space = reader_.prepare(options_.read_chunk_bytes);
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(space.data(), space.size()),
-      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t bytes) {
-        self->on_read(ec, bytes);
-      });
+  auto on_read = [self = shared_from_this()](const boost::system::error_code& ec,
+                                             std::size_t bytes) { self->on_read(ec, bytes); };
+  std::visit(
+      [&](auto& stream) {
+        stream.async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
+      },
+      stream_);
 }
 
 void FramedConnection::on_read(const boost::system::error_code& ec, std::size_t bytes) {
@@ -160,9 +181,17 @@ void FramedConnection::write_queued() {
   }
   writing_ = true;
   ++stats_.write_calls;
-  asio::async_write(socket_, in_flight_buffers_,
-                    [self = shared_from_this()](const boost::system::error_code& ec,
-                                                std::size_t /*bytes*/) { self->on_written(ec); });
+  auto on_written = [self = shared_from_this()](const boost::system::error_code& ec,
+                                                std::size_t /*bytes*/) { self->on_written(ec); };
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    // TLS encrypts the first buffer of a gather per record: one buffer, so few records.
+    tls_out_.resize(in_flight_bytes_);
+    asio::buffer_copy(asio::buffer(tls_out_), in_flight_buffers_);
+    asio::async_write(*tls, asio::buffer(tls_out_), std::move(on_written));
+  } else {
+    asio::async_write(std::get<asio::ip::tcp::socket>(stream_), in_flight_buffers_,
+                      std::move(on_written));
+  }
 }
 
 void FramedConnection::on_written(const boost::system::error_code& ec) {
@@ -196,7 +225,7 @@ void FramedConnection::close_after_flush() {
 
 void FramedConnection::finish_flush() {
   boost::system::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (!started_ || peer_eof_) {
     close();  // nothing to drain
     return;
@@ -215,7 +244,7 @@ void FramedConnection::close() {
   closed_ = true;
   parsing_ = false;
   boost::system::error_code ignored;
-  socket_.close(ignored);  // pending read and write complete with operation_aborted
+  tcp().close(ignored);  // pending read and write complete with operation_aborted
   linger_timer_.cancel();
   queued_.clear();
   queued_bytes_ = 0;

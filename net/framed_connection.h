@@ -27,10 +27,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/asio.h"
 #include "common/status.h"
+#include "net/tls.h"
 #include "net/transport_options.h"
 #include "proto/framing.h"
 
@@ -60,8 +62,16 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
     uint64_t bytes_received = 0;
   };
 
+  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+
   // `socket` must be connected; TCP_NODELAY is turned on. Nothing is read until start().
   static std::shared_ptr<FramedConnection> create(asio::ip::tcp::socket socket,
+                                                  const TransportOptions& options);
+  // The same over TLS: `stream` has completed its handshake; `context` is the one it was
+  // made with (kept alive while the connection lives). Frames queued together leave as
+  // one buffer, so a gather of small frames is encrypted into few records.
+  static std::shared_ptr<FramedConnection> create(TlsStream stream,
+                                                  std::shared_ptr<asio::ssl::context> context,
                                                   const TransportOptions& options);
 
   FramedConnection(const FramedConnection&) = delete;
@@ -103,12 +113,19 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   bool is_closed() const { return closed_; }
   // "127.0.0.1:4711" ("[::1]:4711" for IPv6), taken when the connection was created.
   const std::string& remote_endpoint() const { return remote_endpoint_; }
+  bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
+  // Over TLS, the names the other end's verified certificate gives it (certificate_names
+  // in net/tls.h); empty when it presented none, and for plain TCP.
+  const std::vector<std::string>& peer_names() const { return peer_names_; }
   // Bytes queued or in flight (what send_queue_bytes_max bounds).
   uint64_t queued_bytes() const { return queued_bytes_ + in_flight_bytes_; }
   const Stats& stats() const { return stats_; }
 
  private:
-  FramedConnection(asio::ip::tcp::socket socket, const TransportOptions& options);
+  FramedConnection(std::variant<asio::ip::tcp::socket, TlsStream> stream,
+                   std::shared_ptr<asio::ssl::context> tls_context,
+                   const TransportOptions& options);
+  asio::ip::tcp::socket& tcp();
   // TCP_USER_TIMEOUT and keepalive (TransportOptions::tcp_silence_ms_max); best effort.
   void set_silence_bound(uint32_t ms);
 
@@ -120,7 +137,9 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   void finish_flush();
   void release_handlers();
 
-  asio::ip::tcp::socket socket_;
+  std::variant<asio::ip::tcp::socket, TlsStream> stream_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // over TLS: what stream_ was made with
+  std::vector<std::string> peer_names_;
   asio::steady_timer linger_timer_;
   TransportOptions options_;
   std::string remote_endpoint_;
@@ -135,8 +154,9 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   std::vector<kj::Array<capnp::word>> queued_;
   std::vector<kj::Array<capnp::word>> in_flight_;
   std::vector<asio::const_buffer> in_flight_buffers_;
-  uint64_t queued_bytes_ = 0;     // in queued_
-  uint64_t in_flight_bytes_ = 0;  // in in_flight_
+  std::vector<std::byte> tls_out_;  // over TLS: in_flight_ in one buffer
+  uint64_t queued_bytes_ = 0;       // in queued_
+  uint64_t in_flight_bytes_ = 0;    // in in_flight_
 
   Stats stats_;
   bool started_ = false;

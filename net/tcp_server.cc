@@ -90,12 +90,38 @@ void TcpServer::on_accepted(const boost::system::error_code& ec, asio::ip::tcp::
     return;
   }
   ++accepted_;
-  auto connection = FramedConnection::create(std::move(socket), options_);
+  if (tls_context_) {
+    auto context = tls_context_();
+    accept_tls(std::move(socket), context, options_.tls_handshake_timeout_ms, plaintext_refusal_,
+               [this, alive = std::weak_ptr<int>(alive_), generation = generation_,
+                context](Result<TlsStream> stream) {
+                 if (alive.expired() || generation != generation_) return;
+                 if (!stream) {
+                   ++tls_failures_;
+                   if (on_tls_failure_) on_tls_failure_(stream.status());
+                   return;
+                 }
+                 adopt(FramedConnection::create(std::move(stream).value(), context, options_));
+               });
+  } else {
+    adopt(FramedConnection::create(std::move(socket), options_));
+  }
+  accept_next();
+}
+
+void TcpServer::adopt(std::shared_ptr<FramedConnection> connection) {
   std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
   connections_.push_back(connection);
   if (on_accept_) on_accept_(connection);
   connection->start();
-  accept_next();
+}
+
+void TcpServer::set_tls(std::function<std::shared_ptr<asio::ssl::context>()> context,
+                        std::vector<std::byte> plaintext_refusal,
+                        std::function<void(const Status&)> on_failure) {
+  tls_context_ = std::move(context);
+  plaintext_refusal_ = std::make_shared<const std::vector<std::byte>>(std::move(plaintext_refusal));
+  on_tls_failure_ = std::move(on_failure);
 }
 
 void TcpServer::stop_accepting() {

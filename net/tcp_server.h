@@ -60,13 +60,25 @@ class TcpServer {
   // shutdown drains them). Idempotent.
   void stop_accepting();
 
+  // TLS: from now on every accepted socket completes a server handshake (accept_tls in
+  // net/tls.h) with the context `context()` returns at that moment, before on_accept sees
+  // its connection; a plaintext client is sent `plaintext_refusal` (if not empty). Failed
+  // handshakes go to `on_failure` (for a log line) and are counted. Handshakes still
+  // running when the server stops end by their own deadline.
+  void set_tls(std::function<std::shared_ptr<asio::ssl::context>()> context,
+               std::vector<std::byte> plaintext_refusal,
+               std::function<void(const Status&)> on_failure);
+
   // Accepted connections still open.
   std::size_t connection_count() const;
+  uint64_t tls_handshake_failures() const { return tls_failures_; }
   uint64_t accepted_count() const { return accepted_; }
 
  private:
   void accept_next();
   void on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket);
+  // Hands a connection (plain, or after its handshake) to on_accept and starts it.
+  void adopt(std::shared_ptr<FramedConnection> connection);
 
   asio::io_context& io_;
   std::string host_;
@@ -79,6 +91,10 @@ class TcpServer {
   uint64_t accepted_ = 0;
   uint64_t generation_ = 0;  // bumped by stop(): completions of older accepts are ignored
   std::vector<std::weak_ptr<FramedConnection>> connections_;
+  std::function<std::shared_ptr<asio::ssl::context>()> tls_context_;  // null: plain TCP
+  std::shared_ptr<const std::vector<std::byte>> plaintext_refusal_;
+  std::function<void(const Status&)> on_tls_failure_;
+  uint64_t tls_failures_ = 0;
   // Completion handlers hold a weak_ptr to this token and do nothing once it is gone, so
   // the server may be destroyed while an accept is pending.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -36,6 +36,8 @@ struct TransportOptions {
   // unanswered ping is older than peer_silence_ms_max is torn down and redialled.
   uint32_t ping_interval_ms = 250;
   uint32_t peer_silence_ms_max = 3000;
+  // Deadline of one TLS handshake (with the plaintext check before it), either side.
+  uint32_t tls_handshake_timeout_ms = 5000;
 };
 
 }  // namespace qkv::net
