@@ -17,6 +17,7 @@
 #include "common/assert.h"
 #include "common/host_port.h"
 #include "net/framed_connection.h"
+#include "net/tls.h"
 #include "proto/client_codec.h"
 
 namespace qkv::client {
@@ -50,6 +51,17 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
         deadline_timer_(io) {
     transport_options_.frame_bytes_max = options_.limits.frame_bytes_max;
     transport_options_.connect_timeout_ms = options_.connect_timeout_ms;
+    if (options_.tls) {
+      const TlsOptions& t = *options_.tls;
+      auto context =
+          net::make_tls_context(net::TlsRole::kClient,
+                                net::TlsOptions{t.cert_file, t.key_file, t.ca_file, t.min_version});
+      if (context) {
+        tls_context_ = std::move(context).value();
+      } else {
+        tls_error_ = context.status();
+      }
+    }
   }
 
   const AsyncOptions& options() const { return options_; }
@@ -176,6 +188,12 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void connect() {
     state_ = State::kConnecting;
+    if (!tls_error_.is_ok()) {
+      // Fails what waits, after this call returns (as any connect failure does).
+      return asio::post(io_, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->connect_failed(self->tls_error_.message());
+      });
+    }
     uint64_t generation = ++generation_;
     std::weak_ptr<Impl> weak = weak_from_this();
     connect_timer_.expires_after(std::chrono::milliseconds(options_.connect_timeout_ms));
@@ -224,10 +242,30 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
       connect_failed(fmt::format("connect failed: {}", ec.message()));
       return;
     }
+    if (!tls_context_) {
+      auto connection = net::FramedConnection::create(std::move(*socket_), transport_options_);
+      socket_.reset();
+      return on_connected(std::move(connection));
+    }
+    // The connect deadline (still armed) covers the handshake.
+    std::weak_ptr<Impl> weak = weak_from_this();
+    net::connect_tls(
+        std::move(*socket_), tls_context_, endpoint_->host, /*server_is_node=*/false,
+        options_.connect_timeout_ms,
+        [weak, generation = generation_](Result<net::TlsStream> stream) {
+          auto self = weak.lock();
+          if (!self || self->generation_ != generation) return;
+          if (!stream) return self->connect_failed(stream.status().message());
+          self->on_connected(net::FramedConnection::create(
+              std::move(stream).value(), self->tls_context_, self->transport_options_));
+        });
+    socket_.reset();
+  }
+
+  void on_connected(std::shared_ptr<net::FramedConnection> connection) {
     uint64_t generation = ++generation_;  // the connect deadline no longer applies
     connect_timer_.cancel();
-    connection_ = net::FramedConnection::create(std::move(*socket_), transport_options_);
-    socket_.reset();
+    connection_ = std::move(connection);
     std::weak_ptr<Impl> weak = weak_from_this();
     // The handlers hold this Impl weakly: it owns the connection.
     connection_->set_on_frame([weak, generation](kj::ArrayPtr<const capnp::word> frame) {
@@ -470,7 +508,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   // Bumped whenever a connect attempt or connection ends: completions of older ones are
   // ignored.
   uint64_t generation_ = 0;
-  std::shared_ptr<tcp::socket> socket_;                // while kConnecting
+  std::shared_ptr<tcp::socket> socket_;                     // while kConnecting
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // AsyncOptions::tls
+  Status tls_error_;  // why AsyncOptions::tls gave no context: every request fails with it
   std::optional<tcp::resolver> resolver_;              // only for host names
   asio::steady_timer connect_timer_;                   // the connect deadline
   std::shared_ptr<net::FramedConnection> connection_;  // while kConnected

@@ -59,6 +59,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -78,6 +79,8 @@ struct AsyncOptions {
   // Send a request the node refused as overloaded again, after a backoff, until its
   // deadline (keeps a copy of each request's frame while it is pending).
   bool retry_overloaded = true;
+  // Set: the connection speaks TLS, as Options::tls (client.h).
+  std::optional<TlsOptions> tls;
 };
 
 class AsyncClient {

@@ -13,6 +13,7 @@ std::string exit_codes_help() {
   return fmt::format(
       "Environment:\n"
       "  QKV_CLUSTER   the default of --cluster (host:port,host:port,...)\n"
+      "  QKV_CA, QKV_CERT, QKV_KEY   the defaults of --ca, --cert, --key (TLS)\n"
       "\n"
       "Exit codes:\n"
       "  {}  ok\n"

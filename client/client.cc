@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <random>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "client/request_building.h"
 #include "common/asio.h"
 #include "common/host_port.h"
+#include "net/tls.h"
 #include "proto/client_codec.h"
 #include "proto/framing.h"
 
@@ -34,9 +36,29 @@ Deadline deadline_after(uint32_t ms) {
 // One node's persistent connection; `socket` is empty until first use and after a failure.
 struct Connection {
   std::string address;
-  std::optional<tcp::socket> socket;
+  std::optional<tcp::socket> socket;  // plaintext
   proto::FrameReader reader;
+  std::unique_ptr<net::TlsStream> tls;  // or TLS (Options::tls); not movable in Boost 1.74
+  bool open() const { return socket || tls; }
+  tcp::socket& raw() { return tls ? tls->next_layer() : *socket; }
+  // Calls f with the stream the frames travel on.
+  template <typename F>
+  void with_stream(F f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*socket);
+    }
+  }
 };
+
+// The TLS context Options::tls asks for; null without it.
+Result<std::shared_ptr<boost::asio::ssl::context>> client_tls_context(const Options& options) {
+  if (!options.tls) return std::shared_ptr<boost::asio::ssl::context>();
+  const TlsOptions& t = *options.tls;
+  return net::make_tls_context(net::TlsRole::kClient,
+                               net::TlsOptions{t.cert_file, t.key_file, t.ca_file, t.min_version});
+}
 
 // How one attempt on one node ended.
 struct Attempt {
@@ -75,9 +97,15 @@ uint32_t server_timeout_ms(uint32_t timeout_ms) {
 class Client::Impl {
  public:
   explicit Impl(Options options) : options_(std::move(options)) {
+    auto context = client_tls_context(options_);
+    if (context) {
+      tls_context_ = std::move(context).value();
+    } else {
+      tls_error_ = context.status();
+    }
     for (const auto& address : options_.nodes) {
-      connections_.push_back(
-          Connection{address, std::nullopt, proto::FrameReader(options_.limits.frame_bytes_max)});
+      connections_.push_back(Connection{
+          address, std::nullopt, proto::FrameReader(options_.limits.frame_bytes_max), {}});
     }
   }
 
@@ -166,7 +194,7 @@ class Client::Impl {
       redirects_.erase(redirects_.begin());
     }
     redirects_.push_back(
-        Connection{address, std::nullopt, proto::FrameReader(options_.limits.frame_bytes_max)});
+        Connection{address, std::nullopt, proto::FrameReader(options_.limits.frame_bytes_max), {}});
     return redirects_.back();
   }
 
@@ -226,30 +254,32 @@ class Client::Impl {
   }
 
   void close(Connection& c) {
-    if (c.socket) {
+    if (c.open()) {
       error_code ignored;
-      c.socket->close(ignored);
+      c.raw().close(ignored);
       c.socket.reset();
+      c.tls.reset();
     }
     c.reader = proto::FrameReader(options_.limits.frame_bytes_max);
   }
 
   // Whether an idle connection is still open: the node may have closed it (restart, idle
   // timeout). Bytes found waiting are kept: they are late answers, discarded by receive().
+  // Peeks, so that TLS records stay whole for the TLS stream.
   bool still_open(Connection& c) {
     error_code ec;
-    c.socket->non_blocking(true, ec);
+    c.raw().non_blocking(true, ec);
     if (ec) return false;
-    auto space = c.reader.prepare(kReadChunkBytes);
-    std::size_t n = c.socket->read_some(asio::buffer(space.data(), space.size()), ec);
-    c.reader.commit(ec ? 0 : n);
+    char byte;
+    c.raw().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
     error_code ignored;
-    c.socket->non_blocking(false, ignored);
+    c.raw().non_blocking(false, ignored);
     return !ec || ec == asio::error::would_block || ec == asio::error::try_again;
   }
 
   Status ensure_connected(Connection& c) {
-    if (c.socket) {
+    if (!tls_error_.is_ok()) return tls_error_;
+    if (c.open()) {
       if (still_open(c)) return Status::ok();
       close(c);
     }
@@ -291,6 +321,23 @@ class Client::Impl {
     }
     error_code ignored;
     c.socket->set_option(tcp::no_delay(true), ignored);
+    if (tls_context_) return handshake(c, host_port->host, deadline);
+    return Status::ok();
+  }
+
+  Status handshake(Connection& c, const std::string& host, Deadline deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    std::optional<Result<net::TlsStream>> outcome;
+    // connect_tls ends by its own deadline: run until it has.
+    net::connect_tls(std::move(*c.socket), tls_context_, host, /*server_is_node=*/false,
+                     static_cast<uint32_t>(std::max<int64_t>(1, left.count())),
+                     [&](Result<net::TlsStream> stream) { outcome.emplace(std::move(stream)); });
+    c.socket.reset();
+    io_.restart();
+    while (!outcome) io_.run_one();
+    if (!*outcome) return outcome->status();
+    c.tls = std::make_unique<net::TlsStream>(std::move(*outcome).value());
     return Status::ok();
   }
 
@@ -299,15 +346,17 @@ class Client::Impl {
     error_code ec;
     std::size_t written = 0;
     bool done = false;
-    asio::async_write(*c.socket, asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word)),
-                      [&](const error_code& e, std::size_t n) {
-                        ec = e;
-                        written = n;
-                        done = true;
-                      });
+    c.with_stream([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word)),
+                        [&](const error_code& e, std::size_t n) {
+                          ec = e;
+                          written = n;
+                          done = true;
+                        });
+    });
     bool late = run_until(done, deadline, [&] {
       error_code ignored;
-      c.socket->cancel(ignored);
+      c.raw().cancel(ignored);
     });
     // A partly written frame may be in the node's buffers: count it as sent (conservative).
     sent = written > 0 || !ec;
@@ -351,15 +400,17 @@ class Client::Impl {
     error_code ec;
     std::size_t n = 0;
     bool done = false;
-    c.socket->async_read_some(asio::buffer(space.data(), space.size()),
-                              [&](const error_code& e, std::size_t k) {
-                                ec = e;
-                                n = k;
-                                done = true;
-                              });
+    c.with_stream([&](auto& stream) {
+      stream.async_read_some(asio::buffer(space.data(), space.size()),
+                             [&](const error_code& e, std::size_t k) {
+                               ec = e;
+                               n = k;
+                               done = true;
+                             });
+    });
     bool late = run_until(done, deadline, [&] {
       error_code ignored;
-      c.socket->cancel(ignored);
+      c.raw().cancel(ignored);
     });
     c.reader.commit(n);
     if (!ec) return Status::ok();
@@ -370,6 +421,8 @@ class Client::Impl {
   }
 
   Options options_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // Options::tls
+  Status tls_error_;  // why Options::tls gave no context: every call fails with it
   asio::io_context io_{1};
   std::vector<Connection> connections_;
   std::vector<Connection> redirects_;  // outside Options::nodes; at most kRedirectConnectionsMax

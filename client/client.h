@@ -64,12 +64,24 @@
 
 namespace qkv::client {
 
+// TLS to the client ports (docs/security.md). The node's certificate must be signed by a
+// CA in ca_file and name the host dialled (a DNS or IP SAN).
+struct TlsOptions {
+  std::string ca_file;  // PEM: the cluster CA; empty: the system's trust store
+  // PEM: a client certificate and its key, for nodes with [tls] client_auth = "require".
+  std::string cert_file, key_file;
+  std::string min_version = "1.3";  // or "1.2"
+};
+
 struct Options {
   std::vector<std::string> nodes;      // "host:port" (or "[v6addr]:port"), tried in this order
   uint32_t timeout_ms = 5000;          // per node attempt: send + answer
   uint32_t connect_timeout_ms = 1000;  // per node attempt: resolve + connect
   Limits limits;                       // checked locally before sending; frame_bytes_max bounds
                                        // the size of an answer read off the wire
+  // Set: every connection speaks TLS (a bad file fails every call with invalid_argument
+  // naming it). Unset: plaintext, which a node with [tls] refuses ("this port speaks TLS").
+  std::optional<TlsOptions> tls;
 };
 
 struct ReadOptions {

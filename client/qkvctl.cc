@@ -1,6 +1,7 @@
 // qkvctl: the qkv command-line client.
 //
-//   qkvctl [--cluster host:port[,host:port...]] [--json] [--timeout-ms N] COMMAND
+//   qkvctl [--cluster host:port[,host:port...]] [--json] [--timeout-ms N]
+//          [--ca FILE [--cert FILE --key FILE]] COMMAND
 //     get, put, delete, load, verify  data commands (client/data_cli.h)
 //     ring                          partitions and ownership share per node
 //     ring plan|commit|cancel|status [--wait]|rebalance, node join|leave [--force]|replace
@@ -14,6 +15,7 @@
 //                                   --timeout-s passed
 //     version (or --version)        qkvctl's version; needs no cluster
 //
+// --ca, --cert and --key (or QKV_CA, QKV_CERT, QKV_KEY) turn on TLS (docs/security.md).
 // --cluster defaults to the QKV_CLUSTER environment variable; every entry is checked by
 // common/host_port.h before anything is sent. Output is for people by default and JSON with
 // --json (shapes: client/json_output.h). Exit codes, the same for every command and parser
@@ -54,11 +56,13 @@ struct Global {
   std::vector<std::string> cluster;
   bool json = false;
   uint32_t timeout_ms = 5000;
+  TlsOptions tls;  // --ca, --cert, --key: TLS when any is given
 
   Options client_options() const {
     Options options;
     options.nodes = cluster;
     options.timeout_ms = timeout_ms;
+    if (!tls.ca_file.empty() || !tls.cert_file.empty()) options.tls = tls;
     return options;
   }
 };
@@ -408,6 +412,13 @@ int run(int argc, char** argv) {
   app.add_flag("--json", g.json, "print JSON");
   app.add_option("--timeout-ms", g.timeout_ms, "per-request timeout in ms")
       ->check(CLI::Range(1u, 3600u * 1000u));
+  app.add_option("--ca", g.tls.ca_file,
+                 "PEM file of the cluster CA: speak TLS to the nodes and verify them with it")
+      ->envname("QKV_CA");
+  app.add_option("--cert", g.tls.cert_file,
+                 "PEM client certificate (nodes with [tls] client_auth = \"require\"); implies TLS")
+      ->envname("QKV_CERT");
+  app.add_option("--key", g.tls.key_file, "PEM private key of --cert")->envname("QKV_KEY");
   app.set_version_flag("--version", fmt::format("qkvctl {}", kVersion));
   app.require_subcommand(1);
 

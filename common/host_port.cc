@@ -76,4 +76,19 @@ bool is_unspecified_host(std::string_view host) {
                      [](char c) { return c == '0' || c == '.' || c == ':'; });
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1") return true;
+  // 127.a.b.c, every part decimal.
+  if (!host.starts_with("127.")) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
 }  // namespace qkv

@@ -42,4 +42,8 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view what,
 // give to others as where to reach this node (to them it would be themselves).
 bool is_unspecified_host(std::string_view host);
 
+// True for a host only this machine reaches: "localhost", 127.0.0.0/8, ::1. A name other
+// than localhost is not (it may resolve to anything).
+bool is_loopback_host(std::string_view host);
+
 }  // namespace qkv

@@ -32,6 +32,11 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "peer_frame_error",
     "peer_message_malformed",
     "peer_unreachable",
+    "peer_sender_refused",
+    "tls_on",
+    "tls_handshake_failed",
+    "tls_reloaded",
+    "tls_reload_failed",
     // membership and the ring (node/membership.cc)
     "member_joined",
     "member_changed",

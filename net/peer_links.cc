@@ -216,16 +216,39 @@ void PeerLinks::on_connect_result(const std::shared_ptr<Link>& link,
     back_off(link, fmt::format("connect failed: {}", ec.message()));
     return;
   }
-  on_connected(link);
+  if (!tls_context_) {
+    return on_connected(link, FramedConnection::create(std::move(link->socket), options_));
+  }
+  // The connect deadline (still armed) covers the handshake too.
+  auto context = tls_context_();
+  const std::string node = tls_node_of_ ? tls_node_of_(link->id) : std::string();
+  connect_tls(
+      std::move(link->socket), context, node, /*server_is_node=*/true, options_.connect_timeout_ms,
+      [this, alive = std::weak_ptr<int>(alive_), link, generation = link->generation,
+       context](Result<TlsStream> stream) {
+        if (alive.expired() || link->generation != generation) return;
+        if (!stream) {
+          ++counters_.connect_failures;
+          ++counters_.tls_handshake_failures;
+          return back_off(link, stream.status().message());
+        }
+        on_connected(link, FramedConnection::create(std::move(stream).value(), context, options_));
+      });
 }
 
-void PeerLinks::on_connected(const std::shared_ptr<Link>& link) {
+void PeerLinks::set_tls(TlsContextFn context, std::function<std::string(const NodeId&)> node_of) {
+  tls_context_ = std::move(context);
+  tls_node_of_ = std::move(node_of);
+}
+
+void PeerLinks::on_connected(const std::shared_ptr<Link>& link,
+                             std::shared_ptr<FramedConnection> connection) {
   uint64_t generation = ++link->generation;  // the connect deadline no longer applies
   link->timer.cancel();
   ++counters_.connects;
   link->backoff_ms = 0;
   link->last_error.clear();
-  link->connection = FramedConnection::create(std::move(link->socket), options_);
+  link->connection = std::move(connection);
   std::weak_ptr<int> alive = alive_;
   // The handlers capture the link weakly: the link owns the connection.
   std::weak_ptr<Link> weak_link = link;

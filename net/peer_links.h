@@ -38,6 +38,8 @@
 #include "common/asio.h"
 #include "common/node_id.h"
 #include "common/status.h"
+#include "net/framed_connection.h"
+#include "net/tls.h"
 #include "net/transport_options.h"
 
 namespace qkv::net {
@@ -63,6 +65,8 @@ class PeerLinks {
     uint64_t links_broken = 0;  // established links that closed (not by close_all)
     uint64_t links_silent = 0;  // links torn down: a ping unanswered for peer_silence_ms_max
     uint64_t pings_sent = 0;
+    uint64_t tls_handshake_failures = 0;  // connects whose TLS handshake failed (also
+                                          // counted in connect_failures)
   };
 
   PeerLinks(asio::io_context& io, TransportOptions options);
@@ -87,6 +91,14 @@ class PeerLinks {
   using UnreachableHandler =
       std::function<void(const NodeId& peer, const std::string& why, bool never_sent)>;
   void set_on_unreachable(UnreachableHandler handler) { on_unreachable_ = std::move(handler); }
+
+  // TLS: from now on every link completes a client handshake (connect_tls in net/tls.h)
+  // with the context `context()` returns at that moment, within connect_timeout_ms, and
+  // verifies that the certificate names the node `node_of(link id)` ("": any certificate
+  // from the context's CAs, for links known only by address). A failed handshake is a
+  // failed connect (backoff; the unreachable handler hears OpenSSL's reason).
+  using TlsContextFn = std::function<std::shared_ptr<asio::ssl::context>()>;
+  void set_tls(TlsContextFn context, std::function<std::string(const NodeId& link)> node_of);
 
   // Turns on liveness probes (see the top of this file): `make_ping(seq)` encodes a ping
   // whose answer the owner passes to on_pong(link, seq). No effect with ping_interval_ms 0.
@@ -135,7 +147,8 @@ class PeerLinks {
 
   void connect(const std::shared_ptr<Link>& link);
   void on_connect_result(const std::shared_ptr<Link>& link, const boost::system::error_code& ec);
-  void on_connected(const std::shared_ptr<Link>& link);
+  void on_connected(const std::shared_ptr<Link>& link,
+                    std::shared_ptr<FramedConnection> connection);
   // Ends the link's attempt or connection (dropping its queue) and starts its next backoff.
   // `never_sent`: the link never connected, so its dropped frames never left (and the
   // unreachable handler is told).
@@ -154,6 +167,8 @@ class PeerLinks {
   UnreachableHandler on_unreachable_;
   Counters counters_;
   PingMaker make_ping_;
+  TlsContextFn tls_context_;  // null: plain TCP
+  std::function<std::string(const NodeId&)> tls_node_of_;
   uint64_t next_ping_seq_ = 1;
   asio::steady_timer probe_timer_;
   std::map<NodeId, std::shared_ptr<Link>> links_;  // ordered: close_all() is deterministic

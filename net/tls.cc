@@ -299,7 +299,9 @@ void connect_tls(asio::ip::tcp::socket socket, std::shared_ptr<ssl::context> con
         [name = server_name](bool preverified, ssl::verify_context& ctx) {
           // The chain is OpenSSL's to verify; the leaf (depth 0) must name the node.
           if (!preverified) return false;
-          if (X509_STORE_CTX_get_error_depth(ctx.native_handle()) != 0) return true;
+          if (name.empty() || X509_STORE_CTX_get_error_depth(ctx.native_handle()) != 0) {
+            return true;
+          }
           return certificate_names_node(X509_STORE_CTX_get_current_cert(ctx.native_handle()), name);
         },
         ec);

@@ -110,8 +110,8 @@ void accept_tls(boost::asio::ip::tcp::socket socket,
 // Client side on a connected socket: verifies the server's certificate chain against the
 // context's CAs and that it names `server_name` — for a host name or IP address
 // (RFC 6125: DNS or IP SAN; sent as SNI when a name), or with `server_is_node` set, a
-// node id (certificate_names_node: peers authenticate each other by node id). Errors as
-// accept_tls.
+// node id (certificate_names_node: peers authenticate each other by node id; an empty
+// id accepts any certificate the CAs signed). Errors as accept_tls.
 void connect_tls(boost::asio::ip::tcp::socket socket,
                  std::shared_ptr<boost::asio::ssl::context> context, std::string server_name,
                  bool server_is_node, uint32_t timeout_ms, TlsHandshakeHandler done);

@@ -1,6 +1,10 @@
 #include "node/config_checks.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <string>
+#include <utility>
 
 namespace qkv::node {
 
@@ -20,6 +24,21 @@ std::vector<std::string> config_warnings(const DaemonConfig& config) {
         "more nodes join the ring",
         config.members.size(), config.members.size() == 1 ? "" : "s", node.n, config.members.size(),
         config.members.size() == 1 ? "" : "s"));
+  }
+  // [tls] insecure: say so every start while it matters.
+  std::vector<std::string> open;
+  for (const auto& [key, address] :
+       {std::pair{"client_listen", config.client_listen}, {"peer_listen", config.peer_listen}}) {
+    if (!config.tls.enabled() && !is_loopback_host(address.host)) open.push_back(key);
+  }
+  if (config.http_listen && !is_loopback_host(config.http_listen->host)) {
+    open.emplace_back("http_listen");
+  }
+  if (config.tls.insecure && !open.empty()) {
+    warnings.push_back(fmt::format(
+        "tls.insecure: {} reachable beyond this machine without TLS; anyone who reaches them "
+        "can read, write and change the cluster (docs/security.md)",
+        fmt::join(open, ", ")));
   }
   return warnings;
 }

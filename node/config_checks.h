@@ -5,7 +5,8 @@
 //   R + W <= N          reads may miss the latest acknowledged write, even with no failure
 //                       (read-your-writes needs R + W > N, Dynamo §4.5);
 //   members < N         the configured initial members are fewer than N: keys get fewer
-//                       than N replicas until more nodes join the ring.
+//                       than N replicas until more nodes join the ring;
+//   tls.insecure        a port listens beyond loopback without TLS.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -255,12 +255,27 @@ Status read_log(const toml::table& t, DaemonConfig& c) {
   return Status::ok();
 }
 
+Status read_tls(const toml::table& t, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(t,
+                                 {"cert_file", "key_file", "ca_file", "min_version", "client_auth",
+                                  "reload_interval_ms", "insecure"},
+                                 "tls."));
+  QKV_RETURN_IF_ERROR(read_string(t, "cert_file", "tls.", c.tls.cert_file));
+  QKV_RETURN_IF_ERROR(read_string(t, "key_file", "tls.", c.tls.key_file));
+  QKV_RETURN_IF_ERROR(read_string(t, "ca_file", "tls.", c.tls.ca_file));
+  QKV_RETURN_IF_ERROR(read_string(t, "min_version", "tls.", c.tls.min_version));
+  QKV_RETURN_IF_ERROR(read_string(t, "client_auth", "tls.", c.tls.client_auth));
+  QKV_RETURN_IF_ERROR(read_int(t, "reload_interval_ms", "tls.", c.tls.reload_interval_ms));
+  QKV_RETURN_IF_ERROR(read_bool(t, "insecure", "tls.", c.tls.insecure));
+  return Status::ok();
+}
+
 Status read_tables(const toml::table& root, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(
       check_keys(root,
                  {"node_id", "data_dir", "client_listen", "peer_listen", "http_listen", "cluster",
                   "timeouts", "limits", "storage", "log", "zone", "peer_advertise",
-                  "client_advertise", "gossip", "handoff", "anti_entropy", "transfer"},
+                  "client_advertise", "gossip", "handoff", "anti_entropy", "transfer", "tls"},
                  ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
@@ -293,7 +308,7 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     return n->as_table();
   };
   for (const char* name : {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff",
-                           "anti_entropy", "transfer"}) {
+                           "anti_entropy", "transfer", "tls"}) {
     auto t = table(name);
     if (!t) return t.status();
   }
@@ -306,8 +321,50 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
                             {"handoff", read_handoff},
                             {"anti_entropy", read_anti_entropy},
                             {"transfer", read_transfer},
-                            {"log", read_log}}) {
+                            {"log", read_log},
+                            {"tls", read_tls}}) {
     if (const toml::table* t = *table(name)) QKV_RETURN_IF_ERROR(read(*t, c));
+  }
+  return Status::ok();
+}
+
+// [tls] consistent, and no port open beyond this machine without it unless insecure.
+Status check_tls(const DaemonConfig& c) {
+  const TlsConfig& tls = c.tls;
+  if (tls.enabled() && (tls.key_file.empty() || tls.ca_file.empty())) {
+    return Status::invalid_argument(
+        "tls.cert_file needs tls.key_file and tls.ca_file (the cluster CA: peers verify each "
+        "other with it)");
+  }
+  if (!tls.enabled() && (!tls.key_file.empty() || !tls.ca_file.empty())) {
+    return Status::invalid_argument(
+        "tls.key_file and tls.ca_file are set but tls.cert_file is not");
+  }
+  if (tls.min_version != "1.3" && tls.min_version != "1.2") {
+    return Status::invalid_argument(
+        fmt::format("tls.min_version '{}' must be \"1.3\" or \"1.2\"", tls.min_version));
+  }
+  if (tls.client_auth != "none" && tls.client_auth != "require") {
+    return Status::invalid_argument(
+        fmt::format("tls.client_auth '{}' must be \"none\" or \"require\"", tls.client_auth));
+  }
+  if (tls.reload_interval_ms < 100) {
+    return Status::invalid_argument("tls.reload_interval_ms must be at least 100");
+  }
+  if (tls.insecure) return Status::ok();
+  std::vector<std::pair<std::string, HostPort>> open = {{"client_listen", c.client_listen},
+                                                        {"peer_listen", c.peer_listen}};
+  // The HTTP port has no TLS yet: beyond loopback it needs insecure even with [tls].
+  if (c.http_listen) open.emplace_back("http_listen", *c.http_listen);
+  for (const auto& [key, address] : open) {
+    if (is_loopback_host(address.host)) continue;
+    if (tls.enabled() && key != "http_listen") continue;
+    return Status::invalid_argument(fmt::format(
+        "{} {} is reachable beyond this machine{}: anyone who reaches it could read, write "
+        "and change the cluster. Set [tls] cert_file, key_file and ca_file (docs/security.md), "
+        "listen on loopback, or set [tls] insecure = true (--insecure) to accept the risk",
+        key, address.to_string(),
+        key == "http_listen" ? " and the HTTP port has no TLS yet" : " without TLS"));
   }
   return Status::ok();
 }
@@ -456,7 +513,7 @@ Status DaemonConfig::validate() const {
     return Status::invalid_argument(
         "limits.send_queue_bytes_max must be at least limits.frame_bytes_max");
   }
-  return Status::ok();
+  return check_tls(*this);
 }
 
 Result<DaemonConfig> parse_daemon_config(const std::string& toml_text, const std::string& origin) {

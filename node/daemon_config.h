@@ -26,6 +26,27 @@ struct MemberConfig {
   HostPort client;  // its client port (informational; used by scripts and qkvctl)
 };
 
+// [tls] (docs/security.md). With cert_file set, the client and peer ports speak only TLS:
+// peers authenticate each other with certificates from ca_file (mutual TLS), and a peer's
+// node id is the one its certificate names (net/tls.h certificate_names), never the one
+// its messages claim. The files are checked every reload_interval_ms and new connections
+// use them once they changed and load (rotation without a restart).
+struct TlsConfig {
+  std::string cert_file;            // PEM; cert-manager's Secret names it tls.crt
+  std::string key_file;             // PEM; tls.key
+  std::string ca_file;              // PEM, the cluster CA; ca.crt. Required with cert_file
+  std::string min_version = "1.3";  // or "1.2"
+  // Client port: "none" (any client that trusts the cluster CA) or "require" (a client
+  // certificate signed by ca_file, mutual TLS). The peer port always requires one.
+  std::string client_auth = "none";
+  uint32_t reload_interval_ms = 10'000;
+  // Listening on an address other than loopback without TLS is refused at startup unless
+  // this is set (and every start then logs a warning).
+  bool insecure = false;
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct DaemonConfig {
   NodeConfig node;  // node id, n/r/w, timeouts, limits
   std::string data_dir;
@@ -68,6 +89,7 @@ struct DaemonConfig {
   // [log] format: "logfmt" or "json" (node/log_writer.h).
   std::string log_format = "logfmt";
   Duration shutdown_drain{5000};  // how long SIGTERM waits for in-flight requests
+  TlsConfig tls;
 
   // Everything consistent: node id among members, unique ids and addresses, quorums, Q.
   Status validate() const;

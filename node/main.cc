@@ -37,6 +37,7 @@ struct Flags {
   std::optional<std::string> http_listen;  // "" turns the HTTP port off
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   bool sync_writes = false;
+  bool insecure = false;  // --insecure: [tls] insecure = true
   bool no_hinted_handoff = false;
   bool auto_join = false;     // --auto-join: [cluster] auto_join = true
   bool check_config = false;  // --check-config: validate, print warnings, exit
@@ -91,6 +92,7 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.w) c.node.w = f.w;
   if (f.partitions) c.partitions = f.partitions;
   if (f.sync_writes) c.sync_writes = true;
+  if (f.insecure) c.tls.insecure = true;
   if (f.no_hinted_handoff) c.hinted_handoff = false;
   if (f.auto_join) c.auto_join.enabled = true;
   if (f.auto_join_quiet_ms) c.auto_join.quiet = qkv::Duration(f.auto_join_quiet_ms);
@@ -292,6 +294,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--partitions", f.partitions,
                  "Q, a power of two fixed at cluster creation (default 256)");
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
+  app.add_flag("--insecure", f.insecure,
+               "allow ports beyond loopback without TLS ([tls] insecure; docs/security.md)");
   app.add_flag("--no-hinted-handoff", f.no_hinted_handoff,
                "keep and deliver no hints (handoff.enabled = false)");
   app.add_option("--aae-exchange-interval-ms", f.aae_exchange_interval_ms,

@@ -124,7 +124,8 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       peer_links_(io, peer_transport_options_),
       tick_timer_(io),
       drain_timer_(io),
-      pause_timer_(io) {
+      pause_timer_(io),
+      tls_reload_timer_(io) {
   if (config.http_listen) {
     http_server_ = std::make_unique<net::HttpServer>(
         io, config.http_listen->host, config.http_listen->port, net::HttpOptions{},
@@ -164,6 +165,11 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
   set_up_link_probes();
 }
 
+NodeId Server::node_of_link(const NodeId& link) {
+  if (link.starts_with("@")) return {};
+  return link.starts_with(kBackgroundLink) ? link.substr(kBackgroundLink.size()) : link;
+}
+
 void Server::set_up_link_probes() {
   host_.membership().set_link_silent([this](const NodeId& id) { return peer_links_.silent(id); });
   peer_links_.set_ping([this](uint64_t seq) {
@@ -185,6 +191,7 @@ Server::~Server() {
   tick_timer_.cancel();
   drain_timer_.cancel();
   pause_timer_.cancel();
+  tls_reload_timer_.cancel();
 }
 
 int64_t Server::unix_now_ms() {
@@ -194,6 +201,7 @@ int64_t Server::unix_now_ms() {
 }
 
 Status Server::start() {
+  QKV_RETURN_IF_ERROR(start_tls());
   QKV_RETURN_IF_ERROR(host_.open());
   QKV_RETURN_IF_ERROR(peer_server_.listen());
   QKV_RETURN_IF_ERROR(client_server_.listen());
@@ -407,6 +415,11 @@ void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connectio
       if (c) c->close();
       return;
     }
+    if (auto c = weak.lock(); c && !sender_authenticated(*c, message->from)) {
+      sender->clear();
+      c->close();
+      return;
+    }
     peer_links_.peer_is_alive(message->from);
     host_.on_peer_alive(message->from);
     *sender = message->from;
@@ -497,13 +510,19 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
   for (const auto& [target, count_bytes] : host_.handoff().pending()) pending += count_bytes.first;
   out.emplace_back("hints_pending", pending);
   const auto& links = peer_links_.counters();
-  out.insert(out.end(), {{"peer_links_broken", links.links_broken},
-                         {"peer_links_silent", links.links_silent},
-                         {"peer_connect_failures", links.connect_failures},
-                         {"overloaded_connection", connection_refusals_},
-                         {"client_read_pauses", client_read_pauses_},
-                         {"client_shedding_spells", client_shedding_spells_},
-                         {"overloaded_backpressure", backpressure_refusals_}});
+  out.insert(out.end(),
+             {{"peer_links_broken", links.links_broken},
+              {"peer_links_silent", links.links_silent},
+              {"peer_connect_failures", links.connect_failures},
+              {"overloaded_connection", connection_refusals_},
+              {"client_read_pauses", client_read_pauses_},
+              {"client_shedding_spells", client_shedding_spells_},
+              {"overloaded_backpressure", backpressure_refusals_},
+              {"peer_sender_refusals", peer_sender_refusals_},
+              {"peer_tls_handshake_failures", links.tls_handshake_failures},
+              {"client_tls_handshake_failures", client_server_.tls_handshake_failures()},
+              {"peer_port_tls_handshake_failures", peer_server_.tls_handshake_failures()},
+              {"tls_reloads", tls_reloads_}});
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "net/http_server.h"
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
+#include "net/tls.h"
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/http_api.h"
@@ -103,6 +104,16 @@ class Server final : public Transport, public OpsView {
   void resume_clients();
   void set_clients_reading(bool reading);
   void arm_tick();
+  // [tls] (node/server_tls.cc): loads the contexts and turns TLS on for the client port,
+  // the peer port (mutual TLS) and the peer links; then checks the files for rotation
+  // every reload_interval_ms. Errors name the file and OpenSSL's reason.
+  Status start_tls();
+  void arm_tls_reload();
+  // Over TLS, whether `connection`'s certificate names `claimed` (the sender a peer
+  // message names); a mismatch is logged and counted. Always true over plain TCP.
+  bool sender_authenticated(const net::FramedConnection& connection, const NodeId& claimed);
+  // The node a peer link ("n2", "bg:n2") dials; "" for a gossip link ("@" + address).
+  static NodeId node_of_link(const NodeId& link);
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
   void learn_address(const gossip::NodeState& state);
   std::vector<std::pair<std::string, uint64_t>> extra_counters() const;
@@ -133,6 +144,12 @@ class Server final : public Transport, public OpsView {
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer drain_timer_;
   boost::asio::steady_timer pause_timer_;  // client_pause_ms_max of the current pause
+  // [tls]: null when off. The client port's, the peer port's (client certificates
+  // required) and the peer links' (client role) contexts, each following the files.
+  std::unique_ptr<net::TlsContextSource> tls_client_port_, tls_peer_port_, tls_peer_links_;
+  boost::asio::steady_timer tls_reload_timer_;
+  uint64_t peer_sender_refusals_ = 0;  // peer messages whose sender the certificate did not name
+  uint64_t tls_reloads_ = 0;
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).
   std::map<ClientId, uint32_t> outstanding_;

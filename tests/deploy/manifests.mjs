@@ -282,6 +282,7 @@ export function qkvd_config_problems(objects, qkvd) {
       writeFileSync(file, cm.data["qkvd.toml"]);
       const args = ["--config", file, "--check-config", "--node-id", "qkv-0", "--data-dir", join(dir, "data"),
                     "--client-listen", "0.0.0.0:7000", "--peer-listen", "0.0.0.0:7100", "--http-listen", "0.0.0.0:7200",
+                    "--insecure",  // as deploy/kubernetes/qkvd-entrypoint.sh
                     "--client-advertise", "qkv-0.qkv.default.svc.cluster.local:7000",
                     "--peer-advertise", "qkv-0.qkv.default.svc.cluster.local:7100",
                     "--members", [0, 1, 2].map((i) => `qkv-${i}=qkv-${i}.qkv.default.svc.cluster.local:7100`).join(",")];

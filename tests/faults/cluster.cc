@@ -81,7 +81,7 @@ void Cluster::write_config(int i) const {
       "node_id = \"{}\"\ndata_dir = \"{}/{}\"\nclient_listen = \"{}\"\n"
       "peer_listen = \"{}:{}\"\nhttp_listen = \"{}:{}\"\n\n[cluster]\nn = {}\nr = {}\nw = "
       "{}\npartitions = {}\n"
-      "members = [\n{}]\n",
+      "members = [\n{}]\n\n[tls]\ninsecure = true  # the lab's own network namespaces\n",
       node_id(i), config_.dir, node_id(i), client_address(i), Lab::node_ip(i), kPeerPort,
       Lab::node_ip(i), kHttpPort, config_.n, config_.r, config_.w, config_.partitions, members);
   if (!out) throw std::runtime_error("cannot write " + config_path(i));

@@ -302,9 +302,12 @@ TEST(QkvdCheckConfigTest, ValidatesWithoutOpeningStorageOrPorts) {
 TEST(QkvdCheckConfigTest, ListeningOnEveryInterfaceWithoutAnAdvertisedAddressIsRefused) {
   const std::string data_dir = fmt::format(
       "{}/qkv-advertise-{}", std::filesystem::temp_directory_path().string(), ::getpid());
-  const std::vector<std::string> base = {
-      "--node-id",     "n1",           "--data-dir", data_dir,
-      "--peer-listen", "0.0.0.0:7101", "--members",  "n1=127.0.0.1:7101"};
+  const std::vector<std::string> base = {"--node-id",     "n1",
+                                         "--data-dir",    data_dir,
+                                         "--peer-listen", "0.0.0.0:7101",
+                                         "--members",     "n1=127.0.0.1:7101",
+                                         "--insecure"};  // beyond loopback without TLS: accepted,
+                                                         // with a warning
   auto with = [&](std::vector<std::string> front, std::vector<std::string> back) {
     front.insert(front.end(), base.begin(), base.end());
     front.insert(front.end(), back.begin(), back.end());
@@ -327,6 +330,14 @@ TEST(QkvdCheckConfigTest, ListeningOnEveryInterfaceWithoutAnAdvertisedAddressIsR
   RunResult ok = with({"--check-config"}, {"--peer-advertise", "127.0.0.1:7101"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_THAT(ok.output, HasSubstr("config ok"));
+  EXPECT_THAT(ok.output, HasSubstr("tls.insecure: peer_listen reachable beyond this machine"));
+  // Issue 16: without --insecure, a port beyond loopback needs TLS.
+  RunResult open = run_qkvd(QKVD_PATH, {"--check-config", "--node-id", "n1", "--data-dir", data_dir,
+                                        "--peer-listen", "0.0.0.0:7101", "--members",
+                                        "n1=127.0.0.1:7101", "--peer-advertise", "127.0.0.1:7101"});
+  EXPECT_EQ(open.exit_code, 2) << open.output;
+  EXPECT_THAT(open.output,
+              HasSubstr("peer_listen 0.0.0.0:7101 is reachable beyond this machine without TLS"));
 }
 
 }  // namespace

@@ -102,6 +102,9 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
     args.insert(args.end(), {"--seeds", fmt::format("127.0.0.1:{}", peer_ports_[0])});
   }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
+  if (auto it = node_flags_.find(i); it != node_flags_.end()) {
+    args.insert(args.end(), it->second.begin(), it->second.end());
+  }
   return args;
 }
 
@@ -198,6 +201,7 @@ client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
   client::Options options;
   options.nodes = {client_address(i)};
   options.timeout_ms = timeout_ms;
+  options.tls = client_tls_;
   return client::Client(options);
 }
 

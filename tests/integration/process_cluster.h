@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,10 @@ class ProcessCluster {
   void use_statefulset_names(std::string set_name) { set_name_ = std::move(set_name); }
   // Node i's id: "n<i+1>", or "<set>-<i>" with StatefulSet names.
   std::string id_of(int i) const;
+  // More qkvd flags for node i only (e.g. its own --config with its TLS certificate).
+  void set_node_flags(int i, std::vector<std::string> flags) { node_flags_[i] = std::move(flags); }
+  // TLS for every client the cluster makes (client_of, and the waits for start and ring).
+  void set_client_tls(client::TlsOptions tls) { client_tls_ = std::move(tls); }
 
   // Starts node i (0-based) and waits until it answers a status request.
   void start(int i);
@@ -69,6 +75,8 @@ class ProcessCluster {
   int size_;
   int initial_;
   std::vector<std::string> extra_flags_;
+  std::map<int, std::vector<std::string>> node_flags_;
+  std::optional<client::TlsOptions> client_tls_;
   std::string set_name_;  // StatefulSet names when set
   std::vector<uint16_t> client_ports_, peer_ports_, http_ports_;
   std::vector<pid_t> pids_;

@@ -46,3 +46,19 @@ TEST(ConfigWarnings, FewerMembersThanNButNotForANodeJoiningBySeeds) {
 
 }  // namespace
 }  // namespace qkv::node
+
+namespace qkv::node {
+namespace {
+
+TEST(ConfigWarnings, InsecureWarnsOnlyForPortsBeyondLoopbackWithoutTls) {
+  DaemonConfig c;
+  c.tls.insecure = true;
+  EXPECT_THAT(config_warnings(c), ::testing::IsEmpty()) << "everything on loopback";
+  c.peer_listen = {"0.0.0.0", 7100};
+  ASSERT_EQ(config_warnings(c).size(), 1u);
+  EXPECT_THAT(config_warnings(c)[0],
+              ::testing::HasSubstr("tls.insecure: peer_listen reachable beyond this machine"));
+}
+
+}  // namespace
+}  // namespace qkv::node

@@ -257,6 +257,7 @@ TEST(DaemonConfigTest, ListeningOnEveryInterfaceNeedsAnAdvertisedAddress) {
   auto config = parse_daemon_config(kValid, "test.toml");
   ASSERT_TRUE(config.is_ok());
   DaemonConfig c = *config;
+  c.tls.insecure = true;  // listening beyond loopback without TLS: TlsConfigTest
   c.peer_listen = {"0.0.0.0", 7101};
   Status peer = c.validate();
   EXPECT_EQ(peer.code(), StatusCode::kInvalidArgument);
@@ -300,6 +301,58 @@ TEST(DaemonConfigTest, MembersFlag) {
   ASSERT_EQ(members->size(), 2u);
   EXPECT_EQ((*members)[1].peer.host, "localhost");
   EXPECT_THAT(parse_members_flag("n1").status().message(), HasSubstr("id=host:port"));
+}
+
+// Issue 16: no port reachable beyond this machine without TLS, unless insecure says so.
+TEST(TlsConfigTest, APortBeyondLoopbackNeedsTlsOrInsecure) {
+  auto config = parse_daemon_config(kValid, "test.toml");
+  ASSERT_TRUE(config.is_ok());
+  DaemonConfig c = *config;
+  c.client_listen = {"10.0.0.5", 7001};
+  Status refused = c.validate();
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(),
+              HasSubstr("client_listen 10.0.0.5:7001 is reachable beyond this machine without "
+                        "TLS"));
+  EXPECT_THAT(refused.message(), HasSubstr("insecure = true (--insecure)"));
+  c.tls.insecure = true;
+  EXPECT_TRUE(c.validate().is_ok()) << c.validate().to_string();
+
+  c.tls.insecure = false;
+  c.tls.cert_file = "/tls/tls.crt";
+  EXPECT_THAT(c.validate().message(),
+              HasSubstr("tls.cert_file needs tls.key_file and tls.ca_file"));
+  c.tls.key_file = "/tls/tls.key";
+  c.tls.ca_file = "/tls/ca.crt";
+  EXPECT_TRUE(c.validate().is_ok()) << "with TLS the client and peer ports may listen anywhere";
+  c.http_listen = HostPort{"0.0.0.0", 7201};
+  EXPECT_THAT(c.validate().message(), HasSubstr("the HTTP port has no TLS yet"));
+  c.http_listen = HostPort{"127.0.0.1", 7201};
+  EXPECT_TRUE(c.validate().is_ok());
+  for (const char* host : {"localhost", "127.0.0.1", "127.1.2.3", "::1"}) {
+    EXPECT_TRUE(is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "10.0.0.5", "127.0.0.1.example.com", "qkv-0"}) {
+    EXPECT_FALSE(is_loopback_host(host)) << host;
+  }
+}
+
+TEST(TlsConfigTest, TheTlsTableIsReadAndCheckedKeyByKey) {
+  auto config = parse_daemon_config(std::string(kValid) +
+                                        "\n[tls]\ncert_file = \"/t/tls.crt\"\nkey_file = "
+                                        "\"/t/tls.key\"\nca_file = \"/t/ca.crt\"\n"
+                                        "client_auth = \"require\"\nmin_version = \"1.2\"\n",
+                                    "t.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->tls.cert_file, "/t/tls.crt");
+  EXPECT_EQ(config->tls.client_auth, "require");
+  EXPECT_EQ(config->tls.min_version, "1.2");
+  EXPECT_TRUE(config->validate().is_ok()) << config->validate().to_string();
+  auto typo = parse_daemon_config(std::string(kValid) + "\n[tls]\ncert = \"x\"\n", "t.toml");
+  EXPECT_THAT(typo.status().message(), HasSubstr("tls.cert"));
+  DaemonConfig c = *config;
+  c.tls.client_auth = "optional";
+  EXPECT_THAT(c.validate().message(), HasSubstr("tls.client_auth 'optional'"));
 }
 
 }  // namespace

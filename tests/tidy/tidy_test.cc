@@ -43,6 +43,7 @@ LayeringPolicy layering_policy() {
            {"node/server.h", "qkvd's Server: the driver that runs a node over net/"},
            {"node/server.cc", "qkvd's Server: the driver that runs a node over net/"},
            {"node/server_ops.cc", "qkvd's Server: what its HTTP port reads of the node"},
+           {"node/server_tls.cc", "qkvd's Server: TLS contexts for its ports and peer links"},
            {"node/main.cc", "the process shell: builds the io_context and the Server"},
        }},
       {"rocksdb",

@@ -19,6 +19,7 @@ class TestCerts {
   explicit TestCerts(std::string dir);
 
   const std::string& ca() const { return ca_; }  // the cluster CA's certificate (PEM)
+  const std::string& foreign_ca() const { return foreign_ca_; }  // another cluster's CA
   // A certificate for node `id` signed by the cluster CA, made on first use.
   CertFiles node(const std::string& id);
   // Signed by the cluster CA with subject CN=<name> and no SAN (a client user).
