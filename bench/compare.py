@@ -22,6 +22,9 @@ repetition, in rotating order with the others, and prints its figures and the ra
 the build under test to it: the before/after of a change, measured side by side.
 --config FILE and --baseline-config FILE give each side's qkvd a config file: with
 --baseline naming the same build, two settings measured side by side.
+--tls runs the build under test with [tls] on (a test CA and one certificate naming
+n1..n3 and 127.0.0.1, made with openssl) and qkv-bench connecting with --ca: with
+--baseline naming the same build, the cost of TLS side by side (docs/performance.md).
 """
 import argparse
 import json
@@ -120,7 +123,29 @@ def qkv_bench(args, nodes, workload, extra):
     return json.loads(out.stdout)
 
 
-def run_qkv(build, args, workdir, config=None):
+def make_tls(workdir):
+    """A CA and one certificate for n1..n3 on 127.0.0.1; returns (config file, CA file)."""
+    d = os.path.join(workdir, "tls")
+    os.makedirs(d, exist_ok=True)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subprocess.run(["openssl", "req", "-x509"] + ec + ["-keyout", f"{d}/ca.key", "-out",
+                    f"{d}/ca.crt", "-days", "30", "-subj", "/CN=qkv-bench-ca"], **quiet)
+    subprocess.run(["openssl", "req"] + ec + ["-keyout", f"{d}/tls.key", "-out", f"{d}/tls.csr",
+                    "-subj", "/CN=qkv-bench"], **quiet)
+    with open(f"{d}/ext", "w") as f:
+        f.write("subjectAltName=URI:urn:qkv:node:n1,URI:urn:qkv:node:n2,URI:urn:qkv:node:n3,"
+                "IP:127.0.0.1\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", f"{d}/tls.csr", "-CA", f"{d}/ca.crt",
+                    "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "30", "-extfile",
+                    f"{d}/ext", "-out", f"{d}/tls.crt"], **quiet)
+    with open(f"{d}/qkvd.toml", "w") as f:
+        f.write(f'[tls]\ncert_file = "{d}/tls.crt"\nkey_file = "{d}/tls.key"\n'
+                f'ca_file = "{d}/ca.crt"\n')
+    return f"{d}/qkvd.toml", f"{d}/ca.crt"
+
+
+def run_qkv(build, args, workdir, config=None, ca=None):
     cluster = QkvCluster(build, workdir, args.base_port, ["--config", config] if config else [])
     try:
         cluster.start()
@@ -130,7 +155,7 @@ def run_qkv(build, args, workdir, config=None):
         pids = ",".join(str(p.pid) for p in cluster.procs)
         phases = qkv_bench(args, cluster.nodes(), "A,W",
                            ["--load", "--duration", str(args.duration),
-                            "--server-pids", pids])["phases"]
+                            "--server-pids", pids] + (["--ca", ca] if ca else []))["phases"]
         load = phases[0]
         log(f"  qkv load: {load['ops_per_sec']:.0f} puts/s")
         results = {"load_ops_per_sec": load["ops_per_sec"]}
@@ -200,6 +225,8 @@ def main():
                         "(flags set the addresses, members and N/R/W)")
     parser.add_argument("--baseline-config", help="the same for the baseline's nodes: with "
                         "--baseline naming the same build, two settings side by side")
+    parser.add_argument("--tls", action="store_true",
+                        help="the build under test with [tls] on (not with --config)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--keys", type=int, default=100_000)
@@ -223,9 +250,14 @@ def main():
             sys.exit(f"compare: {build}/{binary} is missing: run scripts/test (or "
                      "scripts/build) first")
 
+    if args.tls and args.config:
+        sys.exit("compare: --tls makes the config of the build under test; drop --config")
     machine = {"cores": os.cpu_count(), "loadavg_before": os.getloadavg()}
     runs = []
     with tempfile.TemporaryDirectory(prefix="qkv-compare-") as workdir:
+        ca = None
+        if args.tls:
+            args.config, ca = make_tls(workdir)
         systems = ["qkv", "redis"] + (["baseline"] if args.baseline else [])
         for i in range(args.repeat):
             # Rotate the order, so no system always runs first (or after the same one).
@@ -238,7 +270,8 @@ def main():
                 else:
                     baseline = system == "baseline"
                     run[system] = run_qkv(args.baseline if baseline else args.build, args, workdir,
-                                          args.baseline_config if baseline else args.config)
+                                          args.baseline_config if baseline else args.config,
+                                          None if baseline else ca)
             runs.append(run)
     machine["loadavg_after"] = os.getloadavg()
 

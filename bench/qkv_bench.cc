@@ -89,6 +89,7 @@ struct Config {
   // With retry_overloaded off: a connection whose request was shed waits a random 1..this
   // many ms before its next one (0: none), as a client that backs off does.
   uint32_t shed_backoff_ms = 0;
+  std::string ca_file;  // set: TLS to the nodes, verified with this CA (docs/security.md)
   bool load = false;
   bool load_only = false;
   uint64_t seed = 1;
@@ -125,6 +126,7 @@ class Driver {
       options.node = config.nodes[(thread + i * config.threads) % config.nodes.size()];
       options.timeout_ms = config.timeout_ms;
       options.retry_overloaded = config.retry_overloaded;
+      if (!config.ca_file.empty()) options.tls = client::TlsOptions{config.ca_file, "", "", "1.3"};
       clients_.push_back(std::make_unique<client::AsyncClient>(io_, options));
     }
   }
@@ -376,6 +378,7 @@ int run(int argc, char** argv) {
   app.add_option("--shed-backoff-ms", config.shed_backoff_ms,
                  "with --no-retry-overloaded: after a shed request, wait up to this many ms "
                  "(jittered) before the connection's next one (default 0)");
+  app.add_option("--ca", config.ca_file, "PEM cluster CA: connect with TLS (nodes with [tls])");
   app.add_flag("--load", config.load, "first write every key once");
   app.add_flag("--load-only", config.load_only, "only the load phase");
   app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");
