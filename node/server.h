@@ -148,7 +148,9 @@ class Server final : public Transport, public OpsView {
   // required) and the peer links' (client role) contexts, each following the files.
   std::unique_ptr<net::TlsContextSource> tls_client_port_, tls_peer_port_, tls_peer_links_;
   boost::asio::steady_timer tls_reload_timer_;
-  uint64_t peer_sender_refusals_ = 0;  // peer messages whose sender the certificate did not name
+  uint64_t peer_sender_refusals_ = 0;   // peer messages whose sender the certificate did not name
+  TokenBucket tls_failure_log_{1, 10};  // tls_handshake_failed lines: 1 a second, bursts of 10
+  uint64_t tls_failures_unlogged_ = 0;
   uint64_t tls_reloads_ = 0;
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "node/log_writer.h"
 #include "node/server.h"
@@ -43,9 +44,19 @@ Status Server::start_tls() {
   QKV_RETURN_IF_ERROR(load(net::TlsRole::kServer, tls.client_auth == "require", tls_client_port_));
   QKV_RETURN_IF_ERROR(load(net::TlsRole::kServer, true, tls_peer_port_));
   QKV_RETURN_IF_ERROR(load(net::TlsRole::kClient, false, tls_peer_links_));
-  auto on_failure = [](const char* port) {
-    return [port](const Status& status) {
-      log_event(LogEvent::warn("tls_handshake_failed").with("port", port).with("error", status));
+  auto on_failure = [this](const char* port) {
+    return [this, port](const Status& status) {
+      // Anyone can fail handshakes as fast as they connect: the log gets a burst, then a
+      // line a second naming how many were left out (the counters count them all).
+      tls_failure_log_.refill(clock_.now());
+      if (!tls_failure_log_.try_take()) {
+        ++tls_failures_unlogged_;
+        return;
+      }
+      log_event(LogEvent::warn("tls_handshake_failed")
+                    .with("port", port)
+                    .with("error", status)
+                    .with("unlogged_before", std::exchange(tls_failures_unlogged_, 0)));
     };
   };
   client_server_.set_tls([this] { return tls_client_port_->current(); }, plaintext_refusal(),

@@ -77,6 +77,18 @@ TEST_F(TlsClusterTest, ServesOverTlsAndRefusesPlaintextAndUntrustingClientsClear
   EXPECT_THAT(missing.status().message(), HasSubstr("tls ca_file /nonexistent/ca.crt"));
 
   EXPECT_GE(node_counter(*cluster_, 0, "client_tls_handshake_failures"), 2u);
+  // A flood of failed handshakes is counted in full but logged at a bounded rate.
+  for (int i = 0; i < 30; ++i) (void)client_with(std::nullopt).get("x");
+  ASSERT_TRUE(
+      wait_for([&] { return node_counter(*cluster_, 0, "client_tls_handshake_failures") >= 32; },
+               std::chrono::seconds(10)));
+  const std::string log = cluster_->log_of(0);
+  std::size_t lines = 0;
+  for (auto at = log.find("event=tls_handshake_failed"); at != std::string::npos;
+       at = log.find("event=tls_handshake_failed", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LE(lines, 20u) << "a burst of 10, then about a line a second";
   auto p = cluster_->client_of(0).get("p", {3, 0});
   ASSERT_TRUE(p.is_ok()) << p.status().to_string();
   EXPECT_TRUE(p->values.empty()) << "nothing the plaintext client sent was applied";
