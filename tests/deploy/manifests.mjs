@@ -258,6 +258,27 @@ function references(objects) {
       out.push(`${name_of(v)}: selector ${JSON.stringify(v.spec.selector)} selects no pod template`);
     }
   }
+  // The peer port admits only the set's own pods (docs/security.md).
+  for (const s of sets) {
+    const labels = s.spec?.template?.metadata?.labels ?? {};
+    const policies = objects.filter((o) => o.kind === "NetworkPolicy" &&
+                                           matches(o.spec?.podSelector?.matchLabels, labels));
+    if (policies.length === 0) out.push(`${name_of(s)}: no NetworkPolicy selects its pods (the peer port would be open to every pod)`);
+    for (const p of policies) {
+      for (const rule of p.spec?.ingress ?? []) {
+        if (!(rule.ports ?? []).some((port) => port.port === "peer" || port.port === 7100)) continue;
+        const from = rule.from ?? [];
+        const own_pods = (f) => !f.namespaceSelector && !f.ipBlock &&
+          Object.keys(f.podSelector?.matchLabels ?? {}).length > 0 && matches(f.podSelector.matchLabels, labels);
+        if (from.length === 0 || !from.every(own_pods)) {
+          out.push(`${name_of(p)}: an ingress rule opens the peer port to more than ${name_of(s)}'s pods`);
+        }
+      }
+      if ((p.spec?.ingress ?? []).some((rule) => (rule.ports ?? []).length === 0)) {
+        out.push(`${name_of(p)}: an ingress rule without ports opens every port, the peer port included`);
+      }
+    }
+  }
   for (const b of objects.filter((o) => o.kind === "PodDisruptionBudget")) {
     if (!sets.some((s) => matches(b.spec?.selector?.matchLabels, s.spec?.template?.metadata?.labels))) {
       out.push(`${name_of(b)}: selector selects no pod template`);

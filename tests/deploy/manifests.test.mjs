@@ -118,6 +118,12 @@ const broken = [
   ["a PodDisruptionBudget selecting nothing", (o) => {
     o.find((x) => x.kind === "PodDisruptionBudget").spec.selector.matchLabels = { app: "other" };
   }, /PodDisruptionBudget\/qkv: selector selects no pod template/],
+  ["a NetworkPolicy opening the peer port to every pod of the namespace", (o) => {
+    o.find((x) => x.kind === "NetworkPolicy").spec.ingress[0].from[0].podSelector = {};
+  }, /NetworkPolicy\/qkv: an ingress rule opens the peer port to more than/],
+  ["no NetworkPolicy", (o) => {
+    o.splice(o.findIndex((x) => x.kind === "NetworkPolicy"), 1);
+  }, /no NetworkPolicy selects its pods/],
   ["an unknown kind", (o) => {
     o.push({ apiVersion: "apps/v1", kind: "StatefulSets", metadata: { name: "x" } });
   }, /unknown kind StatefulSets in apps\/v1/],
