@@ -16,7 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -63,7 +62,6 @@ class TlsContextSource {
 
   // The context for new connections. Never null.
   const std::shared_ptr<boost::asio::ssl::context>& current() const { return context_; }
-  const TlsOptions& options() const { return options_; }
 
   // Rebuilds the context when any file's modification time or size changed since the last
   // load. Returns true when it did; an error when the new files do not load (e.g. a key
