@@ -51,16 +51,11 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
         deadline_timer_(io) {
     transport_options_.frame_bytes_max = options_.limits.frame_bytes_max;
     transport_options_.connect_timeout_ms = options_.connect_timeout_ms;
-    if (options_.tls) {
-      const TlsOptions& t = *options_.tls;
-      auto context =
-          net::make_tls_context(net::TlsRole::kClient,
-                                net::TlsOptions{t.cert_file, t.key_file, t.ca_file, t.min_version});
-      if (context) {
-        tls_context_ = std::move(context).value();
-      } else {
-        tls_error_ = context.status();
-      }
+    auto context = internal::tls_context(options_.tls);
+    if (context) {
+      tls_context_ = std::move(context).value();
+    } else {
+      tls_error_ = context.status();
     }
   }
 

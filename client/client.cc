@@ -52,14 +52,6 @@ struct Connection {
   }
 };
 
-// The TLS context Options::tls asks for; null without it.
-Result<std::shared_ptr<boost::asio::ssl::context>> client_tls_context(const Options& options) {
-  if (!options.tls) return std::shared_ptr<boost::asio::ssl::context>();
-  const TlsOptions& t = *options.tls;
-  return net::make_tls_context(net::TlsRole::kClient,
-                               net::TlsOptions{t.cert_file, t.key_file, t.ca_file, t.min_version});
-}
-
 // How one attempt on one node ended.
 struct Attempt {
   std::optional<proto::ClientResponse> response;  // set when the node answered
@@ -97,7 +89,7 @@ uint32_t server_timeout_ms(uint32_t timeout_ms) {
 class Client::Impl {
  public:
   explicit Impl(Options options) : options_(std::move(options)) {
-    auto context = client_tls_context(options_);
+    auto context = internal::tls_context(options_.tls);
     if (context) {
       tls_context_ = std::move(context).value();
     } else {

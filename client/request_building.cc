@@ -1,8 +1,17 @@
 #include "client/request_building.h"
 
+#include "net/tls.h"
 #include "proto/client_codec.h"
 
 namespace qkv::client::internal {
+
+Result<std::shared_ptr<boost::asio::ssl::context>> tls_context(
+    const std::optional<TlsOptions>& tls) {
+  if (!tls) return std::shared_ptr<boost::asio::ssl::context>();
+  return net::make_tls_context(
+      net::TlsRole::kClient,
+      net::TlsOptions{tls->cert_file, tls->key_file, tls->ca_file, tls->min_version});
+}
 
 Result<proto::ClientOp> get_op(const Limits& limits, std::string_view key,
                                const ReadOptions& options) {

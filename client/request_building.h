@@ -1,7 +1,7 @@
 // Internal to the client SDK (client.cc, async_client.cc); not part of its API. What the
 // blocking and the asynchronous client share: building a request op after the local limit
-// checks, and turning an answer into a GetResult. Node addresses are parsed by
-// common/host_port.h.
+// checks, turning an answer into a GetResult, and the TLS context of the options. Node addresses
+// are parsed by common/host_port.h.
 #pragma once
 
 #include <capnp/common.h>
@@ -9,6 +9,8 @@
 #include <kj/array.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,7 +21,16 @@
 #include "common/status.h"
 #include "proto/client_api.h"
 
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+
 namespace qkv::client::internal {
+
+// The TLS client context `tls` asks for (net/tls.h); null without it. Errors as
+// net::make_tls_context: invalid_argument naming the file or setting.
+Result<std::shared_ptr<boost::asio::ssl::context>> tls_context(
+    const std::optional<TlsOptions>& tls);
 
 // The request op for a get/put/del, after the local limit checks. Errors (nothing is
 // built), invalid_argument naming the limit: the key is empty or over key_bytes_max, the
