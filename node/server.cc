@@ -149,9 +149,8 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
   peer_links_.set_on_unreachable([this](const NodeId& link, const std::string& why,
                                         bool never_sent) {
     // Background links are "bg:" + id; gossip links "@" + address: find whose it is.
-    NodeId peer = link.starts_with(kBackgroundLink) ? link.substr(kBackgroundLink.size()) : link;
-    if (link.starts_with("@")) {
-      peer.clear();
+    NodeId peer = node_of_link(link);
+    if (peer.empty()) {
       for (const auto& [id, state] : host_.membership().gossip().members()) {
         if ("@" + state.peer_address == link) peer = id;
       }
