@@ -283,6 +283,12 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     });
     state_ = State::kConnected;
     connection_->start();
+    if (options_.credentials) {
+      // Ahead of every request: the node reads a connection's frames in order.
+      login_id_ = next_request_id_++;
+      proto::AuthenticateRequest login{options_.credentials->user, options_.credentials->secret};
+      (void)connection_->send(proto::encode(proto::ClientRequest{login_id_, 0, std::move(login)}));
+    }
     // Requests that timed out while connecting are not sent. The queue was bounded by
     // send_queue_bytes_max, as is the connection's, so everything fits.
     std::vector<std::pair<uint64_t, Frame>> queued = std::move(queued_);
@@ -318,6 +324,14 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
       break_connection(Status(response->status.code(),
                               fmt::format("{} could not read a request on this connection: {}",
                                           options_.node, response->status.message())));
+      return;
+    }
+    if (response->request_id == login_id_ && login_id_ != 0) {
+      if (response->status.is_ok()) return;
+      break_connection(
+          Status(response->status.code(),
+                 fmt::format("{} refused the credentials of user {}: {}", options_.node,
+                             options_.credentials->user, response->status.message())));
       return;
     }
     auto it = pending_.find(response->request_id);
@@ -514,6 +528,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
 
   // 0 is never used: the node answers 0 to a request it cannot read.
   uint64_t next_request_id_ = 1;
+  uint64_t login_id_ = 0;  // the AuthenticateRequest of the current connection; 0: none
   std::unordered_map<uint64_t, Pending> pending_;  // queued or sent, by request id
   DeadlineIndex deadlines_;                        // of pending_, earliest first
   asio::steady_timer deadline_timer_;

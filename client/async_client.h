@@ -81,6 +81,9 @@ struct AsyncOptions {
   bool retry_overloaded = true;
   // Set: the connection speaks TLS, as Options::tls (client.h).
   std::optional<TlsOptions> tls;
+  // Set: the connection authenticates as this user before any request (pipelined ahead of
+  // them). A refusal fails every request of that connection with it (unauthenticated).
+  std::optional<Credentials> credentials;
 };
 
 class AsyncClient {

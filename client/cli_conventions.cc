@@ -14,6 +14,8 @@ std::string exit_codes_help() {
       "Environment:\n"
       "  QKV_CLUSTER   the default of --cluster (host:port,host:port,...)\n"
       "  QKV_CA, QKV_CERT, QKV_KEY   the defaults of --ca, --cert, --key (TLS)\n"
+      "  QKV_USER      the default of --user\n"
+      "  QKV_SECRET    --user's secret (unless --secret-file)\n"
       "\n"
       "Exit codes:\n"
       "  {}  ok\n"

@@ -39,6 +39,7 @@ struct Connection {
   std::optional<tcp::socket> socket;  // plaintext
   proto::FrameReader reader;
   std::unique_ptr<net::TlsStream> tls;  // or TLS (Options::tls); not movable in Boost 1.74
+  bool logged_in = false;               // Options::credentials were accepted on it
   bool open() const { return socket || tls; }
   tcp::socket& raw() { return tls ? tls->next_layer() : *socket; }
   // Calls f with the stream the frames travel on.
@@ -194,6 +195,25 @@ class Client::Impl {
     Attempt attempt;
     attempt.failure = ensure_connected(c);
     if (!attempt.failure.is_ok()) return attempt;
+    if (options_.credentials && !c.logged_in) {
+      const Credentials& login = *options_.credentials;
+      Attempt answer =
+          exchange(c, proto::AuthenticateRequest{login.user, login.secret}, timeout_ms);
+      answer.sent = false;  // the login was sent, not `op`: it may go to another node
+      if (!answer.response) return answer;
+      // A refusal is the call's answer: every node would give it.
+      if (!answer.response->status.is_ok()) {
+        close(c);
+        return answer;
+      }
+      c.logged_in = true;
+    }
+    return exchange(c, op, timeout_ms);
+  }
+
+  // Sends `op` on a connected `c` and reads its answer.
+  Attempt exchange(Connection& c, const proto::ClientOp& op, uint32_t timeout_ms) {
+    Attempt attempt;
     proto::ClientRequest request{next_request_id_++, server_timeout_ms(timeout_ms), op};
     Deadline deadline = deadline_after(timeout_ms);
     attempt.failure = send(c, proto::encode(request), deadline, timeout_ms, attempt.sent);
@@ -252,6 +272,7 @@ class Client::Impl {
       c.socket.reset();
       c.tls.reset();
     }
+    c.logged_in = false;
     c.reader = proto::FrameReader(options_.limits.frame_bytes_max);
   }
 

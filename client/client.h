@@ -73,6 +73,14 @@ struct TlsOptions {
   std::string min_version = "1.3";  // or "1.2"
 };
 
+// A named user's credentials, for nodes with [auth] (docs/security.md). Each connection
+// authenticates once, before its first request; a refusal (unauthenticated: wrong user or
+// secret) is the answer of the call that opened it. Nodes without [auth] accept any.
+struct Credentials {
+  std::string user;
+  std::string secret;
+};
+
 struct Options {
   std::vector<std::string> nodes;      // "host:port" (or "[v6addr]:port"), tried in this order
   uint32_t timeout_ms = 5000;          // per node attempt: send + answer
@@ -82,6 +90,9 @@ struct Options {
   // Set: every connection speaks TLS (a bad file fails every call with invalid_argument
   // naming it). Unset: plaintext, which a node with [tls] refuses ("this port speaks TLS").
   std::optional<TlsOptions> tls;
+  // Set: every connection authenticates as this user. Unset: none (or the user a client
+  // certificate names, with tls.cert_file).
+  std::optional<Credentials> credentials;
 };
 
 struct ReadOptions {

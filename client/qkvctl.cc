@@ -13,9 +13,12 @@
 //                                   (or node ID) and wait for them; exit 1 unless every
 //                                   partition succeeded, 2 for an unknown --node, 4 when
 //                                   --timeout-s passed
+//     user hash [--log2-n N]        read a secret on stdin, print its salted scrypt hash for
+//                                   a users file ([auth]); needs no cluster
 //     version (or --version)        qkvctl's version; needs no cluster
 //
-// --ca, --cert and --key (or QKV_CA, QKV_CERT, QKV_KEY) turn on TLS (docs/security.md).
+// --ca, --cert and --key (or QKV_CA, QKV_CERT, QKV_KEY) turn on TLS; --user (QKV_USER) with
+// the secret in QKV_SECRET or --secret-file authenticates (docs/security.md).
 // --cluster defaults to the QKV_CLUSTER environment variable; every entry is checked by
 // common/host_port.h before anything is sent. Output is for people by default and JSON with
 // --json (shapes: client/json_output.h). Exit codes, the same for every command and parser
@@ -30,6 +33,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -46,6 +51,7 @@
 #include "client/ring_admin_cli.h"
 #include "common/host_port.h"
 #include "common/version.h"
+#include "net/credentials.h"
 
 namespace qkv::client {
 namespace {
@@ -56,16 +62,58 @@ struct Global {
   std::vector<std::string> cluster;
   bool json = false;
   uint32_t timeout_ms = 5000;
-  TlsOptions tls;  // --ca, --cert, --key: TLS when any is given
+  TlsOptions tls;                          // --ca, --cert, --key: TLS when any is given
+  std::string user;                        // --user
+  std::string secret_file;                 // --secret-file
+  std::optional<Credentials> credentials;  // --user and its secret (read_secret)
 
   Options client_options() const {
     Options options;
     options.nodes = cluster;
     options.timeout_ms = timeout_ms;
     if (!tls.ca_file.empty() || !tls.cert_file.empty()) options.tls = tls;
+    options.credentials = credentials;
     return options;
   }
+
+  // --user's secret: the first line of --secret-file, else QKV_SECRET. Never an argument:
+  // other users of the machine can read a process's arguments.
+  Status read_secret() {
+    if (user.empty()) {
+      if (!secret_file.empty()) return Status::invalid_argument("--secret-file needs --user");
+      return Status::ok();
+    }
+    std::string secret;
+    if (!secret_file.empty()) {
+      std::ifstream in(secret_file);
+      if (!in || !std::getline(in, secret)) {
+        return Status::invalid_argument(fmt::format("cannot read --secret-file {}", secret_file));
+      }
+    } else if (const char* env = std::getenv("QKV_SECRET")) {
+      secret = env;
+    }
+    if (secret.empty()) {
+      return Status::invalid_argument(
+          fmt::format("--user {} needs its secret: set QKV_SECRET or --secret-file FILE", user));
+    }
+    credentials = Credentials{user, std::move(secret)};
+    return Status::ok();
+  }
 };
+
+// qkvctl user hash: a users file's secret line from a secret read on stdin.
+int cmd_user_hash(uint32_t log2_n) {
+  std::string secret;
+  if (isatty(STDIN_FILENO)) std::cerr << "secret (one line): " << std::flush;
+  std::getline(std::cin, secret);
+  auto hash = net::hash_secret(secret, net::ScryptCost{static_cast<uint8_t>(log2_n)});
+  if (!hash) {
+    std::cerr << "error: " << hash.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::cout << *hash << "\n";
+  return kExitOk;
+}
 
 struct RepairArgs {
   std::optional<uint32_t> partition;  // --partition; nullopt: all of each node's partitions
@@ -419,6 +467,11 @@ int run(int argc, char** argv) {
                  "PEM client certificate (nodes with [tls] client_auth = \"require\"); implies TLS")
       ->envname("QKV_CERT");
   app.add_option("--key", g.tls.key_file, "PEM private key of --cert")->envname("QKV_KEY");
+  app.add_option("--user", g.user,
+                 "authenticate as this user (nodes with [auth]); its secret comes from "
+                 "QKV_SECRET or --secret-file")
+      ->envname("QKV_USER");
+  app.add_option("--secret-file", g.secret_file, "file whose first line is --user's secret");
   app.set_version_flag("--version", fmt::format("qkvctl {}", kVersion));
   app.require_subcommand(1);
 
@@ -429,11 +482,22 @@ int run(int argc, char** argv) {
   RepairArgs r;
   StateCommands state = add_state_commands(app, r);
   auto* version = app.add_subcommand("version", "print qkvctl's version")->fallthrough();
+  auto* user = app.add_subcommand("user", "users of nodes with [auth] (docs/security.md)");
+  auto* user_hash = user->add_subcommand(
+      "hash", "read a secret on stdin and print its salted scrypt hash for a users file");
+  uint32_t log2_n = net::ScryptCost{}.log2_n;
+  user_hash->add_option("--log2-n", log2_n, "scrypt cost: N = 2^this (memory 128 * 8 * N bytes)")
+      ->check(CLI::Range(10u, 20u));
+  user->require_subcommand(1);
 
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (auto exit_code = parse_command_line(app, args)) return *exit_code;
   if (*version) return cmd_version(g);
+  if (*user_hash) return cmd_user_hash(log2_n);
   if (Status s = check_cluster(g, args); !s.is_ok()) {
+    return print_usage_error(g.json, s.message(), "run 'qkvctl --help' for usage");
+  }
+  if (Status s = g.read_secret(); !s.is_ok()) {
     return print_usage_error(g.json, s.message(), "run 'qkvctl --help' for usage");
   }
   if (data.chosen()) return data.run(g.client_options(), g.json);

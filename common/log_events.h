@@ -37,6 +37,13 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "tls_handshake_failed",
     "tls_reloaded",
     "tls_reload_failed",
+    // users and grants (node/server_auth.cc)
+    "auth_on",
+    "auth_failed",
+    "permission_denied",
+    "admin_request",
+    "users_reloaded",
+    "users_reload_failed",
     // membership and the ring (node/membership.cc)
     "member_joined",
     "member_changed",

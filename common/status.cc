@@ -20,6 +20,10 @@ std::string_view status_code_name(StatusCode code) {
       return "io_error";
     case StatusCode::kOverloaded:
       return "overloaded";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
   }
   return "unknown";
 }

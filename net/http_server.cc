@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
+#include <cstring>
 #include <optional>
 
 #include "net/tcp_server.h"
@@ -64,34 +66,75 @@ std::pair<std::string, std::map<std::string, std::string>> HttpServer::parse_tar
   return {url_decode(std::string_view(target).substr(0, q)), std::move(query)};
 }
 
-// One connection: read a request, answer it, repeat while keep-alive.
-class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Session> {
+// One connection: read a request, answer it, repeat while keep-alive. Over plain TCP or
+// TLS (Stream is a socket or a TlsStream); an idle timer closes it.
+class HttpServer::Session {
  public:
-  Session(asio::ip::tcp::socket socket, const HttpOptions& options, const Handler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+  virtual ~Session() = default;
+  virtual void start() = 0;
+  virtual void close() = 0;
+  virtual bool is_open() const = 0;
+};
 
-  void start() { read_next(); }
-  void close() {
+namespace {
+
+template <typename Stream>
+class HttpSession final : public HttpServer::Session,
+                          public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(Stream stream, std::shared_ptr<asio::ssl::context> context,
+              const HttpOptions& options, const HttpServer::Handler& handler)
+      : stream_(std::move(stream)),
+        context_(std::move(context)),
+        idle_timer_(socket().get_executor()),
+        options_(options),
+        handler_(handler) {}
+
+  void start() override { read_next(); }
+  void close() override {
     beast::error_code ignored;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    idle_timer_.cancel();
+    socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
   }
-  bool is_open() const { return stream_.socket().is_open(); }
+  bool is_open() const override { return socket().is_open(); }
 
  private:
+  template <typename Self>
+  static auto& socket_of(Self& self) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return self.stream_.next_layer();
+    } else {
+      return self.stream_;
+    }
+  }
+  asio::ip::tcp::socket& socket() { return socket_of(*this); }
+  const asio::ip::tcp::socket& socket() const { return socket_of(*this); }
+
+  // Closes the connection unless it is read from or written to within idle_timeout_ms.
+  void arm_idle_timer() {
+    idle_timer_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    idle_timer_.async_wait([weak = this->weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (!ec && self) self->close();
+    });
+  }
+
   void read_next() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.header_bytes_max));
     parser_->body_limit(options_.body_bytes_max);
-    stream_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    arm_idle_timer();
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof ||
+        ec == asio::ssl::error::stream_truncated || !socket().is_open()) {
       return close();
     }
     if (ec) {
@@ -115,7 +158,14 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     HttpRequest in;
     in.method = std::string(request.method_string());
     in.target = std::string(request.target());
-    std::tie(in.path, in.query) = parse_target(in.target);
+    std::tie(in.path, in.query) = HttpServer::parse_target(in.target);
+    for (const auto& field : request) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      in.headers.insert_or_assign(std::move(name), std::string(field.value()));
+    }
+    in.tls = std::is_same_v<Stream, TlsStream>;
     in.body = std::move(request.body());
     HttpResponse out;
     if (request.method() != http::verb::get && request.method() != http::verb::head &&
@@ -141,21 +191,37 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     response->body() = std::move(out.body);
     response->prepare_payload();
     if (head) response->body().clear();  // Content-Length stays that of the GET
-    stream_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    arm_idle_timer();
     http::async_write(
         stream_, *response,
-        [self = shared_from_this(), response, keep_alive](beast::error_code ec, std::size_t) {
+        [self = this->shared_from_this(), response, keep_alive](beast::error_code ec, std::size_t) {
           if (ec || !keep_alive) return self->close();
           self->read_next();
         });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  std::shared_ptr<asio::ssl::context> context_;  // kept alive for a TLS stream
+  asio::steady_timer idle_timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpOptions options_;
-  const Handler& handler_;
+  const HttpServer::Handler& handler_;
 };
+
+// What a plaintext client reads from a TLS HTTP port before it is closed.
+std::shared_ptr<const std::vector<std::byte>> plaintext_http_refusal() {
+  constexpr std::string_view kBody = "this port speaks TLS only: use https://\n";
+  const std::string text = fmt::format(
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+      kBody.size(), kBody);
+  auto bytes = std::make_shared<std::vector<std::byte>>(text.size());
+  std::memcpy(bytes->data(), text.data(), text.size());
+  return bytes;
+}
+
+}  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, std::string host, uint16_t port, HttpOptions options,
                        Handler handler)
@@ -199,14 +265,42 @@ void HttpServer::accept_next() {
       if (sessions_.size() >= options_.connections_max) {
         boost::system::error_code ignored;
         socket.close(ignored);  // over connections_max: refused by closing
+      } else if (tls_context_) {
+        start_tls_session(std::move(socket));
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), options_, handler_);
-        sessions_.push_back(session);
-        session->start();
+        adopt(std::make_shared<HttpSession<asio::ip::tcp::socket>>(std::move(socket), nullptr,
+                                                                   options_, handler_));
       }
     }
     accept_next();
   });
+}
+
+void HttpServer::adopt(std::shared_ptr<Session> session) {
+  sessions_.push_back(session);
+  session->start();
+}
+
+void HttpServer::start_tls_session(asio::ip::tcp::socket socket) {
+  auto context = tls_context_();
+  static const auto refusal = plaintext_http_refusal();
+  accept_tls(std::move(socket), context, options_.tls_handshake_timeout_ms, refusal,
+             [this, alive = std::weak_ptr<int>(alive_), context](Result<TlsStream> stream) {
+               if (alive.expired() || !acceptor_.is_open()) return;
+               if (!stream) {
+                 ++tls_failures_;
+                 if (on_tls_failure_) on_tls_failure_(stream.status());
+                 return;
+               }
+               adopt(std::make_shared<HttpSession<TlsStream>>(std::move(stream).value(), context,
+                                                              options_, handler_));
+             });
+}
+
+void HttpServer::set_tls(std::function<std::shared_ptr<asio::ssl::context>()> context,
+                         std::function<void(const Status&)> on_failure) {
+  tls_context_ = std::move(context);
+  on_tls_failure_ = std::move(on_failure);
 }
 
 void HttpServer::stop() {

@@ -23,20 +23,24 @@
 #include "common/asio.h"
 #include "common/status.h"
 #include "net/http_types.h"
+#include "net/tls.h"
 
 namespace qkv::net {
 
 namespace asio = boost::asio;
 
 struct HttpOptions {
-  std::size_t header_bytes_max = 8 * 1024;  // request line and headers
-  std::size_t body_bytes_max = 64 * 1024;   // request body
-  uint32_t idle_timeout_ms = 30'000;        // a connection with no request in that long closes
-  std::size_t connections_max = 256;        // open connections; more are closed at once
+  std::size_t header_bytes_max = 8 * 1024;    // request line and headers
+  std::size_t body_bytes_max = 64 * 1024;     // request body
+  uint32_t idle_timeout_ms = 30'000;          // a connection with no request in that long closes
+  std::size_t connections_max = 256;          // open connections; more are closed at once
+  uint32_t tls_handshake_timeout_ms = 5'000;  // with set_tls: a handshake longer than this fails
 };
 
 class HttpServer {
  public:
+  class Session;  // one connection (http_server.cc)
+
   // Called for every well-formed request; its answer is written as is (a HEAD request's
   // body is dropped, its Content-Length kept).
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
@@ -52,6 +56,14 @@ class HttpServer {
 
   // Binds (SO_REUSEADDR) and accepts until stop(). Errors: io_error naming host:port.
   Status listen();
+  // TLS on every connection accepted from now on (net/tls.h accept_tls), with the context
+  // `context` returns at accept time (so a rotated certificate applies to new
+  // connections). A plaintext client is answered 400 "this port speaks TLS only" and
+  // closed. Failed handshakes go to `on_failure` and are counted.
+  void set_tls(std::function<std::shared_ptr<asio::ssl::context>()> context,
+               std::function<void(const Status&)> on_failure);
+  uint64_t tls_handshake_failures() const { return tls_failures_; }
+
   // The bound port; 0 before listen().
   uint16_t port() const { return bound_port_; }
   // Closes the acceptor and every open connection. Idempotent.
@@ -65,8 +77,9 @@ class HttpServer {
       const std::string& target);
 
  private:
-  class Session;
   void accept_next();
+  void adopt(std::shared_ptr<Session> session);
+  void start_tls_session(asio::ip::tcp::socket socket);
 
   asio::io_context& io_;
   std::string host_;
@@ -77,6 +90,9 @@ class HttpServer {
   asio::steady_timer retry_timer_;  // after an accept error such as EMFILE
   uint16_t bound_port_ = 0;
   std::vector<std::weak_ptr<Session>> sessions_;
+  std::function<std::shared_ptr<asio::ssl::context>()> tls_context_;  // null: plain TCP
+  std::function<void(const Status&)> on_tls_failure_;
+  uint64_t tls_failures_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -14,6 +14,9 @@ struct HttpRequest {
   std::string target;  // as sent: path and query, e.g. "/health/ready?settled=1"
   std::string path;    // the target before '?', e.g. "/health/ready"
   std::map<std::string, std::string> query;  // decoded query parameters ("settled" -> "1")
+  // Header fields by lower-case name ("authorization"); a repeated field keeps its last value.
+  std::map<std::string, std::string> headers;
+  bool tls = false;  // it came over TLS
   std::string body;
 };
 

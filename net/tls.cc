@@ -3,12 +3,13 @@
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <utility>
+
+#include "common/file_fingerprint.h"
 
 namespace qkv::net {
 
@@ -120,12 +121,7 @@ Result<std::unique_ptr<TlsContextSource>> TlsContextSource::load(TlsRole role, T
 std::string TlsContextSource::fingerprint() const {
   std::string out;
   for (const std::string* file : {&options_.cert_file, &options_.key_file, &options_.ca_file}) {
-    struct stat st {};
-    if (!file->empty() && ::stat(file->c_str(), &st) == 0) {
-      out += fmt::format("{}.{}:{};", st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size);
-    } else {
-      out += ";";
-    }
+    out += file_fingerprint(*file) + ";";
   }
   return out;
 }

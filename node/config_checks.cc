@@ -26,19 +26,19 @@ std::vector<std::string> config_warnings(const DaemonConfig& config) {
         config.members.size() == 1 ? "" : "s"));
   }
   // [tls] insecure: say so every start while it matters.
+  std::vector<std::pair<std::string, HostPort>> ports = {{"client_listen", config.client_listen},
+                                                         {"peer_listen", config.peer_listen}};
+  if (config.http_listen) ports.emplace_back("http_listen", *config.http_listen);
   std::vector<std::string> open;
-  for (const auto& [key, address] :
-       {std::pair{"client_listen", config.client_listen}, {"peer_listen", config.peer_listen}}) {
+  for (const auto& [key, address] : ports) {
     if (!config.tls.enabled() && !is_loopback_host(address.host)) open.push_back(key);
-  }
-  if (config.http_listen && !is_loopback_host(config.http_listen->host)) {
-    open.emplace_back("http_listen");
   }
   if (config.tls.insecure && !open.empty()) {
     warnings.push_back(fmt::format(
         "tls.insecure: {} reachable beyond this machine without TLS; anyone who reaches them "
-        "can read, write and change the cluster (docs/security.md)",
-        fmt::join(open, ", ")));
+        "can read, write and change the cluster (docs/security.md){}",
+        fmt::join(open, ", "),
+        config.auth.enabled() ? ", and users' secrets cross the network in plaintext" : ""));
   }
   return warnings;
 }

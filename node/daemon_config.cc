@@ -270,13 +270,23 @@ Status read_tls(const toml::table& t, DaemonConfig& c) {
   return Status::ok();
 }
 
-Status read_tables(const toml::table& root, DaemonConfig& c) {
+Status read_auth(const toml::table& t, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(
-      check_keys(root,
-                 {"node_id", "data_dir", "client_listen", "peer_listen", "http_listen", "cluster",
-                  "timeouts", "limits", "storage", "log", "zone", "peer_advertise",
-                  "client_advertise", "gossip", "handoff", "anti_entropy", "transfer", "tls"},
-                 ""));
+      check_keys(t, {"users_file", "reload_interval_ms", "secret_checks_per_second_max"}, "auth."));
+  QKV_RETURN_IF_ERROR(read_string(t, "users_file", "auth.", c.auth.users_file));
+  QKV_RETURN_IF_ERROR(read_int(t, "reload_interval_ms", "auth.", c.auth.reload_interval_ms));
+  QKV_RETURN_IF_ERROR(
+      read_int(t, "secret_checks_per_second_max", "auth.", c.auth.secret_checks_per_second_max));
+  return Status::ok();
+}
+
+Status read_tables(const toml::table& root, DaemonConfig& c) {
+  QKV_RETURN_IF_ERROR(check_keys(
+      root,
+      {"node_id", "data_dir", "client_listen", "peer_listen", "http_listen", "cluster", "timeouts",
+       "limits", "storage", "log", "zone", "peer_advertise", "client_advertise", "gossip",
+       "handoff", "anti_entropy", "transfer", "tls", "auth"},
+      ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
                              std::pair{"client_advertise", &c.client_advertise}}) {
@@ -308,7 +318,7 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     return n->as_table();
   };
   for (const char* name : {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff",
-                           "anti_entropy", "transfer", "tls"}) {
+                           "anti_entropy", "transfer", "tls", "auth"}) {
     auto t = table(name);
     if (!t) return t.status();
   }
@@ -322,7 +332,8 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
                             {"anti_entropy", read_anti_entropy},
                             {"transfer", read_transfer},
                             {"log", read_log},
-                            {"tls", read_tls}}) {
+                            {"tls", read_tls},
+                            {"auth", read_auth}}) {
     if (const toml::table* t = *table(name)) QKV_RETURN_IF_ERROR(read(*t, c));
   }
   return Status::ok();
@@ -351,22 +362,30 @@ Status check_tls(const DaemonConfig& c) {
   if (tls.reload_interval_ms < 100) {
     return Status::invalid_argument("tls.reload_interval_ms must be at least 100");
   }
-  if (tls.insecure) return Status::ok();
+  if (tls.insecure || tls.enabled()) return Status::ok();
   std::vector<std::pair<std::string, HostPort>> open = {{"client_listen", c.client_listen},
                                                         {"peer_listen", c.peer_listen}};
-  // The HTTP port has no TLS yet: beyond loopback it needs insecure even with [tls].
   if (c.http_listen) open.emplace_back("http_listen", *c.http_listen);
   for (const auto& [key, address] : open) {
     if (is_loopback_host(address.host)) continue;
-    if (tls.enabled() && key != "http_listen") continue;
     return Status::invalid_argument(fmt::format(
-        "{} {} is reachable beyond this machine{}: anyone who reaches it could read, write "
-        "and change the cluster. Set [tls] cert_file, key_file and ca_file (docs/security.md), "
-        "listen on loopback, or set [tls] insecure = true (--insecure) to accept the risk",
-        key, address.to_string(),
-        key == "http_listen" ? " and the HTTP port has no TLS yet" : " without TLS"));
+        "{} {} is reachable beyond this machine without TLS: anyone who reaches it could read, "
+        "write and change the cluster. Set [tls] cert_file, key_file and ca_file "
+        "(docs/security.md), listen on loopback, or set [tls] insecure = true (--insecure) to "
+        "accept the risk",
+        key, address.to_string()));
   }
   return Status::ok();
+}
+
+Status check_security(const DaemonConfig& c) {
+  if (c.auth.enabled() && c.auth.reload_interval_ms < 100) {
+    return Status::invalid_argument("auth.reload_interval_ms must be at least 100");
+  }
+  if (c.auth.enabled() && c.auth.secret_checks_per_second_max == 0) {
+    return Status::invalid_argument("auth.secret_checks_per_second_max must be at least 1");
+  }
+  return check_tls(c);
 }
 
 // What this node tells others to dial (gossiped, and named in the claimant's redirects) must
@@ -513,7 +532,7 @@ Status DaemonConfig::validate() const {
     return Status::invalid_argument(
         "limits.send_queue_bytes_max must be at least limits.frame_bytes_max");
   }
-  return check_tls(*this);
+  return check_security(*this);
 }
 
 Result<DaemonConfig> parse_daemon_config(const std::string& toml_text, const std::string& origin) {

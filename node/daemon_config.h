@@ -26,7 +26,7 @@ struct MemberConfig {
   HostPort client;  // its client port (informational; used by scripts and qkvctl)
 };
 
-// [tls] (docs/security.md). With cert_file set, the client and peer ports speak only TLS:
+// [tls] (docs/security.md). With cert_file set, the client, peer and HTTP ports speak only TLS:
 // peers authenticate each other with certificates from ca_file (mutual TLS), and a peer's
 // node id is the one its certificate names (net/tls.h certificate_names), never the one
 // its messages claim. The files are checked every reload_interval_ms and new connections
@@ -45,6 +45,21 @@ struct TlsConfig {
   bool insecure = false;
 
   bool enabled() const { return !cert_file.empty(); }
+};
+
+// [auth] (docs/security.md, node/access_control.h). With users_file set, every request on
+// the client port and the HTTP port (the health probes excepted) needs a user: one that
+// authenticated with its secret, or whose name a client certificate carries; and each
+// request needs the user's grant (read, write, admin). The file is checked every
+// reload_interval_ms; a changed one applies to the next request of every connection.
+struct AuthConfig {
+  std::string users_file;
+  uint32_t reload_interval_ms = 10'000;
+  // Secrets checked a second (each an scrypt run on the node's thread); past it logins are
+  // refused with overloaded until the budget refills. Cached secrets cost nothing.
+  uint32_t secret_checks_per_second_max = 20;
+
+  bool enabled() const { return !users_file.empty(); }
 };
 
 struct DaemonConfig {
@@ -90,6 +105,7 @@ struct DaemonConfig {
   std::string log_format = "logfmt";
   Duration shutdown_drain{5000};  // how long SIGTERM waits for in-flight requests
   TlsConfig tls;
+  AuthConfig auth;
 
   // Everything consistent: node id among members, unique ids and addresses, quorums, Q.
   Status validate() const;

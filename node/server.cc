@@ -125,11 +125,12 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       tick_timer_(io),
       drain_timer_(io),
       pause_timer_(io),
-      tls_reload_timer_(io) {
+      tls_reload_timer_(io),
+      auth_reload_timer_(io) {
   if (config.http_listen) {
     http_server_ = std::make_unique<net::HttpServer>(
         io, config.http_listen->host, config.http_listen->port, net::HttpOptions{},
-        [this](const net::HttpRequest& request) { return serve_http(*this, request); });
+        [this](const net::HttpRequest& request) { return serve_http_request(request); });
   }
   // Latencies need finer time than the core's milliseconds (node/latencies.h).
   node_.latencies().set_source([] {
@@ -146,21 +147,21 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
   host_.membership().set_on_member(
       [this](const gossip::NodeState& state) { learn_address(state); });
   node_.set_extra_counters([this] { return extra_counters(); });
-  peer_links_.set_on_unreachable([this](const NodeId& link, const std::string& why,
-                                        bool never_sent) {
-    // Background links are "bg:" + id; gossip links "@" + address: find whose it is.
-    NodeId peer = node_of_link(link);
-    if (peer.empty()) {
-      for (const auto& [id, state] : host_.membership().gossip().members()) {
-        if ("@" + state.peer_address == link) peer = id;
-      }
-      if (peer.empty()) return;  // a seed not known yet
-    }
-    log_event(LogEvent::debug("peer_unreachable").with("peer", peer).with("error", why));
-    // A refused or broken connection: down now, not after phi's silence (Riak's
-    // nodedown); rounds and forwards act on it only when nothing was sent.
-    host_.on_peer_unreachable(peer, never_sent);
-  });
+  peer_links_.set_on_unreachable(
+      [this](const NodeId& link, const std::string& why, bool never_sent) {
+        // Background links are "bg:" + id; gossip links "@" + address: find whose it is.
+        NodeId peer = node_of_link(link);
+        if (peer.empty()) {
+          for (const auto& [id, state] : host_.membership().gossip().members()) {
+            if ("@" + state.peer_address == link) peer = id;
+          }
+          if (peer.empty()) return;  // a seed not known yet
+        }
+        log_event(LogEvent::debug("peer_unreachable").with("peer", peer).with("error", why));
+        // A refused or broken connection: down now, not after phi's silence (Riak's
+        // nodedown); rounds and forwards act on it only when nothing was sent.
+        host_.on_peer_unreachable(peer, never_sent);
+      });
   set_up_link_probes();
 }
 
@@ -191,6 +192,7 @@ Server::~Server() {
   drain_timer_.cancel();
   pause_timer_.cancel();
   tls_reload_timer_.cancel();
+  auth_reload_timer_.cancel();
 }
 
 int64_t Server::unix_now_ms() {
@@ -201,6 +203,7 @@ int64_t Server::unix_now_ms() {
 
 Status Server::start() {
   QKV_RETURN_IF_ERROR(start_tls());
+  QKV_RETURN_IF_ERROR(start_auth());
   QKV_RETURN_IF_ERROR(host_.open());
   QKV_RETURN_IF_ERROR(peer_server_.listen());
   QKV_RETURN_IF_ERROR(client_server_.listen());
@@ -279,7 +282,14 @@ void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connect
     clients_.erase(id);
     outstanding_.erase(id);
     rate_limits_.erase(id);
+    users_of_.erase(id);
   });
+  if (authenticator_) {
+    // Mutual TLS: a client certificate naming a user makes the connection that user.
+    if (const User* user = authenticator_->user_of_certificate(connection->peer_names())) {
+      users_of_.emplace(id, user->name);
+    }
+  }
 }
 
 void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame) {
@@ -293,6 +303,14 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
     return send_to_client(
         id, proto::ClientResponse{
                 request->request_id, Status::unavailable("the node is shutting down"), {}});
+  }
+  if (const auto* login = std::get_if<proto::AuthenticateRequest>(&request->op)) {
+    return authenticate(id, request->request_id, *login);
+  }
+  if (authenticator_) {
+    if (Status allowed = check_access(id, *request); !allowed.is_ok()) {
+      return send_to_client(id, proto::ClientResponse{request->request_id, allowed, {}});
+    }
   }
   if (is_key_request(*request)) {
     if (Status admitted = admit(id); !admitted.is_ok()) {
@@ -509,19 +527,25 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
   for (const auto& [target, count_bytes] : host_.handoff().pending()) pending += count_bytes.first;
   out.emplace_back("hints_pending", pending);
   const auto& links = peer_links_.counters();
-  out.insert(out.end(),
-             {{"peer_links_broken", links.links_broken},
-              {"peer_links_silent", links.links_silent},
-              {"peer_connect_failures", links.connect_failures},
-              {"overloaded_connection", connection_refusals_},
-              {"client_read_pauses", client_read_pauses_},
-              {"client_shedding_spells", client_shedding_spells_},
-              {"overloaded_backpressure", backpressure_refusals_},
-              {"peer_sender_refusals", peer_sender_refusals_},
-              {"peer_tls_handshake_failures", links.tls_handshake_failures},
-              {"client_tls_handshake_failures", client_server_.tls_handshake_failures()},
-              {"peer_port_tls_handshake_failures", peer_server_.tls_handshake_failures()},
-              {"tls_reloads", tls_reloads_}});
+  out.insert(
+      out.end(),
+      {{"peer_links_broken", links.links_broken},
+       {"peer_links_silent", links.links_silent},
+       {"peer_connect_failures", links.connect_failures},
+       {"overloaded_connection", connection_refusals_},
+       {"client_read_pauses", client_read_pauses_},
+       {"client_shedding_spells", client_shedding_spells_},
+       {"overloaded_backpressure", backpressure_refusals_},
+       {"peer_sender_refusals", peer_sender_refusals_},
+       {"peer_tls_handshake_failures", links.tls_handshake_failures},
+       {"client_tls_handshake_failures", client_server_.tls_handshake_failures()},
+       {"peer_port_tls_handshake_failures", peer_server_.tls_handshake_failures()},
+       {"tls_reloads", tls_reloads_},
+       {"auth_failures", auth_failures_},
+       {"unauthenticated_refusals", unauthenticated_refusals_},
+       {"permission_denials", permission_denials_},
+       {"users_reloads", users_reloads_},
+       {"http_tls_handshake_failures", http_server_ ? http_server_->tls_handshake_failures() : 0}});
   return out;
 }
 

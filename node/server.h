@@ -18,6 +18,7 @@
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
 #include "net/tls.h"
+#include "node/access_control.h"
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/http_api.h"
@@ -105,13 +106,29 @@ class Server final : public Transport, public OpsView {
   void set_clients_reading(bool reading);
   void arm_tick();
   // [tls] (node/server_tls.cc): loads the contexts and turns TLS on for the client port,
-  // the peer port (mutual TLS) and the peer links; then checks the files for rotation
-  // every reload_interval_ms. Errors name the file and OpenSSL's reason.
+  // the peer port (mutual TLS), the peer links and the HTTP port; then checks the files for
+  // rotation every reload_interval_ms. Errors name the file and OpenSSL's reason.
   Status start_tls();
   void arm_tls_reload();
   // Over TLS, whether `connection`'s certificate names `claimed` (the sender a peer
   // message names); a mismatch is logged and counted. Always true over plain TCP.
   bool sender_authenticated(const net::FramedConnection& connection, const NodeId& claimed);
+  // [auth] (node/server_auth.cc): loads the users file and checks it for changes every
+  // reload_interval_ms. Errors name the file and the bad entry.
+  Status start_auth();
+  void arm_auth_reload();
+  // Answers an AuthenticateRequest: the connection becomes the user, or gets
+  // unauthenticated (counted, logged at a bounded rate).
+  void authenticate(ClientId id, uint64_t request_id, const proto::AuthenticateRequest& request);
+  // Ok, or the refusal of `request` on connection `id`: unauthenticated without a user,
+  // permission_denied without the grant. Admin requests are audit-logged either way.
+  Status check_access(ClientId id, const proto::ClientRequest& request);
+  // The HTTP port's gate: with [auth], every path but the health probes needs HTTP Basic
+  // credentials of a user; without, the request is served as is.
+  net::HttpResponse serve_http_request(const net::HttpRequest& request);
+  // Whether a refusal (permission_denied, auth_failed) may be logged now: a burst of 10,
+  // then one a second; the others are counted in refusals_unlogged_.
+  bool refusal_to_log();
   // The node a peer link ("n2", "bg:n2") dials; "" for a gossip link ("@" + address).
   static NodeId node_of_link(const NodeId& link);
   void send_gossip(std::vector<gossip::Outgoing> outgoing);
@@ -145,13 +162,25 @@ class Server final : public Transport, public OpsView {
   boost::asio::steady_timer drain_timer_;
   boost::asio::steady_timer pause_timer_;  // client_pause_ms_max of the current pause
   // [tls]: null when off. The client port's, the peer port's (client certificates
-  // required) and the peer links' (client role) contexts, each following the files.
-  std::unique_ptr<net::TlsContextSource> tls_client_port_, tls_peer_port_, tls_peer_links_;
+  // required), the peer links' (client role) and the HTTP port's contexts, each following
+  // the files.
+  std::unique_ptr<net::TlsContextSource> tls_client_port_, tls_peer_port_, tls_peer_links_,
+      tls_http_port_;
   boost::asio::steady_timer tls_reload_timer_;
   uint64_t peer_sender_refusals_ = 0;   // peer messages whose sender the certificate did not name
   TokenBucket tls_failure_log_{1, 10};  // tls_handshake_failed lines: 1 a second, bursts of 10
   uint64_t tls_failures_unlogged_ = 0;
   uint64_t tls_reloads_ = 0;
+  std::unique_ptr<Authenticator> authenticator_;  // null without [auth]
+  std::string users_fingerprint_;                 // common/file_fingerprint.h
+  boost::asio::steady_timer auth_reload_timer_;
+  std::map<ClientId, std::string> users_of_;  // connection -> the user it authenticated as
+  TokenBucket refusal_log_{1, 10};            // access refusals logged: 1 a second, bursts of 10
+  uint64_t refusals_unlogged_ = 0;
+  uint64_t auth_failures_ = 0;             // logins refused (client and HTTP ports)
+  uint64_t unauthenticated_refusals_ = 0;  // requests refused for want of a user
+  uint64_t permission_denials_ = 0;        // requests refused for want of a grant
+  uint64_t users_reloads_ = 0;
   std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).
   std::map<ClientId, uint32_t> outstanding_;

@@ -44,6 +44,9 @@ Status Server::start_tls() {
   QKV_RETURN_IF_ERROR(load(net::TlsRole::kServer, tls.client_auth == "require", tls_client_port_));
   QKV_RETURN_IF_ERROR(load(net::TlsRole::kServer, true, tls_peer_port_));
   QKV_RETURN_IF_ERROR(load(net::TlsRole::kClient, false, tls_peer_links_));
+  // The HTTP port never requires a client certificate: the kubelet's probes and most
+  // scrapers present none ([auth] asks for HTTP Basic credentials instead).
+  QKV_RETURN_IF_ERROR(load(net::TlsRole::kServer, false, tls_http_port_));
   auto on_failure = [this](const char* port) {
     return [this, port](const Status& status) {
       // Anyone can fail handshakes as fast as they connect: the log gets a burst, then a
@@ -63,6 +66,9 @@ Status Server::start_tls() {
                          on_failure("client"));
   peer_server_.set_tls([this] { return tls_peer_port_->current(); }, {}, on_failure("peer"));
   peer_links_.set_tls([this] { return tls_peer_links_->current(); }, &Server::node_of_link);
+  if (http_server_) {
+    http_server_->set_tls([this] { return tls_http_port_->current(); }, on_failure("http"));
+  }
   log_event(LogEvent::info("tls_on")
                 .with("cert_file", tls.cert_file)
                 .with("ca_file", tls.ca_file)
@@ -76,10 +82,10 @@ void Server::arm_tls_reload() {
   tls_reload_timer_.expires_after(std::chrono::milliseconds(config_.tls.reload_interval_ms));
   tls_reload_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    // One failure is enough to log: all three read the same files.
+    // One failure is enough to log: all four read the same files.
     Status failed = Status::ok();
     bool reloaded = false;
-    for (auto* source : {&tls_client_port_, &tls_peer_port_, &tls_peer_links_}) {
+    for (auto* source : {&tls_client_port_, &tls_peer_port_, &tls_peer_links_, &tls_http_port_}) {
       auto result = (*source)->reload_if_changed();
       if (!result) failed = result.status();
       reloaded = reloaded || (result.is_ok() && *result);

@@ -70,6 +70,14 @@ struct RingAdminRequest {
   force @5 :Bool;            # remove: even a node that is up (it should leave instead)
 }
 
+# Authenticates the connection as a named user (docs/security.md): every later request on
+# it runs with that user's grants. Answered with an AuthenticateResponse, or unauthenticated
+# (wrong user or secret, or a node without [auth]'s users).
+struct AuthenticateRequest {
+  user @0 :Text;
+  secret @1 :Text;
+}
+
 struct ClientRequest {
   requestId @0 :UInt64;
   timeoutMs @1 :UInt32; # 0 = the node's default
@@ -82,6 +90,7 @@ struct ClientRequest {
     members @7 :Void;
     repair @8 :RepairRequest;
     ringAdmin @9 :RingAdminRequest;
+    authenticate @10 :AuthenticateRequest;
   }
 }
 
@@ -221,6 +230,13 @@ struct TransferProgress {
   active @5 :Bool;     # a batch is in flight
 }
 
+# Who the connection now runs as, and what that user may do ("read", "write:orders/",
+# "admin"; docs/security.md).
+struct AuthenticateResponse {
+  user @0 :Text;
+  grants @1 :List(Text);
+}
+
 struct ClientResponse {
   requestId @0 :UInt64;
   status @1 :Common.Status;
@@ -233,5 +249,6 @@ struct ClientResponse {
     put @7 :PutResponse;
     repair @8 :RepairResponse;
     ringAdmin @9 :RingAdminResponse;
+    authenticate @10 :AuthenticateResponse;
   }
 }

@@ -77,9 +77,18 @@ struct RingAdminRequest {
   bool operator==(const RingAdminRequest&) const = default;
 };
 
+// Authenticates the connection as `user` (docs/security.md): later requests on it run with
+// the user's grants. Answered by the receiving node's Server, never by the node core.
+struct AuthenticateRequest {
+  std::string user;
+  std::string secret;  // never logged
+
+  bool operator==(const AuthenticateRequest&) const = default;
+};
+
 // New alternatives are only ever appended: op_name() indexes by position.
 using ClientOp = std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest,
-                              MembersRequest, RepairRequest, RingAdminRequest>;
+                              MembersRequest, RepairRequest, RingAdminRequest, AuthenticateRequest>;
 
 struct ClientRequest {
   uint64_t request_id = 0;
@@ -237,10 +246,20 @@ struct RingAdminResponse {
   bool operator==(const RingAdminResponse&) const = default;
 };
 
+// The user a connection runs as, and its grants as the users file spells them ("read",
+// "write:orders/", "admin").
+struct AuthenticateResponse {
+  std::string user;
+  std::vector<std::string> grants;
+
+  bool operator==(const AuthenticateResponse&) const = default;
+};
+
 // A response's body is kept whatever its status: an error may carry one (a RingAdminResponse
 // naming the claimant, a GetResponse's context with not_found).
-using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse,
-                                MembersResponse, PutResponse, RepairResponse, RingAdminResponse>;
+using ClientBody =
+    std::variant<std::monostate, GetResponse, RingResponse, StatusResponse, MembersResponse,
+                 PutResponse, RepairResponse, RingAdminResponse, AuthenticateResponse>;
 
 struct ClientResponse {
   uint64_t request_id = 0;
@@ -248,7 +267,8 @@ struct ClientResponse {
   ClientBody body;
 };
 
-// "get", "put", "delete", "ring", "status", "members", "repair", "ring_admin".
+// "get", "put", "delete", "ring", "status", "members", "repair", "ring_admin",
+// "authenticate".
 const char* op_name(const ClientOp& op);
 
 }  // namespace qkv::proto

@@ -27,7 +27,7 @@ void fill(wire::Status::Builder b, const Status& status) {
 
 Status read(wire::Status::Reader r) {
   auto code = static_cast<uint16_t>(r.getCode());
-  if (code > static_cast<uint16_t>(StatusCode::kOverloaded)) {
+  if (code > static_cast<uint16_t>(StatusCode::kUnauthenticated)) {
     return Status::corruption(fmt::format("unknown status code {}", code));
   }
   if (code == 0) return Status::ok();
@@ -195,6 +195,10 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           auto repair = b.initRepair();
           repair.setHasPartition(op.partition.has_value());
           repair.setPartition(op.partition.value_or(0));
+        } else if constexpr (std::is_same_v<T, AuthenticateRequest>) {
+          auto auth = b.initAuthenticate();
+          auth.setUser(op.user);
+          auth.setSecret(op.secret);
         } else {
           static_assert(std::is_same_v<T, RingAdminRequest>);
           fill(b.initRingAdmin(), op);
@@ -247,6 +251,12 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
       out.op = std::move(admin).value();
       break;
     }
+    case wire::ClientRequest::AUTHENTICATE: {
+      auto auth = r.getAuthenticate();
+      out.op = AuthenticateRequest{std::string(to_view(auth.getUser())),
+                                   std::string(to_view(auth.getSecret()))};
+      break;
+    }
     default:
       return Status::invalid_argument(
           fmt::format("unknown client request kind {}", static_cast<int>(r.which())));
@@ -287,6 +297,11 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           b.initRepair().setPartitions(body.partitions);
         } else if constexpr (std::is_same_v<T, RingAdminResponse>) {
           fill(b.initRingAdmin(), body);
+        } else if constexpr (std::is_same_v<T, AuthenticateResponse>) {
+          auto auth = b.initAuthenticate();
+          auth.setUser(body.user);
+          auto grants = auth.initGrants(body.grants.size());
+          for (std::size_t i = 0; i < body.grants.size(); ++i) grants.set(i, body.grants[i]);
         } else {
           static_assert(std::is_same_v<T, StatusResponse>);
           fill(b.initNodeStatus(), body);
@@ -342,6 +357,13 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       auto body = read(r.getRingAdmin());
       if (!body.is_ok()) return body.status();
       out.body = std::move(body).value();
+      break;
+    }
+    case wire::ClientResponse::AUTHENTICATE: {
+      auto auth = r.getAuthenticate();
+      AuthenticateResponse body{std::string(to_view(auth.getUser())), {}};
+      for (auto grant : auth.getGrants()) body.grants.emplace_back(to_view(grant));
+      out.body = std::move(body);
       break;
     }
     default:

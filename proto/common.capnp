@@ -15,6 +15,8 @@ enum StatusCode {
   corruption @5;
   ioError @6;
   overloaded @7;
+  permissionDenied @8;
+  unauthenticated @9;
 }
 
 struct Status {

@@ -202,6 +202,7 @@ client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
   options.nodes = {client_address(i)};
   options.timeout_ms = timeout_ms;
   options.tls = client_tls_;
+  options.credentials = client_credentials_;
   return client::Client(options);
 }
 

@@ -33,6 +33,10 @@ class ProcessCluster {
   void set_node_flags(int i, std::vector<std::string> flags) { node_flags_[i] = std::move(flags); }
   // TLS for every client the cluster makes (client_of, and the waits for start and ring).
   void set_client_tls(client::TlsOptions tls) { client_tls_ = std::move(tls); }
+  // Credentials for every client the cluster makes (nodes with [auth]).
+  void set_client_credentials(client::Credentials credentials) {
+    client_credentials_ = std::move(credentials);
+  }
 
   // Starts node i (0-based) and waits until it answers a status request.
   void start(int i);
@@ -77,6 +81,7 @@ class ProcessCluster {
   std::vector<std::string> extra_flags_;
   std::map<int, std::vector<std::string>> node_flags_;
   std::optional<client::TlsOptions> client_tls_;
+  std::optional<client::Credentials> client_credentials_;
   std::string set_name_;  // StatefulSet names when set
   std::vector<uint16_t> client_ports_, peer_ports_, http_ports_;
   std::vector<pid_t> pids_;

@@ -18,6 +18,7 @@
 #include "net/framed_connection.h"
 #include "net/tls.h"
 #include "node/wire/replica_codec.h"
+#include "tests/common/http_get.h"
 #include "tests/integration/process_cluster.h"
 #include "tests/tls/test_certs.h"
 
@@ -89,6 +90,17 @@ TEST_F(TlsClusterTest, ServesOverTlsAndRefusesPlaintextAndUntrustingClientsClear
     ++lines;
   }
   EXPECT_LE(lines, 20u) << "a burst of 10, then about a line a second";
+  // The HTTP port speaks TLS too; a plaintext request is told so.
+  HttpCall https;
+  https.ca_file = certs_->ca();
+  auto metrics = http_call(cluster_->http_address(0), "/metrics", https);
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_EQ(metrics->status, 200u);
+  auto plain_http = http_request(cluster_->http_address(0), "/metrics");
+  ASSERT_TRUE(plain_http.has_value());
+  EXPECT_EQ(plain_http->status, 400u);
+  EXPECT_THAT(plain_http->body, HasSubstr("this port speaks TLS only: use https://"));
+
   auto p = cluster_->client_of(0).get("p", {3, 0});
   ASSERT_TRUE(p.is_ok()) << p.status().to_string();
   EXPECT_TRUE(p->values.empty()) << "nothing the plaintext client sent was applied";
@@ -190,6 +202,43 @@ TEST_F(TlsClusterTest, RotatingTheCertificateFilesUnderLoadDropsNoRequest) {
   EXPECT_THAT(failures, ::testing::IsEmpty());
   EXPECT_GT(ok.load(), 30);
   EXPECT_THAT(cluster_->log_of(0), HasSubstr("event=tls_reloaded"));
+}
+
+// Mutual TLS on the client port with [auth]: a client certificate naming a user makes the
+// connection that user, with no secret; one naming no user gets nothing done.
+TEST(TlsAuthTest, AClientCertificateNamingAUserIsThatUser) {
+  ProcessCluster cluster(3);
+  TestCerts certs(cluster.dir() + "/certs");
+  const std::string users = cluster.dir() + "/users.toml";
+  std::ofstream(users) << "[users.reporting]\ngrants = [\"read\"]\n"
+                          "[users.loader]\ngrants = [\"read\", \"write\"]\n";
+  for (int i = 0; i < 3; ++i) {
+    const CertFiles files = certs.node(cluster.id_of(i));
+    const std::string path = fmt::format("{}/tls-{}.toml", cluster.dir(), i);
+    std::ofstream(path) << fmt::format(
+        "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\nca_file = \"{}\"\n"
+        "client_auth = \"require\"\n[auth]\nusers_file = \"{}\"\n",
+        files.cert, files.key, certs.ca(), users);
+    cluster.set_node_flags(i, {"--config", path});
+  }
+  const CertFiles loader = certs.client("loader");
+  cluster.set_client_tls(client::TlsOptions{certs.ca(), loader.cert, loader.key, "1.3"});
+  cluster.start_all();
+  ASSERT_TRUE(cluster.client_of(0).put("k", "v", "", {3, 0}).is_ok());
+
+  auto as = [&](const CertFiles& files) {
+    client::Options options;
+    options.nodes = {cluster.client_address(1)};
+    options.tls = client::TlsOptions{certs.ca(), files.cert, files.key, "1.3"};
+    return client::Client(options);
+  };
+  auto reporting = as(certs.client("reporting"));
+  auto got = reporting.get("k");
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_THAT(got->values, UnorderedElementsAre("v"));
+  EXPECT_EQ(reporting.put("k", "w", got->context).code(), StatusCode::kPermissionDenied);
+  Status stranger = as(certs.client("stranger")).put("k", "w");
+  EXPECT_EQ(stranger.code(), StatusCode::kUnauthenticated) << stranger.to_string();
 }
 
 }  // namespace
