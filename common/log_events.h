@@ -65,6 +65,7 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "first_ring_refused",
     "gossip_foreign_cluster",
     "ring_conflict",
+    "ring_refused",
     // auto-join (node/membership_auto_join.cc, node/auto_join.cc)
     "auto_join_requested",
     "auto_join_refused",

@@ -92,7 +92,9 @@ std::vector<gossip::Outgoing> NodeHost::on_tick() {
 }
 
 std::vector<gossip::Outgoing> NodeHost::on_peer_message(PeerMessage message) {
-  if (auto* g = std::get_if<Gossip>(&message.body)) return membership_.on_gossip(g->message);
+  if (auto* g = std::get_if<Gossip>(&message.body)) {
+    return membership_.on_gossip(message.from, std::move(g->message));
+  }
   if (on_peer_ring_admin(message)) return {};
   node_.on_peer_message(std::move(message), clock_.now());
   return {};

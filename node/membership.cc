@@ -91,7 +91,31 @@ std::vector<gossip::Outgoing> Membership::on_tick() {
   return outgoing;
 }
 
-std::vector<gossip::Outgoing> Membership::on_gossip(const gossip::Message& message) {
+bool Membership::may_send_rings(const NodeId& from) const {
+  const gossip::RingState& ring = gossip_.ring();
+  if (ring.version == 0 || from == ring.claimant) return true;
+  auto holds = [&](const std::vector<NodeId>& owners) {
+    return std::find(owners.begin(), owners.end(), from) != owners.end();
+  };
+  return holds(ring.owners) || holds(ring.next_owners);
+}
+
+std::vector<gossip::Outgoing> Membership::on_gossip(const NodeId& from, gossip::Message message) {
+  std::optional<gossip::RingState>* ring = nullptr;
+  if (auto* ack = std::get_if<gossip::Ack>(&message)) ring = &ack->ring;
+  if (auto* ack2 = std::get_if<gossip::Ack2>(&message)) ring = &ack2->ring;
+  if (ring != nullptr && ring->has_value() && (*ring)->newer_than(gossip_.ring()) &&
+      !may_send_rings(from)) {
+    ++counters_["rings_refused"];
+    if (ring_refused_from_.insert(from).second) {
+      log(LogEvent::warn("ring_refused")
+              .with("from", from)
+              .with("version", (*ring)->version)
+              .with("claimant", (*ring)->claimant)
+              .with("reason", "the sender owns no partition of this node's ring"));
+    }
+    ring->reset();
+  }
   auto outgoing = gossip_.on_message(message, clock_.now());
   on_events();
   return outgoing;

@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,8 +66,13 @@ class Membership {
   // Every driver tick (qkvd: every 5 ms): a gossip round when one is due, ring progress
   // every 50 ms, leaving. Returns the gossip messages to send.
   std::vector<gossip::Outgoing> on_tick();
-  // A gossip message from a peer; returns the replies to send.
-  std::vector<gossip::Outgoing> on_gossip(const gossip::Message& message);
+  // A gossip message from peer `from` (authenticated by its certificate over TLS: the
+  // Server checks PeerMessage::from); returns the replies to send. A newer ring it carries
+  // is applied only when `from` owns partitions in this node's ring (owners, next owners,
+  // or the claimant): a node that is not a member cannot hand the cluster a ring. Such a
+  // ring is dropped (the rest of the message applies), counted (rings_refused) and logged
+  // (ring_refused, once per sender). A node without a ring takes it from anyone.
+  std::vector<gossip::Outgoing> on_gossip(const NodeId& from, gossip::Message message);
   // Direct evidence that `peer` is down (a refused or broken connection).
   void convict(const NodeId& peer);
   // Optional: the driver's link-level suspicion (qkvd: a ping unanswered for a ping
@@ -136,6 +142,8 @@ class Membership {
   }
 
  private:
+  // Whether `from` may hand this node a newer ring (see on_gossip).
+  bool may_send_rings(const NodeId& from) const;
   void on_events();
   void apply_ring();
   void update_own_status();
@@ -163,6 +171,7 @@ class Membership {
   TimePoint ring_progress_due_{};
   uint64_t last_applied_ = UINT64_MAX;
   std::map<std::string, uint64_t> counters_;
+  std::set<NodeId> ring_refused_from_;  // senders whose rings were refused (logged once each)
   std::vector<LogEvent> log_events_;
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;

@@ -35,8 +35,8 @@ class AuthClusterTest : public ::testing::Test {
     users_file_ = cluster_->dir() + "/users.toml";
     write_users("");
     const std::string config = cluster_->dir() + "/auth.toml";
-    std::ofstream(config) << fmt::format(
-        "[auth]\nusers_file = \"{}\"\nreload_interval_ms = 200\n", users_file_);
+    std::ofstream(config) << fmt::format("[auth]\nusers_file = \"{}\"\nreload_interval_ms = 200\n",
+                                         users_file_);
     for (int i = 0; i < 3; ++i) cluster_->set_node_flags(i, {"--config", config});
     cluster_->set_client_credentials({"root", "root-secret"});
     cluster_->start_all();
@@ -66,8 +66,8 @@ class AuthClusterTest : public ::testing::Test {
                       std::vector<std::string> args) {
     const std::string secret_file = cluster_->dir() + "/secret-" + user;
     std::ofstream(secret_file) << secret << "\n";
-    std::vector<std::string> all = {"--cluster", cluster_->client_address(0), "--user", user,
-                                    "--secret-file", secret_file};
+    std::vector<std::string> all = {
+        "--cluster", cluster_->client_address(0), "--user", user, "--secret-file", secret_file};
     all.insert(all.end(), args.begin(), args.end());
     return run_program(QKVCTL_PATH, all);
   }
@@ -138,7 +138,8 @@ TEST_F(AuthClusterTest, TheHttpPortAsksForCredentialsExceptFromProbes) {
   EXPECT_EQ(anonymous->status, 401u);
   EXPECT_THAT(anonymous->www_authenticate, HasSubstr("Basic realm=\"qkv\""));
   HttpCall call;
-  call.headers["Authorization"] = "Basic " + std::string("cmVhZGVyOnJlYWRlci1zZWNyZXQ=");  // reader:reader-secret
+  call.headers["Authorization"] =
+      "Basic " + std::string("cmVhZGVyOnJlYWRlci1zZWNyZXQ=");  // reader:reader-secret
   auto metrics = http_call(http, "/metrics", call);
   ASSERT_TRUE(metrics.has_value());
   EXPECT_EQ(metrics->status, 200u);
@@ -163,7 +164,8 @@ TEST_F(AuthClusterTest, AChangedUsersFileAppliesToOpenConnectionsWithoutARestart
       "[users.reader]\nsecret = \"{}\"\ngrants = [\"read\", \"write\"]\n",
       hash("root-secret"), hash("reader-secret"));
   std::rename(path.c_str(), users_file_.c_str());
-  ASSERT_TRUE(wait_for([&] { return reader.put("notes/1", "v").is_ok(); }, std::chrono::seconds(10)))
+  ASSERT_TRUE(
+      wait_for([&] { return reader.put("notes/1", "v").is_ok(); }, std::chrono::seconds(10)))
       << "the reader's open connection gains write";
   Status gone = app.put("orders/4", "v");
   EXPECT_EQ(gone.code(), StatusCode::kUnauthenticated) << gone.to_string();
@@ -173,9 +175,9 @@ TEST_F(AuthClusterTest, AChangedUsersFileAppliesToOpenConnectionsWithoutARestart
   // A broken file keeps the users in force.
   std::ofstream(path) << "[users.reader\n";
   std::rename(path.c_str(), users_file_.c_str());
-  ASSERT_TRUE(wait_for([&] { return cluster_->log_of(0).find("event=users_reload_failed") !=
-                                    std::string::npos; },
-                       std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_for(
+      [&] { return cluster_->log_of(0).find("event=users_reload_failed") != std::string::npos; },
+      std::chrono::seconds(10)));
   EXPECT_TRUE(reader.put("notes/2", "v").is_ok());
 }
 

@@ -107,10 +107,13 @@ TEST_F(TlsClusterTest, ServesOverTlsAndRefusesPlaintextAndUntrustingClientsClear
   EXPECT_TRUE(cluster_->client_of(1).get("k").is_ok()) << "the cluster keeps serving";
 }
 
-// Opens a TLS connection to node 0's peer port presenting `files`, sends one LinkPing
-// claiming to be `from`, and reports whether the pong came back (false: closed unanswered).
+// Opens a TLS connection to node 0's peer port presenting `files`, sends `first` (if any)
+// and one LinkPing claiming to be `from`, and reports whether the pong came back (false:
+// closed unanswered). Node 0 handles a connection's frames in order: a pong means `first`
+// was handled.
 std::optional<bool> ping_as(const ProcessCluster& cluster, const TestCerts& certs,
-                            const CertFiles& files, const std::string& from) {
+                            const CertFiles& files, const std::string& from,
+                            std::optional<node::PeerMessage> first = std::nullopt) {
   boost::asio::io_context io;
   auto context = net::make_tls_context(net::TlsRole::kClient,
                                        net::TlsOptions{files.cert, files.key, certs.ca(), "1.3"});
@@ -143,6 +146,7 @@ std::optional<bool> ping_as(const ProcessCluster& cluster, const TestCerts& cert
   });
   connection->set_on_close([&] { closed = true; });
   connection->start();
+  if (first) (void)connection->send(node::encode(*first));
   (void)connection->send(node::encode(node::PeerMessage{from, 7, node::LinkPing{}}));
   while (!ponged && !closed && std::chrono::steady_clock::now() < until) {
     io.run_one_for(std::chrono::milliseconds(50));
@@ -165,6 +169,40 @@ TEST_F(TlsClusterTest, APeerIsWhoItsCertificateNamesNotWhoItsMessagesClaim) {
   EXPECT_GE(node_counter(*cluster_, 0, "peer_port_tls_handshake_failures"), 1u);
   EXPECT_TRUE(cluster_->client_of(0).put("after", "v", "", {3, 0}).is_ok())
       << "the cluster keeps serving, its own peers unaffected";
+}
+
+TEST_F(TlsClusterTest, ARingFromANodeThatIsNotAMemberIsRefused) {
+  // n4 holds a valid certificate from the cluster CA but owns nothing: the ring it sends,
+  // of a higher version and handing every partition to itself, is dropped.
+  auto before = cluster_->client_of(0).node_status(0);
+  ASSERT_TRUE(before.is_ok());
+  auto ring = cluster_->client_of(0).ring();
+  ASSERT_TRUE(ring.is_ok());
+  auto members = cluster_->client_of(0).members();
+  ASSERT_TRUE(members.is_ok());
+  gossip::RingState forged;
+  forged.version = before->ring_version + 100;
+  forged.n = ring->n;
+  forged.owners.assign(ring->partition_count, "n4");
+  forged.claimant = "n4";
+  forged.cluster_id = members->cluster_id;
+  gossip::Ack2 ack2;
+  ack2.ring = forged;
+  EXPECT_EQ(ping_as(*cluster_, *certs_, certs_->node("n4"), "n4",
+                    node::PeerMessage{"n4", 0, node::Gossip{ack2}}),
+            std::optional<bool>(true));
+  EXPECT_GE(node_counter(*cluster_, 0, "rings_refused"), 1u);
+  EXPECT_TRUE(wait_for(
+      [&] { return cluster_->log_of(0).find("event=ring_refused from=n4") != std::string::npos; },
+      std::chrono::seconds(5)));
+  auto after = cluster_->client_of(0).node_status(0);
+  ASSERT_TRUE(after.is_ok());
+  EXPECT_EQ(after->ring_version, before->ring_version);
+  auto ring_after = cluster_->client_of(0).ring();
+  ASSERT_TRUE(ring_after.is_ok());
+  EXPECT_EQ(ring_after->owners, ring->owners);
+  EXPECT_TRUE(cluster_->client_of(0).put("after", "v", "", {3, 0}).is_ok())
+      << "the cluster keeps serving";
 }
 
 TEST_F(TlsClusterTest, RotatingTheCertificateFilesUnderLoadDropsNoRequest) {

@@ -67,13 +67,20 @@ struct Process {
 };
 
 // Delivers gossip between processes (by id) until nothing more is sent.
-void exchange(const std::vector<Process*>& processes, std::vector<gossip::Outgoing> pending) {
+// `from` sent `outgoing`.
+void exchange(const std::vector<Process*>& processes, std::vector<gossip::Outgoing> outgoing,
+              Process& from) {
+  std::vector<std::pair<NodeId, gossip::Outgoing>> pending;
+  for (auto& out : outgoing) pending.emplace_back(from.gossip().self().id, out);
   while (!pending.empty()) {
-    gossip::Outgoing out = std::move(pending.back());
+    auto [sender, out] = std::move(pending.back());
     pending.pop_back();
     for (Process* p : processes) {
-      if (p->gossip().self().id != out.address) continue;
-      for (auto& reply : p->membership().on_gossip(out.message)) pending.push_back(reply);
+      const NodeId id = p->gossip().self().id;
+      if (id != out.address) continue;
+      for (auto& reply : p->membership().on_gossip(sender, out.message)) {
+        pending.emplace_back(id, reply);
+      }
     }
   }
 }
@@ -82,7 +89,7 @@ void exchange(const std::vector<Process*>& processes, std::vector<gossip::Outgoi
 void rounds(ManualClock& clock, const std::vector<Process*>& processes, int count) {
   for (int i = 0; i < count; ++i) {
     clock.advance(Duration(1000));
-    for (Process* p : processes) exchange(processes, p->membership().on_tick());
+    for (Process* p : processes) exchange(processes, p->membership().on_tick(), *p);
   }
 }
 
@@ -162,7 +169,7 @@ TEST(FirstRingTest, ANodeWhoseMembersDifferFromTheRunningClusterMakesNoRingAndSt
 
   Process n4("n4", {"n1", "n2", "n3", "n4"}, {"n1", "n2", "n3"}, clock);
   const std::vector<Process*> all = {&n1, &n2, &n3, &n4};
-  exchange(all, n4.membership().on_tick());
+  exchange(all, n4.membership().on_tick(), n4);
   ASSERT_TRUE(n4.membership().fatal().has_value()) << "it met the cluster at its first round";
   const std::string error = n4.membership().fatal()->message();
   EXPECT_THAT(error, HasSubstr("configured members (n1,n2,n3,n4)"));

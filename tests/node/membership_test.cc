@@ -60,13 +60,20 @@ struct Process {
 };
 
 // Delivers gossip between processes (by id) until nothing more is sent.
-void exchange(std::vector<Process*> processes, std::vector<gossip::Outgoing> pending) {
+// `from` sent `outgoing`.
+void exchange(std::vector<Process*> processes, std::vector<gossip::Outgoing> outgoing,
+              const Process& from) {
+  std::vector<std::pair<NodeId, gossip::Outgoing>> pending;
+  for (auto& out : outgoing) pending.emplace_back(from.membership->gossip().self().id, out);
   while (!pending.empty()) {
-    gossip::Outgoing out = std::move(pending.back());
+    auto [sender, out] = std::move(pending.back());
     pending.pop_back();
     for (Process* p : processes) {
-      if (p->membership->gossip().self().id != out.address) continue;
-      for (auto& reply : p->membership->on_gossip(out.message)) pending.push_back(std::move(reply));
+      const NodeId id = p->membership->gossip().self().id;
+      if (id != out.address) continue;
+      for (auto& reply : p->membership->on_gossip(sender, out.message)) {
+        pending.emplace_back(id, std::move(reply));
+      }
     }
   }
 }
@@ -76,7 +83,7 @@ TEST(MembershipTest, AJoiningNodeAppliesAndSavesTheRingGossipBrings) {
   Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
   Process n3("n3", gossip::RingState{}, {"n1"}, clock);
   EXPECT_TRUE(n3.core->held_ranges().empty());
-  exchange({&n1, &n3}, n3.membership->on_tick());
+  exchange({&n1, &n3}, n3.membership->on_tick(), n3);
 
   EXPECT_EQ(n3.membership->gossip().ring().version, 1u);
   auto saved = load_saved_ring(n3.storage);
@@ -87,11 +94,48 @@ TEST(MembershipTest, AJoiningNodeAppliesAndSavesTheRingGossipBrings) {
   EXPECT_TRUE(n3.membership->gossip().members().contains("n1"));
 }
 
+// Issue 16: a node that owns nothing in the ring cannot hand the cluster a ring, whatever
+// version it claims; a member can.
+TEST(MembershipTest, ANewerRingIsTakenOnlyFromAMemberOfTheRing) {
+  ManualClock clock;
+  Process n1("n1", first_ring({"n1", "n2"}), {}, clock);
+  gossip::RingState forged = n1.membership->gossip().ring();
+  forged.version = 99;
+  forged.claimant = "n9";
+  std::fill(forged.owners.begin(), forged.owners.end(), "n9");
+  gossip::Ack2 from_outsider;
+  from_outsider.ring = forged;
+  EXPECT_TRUE(n1.membership->on_gossip("n9", from_outsider).empty());
+  EXPECT_EQ(n1.membership->gossip().ring().version, 1u) << "the forged ring was dropped";
+  auto counter = [&](const std::string& name) {
+    for (const auto& [key, value] : n1.membership->counters()) {
+      if (key == name) return value;
+    }
+    return uint64_t{0};
+  };
+  EXPECT_EQ(counter("rings_refused"), 1u);
+  gossip::Ack via_ack;
+  via_ack.sender.id = "n9";
+  via_ack.sender.peer_address = "n9";
+  via_ack.ring = forged;
+  (void)n1.membership->on_gossip("n9", via_ack);
+  EXPECT_EQ(n1.membership->gossip().ring().version, 1u);
+  EXPECT_EQ(counter("rings_refused"), 2u);
+
+  // The same ring from n2, an owner of n1's ring, is a ring change like any other.
+  gossip::RingState next = n1.membership->gossip().ring();
+  next.version = 2;
+  gossip::Ack2 from_member;
+  from_member.ring = next;
+  (void)n1.membership->on_gossip("n2", from_member);
+  EXPECT_EQ(n1.membership->gossip().ring().version, 2u);
+}
+
 TEST(MembershipTest, AConvictedPeerIsDownInTheMembersView) {
   ManualClock clock;
   Process n1("n1", first_ring({"n1", "n2"}), {"n2"}, clock);
   Process n2("n2", first_ring({"n1", "n2"}), {"n1"}, clock);
-  exchange({&n1, &n2}, n1.membership->on_tick());
+  exchange({&n1, &n2}, n1.membership->on_tick(), n1);
   auto up_of = [&](const NodeId& id) {
     for (const auto& m : n1.membership->members_response().members) {
       if (m.id == id) return m.up;
@@ -164,7 +208,7 @@ TEST(MembershipTest, AnAutoJoinNodeStagesItsJoinAndTheClaimantCommitsItOnceQuiet
   Process n3("n3", gossip::RingState{}, {"n1"}, clock);
   n1.membership->set_auto_join(auto_join_on());  // the claimant's quiet period
   n3.membership->set_auto_join(auto_join_on());
-  exchange({&n1, &n3}, n3.membership->on_tick());  // n3 learns the ring
+  exchange({&n1, &n3}, n3.membership->on_tick(), n3);  // n3 learns the ring
   (void)n3.membership->on_tick();
   ASSERT_EQ(carry_join_requests(n3, n1), 1);
   EXPECT_TRUE(logged(n3, "auto_join_requested"));
@@ -182,7 +226,7 @@ TEST(MembershipTest, AnAutoJoinNodeStagesItsJoinAndTheClaimantCommitsItOnceQuiet
 
   // In the ring now (a receiver of the transition): it asks no more.
   clock.advance(Duration(1'000));  // n1's next gossip round carries the ring
-  exchange({&n1, &n3}, n1.membership->on_tick());
+  exchange({&n1, &n3}, n1.membership->on_tick(), n1);
   EXPECT_EQ(n3.membership->gossip().ring().version, 2u);
   clock.advance(Duration(10'000));
   (void)n3.membership->on_tick();
@@ -197,7 +241,7 @@ TEST(MembershipTest, ANodeThatLeftOrHasAutoJoinOffNeverAsks) {
   ASSERT_TRUE(left.storage.put_meta("ring_member", "").is_ok());  // left in an earlier life
   left.membership->set_auto_join(auto_join_on());
   for (Process* p : {&left, &off}) {
-    exchange({&n1, p}, p->membership->on_tick());
+    exchange({&n1, p}, p->membership->on_tick(), *p);
     clock.advance(Duration(3'000));
     (void)p->membership->on_tick();
     EXPECT_TRUE(p->membership->take_peer_messages().empty());
@@ -209,7 +253,7 @@ TEST(MembershipTest, AClaimantWithoutAutoJoinRefusesAutomaticJoins) {
   Process n1("n1", first_ring({"n1", "n2"}), {}, clock);  // auto_join off
   Process n3("n3", gossip::RingState{}, {"n1"}, clock);
   n3.membership->set_auto_join(auto_join_on());
-  exchange({&n1, &n3}, n3.membership->on_tick());
+  exchange({&n1, &n3}, n3.membership->on_tick(), n3);
   (void)n3.membership->on_tick();
   auto requests = n3.membership->take_peer_messages();
   ASSERT_EQ(requests.size(), 1u);
@@ -248,7 +292,7 @@ TEST(MembershipTest, RemoveIsRefusedForAMemberThatIsUpAndTakenForOneThatIsDown) 
   ManualClock clock;
   Process n1("n1", first_ring({"n1", "n2", "n3"}), {"n2"}, clock);
   Process n2("n2", first_ring({"n1", "n2", "n3"}), {"n1"}, clock);
-  exchange({&n1, &n2}, n1.membership->on_tick());
+  exchange({&n1, &n2}, n1.membership->on_tick(), n1);
   proto::RingAdminRequest remove;
   remove.action = proto::RingAction::kStage;
   remove.kind = proto::RingChangeKind::kRemove;
