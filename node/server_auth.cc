@@ -118,21 +118,22 @@ Status Server::check_access(ClientId id, const proto::ClientRequest& request) {
   } else if (verdict = authorize(*user, need); !verdict.is_ok()) {
     ++permission_denials_;
   }
-  auto connection = clients_.find(id);
-  const std::string remote =
-      connection == clients_.end() ? "" : connection->second->remote_endpoint();
+  auto remote = [&] {
+    auto connection = clients_.find(id);
+    return connection == clients_.end() ? std::string() : connection->second->remote_endpoint();
+  };
   if (need.role == Role::kAdmin) {
     // The audit log: every admin request, allowed or not.
     log_event(LogEvent::info("admin_request")
                   .with("user", named == users_of_.end() ? "" : named->second)
                   .with("action", need.action)
-                  .with("remote", remote)
+                  .with("remote", remote())
                   .with("allowed", verdict.is_ok()));
   } else if (!verdict.is_ok() && refusal_to_log()) {
     log_event(LogEvent::warn("permission_denied")
                   .with("user", named == users_of_.end() ? "" : named->second)
                   .with("action", need.action)
-                  .with("remote", remote)
+                  .with("remote", remote())
                   .with("error", verdict)
                   .with("unlogged_before", std::exchange(refusals_unlogged_, 0)));
   }

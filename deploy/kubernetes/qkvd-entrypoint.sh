@@ -84,8 +84,7 @@ else
 fi
 
 mkdir -p "$QKV_DATA_DIR"
-# --insecure: the pods listen on their pod IP without TLS (qkvd logs a warning each start).
-# Until the manifests mount TLS Secrets (issue 16), keep the ports to the cluster's network.
+# Every interface: the config's [tls] makes each port TLS only (qkvd refuses to listen
+# beyond loopback without it unless told --insecure, which a test cluster may pass as an arg).
 exec qkvd --config "$config" --node-id "$name" --data-dir "$QKV_DATA_DIR" \
-  --client-listen 0.0.0.0:7000 --peer-listen 0.0.0.0:7100 --http-listen 0.0.0.0:7200 \
-  --insecure "$@"
+  --client-listen 0.0.0.0:7000 --peer-listen 0.0.0.0:7100 --http-listen 0.0.0.0:7200 "$@"

@@ -197,6 +197,8 @@ function qkv_pod_rules(where, spec) {
   for (const [probe, path] of Object.entries(want)) {
     const got = qkvd[probe]?.httpGet?.path;
     if (got !== path) out.push(`${cw}: ${probe} must GET ${path}${got ? ` (not ${got}: liveness never depends on peers)` : ""}`);
+    const scheme = qkvd[probe]?.httpGet?.scheme ?? "HTTP";
+    if (scheme !== "HTTPS") out.push(`${cw}: ${probe} must use scheme HTTPS (the HTTP port speaks TLS only), not ${scheme}`);
   }
   const req = qkvd.resources?.requests?.memory;
   const lim = qkvd.resources?.limits?.memory;
@@ -303,7 +305,6 @@ export function qkvd_config_problems(objects, qkvd) {
       writeFileSync(file, cm.data["qkvd.toml"]);
       const args = ["--config", file, "--check-config", "--node-id", "qkv-0", "--data-dir", join(dir, "data"),
                     "--client-listen", "0.0.0.0:7000", "--peer-listen", "0.0.0.0:7100", "--http-listen", "0.0.0.0:7200",
-                    "--insecure",  // as deploy/kubernetes/qkvd-entrypoint.sh
                     "--client-advertise", "qkv-0.qkv.default.svc.cluster.local:7000",
                     "--peer-advertise", "qkv-0.qkv.default.svc.cluster.local:7100",
                     "--members", [0, 1, 2].map((i) => `qkv-${i}=qkv-${i}.qkv.default.svc.cluster.local:7100`).join(",")];

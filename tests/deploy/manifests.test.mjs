@@ -91,6 +91,9 @@ const broken = [
   ["a liveness probe that depends on peers", (o) => {
     set(o).spec.template.spec.containers[0].livenessProbe.httpGet.path = "/health/ready";
   }, /livenessProbe must GET \/health\/live \(not \/health\/ready/],
+  ["a probe over plain HTTP to the TLS-only port", (o) => {
+    delete set(o).spec.template.spec.containers[0].readinessProbe.httpGet.scheme;
+  }, /readinessProbe must use scheme HTTPS/],
   ["a Service selecting no pods", (o) => {
     o.find((x) => x.kind === "Service" && x.metadata.name === "qkv-client").spec.selector = { app: "qkv" };
   }, /Service\/qkv-client: selector .* selects no pod template/],
@@ -142,6 +145,15 @@ for (const [what, breakit, expected] of broken) {
               `expected a problem matching ${expected}; got:\n  ${problems.join("\n  ")}`);
   });
 }
+
+test("refused: a qkvd.toml without [tls], since the pods listen on every interface", { skip: !process.env.QKVD && "no QKVD" }, () => {
+  const objects = structuredClone(dev);
+  const cm = objects.find((o) => o.kind === "ConfigMap");
+  cm.data["qkvd.toml"] = cm.data["qkvd.toml"].replace(/cert_file = .*\n/, "").replace(/key_file = .*\n/, "")
+    .replace(/ca_file = .*\n/, "");
+  const { problems } = qkvd_config_problems(objects, process.env.QKVD);
+  assert.match(problems.join("\n"), /reachable beyond this machine without TLS/);
+});
 
 test("refused: a qkvd.toml that qkvd rejects", { skip: !process.env.QKVD && "no QKVD" }, () => {
   const objects = structuredClone(dev);

@@ -5,6 +5,10 @@
 //     and the node's zone label (as the PodTopologyLabelsAdmission plugin copies it);
 //   - the downward API (podman 4.3 resolves metadata.name and labels but not
 //     metadata.namespace): every fieldRef and resourceFieldRef becomes its value;
+//   - cert-manager's CSI driver: its volume becomes the directory <certs>/<pod>, and the plan
+//     lists the certificate its volumeAttributes ask for (${POD_NAME} and ${POD_NAMESPACE}
+//     resolved), which deploy/test issues there from its test CA as the driver would;
+//   - a Secret volume becomes the directory <secrets>/<secretName> (deploy/test writes it);
 //   - the volume claim becomes the directory given (a stand-in for the provisioned volume);
 //     fsGroup's effect on it is deploy/test's (podman ignores fsGroup), and its group joins the
 //     supplementary groups as the kubelet adds it;
@@ -16,7 +20,7 @@
 // Anything else in the spec goes to podman as rendered.
 //
 //   node pods.mjs RENDERED.yaml ORDINAL --volume DIR --zone ZONE --pod-prefix P \
-//        [--image IMAGE] --plan PLAN.json > pod.yaml
+//        [--image IMAGE] [--certs DIR] [--secrets DIR] --plan PLAN.json > pod.yaml
 import { readFileSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { parse } from "./manifests.mjs";
@@ -53,7 +57,18 @@ function resolve_env(env, ctx, container) {
   });
 }
 
-export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", image }) {
+// The certificate a cert-manager CSI volume asks for, for pod `ctx`.
+function csi_certificate(v, ctx, dir) {
+  const a = v.csi.volumeAttributes ?? {};
+  const sub = (text) => String(text ?? "").replaceAll("${POD_NAME}", ctx.name)
+    .replaceAll("${POD_NAMESPACE}", ctx.namespace).trim();
+  const list = (text) => sub(text).split(",").map((x) => x.trim()).filter(Boolean);
+  return { volume: v.name, dir, common_name: sub(a["csi.cert-manager.io/common-name"]),
+           dns_names: list(a["csi.cert-manager.io/dns-names"]), uri_sans: list(a["csi.cert-manager.io/uri-sans"]),
+           fs_group: a["csi.cert-manager.io/fs-group"] ?? null };
+}
+
+export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", image, certs, secrets }) {
   const set = objects.find((o) => o.kind === "StatefulSet");
   const name = `${set.metadata.name}-${ordinal}`;
   const namespace = set.metadata.namespace ?? "default";
@@ -83,6 +98,7 @@ export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", image 
     if (image) c.image = image;  // this run's build of the rendered image
     const ports = Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort]));
     const probe = (p) => p && { path: p.httpGet.path, port: ports[p.httpGet.port] ?? p.httpGet.port,
+                                scheme: (p.httpGet.scheme ?? "HTTP").toLowerCase(),
                                 period_seconds: p.periodSeconds ?? 10, failure_threshold: p.failureThreshold ?? 3 };
     plan.containers[c.name] = {
       container: `${podPrefix}${name}-${c.name}`,
@@ -103,8 +119,23 @@ export function pod_for(objects, ordinal, { volume, zone, podPrefix = "", image 
   // pod gets a directory of its own instead (made by deploy/test: <volume>-<name>, mode 0777
   // as the kubelet makes an emptyDir).
   plan.empty_dirs = (spec.volumes ?? []).filter((v) => v.emptyDir).map((v) => `${volume}-${v.name}`);
-  spec.volumes = (spec.volumes ?? []).map((v) =>
-    v.emptyDir ? { name: v.name, hostPath: { path: `${volume}-${v.name}`, type: "Directory" } } : v);
+  plan.certificates = [];
+  plan.secret_dirs = [];
+  spec.volumes = (spec.volumes ?? []).map((v) => {
+    const host = (path) => ({ name: v.name, hostPath: { path, type: "Directory" } });
+    if (v.emptyDir) return host(`${volume}-${v.name}`);
+    if (v.csi?.driver === "csi.cert-manager.io") {
+      if (!certs) throw new Error(`volume ${v.name}: cert-manager's CSI driver needs --certs`);
+      plan.certificates.push(csi_certificate(v, ctx, `${certs}/${name}`));
+      return host(`${certs}/${name}`);
+    }
+    if (v.secret) {
+      if (!secrets) throw new Error(`volume ${v.name}: Secret ${v.secret.secretName} needs --secrets`);
+      plan.secret_dirs.push({ secret: v.secret.secretName, dir: `${secrets}/${v.secret.secretName}` });
+      return host(`${secrets}/${v.secret.secretName}`);
+    }
+    return v;
+  });
   spec.volumes.push({ name: [...claims][0], hostPath: { path: volume, type: "Directory" } });
   if (plan.fs_group !== null) {
     spec.securityContext.supplementalGroups = [
@@ -140,6 +171,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     else if (flag === "--zone") opts.zone = value;
     else if (flag === "--pod-prefix") opts.podPrefix = value;
     else if (flag === "--image") opts.image = value;
+    else if (flag === "--certs") opts.certs = value;
+    else if (flag === "--secrets") opts.secrets = value;
     else if (flag === "--plan") plan_file = value;
     else throw new Error(`unknown flag ${flag}`);
   }
