@@ -9,6 +9,7 @@
 #include <random>
 
 #include "proto/common.capnp.h"
+#include "tests/fuzz/regression_input.h"
 
 namespace qkv::node {
 namespace {
@@ -151,6 +152,29 @@ TEST(ReplicaCodecTest, AMalformedContextIsTheClientsError) {
   auto result = decode_context("12345678");
   EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(decode_context("odd").status().code(), StatusCode::kInvalidArgument);
+}
+
+// Inputs the fuzz harnesses found (tests/fuzz/regressions): a Text holding a NUL byte decoded,
+// then re-encoded only up to the NUL, so the round trip changed the message or state.
+TEST(ReplicaCodecTest, FuzzRegressionNulInPeerMessageTextIsCorruption) {
+  auto decoded = decode_peer_message(fuzz::regression_frame("peer_message", "nul_in_text"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
+}
+
+TEST(ReplicaCodecTest, FuzzRegressionNulInAStoredActorIsCorruption) {
+  auto decoded = decode_sibling_set(fuzz::regression_input("sibling_set", "nul_in_actor"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
+}
+
+TEST(ReplicaCodecTest, FuzzRegressionNulInAContextActorIsTheClientsError) {
+  auto decoded = decode_context(fuzz::regression_input("causal_context", "nul_in_actor"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
 }
 
 }  // namespace
