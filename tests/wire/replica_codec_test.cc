@@ -177,5 +177,22 @@ TEST(ReplicaCodecTest, FuzzRegressionNulInAContextActorIsTheClientsError) {
   EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
 }
 
+// An actor names the node that issued a dot: bytes that are no node id are refused, so a
+// client's context cannot bring them into a key's version vector.
+TEST(ReplicaCodecTest, AnActorThatIsNoNodeIdIsRefused) {
+  for (const char* node : {"", "n 1", "n1/x"}) {
+    capnp::MallocMessageBuilder builder;
+    auto entry = builder.initRoot<wire::VersionVector>().initEntries(1)[0];
+    entry.initActor().setNode(node);
+    entry.setCounter(1);
+    auto words = capnp::messageToFlatArray(builder);
+    auto chars = words.asChars();
+    auto decoded = decode_context(std::string(chars.begin(), chars.size()));
+    ASSERT_FALSE(decoded.is_ok()) << node;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(decoded.status().message(), HasSubstr("actor")) << node;
+  }
+}
+
 }  // namespace
 }  // namespace qkv::node
