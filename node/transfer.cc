@@ -9,10 +9,6 @@
 namespace qkv::node {
 namespace {
 
-// A batch never asks for more than this, whatever the receiver's setting: replies stay
-// far below the frame limit (32 MiB by default).
-constexpr uint32_t kBatchBytesCap = 8u << 20;
-
 bool after_cursor(const std::optional<std::pair<ring::Token, std::string>>& cursor,
                   ring::Token token, std::string_view key) {
   if (!cursor) return true;
@@ -21,24 +17,6 @@ bool after_cursor(const std::optional<std::pair<ring::Token, std::string>>& curs
 }
 
 }  // namespace
-
-Status TransferConfig::validate() const {
-  if (concurrent_max == 0) return Status::invalid_argument("transfer.concurrent_max must be >= 1");
-  if (bytes_per_second_max == 0) {
-    return Status::invalid_argument("transfer.bytes_per_second_max must be >= 1");
-  }
-  if (batch_bytes_max == 0 || batch_bytes_max > kBatchBytesCap) {
-    return Status::invalid_argument(fmt::format(
-        "transfer.batch_bytes_max is {}; it must be in [1, {}]", batch_bytes_max, kBatchBytesCap));
-  }
-  if (request_timeout.count() <= 0) {
-    return Status::invalid_argument("transfer.request_timeout_ms must be > 0");
-  }
-  if (retry_interval.count() <= 0) {
-    return Status::invalid_argument("transfer.retry_interval_ms must be > 0");
-  }
-  return Status::ok();
-}
 
 OwnershipTransfer::OwnershipTransfer(TransferConfig config, NodeId self, uint32_t n,
                                      storage::Storage& storage, Transport& transport,
@@ -238,7 +216,7 @@ void OwnershipTransfer::answer(const PeerMessage& message, const TransferRequest
   const ring::Token first =
       request.after ? request.after->first : current_->first_token(request.partition);
   const ring::Token last = current_->last_token(request.partition);
-  const uint64_t bytes_max = std::clamp<uint64_t>(request.bytes_max, 1, kBatchBytesCap);
+  const uint64_t bytes_max = std::clamp<uint64_t>(request.bytes_max, 1, kTransferBatchBytesCap);
   TransferReply reply{Status::ok(), {}, true};
   uint64_t bytes = 0;
   Status scanned = storage_.scan(

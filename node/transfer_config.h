@@ -8,6 +8,10 @@
 
 namespace qkv::node {
 
+// A batch never asks for more than this, whatever the receiver's setting: replies stay
+// far below the frame limit (32 MiB by default).
+inline constexpr uint32_t kTransferBatchBytesCap = 8u << 20;
+
 struct TransferConfig {
   uint32_t concurrent_max = 2;  // ranges this node pulls at once; >= 1
   // Key and value bytes it pulls per second (version vectors and framing not counted); >= 1.

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace qkv::proto {
 namespace {
@@ -18,7 +20,7 @@ uint32_t load_u32_le(const std::byte* p) {
 FrameReader::FrameReader(uint64_t frame_bytes_max) : frame_bytes_max_(frame_bytes_max) {}
 
 std::span<std::byte> FrameReader::prepare(std::size_t min_bytes) {
-  auto* base = reinterpret_cast<std::byte*>(buffer_.data());
+  auto* base = reinterpret_cast<std::byte*>(buffer_.begin());
   std::size_t capacity = buffer_.size() * sizeof(capnp::word);
   if (capacity - end_ < min_bytes) {
     // Move the unread tail to the front (word aligned), then grow if still short.
@@ -30,8 +32,11 @@ std::span<std::byte> FrameReader::prepare(std::size_t min_bytes) {
     }
     if (capacity - end_ < min_bytes) {
       std::size_t want = std::max(capacity * 2, end_ + min_bytes);
-      buffer_.resize((want + sizeof(capnp::word) - 1) / sizeof(capnp::word));
-      base = reinterpret_cast<std::byte*>(buffer_.data());
+      auto grown =
+          kj::heapArray<capnp::word>((want + sizeof(capnp::word) - 1) / sizeof(capnp::word));
+      if (end_ > 0) std::memcpy(grown.begin(), base, end_);  // begin_ is 0 here
+      buffer_ = std::move(grown);
+      base = reinterpret_cast<std::byte*>(buffer_.begin());
       capacity = buffer_.size() * sizeof(capnp::word);
     }
   }
@@ -43,7 +48,7 @@ void FrameReader::commit(std::size_t bytes) {
 }
 
 Result<std::optional<kj::ArrayPtr<const capnp::word>>> FrameReader::next() {
-  const auto* base = reinterpret_cast<const std::byte*>(buffer_.data());
+  const auto* base = reinterpret_cast<const std::byte*>(buffer_.begin());
   std::size_t avail = end_ - begin_;
   if (avail < 4) return std::optional<kj::ArrayPtr<const capnp::word>>();
   uint32_t segments = load_u32_le(base + begin_) + 1;

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "common/status.h"
 
@@ -42,7 +41,9 @@ class FrameReader {
 
  private:
   uint64_t frame_bytes_max_;
-  std::vector<capnp::word> buffer_;
+  // Not a std::vector: capnp::word is not copyable under clang (capnp/common.h), which the
+  // fuzz build (tests/fuzz) uses.
+  kj::Array<capnp::word> buffer_;
   std::size_t begin_ = 0;  // byte offsets into buffer_; begin_ is always word aligned
   std::size_t end_ = 0;
 };

@@ -23,8 +23,14 @@ void fill(wire::Actor::Builder b, const causal::Actor& actor) {
   b.setIncarnation(actor.incarnation);
 }
 
-causal::Actor read(wire::Actor::Reader r) {
-  return {std::string(to_view(r.getNode())), r.getIncarnation()};
+// An actor is a node id (common/node_id.h): anything else did not come from a node, and a
+// client's context must not bring it into a key's version vector for good.
+Result<causal::Actor> read(wire::Actor::Reader r) {
+  causal::Actor actor{std::string(to_view(r.getNode())), r.getIncarnation()};
+  if (Status valid = validate_node_id(actor.node); !valid.is_ok()) {
+    return Status::corruption("actor of a dot: " + valid.message());
+  }
+  return actor;
 }
 
 void fill(wire::VersionVector::Builder b, const causal::VersionVector& vv) {
@@ -35,10 +41,14 @@ void fill(wire::VersionVector::Builder b, const causal::VersionVector& vv) {
   }
 }
 
-causal::VersionVector read(wire::VersionVector::Reader r) {
+Result<causal::VersionVector> read(wire::VersionVector::Reader r) {
   std::vector<causal::VersionVector::Entry> entries;
   entries.reserve(r.getEntries().size());
-  for (auto e : r.getEntries()) entries.push_back({read(e.getActor()), e.getCounter()});
+  for (auto e : r.getEntries()) {
+    auto actor = read(e.getActor());
+    if (!actor) return actor.status();
+    entries.push_back({std::move(actor).value(), e.getCounter()});
+  }
   return causal::VersionVector(std::move(entries));
 }
 
@@ -56,12 +66,16 @@ void fill(wire::SiblingSet::Builder b, const causal::SiblingSet& state) {
 
 // Checks the invariant before constructing, so bad bytes are an error, not an assertion.
 Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
-  causal::VersionVector vv = read(r.getVersionVector());
+  auto read_vv = read(r.getVersionVector());
+  if (!read_vv) return read_vv.status();
+  causal::VersionVector vv = std::move(read_vv).value();
   std::vector<causal::Sibling> siblings;
   std::set<causal::Dot> dots;
   siblings.reserve(r.getSiblings().size());
   for (auto s : r.getSiblings()) {
-    causal::Sibling sibling{{read(s.getActor()), s.getCounter()},
+    auto actor = read(s.getActor());
+    if (!actor) return actor.status();
+    causal::Sibling sibling{{std::move(actor).value(), s.getCounter()},
                             s.getTombstone(),
                             s.getTombstone() ? std::string() : to_string(s.getValue())};
     if (sibling.dot.counter == 0 || !vv.covers(sibling.dot)) {

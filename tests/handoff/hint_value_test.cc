@@ -5,6 +5,7 @@
 #include <string>
 
 #include "node/wire/replica_codec.h"
+#include "tests/fuzz/regression_input.h"
 
 namespace qkv::handoff {
 namespace {
@@ -39,6 +40,15 @@ TEST(HintValue, ShortOrUndecodableValuesAreCorruption) {
   const std::string garbage = std::string(8, '\0') + "not a sibling set";
   EXPECT_TRUE(decode_hint_created(garbage).is_ok());
   EXPECT_EQ(decode_hint_value(garbage).status().code(), StatusCode::kCorruption);
+}
+
+// Found by tests/fuzz (hint_value): an actor's Text held a NUL byte; it decoded, and
+// re-encoded only up to the NUL. A typed error now.
+TEST(HintValue, FuzzRegressionNulInAnActorIsCorruption) {
+  auto decoded = decode_hint_value(fuzz::regression_input("hint_value", "nul_in_actor"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(decoded.status().message().find("NUL"), std::string::npos);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "proto/common.capnp.h"
+#include "tests/fuzz/regression_input.h"
 
 namespace qkv::node {
 namespace {
@@ -151,6 +152,46 @@ TEST(ReplicaCodecTest, AMalformedContextIsTheClientsError) {
   auto result = decode_context("12345678");
   EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(decode_context("odd").status().code(), StatusCode::kInvalidArgument);
+}
+
+// Inputs the fuzz harnesses found (tests/fuzz/regressions): a Text holding a NUL byte decoded,
+// then re-encoded only up to the NUL, so the round trip changed the message or state.
+TEST(ReplicaCodecTest, FuzzRegressionNulInPeerMessageTextIsCorruption) {
+  auto decoded = decode_peer_message(fuzz::regression_frame("peer_message", "nul_in_text"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
+}
+
+TEST(ReplicaCodecTest, FuzzRegressionNulInAStoredActorIsCorruption) {
+  auto decoded = decode_sibling_set(fuzz::regression_input("sibling_set", "nul_in_actor"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
+}
+
+TEST(ReplicaCodecTest, FuzzRegressionNulInAContextActorIsTheClientsError) {
+  auto decoded = decode_context(fuzz::regression_input("causal_context", "nul_in_actor"));
+  ASSERT_FALSE(decoded.is_ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("NUL"));
+}
+
+// An actor names the node that issued a dot: bytes that are no node id are refused, so a
+// client's context cannot bring them into a key's version vector.
+TEST(ReplicaCodecTest, AnActorThatIsNoNodeIdIsRefused) {
+  for (const char* node : {"", "n 1", "n1/x"}) {
+    capnp::MallocMessageBuilder builder;
+    auto entry = builder.initRoot<wire::VersionVector>().initEntries(1)[0];
+    entry.initActor().setNode(node);
+    entry.setCounter(1);
+    auto words = capnp::messageToFlatArray(builder);
+    auto chars = words.asChars();
+    auto decoded = decode_context(std::string(chars.begin(), chars.size()));
+    ASSERT_FALSE(decoded.is_ok()) << node;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(decoded.status().message(), HasSubstr("actor")) << node;
+  }
 }
 
 }  // namespace
