@@ -75,6 +75,8 @@ void client_requests(CorpusWriter& out) {
   out.write("client_request", "repair", encode(ClientRequest{7, 0, RepairRequest{3}}));
   RingAdminRequest admin{RingAction::kStage, RingChangeKind::kReplace, "n2", "n4", 9, true};
   out.write("client_request", "ring_admin", encode(ClientRequest{8, 0, admin}));
+  out.write("client_request", "authenticate",
+            encode(ClientRequest{9, 0, AuthenticateRequest{"alice", "s3cret"}}));
 }
 
 proto::StatusResponse status_response() {
@@ -101,6 +103,12 @@ void client_responses(CorpusWriter& out) {
   out.write("client_response", "not_found",
             encode(ClientResponse{2, Status::not_found("k"), GetResponse{{}, "ctx"}}));
   out.write("client_response", "put", encode(ClientResponse{3, Status::ok(), PutResponse{"c"}}));
+  out.write(
+      "client_response", "authenticate",
+      encode(ClientResponse{9, Status::ok(), AuthenticateResponse{"alice", {"read", "write:o/"}}}));
+  out.write(
+      "client_response", "permission_denied",
+      encode(ClientResponse{10, Status::permission_denied("user bob lacks the grant admin"), {}}));
   out.write("client_response", "ring",
             encode(ClientResponse{4, Status::ok(), RingResponse{4, 2, {"n1", "n2", "n1", "n2"}}}));
   out.write("client_response", "status",
