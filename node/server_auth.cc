@@ -110,7 +110,7 @@ Status Server::check_access(ClientId id, const proto::ClientRequest& request) {
     ++unauthenticated_refusals_;
     verdict = Status::unauthenticated(
         "this node requires a user ([auth]): authenticate first (qkvctl --user, the SDK's "
-        "Options::user, or a client certificate naming a user; docs/security.md)");
+        "Options::credentials, or a client certificate naming a user; docs/security.md)");
   } else if (user = authenticator_->find(named->second); user == nullptr) {
     ++unauthenticated_refusals_;
     verdict = Status::unauthenticated(
