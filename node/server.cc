@@ -180,7 +180,14 @@ void Server::set_up_link_probes() {
     auto message = decode_peer_message(frame);
     if (message && std::holds_alternative<LinkPong>(message->body)) {
       peer_links_.on_pong(link, message->request_id);
-      host_.on_peer_alive(message->from);
+      // Alive is the node the link dialled (over TLS its certificate names it). A gossip
+      // link knows only an address: over TLS any node of the CA may answer there, so its
+      // pong's claimed sender is believed only without TLS.
+      if (NodeId node = node_of_link(link); !node.empty()) {
+        host_.on_peer_alive(node);
+      } else if (!tls_peer_links_) {
+        host_.on_peer_alive(message->from);
+      }
     }
   });
 }
