@@ -330,35 +330,6 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
   host_.on_client_request(id, std::move(request).value());
 }
 
-Status Server::admit(ClientId id) {
-  // Load shedding per connection: a fast, typed refusal (node/node.h sheds the node's).
-  const Limits& limits = config_.node.limits;
-  if (shedding_) {
-    return Status::overloaded(
-        fmt::format("this node has {} requests in flight that no client waits for (replica work of "
-                    "writes already answered); in_flight_max is {}, reached for over "
-                    "client_pause_ms_max {} ms: back off and retry",
-                    node_.in_flight_unawaited(), limits.in_flight_max, limits.client_pause_ms_max));
-  }
-  const uint32_t outstanding = outstanding_[id];
-  if (outstanding >= limits.client_requests_per_connection_max) {
-    return Status::overloaded(fmt::format(
-        "this connection has {} requests in flight; client_requests_per_connection_max is {}: "
-        "wait for answers, or spread the load over more connections",
-        outstanding, limits.client_requests_per_connection_max));
-  }
-  if (limits.client_requests_per_second_max == 0) return Status::ok();
-  // A rate limit per connection (a token bucket with a burst of one second's worth).
-  const auto rate = static_cast<double>(limits.client_requests_per_second_max);
-  TokenBucket& bucket = rate_limits_.try_emplace(id, rate, rate).first->second;
-  bucket.refill(clock_.now());
-  if (bucket.try_take()) return Status::ok();
-  return Status::overloaded(fmt::format(
-      "this connection sends more than client_requests_per_second_max {} requests a second: "
-      "slow down, or raise the limit",
-      limits.client_requests_per_second_max));
-}
-
 void Server::batch_writes() {
   if (node_.batch_open()) return;
   // Group commit: the frames already read in this io_context turn (their completions are
@@ -368,54 +339,6 @@ void Server::batch_writes() {
     node_.commit_batch();
     backpressure();
   });
-}
-
-void Server::backpressure() {
-  // limits.in_flight_max: requests finish on peer answers and deadlines, both of which
-  // keep being read; client connections wait in their kernel buffers meanwhile.
-  const uint32_t max = config_.node.limits.in_flight_max;
-  const std::size_t in_flight = node_.in_flight_unawaited();
-  if (!clients_paused_ && max > 0 && in_flight >= max) return pause_clients();
-  if (clients_paused_ && in_flight <= max / 4 * 3) resume_clients();
-}
-
-void Server::pause_clients() {
-  clients_paused_ = true;
-  ++client_read_pauses_;
-  set_clients_reading(false);
-  const uint32_t pause_ms_max = config_.node.limits.client_pause_ms_max;
-  if (pause_ms_max == 0) return;
-  pause_timer_.expires_after(std::chrono::milliseconds(pause_ms_max));
-  pause_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || !clients_paused_) return;
-    // Still over the bound: read again, and refuse key requests at once (admit()) rather
-    // than leave them waiting in socket buffers for as long as the overload lasts.
-    shedding_ = true;
-    ++client_shedding_spells_;
-    set_clients_reading(true);
-  });
-}
-
-void Server::resume_clients() {
-  clients_paused_ = false;
-  shedding_ = false;
-  pause_timer_.cancel();
-  set_clients_reading(true);
-}
-
-void Server::set_clients_reading(bool reading) {
-  // A snapshot: resuming delivers the frames read meanwhile, and handling one may close
-  // its connection (erasing it from clients_).
-  std::vector<std::shared_ptr<net::FramedConnection>> connections;
-  connections.reserve(clients_.size());
-  for (const auto& [id, connection] : clients_) connections.push_back(connection);
-  for (const auto& connection : connections) {
-    if (reading) {
-      connection->resume_reading();
-    } else {
-      connection->pause_reading();
-    }
-  }
 }
 
 void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connection) {
