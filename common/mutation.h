@@ -17,6 +17,10 @@ enum class Kind {
   kWritesSkipReceivers,   // writes during a ring transition are not sent to the receivers
   kGenerationNotClocked,  // a start's gossip generation ignores the clock: a wiped node's
                           // restarts below the generation its peers hold
+  kReapWithoutCheck,      // the reaper removes a tombstone without asking the other primaries
+                          // whether they hold it
+  kReapKeepsCounters,     // a removed key's counters are forgotten: a new write of it counts
+                          // from 1 again (no reap floor)
 };
 
 #ifdef QKV_MUTATIONS

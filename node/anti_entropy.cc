@@ -92,7 +92,7 @@ bool AntiEntropy::peer_up(const NodeId& peer) const {
 }
 
 void AntiEntropy::on_write(ring::Token token, const std::optional<Hash128>& before,
-                           const Hash128& after) {
+                           const std::optional<Hash128>& after) {
   if (!ring_) return;
   auto it = trees_.find(ring_->partition_of(token));
   // A tree not built yet sees the write in its scan; a key of a partition this node does

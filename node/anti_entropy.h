@@ -76,9 +76,9 @@ class AntiEntropy {
   void set_liveness(std::function<bool(const NodeId&)> is_up) { is_up_ = std::move(is_up); }
 
   // A committed write of a key: its entry changes from `before` (nullopt: the key had no
-  // state here) to `after`.
+  // state here) to `after` (nullopt: the key was removed, a reaped tombstone).
   void on_write(ring::Token token, const std::optional<antientropy::Hash128>& before,
-                const antientropy::Hash128& after);
+                const std::optional<antientropy::Hash128>& after);
 
   // Tree, Segment and Keys requests and replies (other bodies are not for it).
   void on_message(const PeerMessage& message, TimePoint now, int64_t unix_ms);

@@ -208,6 +208,28 @@ Status read_handoff(const toml::table& t, DaemonConfig& c) {
   return Status::ok();
 }
 
+Status read_tombstones(const toml::table& t, DaemonConfig& c) {
+  node::TombstoneConfig& x = c.node.tombstones;
+  QKV_RETURN_IF_ERROR(
+      check_keys(t,
+                 {"reap", "grace_ms", "checks_per_second_max", "checks_in_flight_max",
+                  "check_timeout_ms", "retry_interval_ms", "pending_max", "sweep_interval_ms"},
+                 "tombstones."));
+  QKV_RETURN_IF_ERROR(read_bool(t, "reap", "tombstones.", x.reap));
+  for (auto [key, target] :
+       {std::pair{"grace_ms", &x.grace}, std::pair{"check_timeout_ms", &x.check_timeout},
+        std::pair{"retry_interval_ms", &x.retry_interval},
+        std::pair{"sweep_interval_ms", &x.sweep_interval}}) {
+    uint64_t ms = target->count();
+    QKV_RETURN_IF_ERROR(read_int(t, key, "tombstones.", ms));
+    *target = Duration(ms);
+  }
+  QKV_RETURN_IF_ERROR(read_int(t, "checks_per_second_max", "tombstones.", x.checks_per_second_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "checks_in_flight_max", "tombstones.", x.checks_in_flight_max));
+  QKV_RETURN_IF_ERROR(read_int(t, "pending_max", "tombstones.", x.pending_max));
+  return Status::ok();
+}
+
 Status read_anti_entropy(const toml::table& t, DaemonConfig& c) {
   node::AntiEntropyConfig& a = c.node.anti_entropy;
   QKV_RETURN_IF_ERROR(
@@ -281,12 +303,13 @@ Status read_auth(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_tables(const toml::table& root, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(
-      root,
-      {"node_id", "data_dir", "client_listen", "peer_listen", "http_listen", "cluster", "timeouts",
-       "limits", "storage", "log", "zone", "peer_advertise", "client_advertise", "gossip",
-       "handoff", "anti_entropy", "transfer", "tls", "auth"},
-      ""));
+  QKV_RETURN_IF_ERROR(check_keys(root,
+                                 {"node_id",          "data_dir", "client_listen", "peer_listen",
+                                  "http_listen",      "cluster",  "timeouts",      "limits",
+                                  "storage",          "log",      "zone",          "peer_advertise",
+                                  "client_advertise", "gossip",   "handoff",       "anti_entropy",
+                                  "transfer",         "tls",      "auth",          "tombstones"},
+                                 ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
                              std::pair{"client_advertise", &c.client_advertise}}) {
@@ -318,7 +341,7 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
     return n->as_table();
   };
   for (const char* name : {"cluster", "timeouts", "limits", "storage", "log", "gossip", "handoff",
-                           "anti_entropy", "transfer", "tls", "auth"}) {
+                           "anti_entropy", "transfer", "tls", "auth", "tombstones"}) {
     auto t = table(name);
     if (!t) return t.status();
   }
@@ -331,6 +354,7 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
                             {"handoff", read_handoff},
                             {"anti_entropy", read_anti_entropy},
                             {"transfer", read_transfer},
+                            {"tombstones", read_tombstones},
                             {"log", read_log},
                             {"tls", read_tls},
                             {"auth", read_auth}}) {
@@ -467,6 +491,16 @@ Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
 
 Status DaemonConfig::validate() const {
   QKV_RETURN_IF_ERROR(node.validate());
+  const node::TombstoneConfig& t = node.tombstones;
+  if (hinted_handoff && t.reap &&
+      t.grace <= hint_age_max + node.request_timeout_max + node.clock_skew_max) {
+    return Status::invalid_argument(fmt::format(
+        "tombstones.grace_ms ({}) must exceed handoff.hint_age_max_ms ({}) plus "
+        "timeouts.request_timeout_max_ms ({}) plus timeouts.clock_skew_max_ms ({}): a hint "
+        "older than the grace could bring a reaped value back",
+        t.grace.count(), hint_age_max.count(), node.request_timeout_max.count(),
+        node.clock_skew_max.count()));
+  }
   if (data_dir.empty()) return Status::invalid_argument("data_dir is required");
   QKV_RETURN_IF_ERROR(auto_join.validate());
   if (partitions == 0 || (partitions & (partitions - 1)) != 0 || partitions > (1u << 16)) {

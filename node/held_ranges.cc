@@ -53,12 +53,14 @@ bool HeldRanges::drop_due() const {
                               [&](const auto& e) { return e.second <= applied_; });
 }
 
-uint64_t HeldRanges::drop_ranges() {
+uint64_t HeldRanges::drop_ranges(
+    const std::function<Status(ring::Token, ring::Token)>& before_delete) {
   uint64_t dropped = 0;
   for (auto it = drop_at_.begin(); it != drop_at_.end();) {
     const uint32_t p = it->first;
-    if (it->second > applied_ ||
-        !storage_.delete_range(ring_->first_token(p), ring_->last_token(p)).is_ok()) {
+    const ring::Token first = ring_->first_token(p), last = ring_->last_token(p);
+    if (it->second > applied_ || !before_delete(first, last).is_ok() ||
+        !storage_.delete_range(first, last).is_ok()) {
       ++it;  // a failed delete is tried again at the next ring news
       continue;
     }

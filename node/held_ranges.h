@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -39,9 +40,10 @@ class HeldRanges {
 
   // True if some held range's drop version has been applied by every member.
   bool drop_due() const;
-  // Deletes those ranges (storage delete_range); returns how many were deleted. A failed
+  // Deletes those ranges (storage delete_range); returns how many were deleted. Each range's
+  // delete follows a successful `before_delete(first token, last token)`. A failed call or
   // delete is tried again at the next call. REQUIRES: no write of theirs is staged.
-  uint64_t drop_ranges();
+  uint64_t drop_ranges(const std::function<Status(ring::Token, ring::Token)>& before_delete);
 
   // The key's primaries in the next ring that are not among `primaries` (its primaries
   // now); none without a transition.

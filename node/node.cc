@@ -21,11 +21,15 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
       in_flight_(actor_.incarnation, config_.generation),
       replier_(config_.node_id, transport, counters_, latencies_),
       replica_(config_, storage, transport, held_, handoff, counters_, unix_ms_,
-               Replica::Hooks{
-                   config_.anti_entropy.enabled,
-                   [this](ring::Token token, std::optional<antientropy::Hash128> before,
-                          antientropy::Hash128 after) { aae_.on_write(token, before, after); },
-                   [this] { transfer_.on_commit_failed(); }, &latencies_}),
+               Replica::Hooks{config_.anti_entropy.enabled,
+                              [this](ring::Token token, std::optional<antientropy::Hash128> before,
+                                     std::optional<antientropy::Hash128> after) {
+                                aae_.on_write(token, before, after);
+                              },
+                              [this] { transfer_.on_commit_failed(); }, &latencies_,
+                              [this](ring::Token token, const std::string& key) {
+                                reaper_.on_tombstone(token, key, this->unix_ms());
+                              }}),
       aae_(config_.anti_entropy, config_.node_id, config_.n, storage, transport, replica_,
            in_flight_, actor_.incarnation),
       transfer_(
@@ -37,7 +41,9 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
       gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_,
             unix_ms_),
       forwarder_(config_, transport, in_flight_, replier_, counters_, unix_ms_),
-      hints_(config_.node_id, transport, in_flight_, handoff, liveness_, held_, unix_ms_) {
+      hints_(config_.node_id, transport, in_flight_, handoff, liveness_, held_, unix_ms_),
+      reaper_(config_, actor_, storage, transport, in_flight_, replica_, held_, liveness_,
+              counters_) {
   QKV_ASSERT(config_.validate().is_ok());
   set_ring(std::move(ring));
 }
@@ -62,7 +68,10 @@ void Node::set_ring_applied(uint64_t version, TimePoint now) {
 void Node::drop_ranges() {
   if (!held_.drop_due()) return;
   commit_writes();  // staged writes of a dropped range must not land after its delete
-  counters_.ranges_dropped += held_.drop_ranges();
+  // The dropped keys' dots live on in clients' contexts: new writes must count above them.
+  counters_.ranges_dropped += held_.drop_ranges([this](ring::Token first, ring::Token last) {
+    return replica_.raise_reap_floor(first, last, actor_);
+  });
   replica_.forget_versions();  // the cache must not outlive what it caches
 }
 
@@ -205,6 +214,8 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
           on_round_reply(message.request_id, message.from, body.status, std::move(body.state));
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
           on_round_reply(message.request_id, message.from, body.status, std::nullopt);
+        } else if constexpr (std::is_same_v<T, ReplicaReap>) {
+          reaper_.on_reap(message, body);
         } else if constexpr (std::is_same_v<T, Forward>) {
           if (!forwarder_.first_time(message.from, message.request_id, now)) {
             ++counters_.forward_duplicates;
@@ -235,6 +246,7 @@ bool Node::expired(const PeerMessage& message) {
 void Node::on_round_reply(uint64_t id, const NodeId& from, const Status& status,
                           std::optional<causal::SiblingSet> state) {
   if (hints_.on_ack(id, status)) return;
+  if (reaper_.on_reply(id, from, status, state, now_, unix_ms())) return;
   const InFlight::Entry* entry = in_flight_.find(id);
   if (!entry) return;  // answered already, or expired
   if (entry->kind == RequestKind::kPut) return puts_.on_reply(id, from, status, now_);
@@ -252,6 +264,7 @@ void Node::on_peer_unreachable(const NodeId& peer, TimePoint now) {
   gets_.on_peer_unreachable(peer);
   forwarder_.on_peer_unreachable(peer, now);
   hints_.on_peer_unreachable(peer);
+  reaper_.on_peer_unreachable(peer, unix_ms());
   end_event();
 }
 
@@ -266,6 +279,7 @@ void Node::on_tick(TimePoint now) {
   if (held_.ring()) hints_.deliver(now);
   aae_.on_tick(now, unix_ms());
   transfer_.on_tick(now);
+  reaper_.on_tick(now, unix_ms());
   while (auto id = in_flight_.pop_due(now)) on_alarm(*id, now);
   end_event();
 }

@@ -9,13 +9,15 @@
 //   - HeldRanges (held_ranges.h): ring, next ring, and the ranges held in a transition;
 //   - InFlight (in_flight.h): request ids, alarms, where answers go;
 //   - HintDelivery (hint_delivery.h), AntiEntropy (anti_entropy.h), OwnershipTransfer
-//     (transfer.h): the background exchanges; status.h: counters and the status answer.
+//     (transfer.h), Reaper (reaper.h): the background exchanges; status.h: counters and
+//     the status answer.
 //
 // Request path (Dynamo §4.5): any node accepts a client request. If it is not a primary of
 // the key (the first N distinct owners on the ring), it forwards the request to a primary.
 // A primary coordinates: for a put it creates a new dot, stores it, sends the new state to
 // the other primaries and answers after W acks; for a get it answers after R replies with
-// the join of what it received. Deletes are puts of a tombstone.
+// the join of what it received. Deletes are puts of a tombstone, reaped once every
+// primary holds it and its grace has passed (node/reaper.h).
 //
 // Serialization: every call runs to completion on the caller's thread and storage calls are
 // synchronous, so a coordinator's read-modify-write of a key is never interleaved with
@@ -48,6 +50,7 @@
 #include "node/liveness.h"
 #include "node/node_config.h"
 #include "node/node_transport.h"
+#include "node/reaper.h"
 #include "node/replica.h"
 #include "node/reply.h"
 #include "node/status.h"
@@ -204,6 +207,7 @@ class Node {
   GetCoordinator gets_;
   Forwarder forwarder_;
   HintDelivery hints_;
+  Reaper reaper_;
   bool batch_open_ = false;
 };
 

@@ -27,7 +27,34 @@ Status NodeConfig::validate() const {
   }
   QKV_RETURN_IF_ERROR(anti_entropy.validate());
   QKV_RETURN_IF_ERROR(transfer.validate());
+  QKV_RETURN_IF_ERROR(tombstones.validate(request_timeout_max + clock_skew_max));
   return limits.validate();
+}
+
+}  // namespace qkv::node
+
+namespace qkv::node {
+
+Status TombstoneConfig::validate(Duration in_flight_max) const {
+  if (grace <= in_flight_max) {
+    return Status::invalid_argument(
+        fmt::format("tombstones.grace_ms ({}) must exceed timeouts.request_timeout_max_ms plus "
+                    "timeouts.clock_skew_max_ms ({}): a write still in flight could bring a reaped "
+                    "value back",
+                    grace.count(), in_flight_max.count()));
+  }
+  if (checks_per_second_max < 1 || checks_in_flight_max < 1) {
+    return Status::invalid_argument(
+        "tombstones.checks_per_second_max and checks_in_flight_max must be at least 1");
+  }
+  if (check_timeout.count() < 1 || retry_interval.count() < 1) {
+    return Status::invalid_argument(
+        "tombstones.check_timeout_ms and retry_interval_ms must be at least 1");
+  }
+  if (sweep_interval.count() < 0) {
+    return Status::invalid_argument("tombstones.sweep_interval_ms must not be negative");
+  }
+  return Status::ok();
 }
 
 }  // namespace qkv::node

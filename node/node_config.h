@@ -15,6 +15,31 @@
 
 namespace qkv::node {
 
+// Tombstone reaping (node/reaper.h; [tombstones] in qkvd.toml).
+struct TombstoneConfig {
+  bool reap = true;  // false: tombstones are kept forever (as before reaping existed)
+  // How long a key must have held only tombstones on its first primary before it is
+  // reaped. Must exceed every way an older state can still arrive: a hint's life
+  // (handoff.hint_age_max_ms) plus a request's (timeouts.request_timeout_max_ms) plus the
+  // clock skew (checked in node/config_checks.h). Cassandra's gc_grace_seconds.
+  Duration grace{24 * 3600 * 1000};
+  uint32_t checks_per_second_max = 1000;  // reap checks started per second
+  uint32_t checks_in_flight_max = 64;     // reap checks waiting for the other primaries
+  Duration check_timeout{5000};           // a check unanswered this long is deferred
+  Duration retry_interval{60 * 1000};     // a deferred tombstone is checked again after this
+  // Tombstones queued for their grace (about 200 bytes plus twice the key each); past it,
+  // new ones wait for the sweep.
+  std::size_t pending_max = 500'000;
+  // The sweep: every sweep_interval, one partition this node is the first primary of is
+  // scanned for tombstones not queued (after a restart, or past pending_max). 0: no sweep.
+  Duration sweep_interval{60 * 1000};
+
+  // Ok, or invalid_argument naming the bad setting. `in_flight_max`: the longest a request
+  // can live (request_timeout_max + clock_skew_max); the grace must exceed it. The hint
+  // lifetime is checked where it is known (node/config_checks.h).
+  Status validate(Duration in_flight_max) const;
+};
+
 struct NodeConfig {
   NodeId node_id;
   uint32_t n = 3;                       // replicas per key (the preference list's primaries)
@@ -39,6 +64,7 @@ struct NodeConfig {
   uint64_t generation = 0;
   AntiEntropyConfig anti_entropy;
   TransferConfig transfer;
+  TombstoneConfig tombstones;
 
   // Ok, or invalid_argument naming the bad setting.
   Status validate() const;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
+#include "common/mutation.h"
 #include "node/entry_version.h"
 #include "node/wire/replica_codec.h"
 
@@ -22,7 +25,9 @@ Replica::Replica(const NodeConfig& config, storage::Storage& storage, Transport&
 
 Result<std::optional<causal::SiblingSet>> Replica::load(ring::Token token, const std::string& key) {
   if (auto staged = staged_index_.find(key); staged != staged_index_.end()) {
-    return std::optional<causal::SiblingSet>(staged_[staged->second].state);
+    const StagedWrite& w = staged_[staged->second];
+    if (w.erase) return std::optional<causal::SiblingSet>();
+    return std::optional<causal::SiblingSet>(w.state);
   }
   auto bytes = storage_.get(token, key);
   if (!bytes) {
@@ -79,6 +84,16 @@ Result<Replica::Update> Replica::updated(ring::Token token, const std::string& k
   }
   auto local = load(token, key);
   if (!local) return local.status();
+  if (!local.value()) {
+    // No state: the key is new, or was removed. Its first dot goes above the reap floor.
+    auto floor = reap_floor();
+    if (!floor) return floor.status();
+    if (*floor > context.get(actor)) {
+      causal::VersionVector raised = context;
+      raised.raise(actor, *floor);
+      return Update{causal::SiblingSet().update(raised, actor, std::move(value)), std::nullopt};
+    }
+  }
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
   return Update{current.update(context, actor, std::move(value)), tree_entry(key, local.value())};
 }
@@ -92,7 +107,73 @@ void Replica::store(ring::Token token, const std::string& key, Update update) {
     staged_.push_back(StagedWrite{token, key, std::move(update.state), update.before});
   } else {
     staged_[at->second].state = std::move(update.state);
+    staged_[at->second].erase = false;
   }
+}
+
+Result<uint64_t> Replica::reap_floor() {
+  if (reap_floor_) return *reap_floor_;
+  auto stored = storage_.get_meta("reap_floor");
+  if (!stored) return stored.status();
+  uint64_t floor = 0;
+  if (stored.value()) {
+    const std::string& text = *stored.value();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), floor);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Status::corruption(fmt::format("stored reap floor '{}' is not a number", text));
+    }
+  }
+  reap_floor_ = floor;
+  return floor;
+}
+
+Status Replica::persist_reap_floor(uint64_t floor) {
+  auto current = reap_floor();
+  if (!current) return current.status();
+  if (floor <= *current) return Status::ok();
+  QKV_RETURN_IF_ERROR(storage_.put_meta("reap_floor", std::to_string(floor)));
+  reap_floor_ = floor;
+  return Status::ok();
+}
+
+Result<bool> Replica::reap(ring::Token token, const std::string& key,
+                           const causal::SiblingSet& expected, const causal::Actor& actor) {
+  auto local = load(token, key);
+  if (!local) return local.status();
+  if (!local.value() || !(*local.value() == expected)) return false;
+  if (!QKV_MUTATION(kReapKeepsCounters)) {
+    Status raised = persist_reap_floor(expected.version_vector().get(actor));
+    if (!raised.is_ok()) {
+      ++counters_.storage_errors;
+      return raised;
+    }
+  }
+  auto before = tree_entry(key, local.value());
+  auto [at, inserted] = staged_index_.try_emplace(key, staged_.size());
+  if (inserted) {
+    staged_.push_back(StagedWrite{token, key, {}, before, /*erase=*/true});
+  } else {
+    staged_[at->second].state = causal::SiblingSet();
+    staged_[at->second].erase = true;
+  }
+  return true;
+}
+
+Status Replica::raise_reap_floor(ring::Token first, ring::Token last, const causal::Actor& actor) {
+  uint64_t highest = 0;
+  Status decoded = Status::ok();
+  QKV_RETURN_IF_ERROR(
+      storage_.scan(first, last, [&](ring::Token, std::string_view, std::string_view bytes) {
+        auto state = decode_sibling_set(bytes);
+        if (!state) {
+          decoded = state.status();
+          return false;
+        }
+        highest = std::max(highest, state->version_vector().get(actor));
+        return true;
+      }));
+  QKV_RETURN_IF_ERROR(decoded);
+  return persist_reap_floor(highest);
 }
 
 Status Replica::merge(ring::Token token, const std::string& key, const causal::SiblingSet& state) {
@@ -181,7 +262,8 @@ Status Replica::commit() {
     std::vector<storage::WriteOp> ops;
     ops.reserve(staged.size());
     for (const auto& w : staged) {
-      ops.push_back(storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
+      ops.push_back(w.erase ? storage::WriteOp{w.token, w.key, {}, true}
+                            : storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
     }
     const int64_t began_us = hooks_.latencies ? hooks_.latencies->now_us() : 0;
     committed = storage_.write(ops);
@@ -194,10 +276,19 @@ Status Replica::commit() {
     } else {
       // The committed states, for the next writes of these keys and the trees.
       for (auto& w : staged) {
+        if (w.erase) {
+          ++counters_.tombstones_reaped;
+          if (w.before && hooks_.on_committed) hooks_.on_committed(w.token, w.before, std::nullopt);
+          versions_.erase(w.key);
+          continue;
+        }
         std::optional<antientropy::Hash128> after;
         if (hooks_.track_entries) after = entry_hash(w.key, w.state);
-        if (after && hooks_.on_committed) hooks_.on_committed(w.token, w.before, *after);
+        if (after && hooks_.on_committed) hooks_.on_committed(w.token, w.before, after);
         versions_.put(w.key, VersionCache::Entry{causal::StateSummary::of(w.state), after});
+        if (hooks_.on_tombstone && w.state.is_deleted() && !w.state.siblings().empty()) {
+          hooks_.on_tombstone(w.token, w.key);
+        }
       }
     }
   }

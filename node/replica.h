@@ -16,6 +16,14 @@
 // a put on only after its own copy is committed (node/coordinator/put_coordinator.h), so a
 // dot never escapes a node that could forget it in a crash.
 //
+// Reap floor: a key this node holds no state for gets its first dot above the floor — the
+// highest counter of this node's actor in any state it removed (a reaped tombstone,
+// node/reaper.h; a range dropped after an ownership transfer). A removed key's dots live on
+// in clients' causal contexts: a new write of the key counting from 1 again would reuse
+// one, and a client writing with an old context would then silently supersede it (Riak's
+// kv679, the tombstone variant). The floor is persisted (meta "reap_floor", synced) before
+// the removal is staged.
+//
 // Thread-safety: none (the node core's thread).
 #pragma once
 
@@ -43,13 +51,17 @@ class Replica {
  public:
   // What the rest of the node learns of commits: the anti-entropy tree's entry of every
   // committed write (only with `track_entries`), and a failed commit (transfers retry).
+  // Commits also report every committed state that holds only tombstones, for reaping
+  // (node/reaper.h).
   struct Hooks {
     bool track_entries = false;
+    // `after` nullopt: the key was removed (a reaped tombstone).
     std::function<void(ring::Token, std::optional<antientropy::Hash128> before,
-                       antientropy::Hash128 after)>
+                       std::optional<antientropy::Hash128> after)>
         on_committed;
     std::function<void()> on_commit_failed;
     Latencies* latencies = nullptr;  // storage writes are timed into storage_commit
+    std::function<void(ring::Token, const std::string& key)> on_tombstone;
   };
 
   // Every reference outlives this; `handoff` may be null (no hints kept); `unix_ms` gives
@@ -98,13 +110,27 @@ class Replica {
   // Forgets every cached version: the node deleted key ranges from storage.
   void forget_versions() { versions_.clear(); }
 
+  // Tombstone reaping (node/reaper.h): stages the removal of the key if its state is
+  // exactly `expected`; a state that changed since (a concurrent write) stays, so the
+  // write wins. First raises the reap floor over `actor`'s counter in `expected`. Returns
+  // whether the removal was staged. Errors: storage errors (nothing staged).
+  Result<bool> reap(ring::Token token, const std::string& key, const causal::SiblingSet& expected,
+                    const causal::Actor& actor);
+  // Raises the reap floor over `actor`'s counters in every state stored with first <=
+  // token <= last: a range about to be deleted (HeldRanges::drop_ranges). Errors: storage.
+  Status raise_reap_floor(ring::Token first, ring::Token last, const causal::Actor& actor);
+  // The reap floor (see the top of this file); 0 until something was removed.
+  Result<uint64_t> reap_floor();
+
  private:
   struct StagedWrite {
     ring::Token token;
     std::string key;
     causal::SiblingSet state;
     std::optional<antientropy::Hash128> before;  // the committed state's tree entry
+    bool erase = false;                          // a reap: the key is removed
   };
+  Status persist_reap_floor(uint64_t floor);
   struct StagedAck {
     NodeId to;
     uint64_t request_id;
@@ -128,6 +154,7 @@ class Replica {
   std::map<std::string, std::size_t, std::less<>> staged_index_;  // key -> its entry in staged_
   std::vector<StagedAck> staged_acks_;  // replica writes to ack after the commit
   VersionCache versions_;
+  std::optional<uint64_t> reap_floor_;  // read from meta at first use
 };
 
 }  // namespace qkv::node

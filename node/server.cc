@@ -76,7 +76,8 @@ bool is_background(const PeerMessage& message) {
         return std::is_same_v<T, TreeRequest> || std::is_same_v<T, TreeReply> ||
                std::is_same_v<T, SegmentRequest> || std::is_same_v<T, SegmentReply> ||
                std::is_same_v<T, KeysRequest> || std::is_same_v<T, KeysReply> ||
-               std::is_same_v<T, TransferRequest> || std::is_same_v<T, TransferReply>;
+               std::is_same_v<T, TransferRequest> || std::is_same_v<T, TransferReply> ||
+               std::is_same_v<T, ReplicaReap>;
       },
       message.body);
 }

@@ -32,7 +32,11 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"ranges_dropped", ranges_dropped},
           {"siblings_warned", siblings_warned},
           {"siblings_refused", siblings_refused},
-          {"overloaded", overloaded}};
+          {"overloaded", overloaded},
+          {"tombstones_reaped", tombstones_reaped},
+          {"reap_checks", reap_checks},
+          {"reaps_deferred", reaps_deferred},
+          {"tombstones_pending", tombstones_pending}};
 }
 
 namespace {

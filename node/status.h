@@ -47,6 +47,12 @@ struct NodeCounters {
   uint64_t siblings_warned = 0;       // coordinated writes that left more than siblings_warn
   uint64_t siblings_refused = 0;      // writes refused: they would pass siblings_max
   uint64_t overloaded = 0;  // client requests refused: client_requests_in_flight_max reached
+  // Tombstone reaping (node/reaper.h).
+  uint64_t tombstones_reaped = 0;   // keys this node removed: every primary held the tombstone
+  uint64_t reap_checks = 0;         // tombstones this node asked the other primaries about
+  uint64_t reaps_deferred = 0;      // checks that found a primary without the same tombstone,
+                                    // or unanswered: tried again later
+  uint64_t tombstones_pending = 0;  // gauge: tombstones queued here, waiting for their grace
 
   std::vector<std::pair<std::string, uint64_t>> to_list() const;
 };

@@ -47,6 +47,15 @@ void VersionCache::put(std::string_view key, Entry entry) {
   }
 }
 
+void VersionCache::erase(std::string_view key) {
+  auto it = index_.find(key);
+  if (it == index_.end()) return;
+  bytes_ -= it->second->bytes;
+  auto slot = it->second;
+  index_.erase(it);  // before the slot: the index's key views the slot's string
+  lru_.erase(slot);
+}
+
 void VersionCache::clear() {
   index_.clear();
   lru_.clear();

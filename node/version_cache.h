@@ -7,8 +7,9 @@
 //
 // Exact, not a hint: an entry is the key's committed state. Replica puts an entry after
 // each successful commit of the key (a failed commit leaves the store and the entry as
-// they were), and the node clears the cache when it deletes ranges; nothing else writes
-// data (storage/storage.h). A key that is not here is read from storage as before.
+// they were), drops it when the key is removed (a reaped tombstone), and the node clears
+// the cache when it deletes ranges; nothing else writes data (storage/storage.h). A key
+// that is not here is read from storage as before.
 //
 // Bounded: at most `bytes_max` bytes (keys, summaries and the containers' own nodes,
 // estimated), least recently used entries evicted first. 0 turns the cache off.
@@ -43,6 +44,8 @@ class VersionCache {
   const Entry* find(std::string_view key);
   // Sets the key's entry (its committed state now), then evicts down to bytes_max.
   void put(std::string_view key, Entry entry);
+  // Drops the key's entry, if any (the key was removed from storage).
+  void erase(std::string_view key);
   void clear();
 
   std::size_t size() const { return index_.size(); }

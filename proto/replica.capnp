@@ -31,6 +31,12 @@ struct ReplicaWriteAck {
   status @0 :Common.Status;
 }
 
+# Tombstone reaping: remove the key if its state is still exactly `state` (not answered).
+struct ReplicaReap {
+  key @0 :Data;
+  state @1 :Common.SiblingSet;
+}
+
 # Anti-entropy (node/wire/peer_message.h).
 struct Hash128 {
   lo @0 :UInt64;
@@ -123,6 +129,7 @@ struct PeerMessage {
     transferReply @18 :TransferReply;
     ping @20 :Void;  # a link liveness probe (net/peer_links.h), answered on its connection
     pong @21 :Void;  # requestId: the ping's
+    replicaReap @22 :ReplicaReap;
   }
   # With a request (forward, replicaRead, replicaWrite): its absolute deadline (unix ms at
   # the sender; 0: none). A receiver whose clock is past it by more than clock_skew_max_ms

@@ -17,12 +17,17 @@ Result<std::optional<std::string>> MemoryStorage::get(ring::Token token, std::st
 
 Status MemoryStorage::write(std::span<const WriteOp> ops) {
   // Encode outside the lock; the batch then lands under one lock hold: all or nothing.
-  std::vector<std::pair<std::string, std::string>> encoded;
+  std::vector<std::pair<std::string, const WriteOp*>> encoded;
   encoded.reserve(ops.size());
-  for (const WriteOp& op : ops) encoded.emplace_back(encode_data_key(op.token, op.key), op.value);
+  for (const WriteOp& op : ops) encoded.emplace_back(encode_data_key(op.token, op.key), &op);
   std::lock_guard lock(mutex_);
-  for (auto& [data_key, value] : encoded)
-    data_.insert_or_assign(std::move(data_key), std::move(value));
+  for (auto& [data_key, op] : encoded) {
+    if (op->erase) {
+      data_.erase(data_key);
+    } else {
+      data_.insert_or_assign(std::move(data_key), op->value);
+    }
+  }
   return Status::ok();
 }
 

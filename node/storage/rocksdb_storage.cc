@@ -292,7 +292,9 @@ Status RocksDbStorage::write(std::span<const WriteOp> ops) {
   if (ops.empty()) return Status::ok();
   rocksdb::WriteBatch batch;
   for (const WriteOp& op : ops) {
-    rocksdb::Status status = batch.Put(handles_->data, encode_data_key(op.token, op.key), op.value);
+    const std::string data_key = encode_data_key(op.token, op.key);
+    rocksdb::Status status = op.erase ? batch.Delete(handles_->data, data_key)
+                                      : batch.Put(handles_->data, data_key, op.value);
     if (!status.ok()) return Status::invalid_argument("cannot batch a write: " + status.ToString());
   }
   rocksdb::WriteOptions write_options;

@@ -32,6 +32,7 @@ struct WriteOp {
   ring::Token token = 0;
   std::string key;
   std::string value;
+  bool erase = false;  // remove (token, key) instead (a reaped tombstone); value unused
 };
 
 // Called for each entry of a scan in (token, key) order; return false to stop early.
@@ -50,7 +51,8 @@ class Storage {
   // The value stored under (token, key), or nullopt.
   virtual Result<std::optional<std::string>> get(ring::Token token, std::string_view key) = 0;
   // Applies all ops atomically (one RocksDB WriteBatch), in order: a later op on the same
-  // (token, key) wins. Synced if the store was opened with sync_writes. Empty ops: ok.
+  // (token, key) wins. An op with `erase` removes the entry (removing a missing one is ok). Synced
+  // if the store was opened with sync_writes. Empty ops: ok.
   virtual Status write(std::span<const WriteOp> ops) = 0;
   // Visits every entry with first <= token <= last, in (token, key) order, until visit
   // returns false. The scan reads one snapshot taken at its start: writes made during it

@@ -52,6 +52,13 @@ struct ReplicaWriteAck {
   Status status;
 };
 
+// Tombstone reaping (node/reaper.h): the key's first primary asks each primary to remove
+// its copy of the key if it is still exactly `state`. Not answered (request_id 0).
+struct ReplicaReap {
+  std::string key;
+  causal::SiblingSet state;
+};
+
 // A client request sent on to a primary (it carries a deadline: see PeerMessage).
 struct Forward {
   proto::ClientRequest request;
@@ -137,10 +144,10 @@ struct Gossip {
 struct LinkPing {};
 struct LinkPong {};
 
-using PeerBody =
-    std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
-                 ForwardReply, Gossip, TreeRequest, TreeReply, SegmentRequest, SegmentReply,
-                 KeysRequest, KeysReply, TransferRequest, TransferReply, LinkPing, LinkPong>;
+using PeerBody = std::variant<ReplicaRead, ReplicaReadReply, ReplicaWrite, ReplicaWriteAck, Forward,
+                              ForwardReply, Gossip, TreeRequest, TreeReply, SegmentRequest,
+                              SegmentReply, KeysRequest, KeysReply, TransferRequest, TransferReply,
+                              LinkPing, LinkPong, ReplicaReap>;
 
 struct PeerMessage {
   NodeId from;

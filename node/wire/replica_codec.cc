@@ -112,6 +112,7 @@ uint32_t first_segment_words(const causal::SiblingSet& state) {
 
 uint32_t first_segment_words(const PeerBody& body) {
   if (const auto* w = std::get_if<ReplicaWrite>(&body)) return first_segment_words(w->state) + 16;
+  if (const auto* w = std::get_if<ReplicaReap>(&body)) return first_segment_words(w->state) + 16;
   if (const auto* r = std::get_if<ReplicaReadReply>(&body)) {
     return r->state ? first_segment_words(*r->state) + 16 : 64;
   }
@@ -311,6 +312,10 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
           if (!m.hint_for.empty()) w.setHintFor(m.hint_for);
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {
           proto::fill(b.initReplicaWriteAck().initStatus(), m.status);
+        } else if constexpr (std::is_same_v<T, ReplicaReap>) {
+          auto w = b.initReplicaReap();
+          w.setKey(to_data(m.key));
+          fill(w.initState(), m.state);
         } else if constexpr (std::is_same_v<T, Forward>) {
           proto::fill(b.initForward(), m.request);
         } else if constexpr (std::is_same_v<T, ForwardReply>) {
@@ -354,6 +359,12 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
     }
     case wire::PeerMessage::REPLICA_WRITE_ACK:
       return PeerBody(ReplicaWriteAck{proto::read(r.getReplicaWriteAck().getStatus())});
+    case wire::PeerMessage::REPLICA_REAP: {
+      auto m = r.getReplicaReap();
+      auto state = read(m.getState());
+      if (!state) return state.status();
+      return PeerBody(ReplicaReap{to_string(m.getKey()), std::move(state).value()});
+    }
     case wire::PeerMessage::FORWARD: {
       auto request = proto::read(r.getForward());
       if (!request) return request.status();

@@ -112,6 +112,31 @@ TEST(DaemonConfigTest, HintedHandoffCanBeSwitchedOff) {
   EXPECT_THAT(bad.status().message(), HasSubstr("handoff.enabled"));
 }
 
+TEST(DaemonConfigTest, TombstonesAreReadAndTheirGraceMustOutliveAHint) {
+  auto config =
+      parse_daemon_config(std::string(kValid) +
+                              "[tombstones]\ngrace_ms = 20000000\nretry_interval_ms = 5000\n"
+                              "sweep_interval_ms = 0\n",
+                          "t.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_TRUE(config->validate().is_ok()) << config->validate().to_string();
+  EXPECT_EQ(config->node.tombstones.grace, Duration(20'000'000));
+  EXPECT_EQ(config->node.tombstones.retry_interval, Duration(5'000));
+  EXPECT_EQ(config->node.tombstones.sweep_interval, Duration(0));
+  // 3 h of hint life plus a minute of request plus a second of skew is more than 3 h.
+  Status short_grace = error_of(std::string(kValid) + "[tombstones]\ngrace_ms = 10800000\n");
+  EXPECT_THAT(short_grace.message(), HasSubstr("tombstones.grace_ms (10800000) must exceed "
+                                               "handoff.hint_age_max_ms (10800000)"));
+  // Without hints, or without reaping, the grace needs only outlive a request.
+  EXPECT_TRUE(error_of(std::string(kValid) +
+                       "[tombstones]\ngrace_ms = 10800000\n[handoff]\nenabled = false\n")
+                  .is_ok());
+  EXPECT_THAT(error_of(std::string(kValid) + "[tombstones]\ngrace_ms = 1000\n").message(),
+              HasSubstr("must exceed timeouts.request_timeout_max_ms"));
+  EXPECT_THAT(error_of(std::string(kValid) + "[tombstones]\ngrace = 1000\n").message(),
+              HasSubstr("tombstones.grace"));
+}
+
 TEST(DaemonConfigTest, AutoJoinIsOffByDefaultAndReadFromCluster) {
   auto config = load_daemon_config(QKV_SOURCE_DIR "/deploy/qkvd.example.toml");
   ASSERT_TRUE(config.is_ok()) << config.status().to_string();

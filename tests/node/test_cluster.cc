@@ -68,8 +68,10 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     config.r = options_.r;
     config.w = options_.w;
     config.request_timeout = options_.request_timeout;
+    config.request_timeout_max = options_.request_timeout_max;
     config.anti_entropy = options_.anti_entropy;
     config.transfer = options_.transfer;
+    config.tombstones = options_.tombstones;
     config.limits = options_.limits;
     member->handoff =
         std::make_unique<handoff::HintedHandoff>(handoff::HandoffConfig{}, member->storage);

@@ -28,9 +28,11 @@ class TestCluster {
     uint32_t n = 3, r = 2, w = 2;
     uint32_t partitions = 64;
     Duration request_timeout{1000};
+    Duration request_timeout_max{60000};
     bool hinted_handoff = true;
     node::AntiEntropyConfig anti_entropy;
     node::TransferConfig transfer;
+    node::TombstoneConfig tombstones;
     Limits limits;
     // Give the nodes a wall clock (unix ms = the cluster's clock); off, they have none.
     bool wall_clock = false;

@@ -8,6 +8,7 @@ Result<std::optional<std::string>> SimStorage::get(ring::Token token, std::strin
   // The newest unsynced write wins over the durable copy.
   for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
     if (it->kind == Kind::kData && it->op.token == token && it->op.key == key) {
+      if (it->op.erase) return std::optional<std::string>();
       return std::optional(it->op.value);
     }
   }

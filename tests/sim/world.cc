@@ -18,7 +18,7 @@ const char* body_name(const node::PeerBody& body) {
       "forward",      "forward_reply",      "gossip",         "tree_request",
       "tree_reply",   "segment_request",    "segment_reply",  "keys_request",
       "keys_reply",   "transfer_request",   "transfer_reply", "link_ping",
-      "link_pong"};
+      "link_pong",    "replica_reap"};
   static_assert(std::size(kNames) == std::variant_size_v<node::PeerBody>);
   return kNames[body.index()];
 }
@@ -27,6 +27,7 @@ const char* body_name(const node::PeerBody& body) {
 const std::string* key_of(const node::PeerBody& body) {
   if (auto* m = std::get_if<node::ReplicaRead>(&body)) return &m->key;
   if (auto* m = std::get_if<node::ReplicaWrite>(&body)) return &m->key;
+  if (auto* m = std::get_if<node::ReplicaReap>(&body)) return &m->key;
   if (auto* m = std::get_if<node::Forward>(&body)) {
     return std::visit(
         [](const auto& op) -> const std::string* {
