@@ -19,8 +19,6 @@ enum class Kind {
                           // restarts below the generation its peers hold
   kReapWithoutCheck,      // the reaper removes a tombstone without asking the other primaries
                           // whether they hold it
-  kReapKeepsCounters,     // a removed key's counters are forgotten: a new write of it counts
-                          // from 1 again (no reap floor)
 };
 
 #ifdef QKV_MUTATIONS

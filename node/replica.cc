@@ -4,7 +4,6 @@
 
 #include <charconv>
 
-#include "common/mutation.h"
 #include "node/entry_version.h"
 #include "node/wire/replica_codec.h"
 
@@ -47,7 +46,7 @@ Result<std::optional<causal::SiblingSet>> Replica::load_with_hints(ring::Token t
                                                                    const std::string& key) {
   auto local = load(token, key);
   if (!local || !handoff_) return local;
-  auto hinted = handoff_->join_of_hints(token, key);
+  auto hinted = handoff_->join_of_hints(token, key, unix_ms_ ? unix_ms_() : 0);
   if (!hinted) {
     ++counters_.storage_errors;
     return hinted.status();
@@ -141,12 +140,10 @@ Result<bool> Replica::reap(ring::Token token, const std::string& key,
   auto local = load(token, key);
   if (!local) return local.status();
   if (!local.value() || !(*local.value() == expected)) return false;
-  if (!QKV_MUTATION(kReapKeepsCounters)) {
-    Status raised = persist_reap_floor(expected.version_vector().get(actor));
-    if (!raised.is_ok()) {
-      ++counters_.storage_errors;
-      return raised;
-    }
+  Status raised = persist_reap_floor(expected.version_vector().get(actor));
+  if (!raised.is_ok()) {
+    ++counters_.storage_errors;
+    return raised;
   }
   auto before = tree_entry(key, local.value());
   auto [at, inserted] = staged_index_.try_emplace(key, staged_.size());

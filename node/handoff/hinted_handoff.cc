@@ -233,7 +233,8 @@ void HintedHandoff::on_ack(uint64_t delivery_id, const Status& status) {
 }
 
 Result<std::optional<causal::SiblingSet>> HintedHandoff::join_of_hints(ring::Token token,
-                                                                       const std::string& key) {
+                                                                       const std::string& key,
+                                                                       int64_t unix_ms) {
   QKV_ASSERT(opened_);
   const HintKey wanted{token, key};
   std::optional<causal::SiblingSet> joined;
@@ -254,6 +255,9 @@ Result<std::optional<causal::SiblingSet>> HintedHandoff::join_of_hints(ring::Tok
               .with("error", decoded.status().message()));
       continue;
     }
+    // An expired hint is never read, even before due() deletes it: it may hold what a
+    // reaped tombstone deleted (node/reaper.h).
+    if (unix_ms - decoded->created_unix_ms > config_.hint_age_max.count()) continue;
     joined = joined ? causal::SiblingSet::join(*joined, decoded->state) : decoded->state;
   }
   return joined;

@@ -141,12 +141,13 @@ class HintedHandoff {
   // The join of every hint held for (token, key), whatever their targets (a fallback may
   // stand in for several primaries of one key): what a fallback answers for the key when a
   // coordinator reads from it as a stand-in (sloppy reads, Dynamo §4.6). nullopt when no
-  // hint for the key is held. An expired hint not dropped yet still counts (it is a write
-  // all the same); one whose value does not decode is skipped and logged (due() drops it).
+  // hint for the key is held. A hint older than hint_age_max at `unix_ms` is skipped even
+  // before due() drops it: it may hold a value a reaped tombstone deleted (node/reaper.h);
+  // one whose value does not decode is skipped and logged (due() drops it).
   // Cost: one index lookup per target that has hints, one storage read per hint found.
   // Errors: storage errors (logged as due()'s are); nothing changes.
-  Result<std::optional<causal::SiblingSet>> join_of_hints(ring::Token token,
-                                                          const std::string& key);
+  Result<std::optional<causal::SiblingSet>> join_of_hints(ring::Token token, const std::string& key,
+                                                          int64_t unix_ms);
 
   Stats stats() const { return stats_; }
   const HandoffConfig& config() const { return config_; }

@@ -15,8 +15,8 @@ using namespace testing;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::optional<SiblingSet> joined(HintedHandoff& handoff, const std::string& key) {
-  auto result = handoff.join_of_hints(ring::token_of(key), key);
+std::optional<SiblingSet> joined(HintedHandoff& handoff, const std::string& key, int64_t unix_ms) {
+  auto result = handoff.join_of_hints(ring::token_of(key), key, unix_ms);
   EXPECT_TRUE(result.is_ok()) << result.status().to_string();
   return result.is_ok() ? *result : std::nullopt;
 }
@@ -27,11 +27,11 @@ TEST_F(HintedHandoffTest, TheHintsOfAKeyAreJoinedAcrossTargets) {
   store("n2", "k", a);  // standing in for n2, then for n3, for the same key
   store("n3", "k", b);
   store("n2", "other", write_by("n1", "x"));
-  auto got = joined(*handoff_, "k");
+  auto got = joined(*handoff_, "k", unix_ms_);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(*got, SiblingSet::join(a, b));
   EXPECT_THAT(got->values(), ElementsAre("a", "b")) << "concurrent hints stay siblings";
-  EXPECT_EQ(joined(*handoff_, "absent"), std::nullopt);
+  EXPECT_EQ(joined(*handoff_, "absent", unix_ms_), std::nullopt);
   EXPECT_EQ(handoff_->pending().at("n2").first, 2u) << "a read changes no hint";
 }
 
@@ -40,9 +40,9 @@ TEST_F(HintedHandoffTest, ADeliveredHintIsNoLongerServed) {
   store("n2", "k", write_by("n1", "a"));
   auto deliveries = due();
   ASSERT_EQ(deliveries.size(), 1u);
-  EXPECT_TRUE(joined(*handoff_, "k").has_value()) << "in flight: still held";
+  EXPECT_TRUE(joined(*handoff_, "k", unix_ms_).has_value()) << "in flight: still held";
   ack(deliveries[0]);
-  EXPECT_EQ(joined(*handoff_, "k"), std::nullopt);
+  EXPECT_EQ(joined(*handoff_, "k", unix_ms_), std::nullopt);
 }
 
 TEST_F(HintedHandoffTest, AnUndecodableHintIsSkippedAndAStorageErrorReturned) {
@@ -52,14 +52,24 @@ TEST_F(HintedHandoffTest, AnUndecodableHintIsSkippedAndAStorageErrorReturned) {
   const std::string garbage =
       encode_hint_value(unix_ms_, {}).substr(0, kHintHeaderBytes) + "not a sibling set";
   ASSERT_TRUE(storage_.put_hint("n3", ring::token_of("k"), "k", garbage).is_ok());
-  auto got = joined(*handoff_, "k");
+  auto got = joined(*handoff_, "k", unix_ms_);
   ASSERT_TRUE(got.has_value());
   EXPECT_THAT(got->values(), ElementsAre("a")) << "the readable hint is served";
   EXPECT_THAT(log_texts(), ElementsAre(HasSubstr("event=hint_corrupt target=n3")));
 
   storage_.fail_hint_reads = true;
-  EXPECT_EQ(handoff_->join_of_hints(ring::token_of("k"), "k").status().code(),
+  EXPECT_EQ(handoff_->join_of_hints(ring::token_of("k"), "k", unix_ms_).status().code(),
             StatusCode::kIoError);
+}
+
+TEST_F(HintedHandoffTest, AnExpiredHintIsNotServedEvenBeforeItIsDropped) {
+  // It may hold a value a reaped tombstone deleted: the reaper's grace counts on it being
+  // gone after hint_age_max (node/reaper.h).
+  open();
+  store("n2", "k", write_by("n1", "a"));
+  const int64_t created = unix_ms_;
+  EXPECT_TRUE(joined(*handoff_, "k", created + config_.hint_age_max.count()).has_value());
+  EXPECT_EQ(joined(*handoff_, "k", created + config_.hint_age_max.count() + 1), std::nullopt);
 }
 
 }  // namespace

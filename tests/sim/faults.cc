@@ -19,7 +19,8 @@ Faults Faults::all() {
 }
 
 bool Faults::any() const {
-  return loss > 0 || duplicate > 0 || long_delay > 0 || partitions || crashes || wipes || skew;
+  return loss > 0 || duplicate > 0 || long_delay > 0 || partitions || crashes || wipes || skew ||
+         long_outage;
 }
 
 Result<Faults> Faults::parse(const std::string& text) {
@@ -62,9 +63,12 @@ Result<Faults> Faults::parse(const std::string& text) {
       f.wipes = true;
     } else if (name == "skew") {
       f.skew = true;
+    } else if (name == "long") {
+      f.long_outage = true;
     } else {
       return Status::invalid_argument(fmt::format(
-          "unknown fault '{}'; known: loss, dup, delay, partition, crash, wipe, skew, all, none",
+          "unknown fault '{}'; known: loss, dup, delay, partition, crash, wipe, skew, long, all, "
+          "none",
           name));
     }
     if (!r) return r.status();
@@ -83,12 +87,17 @@ std::string Faults::to_string() const {
   if (crashes) add("crash");
   if (wipes) add("wipe");
   if (skew) add("skew");
+  if (long_outage) add("long");
   return out;
 }
 
 namespace detail {
 
 void Simulation::schedule_faults() {
+  if (config_.faults.long_outage && !long_outage_scheduled_) {
+    long_outage_scheduled_ = true;
+    after(between(1000, 3000), [this] { inject_long_outage(); });
+  }
   after(between(50, 400), [this] {
     if (!faults_on_) return;
     inject_fault();
@@ -161,6 +170,24 @@ void Simulation::inject_crash(bool wipe_chosen) {
   after(between(50, 2000), [this, x] {
     --down_;
     start_node(x);
+  });
+}
+
+void Simulation::inject_long_outage() {
+  if (!faults_on_ || down_ > 0) {  // another node is down: wait for it
+    after(Duration(200), [this] { inject_long_outage(); });
+    return;
+  }
+  const int k = static_cast<int>(nodes_.size());
+  int x = static_cast<int>(below(k));
+  if (nodes_[x].removed || exiting(x) || !nodes_[x].host) return;
+  crash(x, /*machine=*/false, /*wipe=*/false);
+  ++down_;
+  const Duration outage = config_.tombstone_grace + Duration(between(3000, 6000));
+  trace(fmt::format("long outage of {} for {} ms", nodes_[x].id, outage.count()));
+  after(outage, [this, x] {
+    --down_;
+    if (!nodes_[x].host && !nodes_[x].removed) start_node(x);
   });
 }
 

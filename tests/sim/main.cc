@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
   int64_t writeback_ms = config.writeback.count();
   app.add_option("--writeback-ms", writeback_ms,
                  "with --sync-writes off: how long a write stays in the page cache");
+  int64_t grace_ms = config.tombstone_grace.count();
+  app.add_option("--tombstone-grace-ms", grace_ms,
+                 "tombstones are reaped this long after a delete (node/reaper.h); 0: never. "
+                 "Hints live 20 s: the grace must exceed 26.5 s (hints, requests, skew)");
   app.add_flag("--trace", print_trace, "print the whole event trace of a single run");
   std::string repair = "read";
   app.add_option("--repair", repair,
@@ -105,9 +109,10 @@ int main(int argc, char** argv) {
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
-                 "writes-skip-receivers, generation-not-clocked")
-      ->check(CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
-                             "writes-skip-receivers", "generation-not-clocked"}));
+                 "writes-skip-receivers, generation-not-clocked, reap-without-check")
+      ->check(
+          CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
+                         "writes-skip-receivers", "generation-not-clocked", "reap-without-check"}));
 #endif
 #ifndef QKV_MUTATIONS
   bool scale = false, json = false, no_bytes = false;
@@ -163,6 +168,7 @@ int main(int argc, char** argv) {
                           : mutation == "no-incarnation-bump"    ? Kind::kNoIncarnationBump
                           : mutation == "writes-skip-receivers"  ? Kind::kWritesSkipReceivers
                           : mutation == "generation-not-clocked" ? Kind::kGenerationNotClocked
+                          : mutation == "reap-without-check"     ? Kind::kReapWithoutCheck
                                                                  : Kind::kNone;
 #endif
   auto parsed = qkv::sim::Faults::parse(faults);
@@ -173,6 +179,7 @@ int main(int argc, char** argv) {
   config.faults = *parsed;
   config.sync_writes = sync == "on";
   config.writeback = qkv::Duration(writeback_ms);
+  config.tombstone_grace = qkv::Duration(grace_ms);
   if (config.n > static_cast<uint32_t>(config.nodes)) {
     std::fprintf(stderr, "qkv-sim: --n %u exceeds --nodes %d\n", config.n, config.nodes);
     return 2;
@@ -211,10 +218,12 @@ int main(int argc, char** argv) {
     if (!sweep || !result.ok) {
       fmt::print(
           "seed {}: {} ops ({} acknowledged), {} messages, {} events, hints {} stored {} "
-          "delivered, {} fallback reads, destructive={}, trace {:016x}, {:.0f} ms: {}\n",
+          "delivered, {} fallback reads, {} tombstones reaped, destructive={}, trace {:016x}, "
+          "{:.0f} ms: {}\n",
           seed, result.ops, result.ops_acknowledged, result.messages, result.events,
           result.hints_stored, result.hints_delivered, result.fallback_reads,
-          result.destructive_event, result.trace_hash, ms, result.ok ? "ok" : "VIOLATION");
+          result.tombstones_reaped, result.destructive_event, result.trace_hash, ms,
+          result.ok ? "ok" : "VIOLATION");
       if (config.ring_changes > 0) {
         fmt::print(
             "  ring: {} joins, {} leaves, {} replaces, {} switches, final version {}; {} keys "

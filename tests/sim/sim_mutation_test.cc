@@ -93,5 +93,18 @@ TEST_F(MutationTest, AWipedNodeRestartingBelowItsOldGenerationIsCaught) {
   EXPECT_EQ(first_caught(config, 100), 0u);
 }
 
+TEST_F(MutationTest, ReapingWithoutAskingTheOtherPrimariesIsCaught) {
+  // A primary down longer than the grace misses a delete (its hint expires before it is
+  // back); reaped on the others, the value it still holds comes back with it.
+  mutation::active = mutation::Kind::kReapWithoutCheck;
+  SimConfig config;
+  config.keys = 100;
+  config.ops = 800;
+  config.faults = Faults::parse("loss,dup,delay,partition,skew,long").value();
+  EXPECT_NE(first_caught(config, 40), 0u) << "a reap that one primary missed must resurrect";
+  mutation::active = mutation::Kind::kNone;
+  EXPECT_EQ(first_caught(config, 40), 0u);
+}
+
 }  // namespace
 }  // namespace qkv::sim

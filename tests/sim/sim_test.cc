@@ -88,6 +88,19 @@ TEST(SimTest, FaultsParseAndNameThemselves) {
   EXPECT_EQ(f->to_string(), "loss=0.2,crash,skew");
   EXPECT_FALSE(Faults::parse("gremlins").is_ok());
   EXPECT_FALSE(Faults::parse("loss=2").is_ok());
+  EXPECT_EQ(Faults::parse("skew,long")->to_string(), "skew,long");
+  EXPECT_FALSE(Faults::all().long_outage) << "long outages run in sweeps of their own";
+}
+
+TEST(SimTest, TombstonesAreReapedWhileANodeIsDownLongerThanTheGrace) {
+  SimConfig config;
+  config.seed = 7;
+  config.keys = 100;
+  config.ops = 800;
+  config.faults = Faults::parse("loss,dup,delay,partition,skew,long").value();
+  SimResult result = run_simulation(config);
+  for (const auto& v : result.violations) ADD_FAILURE() << v;
+  EXPECT_GT(result.tombstones_reaped, 0u) << "the run must reap for the checker to judge it";
 }
 
 }  // namespace

@@ -141,6 +141,7 @@ SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
     result.hints_stored += n.host->handoff().stats().stored;
     result.hints_delivered += n.host->handoff().stats().delivered;
     result.fallback_reads += n.host->node().counters().fallback_reads;
+    result.tombstones_reaped += n.host->node().counters().tombstones_reaped;
   }
   if (rings_on()) {
     result.ring_joins = joins_;

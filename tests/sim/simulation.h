@@ -41,12 +41,15 @@ struct Faults {
   bool crashes = false;     // process and machine crashes, then restart
   bool wipes = false;       // a disk wiped on restart (a new incarnation)
   bool skew = false;        // node clocks offset by up to ±2 s
+  // One node down (a process crash) longer than the tombstone grace, early in the
+  // workload: the others delete and reap keys meanwhile, and its hints expire.
+  bool long_outage = false;
 
   static Faults none() { return {}; }
   static Faults all();
   bool any() const;
-  // "all", "none", or a comma list of loss, dup, delay, partition, crash, wipe, skew
-  // (optionally name=rate for the first three, e.g. loss=0.1).
+  // "all", "none", or a comma list of loss, dup, delay, partition, crash, wipe, skew, long
+  // (optionally name=rate for the first three, e.g. loss=0.1). "all" leaves out long.
   static Result<Faults> parse(const std::string& text);
   std::string to_string() const;
 };
@@ -63,6 +66,10 @@ struct SimConfig {
   bool sync_writes = true;  // see SimStorage
   Duration writeback{300};  // page-cache write-back delay when sync_writes is off
   Duration request_timeout{1000};
+  // Tombstone reaping (node/reaper.h): the grace, and the hints' life it must outlive
+  // (with the longest request and the 4.5 s clock skew bound). 0: reaping off.
+  Duration tombstone_grace{30'000};
+  Duration hint_age_max{20'000};
   bool keep_trace = false;  // keep the whole event trace (for --trace)
   // How replicas converge after the faults: kReadRepair (hinted handoff on, then every key
   // read at R=N) or kAntiEntropy (hinted handoff off, no final reads: Merkle-tree
@@ -114,6 +121,7 @@ struct SimResult {
   uint64_t hints_stored = 0;       // by the nodes' last lives (handoff stats are per process)
   uint64_t hints_delivered = 0;
   uint64_t fallback_reads = 0;     // gets' reads from fallbacks, by the nodes' last lives
+  uint64_t tombstones_reaped = 0;  // keys removed by reaping, by the nodes' last lives
   std::vector<std::string> trace;  // with keep_trace
   // Ring changes (ring_changes > 0): committed changes, transitions completed (switches),
   // the final ring version, and what moved (summed over every node's every life).

@@ -162,8 +162,16 @@ void Simulation::start_node(int i) {
   config.node.r = std::min(config.node.r, config_.n);
   config.node.w = std::min(config.node.w, config_.n);
   config.node.request_timeout = config_.request_timeout;
+  config.node.request_timeout_max = std::max(config_.request_timeout, Duration(2000));
   // Node clocks differ by up to 4 s under the skew fault (each +-2 s).
   config.node.clock_skew_max = Duration(4500);
+  // Reaping with a grace short enough to happen during a run; hints live shorter still
+  // (node/reaper.h: the grace must outlive them, requests and the skew).
+  config.handoff.hint_age_max = config_.hint_age_max;
+  config.node.tombstones.reap = config_.tombstone_grace.count() > 0;
+  if (config.node.tombstones.reap) config.node.tombstones.grace = config_.tombstone_grace;
+  config.node.tombstones.retry_interval = Duration(2000);
+  config.node.tombstones.sweep_interval = Duration(1000);
   const bool aae_only = config_.repair == SimConfig::Repair::kAntiEntropy;
   config.node.anti_entropy.segments = 16;  // a few keys per partition: most segments empty
   config.node.anti_entropy.exchange_interval = aae_only ? Duration(500) : Duration(2000);

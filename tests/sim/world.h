@@ -203,6 +203,7 @@ class Simulation {
   void inject_partition();
   // `wipe_chosen`: the fault drawn was a wipe (made only if the run had no destructive event).
   void inject_crash(bool wipe_chosen);
+  void inject_long_outage();
   void heal();
 
   // ring_changes.cc: ring changes (config_.ring_changes > 0): the operator's commits through
@@ -261,6 +262,7 @@ class Simulation {
   bool faults_on_ = false;
   bool destructive_ = false;
   int down_ = 0;
+  bool long_outage_scheduled_ = false;
   int ops_started_ = 0;
   int clients_done_ = 0;
   uint64_t next_request_id_ = 1;
