@@ -92,6 +92,7 @@ struct Config {
   std::string ca_file;  // set: TLS to the nodes, verified with this CA (docs/security.md)
   bool load = false;
   bool load_only = false;
+  bool delete_all = false;  // after the runs, delete every key once with its context
   uint64_t seed = 1;
   bool json = false;
   bool quiet = false;
@@ -142,6 +143,20 @@ class Driver {
     io_.restart();
   }
 
+  // Deletes keys [begin, end) once each, with the contexts the earlier phases left: every
+  // connection keeps in_flight deletes going (the data lifecycle benchmark).
+  void delete_all(uint64_t begin, uint64_t end) {
+    next_load_ = begin;
+    load_end_ = end;
+    deleting_ = true;
+    for (auto& c : clients_) {
+      for (uint32_t i = 0; i < config_.in_flight; ++i) load_next(*c);
+    }
+    io_.run();
+    io_.restart();
+    deleting_ = false;
+  }
+
   // The measured run: until `stop` (set by the main thread) or op_budget ops.
   void run(std::atomic<bool>& stop, uint64_t op_budget) {
     stop_ = &stop;
@@ -159,12 +174,13 @@ class Driver {
     uint64_t key = next_load_++;
     ++outstanding_;
     auto start = SteadyClock::now();
-    c.put(key_name(key), value(), contexts_[key], write_options(),
-          [this, &c, key, start](Result<client::WriteResult> result) {
-            finish(Op::kUpdate, start, result.status());
-            if (result.is_ok()) contexts_[key] = std::move(result->context);
-            load_next(c);
-          });
+    auto done = [this, &c, key, start](Result<client::WriteResult> result) {
+      finish(Op::kUpdate, start, result.status());
+      if (result.is_ok()) contexts_[key] = std::move(result->context);
+      load_next(c);
+    };
+    if (deleting_) return c.del(key_name(key), contexts_[key], write_options(), std::move(done));
+    c.put(key_name(key), value(), contexts_[key], write_options(), std::move(done));
   }
 
   bool should_stop() {
@@ -274,6 +290,7 @@ class Driver {
   uint64_t budget_ = 0, issued_ = 0;
   uint64_t outstanding_ = 0;  // operations issued and not finished
   uint64_t next_load_ = 0, load_end_ = 0;
+  bool deleting_ = false;  // load_next() deletes instead of writing (delete_all)
 };
 
 // Runs `body(driver, thread)` on config.threads threads with a progress line.
@@ -381,6 +398,9 @@ int run(int argc, char** argv) {
   app.add_option("--ca", config.ca_file, "PEM cluster CA: connect with TLS (nodes with [tls])");
   app.add_flag("--load", config.load, "first write every key once");
   app.add_flag("--load-only", config.load_only, "only the load phase");
+  app.add_flag("--delete-all", config.delete_all,
+               "last, delete every key once with its context (tombstone reaping benchmarks: "
+               "--load --delete-all writes and deletes the key space)");
   app.add_option("--seed", config.seed, "seed of key choice and the op mix (default 1)");
   app.add_option("--server-pids", config.server_pids,
                  "PID,... of the servers: each phase reports their CPU time (user + system, "
@@ -464,6 +484,14 @@ int run(int argc, char** argv) {
         config.ops == 0 ? 0 : (config.ops + config.threads - 1) / config.threads;
     phases.push_back(run_phase(config, "run " + w.name, contexts, values, stop,
                                [&](Driver& d, uint32_t) { d.run(stop, budget); }));
+  }
+  if (config.delete_all) {
+    phases.push_back(
+        run_phase(config, "delete", contexts, values, stop, [&](Driver& d, uint32_t t) {
+          const uint64_t per = config.keys / config.threads;
+          const uint64_t begin = per * t;
+          d.delete_all(begin, t + 1 == config.threads ? config.keys : begin + per);
+        }));
   }
   uint64_t errors = 0;
   for (const auto& p : phases) {

@@ -363,6 +363,22 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
   return Status::ok();
 }
 
+// The tombstone grace outlives every hint (node/reaper.h): a hint older than the grace
+// could bring a reaped value back.
+Status check_tombstone_grace(const DaemonConfig& c) {
+  const node::TombstoneConfig& t = c.node.tombstones;
+  if (!c.hinted_handoff || !t.reap ||
+      t.grace > c.hint_age_max + c.node.request_timeout_max + c.node.clock_skew_max) {
+    return Status::ok();
+  }
+  return Status::invalid_argument(fmt::format(
+      "tombstones.grace_ms ({}) must exceed handoff.hint_age_max_ms ({}) plus "
+      "timeouts.request_timeout_max_ms ({}) plus timeouts.clock_skew_max_ms ({}): a hint "
+      "older than the grace could bring a reaped value back",
+      t.grace.count(), c.hint_age_max.count(), c.node.request_timeout_max.count(),
+      c.node.clock_skew_max.count()));
+}
+
 // [tls] consistent, and no port open beyond this machine without it unless insecure.
 Status check_tls(const DaemonConfig& c) {
   const TlsConfig& tls = c.tls;
@@ -491,16 +507,7 @@ Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
 
 Status DaemonConfig::validate() const {
   QKV_RETURN_IF_ERROR(node.validate());
-  const node::TombstoneConfig& t = node.tombstones;
-  if (hinted_handoff && t.reap &&
-      t.grace <= hint_age_max + node.request_timeout_max + node.clock_skew_max) {
-    return Status::invalid_argument(fmt::format(
-        "tombstones.grace_ms ({}) must exceed handoff.hint_age_max_ms ({}) plus "
-        "timeouts.request_timeout_max_ms ({}) plus timeouts.clock_skew_max_ms ({}): a hint "
-        "older than the grace could bring a reaped value back",
-        t.grace.count(), hint_age_max.count(), node.request_timeout_max.count(),
-        node.clock_skew_max.count()));
-  }
+  QKV_RETURN_IF_ERROR(check_tombstone_grace(*this));
   if (data_dir.empty()) return Status::invalid_argument("data_dir is required");
   QKV_RETURN_IF_ERROR(auto_join.validate());
   if (partitions == 0 || (partitions & (partitions - 1)) != 0 || partitions > (1u << 16)) {

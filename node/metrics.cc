@@ -20,7 +20,8 @@ const std::map<std::string_view, std::string_view> kGauges = {
     {"ring_version", "qkv_ring_version"},
     {"hints_pending", "qkv_hints_pending"},
     {"in_flight", "qkv_requests_in_flight"},
-    {"client_requests_in_flight", "qkv_client_requests_in_flight"}};
+    {"client_requests_in_flight", "qkv_client_requests_in_flight"},
+    {"tombstones_pending", "qkv_tombstones_pending"}};
 
 constexpr std::string_view kBackgroundLink = "bg:";  // as node/server.cc names them
 
