@@ -100,8 +100,10 @@ checks_in_flight_max = 256
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         phases = json.loads(out.stdout)["phases"]
         for ph in phases:
-            log(f"  {ph['name']}: {ph.get('ops_per_s', 0):.0f} ops/s, errors {ph.get('errors', 0)}")
+            log(f"  {ph['phase']}: {ph['count']} ops in {ph['seconds']:.0f} s "
+                f"({ph['ops_per_sec']:.0f} ops/s), {ph['errors']} errors")
         samples.append(dict(sample(cluster, started), phase="deleted"))
+        log(json.dumps(samples[-1]))
         deadline = time.monotonic() + args.wait_s
         while time.monotonic() < deadline:
             time.sleep(args.sample_s)
@@ -110,8 +112,6 @@ checks_in_flight_max = 256
             log(json.dumps(row))
             if row["tombstones_pending"] == 0 and row["tombstones_reaped"] >= 3 * args.keys:
                 break
-        # Compaction removes the deleted entries' bytes; ask for it as an operator would
-        # not need to (RocksDB compacts on its own as writes arrive), to show the floor.
         samples.append(dict(sample(cluster, started), phase="end"))
     finally:
         cluster.stop()

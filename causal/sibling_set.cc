@@ -35,7 +35,7 @@ SiblingSet::SiblingSet(VersionVector vv, std::vector<Sibling> siblings)
 }
 
 SiblingSet SiblingSet::update(const VersionVector& context, const Actor& actor,
-                              std::optional<std::string> value) const {
+                              std::optional<std::string> value, int64_t expires_ms) const {
   // Under the REQUIRES, context.get(actor) <= vv_.get(actor); taking the max as well means
   // a context that claims more (a bad or foreign context) still never makes us issue a dot
   // the context has already seen.
@@ -45,7 +45,8 @@ SiblingSet SiblingSet::update(const VersionVector& context, const Actor& actor,
   for (const Sibling& s : siblings_) {
     if (!context.covers(s.dot)) siblings.push_back(s);
   }
-  Sibling fresh{dot, !value.has_value(), value ? std::move(*value) : std::string()};
+  Sibling fresh{dot, !value.has_value(), value ? std::move(*value) : std::string(),
+                value ? expires_ms : 0};
   // Every kept dot is covered by vv_, so the fresh dot is new; insert it in dot order.
   siblings.insert(std::upper_bound(siblings.begin(), siblings.end(), fresh, dot_less),
                   std::move(fresh));
@@ -107,6 +108,25 @@ bool SiblingSet::descends(const SiblingSet& other) const {
     }
   }
   return true;
+}
+
+std::vector<std::string> SiblingSet::values_at(int64_t unix_ms) const {
+  std::vector<std::string> out;
+  for (const Sibling& s : siblings_) {
+    if (s.live_at(unix_ms)) out.push_back(s.value);
+  }
+  return out;
+}
+
+std::optional<int64_t> SiblingSet::dead_from() const {
+  if (siblings_.empty()) return std::nullopt;
+  int64_t from = 0;
+  for (const Sibling& s : siblings_) {
+    if (s.tombstone) continue;
+    if (s.expires_ms == 0) return std::nullopt;
+    from = std::max(from, s.expires_ms);
+  }
+  return from;
 }
 
 }  // namespace qkv::causal

@@ -24,7 +24,16 @@ struct Sibling {
   Dot dot;
   bool tombstone = false;  // a delete; value is empty
   std::string value;
+  // A value written with a time to live: wall-clock unix ms (the coordinator's clock) from
+  // which reads no longer see it, and after which it is reaped as a tombstone is
+  // (node/reaper.h). 0: never expires. Set once by the write that made the dot.
+  int64_t expires_ms = 0;
   friend bool operator==(const Sibling&, const Sibling&) = default;
+
+  // True if this sibling is a value readers see at `unix_ms`.
+  bool live_at(int64_t unix_ms) const {
+    return !tombstone && (expires_ms == 0 || unix_ms < expires_ms);
+  }
 };
 
 class SiblingSet {
@@ -37,7 +46,8 @@ class SiblingSet {
   // The coordinator's write (DVV "update"): a new dot (actor, version_vector().get(actor)+1);
   // drops the siblings `context` covers (the client saw them); keeps the rest as concurrent
   // siblings; the new vector is merge(version_vector(), context) raised to the new dot.
-  // `value` nullopt writes a tombstone (delete).
+  // `value` nullopt writes a tombstone (delete). `expires_ms` (unix ms, 0: never) is the
+  // new value's time to live's end (Sibling::expires_ms); ignored for a tombstone.
   // REQUIRES: this is the coordinator's own current state of the key, so
   // version_vector().get(actor) is the last counter `actor` issued for it.
   // Not checked: contexts come from clients. If `context` claims a higher counter for
@@ -45,7 +55,7 @@ class SiblingSet {
   // context.get(actor)+1 instead, so a dot the context has seen is never issued again
   // (as Riak's dvvset does). Under the REQUIRES the two rules agree.
   SiblingSet update(const VersionVector& context, const Actor& actor,
-                    std::optional<std::string> value) const;
+                    std::optional<std::string> value, int64_t expires_ms = 0) const;
 
   // Lattice join of two states of the same key. A sibling survives if both states hold
   // it or the other state's vector does not cover its dot. Two different siblings with the
@@ -60,6 +70,12 @@ class SiblingSet {
   std::vector<std::string> values() const;
   // True when there is no live value: never written, or only tombstones.
   bool is_deleted() const;
+  // Values of the siblings readers see at `unix_ms` (not tombstones, not expired).
+  std::vector<std::string> values_at(int64_t unix_ms) const;
+  // When the state holds siblings and none of them can ever be seen again from some time
+  // on: that time (0 for tombstones only; else the last expiry). nullopt otherwise (a
+  // value without a time to live, or no siblings). What reaping removes (node/reaper.h).
+  std::optional<int64_t> dead_from() const;
   // True if `other` adds nothing: join(*this, other) == *this.
   bool descends(const SiblingSet& other) const;
 

@@ -71,12 +71,14 @@ bool StateSummary::covered_by(const VersionVector& context) const {
 }
 
 SiblingSet StateSummary::update(const VersionVector& context, const Actor& actor,
-                                std::optional<std::string> value) const {
+                                std::optional<std::string> value, int64_t expires_ms) const {
   QKV_ASSERT(covered_by(context));
   // SiblingSet::update with every stored sibling dropped: the fresh one alone.
   const Dot dot{actor, std::max(vv_.get(actor), context.get(actor)) + 1};
   std::vector<Sibling> siblings;
-  siblings.push_back(Sibling{dot, !value.has_value(), value ? std::move(*value) : std::string()});
+  const bool tombstone = !value.has_value();
+  siblings.push_back(Sibling{dot, tombstone, value ? std::move(*value) : std::string(),
+                             tombstone ? 0 : expires_ms});
   VersionVector vv = VersionVector::merge(vv_, context);
   vv.raise(actor, dot.counter);
   return SiblingSet(std::move(vv), std::move(siblings));

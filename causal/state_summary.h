@@ -59,7 +59,7 @@ class StateSummary {
   // REQUIRES: covered_by(context) (checked with QKV_ASSERT), and the REQUIRES of
   // SiblingSet::update.
   SiblingSet update(const VersionVector& context, const Actor& actor,
-                    std::optional<std::string> value) const;
+                    std::optional<std::string> value, int64_t expires_ms = 0) const;
 
   const VersionVector& version_vector() const { return vv_; }
   const std::vector<Entry>& siblings() const { return siblings_; }

@@ -115,6 +115,10 @@ struct WriteOptions {
   // Sloppy quorum (Dynamo 4.6): fallbacks holding hints for down primaries count towards W.
   // false demands W acks from primaries (Riak's PW).
   bool sloppy = true;
+  // Puts only: the value expires this many seconds after the coordinator wrote it (by its
+  // clock; nodes agree within clock_skew_max_ms): reads stop seeing it, and it is reaped as
+  // a delete is (Cassandra's TTL, Redis EXPIRE). 0: never expires.
+  uint32_t ttl_seconds = 0;
 };
 
 // A successful put or delete: the causal context of what it wrote (it covers the new value

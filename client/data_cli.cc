@@ -101,7 +101,7 @@ int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
     value = std::move(file).value();
   }
   Client client(g.client_options());
-  WriteOptions options{static_cast<uint8_t>(a.quorum), 0, a.sloppy};
+  WriteOptions options{static_cast<uint8_t>(a.quorum), 0, a.sloppy, is_put ? a.ttl_seconds : 0};
   Status status =
       is_put ? client.put(a.key, value, *context, options) : client.del(a.key, *context, options);
   if (!status.is_ok()) return fail(g, client, status);
@@ -229,6 +229,9 @@ DataCli::DataCli(CLI::App& app) {
   put_ = add_key_command(app, "put", "write a value", key_);
   auto* value = put_->add_option("VALUE", key_.value, "the value");
   put_->add_option("--value-file", key_.value_file, "read the value from a file")->excludes(value);
+  put_->add_option("--ttl", key_.ttl_seconds,
+                   "seconds until the value expires: reads stop seeing it, and it is reaped as a "
+                   "delete is (0: never)");
   del_ = add_key_command(app, "delete", "delete a key (write a tombstone)", key_);
   for (auto* sub : {put_, del_}) {
     sub->add_option("--context", key_.context_base64, "causal context from a get (base64)");

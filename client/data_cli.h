@@ -1,7 +1,7 @@
 // qkvctl's data commands, registered by qkvctl.cc:
 //
 //   get KEY [--r R] [--pr PR] [--local]                 siblings, causal context, who answered
-//   put KEY [VALUE | --value-file F] [--context BASE64] [--w W] [--sloppy B]
+//   put KEY [VALUE | --value-file F] [--context BASE64] [--w W] [--sloppy B] [--ttl S]
 //   delete KEY [--context BASE64] [--w W] [--sloppy B]  a tombstone
 //   load   (--lines F | --stanzas F) [--concurrency N]  write the dev dataset (client/bulk.h)
 //   verify (--lines F | --stanzas F) [--concurrency N]  read it back and compare
@@ -29,6 +29,7 @@ class DataCli {
     int pr = 0;      // get: primaries required
     bool local = false;
     bool sloppy = true;
+    uint32_t ttl_seconds = 0;  // put: time to live
   };
   struct DatasetArgs {
     std::string lines, stanzas;

@@ -25,7 +25,8 @@ Result<proto::ClientOp> put_op(const Limits& limits, std::string_view key, std::
   QKV_RETURN_IF_ERROR(limits.check_value(value.size()));
   QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
   return proto::ClientOp(proto::PutRequest{std::string(key), std::string(value),
-                                           std::string(context), options.w, !options.sloppy});
+                                           std::string(context), options.w, !options.sloppy,
+                                           options.ttl_seconds});
 }
 
 Result<proto::ClientOp> del_op(const Limits& limits, std::string_view key, std::string_view context,

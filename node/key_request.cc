@@ -69,6 +69,7 @@ Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeCon
     QKV_RETURN_IF_ERROR(check_write(out, config, put->key, put->context, put->w));
     out.kind = KeyRequest::Kind::kPut;
     out.primaries_only = put->primaries_only;
+    out.ttl_ms = int64_t{put->ttl_seconds} * 1000;
     out.token = ring::token_of(put->key);
   } else {
     const auto& del = std::get<proto::DeleteRequest>(request.op);

@@ -27,6 +27,7 @@ struct KeyRequest {
   uint32_t pr = 0;                // a get's primaries required (Riak's PR, 0..n)
   causal::VersionVector context;  // a write's causal context (empty: a blind write)
   bool primaries_only = false;    // a write no stand-in may count for (PW)
+  int64_t ttl_ms = 0;             // a put's time to live (0: never expires)
   bool local = false;             // a get of this node's copy alone, no quorum
   // Set by locate():
   ring::PreferenceList list;

@@ -27,8 +27,9 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
                                 aae_.on_write(token, before, after);
                               },
                               [this] { transfer_.on_commit_failed(); }, &latencies_,
-                              [this](ring::Token token, const std::string& key) {
-                                reaper_.on_tombstone(token, key, this->unix_ms());
+                              [this](ring::Token token, const std::string& key, int64_t dead_from) {
+                                reaper_.on_tombstone(token, key,
+                                                     std::max(dead_from, this->unix_ms()));
                               }}),
       aae_(config_.anti_entropy, config_.node_id, config_.n, storage, transport, replica_,
            in_flight_, actor_.incarnation),

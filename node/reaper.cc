@@ -7,8 +7,11 @@
 namespace qkv::node {
 namespace {
 
-bool is_tombstone(const causal::SiblingSet& state) {
-  return state.is_deleted() && !state.siblings().empty();
+// True if nothing in the state can be seen at `unix_ms` or later: only tombstones, or
+// values whose time to live has ended.
+bool is_dead(const causal::SiblingSet& state, int64_t unix_ms) {
+  auto from = state.dead_from();
+  return from && *from <= unix_ms;
 }
 
 }  // namespace
@@ -81,7 +84,8 @@ void Reaper::start(KeyId key, TimePoint now, int64_t unix_ms) {
   if (!drives(token) || checking_.count(key)) return;
   auto local = replica_.load(token, name);
   if (!local) return defer(std::move(key), unix_ms);
-  if (!local.value() || !is_tombstone(*local.value())) return;  // written since: not a tombstone
+  // Written since, or a time to live not over yet (a clock that went back): not dead.
+  if (!local.value() || !is_dead(*local.value(), unix_ms)) return;
   std::vector<NodeId> others;
   for (NodeId& p : held_.primaries_of(token)) {
     if (p == config_.node_id) continue;
@@ -180,8 +184,10 @@ void Reaper::sweep(int64_t unix_ms) {
                           if (latest_.size() >= config_.tombstones.pending_max) return false;
                           auto state = decode_sibling_set(bytes);
                           KeyId id{token, std::string(key)};
-                          if (state && is_tombstone(*state) && !latest_.count(id)) {
-                            schedule(std::move(id), due);
+                          if (!state || latest_.count(id)) return true;
+                          if (auto dead = state->dead_from()) {
+                            schedule(std::move(id),
+                                     std::max(due, *dead + config_.tombstones.grace.count()));
                           }
                           return true;
                         });

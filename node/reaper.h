@@ -61,8 +61,9 @@ class Reaper {
          Transport& transport, InFlight& in_flight, Replica& replica, const HeldRanges& held,
          const Liveness& liveness, NodeCounters& counters);
 
-  // A commit left (token, key) with only tombstones, at wall-clock `unix_ms`: its grace
-  // starts (again) now. Ignored unless this node drives the key.
+  // A commit left (token, key) with nothing readers will see from wall-clock `unix_ms` on
+  // (only tombstones, or values whose time to live ends by then): its grace starts (again)
+  // then. Ignored unless this node drives the key.
   void on_tombstone(ring::Token token, const std::string& key, int64_t unix_ms);
   // Starts the checks that are due, times out old ones, runs the sweep.
   void on_tick(TimePoint now, int64_t unix_ms);

@@ -73,11 +73,11 @@ const VersionCache::Entry* Replica::cached(const std::string& key) {
 Result<Replica::Update> Replica::updated(ring::Token token, const std::string& key,
                                          const causal::VersionVector& context,
                                          const causal::Actor& actor,
-                                         std::optional<std::string> value) {
+                                         std::optional<std::string> value, int64_t expires_ms) {
   if (const VersionCache::Entry* c = cached(key)) {
     if (c->summary.covered_by(context)) {
       ++counters_.version_cache_hits;
-      return Update{c->summary.update(context, actor, std::move(value)), c->tree_entry};
+      return Update{c->summary.update(context, actor, std::move(value), expires_ms), c->tree_entry};
     }
     ++counters_.version_cache_misses;  // a stored value survives the update: read it
   }
@@ -90,11 +90,13 @@ Result<Replica::Update> Replica::updated(ring::Token token, const std::string& k
     if (*floor > context.get(actor)) {
       causal::VersionVector raised = context;
       raised.raise(actor, *floor);
-      return Update{causal::SiblingSet().update(raised, actor, std::move(value)), std::nullopt};
+      return Update{causal::SiblingSet().update(raised, actor, std::move(value), expires_ms),
+                    std::nullopt};
     }
   }
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
-  return Update{current.update(context, actor, std::move(value)), tree_entry(key, local.value())};
+  return Update{current.update(context, actor, std::move(value), expires_ms),
+                tree_entry(key, local.value())};
 }
 
 void Replica::store(ring::Token token, const std::string& key, Update update) {
@@ -283,8 +285,8 @@ Status Replica::commit() {
         if (hooks_.track_entries) after = entry_hash(w.key, w.state);
         if (after && hooks_.on_committed) hooks_.on_committed(w.token, w.before, after);
         versions_.put(w.key, VersionCache::Entry{causal::StateSummary::of(w.state), after});
-        if (hooks_.on_tombstone && w.state.is_deleted() && !w.state.siblings().empty()) {
-          hooks_.on_tombstone(w.token, w.key);
+        if (hooks_.on_tombstone) {
+          if (auto dead = w.state.dead_from()) hooks_.on_tombstone(w.token, w.key, *dead);
         }
       }
     }

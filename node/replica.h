@@ -61,7 +61,9 @@ class Replica {
         on_committed;
     std::function<void()> on_commit_failed;
     Latencies* latencies = nullptr;  // storage writes are timed into storage_commit
-    std::function<void(ring::Token, const std::string& key)> on_tombstone;
+    // A committed state that holds no value readers will see from `dead_from` (unix ms; 0:
+    // only tombstones) on: SiblingSet::dead_from.
+    std::function<void(ring::Token, const std::string& key, int64_t dead_from)> on_tombstone;
   };
 
   // Every reference outlives this; `handoff` may be null (no hints kept); `unix_ms` gives
@@ -87,9 +89,10 @@ class Replica {
   // The coordinator's update of the key (SiblingSet::update: a new dot of `actor`) as it
   // would be stored; nothing is staged. From the version cache when `context` covers every
   // stored sibling, else from load(). Errors: as load().
+  // `expires_ms`: the new value's time to live's end (unix ms; 0: never).
   Result<Update> updated(ring::Token token, const std::string& key,
                          const causal::VersionVector& context, const causal::Actor& actor,
-                         std::optional<std::string> value);
+                         std::optional<std::string> value, int64_t expires_ms = 0);
   // Stages the key's new state for the next commit.
   void store(ring::Token token, const std::string& key, Update update);
   // Joins `state` into this node's copy of the key and stages it if anything changed.

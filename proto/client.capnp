@@ -23,6 +23,7 @@ struct PutRequest {
   context @2 :Data;     # opaque causal context from an earlier get; empty = none
   w @3 :UInt8;          # 0 = the node's default
   primariesOnly @4 :Bool;  # sloppy=false: W counts primaries only (Riak's PW)
+  ttlSeconds @5 :UInt32;   # the value expires this long after the write (0: never)
 }
 
 struct DeleteRequest {

@@ -30,6 +30,9 @@ struct PutRequest {
   std::string context;  // opaque; empty = no causal context (the write is concurrent with all)
   uint8_t w = 0;
   bool primaries_only = false;  // sloppy=false: W counts primaries only (Riak's PW)
+  // Time to live, seconds: reads stop seeing the value this long after the coordinator
+  // wrote it (its clock), and it is then reaped as a tombstone is. 0: never expires.
+  uint32_t ttl_seconds = 0;
 };
 
 struct DeleteRequest {

@@ -179,6 +179,7 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           p.setContext(to_data(op.context));
           p.setW(op.w);
           p.setPrimariesOnly(op.primaries_only);
+          p.setTtlSeconds(op.ttl_seconds);
         } else if constexpr (std::is_same_v<T, DeleteRequest>) {
           auto d = b.initDelete();
           d.setKey(to_data(op.key));
@@ -219,8 +220,9 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
     }
     case wire::ClientRequest::PUT: {
       auto p = r.getPut();
-      out.op = PutRequest{to_string(p.getKey()), to_string(p.getValue()), to_string(p.getContext()),
-                          p.getW(), p.getPrimariesOnly()};
+      out.op = PutRequest{to_string(p.getKey()),     to_string(p.getValue()),
+                          to_string(p.getContext()), p.getW(),
+                          p.getPrimariesOnly(),      p.getTtlSeconds()};
       break;
     }
     case wire::ClientRequest::DELETE: {

@@ -46,6 +46,7 @@ struct Sibling {
   counter @1 :UInt64;
   tombstone @2 :Bool;     # a delete; value is empty
   value @3 :Data;
+  expiresMs @4 :Int64;    # a value's time to live ends at this unix ms (0: never)
 }
 
 # The stored state of one key (RocksDB data column family value, replica writes).

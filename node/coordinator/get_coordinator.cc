@@ -26,10 +26,11 @@ GetCoordinator::GetCoordinator(const NodeConfig& config, Transport& transport, I
 
 namespace {
 
-// A get's answer: the state's values and context, and who answered.
-proto::GetResponse get_response(const causal::SiblingSet& state,
+// A get's answer: the state's values readers see at `unix_ms` (expired ones are not), its
+// context, and who answered.
+proto::GetResponse get_response(const causal::SiblingSet& state, int64_t unix_ms,
                                 std::vector<proto::ReplicaAnswer> replicas) {
-  return {state.values(), encode_context(state.version_vector()), std::move(replicas)};
+  return {state.values_at(unix_ms), encode_context(state.version_vector()), std::move(replicas)};
 }
 
 std::vector<proto::ReplicaAnswer> answered_by(const coordinator::GetRound& round) {
@@ -114,7 +115,8 @@ void GetCoordinator::reply_local(const ReplyTo& reply_to, const KeyRequest& requ
   proto::ClientResponse response;
   response.request_id = reply_to.client_request_id;
   const bool primary = held_.ring() && held_.is_primary(request.token);
-  proto::GetResponse body = get_response(state, {{config_.node_id, !primary}});
+  proto::GetResponse body =
+      get_response(state, unix_ms_ ? unix_ms_() : 0, {{config_.node_id, !primary}});
   if (body.values.empty()) response.status = Status::not_found("key not found on this node");
   response.body = std::move(body);
   replier_.reply(reply_to, std::move(response));
@@ -171,7 +173,8 @@ void GetCoordinator::progress(uint64_t id) {
     response.request_id = to.client_request_id;
     response.status = round.result();
     if (response.status.is_ok()) {
-      proto::GetResponse body = get_response(round.merged(), answered_by(round));
+      proto::GetResponse body =
+          get_response(round.merged(), unix_ms_ ? unix_ms_() : 0, answered_by(round));
       if (body.values.empty()) response.status = Status::not_found("key not found");
       response.body = std::move(body);
     }

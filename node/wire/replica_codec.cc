@@ -61,6 +61,7 @@ void fill(wire::SiblingSet::Builder b, const causal::SiblingSet& state) {
     siblings[i].setCounter(s.dot.counter);
     siblings[i].setTombstone(s.tombstone);
     if (!s.tombstone) siblings[i].setValue(to_data(s.value));
+    if (s.expires_ms != 0) siblings[i].setExpiresMs(s.expires_ms);
   }
 }
 
@@ -77,7 +78,8 @@ Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
     if (!actor) return actor.status();
     causal::Sibling sibling{{std::move(actor).value(), s.getCounter()},
                             s.getTombstone(),
-                            s.getTombstone() ? std::string() : to_string(s.getValue())};
+                            s.getTombstone() ? std::string() : to_string(s.getValue()),
+                            s.getTombstone() ? 0 : s.getExpiresMs()};
     if (sibling.dot.counter == 0 || !vv.covers(sibling.dot)) {
       return Status::corruption(
           fmt::format("sibling dot ({}, {}, {}) is not covered by the version vector",

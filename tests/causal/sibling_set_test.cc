@@ -31,6 +31,19 @@ TEST(SiblingSetTest, NeverWrittenKeyIsDeletedAndEmpty) {
   EXPECT_TRUE(none.version_vector().empty());
 }
 
+TEST(SiblingSetTest, AnExpiredValueIsNotReadAndTheStateDiesWithItsLastValue) {
+  SiblingSet a = SiblingSet().update({}, kN1, "a", 1'000);
+  SiblingSet both = SiblingSet::join(a, SiblingSet().update({}, kN2, "b", 2'000));
+  EXPECT_EQ(both.values_at(999), (Values{"a", "b"}));
+  EXPECT_EQ(both.values_at(1'000), (Values{"b"})) << "expires_ms is the first unseen instant";
+  EXPECT_EQ(both.values_at(2'000), Values{});
+  EXPECT_EQ(both.values(), (Values{"a", "b"})) << "values() ignores time: the stored siblings";
+  EXPECT_EQ(both.dead_from(), 2'000);
+  EXPECT_EQ(SiblingSet().update({}, kN1, std::nullopt).dead_from(), 0) << "a tombstone";
+  EXPECT_EQ(SiblingSet::join(a, SiblingSet().update({}, kN2, "forever")).dead_from(), std::nullopt);
+  EXPECT_EQ(SiblingSet().dead_from(), std::nullopt) << "never written: nothing to reap";
+}
+
 TEST(SiblingSetTest, ConstructorSortsSiblingsAndValuesFollowDotOrder) {
   VersionVector vv({{kN1, 2}, {kN2, 1}});
   SiblingSet s(vv, {Sibling{dot("n2", 1), false, "b"}, Sibling{dot("n1", 2), true, ""},

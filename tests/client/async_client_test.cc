@@ -94,7 +94,8 @@ TEST(RequestBuilding, EncodesEveryFieldOfGetPutAndDelete) {
 
     auto put = internal::encode_request(
         limits, 20 + n, 80,
-        internal::put_op(limits, key, value, context, WriteOptions{2, 0, false}));
+        internal::put_op(limits, key, value, context,
+                         WriteOptions{2, 0, false, static_cast<uint32_t>(n * 60)}));
     ASSERT_TRUE(put.is_ok());
     decoded = proto::decode_client_request(*put);
     ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
@@ -105,6 +106,7 @@ TEST(RequestBuilding, EncodesEveryFieldOfGetPutAndDelete) {
     EXPECT_EQ(p.context, context);
     EXPECT_EQ(p.w, 2);
     EXPECT_TRUE(p.primaries_only);
+    EXPECT_EQ(p.ttl_seconds, n * 60);
 
     auto del = internal::encode_request(
         limits, 30 + n, 70, internal::del_op(limits, key, context, WriteOptions{1, 0, true}));

@@ -160,6 +160,41 @@ TEST(ReaperTest, ReapingOffKeepsTombstones) {
   for (const auto& copy : copies(cluster, "k")) EXPECT_TRUE(copy.has_value());
 }
 
+proto::ClientResponse put_with_ttl(TestCluster& cluster, const NodeId& via, const std::string& key,
+                                   const std::string& value, uint32_t ttl_seconds) {
+  proto::PutRequest put{key, value, "", 3};
+  put.ttl_seconds = ttl_seconds;
+  return cluster.request(via, put);
+}
+
+TEST(ReaperTest, AValueWithATimeToLiveIsReadUntilItExpiresThenReapedLikeADelete) {
+  TestCluster cluster(reaping());
+  ASSERT_TRUE(put_with_ttl(cluster, "n1", "session", "token", 5).status.is_ok());
+  ASSERT_TRUE(cluster.put("n1", "kept", "v", "", 3).status.is_ok());
+  run_for(cluster, Duration(4'000));
+  EXPECT_THAT(body(cluster.get("n2", "session", 3)).values, UnorderedElementsAre("token"));
+  run_for(cluster, Duration(1'500));
+  auto expired = cluster.get("n3", "session", 3);
+  EXPECT_EQ(expired.status.code(), StatusCode::kNotFound) << "past its time to live on every node";
+  EXPECT_FALSE(body(expired).context.empty()) << "a write after it supersedes the expired value";
+  for (const auto& copy : copies(cluster, "session")) ASSERT_TRUE(copy.has_value());
+
+  run_for(cluster, kGrace + Duration(1'000));  // expiry + grace: reaped everywhere
+  for (const auto& copy : copies(cluster, "session")) EXPECT_FALSE(copy.has_value());
+  EXPECT_EQ(reaped(cluster), 3u);
+  EXPECT_THAT(body(cluster.get("n1", "kept", 3)).values, UnorderedElementsAre("v"));
+}
+
+TEST(ReaperTest, AWriteWithoutATimeToLiveKeepsAKeyThatHadOne) {
+  TestCluster cluster(reaping());
+  ASSERT_TRUE(put_with_ttl(cluster, "n1", "k", "short", 2).status.is_ok());
+  auto read = cluster.get("n1", "k", 3);
+  ASSERT_TRUE(cluster.put("n1", "k", "forever", body(read).context, 3).status.is_ok());
+  run_for(cluster, kGrace * 2);
+  EXPECT_EQ(reaped(cluster), 0u);
+  EXPECT_THAT(body(cluster.get("n2", "k", 3)).values, UnorderedElementsAre("forever"));
+}
+
 TEST(TombstoneConfigTest, TheGraceMustOutliveARequest) {
   node::TombstoneConfig config;
   config.grace = Duration(30'000);

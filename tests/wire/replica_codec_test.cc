@@ -115,6 +115,18 @@ TEST(ReplicaCodecTest, StoredSiblingSetsAndContextsRoundTrip) {
   EXPECT_TRUE(decode_context("")->empty());
 }
 
+TEST(ReplicaCodecTest, ATimeToLiveTravelsWithItsValueAndATombstoneHasNone) {
+  causal::SiblingSet state = causal::SiblingSet().update({}, {"n1", 7}, "v", 1'700'000'000'123);
+  state = causal::SiblingSet::join(
+      state, causal::SiblingSet().update({}, {"n2", 7}, std::nullopt, 1'700'000'000'123));
+  auto decoded = decode_sibling_set(encode_sibling_set(state));
+  ASSERT_TRUE(decoded.is_ok());
+  EXPECT_EQ(*decoded, state);
+  ASSERT_EQ(decoded->siblings().size(), 2u);
+  EXPECT_EQ(decoded->siblings()[0].expires_ms, 1'700'000'000'123);
+  EXPECT_EQ(decoded->siblings()[1].expires_ms, 0) << "a tombstone never expires";
+}
+
 TEST(ReplicaCodecTest, ASiblingOutsideItsVersionVectorIsCorruption) {
   capnp::MallocMessageBuilder builder;
   auto root = builder.initRoot<wire::SiblingSet>();
