@@ -22,6 +22,7 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "stopped",
     "stop_unclean",
     "unclean_restart",
+    "restored_start",
     "ring_failed",
     "storage_open_failed",
     "storage_failed",

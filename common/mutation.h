@@ -17,6 +17,8 @@ enum class Kind {
   kWritesSkipReceivers,   // writes during a ring transition are not sent to the receivers
   kGenerationNotClocked,  // a start's gossip generation ignores the clock: a wiped node's
                           // restarts below the generation its peers hold
+  kRestoreKeepsActor,     // a start from a restored snapshot keeps the snapshot's incarnation:
+                          // the copy reissues dots its original issued after the snapshot
 };
 
 #ifdef QKV_MUTATIONS

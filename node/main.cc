@@ -138,7 +138,15 @@ std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
     log_event(LogEvent::critical("storage_failed").with("error", boot.status()));
     return kExitFailed;
   }
-  if (boot->after_unclean) {
+  if (boot->restored) {
+    log_event(LogEvent::warn("restored_start")
+                  .with("incarnation", boot->incarnation)
+                  .with("previous_incarnation", boot->previous_incarnation)
+                  .with("note",
+                        "started from a restored snapshot; a new incarnation keeps dots "
+                        "unique, and the writes made after the snapshot come back from "
+                        "the other replicas"));
+  } else if (boot->after_unclean) {
     log_event(
         LogEvent::warn("unclean_restart")
             .with("incarnation", boot->incarnation)
@@ -222,7 +230,7 @@ int run(DaemonConfig config) {
   boost::asio::io_context io;
   qkv::SystemClock clock;
   auto server = std::make_unique<qkv::node::Server>(io, config, boot, **storage, clock);
-  if (Status s = server->load_saved_trees(!boot.after_unclean); !s.is_ok()) {
+  if (Status s = server->load_saved_trees(!boot.after_unclean && !boot.restored); !s.is_ok()) {
     log_event(LogEvent::critical("storage_failed").with("error", s));
     return kExitFailed;
   }

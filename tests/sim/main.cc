@@ -105,9 +105,10 @@ int main(int argc, char** argv) {
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
-                 "writes-skip-receivers, generation-not-clocked")
+                 "writes-skip-receivers, generation-not-clocked, restore-keeps-actor")
       ->check(CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
-                             "writes-skip-receivers", "generation-not-clocked"}));
+                             "writes-skip-receivers", "generation-not-clocked",
+                             "restore-keeps-actor"}));
 #endif
 #ifndef QKV_MUTATIONS
   bool scale = false, json = false, no_bytes = false;
@@ -163,6 +164,7 @@ int main(int argc, char** argv) {
                           : mutation == "no-incarnation-bump"    ? Kind::kNoIncarnationBump
                           : mutation == "writes-skip-receivers"  ? Kind::kWritesSkipReceivers
                           : mutation == "generation-not-clocked" ? Kind::kGenerationNotClocked
+                          : mutation == "restore-keeps-actor"    ? Kind::kRestoreKeepsActor
                                                                  : Kind::kNone;
 #endif
   auto parsed = qkv::sim::Faults::parse(faults);
