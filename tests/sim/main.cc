@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   app.add_option("--keys", config.keys, "shared keys (few keys force conflicts)");
   app.add_option("--clients", config.clients, "concurrent clients (plus the solo client)");
   app.add_option("--faults", faults,
-                 "all, none, or loss[=p],dup[=p],delay[=p],partition,crash,wipe,skew");
+                 "all, none, or loss[=p],dup[=p],delay[=p],partition,crash,wipe,skew,restore");
   app.add_option("--sync-writes", sync, "on|off: off models losing the unsynced tail")
       ->check(CLI::IsMember({"on", "off"}));
   int64_t writeback_ms = config.writeback.count();
@@ -213,10 +213,12 @@ int main(int argc, char** argv) {
     if (!sweep || !result.ok) {
       fmt::print(
           "seed {}: {} ops ({} acknowledged), {} messages, {} events, hints {} stored {} "
-          "delivered, {} fallback reads, destructive={}, trace {:016x}, {:.0f} ms: {}\n",
+          "delivered, {} fallback reads, {} snapshots {} restored, destructive={}, trace "
+          "{:016x}, {:.0f} ms: {}\n",
           seed, result.ops, result.ops_acknowledged, result.messages, result.events,
-          result.hints_stored, result.hints_delivered, result.fallback_reads,
-          result.destructive_event, result.trace_hash, ms, result.ok ? "ok" : "VIOLATION");
+          result.hints_stored, result.hints_delivered, result.fallback_reads, result.snapshots,
+          result.restores, result.destructive_event, result.trace_hash, ms,
+          result.ok ? "ok" : "VIOLATION");
       if (config.ring_changes > 0) {
         fmt::print(
             "  ring: {} joins, {} leaves, {} replaces, {} switches, final version {}; {} keys "
