@@ -23,6 +23,8 @@ inline constexpr auto kLogEventNames = std::to_array<std::string_view>({
     "stop_unclean",
     "unclean_restart",
     "restored_start",
+    "data_restored",
+    "restore_failed",
     "ring_failed",
     "storage_open_failed",
     "storage_failed",
