@@ -42,7 +42,8 @@ struct Faults {
   bool wipes = false;       // a disk wiped on restart (a new incarnation)
   bool skew = false;        // node clocks offset by up to ±2 s
   bool restores = false;    // a node restarted from a snapshot of its storage taken earlier
-                            // in the run (a restored backup: a new incarnation)
+                            // in the run (a restored backup: a new incarnation); not in runs
+                            // with ring changes
 
   static Faults none() { return {}; }
   static Faults all();
