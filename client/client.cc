@@ -511,6 +511,13 @@ Result<proto::RepairResponse> Client::repair(std::size_t node_index,
   return take_body<proto::RepairResponse>(std::move(response).value(), "repair");
 }
 
+Result<proto::SnapshotResponse> Client::snapshot(std::size_t node_index, const std::string& dir) {
+  QKV_RETURN_IF_ERROR(check_node_index(impl_->options(), node_index));
+  auto response = impl_->call_node(node_index, proto::SnapshotRequest{dir});
+  if (!response.is_ok()) return response.status();
+  return take_body<proto::SnapshotResponse>(std::move(response).value(), "snapshot");
+}
+
 namespace {
 
 // The claimant an error answer to a ring admin request names, when it is another node than

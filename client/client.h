@@ -195,6 +195,16 @@ class Client {
   // queued); corruption when the answer does not decode or has no repair body.
   Result<proto::RepairResponse> repair(std::size_t node_index, std::optional<uint32_t> partition);
 
+  // Asks Options::nodes[node_index] to take a snapshot of its storage (qkvctl snapshot) into
+  // `dir` on its host: absolute, new, inside its [storage] snapshot_dir; empty: the node
+  // names one there. Sent to that node only, never failed over. Returns the path, and the
+  // bytes and files in it. Errors: invalid_argument when node_index >= nodes.size(), or the
+  // node's refusal naming the path (relative, outside snapshot_dir, existing); unavailable
+  // when the node has snapshots off or cannot be reached; io_error from its storage (a full
+  // disk), naming the path; permission_denied without the admin grant; timeout as for
+  // repair (the snapshot may or may not have been taken).
+  Result<proto::SnapshotResponse> snapshot(std::size_t node_index, const std::string& dir);
+
   // A ring change (Riak's staged clustering; qkvctl `node join/leave/replace`, `ring plan`,
   // `ring commit`, `ring cancel`), answered by the claimant, the one node that issues rings
   // (node/claimant.h):

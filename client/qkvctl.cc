@@ -13,6 +13,9 @@
 //                                   (or node ID) and wait for them; exit 1 unless every
 //                                   partition succeeded, 2 for an unknown --node, 4 when
 //                                   --timeout-s passed
+//     snapshot [--node ADDR] [--dir PATH]
+//                                   a snapshot (backup) of one node's storage into a directory
+//                                   on its host (client/snapshot_cli.h)
 //     user hash [--log2-n N]        read a secret on stdin, print its salted scrypt hash for
 //                                   a users file ([auth]); needs no cluster
 //     version (or --version)        qkvctl's version; needs no cluster
@@ -49,6 +52,7 @@
 #include "client/json_output.h"
 #include "client/repair_output.h"
 #include "client/ring_admin_cli.h"
+#include "client/snapshot_cli.h"
 #include "common/host_port.h"
 #include "common/version.h"
 #include "net/credentials.h"
@@ -481,6 +485,7 @@ int run(int argc, char** argv) {
   RingAdminCli ring_admin(app, *ring);
   RepairArgs r;
   StateCommands state = add_state_commands(app, r);
+  SnapshotCli snapshot(app);
   auto* version = app.add_subcommand("version", "print qkvctl's version")->fallthrough();
   auto* user = app.add_subcommand("user", "users of nodes with [auth] (docs/security.md)");
   auto* user_hash = user->add_subcommand(
@@ -494,7 +499,9 @@ int run(int argc, char** argv) {
   if (auto exit_code = parse_command_line(app, args)) return *exit_code;
   if (*version) return cmd_version(g);
   if (*user_hash) return cmd_user_hash(log2_n);
-  if (Status s = check_cluster(g, args); !s.is_ok()) {
+  // snapshot --node names its one node: no --cluster needed.
+  const bool cluster_needed = !(snapshot.chosen() && snapshot.names_node());
+  if (Status s = cluster_needed ? check_cluster(g, args) : Status::ok(); !s.is_ok()) {
     return print_usage_error(g.json, s.message(), "run 'qkvctl --help' for usage");
   }
   if (Status s = g.read_secret(); !s.is_ok()) {
@@ -502,6 +509,7 @@ int run(int argc, char** argv) {
   }
   if (data.chosen()) return data.run(g.client_options(), g.json);
   if (ring_admin.chosen()) return ring_admin.run(g.client_options(), g.json);
+  if (snapshot.chosen()) return snapshot.run(g.client_options(), g.json);
   if (*ring) return cmd_ring(g);
   if (*state.status) return cmd_status(g, r);
   if (*state.repair) return cmd_repair(g, r);

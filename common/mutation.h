@@ -19,6 +19,8 @@ enum class Kind {
                           // restarts below the generation its peers hold
   kReapWithoutCheck,      // the reaper removes a tombstone without asking the other primaries
                           // whether they hold it
+  kRestoreKeepsActor,     // a start from a restored snapshot keeps the snapshot's incarnation:
+                          // the copy reissues dots its original issued after the snapshot
 };
 
 #ifdef QKV_MUTATIONS

@@ -176,6 +176,9 @@ Need need_of(const proto::ClientRequest& request) {
                   op.partition ? fmt::format("repair {}", *op.partition) : std::string("repair")};
         } else if constexpr (std::is_same_v<T, proto::RingAdminRequest>) {
           return {Role::kAdmin, {}, ring_action(op)};
+        } else if constexpr (std::is_same_v<T, proto::SnapshotRequest>) {
+          return {
+              Role::kAdmin, {}, op.dir.empty() ? std::string("snapshot") : "snapshot " + op.dir};
         } else {
           return {std::nullopt, {}, proto::op_name(proto::ClientOp(op))};
         }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -175,9 +176,14 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_storage(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(
-      check_keys(t, {"sync_writes", "block_cache_bytes", "version_cache_bytes"}, "storage."));
+  QKV_RETURN_IF_ERROR(check_keys(
+      t, {"sync_writes", "block_cache_bytes", "version_cache_bytes", "snapshot_dir"}, "storage."));
   QKV_RETURN_IF_ERROR(read_bool(t, "sync_writes", "storage.", c.sync_writes));
+  if (t.get("snapshot_dir")) {
+    std::string dir;
+    QKV_RETURN_IF_ERROR(read_string(t, "snapshot_dir", "storage.", dir));
+    c.snapshot_dir = std::move(dir);
+  }
   QKV_RETURN_IF_ERROR(read_int(t, "block_cache_bytes", "storage.", c.block_cache_bytes));
   QKV_RETURN_IF_ERROR(read_int(t, "version_cache_bytes", "storage.", c.node.version_cache_bytes));
   return Status::ok();
@@ -505,10 +511,29 @@ Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
   return members;
 }
 
+namespace {
+
+Status check_snapshot_dir(const std::optional<std::string>& dir) {
+  if (!dir || dir->empty() || std::filesystem::path(*dir).is_absolute()) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "storage.snapshot_dir '{}' must be an absolute path (or \"\" to refuse snapshots)", *dir));
+}
+
+}  // namespace
+
+std::string DaemonConfig::snapshot_root() const {
+  if (snapshot_dir) return *snapshot_dir;
+  std::error_code ec;
+  std::filesystem::path data = std::filesystem::absolute(data_dir, ec).lexically_normal();
+  if (!data.empty() && !data.has_filename()) data = data.parent_path();  // a trailing '/'
+  return (data.parent_path() / "snapshots").string();
+}
+
 Status DaemonConfig::validate() const {
   QKV_RETURN_IF_ERROR(node.validate());
   QKV_RETURN_IF_ERROR(check_tombstone_grace(*this));
   if (data_dir.empty()) return Status::invalid_argument("data_dir is required");
+  QKV_RETURN_IF_ERROR(check_snapshot_dir(snapshot_dir));
   QKV_RETURN_IF_ERROR(auto_join.validate());
   if (partitions == 0 || (partitions & (partitions - 1)) != 0 || partitions > (1u << 16)) {
     return Status::invalid_argument(

@@ -65,6 +65,12 @@ struct AuthConfig {
 struct DaemonConfig {
   NodeConfig node;  // node id, n/r/w, timeouts, limits
   std::string data_dir;
+  // [storage] snapshot_dir: where qkvctl snapshot may write (node/snapshot.h); unset: a
+  // "snapshots" directory beside data_dir (so on its file system, where snapshots are hard
+  // links); "": snapshots refused. REQUIRES (validate): absolute when set.
+  std::optional<std::string> snapshot_dir;
+  // The snapshot root this config gives (absolute; "" when refused): node.snapshot_dir.
+  std::string snapshot_root() const;
   HostPort client_listen{"127.0.0.1", 7000};  // safe default: loopback only
   HostPort peer_listen{"127.0.0.1", 7100};
   // The HTTP operations port (node/http_api.h: /metrics, /health/*, /console, /api/v1);

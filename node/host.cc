@@ -15,6 +15,8 @@ Result<Boot> boot(storage::Storage& storage, const std::function<uint64_t()>& ra
   if (!incarnation) return incarnation.status();
   out.incarnation = incarnation->incarnation;
   out.after_unclean = incarnation->after_unclean;
+  out.restored = incarnation->restored;
+  out.previous_incarnation = incarnation->previous;
   auto generation = next_generation(storage, wall_ms);
   if (!generation) return generation.status();
   out.generation = *generation;

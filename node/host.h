@@ -35,9 +35,11 @@ namespace qkv::node {
 struct Boot {
   uint64_t incarnation = 0;    // the actor's incarnation (node/incarnation.h)
   bool after_unclean = false;  // the last stop was not clean: a new incarnation was taken
-  uint64_t generation = 0;     // gossip generation: above every earlier start's
-  gossip::RingState ring;      // the saved ring; version 0: none
-  bool ring_saved = false;     // `ring` is the one the last run applied
+  bool restored = false;       // started from a restored snapshot: a new incarnation was taken
+  uint64_t previous_incarnation = 0;  // the one stored before this start (0: a new directory)
+  uint64_t generation = 0;            // gossip generation: above every earlier start's
+  gossip::RingState ring;             // the saved ring; version 0: none
+  bool ring_saved = false;            // `ring` is the one the last run applied
   // No saved ring and a configured first ring: the ring this fresh initial member makes once
   // gossip has shown no cluster disagrees (node/first_ring.h); version 0: none.
   gossip::RingState first_ring;

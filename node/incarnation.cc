@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <string>
 
 #include "common/mutation.h"
@@ -16,34 +17,68 @@ constexpr const char* kCleanShutdownKey = "clean_shutdown";
 
 }  // namespace
 
+namespace {
+
+// A new incarnation: never 0 or UINT64_MAX, never `previous` or previous + 1.
+uint64_t new_incarnation(const std::function<uint64_t()>& random,
+                         std::optional<uint64_t> previous) {
+  uint64_t drawn = 0;
+  do {
+    drawn = random();
+  } while (drawn == 0 || drawn == UINT64_MAX ||
+           (previous && (drawn == *previous || drawn == *previous + 1)));
+  return drawn;
+}
+
+Result<uint64_t> parse_incarnation(const std::string& text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::corruption(fmt::format("stored incarnation '{}' is not a number", text));
+  }
+  return value;
+}
+
+}  // namespace
+
 Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
                                          const std::function<uint64_t()>& random) {
   auto stored = storage.get_meta(kIncarnationKey);
   if (!stored) return stored.status();
   auto clean = storage.get_meta(kCleanShutdownKey);
   if (!clean) return clean.status();
+  auto restored = storage.get_meta(kRestoredKey);
+  if (!restored) return restored.status();
 
   IncarnationInfo info;
   if (!stored.value()) {
     info.fresh = true;
-    do {
-      info.incarnation = random();
-    } while (info.incarnation == 0 || info.incarnation == UINT64_MAX);
+    info.incarnation = new_incarnation(random, std::nullopt);
   } else {
-    const std::string& text = *stored.value();
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), info.incarnation);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      return Status::corruption(fmt::format("stored incarnation '{}' is not a number", text));
-    }
-    bool was_clean = clean.value() && *clean.value() == "1";
-    if (!was_clean && !QKV_MUTATION(kNoIncarnationBump)) {
+    auto previous = parse_incarnation(*stored.value());
+    if (!previous) return previous.status();
+    info.previous = info.incarnation = *previous;
+    const bool was_clean = clean.value() && *clean.value() == "1";
+    if (restored.value() && *restored.value() == "1") {
+      info.restored = true;
+      if (!QKV_MUTATION(kRestoreKeepsActor)) info.incarnation = new_incarnation(random, *previous);
+    } else if (!was_clean && !QKV_MUTATION(kNoIncarnationBump)) {
       info.after_unclean = true;
-      ++info.incarnation;
+      info.incarnation = new_incarnation(random, *previous);
     }
   }
   QKV_RETURN_IF_ERROR(storage.put_meta(kIncarnationKey, std::to_string(info.incarnation)));
   QKV_RETURN_IF_ERROR(storage.put_meta(kCleanShutdownKey, "0"));
+  if (info.restored) QKV_RETURN_IF_ERROR(storage.put_meta(kRestoredKey, "0"));
   return info;
+}
+
+storage::MetaEntries snapshot_marker() {
+  return {{kRestoredKey, "1"}};
+}
+
+Status mark_restored(storage::Storage& storage) {
+  return storage.put_meta(kRestoredKey, "1");
 }
 
 Result<uint64_t> next_generation(storage::Storage& storage, int64_t unix_ms) {

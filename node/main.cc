@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <tuple>
@@ -41,6 +42,7 @@ struct Flags {
   bool no_hinted_handoff = false;
   bool auto_join = false;     // --auto-join: [cluster] auto_join = true
   bool check_config = false;  // --check-config: validate, print warnings, exit
+  std::string restore_from;   // --restore-from: a snapshot to copy into the empty data_dir
   uint64_t aae_exchange_interval_ms = 0;
   uint64_t transfer_bytes_per_second_max = 0;
   uint32_t auto_join_quiet_ms = 0;
@@ -138,7 +140,15 @@ std::variant<qkv::node::Boot, int> boot_node(const DaemonConfig& config,
     log_event(LogEvent::critical("storage_failed").with("error", boot.status()));
     return kExitFailed;
   }
-  if (boot->after_unclean) {
+  if (boot->restored) {
+    log_event(LogEvent::warn("restored_start")
+                  .with("incarnation", boot->incarnation)
+                  .with("previous_incarnation", boot->previous_incarnation)
+                  .with("note",
+                        "started from a restored snapshot; a new incarnation keeps dots "
+                        "unique, and the writes made after the snapshot come back from "
+                        "the other replicas"));
+  } else if (boot->after_unclean) {
     log_event(
         LogEvent::warn("unclean_restart")
             .with("incarnation", boot->incarnation)
@@ -218,11 +228,12 @@ int run(DaemonConfig config) {
   if (const int* code = std::get_if<int>(&booted)) return *code;
   const qkv::node::Boot& boot = std::get<qkv::node::Boot>(booted);
   config.node.generation = boot.generation;
+  config.node.snapshot_dir = config.snapshot_root();
 
   boost::asio::io_context io;
   qkv::SystemClock clock;
   auto server = std::make_unique<qkv::node::Server>(io, config, boot, **storage, clock);
-  if (Status s = server->load_saved_trees(!boot.after_unclean); !s.is_ok()) {
+  if (Status s = server->load_saved_trees(!boot.after_unclean && !boot.restored); !s.is_ok()) {
     log_event(LogEvent::critical("storage_failed").with("error", s));
     return kExitFailed;
   }
@@ -258,6 +269,44 @@ int run(DaemonConfig config) {
   server.reset();
   const int closed = close_storage(**storage);
   return closed != 0 ? closed : served;
+}
+
+// --restore-from: copies the snapshot into data_dir, which must be missing or empty (a restore
+// never overwrites data), through a temporary sibling renamed at the end so that a crash
+// midway leaves no half data directory; then marks it restored (node/incarnation.h), also
+// when the copy came from a cleanly stopped node, so its start takes a new incarnation. The
+// snapshot is copied, not moved or linked: it stays a backup. Returns 0 or the exit code.
+int restore_data_dir(const std::string& snapshot, const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto fail = [&](const std::string& why) {
+    log_event(LogEvent::critical("restore_failed")
+                  .with("snapshot", snapshot)
+                  .with("data_dir", data_dir)
+                  .with("error", why));
+    return kExitFailed;
+  };
+  if (!fs::is_regular_file(fs::path(snapshot) / "CURRENT", ec)) {
+    return fail(fmt::format("{} is no snapshot: it holds no RocksDB CURRENT file", snapshot));
+  }
+  if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec)) {
+    return fail(
+        fmt::format("data_dir {} is not empty: a restore never overwrites data; move it "
+                    "aside first",
+                    data_dir));
+  }
+  const std::string staging = data_dir + ".restoring";
+  fs::remove_all(staging, ec);
+  fs::copy(snapshot, staging, fs::copy_options::recursive, ec);
+  if (!ec) fs::remove(data_dir, ec);  // an empty one, if any
+  if (!ec) fs::rename(staging, data_dir, ec);
+  if (ec) return fail(fmt::format("copying into {}: {}", staging, ec.message()));
+  auto store = qkv::storage::RocksDbStorage::open(data_dir, {});
+  Status marked = store ? qkv::node::mark_restored(**store) : store.status();
+  if (marked.is_ok()) marked = (*store)->close();
+  if (!marked.is_ok()) return fail(marked.to_string());
+  log_event(LogEvent::info("data_restored").with("snapshot", snapshot).with("data_dir", data_dir));
+  return 0;
 }
 
 // qkvd's flags (they win over the config file).
@@ -308,6 +357,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--log-format", f.log_format,
                  "logfmt|json: lines as logfmt (default) or one JSON object each (log.format)");
   app.set_version_flag("--version", fmt::format("qkvd {}", qkv::kVersion));
+  app.add_option("--restore-from", f.restore_from,
+                 "copy this snapshot (qkvctl snapshot) into the data directory, which must be "
+                 "missing or empty, then start from it with a new incarnation");
   app.add_flag("--check-config", f.check_config,
                "validate the config (file and flags), print its warnings and exit: 0 \"config "
                "ok\", 2 with the error; opens no storage and no port");
@@ -350,6 +402,9 @@ int main(int argc, char** argv) {
                         config.log_level);
   for (const auto& w : warnings) {
     log_event(LogEvent::warn("config_warning").with("warning", w));
+  }
+  if (!f.restore_from.empty()) {
+    if (int code = restore_data_dir(f.restore_from, config.data_dir); code != 0) return code;
   }
   return run(std::move(config));
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "node/deadline.h"
+#include "node/snapshot.h"
 
 namespace qkv::node {
 
@@ -12,6 +13,7 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
            Transport& transport, causal::Actor actor, TimePoint started,
            handoff::HintedHandoff* handoff, std::function<int64_t()> unix_ms)
     : config_(std::move(config)),
+      storage_(storage),
       actor_(std::move(actor)),
       started_(started),
       now_(started),
@@ -104,7 +106,8 @@ void Node::handle_request(ReplyTo reply_to, proto::ClientRequest request, bool f
                           TimePoint now) {
   if (std::holds_alternative<proto::RingRequest>(request.op) ||
       std::holds_alternative<proto::StatusRequest>(request.op) ||
-      std::holds_alternative<proto::RepairRequest>(request.op)) {
+      std::holds_alternative<proto::RepairRequest>(request.op) ||
+      std::holds_alternative<proto::SnapshotRequest>(request.op)) {
     return handle_admin_request(reply_to, request, now);
   }
   if (!is_key_request(request)) {
@@ -133,6 +136,10 @@ void Node::handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequ
     response = ring_response(held_.ring().get(), config_.n);
   } else if (std::holds_alternative<proto::StatusRequest>(request.op)) {
     response.body = status(now);
+  } else if (const auto* snapshot = std::get_if<proto::SnapshotRequest>(&request.op)) {
+    auto taken = snapshot_of_storage(*snapshot);
+    if (!taken) return replier_.reply_status(reply_to, taken.status());
+    response.body = std::move(taken).value();
   } else {
     const auto& repair = std::get<proto::RepairRequest>(request.op);
     const ring::Ring* ring = held_.ring().get();
@@ -152,6 +159,13 @@ void Node::handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequ
   }
   response.request_id = reply_to.client_request_id;
   replier_.reply(reply_to, std::move(response));
+}
+
+Result<proto::SnapshotResponse> Node::snapshot_of_storage(const proto::SnapshotRequest& request) {
+  auto path = snapshot_path(config_.snapshot_dir, request.dir, config_.node_id, unix_ms());
+  if (!path) return path.status();
+  // Writes staged in an open batch are not acknowledged yet: the snapshot may leave them out.
+  return take_snapshot(storage_, *path);
 }
 
 proto::StatusResponse Node::status(TimePoint now) const {

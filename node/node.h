@@ -165,9 +165,11 @@ class Node {
  private:
   void handle_request(ReplyTo reply_to, proto::ClientRequest request, bool forwarded,
                       TimePoint now);
-  // Ring, status and repair requests: answered here, at once.
+  // Ring, status, repair and snapshot requests: answered here, at once.
   void handle_admin_request(const ReplyTo& reply_to, const proto::ClientRequest& request,
                             TimePoint now);
+  // A snapshot of the storage (node/snapshot.h), where the request and snapshot_dir allow.
+  Result<proto::SnapshotResponse> snapshot_of_storage(const proto::SnapshotRequest& request);
   void handle_key_request(ReplyTo reply_to, KeyRequest request, bool forwarded, TimePoint now);
   // Client requests taken and not answered: tracked ones, and puts staged for the batch's
   // commit (group commit stages a whole read's worth before any is tracked).
@@ -189,6 +191,7 @@ class Node {
   void commit_writes();
 
   NodeConfig config_;
+  storage::Storage& storage_;  // for snapshots; reads and writes go through replica_
   causal::Actor actor_;
   TimePoint started_;
   TimePoint now_;  // of the latest event

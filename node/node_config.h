@@ -59,6 +59,9 @@ struct NodeConfig {
   // bytes a key with one actor: 32 MiB keeps the last ~100,000 keys written.
   std::size_t version_cache_bytes = std::size_t{32} << 20;
   std::string version{kVersion};  // the release (common/version.h), in status answers
+  // [storage] snapshot_dir: the only directory qkvctl snapshot may write under (absolute);
+  // empty: snapshots are refused (qkvd sets it, default <data_dir>/../snapshots).
+  std::string snapshot_dir;
   // Grows at every start (node/incarnation.h next_generation): request ids start from it,
   // so ids of a restarted node never repeat those of its previous run.
   uint64_t generation = 0;

@@ -79,6 +79,14 @@ struct AuthenticateRequest {
   secret @1 :Text;
 }
 
+# Takes a snapshot of the receiving node's storage (qkvctl snapshot; Storage::checkpoint):
+# every column family at one moment, into a new directory on the node's host, marked so
+# that a node started from it takes a new incarnation. Answered by that node itself.
+struct SnapshotRequest {
+  dir @0 :Text;    # absolute, new, inside the node's [storage] snapshot_dir; empty: the node
+                   # names one there (<node id>-<unix ms>)
+}
+
 struct ClientRequest {
   requestId @0 :UInt64;
   timeoutMs @1 :UInt32; # 0 = the node's default
@@ -92,6 +100,7 @@ struct ClientRequest {
     repair @8 :RepairRequest;
     ringAdmin @9 :RingAdminRequest;
     authenticate @10 :AuthenticateRequest;
+    snapshot @11 :SnapshotRequest;
   }
 }
 
@@ -238,6 +247,13 @@ struct AuthenticateResponse {
   grants @1 :List(Text);
 }
 
+# A snapshot taken: where, and what it holds on disk (hard links count at full size).
+struct SnapshotResponse {
+  path @0 :Text;
+  bytes @1 :UInt64;
+  files @2 :UInt32;
+}
+
 struct ClientResponse {
   requestId @0 :UInt64;
   status @1 :Common.Status;
@@ -251,5 +267,6 @@ struct ClientResponse {
     repair @8 :RepairResponse;
     ringAdmin @9 :RingAdminResponse;
     authenticate @10 :AuthenticateResponse;
+    snapshot @11 :SnapshotResponse;
   }
 }

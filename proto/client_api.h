@@ -89,9 +89,20 @@ struct AuthenticateRequest {
   bool operator==(const AuthenticateRequest&) const = default;
 };
 
+// Takes a snapshot of the answering node's storage (qkvctl snapshot) into a new directory on
+// its host: `dir` absolute, not existing, inside the node's [storage] snapshot_dir; empty:
+// the node names one there. Answered by that node itself (never forwarded) with a
+// SnapshotResponse; needs the admin grant.
+struct SnapshotRequest {
+  std::string dir;
+
+  bool operator==(const SnapshotRequest&) const = default;
+};
+
 // New alternatives are only ever appended: op_name() indexes by position.
-using ClientOp = std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest,
-                              MembersRequest, RepairRequest, RingAdminRequest, AuthenticateRequest>;
+using ClientOp =
+    std::variant<GetRequest, PutRequest, DeleteRequest, RingRequest, StatusRequest, MembersRequest,
+                 RepairRequest, RingAdminRequest, AuthenticateRequest, SnapshotRequest>;
 
 struct ClientRequest {
   uint64_t request_id = 0;
@@ -258,11 +269,21 @@ struct AuthenticateResponse {
   bool operator==(const AuthenticateResponse&) const = default;
 };
 
+// A snapshot taken: its directory, and the bytes and files in it (table files hard-linked
+// from the data directory count at full size, though they take no new space).
+struct SnapshotResponse {
+  std::string path;
+  uint64_t bytes = 0;
+  uint32_t files = 0;
+
+  bool operator==(const SnapshotResponse&) const = default;
+};
+
 // A response's body is kept whatever its status: an error may carry one (a RingAdminResponse
 // naming the claimant, a GetResponse's context with not_found).
-using ClientBody =
-    std::variant<std::monostate, GetResponse, RingResponse, StatusResponse, MembersResponse,
-                 PutResponse, RepairResponse, RingAdminResponse, AuthenticateResponse>;
+using ClientBody = std::variant<std::monostate, GetResponse, RingResponse, StatusResponse,
+                                MembersResponse, PutResponse, RepairResponse, RingAdminResponse,
+                                AuthenticateResponse, SnapshotResponse>;
 
 struct ClientResponse {
   uint64_t request_id = 0;

@@ -200,6 +200,8 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           auto auth = b.initAuthenticate();
           auth.setUser(op.user);
           auth.setSecret(op.secret);
+        } else if constexpr (std::is_same_v<T, SnapshotRequest>) {
+          b.initSnapshot().setDir(op.dir);
         } else {
           static_assert(std::is_same_v<T, RingAdminRequest>);
           fill(b.initRingAdmin(), op);
@@ -259,6 +261,9 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
                                    std::string(to_view(auth.getSecret()))};
       break;
     }
+    case wire::ClientRequest::SNAPSHOT:
+      out.op = SnapshotRequest{std::string(to_view(r.getSnapshot().getDir()))};
+      break;
     default:
       return Status::invalid_argument(
           fmt::format("unknown client request kind {}", static_cast<int>(r.which())));
@@ -304,6 +309,11 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
           auth.setUser(body.user);
           auto grants = auth.initGrants(body.grants.size());
           for (std::size_t i = 0; i < body.grants.size(); ++i) grants.set(i, body.grants[i]);
+        } else if constexpr (std::is_same_v<T, SnapshotResponse>) {
+          auto snapshot = b.initSnapshot();
+          snapshot.setPath(body.path);
+          snapshot.setBytes(body.bytes);
+          snapshot.setFiles(body.files);
         } else {
           static_assert(std::is_same_v<T, StatusResponse>);
           fill(b.initNodeStatus(), body);
@@ -366,6 +376,12 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       AuthenticateResponse body{std::string(to_view(auth.getUser())), {}};
       for (auto grant : auth.getGrants()) body.grants.emplace_back(to_view(grant));
       out.body = std::move(body);
+      break;
+    }
+    case wire::ClientResponse::SNAPSHOT: {
+      auto snapshot = r.getSnapshot();
+      out.body = SnapshotResponse{std::string(to_view(snapshot.getPath())), snapshot.getBytes(),
+                                  snapshot.getFiles()};
       break;
     }
     default:

@@ -1,5 +1,9 @@
 #include "node/storage/memory_storage.h"
 
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -118,6 +122,109 @@ Status MemoryStorage::put_meta(std::string_view name, std::string_view value) {
   std::lock_guard lock(mutex_);
   meta_.insert_or_assign(std::string(name), std::string(value));
   return Status::ok();
+}
+
+namespace {
+
+constexpr const char* kCheckpointFile = "MEMORY_STORE";
+constexpr std::string_view kCheckpointMagic = "qkv-memory-store-1\n";
+
+using Family = std::map<std::string, std::string, std::less<>>;
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  const uint64_t size = bytes.size();
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(size >> shift));
+  out.append(bytes);
+}
+
+// Reads one length-prefixed string at `at`, advancing it; false past the end.
+bool take_bytes(std::string_view in, std::size_t& at, std::string& out) {
+  if (in.size() - at < 8) return false;
+  uint64_t size = 0;
+  for (int i = 0; i < 8; ++i) size = (size << 8) | static_cast<unsigned char>(in[at + i]);
+  at += 8;
+  if (in.size() - at < size) return false;
+  out.assign(in.substr(at, size));
+  at += size;
+  return true;
+}
+
+// The three families in order (data, hints, meta): a count, then key and value of each.
+std::string encode_families(const std::vector<const Family*>& families) {
+  std::string out(kCheckpointMagic);
+  for (const Family* family : families) {
+    put_bytes(out, std::to_string(family->size()));
+    for (const auto& [key, value] : *family) {
+      put_bytes(out, key);
+      put_bytes(out, value);
+    }
+  }
+  return out;
+}
+
+bool decode_families(std::string_view in, const std::vector<Family*>& families) {
+  if (!in.starts_with(kCheckpointMagic)) return false;
+  std::size_t at = kCheckpointMagic.size();
+  std::string count, key, value;
+  for (Family* family : families) {
+    if (!take_bytes(in, at, count)) return false;
+    std::size_t entries = 0;
+    for (char c : count) {
+      if (c < '0' || c > '9') return false;
+      entries = entries * 10 + static_cast<std::size_t>(c - '0');
+    }
+    for (std::size_t i = 0; i < entries; ++i) {
+      if (!take_bytes(in, at, key) || !take_bytes(in, at, value)) return false;
+      family->insert_or_assign(key, value);
+    }
+  }
+  return at == in.size();
+}
+
+}  // namespace
+
+std::unique_ptr<MemoryStorage> MemoryStorage::copy() const {
+  auto out = std::make_unique<MemoryStorage>();
+  std::lock_guard lock(mutex_);
+  out->data_ = data_;
+  out->hints_ = hints_;
+  out->meta_ = meta_;
+  return out;
+}
+
+Status MemoryStorage::checkpoint(const std::string& dir, const MetaEntries& meta) {
+  std::unique_ptr<MemoryStorage> snapshot = copy();
+  for (const auto& [name, value] : meta) snapshot->meta_.insert_or_assign(name, value);
+  const std::string bytes =
+      encode_families({&snapshot->data_, &snapshot->hints_, &snapshot->meta_});
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(dir, ec))) {
+    return Status::invalid_argument("snapshot directory " + dir +
+                                    " exists already; a snapshot goes into a new directory");
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::io_error("cannot create snapshot directory " + dir + ": " + ec.message());
+  const std::string path = dir + "/" + kCheckpointFile;
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) {
+    std::filesystem::remove_all(dir, ec);
+    return Status::io_error("cannot write snapshot file " + path);
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<MemoryStorage>> MemoryStorage::open_checkpoint(const std::string& dir) {
+  const std::string path = dir + "/" + kCheckpointFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::io_error("cannot read snapshot file " + path);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto store = std::make_unique<MemoryStorage>();
+  if (!decode_families(bytes, {&store->data_, &store->hints_, &store->meta_})) {
+    return Status::corruption("snapshot file " + path + " is not a MemoryStorage checkpoint");
+  }
+  return store;
 }
 
 }  // namespace qkv::storage

@@ -5,6 +5,8 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include <fcntl.h>
@@ -89,6 +91,12 @@ rocksdb::ColumnFamilyOptions family_options(const RocksDbOptions& options,
   // not hold the key instead of searching their skip lists (docs/performance.md).
   family.memtable_whole_key_filtering = true;
   family.memtable_prefix_bloom_size_ratio = 0.05;
+  // Reaped tombstones and dropped ranges are deletes: a table file whose entries are mostly
+  // deletes is compacted down at once, so their space comes back without waiting for more
+  // writes to push it down (RocksDB's CompactOnDeletionCollector: 128-entry windows, 64
+  // deletes trigger; docs/performance.md, "Tombstone reaping").
+  family.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
   return family;
 }
 
@@ -443,6 +451,59 @@ Status RocksDbStorage::put_meta(std::string_view name, std::string_view value) {
     return engine_status(status, "writing metadata \"" + std::string(name) + "\"", dir_);
   }
   return Status::ok();
+}
+
+namespace {
+
+// A checkpoint's target must be new: RocksDB refuses an existing one with a vaguer message.
+Status check_new_dir(const std::string& dir) {
+  std::error_code ec;
+  const auto type = std::filesystem::symlink_status(dir, ec).type();
+  if (type == std::filesystem::file_type::none) {
+    return Status::io_error("cannot check snapshot directory " + dir + ": " + ec.message());
+  }
+  if (type != std::filesystem::file_type::not_found) {
+    return Status::invalid_argument("snapshot directory " + dir +
+                                    " exists already; a snapshot goes into a new directory");
+  }
+  const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return Status::io_error("cannot create the parent of snapshot directory " + dir + ": " +
+                            ec.message());
+  }
+  return Status::ok();
+}
+
+// Sets `meta` in the closed store in dir (a new checkpoint), with no block cache.
+Status set_meta_in(const std::string& dir, RocksDbOptions options, const MetaEntries& meta) {
+  if (meta.empty()) return Status::ok();
+  options.block_cache_bytes = 0;
+  auto copy = RocksDbStorage::open(dir, options);
+  if (!copy) return copy.status();
+  for (const auto& [name, value] : meta) QKV_RETURN_IF_ERROR(copy.value()->put_meta(name, value));
+  return copy.value()->close();
+}
+
+}  // namespace
+
+Status RocksDbStorage::checkpoint(const std::string& dir, const MetaEntries& meta) {
+  QKV_ASSERT(handles_ != nullptr);
+  QKV_RETURN_IF_ERROR(check_new_dir(dir));
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status status = rocksdb::Checkpoint::Create(handles_->db.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: always flush first, so the snapshot's tables hold every write
+  // that returned, including those whose WAL records were not yet synced.
+  if (status.ok()) status = checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+  // On failure RocksDB removes its temporary directory itself; dir appears only at the end.
+  if (!status.ok()) return engine_status(status, "making snapshot " + dir + " of the store", dir_);
+  Status marked = set_meta_in(dir, options_, meta);
+  if (!marked.is_ok()) {
+    std::error_code ignored;  // an unmarked snapshot must not pass for a marked one
+    std::filesystem::remove_all(dir, ignored);
+  }
+  return marked;
 }
 
 Status RocksDbStorage::flush() {

@@ -87,6 +87,11 @@ class RocksDbStorage final : public Storage {
   Result<std::optional<std::string>> get_meta(std::string_view name) override;
   Status put_meta(std::string_view name, std::string_view value) override;
 
+  // rocksdb::Checkpoint::CreateCheckpoint: flushes the memtables, then hard-links the
+  // table files into dir (copies them when dir is on another file system) and copies the
+  // MANIFEST and the live WAL; then opens the snapshot to set `meta` in it, and closes it.
+  Status checkpoint(const std::string& dir, const MetaEntries& meta) override;
+
   // Writes the memtables of all column families to tables and waits for it (tests, and
   // before a backup). Errors: io_error.
   Status flush();

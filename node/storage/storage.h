@@ -35,6 +35,9 @@ struct WriteOp {
   bool erase = false;  // remove (token, key) instead (a reaped tombstone); value unused
 };
 
+// Metadata entries (name, value) to set in a checkpoint once it is made: see checkpoint().
+using MetaEntries = std::vector<std::pair<std::string, std::string>>;
+
 // Called for each entry of a scan in (token, key) order; return false to stop early.
 using ScanVisitor =
     std::function<bool(ring::Token token, std::string_view key, std::string_view value)>;
@@ -88,6 +91,19 @@ class Storage {
   // Node metadata by name. put_meta is always synced (it guards dot uniqueness).
   virtual Result<std::optional<std::string>> get_meta(std::string_view name) = 0;
   virtual Status put_meta(std::string_view name, std::string_view value) = 0;
+
+  // Checkpoint (backup): makes a consistent snapshot of the whole store — data, hints and
+  // metadata, every write that returned before the call — in the new directory `dir`
+  // (parents created), then sets `meta` in the snapshot's metadata, never in this store
+  // (the node marks its snapshots so that a start from one takes a new incarnation:
+  // node/incarnation.h). A store of the same kind opens the snapshot as its data directory
+  // (RocksDbStorage::open, MemoryStorage::open_checkpoint). Writes may go on meanwhile; the
+  // snapshot holds each of them entirely or not at all. Blocks for the time the engine
+  // needs (RocksDB: a memtable flush, then hard links, or copies across file systems).
+  // Errors, each naming the path: invalid_argument if `dir` exists already (nothing is
+  // changed); io_error if it cannot be made (no permission, full disk; a partial snapshot
+  // is removed).
+  virtual Status checkpoint(const std::string& dir, const MetaEntries& meta) = 0;
 
   // The engine's own figures for GET /metrics (node/metrics.h), as (name, value) pairs in
   // the units their names say; none by default (the in-memory store).

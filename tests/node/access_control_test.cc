@@ -103,6 +103,9 @@ TEST(AccessControlTest, RingChangesAndRepairNeedAdminAndTheRefusalNamesTheAction
   EXPECT_EQ(need_of(request(leave)).action, "ring stage leave n2");
   EXPECT_THAT(authorize(*users.find("bob"), need_of(request(proto::RepairRequest{3}))).message(),
               HasSubstr("needed for repair 3"));
+  EXPECT_THAT(
+      authorize(*users.find("bob"), need_of(request(proto::SnapshotRequest{"/s/a"}))).message(),
+      HasSubstr("lacks the grant admin needed for snapshot /s/a"));
   const User& root = *users.find("root");
   EXPECT_TRUE(authorize(root, need_of(request(commit))).is_ok());
   // Admin is not data access: an operator who reads holds read too.

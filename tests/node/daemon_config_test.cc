@@ -137,6 +137,24 @@ TEST(DaemonConfigTest, TombstonesAreReadAndTheirGraceMustOutliveAHint) {
               HasSubstr("tombstones.grace"));
 }
 
+TEST(DaemonConfigTest, SnapshotsGoBesideTheDataDirectoryUnlessConfigured) {
+  auto config = load_daemon_config(QKV_SOURCE_DIR "/deploy/qkvd.example.toml");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  config->data_dir = "/var/lib/qkv/n1";
+  EXPECT_EQ(config->snapshot_root(), "/var/lib/qkv/snapshots") << "same volume: hard links";
+  config->data_dir = "/var/lib/qkv/n1/";
+  EXPECT_EQ(config->snapshot_root(), "/var/lib/qkv/snapshots");
+  auto set = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/d\"\n[storage]\nsnapshot_dir = \"/backups\"\n", "s.toml");
+  ASSERT_TRUE(set.is_ok()) << set.status().to_string();
+  EXPECT_EQ(set->snapshot_root(), "/backups");
+  auto off = parse_daemon_config(
+      "node_id = \"n1\"\ndata_dir = \"/d\"\n[storage]\nsnapshot_dir = \"\"\n", "o.toml");
+  EXPECT_EQ(off->snapshot_root(), "") << "refused";
+  config->snapshot_dir = "backups";
+  EXPECT_THAT(config->validate().message(), HasSubstr("storage.snapshot_dir 'backups' must be"));
+}
+
 TEST(DaemonConfigTest, AutoJoinIsOffByDefaultAndReadFromCluster) {
   auto config = load_daemon_config(QKV_SOURCE_DIR "/deploy/qkvd.example.toml");
   ASSERT_TRUE(config.is_ok()) << config.status().to_string();

@@ -128,6 +128,17 @@ TEST(ClientCodecTest, RepairRequestRoundTripsWithAndWithoutAPartition) {
   }
 }
 
+TEST(ClientCodecTest, SnapshotRequestAndResponseRoundTrip) {
+  auto request = decode_client_request(encode(ClientRequest{9, 0, SnapshotRequest{"/s/n1-1"}}));
+  ASSERT_TRUE(request.is_ok());
+  EXPECT_EQ(std::get<SnapshotRequest>(request->op).dir, "/s/n1-1");
+  EXPECT_STREQ(op_name(request->op), "snapshot");
+  const SnapshotResponse taken{"/s/n1-1", 123456789012, 17};
+  auto response = decode_client_response(encode(ClientResponse{9, Status::ok(), taken}));
+  ASSERT_TRUE(response.is_ok());
+  EXPECT_EQ(std::get<SnapshotResponse>(response->body), taken);
+}
+
 TEST(ClientCodecTest, RepairResponseRoundTrips) {
   auto r = decode_client_response(encode(ClientResponse{5, Status::ok(), RepairResponse{256}}));
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();

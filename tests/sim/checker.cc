@@ -49,7 +49,8 @@ class Checker {
     // transition count its receivers, W + p, which covers the transition itself; the
     // switch's spread is what remains, about 5 in 200 seeds).
     const Faults& f = config_.faults;
-    if (f.loss == 0 && !f.partitions && !f.crashes && !f.wipes && config_.ring_changes == 0) {
+    if (f.loss == 0 && !f.partitions && !f.crashes && !f.wipes && !f.restores &&
+        config_.ring_changes == 0) {
       check_solo();
     }
     return violations_;

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "node/incarnation.h"
 #include "tests/sim/simulation.h"
 #include "tests/sim/world.h"
 
@@ -14,13 +15,13 @@ Faults Faults::all() {
   f.loss = 0.05;
   f.duplicate = 0.02;
   f.long_delay = 0.02;
-  f.partitions = f.crashes = f.wipes = f.skew = true;
+  f.partitions = f.crashes = f.wipes = f.skew = f.restores = true;
   return f;
 }
 
 bool Faults::any() const {
   return loss > 0 || duplicate > 0 || long_delay > 0 || partitions || crashes || wipes || skew ||
-         long_outage;
+         long_outage || restores;
 }
 
 Result<Faults> Faults::parse(const std::string& text) {
@@ -65,11 +66,13 @@ Result<Faults> Faults::parse(const std::string& text) {
       f.skew = true;
     } else if (name == "long") {
       f.long_outage = true;
+    } else if (name == "restore") {
+      f.restores = true;
     } else {
-      return Status::invalid_argument(fmt::format(
-          "unknown fault '{}'; known: loss, dup, delay, partition, crash, wipe, skew, long, all, "
-          "none",
-          name));
+      return Status::invalid_argument(
+          fmt::format("unknown fault '{}'; known: loss, dup, delay, partition, crash, wipe, skew, "
+                      "restore, long, all, none",
+                      name));
     }
     if (!r) return r.status();
   }
@@ -87,6 +90,7 @@ std::string Faults::to_string() const {
   if (crashes) add("crash");
   if (wipes) add("wipe");
   if (skew) add("skew");
+  if (restores) add("restore");
   if (long_outage) add("long");
   return out;
 }
@@ -111,10 +115,65 @@ void Simulation::inject_fault() {
   if (f.partitions) kinds.push_back(0);
   if (f.crashes) kinds.push_back(1);
   if (f.wipes) kinds.push_back(2);
+  // Not with ring changes: a node restored there comes back with the ring it had saved, and
+  // a restored claimant could issue a ring version that exists already (gossip would show
+  // the conflict) before it hears the newer ones. Restoring one node during a ring change
+  // is not supported (docs/operations.md, Backup and restore).
+  const bool restores = f.restores && !rings_on();
+  if (restores) kinds.push_back(3);
   if (kinds.empty()) return;
+  // The snapshot a restore puts back is taken at the first draw: the older it is, the more
+  // the restore takes away.
+  if (restores && snapshots_ == 0) return inject_restore();
   int kind = kinds[below(kinds.size())];
   if (kind == 0) return inject_partition();
+  if (kind == 3) return inject_restore();
   inject_crash(kind == 2);
+}
+
+int Simulation::crash_candidate() {
+  const int k = static_cast<int>(nodes_.size());
+  if (!rings_on()) return static_cast<int>(below(k));
+  std::vector<int> candidates;  // not a node that left: it is gone, or about to go
+  for (int i = 0; i < k; ++i) {
+    if (!nodes_[i].removed && !exiting(i)) candidates.push_back(i);
+  }
+  return candidates[below(candidates.size())];
+}
+
+void Simulation::inject_restore() {
+  // First a snapshot of a running node (as qkvctl snapshot makes one: node::snapshot_marker()
+  // in the copy), at the first draw; at a later one, once writes went on past it, that node is
+  // stopped, its storage replaced by the snapshot, and started again. Destructive like a wipe (the
+  // writes it took after the snapshot are gone from it), so at most one per run; a restore drawn
+  // after another destructive event is skipped.
+  if (!snapshot_) {
+    const int x = crash_candidate();
+    SimNode& n = nodes_[x];
+    if (!n.host || destructive_) return;
+    const std::string dir =
+        fmt::format("/snapshots/{}-{}", n.id, clock_.now().time_since_epoch().count());
+    QKV_ASSERT(n.storage->checkpoint(dir, node::snapshot_marker()).is_ok());
+    snapshot_ = TakenSnapshot{x, dir, clock_.now() + between(300, 1500)};
+    ++snapshots_;
+    trace(fmt::format("snapshot {} into {}", n.id, dir));
+    return;
+  }
+  if (down_ > 0 || destructive_ || clock_.now() < snapshot_->restore_after) return;
+  const TakenSnapshot taken = *snapshot_;
+  snapshot_.reset();
+  SimNode& n = nodes_[taken.node];
+  if (!n.host || n.removed || exiting(taken.node)) return;
+  crash(taken.node, /*machine=*/false, /*wipe=*/false);
+  QKV_ASSERT(n.storage->restore(taken.dir).is_ok());
+  destructive_ = true;
+  ++restores_;
+  trace(fmt::format("restore {} from {}", n.id, taken.dir));
+  ++down_;
+  after(between(50, 2000), [this, x = taken.node] {
+    --down_;
+    start_node(x);
+  });
 }
 
 void Simulation::inject_partition() {
@@ -151,17 +210,7 @@ void Simulation::inject_crash(bool wipe_chosen) {
   // with sync_writes off) at most once per run: two of them can legitimately lose a W=2
   // write (both copies gone), which no design prevents without anti-entropy.
   if (down_ > 0) return;
-  int k = static_cast<int>(nodes_.size());
-  int x;
-  if (rings_on()) {  // not a node that left: it is gone, or about to go
-    std::vector<int> candidates;
-    for (int i = 0; i < k; ++i) {
-      if (!nodes_[i].removed && !exiting(i)) candidates.push_back(i);
-    }
-    x = candidates[below(candidates.size())];
-  } else {
-    x = static_cast<int>(below(k));
-  }
+  const int x = crash_candidate();
   bool wipe = wipe_chosen && !destructive_;
   bool machine = wipe || below(2) == 1;
   if (machine && !config_.sync_writes && !wipe && destructive_) machine = false;

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   app.add_option("--keys", config.keys, "shared keys (few keys force conflicts)");
   app.add_option("--clients", config.clients, "concurrent clients (plus the solo client)");
   app.add_option("--faults", faults,
-                 "all, none, or loss[=p],dup[=p],delay[=p],partition,crash,wipe,skew");
+                 "all, none, or loss[=p],dup[=p],delay[=p],partition,crash,wipe,skew,restore");
   app.add_option("--sync-writes", sync, "on|off: off models losing the unsynced tail")
       ->check(CLI::IsMember({"on", "off"}));
   int64_t writeback_ms = config.writeback.count();
@@ -109,10 +109,11 @@ int main(int argc, char** argv) {
 #ifdef QKV_MUTATIONS
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
-                 "writes-skip-receivers, generation-not-clocked, reap-without-check")
-      ->check(
-          CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
-                         "writes-skip-receivers", "generation-not-clocked", "reap-without-check"}));
+                 "writes-skip-receivers, generation-not-clocked, reap-without-check, "
+                 "restore-keeps-actor")
+      ->check(CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
+                             "writes-skip-receivers", "generation-not-clocked",
+                             "reap-without-check", "restore-keeps-actor"}));
 #endif
 #ifndef QKV_MUTATIONS
   bool scale = false, json = false, no_bytes = false;
@@ -169,6 +170,7 @@ int main(int argc, char** argv) {
                           : mutation == "writes-skip-receivers"  ? Kind::kWritesSkipReceivers
                           : mutation == "generation-not-clocked" ? Kind::kGenerationNotClocked
                           : mutation == "reap-without-check"     ? Kind::kReapWithoutCheck
+                          : mutation == "restore-keeps-actor"    ? Kind::kRestoreKeepsActor
                                                                  : Kind::kNone;
 #endif
   auto parsed = qkv::sim::Faults::parse(faults);
@@ -218,12 +220,12 @@ int main(int argc, char** argv) {
     if (!sweep || !result.ok) {
       fmt::print(
           "seed {}: {} ops ({} acknowledged), {} messages, {} events, hints {} stored {} "
-          "delivered, {} fallback reads, {} tombstones reaped, destructive={}, trace {:016x}, "
-          "{:.0f} ms: {}\n",
+          "delivered, {} fallback reads, {} tombstones reaped, {} snapshots {} restored, "
+          "destructive={}, trace {:016x}, {:.0f} ms: {}\n",
           seed, result.ops, result.ops_acknowledged, result.messages, result.events,
           result.hints_stored, result.hints_delivered, result.fallback_reads,
-          result.tombstones_reaped, result.destructive_event, result.trace_hash, ms,
-          result.ok ? "ok" : "VIOLATION");
+          result.tombstones_reaped, result.snapshots, result.restores, result.destructive_event,
+          result.trace_hash, ms, result.ok ? "ok" : "VIOLATION");
       if (config.ring_changes > 0) {
         fmt::print(
             "  ring: {} joins, {} leaves, {} replaces, {} switches, final version {}; {} keys "

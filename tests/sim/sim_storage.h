@@ -5,10 +5,18 @@
 // crash keeps it (the kernel still has it), a machine crash loses it. Hint writes
 // (put_hint, delete_hint) follow the same rule, as in RocksDbStorage. Metadata writes are
 // always synced (put_meta), as RocksDbStorage does. Reads see everything written.
+//
+// Checkpoints stay on the simulated machine, under their directory name: a checkpoint holds
+// everything written before it, unsynced writes included, durably (RocksDB flushes its
+// memtables into new, synced table files before it links them), and survives crashes of
+// the machine. restore() puts one back as the whole durable state: what an operator's
+// restore into an emptied data directory leaves before the node starts.
 #pragma once
 
 #include <deque>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "common/clock.h"
 #include "node/storage/memory_storage.h"
@@ -34,6 +42,11 @@ class SimStorage final : public storage::Storage {
   Status scan_hints(const storage::HintVisitor& visit) override;
   Result<std::optional<std::string>> get_meta(std::string_view name) override;
   Status put_meta(std::string_view name, std::string_view value) override;
+  Status checkpoint(const std::string& dir, const storage::MetaEntries& meta) override;
+
+  // Replaces everything stored (unsynced writes included) with the checkpoint in dir.
+  // Errors: not_found if no checkpoint was made there.
+  Status restore(const std::string& dir);
 
   // Makes writes older than `writeback` durable (the kernel's write-back).
   void write_back(TimePoint now);
@@ -55,8 +68,9 @@ class SimStorage final : public storage::Storage {
   const Clock& clock_;
   bool sync_writes_;
   Duration writeback_;
-  storage::MemoryStorage durable_;
-  std::deque<Pending> pending_;  // in write order
+  std::unique_ptr<storage::MemoryStorage> durable_ = std::make_unique<storage::MemoryStorage>();
+  std::deque<Pending> pending_;                                                 // in write order
+  std::map<std::string, std::unique_ptr<storage::MemoryStorage>> checkpoints_;  // by dir
 };
 
 }  // namespace qkv::sim

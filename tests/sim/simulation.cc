@@ -115,6 +115,8 @@ std::string Simulation::settle_rings() {
 SimResult Simulation::judge(TimePoint limit, const std::string& unsettled) {
   SimResult result;
   result.destructive_event = destructive_;
+  result.snapshots = snapshots_;
+  result.restores = restores_;
   result.violations = check(config_, history_, final_state(), destructive_, key_trace_);
   if (clock_.now() >= limit)
     result.violations.push_back("the workload did not finish in 600 s of simulated time");

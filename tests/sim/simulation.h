@@ -44,12 +44,16 @@ struct Faults {
   // One node down (a process crash) longer than the tombstone grace, early in the
   // workload: the others delete and reap keys meanwhile, and its hints expire.
   bool long_outage = false;
+  bool restores = false;  // a node restarted from a snapshot of its storage taken earlier
+                          // in the run (a restored backup: a new incarnation); not in runs
+                          // with ring changes
 
   static Faults none() { return {}; }
   static Faults all();
   bool any() const;
-  // "all", "none", or a comma list of loss, dup, delay, partition, crash, wipe, skew, long
-  // (optionally name=rate for the first three, e.g. loss=0.1). "all" leaves out long.
+  // "all", "none", or a comma list of loss, dup, delay, partition, crash, wipe, skew,
+  // restore, long (optionally name=rate for the first three, e.g. loss=0.1). "all" leaves
+  // out long.
   static Result<Faults> parse(const std::string& text);
   std::string to_string() const;
 };
@@ -117,7 +121,9 @@ struct SimResult {
   std::size_t ops_acknowledged = 0;  // answered ok (not found included for gets)
   std::size_t ops_unsuccessful = 0;  // failed, or no answer / unavailable
   std::size_t ops = 0;
-  bool destructive_event = false;  // a wipe, or a machine crash losing unsynced writes
+  bool destructive_event = false;  // a wipe, a restore, or a machine crash losing unsynced writes
+  int snapshots = 0;               // storage snapshots taken (the restore fault)
+  int restores = 0;                // nodes restarted from one
   uint64_t hints_stored = 0;       // by the nodes' last lives (handoff stats are per process)
   uint64_t hints_delivered = 0;
   uint64_t fallback_reads = 0;     // gets' reads from fallbacks, by the nodes' last lives

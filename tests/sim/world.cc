@@ -258,8 +258,10 @@ void Simulation::crash(int i, bool machine, bool wipe) {
   ++n.life;
   std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
   // The saved ring and the gossip generation go with the disk.
-  if (wipe)
+  if (wipe) {
     n.storage = std::make_unique<SimStorage>(clock_, config_.sync_writes, config_.writeback);
+    if (snapshot_ && snapshot_->node == i) snapshot_.reset();  // it was on that disk
+  }
   if (wipe || lost > 0) destructive_ = true;
   trace(fmt::format("crash {} machine={} wipe={} lost_unsynced={}", n.id, machine, wipe, lost));
   // A process crash closes its connections and the peers see them break; a machine that

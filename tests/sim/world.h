@@ -204,6 +204,11 @@ class Simulation {
   // `wipe_chosen`: the fault drawn was a wipe (made only if the run had no destructive event).
   void inject_crash(bool wipe_chosen);
   void inject_long_outage();
+  // A node to crash, wipe or snapshot: any, or with ring changes any that has not left.
+  int crash_candidate();
+  // The restore fault: takes a snapshot of a node's storage, or restores the node from the
+  // one taken (faults.cc says when).
+  void inject_restore();
   void heal();
 
   // ring_changes.cc: ring changes (config_.ring_changes > 0): the operator's commits through
@@ -261,6 +266,14 @@ class Simulation {
   std::set<std::pair<int, int>> blocked_;  // directed (from, to) cuts
   bool faults_on_ = false;
   bool destructive_ = false;
+  // The restore fault's snapshot, until it is restored (or its node's disk wiped).
+  struct TakenSnapshot {
+    int node = 0;
+    std::string dir;  // on the node's SimStorage
+    TimePoint restore_after;
+  };
+  std::optional<TakenSnapshot> snapshot_;
+  int snapshots_ = 0, restores_ = 0;
   int down_ = 0;
   bool long_outage_scheduled_ = false;
   int ops_started_ = 0;

@@ -55,6 +55,9 @@ class FaultInjectingStorage final : public Storage {
   Status put_meta(std::string_view name, std::string_view value) override {
     return inner.put_meta(name, value);
   }
+  Status checkpoint(const std::string& dir, const MetaEntries& meta) override {
+    return inner.checkpoint(dir, meta);
+  }
 
   MemoryStorage inner;
   uint64_t get_calls = 0;

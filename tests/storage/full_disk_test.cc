@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,39 @@ INSTANTIATE_TEST_SUITE_P(WriteBuffers, FullDiskTest,
                          [](const auto& info) {
                            return info.param > (uint64_t{1} << 20) ? "WalFills" : "FlushFills";
                          });
+
+// A snapshot onto a full disk: the store lives on a roomy disk, the snapshot goes to the full
+// 2 MiB tmpfs (another file system, so RocksDB copies the tables rather than linking them).
+// It fails with io_error naming the snapshot's path, leaves no partial snapshot, and the
+// store keeps serving.
+TEST(FullDiskCheckpointTest, ACheckpointOntoAFullDiskIsIoErrorNamingItsPathAndLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a 2 MiB tmpfs needs root";
+  testing::TempDir home, small;
+  if (::mount("tmpfs", small.path().c_str(), "tmpfs", 0, "size=2m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
+  }
+  {
+    RocksDbOptions options;
+    options.block_cache_bytes = 1 << 20;
+    auto store = RocksDbStorage::open(home.sub("db"), options);
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    uint64_t rng = 88172645463325252u;
+    for (ring::Token t = 0; t < 1500; ++t) {  // 6 MB of incompressible values
+      std::string value(4096, '\0');
+      for (char& c : value) rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17, c = char(rng);
+      const WriteOp op{t * 0x9e3779b97f4a7c15, "k", value};
+      ASSERT_TRUE((*store)->write({&op, 1}).is_ok());
+    }
+    const std::string target = small.sub("snap");
+    Status status = (*store)->checkpoint(target, {{"restored", "1"}});
+    EXPECT_EQ(status.code(), StatusCode::kIoError) << status.to_string();
+    EXPECT_NE(status.message().find(target), std::string::npos) << status.message();
+    EXPECT_FALSE(std::filesystem::exists(target)) << "no partial snapshot may be left";
+    const WriteOp after{1, "after", "v"};
+    EXPECT_TRUE((*store)->write({&after, 1}).is_ok()) << "the store keeps serving";
+  }
+  ASSERT_EQ(::umount2(small.path().c_str(), MNT_DETACH), 0);
+}
 
 }  // namespace
 }  // namespace qkv::storage

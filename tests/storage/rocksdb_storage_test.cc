@@ -11,6 +11,7 @@
 #include <rocksdb/db.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -326,6 +327,25 @@ TEST(RocksDbStorage, SyncWritesDataPresentAfterReopen) {
   int seen = 0;
   ASSERT_TRUE(store->scan(0, UINT64_MAX, [&](auto, auto, auto) { return ++seen; }).is_ok());
   EXPECT_EQ(seen, 100);
+}
+
+// A checkpoint on the same file system hard-links the table files: no copy of the data.
+TEST(RocksDbStorage, ACheckpointHardLinksTheTables) {
+  TempDir dir;
+  auto store = RocksDbStorage::open(dir.sub("db"), {});
+  ASSERT_TRUE(store.is_ok());
+  for (ring::Token t = 0; t < 200; ++t) {
+    const WriteOp op{t, "k", std::string(1000, 'v')};
+    ASSERT_TRUE((*store)->write({&op, 1}).is_ok());
+  }
+  ASSERT_TRUE((*store)->checkpoint(dir.sub("snap"), {}).is_ok());
+  int tables = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.sub("snap"))) {
+    if (entry.path().extension() != ".sst") continue;
+    ++tables;
+    EXPECT_GE(std::filesystem::hard_link_count(entry.path()), 2u) << entry.path();
+  }
+  EXPECT_GE(tables, 1) << "the checkpoint flushed the memtables into tables";
 }
 
 }  // namespace

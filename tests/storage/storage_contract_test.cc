@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,7 +22,13 @@ using Entry = std::tuple<ring::Token, std::string, std::string>;
 using HintEntry = std::tuple<NodeId, ring::Token, std::string, std::string>;
 
 struct MemoryFactory {
+  testing::TempDir dir;  // where checkpoints go
   std::unique_ptr<Storage> make() { return std::make_unique<MemoryStorage>(); }
+  Result<std::unique_ptr<Storage>> open_checkpoint(const std::string& path) {
+    auto store = MemoryStorage::open_checkpoint(path);
+    if (!store) return store.status();
+    return std::unique_ptr<Storage>(std::move(store).value());
+  }
 };
 
 struct RocksDbFactory {
@@ -32,6 +39,11 @@ struct RocksDbFactory {
     auto store = RocksDbStorage::open(dir.sub("db"), options);
     QKV_ASSERT(store.is_ok());
     return std::move(store).value();
+  }
+  Result<std::unique_ptr<Storage>> open_checkpoint(const std::string& path) {
+    auto store = RocksDbStorage::open(path, RocksDbOptions{});
+    if (!store) return store.status();
+    return std::unique_ptr<Storage>(std::move(store).value());
   }
 };
 
@@ -356,6 +368,58 @@ TYPED_TEST(StorageContractTest, ScanHintsVisitMayDeleteAndSeesItsStartingSnapsho
   EXPECT_TRUE(status.is_ok());
   EXPECT_EQ(visited, 5);
   EXPECT_TRUE(this->scan_hints().empty());
+}
+
+// Backups (qkvctl snapshot): a checkpoint is the whole store at its moment — data, hints and
+// metadata — with the given metadata set in the copy only; later writes reach neither.
+TYPED_TEST(StorageContractTest, ACheckpointHoldsEveryFamilyAtItsMomentAndItsMetaOnlyInTheCopy) {
+  this->put(7, "kept", "v1");
+  this->put(UINT64_MAX, "edge", "e");
+  this->put_hint("n2", 9, "hinted", "h1");
+  ASSERT_TRUE(this->store_->put_meta("incarnation", "41").is_ok());
+  const std::string path = this->factory_.dir.sub("snapshots/one");  // parents made
+  Status made = this->store_->checkpoint(path, {{"restored", "1"}});
+  ASSERT_TRUE(made.is_ok()) << made.to_string();
+  // After the checkpoint: overwrite, add, delete a hint, change metadata.
+  this->put(7, "kept", "v2");
+  this->put(8, "later", "x");
+  ASSERT_TRUE(this->store_->delete_hint("n2", 9, "hinted").is_ok());
+  ASSERT_TRUE(this->store_->put_meta("incarnation", "42").is_ok());
+  EXPECT_EQ(this->store_->get_meta("restored").value(), std::nullopt) << "the source is unmarked";
+
+  auto copy = this->factory_.open_checkpoint(path);
+  ASSERT_TRUE(copy.is_ok()) << copy.status().to_string();
+  Storage& snapshot = **copy;
+  std::vector<Entry> data;
+  ASSERT_TRUE(snapshot
+                  .scan(0, UINT64_MAX,
+                        [&](auto token, auto key, auto value) {
+                          data.emplace_back(token, std::string(key), std::string(value));
+                          return true;
+                        })
+                  .is_ok());
+  EXPECT_EQ(data, (std::vector<Entry>{{7, "kept", "v1"}, {UINT64_MAX, "edge", "e"}}));
+  EXPECT_EQ(snapshot.get_hint("n2", 9, "hinted").value(), std::optional<std::string>("h1"));
+  EXPECT_EQ(snapshot.get_meta("incarnation").value(), std::optional<std::string>("41"));
+  EXPECT_EQ(snapshot.get_meta("restored").value(), std::optional<std::string>("1"));
+  // The copy is a store of its own: writing it changes nothing here.
+  const WriteOp op{7, "kept", "in the copy"};
+  ASSERT_TRUE(snapshot.write({&op, 1}).is_ok());
+  EXPECT_EQ(this->get(7, "kept"), "v2");
+}
+
+TYPED_TEST(StorageContractTest, ACheckpointIntoAnExistingDirectoryIsRefusedNamingIt) {
+  this->put(1, "k", "v");
+  const std::string path = this->factory_.dir.sub("taken");
+  std::filesystem::create_directories(path + "/inside");
+  Status refused = this->store_->checkpoint(path, {});
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find(path), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("exists already"), std::string::npos) << refused.message();
+  EXPECT_TRUE(std::filesystem::exists(path + "/inside")) << "an existing directory is untouched";
+  // A second checkpoint into a new directory works, and a second into the first's is refused.
+  ASSERT_TRUE(this->store_->checkpoint(path + "-2", {}).is_ok());
+  EXPECT_EQ(this->store_->checkpoint(path + "-2", {}).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
