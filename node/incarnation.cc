@@ -73,8 +73,21 @@ Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
   return info;
 }
 
-storage::MetaEntries snapshot_marker() {
-  return {{kRestoredKey, "1"}};
+storage::MetaEntries snapshot_marker(int64_t unix_ms) {
+  return {{kRestoredKey, "1"}, {kSnapshotTimeKey, std::to_string(unix_ms)}};
+}
+
+Result<std::optional<int64_t>> snapshot_time(storage::Storage& storage) {
+  auto stored = storage.get_meta(kSnapshotTimeKey);
+  if (!stored) return stored.status();
+  if (!stored.value()) return std::optional<int64_t>();
+  const std::string& text = *stored.value();
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Status::corruption(fmt::format("stored snapshot time '{}' is not a number", text));
+  }
+  return std::optional<int64_t>(ms);
 }
 
 Status mark_restored(storage::Storage& storage) {

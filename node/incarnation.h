@@ -60,8 +60,16 @@ Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
 Result<uint64_t> next_generation(storage::Storage& storage, int64_t unix_ms);
 
 // The metadata a snapshot of this node's storage carries (Storage::checkpoint's `meta`):
-// the restore marker.
-storage::MetaEntries snapshot_marker();
+// the restore marker, and the time it was taken (`unix_ms`, kSnapshotTimeKey).
+storage::MetaEntries snapshot_marker(int64_t unix_ms = 0);
+
+// The metadata key of a snapshot's time (unix ms, the node's clock), set with the marker:
+// a restore checks it against the tombstone grace (qkvd --restore-from).
+inline constexpr const char* kSnapshotTimeKey = "snapshot_unix_ms";
+
+// The time a snapshot was taken (kSnapshotTimeKey), or nullopt for one taken before the key
+// existed. Errors: storage errors, corruption for a value that is not a number.
+Result<std::optional<int64_t>> snapshot_time(storage::Storage& storage);
 
 // Marks a data directory as restored from a snapshot (qkvd --restore-from), whatever copy it
 // was made from: its next start takes a new incarnation. Synced.

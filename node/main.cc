@@ -19,6 +19,7 @@
 #include "node/incarnation.h"
 #include "node/log_writer.h"
 #include "node/server.h"
+#include "node/snapshot.h"
 #include "node/storage/rocksdb_storage.h"
 #include "ring/ring.h"
 
@@ -43,6 +44,7 @@ struct Flags {
   bool auto_join = false;     // --auto-join: [cluster] auto_join = true
   bool check_config = false;  // --check-config: validate, print warnings, exit
   std::string restore_from;   // --restore-from: a snapshot to copy into the empty data_dir
+  bool restore_older_than_grace = false;  // --restore-older-than-grace
   uint64_t aae_exchange_interval_ms = 0;
   uint64_t transfer_bytes_per_second_max = 0;
   uint32_t auto_join_quiet_ms = 0;
@@ -276,7 +278,14 @@ int run(DaemonConfig config) {
 // midway leaves no half data directory; then marks it restored (node/incarnation.h), also
 // when the copy came from a cleanly stopped node, so its start takes a new incarnation. The
 // snapshot is copied, not moved or linked: it stays a backup. Returns 0 or the exit code.
-int restore_data_dir(const std::string& snapshot, const std::string& data_dir) {
+//
+// A snapshot older than the tombstone grace is refused unless `older_than_grace`: keys
+// deleted after it may have been reaped everywhere since, and the values it holds for them
+// would come back (node/reaper.h). Restoring every node from snapshots of one moment (a
+// whole cluster) is what the flag is for; one node is better started empty and repaired.
+int restore_data_dir(const std::string& snapshot, const qkv::node::DaemonConfig& config,
+                     bool older_than_grace) {
+  const std::string& data_dir = config.data_dir;
   namespace fs = std::filesystem;
   std::error_code ec;
   auto fail = [&](const std::string& why) {
@@ -302,7 +311,17 @@ int restore_data_dir(const std::string& snapshot, const std::string& data_dir) {
   if (!ec) fs::rename(staging, data_dir, ec);
   if (ec) return fail(fmt::format("copying into {}: {}", staging, ec.message()));
   auto store = qkv::storage::RocksDbStorage::open(data_dir, {});
-  Status marked = store ? qkv::node::mark_restored(**store) : store.status();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Status marked =
+      store ? qkv::node::check_restore_age(**store, config.node.tombstones, now, older_than_grace)
+            : store.status();
+  if (marked.is_ok()) marked = qkv::node::mark_restored(**store);
+  if (!marked.is_ok() && store) {
+    (void)(*store)->close();
+    fs::remove_all(data_dir, ec);  // nothing restored: the data directory is empty again
+  }
   if (marked.is_ok()) marked = (*store)->close();
   if (!marked.is_ok()) return fail(marked.to_string());
   log_event(LogEvent::info("data_restored").with("snapshot", snapshot).with("data_dir", data_dir));
@@ -360,6 +379,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--restore-from", f.restore_from,
                  "copy this snapshot (qkvctl snapshot) into the data directory, which must be "
                  "missing or empty, then start from it with a new incarnation");
+  app.add_flag("--restore-older-than-grace", f.restore_older_than_grace,
+               "with --restore-from: accept a snapshot older than tombstones.grace_ms (every "
+               "node of the cluster restored from snapshots of one moment)");
   app.add_flag("--check-config", f.check_config,
                "validate the config (file and flags), print its warnings and exit: 0 \"config "
                "ok\", 2 with the error; opens no storage and no port");
@@ -404,7 +426,10 @@ int main(int argc, char** argv) {
     log_event(LogEvent::warn("config_warning").with("warning", w));
   }
   if (!f.restore_from.empty()) {
-    if (int code = restore_data_dir(f.restore_from, config.data_dir); code != 0) return code;
+    if (int code = restore_data_dir(f.restore_from, config, f.restore_older_than_grace);
+        code != 0) {
+      return code;
+    }
   }
   return run(std::move(config));
 }

@@ -165,7 +165,7 @@ Result<proto::SnapshotResponse> Node::snapshot_of_storage(const proto::SnapshotR
   auto path = snapshot_path(config_.snapshot_dir, request.dir, config_.node_id, unix_ms());
   if (!path) return path.status();
   // Writes staged in an open batch are not acknowledged yet: the snapshot may leave them out.
-  return take_snapshot(storage_, *path);
+  return take_snapshot(storage_, *path, unix_ms());
 }
 
 proto::StatusResponse Node::status(TimePoint now) const {

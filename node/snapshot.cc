@@ -61,8 +61,9 @@ Result<std::string> snapshot_path(const std::string& root, const std::string& re
   return requested;
 }
 
-Result<proto::SnapshotResponse> take_snapshot(storage::Storage& storage, const std::string& path) {
-  QKV_RETURN_IF_ERROR(storage.checkpoint(path, snapshot_marker()));
+Result<proto::SnapshotResponse> take_snapshot(storage::Storage& storage, const std::string& path,
+                                              int64_t unix_ms) {
+  QKV_RETURN_IF_ERROR(storage.checkpoint(path, snapshot_marker(unix_ms)));
   proto::SnapshotResponse out{path, 0, 0};
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::end(it);
@@ -78,6 +79,23 @@ Result<proto::SnapshotResponse> take_snapshot(storage::Storage& storage, const s
         fmt::format("snapshot {} was made but cannot be measured: {}", path, ec.message()));
   }
   return out;
+}
+
+Status check_restore_age(storage::Storage& store, const TombstoneConfig& tombstones,
+                         int64_t unix_ms, bool older_than_grace) {
+  auto taken = snapshot_time(store);
+  if (!taken) return taken.status();
+  if (older_than_grace || !tombstones.reap) return Status::ok();
+  if (taken.value() && unix_ms - *taken.value() < tombstones.grace.count()) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "the snapshot is {}, older than tombstones.grace_ms ({} ms): deletes made since may "
+      "have been reaped on every other replica, and its values for them would come back. "
+      "Start this node with an empty data_dir instead (hinted handoff, read repair and "
+      "`qkvctl repair` fill it), or, restoring every node of the cluster from snapshots of "
+      "one moment, pass --restore-older-than-grace",
+      taken.value() ? fmt::format("{} ms old", unix_ms - *taken.value())
+                    : std::string("of unknown age (it holds no time)"),
+      tombstones.grace.count()));
 }
 
 }  // namespace qkv::node

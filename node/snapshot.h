@@ -19,6 +19,7 @@
 
 #include "common/node_id.h"
 #include "common/status.h"
+#include "node/node_config.h"
 #include "node/storage/storage.h"
 #include "proto/client_api.h"
 
@@ -34,6 +35,17 @@ Result<std::string> snapshot_path(const std::string& root, const std::string& re
 
 // Takes the snapshot into `path` (from snapshot_path) and measures it. Errors: those of
 // Storage::checkpoint, each naming the path.
-Result<proto::SnapshotResponse> take_snapshot(storage::Storage& storage, const std::string& path);
+// Before a restore (qkvd --restore-from): ok if the snapshot in `store` was taken less than
+// the tombstone grace before `unix_ms` (or reaping is off, or `older_than_grace`: every node
+// of the cluster restored from snapshots of one moment). Else invalid_argument naming both
+// ages: deletes made since may have been reaped on every other replica (node/reaper.h),
+// and the snapshot's values for them would come back. A snapshot without a time counts as
+// older. Errors: storage errors, a corrupt time.
+Status check_restore_age(storage::Storage& store, const TombstoneConfig& tombstones,
+                         int64_t unix_ms, bool older_than_grace);
+
+// `unix_ms`: the node's wall clock now (recorded in the snapshot, node/incarnation.h).
+Result<proto::SnapshotResponse> take_snapshot(storage::Storage& storage, const std::string& path,
+                                              int64_t unix_ms);
 
 }  // namespace qkv::node

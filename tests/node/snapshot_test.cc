@@ -2,6 +2,7 @@
 // strictly inside the node's snapshot_dir are allowed; and what a snapshot holds.
 #include "node/snapshot.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -44,7 +45,7 @@ TEST(SnapshotPathTest, ASnapshotIsMarkedAndMeasured) {
   storage::MemoryStorage store;
   const storage::WriteOp op{7, "k", "v"};
   ASSERT_TRUE(store.write({&op, 1}).is_ok());
-  auto taken = take_snapshot(store, dir.sub("snap"));
+  auto taken = take_snapshot(store, dir.sub("snap"), 1'700'000'000'000);
   ASSERT_TRUE(taken.is_ok()) << taken.status().to_string();
   EXPECT_EQ(taken->path, dir.sub("snap"));
   EXPECT_EQ(taken->files, 1u);
@@ -53,6 +54,34 @@ TEST(SnapshotPathTest, ASnapshotIsMarkedAndMeasured) {
   ASSERT_TRUE(copy.is_ok());
   EXPECT_EQ((*copy)->get_meta(kRestoredKey).value(), std::optional<std::string>("1"));
   EXPECT_EQ(store.get_meta(kRestoredKey).value(), std::nullopt);
+  EXPECT_EQ(snapshot_time(**copy).value(), std::optional<int64_t>(1'700'000'000'000));
+}
+
+TEST(SnapshotPathTest, ARestoreOfOneOlderThanTheTombstoneGraceIsRefused) {
+  // Deletes made after it may have been reaped everywhere: its values would come back.
+  storage::testing::TempDir dir;
+  storage::MemoryStorage store;
+  const int64_t taken_at = 1'700'000'000'000;
+  ASSERT_TRUE(take_snapshot(store, dir.sub("snap"), taken_at).is_ok());
+  auto copy = storage::MemoryStorage::open_checkpoint(dir.sub("snap"));
+  ASSERT_TRUE(copy.is_ok());
+  TombstoneConfig tombstones;  // grace 24 h
+  const int64_t day = tombstones.grace.count();
+  EXPECT_TRUE(check_restore_age(**copy, tombstones, taken_at + day - 1, false).is_ok());
+  Status old = check_restore_age(**copy, tombstones, taken_at + day, false);
+  EXPECT_EQ(old.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(old.message(),
+              ::testing::HasSubstr(
+                  fmt::format("the snapshot is {} ms old, older than tombstones.grace_ms", day)));
+  EXPECT_THAT(old.message(), ::testing::HasSubstr("--restore-older-than-grace"));
+  EXPECT_TRUE(check_restore_age(**copy, tombstones, taken_at + day, true).is_ok())
+      << "a whole cluster restored from one moment";
+  tombstones.reap = false;
+  EXPECT_TRUE(check_restore_age(**copy, tombstones, taken_at + day, false).is_ok());
+  tombstones.reap = true;
+  EXPECT_EQ(check_restore_age(store, tombstones, taken_at, false).code(),
+            StatusCode::kInvalidArgument)
+      << "no time in it: of unknown age";
 }
 
 }  // namespace

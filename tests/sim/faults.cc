@@ -153,7 +153,9 @@ void Simulation::inject_restore() {
     if (!n.host || destructive_) return;
     const std::string dir =
         fmt::format("/snapshots/{}-{}", n.id, clock_.now().time_since_epoch().count());
-    QKV_ASSERT(n.storage->checkpoint(dir, node::snapshot_marker()).is_ok());
+    QKV_ASSERT(
+        n.storage->checkpoint(dir, node::snapshot_marker(clock_.now().time_since_epoch().count()))
+            .is_ok());
     snapshot_ = TakenSnapshot{x, dir, clock_.now() + between(300, 1500)};
     ++snapshots_;
     trace(fmt::format("snapshot {} into {}", n.id, dir));
