@@ -30,16 +30,30 @@ uint64_t new_incarnation(const std::function<uint64_t()>& random,
   return drawn;
 }
 
-Result<uint64_t> parse_incarnation(const std::string& text) {
+Result<uint64_t> parse_number(const std::string& name, const std::string& text) {
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    return Status::corruption(fmt::format("stored incarnation '{}' is not a number", text));
+    return Status::corruption(fmt::format("stored {} '{}' is not a number", name, text));
   }
   return value;
 }
 
+Result<uint64_t> parse_incarnation(const std::string& text) {
+  return parse_number("incarnation", text);
+}
+
 }  // namespace
+
+Result<std::optional<uint64_t>> get_meta_number(storage::Storage& storage,
+                                                const std::string& name) {
+  auto stored = storage.get_meta(name);
+  if (!stored) return stored.status();
+  if (!stored.value()) return std::optional<uint64_t>();
+  auto value = parse_number(name, *stored.value());
+  if (!value) return value.status();
+  return std::optional<uint64_t>(*value);
+}
 
 Result<IncarnationInfo> open_incarnation(storage::Storage& storage,
                                          const std::function<uint64_t()>& random) {
@@ -78,16 +92,10 @@ storage::MetaEntries snapshot_marker(int64_t unix_ms) {
 }
 
 Result<std::optional<int64_t>> snapshot_time(storage::Storage& storage) {
-  auto stored = storage.get_meta(kSnapshotTimeKey);
+  auto stored = get_meta_number(storage, kSnapshotTimeKey);
   if (!stored) return stored.status();
   if (!stored.value()) return std::optional<int64_t>();
-  const std::string& text = *stored.value();
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Status::corruption(fmt::format("stored snapshot time '{}' is not a number", text));
-  }
-  return std::optional<int64_t>(ms);
+  return std::optional<int64_t>(static_cast<int64_t>(*stored.value()));
 }
 
 Status mark_restored(storage::Storage& storage) {
@@ -95,16 +103,9 @@ Status mark_restored(storage::Storage& storage) {
 }
 
 Result<uint64_t> next_generation(storage::Storage& storage, int64_t unix_ms) {
-  auto stored = storage.get_meta("generation");
+  auto stored = get_meta_number(storage, "generation");
   if (!stored) return stored.status();
-  uint64_t last = 0;
-  if (stored.value()) {
-    const std::string& text = *stored.value();
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), last);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      return Status::corruption(fmt::format("stored generation '{}' is not a number", text));
-    }
-  }
+  const uint64_t last = stored.value().value_or(0);
   uint64_t generation = std::max(last + 1, static_cast<uint64_t>(std::max<int64_t>(unix_ms, 0)));
   if (QKV_MUTATION(kGenerationNotClocked)) generation = last + 1;
   QKV_RETURN_IF_ERROR(storage.put_meta("generation", std::to_string(generation)));

@@ -63,6 +63,11 @@ Result<uint64_t> next_generation(storage::Storage& storage, int64_t unix_ms);
 // the restore marker, and the time it was taken (`unix_ms`, kSnapshotTimeKey).
 storage::MetaEntries snapshot_marker(int64_t unix_ms = 0);
 
+// A number kept in node metadata under `name` (incarnation, generation, reap floor,
+// snapshot time): nullopt if absent. Errors: storage errors; corruption naming `name` for a
+// value that is not a decimal number.
+Result<std::optional<uint64_t>> get_meta_number(storage::Storage& storage, const std::string& name);
+
 // The metadata key of a snapshot's time (unix ms, the node's clock), set with the marker:
 // a restore checks it against the tombstone grace (qkvd --restore-from).
 inline constexpr const char* kSnapshotTimeKey = "snapshot_unix_ms";

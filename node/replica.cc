@@ -2,9 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "node/entry_version.h"
+#include "node/incarnation.h"
 #include "node/wire/replica_codec.h"
 
 namespace qkv::node {
@@ -114,18 +113,10 @@ void Replica::store(ring::Token token, const std::string& key, Update update) {
 
 Result<uint64_t> Replica::reap_floor() {
   if (reap_floor_) return *reap_floor_;
-  auto stored = storage_.get_meta("reap_floor");
+  auto stored = get_meta_number(storage_, "reap_floor");
   if (!stored) return stored.status();
-  uint64_t floor = 0;
-  if (stored.value()) {
-    const std::string& text = *stored.value();
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), floor);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      return Status::corruption(fmt::format("stored reap floor '{}' is not a number", text));
-    }
-  }
-  reap_floor_ = floor;
-  return floor;
+  reap_floor_ = stored.value().value_or(0);
+  return *reap_floor_;
 }
 
 Status Replica::persist_reap_floor(uint64_t floor) {

@@ -20,18 +20,6 @@ uint64_t aae_bytes_sent(const ProcessCluster& cluster) {
   return total;
 }
 
-// Keys of `keys` that node i does not hold itself (local reads, no quorum, no read repair).
-std::set<std::string> missing_on(const ProcessCluster& cluster, int i,
-                                 const std::set<std::string>& keys) {
-  std::set<std::string> missing;
-  auto client = cluster.client_of(i, 2000);
-  for (const auto& key : keys) {
-    auto got = client.get(key, {0, 0, /*local=*/true});
-    if (!got.is_ok() || !got->found()) missing.insert(key);
-  }
-  return missing;
-}
-
 TEST(AntiEntropyTest, ExchangesBringEveryMissedKeyToARestartedReplicaWithoutReads) {
   // Short exchange intervals so that the periodic exchanges do the work within the test.
   ProcessCluster cluster(3, {"--no-hinted-handoff", "--aae-exchange-interval-ms", "2000"});
@@ -49,7 +37,7 @@ TEST(AntiEntropyTest, ExchangesBringEveryMissedKeyToARestartedReplicaWithoutRead
   std::set<std::string> missing = keys;
   bool repaired = wait_for(
       [&] {
-        missing = missing_on(cluster, 2, missing);
+        missing = cluster.missing_on(2, missing);
         return missing.empty();
       },
       seconds(60));
@@ -100,7 +88,7 @@ TEST(AntiEntropyTest, RepairingUnderOnePercentOfKeysSendsUnderTenPercentOfTheDat
       seconds(60)));
   EXPECT_EQ(progress.partitions_done, 64u);
   EXPECT_EQ(progress.partitions_failed, 0u) << progress.last_error;
-  EXPECT_TRUE(missing_on(cluster, 2, missed).empty());
+  EXPECT_TRUE(cluster.missing_on(2, missed).empty());
   uint64_t bytes = aae_bytes_sent(cluster) - bytes_before;
   const uint64_t all_keys = (kKeys + kMissed) * (value.size() + 8);
   std::printf(

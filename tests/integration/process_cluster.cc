@@ -197,6 +197,16 @@ std::string ProcessCluster::http_address(int i) const {
   return fmt::format("127.0.0.1:{}", http_ports_[i]);
 }
 
+std::set<std::string> ProcessCluster::missing_on(int i, const std::set<std::string>& keys) const {
+  std::set<std::string> missing;
+  auto client = client_of(i, 2000);
+  for (const auto& key : keys) {
+    auto got = client.get(key, {0, 0, /*local=*/true});
+    if (!got.is_ok() || !got->found()) missing.insert(key);
+  }
+  return missing;
+}
+
 client::Client ProcessCluster::client_of(int i, uint32_t timeout_ms) const {
   client::Options options;
   options.nodes = {client_address(i)};

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,8 @@ class ProcessCluster {
   std::string http_address(int i) const;
   // A client talking to node i only (so a test knows which node coordinates or forwards).
   client::Client client_of(int i, uint32_t timeout_ms = 3000) const;
+  // The keys of `keys` node i does not hold itself (local reads: no quorum, no read repair).
+  std::set<std::string> missing_on(int i, const std::set<std::string>& keys) const;
   std::string log_of(int i) const;
   // Node i's process id (0 when it is not running).
   pid_t pid(int i) const { return pids_[i]; }

@@ -19,18 +19,6 @@ namespace {
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 
-// Keys of `keys` that node i does not hold itself (local reads: no quorum, no read repair).
-std::set<std::string> missing_on(const ProcessCluster& cluster, int i,
-                                 const std::set<std::string>& keys) {
-  std::set<std::string> missing;
-  auto client = cluster.client_of(i, 2000);
-  for (const auto& key : keys) {
-    auto got = client.get(key, {0, 0, /*local=*/true});
-    if (!got.is_ok() || !got->found()) missing.insert(key);
-  }
-  return missing;
-}
-
 void write_keys(client::Client& client, const std::string& prefix, int count,
                 std::set<std::string>& acked) {
   for (int i = 0; i < count; ++i) {
@@ -77,7 +65,7 @@ TEST(SnapshotTest, ARestoredNodeTakesANewActorAndServesEveryAcknowledgedWrite) {
   const uint64_t new_incarnation = cluster.client_of(0).node_status(0)->incarnation;
   EXPECT_NE(new_incarnation, old_incarnation) << "a restored node must never reuse a dot";
   EXPECT_NE(new_incarnation, old_incarnation + 1) << "nor take the original's next one";
-  EXPECT_EQ(missing_on(cluster, 0, acked).size(), 1500u) << "n1 lost exactly the later writes";
+  EXPECT_EQ(cluster.missing_on(0, acked).size(), 1500u) << "n1 lost exactly the later writes";
 
   // Every acknowledged write is served through the restored node at once (the other
   // replicas have the later ones) ...
@@ -91,7 +79,7 @@ TEST(SnapshotTest, ARestoredNodeTakesANewActorAndServesEveryAcknowledgedWrite) {
   std::set<std::string> missing = acked;
   EXPECT_TRUE(wait_for(
       [&] {
-        missing = missing_on(cluster, 0, missing);
+        missing = cluster.missing_on(0, missing);
         return missing.empty();
       },
       seconds(60)))
