@@ -191,6 +191,19 @@ std::string human_duration(uint64_t ms) {
   return fmt::format("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60);
 }
 
+// "tombstones: 12 waiting for their grace, 3456 reaped (7 checks deferred)": deletes this
+// node drives and the ones it removed (node/reaper.h).
+std::string tombstones_line(const std::vector<std::pair<std::string, uint64_t>>& counters) {
+  uint64_t pending = 0, reaped = 0, deferred = 0;
+  for (const auto& [name, value] : counters) {
+    if (name == "tombstones_pending") pending = value;
+    if (name == "tombstones_reaped") reaped = value;
+    if (name == "reaps_deferred") deferred = value;
+  }
+  return fmt::format("tombstones: {} waiting for their grace, {} reaped ({} checks deferred)",
+                     pending, reaped, deferred);
+}
+
 void print_status(const std::string& address, const proto::StatusResponse& s, int64_t now_ms,
                   bool partitions) {
   std::cout << fmt::format("{}  up\n", address);
@@ -201,6 +214,7 @@ void print_status(const std::string& address, const proto::StatusResponse& s, in
   std::string counters;
   for (const auto& [name, value] : s.counters) counters += fmt::format(" {}={}", name, value);
   std::cout << "  counters:" << counters << "\n";
+  std::cout << "  " << tombstones_line(s.counters) << "\n";
   std::cout << "  " << anti_entropy_line(s.exchanges, now_ms) << "\n";
   if (s.repair.partitions_total > 0) {
     std::cout << fmt::format(

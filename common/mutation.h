@@ -17,6 +17,7 @@ enum class Kind {
   kWritesSkipReceivers,   // writes during a ring transition are not sent to the receivers
   kGenerationNotClocked,  // a start's gossip generation ignores the clock: a wiped node's
                           // restarts below the generation its peers hold
+  kTtlIgnoredOnRead,      // gets answer values whose time to live has ended
   kReapWithoutCheck,      // the reaper removes a tombstone without asking the other primaries
                           // whether they hold it
   kRestoreKeepsActor,     // a start from a restored snapshot keeps the snapshot's incarnation:

@@ -249,6 +249,17 @@ void avoid_removed_sources(std::vector<ring::Transfer>& transfers, const RingSta
   }
 }
 
+// The version of the next ring this claimant issues: past its own ring's and past any a
+// member reports holding. A claimant whose disk was wiped issued rings it no longer has; a
+// joiner that took one cannot spread it back (a ring is taken only from a member of the
+// receiver's ring, node/membership.h), so issuing the same version again would make two
+// tables of one version. Issuing past every reported version supersedes it instead.
+uint64_t next_version(const RingState& ring, const MemberView& members) {
+  uint64_t version = ring.version;
+  for (const auto& [id, state] : members) version = std::max(version, state.ring_version);
+  return version + 1;
+}
+
 }  // namespace
 
 std::string describe(const RingChange& change) {
@@ -378,7 +389,7 @@ Result<RingState> Claimant::commit(uint64_t plan_id, const RingState& ring,
                     plan_id, current->id));
   }
   RingState next = ring;
-  next.version = ring.version + 1;
+  next.version = next_version(ring, members);
   next.removed.clear();
   if (current->next_owners != ring.owners) {
     next.next_owners = std::move(current->next_owners);
@@ -413,7 +424,7 @@ std::optional<RingState> Claimant::maybe_complete(const RingState& ring,
   }
   if (!transition_progress(ring, members).waiting_on.empty()) return std::nullopt;
   RingState next = ring;
-  next.version = ring.version + 1;
+  next.version = next_version(ring, members);
   next.owners = std::move(next.next_owners);
   next.next_owners.clear();
   next.removed.clear();

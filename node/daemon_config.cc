@@ -369,6 +369,35 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
   return Status::ok();
 }
 
+// cluster.members: some members or seeds, each member once, this node among them.
+Status check_members(const DaemonConfig& c) {
+  if (c.members.empty() && c.seeds.empty()) {
+    return Status::invalid_argument(
+        "cluster.members and cluster.seeds are both empty: list the initial members to create a "
+        "cluster, or seeds (peer addresses of running nodes) to join one");
+  }
+  std::set<NodeId> ids;
+  std::set<std::string> peers;
+  bool self = false;
+  for (const auto& m : c.members) {
+    QKV_RETURN_IF_ERROR(validate_node_id(m.id));
+    if (!ids.insert(m.id).second)
+      return Status::invalid_argument(fmt::format("member '{}' is listed twice", m.id));
+    if (!peers.insert(m.peer.to_string()).second) {
+      return Status::invalid_argument(
+          fmt::format("peer address {} is given to two members", m.peer.to_string()));
+    }
+    self = self || m.id == c.node.node_id;
+  }
+  if (!self && !c.members.empty()) {
+    return Status::invalid_argument(fmt::format(
+        "node_id '{}' is not among cluster.members; to join a running cluster list no members, "
+        "only cluster.seeds",
+        c.node.node_id));
+  }
+  return Status::ok();
+}
+
 // The tombstone grace outlives every hint (node/reaper.h): a hint older than the grace
 // could bring a reaped value back.
 Status check_tombstone_grace(const DaemonConfig& c) {
@@ -539,30 +568,7 @@ Status DaemonConfig::validate() const {
     return Status::invalid_argument(
         fmt::format("cluster.partitions={} must be a power of two in 1..65536", partitions));
   }
-  if (members.empty() && seeds.empty()) {
-    return Status::invalid_argument(
-        "cluster.members and cluster.seeds are both empty: list the initial members to create a "
-        "cluster, or seeds (peer addresses of running nodes) to join one");
-  }
-  std::set<NodeId> ids;
-  std::set<std::string> peers;
-  bool self = false;
-  for (const auto& m : members) {
-    QKV_RETURN_IF_ERROR(validate_node_id(m.id));
-    if (!ids.insert(m.id).second)
-      return Status::invalid_argument(fmt::format("member '{}' is listed twice", m.id));
-    if (!peers.insert(m.peer.to_string()).second) {
-      return Status::invalid_argument(
-          fmt::format("peer address {} is given to two members", m.peer.to_string()));
-    }
-    self = self || m.id == node.node_id;
-  }
-  if (!self && !members.empty()) {
-    return Status::invalid_argument(fmt::format(
-        "node_id '{}' is not among cluster.members; to join a running cluster list no members, "
-        "only cluster.seeds",
-        node.node_id));
-  }
+  QKV_RETURN_IF_ERROR(check_members(*this));
   if (gossip_interval.count() < 10) {
     return Status::invalid_argument("gossip.interval_ms must be at least 10");
   }

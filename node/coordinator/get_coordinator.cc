@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "common/mutation.h"
 #include "node/deadline.h"
 #include "node/wire/replica_codec.h"
 
@@ -30,7 +31,8 @@ namespace {
 // context, and who answered.
 proto::GetResponse get_response(const causal::SiblingSet& state, int64_t unix_ms,
                                 std::vector<proto::ReplicaAnswer> replicas) {
-  return {state.values_at(unix_ms), encode_context(state.version_vector()), std::move(replicas)};
+  return {QKV_MUTATION(kTtlIgnoredOnRead) ? state.values() : state.values_at(unix_ms),
+          encode_context(state.version_vector()), std::move(replicas)};
 }
 
 std::vector<proto::ReplicaAnswer> answered_by(const coordinator::GetRound& round) {

@@ -87,6 +87,24 @@ TEST_F(QkvctlExitCodeTest, Row0OkAStatusAgainstARunningNode) {
   EXPECT_EQ(put.exit_code, 0) << put.output;
 }
 
+TEST_F(QkvctlExitCodeTest, APutWithATimeToLiveIsReadUntilItExpires) {
+  RunResult put = qkvctl({"--cluster", node(), "put", "session", "token", "--ttl", "1"});
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  RunResult got = qkvctl({"--cluster", node(), "get", "session"});
+  EXPECT_THAT(got.output, HasSubstr("token")) << "read before its time to live ends";
+  // Gone from reads once a second has passed on the node's clock: poll with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  RunResult expired;
+  do {
+    expired = qkvctl({"--cluster", node(), "get", "session"});
+  } while (expired.output.find("token") != std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(expired.exit_code, 0) << expired.output;
+  EXPECT_THAT(expired.output, HasSubstr("siblings: 0 (not found)")) << expired.output;
+  RunResult status = qkvctl({"--cluster", node(), "status"});
+  EXPECT_THAT(status.output, HasSubstr("tombstones: ")) << status.output;
+}
+
 TEST_F(QkvctlExitCodeTest, Row1FailedANodeDownOrAnErrorAnswer) {
   // status: one node of --cluster is down, another answers.
   RunResult down = qkvctl({"--cluster", node() + "," + unused_address(), "status"});

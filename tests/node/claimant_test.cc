@@ -200,6 +200,16 @@ TEST_F(ClaimantTest, CommitWithTheRightIdStartsTheTransition) {
   EXPECT_TRUE(claimant.staged().empty());
 }
 
+TEST_F(ClaimantTest, AClaimantIssuesPastEveryRingVersionAMemberReports) {
+  // A claimant whose disk was wiped issued ring version 2 to a joiner that cannot spread it
+  // (rings are taken only from members of the receiver's ring): issuing 2 again would make
+  // two tables of one version. It issues 3, which supersedes the lost 2 everywhere.
+  members["n4"].ring_version = 2;
+  ASSERT_TRUE(stage(Kind::kJoin, "n4").is_ok());
+  RingPlan plan = plan_ok();
+  EXPECT_EQ(commit_ok(plan.id).version, 3u);
+}
+
 TEST_F(ClaimantTest, CommitWithAStaleIdIsRefusedAndTheStagingStays) {
   ASSERT_TRUE(stage(Kind::kJoin, "n4").is_ok());
   const uint64_t seen = plan_ok().id;

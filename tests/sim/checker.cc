@@ -43,6 +43,7 @@ class Checker {
       check_metadata(key, ks, merged);
     }
     if (config_.ring_changes > 0) check_holdings();
+    check_expiry();
     // Delays, duplicates and skew lose nothing: read-your-writes must hold under them. Not
     // across ring changes: for the moment a new ring takes to spread, coordinators on the
     // old and the new table write to and read from different primaries (writes in a
@@ -129,9 +130,36 @@ class Checker {
     }
   }
 
+  // A put with a time to live may be gone (expired, then reaped).
   bool must_survive(const Op& op) const {
     return op.kind != Op::Kind::kGet && op.outcome == Op::Outcome::kOk &&
-           !(destructive_ && op.quorum < 2);
+           !(destructive_ && op.quorum < 2) && op.ttl_seconds == 0;
+  }
+
+  // No read sees a value past its time to live: the coordinator that wrote it set the end
+  // by its clock, the one that reads compares with its own, and the two may be 4 s apart
+  // (skew), so a get that starts more than 4.5 s past the end must not return it.
+  void check_expiry() {
+    std::map<std::string, const Op*> put_of;
+    for (const auto& op : history_) {
+      if (op.kind == Op::Kind::kPut && op.ttl_seconds > 0) put_of[op.value] = &op;
+    }
+    if (put_of.empty()) return;
+    for (const auto& op : history_) {
+      if (op.kind != Op::Kind::kGet || op.outcome != Op::Outcome::kOk) continue;
+      for (const auto& v : op.values) {
+        auto put = put_of.find(v);
+        if (put == put_of.end()) continue;
+        const TimePoint expired =
+            put->second->end + Duration(put->second->ttl_seconds * 1000) + Duration(4500);
+        if (op.start > expired) {
+          violation(op.key, fmt::format("read an expired value: op {} read '{}' {} ms after its "
+                                        "{} s time to live ended (skew bound 4.5 s)",
+                                        op.id, v, (op.start - expired).count() + 4500,
+                                        put->second->ttl_seconds));
+        }
+      }
+    }
   }
 
   void check_writes(const std::string& key, const causal::SiblingSet& merged) {
@@ -141,15 +169,16 @@ class Checker {
     for (const auto& op : history_) {
       if (op.key == key && op.kind == Op::Kind::kPut) put_of[op.value] = &op;
     }
-    // Writes that took effect: acknowledged ones, puts still visible, and deletes that may
-    // have been applied (a tombstone carries no value to recognise it by).
+    // Writes that took effect: acknowledged ones, puts still visible, and deletes and puts
+    // with a time to live that may have been applied (a tombstone carries no value to
+    // recognise it by, and an expired value is gone once reaped).
     std::set<std::string> covered;
     std::vector<const Op*> frontier;
     for (const auto& op : history_) {
       if (op.key != key || op.kind == Op::Kind::kGet || op.outcome == Op::Outcome::kFailed)
         continue;
-      bool effective =
-          op.outcome == Op::Outcome::kOk || op.kind == Op::Kind::kDelete || present.count(op.value);
+      bool effective = op.outcome == Op::Outcome::kOk || op.kind == Op::Kind::kDelete ||
+                       op.ttl_seconds > 0 || present.count(op.value);
       if (effective) frontier.push_back(&op);
     }
     while (!frontier.empty()) {

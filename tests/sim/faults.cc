@@ -21,7 +21,7 @@ Faults Faults::all() {
 
 bool Faults::any() const {
   return loss > 0 || duplicate > 0 || long_delay > 0 || partitions || crashes || wipes || skew ||
-         long_outage || restores;
+         long_outage || restores || ttl;
 }
 
 Result<Faults> Faults::parse(const std::string& text) {
@@ -66,12 +66,14 @@ Result<Faults> Faults::parse(const std::string& text) {
       f.skew = true;
     } else if (name == "long") {
       f.long_outage = true;
+    } else if (name == "ttl") {
+      f.ttl = true;
     } else if (name == "restore") {
       f.restores = true;
     } else {
       return Status::invalid_argument(
           fmt::format("unknown fault '{}'; known: loss, dup, delay, partition, crash, wipe, skew, "
-                      "restore, long, all, none",
+                      "restore, long, ttl, all, none",
                       name));
     }
     if (!r) return r.status();
@@ -92,6 +94,7 @@ std::string Faults::to_string() const {
   if (skew) add("skew");
   if (restores) add("restore");
   if (long_outage) add("long");
+  if (ttl) add("ttl");
   return out;
 }
 

@@ -110,10 +110,10 @@ int main(int argc, char** argv) {
   app.add_option("--mutation", mutation,
                  "a deliberate bug: ack-before-w, join-drops-concurrent, no-incarnation-bump, "
                  "writes-skip-receivers, generation-not-clocked, reap-without-check, "
-                 "restore-keeps-actor")
+                 "restore-keeps-actor, ttl-ignored-on-read")
       ->check(CLI::IsMember({"none", "ack-before-w", "join-drops-concurrent", "no-incarnation-bump",
                              "writes-skip-receivers", "generation-not-clocked",
-                             "reap-without-check", "restore-keeps-actor"}));
+                             "reap-without-check", "restore-keeps-actor", "ttl-ignored-on-read"}));
 #endif
 #ifndef QKV_MUTATIONS
   bool scale = false, json = false, no_bytes = false;
@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
                           : mutation == "writes-skip-receivers"  ? Kind::kWritesSkipReceivers
                           : mutation == "generation-not-clocked" ? Kind::kGenerationNotClocked
                           : mutation == "reap-without-check"     ? Kind::kReapWithoutCheck
+                          : mutation == "ttl-ignored-on-read"    ? Kind::kTtlIgnoredOnRead
                           : mutation == "restore-keeps-actor"    ? Kind::kRestoreKeepsActor
                                                                  : Kind::kNone;
 #endif

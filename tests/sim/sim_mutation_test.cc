@@ -106,6 +106,18 @@ TEST_F(MutationTest, ReapingWithoutAskingTheOtherPrimariesIsCaught) {
   EXPECT_EQ(first_caught(config, 40), 0u);
 }
 
+TEST_F(MutationTest, ReadingValuesPastTheirTimeToLiveIsCaught) {
+  // Many keys, so an expiring value stays the latest long enough to be read after its end.
+  mutation::active = mutation::Kind::kTtlIgnoredOnRead;
+  SimConfig config;
+  config.keys = 60;
+  config.ops = 800;
+  config.faults = Faults::parse("dup,delay,skew,ttl").value();
+  EXPECT_NE(first_caught(config, 30), 0u) << "an expired value must not be read";
+  mutation::active = mutation::Kind::kNone;
+  EXPECT_EQ(first_caught(config, 30), 0u);
+}
+
 TEST_F(MutationTest, ARestoredSnapshotKeepingItsOldActorIsCaught) {
   // kv679 through a backup: a node restarted from a snapshot of its storage keeps the
   // snapshot's incarnation, so its counters are behind the dots it issued after the

@@ -44,6 +44,9 @@ struct Faults {
   // One node down (a process crash) longer than the tombstone grace, early in the
   // workload: the others delete and reap keys meanwhile, and its hints expire.
   bool long_outage = false;
+  // Expiring writes: 30 % of the shared clients' puts carry a time to live of 1-5 s (with
+  // skew, on clocks up to 4 s apart); the checker then wants them unseen 4.5 s past it.
+  bool ttl = false;
   bool restores = false;  // a node restarted from a snapshot of its storage taken earlier
                           // in the run (a restored backup: a new incarnation); not in runs
                           // with ring changes
@@ -52,8 +55,8 @@ struct Faults {
   static Faults all();
   bool any() const;
   // "all", "none", or a comma list of loss, dup, delay, partition, crash, wipe, skew,
-  // restore, long (optionally name=rate for the first three, e.g. loss=0.1). "all" leaves
-  // out long.
+  // restore, long, ttl (optionally name=rate for the first three, e.g. loss=0.1). "all"
+  // leaves out long and ttl.
   static Result<Faults> parse(const std::string& text);
   std::string to_string() const;
 };
@@ -105,6 +108,7 @@ struct Op {
   std::string value;              // put: unique per write
   uint8_t quorum = 0;             // r for gets, w for writes
   std::vector<std::string> seen;  // writes: the values of the get whose context they carry
+  uint32_t ttl_seconds = 0;       // puts: the value's time to live (0: none)
   bool has_context = false;
   TimePoint start, end;
   Outcome outcome = Outcome::kUnknown;

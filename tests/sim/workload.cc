@@ -101,7 +101,10 @@ void Simulation::record_write(Client& c, Op::Kind kind, std::string key,
   bool primaries_only = c.solo;
   if (kind == Op::Kind::kPut) {
     op.value = fmt::format("c{}-{}", c.index, index);
-    request = proto::PutRequest{key, op.value, context, w, primaries_only};
+    if (config_.faults.ttl && !c.solo && below(100) < 30) {
+      op.ttl_seconds = static_cast<uint32_t>(1 + below(5));
+    }
+    request = proto::PutRequest{key, op.value, context, w, primaries_only, op.ttl_seconds};
   } else {
     request = proto::DeleteRequest{key, context, w, primaries_only};
   }
