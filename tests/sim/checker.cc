@@ -44,6 +44,7 @@ class Checker {
     }
     if (config_.ring_changes > 0) check_holdings();
     check_expiry();
+    check_no_resurrection();
     // Delays, duplicates and skew lose nothing: read-your-writes must hold under them. Not
     // across ring changes: for the moment a new ring takes to spread, coordinators on the
     // old and the new table write to and read from different primaries (writes in a
@@ -134,6 +135,31 @@ class Checker {
   bool must_survive(const Op& op) const {
     return op.kind != Op::Kind::kGet && op.outcome == Op::Outcome::kOk &&
            !(destructive_ && op.quorum < 2) && op.ttl_seconds == 0;
+  }
+
+  // After a key was reaped, no get may return a value an acknowledged delete before the
+  // reap had superseded (what Cassandra's zombies and Riak's resurrected deletes are).
+  void check_no_resurrection() {
+    for (const auto& del : history_) {
+      if (del.kind != Op::Kind::kDelete || del.outcome != Op::Outcome::kOk || del.seen.empty()) {
+        continue;
+      }
+      auto reaps = state_.reaps.find(del.key);
+      if (reaps == state_.reaps.end()) continue;
+      auto reap = std::find_if(reaps->second.begin(), reaps->second.end(),
+                               [&](TimePoint t) { return t > del.end; });
+      if (reap == reaps->second.end()) continue;
+      for (const auto& get : history_) {
+        if (get.kind != Op::Kind::kGet || get.key != del.key || get.start <= *reap) continue;
+        for (const auto& v : get.values) {
+          if (std::find(del.seen.begin(), del.seen.end(), v) == del.seen.end()) continue;
+          violation(del.key, fmt::format("resurrected delete: op {} read '{}', which the "
+                                         "acknowledged delete op {} superseded, after the key "
+                                         "was reaped",
+                                         get.id, v, del.id));
+        }
+      }
+    }
   }
 
   // No read sees a value past its time to live: the coordinator that wrote it set the end

@@ -15,6 +15,8 @@
 //    read-modify-writes with R+W>N on primaries (sloppy=false); every read sees its last
 //    acknowledged write, and each key ends with exactly one sibling (keys where a solo write went
 //    unanswered are skipped).
+//  - No resurrected delete: once a key was reaped after an acknowledged delete, no get that
+//    starts later returns a value that delete's context covered.
 //  - Bounded metadata: a version vector has at most one entry per incarnation of the
 //    key's primaries, and only primaries' actors (only primaries coordinate writes). With
 //    ring changes: of the nodes that were primaries of the key in some ring of the run.
@@ -55,6 +57,9 @@ struct FinalState {
   std::map<NodeId, std::size_t> incarnations;  // how many each node used in the run
   std::map<NodeId, NodeHolding> holdings;      // ring changes only
   uint64_t ring_version = 0;                   // of the final ring
+  // When each key's first primary sent a reap (node/reaper.h): the key was removed
+  // everywhere it was the same tombstone.
+  std::map<std::string, std::vector<TimePoint>> reaps;
 };
 
 std::vector<std::string> check(const SimConfig& config, const std::vector<Op>& history,

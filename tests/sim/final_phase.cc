@@ -27,6 +27,7 @@ void Simulation::final_repair() {
 
 FinalState Simulation::final_state() const {
   FinalState state;
+  state.reaps = reaps_;
   const std::vector<std::string> all = all_keys();
   // Replicas are judged against the final ring; coordinators were primaries of any ring.
   std::shared_ptr<const ring::Ring> final_ring = ring_;

@@ -80,6 +80,9 @@ void Simulation::run_until(TimePoint end) {
 
 Status Simulation::on_send(int from, const NodeId& to, node::PeerMessage message) {
   ++messages_;
+  if (const auto* reap = std::get_if<node::ReplicaReap>(&message.body)) {
+    reaps_[reap->key].push_back(clock_.now());
+  }
   int t = index_of(to);
   trace(fmt::format("send {}->{} {} id={}", nodes_[from].id, to, body_name(message.body),
                     message.request_id),

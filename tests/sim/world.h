@@ -282,6 +282,7 @@ class Simulation {
   std::map<uint64_t, int> request_client_;  // request id -> client index
   std::vector<Op> history_;
   std::map<std::string, std::vector<std::string>> key_trace_;
+  std::map<std::string, std::vector<TimePoint>> reaps_;  // ReplicaReaps sent, by key
   uint64_t trace_hash_ = 0xcbf29ce484222325ull;
   uint64_t events_ = 0;
   uint64_t messages_ = 0;
