@@ -24,6 +24,8 @@ std::string_view status_code_name(StatusCode code) {
       return "permission_denied";
     case StatusCode::kUnauthenticated:
       return "unauthenticated";
+    case StatusCode::kPreconditionFailed:
+      return "precondition_failed";
   }
   return "unknown";
 }

@@ -22,14 +22,15 @@ namespace qkv {
 enum class StatusCode : uint8_t {
   kOk = 0,
   kNotFound = 1,
-  kInvalidArgument = 2,   // bad input: oversized key/value, malformed request, bad config
-  kUnavailable = 3,       // a quorum could not be met; the message says how many answered
-  kTimeout = 4,           // the deadline passed before an answer
-  kCorruption = 5,        // bytes that do not decode (network or disk)
-  kIoError = 6,           // the storage engine failed (full disk, permissions)
-  kOverloaded = 7,        // a bounded queue is full; retry later
-  kPermissionDenied = 8,  // the user lacks the grant the request needs; the message names it
-  kUnauthenticated = 9,   // no user, or wrong credentials, where the node requires one
+  kInvalidArgument = 2,      // bad input: oversized key/value, malformed request, bad config
+  kUnavailable = 3,          // a quorum could not be met; the message says how many answered
+  kTimeout = 4,              // the deadline passed before an answer
+  kCorruption = 5,           // bytes that do not decode (network or disk)
+  kIoError = 6,              // the storage engine failed (full disk, permissions)
+  kOverloaded = 7,           // a bounded queue is full; retry later
+  kPermissionDenied = 8,     // the user lacks the grant the request needs; the message names it
+  kUnauthenticated = 9,      // no user, or wrong credentials, where the node requires one
+  kPreconditionFailed = 10,  // a conditional write's condition did not hold; nothing written
 };
 
 std::string_view status_code_name(StatusCode code);
@@ -61,6 +62,9 @@ class [[nodiscard]] Status {
   }
   static Status unauthenticated(std::string message) {
     return {StatusCode::kUnauthenticated, std::move(message)};
+  }
+  static Status precondition_failed(std::string message) {
+    return {StatusCode::kPreconditionFailed, std::move(message)};
   }
 
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}

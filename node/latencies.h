@@ -32,9 +32,10 @@ enum class Measured : uint8_t { kNone, kGet, kPut, kForward };
 
 class Latencies {
  public:
-  // The outcomes the node core answers with; permission_denied and unauthenticated come
-  // from the Server before a request reaches it, and are counted there.
-  static constexpr std::size_t kCodes = static_cast<std::size_t>(StatusCode::kOverloaded) + 1;
+  // The outcomes the node core answers with (permission_denied and unauthenticated come
+  // from the Server before a request reaches it, and are counted there).
+  static constexpr std::size_t kCodes =
+      static_cast<std::size_t>(StatusCode::kPreconditionFailed) + 1;
 
   // Monotonic microseconds; unset: now_us() is 0 and nothing is recorded.
   void set_source(std::function<int64_t()> monotonic_us) { source_ = std::move(monotonic_us); }

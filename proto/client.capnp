@@ -17,6 +17,19 @@ struct GetRequest {
   pr @3 :UInt8;         # primaries required (Riak's PR): 0 = none; pr = r reads primaries only
 }
 
+# A conditional write (qkv's put-if-absent / put-if-unchanged; HTTP If-None-Match: * and
+# If-Match). The key's first primary that is up coordinates it: it reads the key with the
+# node's default R, joins what it read into its own copy, and checks the condition against
+# that state before it writes; conditional writes of one key at that coordinator run one
+# after the other. A condition that does not hold is answered preconditionFailed and nothing
+# is written. persisted: do not renumber.
+enum WriteCondition {
+  none @0;
+  ifAbsent @1;     # only if the key has no live value (missing, deleted or expired)
+  ifUnchanged @2;  # only if the request's context covers every sibling the key holds
+                   # (tombstones included): nobody wrote the key since that context was read
+}
+
 struct PutRequest {
   key @0 :Data;
   value @1 :Data;
@@ -24,6 +37,7 @@ struct PutRequest {
   w @3 :UInt8;          # 0 = the node's default
   primariesOnly @4 :Bool;  # sloppy=false: W counts primaries only (Riak's PW)
   ttlSeconds @5 :UInt32;   # the value expires this long after the write (0: never)
+  condition @6 :WriteCondition;
 }
 
 struct DeleteRequest {
@@ -31,6 +45,7 @@ struct DeleteRequest {
   context @1 :Data;
   w @2 :UInt8;
   primariesOnly @3 :Bool;
+  condition @4 :WriteCondition;  # ifAbsent is refused (invalidArgument): nothing to delete
 }
 
 # Runs anti-entropy exchanges now (qkvctl repair), answered by the receiving node itself:
@@ -110,10 +125,22 @@ struct ReplicaAnswer {
   fallback @1 :Bool;      # a fallback standing in for a primary (sloppy read), else a primary
 }
 
+# The metadata of one sibling of a get's answer: what a resolver needs (last-writer-wins
+# needs the time). Values are not repeated here: they are in GetResponse.values.
+struct SiblingInfo {
+  tombstone @0 :Bool;     # a delete concurrent with the values
+  timestampMs @1 :Int64;  # the coordinator's unix ms when it wrote it; 0: unknown (older write)
+  node @2 :Text;          # the node that coordinated the write (the dot's actor)
+  expiresMs @3 :Int64;    # its time to live ends at this unix ms; 0: never
+}
+
 struct GetResponse {
   values @0 :List(Data);  # one per live sibling; empty when not found
   context @1 :Data;       # pass back on the next put/delete of this key
   replicas @2 :List(ReplicaAnswer);  # who answered, in the order asked; empty from older nodes
+  # Every sibling's metadata: siblings[i] describes values[i] for i < values.size(); the
+  # entries after those are the tombstones concurrent with the values. Empty from older nodes.
+  siblings @3 :List(SiblingInfo);
 }
 
 struct RingResponse {

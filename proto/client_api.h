@@ -24,6 +24,18 @@ struct GetRequest {
   uint8_t pr = 0;
 };
 
+// A conditional write (wire enum WriteCondition; docs/protocol.md). The key's first primary
+// that is up coordinates it, reads the key (R = the node's default), joins what it read
+// into its copy and checks the condition there before writing; conditional writes of a key
+// at one coordinator run one after another. A condition that does not hold is answered
+// precondition_failed and nothing is written.
+// persisted (wire enum WriteCondition): do not renumber.
+enum class WriteCondition : uint8_t {
+  kNone = 0,
+  kIfAbsent = 1,     // the key has no live value (missing, deleted, expired)
+  kIfUnchanged = 2,  // the context covers every sibling the key holds, tombstones included
+};
+
 struct PutRequest {
   std::string key;
   std::string value;
@@ -33,6 +45,7 @@ struct PutRequest {
   // Time to live, seconds: reads stop seeing the value this long after the coordinator
   // wrote it (its clock), and it is then reaped as a tombstone is. 0: never expires.
   uint32_t ttl_seconds = 0;
+  WriteCondition condition = WriteCondition::kNone;
 };
 
 struct DeleteRequest {
@@ -40,6 +53,7 @@ struct DeleteRequest {
   std::string context;
   uint8_t w = 0;
   bool primaries_only = false;
+  WriteCondition condition = WriteCondition::kNone;  // kIfAbsent is invalid_argument
 };
 
 struct RingRequest {};
@@ -119,12 +133,27 @@ struct ReplicaAnswer {
   bool operator==(const ReplicaAnswer&) const = default;
 };
 
+// The metadata of one sibling of a get's answer (what a resolver needs); its value is in
+// GetResponse::values.
+struct SiblingInfo {
+  bool tombstone = false;    // a delete concurrent with the values
+  int64_t timestamp_ms = 0;  // the coordinator's unix ms when it wrote it; 0: unknown
+  NodeId node;               // the node that coordinated the write (its dot's actor)
+  int64_t expires_ms = 0;    // its time to live ends at this unix ms; 0: never
+
+  bool operator==(const SiblingInfo&) const = default;
+};
+
 struct GetResponse {
   std::vector<std::string> values;  // live siblings; empty when not found
   std::string context;
   // The replicas that had answered when the get was answered, in the order they were asked
   // (primaries in preference-list order, then stand-ins); empty from nodes older than it.
   std::vector<ReplicaAnswer> replicas = {};
+  // Every sibling's metadata: siblings[i] describes values[i] for i < values.size(); the
+  // entries after those are the tombstones concurrent with the values. Empty from nodes
+  // older than it.
+  std::vector<SiblingInfo> siblings = {};
 };
 
 // A successful put or delete: the causal context of what it wrote (covers the new value and

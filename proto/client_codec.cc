@@ -27,7 +27,7 @@ void fill(wire::Status::Builder b, const Status& status) {
 
 Status read(wire::Status::Reader r) {
   auto code = static_cast<uint16_t>(r.getCode());
-  if (code > static_cast<uint16_t>(StatusCode::kUnauthenticated)) {
+  if (code > static_cast<uint16_t>(StatusCode::kPreconditionFailed)) {
     return Status::corruption(fmt::format("unknown status code {}", code));
   }
   if (code == 0) return Status::ok();
@@ -35,6 +35,16 @@ Status read(wire::Status::Reader r) {
 }
 
 namespace {
+
+// An enum value from a newer peer is refused rather than read as "no condition": a write
+// must never lose the condition its client asked for.
+Result<WriteCondition> read_condition(wire::WriteCondition condition) {
+  const auto value = static_cast<uint16_t>(condition);
+  if (value > static_cast<uint16_t>(WriteCondition::kIfUnchanged)) {
+    return Status::invalid_argument(fmt::format("unknown write condition {}", value));
+  }
+  return static_cast<WriteCondition>(value);
+}
 
 void fill(wire::RepairProgress::Builder b, const RepairProgress& p) {
   b.setRunning(p.running);
@@ -180,12 +190,14 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           p.setW(op.w);
           p.setPrimariesOnly(op.primaries_only);
           p.setTtlSeconds(op.ttl_seconds);
+          p.setCondition(static_cast<wire::WriteCondition>(op.condition));
         } else if constexpr (std::is_same_v<T, DeleteRequest>) {
           auto d = b.initDelete();
           d.setKey(to_data(op.key));
           d.setContext(to_data(op.context));
           d.setW(op.w);
           d.setPrimariesOnly(op.primaries_only);
+          d.setCondition(static_cast<wire::WriteCondition>(op.condition));
         } else if constexpr (std::is_same_v<T, RingRequest>) {
           b.setRing();
         } else if constexpr (std::is_same_v<T, StatusRequest>) {
@@ -222,15 +234,19 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
     }
     case wire::ClientRequest::PUT: {
       auto p = r.getPut();
-      out.op = PutRequest{to_string(p.getKey()),     to_string(p.getValue()),
-                          to_string(p.getContext()), p.getW(),
-                          p.getPrimariesOnly(),      p.getTtlSeconds()};
+      auto condition = read_condition(p.getCondition());
+      if (!condition) return condition.status();
+      out.op = PutRequest{
+          to_string(p.getKey()), to_string(p.getValue()), to_string(p.getContext()), p.getW(),
+          p.getPrimariesOnly(),  p.getTtlSeconds(),       condition.value()};
       break;
     }
     case wire::ClientRequest::DELETE: {
       auto d = r.getDelete();
+      auto condition = read_condition(d.getCondition());
+      if (!condition) return condition.status();
       out.op = DeleteRequest{to_string(d.getKey()), to_string(d.getContext()), d.getW(),
-                             d.getPrimariesOnly()};
+                             d.getPrimariesOnly(), condition.value()};
       break;
     }
     case wire::ClientRequest::RING:
@@ -290,6 +306,14 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
             replicas[i].setNode(body.replicas[i].node);
             replicas[i].setFallback(body.replicas[i].fallback);
           }
+          auto siblings = g.initSiblings(body.siblings.size());
+          for (std::size_t i = 0; i < body.siblings.size(); ++i) {
+            const SiblingInfo& info = body.siblings[i];
+            siblings[i].setTombstone(info.tombstone);
+            siblings[i].setTimestampMs(info.timestamp_ms);
+            siblings[i].setNode(info.node);
+            siblings[i].setExpiresMs(info.expires_ms);
+          }
         } else if constexpr (std::is_same_v<T, PutResponse>) {
           b.initPut().setContext(to_data(body.context));
         } else if constexpr (std::is_same_v<T, RingResponse>) {
@@ -337,6 +361,11 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
       for (auto replica : g.getReplicas()) {
         body.replicas.push_back(
             ReplicaAnswer{std::string(to_view(replica.getNode())), replica.getFallback()});
+      }
+      for (auto sibling : g.getSiblings()) {
+        body.siblings.push_back(SiblingInfo{sibling.getTombstone(), sibling.getTimestampMs(),
+                                            std::string(to_view(sibling.getNode())),
+                                            sibling.getExpiresMs()});
       }
       out.body = std::move(body);
       break;
@@ -417,6 +446,7 @@ kj::Array<capnp::word> encode(const ClientResponse& response) {
   if (const auto* get = std::get_if<GetResponse>(&response.body)) {
     for (const auto& v : get->values) payload += v.size() + 16;
     for (const auto& replica : get->replicas) payload += replica.node.size() + 32;
+    for (const auto& sibling : get->siblings) payload += sibling.node.size() + 48;
     payload += get->context.size();
   } else if (const auto* put = std::get_if<PutResponse>(&response.body)) {
     payload += put->context.size();

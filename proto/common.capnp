@@ -17,6 +17,7 @@ enum StatusCode {
   overloaded @7;
   permissionDenied @8;
   unauthenticated @9;
+  preconditionFailed @10;  # a conditional write's condition did not hold; nothing was written
 }
 
 struct Status {
@@ -47,6 +48,8 @@ struct Sibling {
   tombstone @2 :Bool;     # a delete; value is empty
   value @3 :Data;
   expiresMs @4 :Int64;    # a value's time to live ends at this unix ms (0: never)
+  timestampMs @5 :Int64;  # the coordinator's unix ms when it wrote this sibling (0: unknown,
+                          # written before this field)
 }
 
 # The stored state of one key (RocksDB data column family value, replica writes).

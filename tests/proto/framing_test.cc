@@ -8,6 +8,10 @@
 #include <cstring>
 #include <optional>
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include "proto/client.capnp.h"
 #include "proto/client_codec.h"
 
 namespace qkv::proto {
@@ -111,6 +115,45 @@ TEST(ClientCodecTest, AGetCarriesPrAndItsAnswerTheReplicasThatAnswered) {
   auto r = decode_client_response(encode(ClientResponse{3, Status::ok(), body}));
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(std::get<GetResponse>(r->body).replicas, body.replicas);
+}
+
+TEST(ClientCodecTest, ConditionsAndSiblingMetadataRoundTrip) {
+  PutRequest put{"k", "v", "ctx", 2, false, 0, WriteCondition::kIfAbsent};
+  auto p = decode_client_request(encode(ClientRequest{5, 0, put}));
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(std::get<PutRequest>(p->op).condition, WriteCondition::kIfAbsent);
+  DeleteRequest del{"k", "ctx", 0, false, WriteCondition::kIfUnchanged};
+  auto d = decode_client_request(encode(ClientRequest{6, 0, del}));
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_EQ(std::get<DeleteRequest>(d->op).condition, WriteCondition::kIfUnchanged);
+
+  GetResponse body{{"a", "b"},
+                   "ctx",
+                   {},
+                   {{false, 1700000000123, "n1", 0},
+                    {false, 1700000000456, "n2", 1700000009000},
+                    {true, 1700000000789, "n3", 0}}};
+  auto r = decode_client_response(encode(ClientResponse{5, Status::ok(), body}));
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(std::get<GetResponse>(r->body).siblings, body.siblings);
+
+  auto refused = decode_client_response(
+      encode(ClientResponse{6, Status::precondition_failed("key exists"), std::monostate{}}));
+  ASSERT_TRUE(refused.is_ok());
+  EXPECT_EQ(refused->status.code(), StatusCode::kPreconditionFailed);
+  EXPECT_EQ(refused->status.to_string(), "precondition_failed: key exists");
+}
+
+TEST(ClientCodecTest, AnUnknownWriteConditionIsRefusedNotDropped) {
+  capnp::MallocMessageBuilder message;
+  auto request = message.initRoot<wire::ClientRequest>();
+  request.setRequestId(1);
+  auto put = request.initPut();
+  put.setKey(kj::StringPtr("k").asBytes());
+  put.setCondition(static_cast<wire::WriteCondition>(7));
+  auto got = decode_client_request(capnp::messageToFlatArray(message));
+  EXPECT_EQ(got.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(got.status().message(), HasSubstr("write condition 7"));
 }
 
 TEST(ClientCodecTest, RepairRequestRoundTripsWithAndWithoutAPartition) {
