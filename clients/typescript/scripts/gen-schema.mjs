@@ -3,15 +3,19 @@
 // CodeGeneratorRequest into TypeScript. Run by `npm run build`; src/gen is not checked in,
 // so the client always speaks the schema of the tree it is built from.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const protoDir = join(root, "..", "..", "proto");
 const outDir = join(root, "src", "gen");
-mkdirSync(outDir, { recursive: true });
 const compiler = join(root, "node_modules", "capnp-es", "dist", "compiler", "capnpc-ts.mjs");
+if (!existsSync(compiler)) {
+  console.error(`${compiler} is missing: run npm ci --prefix clients/typescript (scripts/test does)`);
+  process.exit(1);
+}
+mkdirSync(outDir, { recursive: true });
 const sources = ["common.capnp", "client.capnp"].map((f) => relative(root, join(protoDir, f)));
 execFileSync(
   process.execPath,
