@@ -83,8 +83,11 @@ export class ProcessCluster {
     }
   }
 
-  /** Starts every node, then waits (at most deadlineMs) until each is ready: it holds the ring. */
-  async start(deadlineMs = 30000) {
+  /**
+   * Starts every node, then waits (at most deadlineMs) until each is ready: it holds the ring.
+   * `ready(i)` decides it (default: GET /health/ready answers 200 over plain HTTP).
+   */
+  async start(deadlineMs = 30000, ready = (i) => this.httpReady(i)) {
     live.add(this);
     for (let i = 0; i < this.size; ++i) {
       this.clientPorts.push(await freePort());
@@ -94,14 +97,17 @@ export class ProcessCluster {
     const members = this.peerPorts.map((p, j) => `${this.id(j)}=127.0.0.1:${p}`).join(",");
     for (let i = 0; i < this.size; ++i) this.launch(i, members);
     for (let i = 0; i < this.size; ++i) {
-      // /health/ready answers 200 once the node holds a ring and serves (docs/operations.md).
-      const ready = await waitFor(async () => {
-        const response = await fetch(`http://${this.httpAddress(i)}/health/ready`);
-        await response.arrayBuffer();
-        return response.status === 200;
-      }, deadlineMs);
-      if (!ready) throw new Error(`qkvd ${this.id(i)} is not ready:\n${this.log(i)}`);
+      if (!(await waitFor(() => ready(i), deadlineMs))) {
+        throw new Error(`qkvd ${this.id(i)} is not ready:\n${this.log(i)}`);
+      }
     }
+  }
+
+  // /health/ready answers 200 once the node holds a ring and serves (docs/operations.md).
+  async httpReady(i) {
+    const response = await fetch(`http://${this.httpAddress(i)}/health/ready`);
+    await response.arrayBuffer();
+    return response.status === 200;
   }
 
   launch(i, members) {
