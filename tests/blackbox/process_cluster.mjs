@@ -21,7 +21,9 @@ function portFree(port) {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
   });
 }
 
@@ -51,7 +53,10 @@ export class ProcessCluster {
    * `qkvd`: the binary's path (ctest passes it; else $QKVD_PATH). `extraFlags`: more qkvd
    * flags for every node.
    */
-  constructor(size = 3, { qkvd = process.env.QKVD_PATH, extraFlags = [] } = {}) {
+  constructor(
+    size = 3,
+    { qkvd = process.env.QKVD_PATH, extraFlags = [] } = {},
+  ) {
     if (!qkvd) throw new Error("no qkvd: set QKVD_PATH to build/node/qkvd");
     this.qkvd = qkvd;
     this.size = size;
@@ -94,7 +99,9 @@ export class ProcessCluster {
       this.peerPorts.push(await freePort());
       this.httpPorts.push(await freePort());
     }
-    const members = this.peerPorts.map((p, j) => `${this.id(j)}=127.0.0.1:${p}`).join(",");
+    const members = this.peerPorts
+      .map((p, j) => `${this.id(j)}=127.0.0.1:${p}`)
+      .join(",");
     for (let i = 0; i < this.size; ++i) this.launch(i, members);
     for (let i = 0; i < this.size; ++i) {
       if (!(await waitFor(() => ready(i), deadlineMs))) {
@@ -113,13 +120,20 @@ export class ProcessCluster {
   launch(i, members) {
     const log = openSync(join(this.dir, `${this.id(i)}.log`), "a");
     const args = [
-      "--node-id", this.id(i),
-      "--data-dir", join(this.dir, this.id(i)),
-      "--client-listen", this.clientAddress(i),
-      "--peer-listen", `127.0.0.1:${this.peerPorts[i]}`,
-      "--http-listen", this.httpAddress(i),
-      "--partitions", "64",
-      "--members", members,
+      "--node-id",
+      this.id(i),
+      "--data-dir",
+      join(this.dir, this.id(i)),
+      "--client-listen",
+      this.clientAddress(i),
+      "--peer-listen",
+      `127.0.0.1:${this.peerPorts[i]}`,
+      "--http-listen",
+      this.httpAddress(i),
+      "--partitions",
+      "64",
+      "--members",
+      members,
       ...this.extraFlags,
     ];
     this.procs[i] = spawn(this.qkvd, args, { stdio: ["ignore", log, log] });
@@ -128,7 +142,8 @@ export class ProcessCluster {
   /** SIGKILLs node i (no-op if it is not running). */
   kill(i) {
     const proc = this.procs[i];
-    if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    if (proc && proc.exitCode === null && proc.signalCode === null)
+      proc.kill("SIGKILL");
     this.procs[i] = undefined;
   }
 

@@ -31,7 +31,9 @@ export function newRunId() {
 function bytesOf(spec) {
   if (typeof spec === "string") return Buffer.from(spec, "utf8");
   if (spec && typeof spec.hex === "string") return Buffer.from(spec.hex, "hex");
-  throw new Error(`bad bytes ${JSON.stringify(spec)}: a string or {"hex": "..."}`);
+  throw new Error(
+    `bad bytes ${JSON.stringify(spec)}: a string or {"hex": "..."}`,
+  );
 }
 
 function keyOf(step, prefix) {
@@ -39,7 +41,10 @@ function keyOf(step, prefix) {
     // Exactly key_size bytes, unique to the run while the prefix fits.
     if (step.key_size === 0) return Buffer.alloc(0);
     const unique = Buffer.from(prefix, "utf8").subarray(0, step.key_size);
-    return Buffer.concat([unique, Buffer.alloc(step.key_size - unique.length, "k")]);
+    return Buffer.concat([
+      unique,
+      Buffer.alloc(step.key_size - unique.length, "k"),
+    ]);
   }
   return Buffer.concat([Buffer.from(prefix, "utf8"), bytesOf(step.key)]);
 }
@@ -60,23 +65,43 @@ const hex = (b) => (b.length > 64 ? `${b.length} bytes` : b.toString("hex"));
 const sorted = (buffers) => buffers.map(hex).sort();
 
 function checkGet(result, expect, where) {
-  if (expect.found !== undefined) assert.equal(result.found, expect.found, `${where}: found`);
+  if (expect.found !== undefined)
+    assert.equal(result.found, expect.found, `${where}: found`);
   if (expect.values !== undefined) {
-    assert.deepEqual(sorted(result.values), sorted(expect.values.map(bytesOf)), `${where}: values (as a set)`);
+    assert.deepEqual(
+      sorted(result.values),
+      sorted(expect.values.map(bytesOf)),
+      `${where}: values (as a set)`,
+    );
   }
   if (expect.value_sizes !== undefined) {
     const sizes = result.values.map((v) => v.length).sort((a, b) => a - b);
-    assert.deepEqual(sizes, [...expect.value_sizes].sort((a, b) => a - b), `${where}: value sizes`);
-    for (const v of result.values) assert.ok(v.every((b) => b === 0x76), `${where}: value bytes`);
+    assert.deepEqual(
+      sizes,
+      [...expect.value_sizes].sort((a, b) => a - b),
+      `${where}: value sizes`,
+    );
+    for (const v of result.values)
+      assert.ok(
+        v.every((b) => b === 0x76),
+        `${where}: value bytes`,
+      );
   }
   if (expect.sibling_count !== undefined) {
-    assert.equal(result.values.length, expect.sibling_count, `${where}: live siblings`);
+    assert.equal(
+      result.values.length,
+      expect.sibling_count,
+      `${where}: live siblings`,
+    );
   }
 }
 
 async function runStep(adapter, step, prefix, saved, where) {
   const key = keyOf(step, prefix);
-  const options = { context: contextOf(step, saved), condition: step.condition };
+  const options = {
+    context: contextOf(step, saved),
+    condition: step.condition,
+  };
   switch (step.op) {
     case "put":
       return adapter.put(key, valueOf(step), options);
@@ -103,17 +128,35 @@ export async function runScenario(adapter, scenario, runId) {
     try {
       result = await runStep(adapter, step, prefix, saved, where);
     } catch (e) {
-      if (e instanceof assert.AssertionError || e.code === undefined || typeof expect !== "object" || !expect.error) {
-        throw new Error(`${where}: ${e.code ?? "error"}: ${e.message}`, { cause: e });
+      if (
+        e instanceof assert.AssertionError ||
+        e.code === undefined ||
+        typeof expect !== "object" ||
+        !expect.error
+      ) {
+        throw new Error(`${where}: ${e.code ?? "error"}: ${e.message}`, {
+          cause: e,
+        });
       }
-      assert.equal(e.code, expect.error, `${where}: error code (message: ${e.message})`);
+      assert.equal(
+        e.code,
+        expect.error,
+        `${where}: error code (message: ${e.message})`,
+      );
       if (expect.message_contains) {
-        assert.ok(e.message.includes(expect.message_contains), `${where}: message ${JSON.stringify(e.message)} names ${expect.message_contains}`);
+        assert.ok(
+          e.message.includes(expect.message_contains),
+          `${where}: message ${JSON.stringify(e.message)} names ${expect.message_contains}`,
+        );
       }
       continue;
     }
-    assert.ok(typeof expect !== "object" || !expect.error, `${where}: succeeded, expected ${expect.error}`);
+    assert.ok(
+      typeof expect !== "object" || !expect.error,
+      `${where}: succeeded, expected ${expect.error}`,
+    );
     if (step.save_context) saved.set(step.save_context, result.context);
-    if (step.op === "get" && typeof expect === "object") checkGet(result, expect, where);
+    if (step.op === "get" && typeof expect === "object")
+      checkGet(result, expect, where);
   }
 }

@@ -129,7 +129,10 @@ export class Client {
   /** Does not connect: connections open on first use. */
   constructor(options: ClientOptions) {
     if (!options.nodes || options.nodes.length === 0) {
-      throw new QkvError("invalid_argument", "ClientOptions.nodes is empty: name at least one node");
+      throw new QkvError(
+        "invalid_argument",
+        "ClientOptions.nodes is empty: name at least one node",
+      );
     }
     this.limits = { ...defaultLimits, ...options.limits };
     this.timeoutMs = options.timeoutMs ?? 5000;
@@ -139,7 +142,9 @@ export class Client {
       tls: options.tls,
       credentials: options.credentials,
     };
-    this.pools = options.nodes.map((a) => new NodePool(a, Math.max(1, options.poolSize ?? 4), connection));
+    this.pools = options.nodes.map(
+      (a) => new NodePool(a, Math.max(1, options.poolSize ?? 4), connection),
+    );
   }
 
   async get(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
@@ -212,7 +217,11 @@ export class Client {
    */
   async ringVersion(index: number, timeoutMs?: number): Promise<number> {
     const pool = this.pools[index];
-    if (!pool) throw new QkvError("invalid_argument", `no node ${index}: the client has ${this.pools.length}`);
+    if (!pool)
+      throw new QkvError(
+        "invalid_argument",
+        `no node ${index}: the client has ${this.pools.length}`,
+      );
     const answer = await this.attempt(pool, { kind: "nodeStatus" }, timeoutMs ?? this.timeoutMs);
     if (answer.code !== "ok") throw this.errorOf(answer, "nodeStatus");
     return answer.ringVersion ?? 0;
@@ -230,7 +239,8 @@ export class Client {
   }
 
   private errorOf(answer: Answer, what: string): QkvError {
-    if (answer.code === "ok") return new QkvError("corruption", `the node's answer to a ${what} has no ${what} body`);
+    if (answer.code === "ok")
+      return new QkvError("corruption", `the node's answer to a ${what} has no ${what} body`);
     return new QkvError(answer.code, answer.message);
   }
 
@@ -239,7 +249,10 @@ export class Client {
     const start = this.next++ % this.pools.length;
     const rotated = [...this.pools.slice(start), ...this.pools.slice(0, start)];
     const now = Date.now();
-    return [...rotated.filter((p) => p.downUntilMs <= now), ...rotated.filter((p) => p.downUntilMs > now)];
+    return [
+      ...rotated.filter((p) => p.downUntilMs <= now),
+      ...rotated.filter((p) => p.downUntilMs > now),
+    ];
   }
 
   private async attempt(pool: NodePool, op: Op, timeoutMs: number): Promise<Answer> {
@@ -278,8 +291,15 @@ export class Client {
         }
       }
       if (!overloaded || Date.now() + backoffMs >= deadline) {
-        if (overloaded) throw new QkvError("overloaded", `every node refused as overloaded: ${failures.join("; ")}`);
-        throw new QkvError("unavailable", `no node answered the ${op.kind}: ${failures.join("; ")}`);
+        if (overloaded)
+          throw new QkvError(
+            "overloaded",
+            `every node refused as overloaded: ${failures.join("; ")}`,
+          );
+        throw new QkvError(
+          "unavailable",
+          `no node answered the ${op.kind}: ${failures.join("; ")}`,
+        );
       }
       await sleep(backoffMs / 2 + Math.random() * (backoffMs / 2));
       backoffMs = Math.min(kBackoffMaxMs, backoffMs * 2);

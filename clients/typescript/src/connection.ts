@@ -58,7 +58,10 @@ export function parseAddress(address: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
   const port = match ? Number(match[3]) : 0;
   if (!match || port < 1 || port > 65535) {
-    throw new QkvError("invalid_argument", `node address ${JSON.stringify(address)} is not host:port`);
+    throw new QkvError(
+      "invalid_argument",
+      `node address ${JSON.stringify(address)} is not host:port`,
+    );
   }
   return { host: (match[1] ?? match[2])!, port };
 }
@@ -102,7 +105,13 @@ export class Connection {
         : net.connect({ host, port });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new AttemptError("connect", false, `${address}: no connection in ${options.connectTimeoutMs} ms`));
+        reject(
+          new AttemptError(
+            "connect",
+            false,
+            `${address}: no connection in ${options.connectTimeoutMs} ms`,
+          ),
+        );
       }, options.connectTimeoutMs);
       s.once(options.tls ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
@@ -120,7 +129,11 @@ export class Connection {
       const { user, secret } = options.credentials;
       let answer: Answer;
       try {
-        answer = await connection.request({ kind: "authenticate", user, secret }, options.connectTimeoutMs, options.connectTimeoutMs);
+        answer = await connection.request(
+          { kind: "authenticate", user, secret },
+          options.connectTimeoutMs,
+          options.connectTimeoutMs,
+        );
       } catch (e) {
         connection.close();
         // Only the authentication was sent: the caller's request was not.
@@ -151,13 +164,22 @@ export class Connection {
    * (the late answer is dropped). AttemptError "broken" when the connection fails first.
    * Throws invalid_argument naming frame_bytes_max, before sending, for an oversized request.
    */
-  request(op: Op, serverTimeoutMs: number, timeoutMs: number, frameBytesMax = Infinity): Promise<Answer> {
-    if (this.failure) return Promise.reject(new AttemptError("broken", false, this.failure.message));
+  request(
+    op: Op,
+    serverTimeoutMs: number,
+    timeoutMs: number,
+    frameBytesMax = Infinity,
+  ): Promise<Answer> {
+    if (this.failure)
+      return Promise.reject(new AttemptError("broken", false, this.failure.message));
     const requestId = this.nextRequestId++;
     const frame = encodeRequest(requestId, serverTimeoutMs, op);
     if (frame.length > frameBytesMax) {
       return Promise.reject(
-        new QkvError("invalid_argument", `request frame is ${frame.length} bytes; frame_bytes_max is ${frameBytesMax}`),
+        new QkvError(
+          "invalid_argument",
+          `request frame is ${frame.length} bytes; frame_bytes_max is ${frameBytesMax}`,
+        ),
       );
     }
     return new Promise<Answer>((resolve, reject) => {

@@ -16,14 +16,61 @@ const openssl = (dir, ...args) => execFileSync("openssl", args, { cwd: dir, stdi
 
 // A CA and one certificate for every node: URI SANs urn:qkv:node:n1..n3, IP SAN 127.0.0.1.
 function makeCertificates(dir) {
-  openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=qkv test CA");
-  openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=qkv nodes");
-  writeFileSync(join(dir, "san.ext"),
-    "subjectAltName=URI:urn:qkv:node:n1,URI:urn:qkv:node:n2,URI:urn:qkv:node:n3,IP:127.0.0.1\n");
-  openssl(dir, "x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-    "-CAcreateserial", "-out", "node.crt", "-days", "2", "-extfile", "san.ext");
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=qkv test CA",
+  );
+  openssl(
+    dir,
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    "node.key",
+    "-out",
+    "node.csr",
+    "-subj",
+    "/CN=qkv nodes",
+  );
+  writeFileSync(
+    join(dir, "san.ext"),
+    "subjectAltName=URI:urn:qkv:node:n1,URI:urn:qkv:node:n2,URI:urn:qkv:node:n3,IP:127.0.0.1\n",
+  );
+  openssl(
+    dir,
+    "x509",
+    "-req",
+    "-in",
+    "node.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "node.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  );
 }
 
 // users.toml's line for `secret` (scrypt, log2 N 10: cheap for a test).
@@ -48,13 +95,25 @@ describe("TLS and credentials", { timeout: 120_000 }, () => {
   before(async () => {
     makeCertificates(dir);
     ca = readFileSync(join(dir, "ca.crt"));
-    writeFileSync(join(dir, "users.toml"), `[users.app]\nsecret = "${scryptLine(secret)}"\ngrants = ["read", "write"]\n`);
-    writeFileSync(join(dir, "qkvd.toml"), [
-      "[tls]", `cert_file = "${dir}/node.crt"`, `key_file = "${dir}/node.key"`, `ca_file = "${dir}/ca.crt"`,
-      "[auth]", `users_file = "${dir}/users.toml"`, "",
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "users.toml"),
+      `[users.app]\nsecret = "${scryptLine(secret)}"\ngrants = ["read", "write"]\n`,
+    );
+    writeFileSync(
+      join(dir, "qkvd.toml"),
+      [
+        "[tls]",
+        `cert_file = "${dir}/node.crt"`,
+        `key_file = "${dir}/node.key"`,
+        `ca_file = "${dir}/ca.crt"`,
+        "[auth]",
+        `users_file = "${dir}/users.toml"`,
+        "",
+      ].join("\n"),
+    );
     cluster = new ProcessCluster(3, { extraFlags: ["--config", join(dir, "qkvd.toml")] });
-    const probe = () => clientOf({ tls: { ca }, credentials: { user: "app", secret }, timeoutMs: 500 });
+    const probe = () =>
+      clientOf({ tls: { ca }, credentials: { user: "app", secret }, timeoutMs: 500 });
     await cluster.start(30_000, async (i) => (await probe().ringVersion(i)) > 0);
   });
   after(() => {
@@ -63,28 +122,44 @@ describe("TLS and credentials", { timeout: 120_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("a client with the CA and a user's secret writes and reads", { timeout: 20_000 }, async () => {
-    const client = clientOf({ tls: { ca }, credentials: { user: "app", secret } });
-    await client.put("tls-key", "over tls");
-    assert.deepEqual((await client.get("tls-key")).values.map(String), ["over tls"]);
-  });
+  test(
+    "a client with the CA and a user's secret writes and reads",
+    { timeout: 20_000 },
+    async () => {
+      const client = clientOf({ tls: { ca }, credentials: { user: "app", secret } });
+      await client.put("tls-key", "over tls");
+      assert.deepEqual((await client.get("tls-key")).values.map(String), ["over tls"]);
+    },
+  );
 
   test("a wrong secret is unauthenticated", { timeout: 20_000 }, async () => {
     const client = clientOf({ tls: { ca }, credentials: { user: "app", secret: "wrong" } });
-    await assert.rejects(client.get("tls-key"), (e) => e instanceof QkvError && e.code === "unauthenticated");
+    await assert.rejects(
+      client.get("tls-key"),
+      (e) => e instanceof QkvError && e.code === "unauthenticated",
+    );
   });
 
   test("no credentials on a node with [auth] is unauthenticated", { timeout: 20_000 }, async () => {
     const client = clientOf({ tls: { ca } });
-    await assert.rejects(client.get("tls-key"), (e) => e instanceof QkvError && e.code === "unauthenticated");
+    await assert.rejects(
+      client.get("tls-key"),
+      (e) => e instanceof QkvError && e.code === "unauthenticated",
+    );
   });
 
   test("a node whose certificate the CA did not sign is refused", { timeout: 20_000 }, async () => {
     const other = mkdtempSync(join(tmpdir(), "qkv-ts-other-ca-"));
     try {
       makeCertificates(other);
-      const client = clientOf({ tls: { ca: readFileSync(join(other, "ca.crt")) }, credentials: { user: "app", secret } });
-      await assert.rejects(client.get("tls-key"), (e) => e instanceof QkvError && e.code === "unavailable" && /certificate/i.test(e.message));
+      const client = clientOf({
+        tls: { ca: readFileSync(join(other, "ca.crt")) },
+        credentials: { user: "app", secret },
+      });
+      await assert.rejects(
+        client.get("tls-key"),
+        (e) => e instanceof QkvError && e.code === "unavailable" && /certificate/i.test(e.message),
+      );
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
