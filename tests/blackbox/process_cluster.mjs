@@ -147,6 +147,18 @@ export class ProcessCluster {
     this.procs[i] = undefined;
   }
 
+  /** SIGKILLs node i and resolves once it has exited (its ports are closed then). */
+  async killAndWait(i) {
+    const proc = this.procs[i];
+    if (!proc) return;
+    const exited = new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+      else proc.once("exit", resolve);
+    });
+    this.kill(i);
+    await exited;
+  }
+
   /** SIGKILLs every node and removes the data directory. Synchronous: safe in an exit hook. */
   stop() {
     for (let i = 0; i < this.procs.length; ++i) this.kill(i);
