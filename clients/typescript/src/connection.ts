@@ -79,6 +79,9 @@ export class Connection {
   ) {
     this.reader = new FrameReader(frameBytesMax);
     socket.setNoDelay(true);
+    // An idle connection does not keep the process alive (a script may end without close());
+    // one with requests in flight does, until they are answered or time out.
+    socket.unref();
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (e) => this.fail(`connection to ${address} broke: ${e.message}`));
     socket.on("close", () => this.fail(`connection to ${address} was closed by the node`));
@@ -184,9 +187,10 @@ export class Connection {
     }
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(requestId);
+        this.forget(requestId);
         reject(new AttemptError("timeout", true, `${this.address}: no answer in ${timeoutMs} ms`));
       }, timeoutMs);
+      if (this.pending.size === 0) this.socket.ref();
       this.pending.set(requestId, { resolve, reject, timer });
       // Corked until the next tick, so requests issued together leave in one write.
       if (!this.socket.writableCorked) {
@@ -225,9 +229,14 @@ export class Connection {
     }
     const p = this.pending.get(answer.requestId);
     if (!p) return; // the answer to a request that timed out
-    this.pending.delete(answer.requestId);
+    this.forget(answer.requestId);
     clearTimeout(p.timer);
     p.resolve(answer);
+  }
+
+  private forget(requestId: number): void {
+    this.pending.delete(requestId);
+    if (this.pending.size === 0) this.socket.unref();
   }
 
   private takeAll(): Pending[] {
