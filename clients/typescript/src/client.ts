@@ -17,7 +17,7 @@
 // anything, so any call moves to the next node, and when every node refused, backs off
 // (10 to 250 ms, jittered, doubling) and tries again until its timeoutMs has passed.
 
-import { AttemptError } from "./connection.js";
+import { AttemptError, parseAddress } from "./connection.js";
 import type { Credentials, TlsOptions } from "./connection.js";
 import type { Answer, Op, WriteCondition } from "./codec.js";
 import { QkvError } from "./errors.js";
@@ -133,6 +133,16 @@ export class Client {
         "invalid_argument",
         "ClientOptions.nodes is empty: name at least one node",
       );
+    }
+    for (const address of options.nodes) parseAddress(address);
+    for (const name of ["timeoutMs", "connectTimeoutMs", "poolSize"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+        throw new QkvError(
+          "invalid_argument",
+          `ClientOptions.${name} is ${value}: a positive integer`,
+        );
+      }
     }
     this.limits = { ...defaultLimits, ...options.limits };
     this.timeoutMs = options.timeoutMs ?? 5000;

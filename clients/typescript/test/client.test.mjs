@@ -202,3 +202,16 @@ test("every node unreachable is unavailable naming each", { timeout: 10_000 }, a
     await rejectsWith(client.get("k"), "unavailable", new RegExp(`${a}.*${b}|${b}.*${a}`));
   });
 });
+
+test("bad options are refused when the client is made, naming the option", () => {
+  const refused = (options, pattern) =>
+    assert.throws(
+      () => new Client(options),
+      (e) => e instanceof QkvError && e.code === "invalid_argument" && pattern.test(e.message),
+    );
+  refused({ nodes: [] }, /nodes is empty/);
+  refused({ nodes: ["localhost"] }, /"localhost" is not host:port/);
+  refused({ nodes: ["127.0.0.1:7000"], timeoutMs: 0 }, /timeoutMs is 0/);
+  refused({ nodes: ["127.0.0.1:7000"], poolSize: 1.5 }, /poolSize is 1.5/);
+  new Client({ nodes: ["[::1]:7000", "db.example:7000"] }).close();
+});
