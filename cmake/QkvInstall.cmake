@@ -10,6 +10,7 @@
 #                                           ("common/status.h")
 #     P/lib/cmake/qkv/qkvConfig.cmake ...   find_package(qkv CONFIG) -> qkv::client
 #     P/lib/pkgconfig/qkv.pc                pkg-config --static --cflags --libs qkv
+#   Components: `bin` (the programs) and `sdk` (the rest): --component sdk installs only the SDK.
 #
 # Nothing here lists source files: the libraries are found by walking qkv_client's link
 # interface, and the headers by asking the compiler what the SDK's public headers include
@@ -126,12 +127,12 @@ foreach(lib IN LISTS qkv_sdk_libraries)
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${export_name})
 endforeach()
 
-install(TARGETS qkvd qkvctl qkv-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS qkvd qkvctl qkv-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT bin)
 install(TARGETS ${qkv_sdk_libraries} EXPORT qkvTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/qkv)
 set(qkv_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/qkv)
-install(EXPORT qkvTargets NAMESPACE qkv:: DESTINATION ${qkv_cmake_dir})
+install(EXPORT qkvTargets NAMESPACE qkv:: DESTINATION ${qkv_cmake_dir} COMPONENT sdk)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/qkvConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/package/qkvConfig.cmake
                               INSTALL_DESTINATION ${qkv_cmake_dir})
@@ -140,7 +141,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/package/qkvConfigVersion.
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/package/qkvConfig.cmake
               ${PROJECT_BINARY_DIR}/package/qkvConfigVersion.cmake
-        DESTINATION ${qkv_cmake_dir})
+        DESTINATION ${qkv_cmake_dir} COMPONENT sdk)
 
 # qkv.pc: its prefix is relative to the .pc file, since --prefix is chosen at install time.
 file(RELATIVE_PATH QKV_PC_PREFIX_FROM_PCFILEDIR /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
@@ -151,7 +152,8 @@ foreach(definition IN LISTS qkv_sdk_definitions)
   string(APPEND QKV_PC_CFLAGS " -D${definition}")
 endforeach()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/qkv.pc.in ${PROJECT_BINARY_DIR}/package/qkv.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/package/qkv.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/package/qkv.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+        COMPONENT sdk)
 
 # The headers, found by the compiler at install time (after the build generated
 # proto/*.capnp.h and common/version.h).
@@ -168,4 +170,4 @@ install(CODE "
   set(QKV_ROOTS \"${PROJECT_BINARY_DIR}/generated;${PROJECT_BINARY_DIR};${PROJECT_SOURCE_DIR}\")
   set(QKV_HEADER_DESTINATION \"${CMAKE_INSTALL_INCLUDEDIR}/qkv\")
   include(\"${PROJECT_SOURCE_DIR}/cmake/QkvInstallHeaders.cmake\")
-")
+" COMPONENT sdk)
