@@ -104,6 +104,8 @@ export interface WriteResult {
 const kBackoffMinMs = 10;
 const kBackoffMaxMs = 250;
 const kServerMarginMaxMs = 100;
+// A node that refused a connection is tried after the others for this long (ms).
+const kConnectFailureCooldownMs = 1000;
 
 /** The node's budget for a client budget of timeoutMs: a margin less, so it answers first. */
 export function serverTimeoutMs(timeoutMs: number): number {
@@ -290,7 +292,7 @@ export class Client {
           failures.push(`${pool.address}: ${answer.message}`);
         } catch (e) {
           if (!(e instanceof AttemptError)) throw e;
-          if (e.kind === "connect") pool.downUntilMs = Date.now() + 1000;
+          if (e.kind === "connect") pool.downUntilMs = Date.now() + kConnectFailureCooldownMs;
           if (e.sent && !isRead) {
             throw new QkvError(
               e.kind === "timeout" ? "timeout" : "unavailable",
