@@ -34,23 +34,37 @@ class AsyncClusterClient::Impl : public std::enable_shared_from_this<Impl> {
  public:
   using Answer = std::function<void(Result<proto::ClientResponse>)>;
 
-  Impl(asio::io_context& io, ClusterOptions options) : io_(io), options_(std::move(options)) {
+  Impl(asio::io_context& io, ClusterOptions options)
+      : io_(io), options_(std::move(options)), topology_timer_(io) {
     options_.connections_per_node = std::max<uint32_t>(1, options_.connections_per_node);
     options_.read_attempts_max = std::max<uint32_t>(1, options_.read_attempts_max);
   }
 
   void start() { refresh_topology(0); }
 
-  // Completes every call still in progress with `unavailable: the client was closed`.
-  void shut_down() {
+  // After close(): the next call starts the refresh again (the topology is kept).
+  void restart_refresh() {
+    if (!refresh_armed_) refresh_topology(topology_.known() ? options_.topology_refresh_ms : 0);
+  }
+
+  // Completes every call still in progress with `unavailable: the client was closed`, closes
+  // every connection and stops the topology refresh; `for_good` (the destructor): also
+  // releases those waiting for a topology, and nothing starts again.
+  void close(bool for_good) {
     closing_ = true;
+    topology_timer_.cancel();
+    refresh_armed_ = false;
     std::map<std::string, Node> nodes = std::move(nodes_);
     nodes_.clear();
     nodes.clear();  // their pending requests complete (on_result finishes their calls)
     std::map<uint64_t, std::shared_ptr<Call>> calls = std::move(calls_);
     calls_.clear();
     for (auto& [id, call] : calls) call->done(closed_status());
-    for (auto& waiter : std::exchange(topology_waiters_, {})) waiter();
+    if (for_good) {
+      for (auto& waiter : std::exchange(topology_waiters_, {})) waiter();
+      return;
+    }
+    closing_ = false;
   }
 
   const ClusterOptions& options() const { return options_; }
@@ -171,6 +185,7 @@ class AsyncClusterClient::Impl : public std::enable_shared_from_this<Impl> {
   void start_call(proto::ClientOp op, std::string key, bool read, uint32_t timeout_ms,
                   Answer done) {
     ++stats_.calls;
+    restart_refresh();
     auto call = std::make_shared<Call>();
     call->id = next_call_id_++;
     call->op = std::move(op);
@@ -347,8 +362,9 @@ class AsyncClusterClient::Impl : public std::enable_shared_from_this<Impl> {
   // topology_refresh_ms, or soon after a failure.
   void refresh_topology(uint32_t delay_ms) {
     if (closing_) return;
-    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(delay_ms));
-    timer->async_wait([weak = weak_from_this(), timer](const error_code& ec) {
+    refresh_armed_ = true;
+    topology_timer_.expires_after(std::chrono::milliseconds(delay_ms));
+    topology_timer_.async_wait([weak = weak_from_this()](const error_code& ec) {
       auto self = weak.lock();
       if (!self || ec || self->closing_) return;
       std::vector<std::string> from =
@@ -398,6 +414,8 @@ class AsyncClusterClient::Impl : public std::enable_shared_from_this<Impl> {
   std::map<uint64_t, std::shared_ptr<Call>> calls_;
   uint64_t next_call_id_ = 1;
   Topology topology_;
+  asio::steady_timer topology_timer_;  // the next refresh
+  bool refresh_armed_ = false;         // a refresh is scheduled or in progress
   std::vector<std::function<void()>> topology_waiters_;
   uint64_t turn_ = 0;           // round robin over the seeds without a topology
   uint64_t topology_turn_ = 0;  // the node asked for the topology next
@@ -412,7 +430,11 @@ AsyncClusterClient::AsyncClusterClient(boost::asio::io_context& io, ClusterOptio
 }
 
 AsyncClusterClient::~AsyncClusterClient() {
-  impl_->shut_down();
+  impl_->close(/*for_good=*/true);
+}
+
+void AsyncClusterClient::close() {
+  impl_->close(/*for_good=*/false);
 }
 
 void AsyncClusterClient::get(std::string_view key, ReadOptions options, GetCallback done) {

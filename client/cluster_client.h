@@ -130,6 +130,11 @@ class AsyncClusterClient {
   void put_many(std::vector<PutItem> items, WriteOptions options,
                 std::function<void(std::vector<Result<WriteResult>>)> done);
 
+  // Completes every pending call with `unavailable: the client was closed` (callbacks run
+  // before it returns), closes every connection and stops the topology refresh, so that
+  // io_context::run() can return; the next call reconnects and refreshes again.
+  void close();
+
   // Calls `ready` (on the io_context's thread) once the ring and the members were fetched, at
   // once if they were; or when the client is destroyed.
   void when_topology(std::function<void()> ready);

@@ -30,10 +30,12 @@ class ClusterClient::Runner {
   // Issues a request on the client's thread with a callback, and waits for that callback.
   template <typename T, typename Issue>
   T wait(Issue issue) {
-    std::promise<T> answer;
-    auto result = answer.get_future();
-    asio::post(io_,
-               [&] { issue(*async_, [&answer](T value) { answer.set_value(std::move(value)); }); });
+    // Shared: the callback may still be inside set_value when this thread wakes and returns.
+    auto answer = std::make_shared<std::promise<T>>();
+    auto result = answer->get_future();
+    asio::post(io_, [&issue, this, answer] {
+      issue(*async_, [answer](T value) { answer->set_value(std::move(value)); });
+    });
     return result.get();
   }
 

@@ -20,7 +20,7 @@ include(CMakePackageConfigHelpers)
 
 # The SDK's public headers: what an application includes. Every project header they include,
 # directly or not, is installed with them.
-set(QKV_SDK_HEADERS client/client.h client/async_client.h)
+set(QKV_SDK_HEADERS client/client.h client/async_client.h client/cluster_client.h)
 
 # What an external dependency of the SDK's libraries needs in qkvConfig.cmake (find_package
 # of it) and in qkv.pc (its pkg-config modules, or flags). Keyed by the imported target's
