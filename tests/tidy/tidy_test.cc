@@ -29,8 +29,9 @@ LayeringPolicy layering_policy() {
       {"net", {"common", "causal", "ring", "proto"}},
       {"node", {"common", "causal", "ring", "proto", "gossip", "antientropy", "net"}},
       // §2: the client includes net/ and proto/, never node/, and never sees version-vector
-      // internals (causal/): the context is opaque bytes to it.
-      {"client", {"common", "proto", "net"}},
+      // internals (causal/): the context is opaque bytes to it. ring/: token-aware routing
+      // (client/routing.h) computes a key's preference list with the nodes' own code.
+      {"client", {"common", "proto", "ring", "net"}},
   };
   policy.dependencies = {
       {"asio",
