@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
@@ -130,7 +131,11 @@ class HttpSession final : public HttpServer::Session,
   void read_next() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.header_bytes_max));
-    parser_->body_limit(options_.body_bytes_max);
+    // The largest limit while the head is read (Beast checks Content-Length against it
+    // there); on_header() applies the path's own.
+    std::size_t largest = options_.body_bytes_max;
+    for (const auto& rule : options_.body_limits) largest = std::max(largest, rule.body_bytes_max);
+    parser_->body_limit(largest);
     arm_idle_timer();
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -143,13 +148,18 @@ class HttpSession final : public HttpServer::Session,
     const auto raw = parser_->get().target();
     const std::string_view target(raw.data(), raw.size());
     body_rule_ = nullptr;
+    std::size_t limit = options_.body_bytes_max;
     for (const auto& rule : options_.body_limits) {
       if (target.starts_with(rule.target_prefix)) {
         body_rule_ = &rule;
-        parser_->body_limit(rule.body_bytes_max);
+        limit = rule.body_bytes_max;
         break;
       }
     }
+    if (parser_->content_length() && *parser_->content_length() > limit) {
+      return refuse(http::error::body_limit);  // refused before the body is read
+    }
+    parser_->body_limit(limit);  // a chunked body: checked as its chunks arrive
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -210,7 +220,25 @@ class HttpSession final : public HttpServer::Session,
       refusal.status = 400;
       refusal.body = fmt::format("malformed HTTP request: {}\n", ec.message());
     }
+    lingering_ = true;
     write(std::move(refusal), /*keep_alive=*/false, /*head=*/false, 11);
+  }
+
+  // After a refusal that left the request unread: stop sending, then read and drop what the
+  // client still sends until it closes (or idle_timeout_ms passes). Closing at once with
+  // bytes unread would send an RST, and the client's kernel may drop our answer with it.
+  void linger() {
+    beast::error_code ignored;
+    socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    arm_idle_timer();
+    drain();
+  }
+  void drain() {
+    socket().async_read_some(asio::buffer(drained_),
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->close();
+                               self->drain();
+                             });
   }
 
   void write(HttpResponse out, bool keep_alive, bool head, unsigned version) {
@@ -228,6 +256,7 @@ class HttpSession final : public HttpServer::Session,
     http::async_write(
         stream_, *response,
         [self = this->shared_from_this(), response, keep_alive](beast::error_code ec, std::size_t) {
+          if (!ec && !keep_alive && self->lingering_) return self->linger();
           if (ec || !keep_alive) return self->close();
           self->read_next();
         });
@@ -243,6 +272,8 @@ class HttpSession final : public HttpServer::Session,
   std::shared_ptr<HttpServer::Hooks> hooks_;
   const uint64_t connection_;  // HttpRequest::connection
   bool closed_ = false;
+  bool lingering_ = false;          // a refusal: linger() before closing
+  std::array<char, 4096> drained_;  // what linger() reads and drops
 };
 
 // The synchronous handler as an asynchronous one; only GET, HEAD and POST reach it.
