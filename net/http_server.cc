@@ -143,19 +143,24 @@ class HttpSession final : public HttpServer::Session,
                             });
   }
 
-  void on_header(beast::error_code ec) {
-    if (ec) return on_read(ec);
+  // The body limit of the request whose head was read: its path's rule, or body_bytes_max.
+  std::size_t select_body_limit() {
     const auto raw = parser_->get().target();
     const std::string_view target(raw.data(), raw.size());
     body_rule_ = nullptr;
-    std::size_t limit = options_.body_bytes_max;
     for (const auto& rule : options_.body_limits) {
       if (target.starts_with(rule.target_prefix)) {
         body_rule_ = &rule;
-        limit = rule.body_bytes_max;
-        break;
+        return rule.body_bytes_max;
       }
     }
+    return options_.body_bytes_max;
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == http::error::body_limit) select_body_limit();  // over the largest: refused as its own
+    if (ec) return on_read(ec);
+    const std::size_t limit = select_body_limit();
     if (parser_->content_length() && *parser_->content_length() > limit) {
       return refuse(http::error::body_limit);  // refused before the body is read
     }

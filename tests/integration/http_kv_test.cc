@@ -98,10 +98,11 @@ TEST(HttpKvProcessTest, PutGetDeleteRoundTripWithTheContext) {
   ASSERT_EQ(got.status, 200u) << got.body;
   EXPECT_EQ(got.body, std::string("v1\0", 3));
   EXPECT_EQ(got.header("Content-Type"), "application/octet-stream");
-  EXPECT_GT(std::stoll(got.header("X-Qkv-Timestamp-Ms")), 1'600'000'000'000);
+  EXPECT_GT(std::stoll(got.header("X-Qkv-Timestamp-Ms")), 1'600'000'000'000)
+      << "the write's time needs the coordinator's per-sibling stamps (branch cond)";
   EXPECT_THAT(got.header("X-Qkv-Replicas"), HasSubstr("n"));
   // The native client sees the same key.
-  auto native = cluster->client_of(1).get(std::string("users/\0\xff+1", 9), {2, 0});
+  auto native = cluster->client_of(1).get(std::string("users/\0\xff+1", 10), {2, 0});
   ASSERT_TRUE(native.is_ok()) << native.status().to_string();
   EXPECT_THAT(native->values, UnorderedElementsAre(std::string("v1\0", 3)));
 
@@ -139,6 +140,7 @@ TEST(HttpKvProcessTest, ConcurrentWritesAreSiblingsIn300AndAWriteWithTheirContex
   const auto json = nlohmann::json::parse(both.body);
   EXPECT_EQ(json["context"], both.header("X-Qkv-Context"));
   std::vector<std::string> values;
+  // The metadata needs the coordinator's per-sibling stamps (issue 18's branch cond).
   for (const auto& sibling : json["siblings"]) {
     values.push_back(base64_decode(sibling["value"].get<std::string>()).value());
     EXPECT_EQ(sibling["tombstone"], false);
