@@ -123,7 +123,8 @@ class HttpSession final : public HttpServer::Session,
     idle_timer_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
     idle_timer_.async_wait([weak = this->weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (!ec && self) self->close();
+      // A request being answered is not idle (an expiry queued before on_read cancelled it).
+      if (!ec && self && !self->answering_) self->close();
     });
   }
 
@@ -194,6 +195,7 @@ class HttpSession final : public HttpServer::Session,
     in.body = std::move(request.body());
     // No idle timeout while the handler works: the request's own deadline bounds it.
     idle_timer_.cancel();
+    answering_ = true;
     auto answered = std::make_shared<bool>(false);
     HttpServer::Respond respond = [self = this->shared_from_this(), answered,
                                    keep_alive = request.keep_alive(),
@@ -201,6 +203,7 @@ class HttpSession final : public HttpServer::Session,
                                    version = request.version()](HttpResponse out) {
       QKV_ASSERT(!*answered);  // exactly once
       *answered = true;
+      self->answering_ = false;
       if (!self->socket().is_open()) return;  // closed meanwhile: nobody to tell
       self->write(std::move(out), keep_alive, head, version);
     };
@@ -277,6 +280,7 @@ class HttpSession final : public HttpServer::Session,
   std::shared_ptr<HttpServer::Hooks> hooks_;
   const uint64_t connection_;  // HttpRequest::connection
   bool closed_ = false;
+  bool answering_ = false;          // the handler has the request; its Respond is not called yet
   bool lingering_ = false;          // a refusal: linger() before closing
   std::array<char, 4096> drained_;  // what linger() reads and drops
 };
