@@ -69,18 +69,19 @@ def stop(procs):
 
 
 class QkvCluster:
-    def __init__(self, build, workdir, base_port, extra=()):
+    def __init__(self, build, workdir, base_port, extra=(), size=3):
         self.qkvd = os.path.join(build, "node", "qkvd")
         self.extra = list(extra)  # more qkvd arguments (e.g. --config FILE)
         self.dir = tempfile.mkdtemp(prefix="qkv-compare-", dir=workdir)
-        self.client_ports = [base_port + i for i in range(3)]
-        self.peer_ports = [base_port + 100 + i for i in range(3)]
-        self.http_ports = [base_port + 200 + i for i in range(3)]
+        self.size = size
+        self.client_ports = [base_port + i for i in range(size)]
+        self.peer_ports = [base_port + 100 + i for i in range(size)]
+        self.http_ports = [base_port + 200 + i for i in range(size)]
         self.procs = []
 
     def start(self):
         members = ",".join(f"n{i + 1}=127.0.0.1:{p}" for i, p in enumerate(self.peer_ports))
-        for i in range(3):
+        for i in range(self.size):
             node_dir = os.path.join(self.dir, f"n{i + 1}")
             os.makedirs(node_dir)
             logf = open(os.path.join(node_dir, "qkvd.log"), "w")

@@ -38,6 +38,7 @@
 #include "bench/phase_report.h"
 #include "bench/proc_stats.h"
 #include "client/async_client.h"
+#include "client/cluster_client.h"
 
 namespace qkv::bench {
 namespace {
@@ -90,6 +91,11 @@ struct Config {
   // many ms before its next one (0: none), as a client that backs off does.
   uint32_t shed_backoff_ms = 0;
   std::string ca_file;  // set: TLS to the nodes, verified with this CA (docs/security.md)
+  // "node-list": each connection is an AsyncClient to one node of --nodes, in turn (any
+  // node forwards to a coordinator); "cluster": each thread's loops share one token-aware,
+  // pooled AsyncClusterClient (client/cluster_client.h).
+  std::string client = "node-list";
+  bool token_aware = true;  // --client cluster: route by key (else: nodes in turn)
   bool load = false;
   bool load_only = false;
   bool delete_all = false;  // after the runs, delete every key once with its context
@@ -111,6 +117,34 @@ struct Stats {
 // context another thread made newer only costs a sibling that the next read collapses).
 using Contexts = std::vector<std::string>;
 
+// One request loop's way to the cluster: a connection of its own to one node (the
+// node-list client), or the thread's cluster client, shared by its loops.
+class Lane {
+ public:
+  explicit Lane(client::AsyncClient* one) : one_(one) {}
+  explicit Lane(client::AsyncClusterClient* cluster) : cluster_(cluster) {}
+
+  void get(std::string_view key, client::ReadOptions options,
+           client::AsyncClient::GetCallback done) {
+    if (one_ != nullptr) return one_->get(key, options, std::move(done));
+    cluster_->get(key, options, std::move(done));
+  }
+  void put(std::string_view key, std::string_view value, std::string_view context,
+           client::WriteOptions options, client::AsyncClient::WriteCallback done) {
+    if (one_ != nullptr) return one_->put(key, value, context, options, std::move(done));
+    cluster_->put(key, value, context, options, std::move(done));
+  }
+  void del(std::string_view key, std::string_view context, client::WriteOptions options,
+           client::AsyncClient::WriteCallback done) {
+    if (one_ != nullptr) return one_->del(key, context, options, std::move(done));
+    cluster_->del(key, context, options, std::move(done));
+  }
+
+ private:
+  client::AsyncClient* one_ = nullptr;
+  client::AsyncClusterClient* cluster_ = nullptr;
+};
+
 // One thread: an io_context, its connections and their request loops.
 class Driver {
  public:
@@ -122,6 +156,19 @@ class Driver {
         stats_(stats),
         chooser_(config.distribution, config.keys, config.seed * 7919 + thread),
         mix_(config.seed * 104729 + thread) {
+    if (config.client == "cluster") {
+      client::ClusterOptions options;
+      options.nodes = config.nodes;
+      options.timeout_ms = config.timeout_ms;
+      // As many connections in all as the node-list client opens (each is pipelined).
+      options.connections_per_node =
+          std::max<uint32_t>(1, connections / static_cast<uint32_t>(config.nodes.size()));
+      if (!config.ca_file.empty()) options.tls = client::TlsOptions{config.ca_file, "", "", "1.3"};
+      options.token_aware = config.token_aware;
+      cluster_ = std::make_unique<client::AsyncClusterClient>(io_, std::move(options));
+      for (uint32_t i = 0; i < connections; ++i) lanes_.emplace_back(cluster_.get());
+      return;
+    }
     for (uint32_t i = 0; i < connections; ++i) {
       client::AsyncOptions options;
       options.node = config.nodes[(thread + i * config.threads) % config.nodes.size()];
@@ -129,6 +176,7 @@ class Driver {
       options.retry_overloaded = config.retry_overloaded;
       if (!config.ca_file.empty()) options.tls = client::TlsOptions{config.ca_file, "", "", "1.3"};
       clients_.push_back(std::make_unique<client::AsyncClient>(io_, options));
+      lanes_.emplace_back(clients_.back().get());
     }
   }
 
@@ -136,8 +184,8 @@ class Driver {
   void load(uint64_t begin, uint64_t end) {
     next_load_ = begin;
     load_end_ = end;
-    for (auto& c : clients_) {
-      for (uint32_t i = 0; i < config_.in_flight; ++i) load_next(*c);
+    for (auto& c : lanes_) {
+      for (uint32_t i = 0; i < config_.in_flight; ++i) load_next(c);
     }
     io_.run();
     io_.restart();
@@ -149,8 +197,8 @@ class Driver {
     next_load_ = begin;
     load_end_ = end;
     deleting_ = true;
-    for (auto& c : clients_) {
-      for (uint32_t i = 0; i < config_.in_flight; ++i) load_next(*c);
+    for (auto& c : lanes_) {
+      for (uint32_t i = 0; i < config_.in_flight; ++i) load_next(c);
     }
     io_.run();
     io_.restart();
@@ -161,15 +209,15 @@ class Driver {
   void run(std::atomic<bool>& stop, uint64_t op_budget) {
     stop_ = &stop;
     budget_ = op_budget;
-    for (auto& c : clients_) {
-      for (uint32_t i = 0; i < config_.in_flight; ++i) issue(*c);
+    for (auto& c : lanes_) {
+      for (uint32_t i = 0; i < config_.in_flight; ++i) issue(c);
     }
     io_.run();
     io_.restart();
   }
 
  private:
-  void load_next(client::AsyncClient& c) {
+  void load_next(Lane& c) {
     if (next_load_ >= load_end_) return idle();
     uint64_t key = next_load_++;
     ++outstanding_;
@@ -190,7 +238,7 @@ class Driver {
     return false;
   }
 
-  void issue(client::AsyncClient& c) {
+  void issue(Lane& c) {
     if (should_stop()) return idle();
     ++issued_;
     ++outstanding_;
@@ -235,7 +283,7 @@ class Driver {
 
   // The connection's next request: at once, or after a jittered backoff (up to
   // --shed-backoff-ms) when the node shed the last one, as a well-behaved client does.
-  void issue_after(client::AsyncClient& c, const Status& status) {
+  void issue_after(Lane& c, const Status& status) {
     if (status.code() != StatusCode::kOverloaded || config_.shed_backoff_ms == 0) return issue(c);
     auto delay = std::chrono::milliseconds(
         std::uniform_int_distribution<uint32_t>(1, config_.shed_backoff_ms)(mix_));
@@ -252,6 +300,7 @@ class Driver {
   void idle() {
     if (outstanding_ > 0) return;
     for (auto& c : clients_) c->close();
+    if (cluster_) cluster_->close();
   }
 
   void finish(Op op, SteadyClock::time_point start, const Status& status) {
@@ -285,7 +334,9 @@ class Driver {
   KeyChooser chooser_;
   std::mt19937_64 mix_;
   boost::asio::io_context io_;
-  std::vector<std::unique_ptr<client::AsyncClient>> clients_;
+  std::vector<std::unique_ptr<client::AsyncClient>> clients_;  // node-list
+  std::unique_ptr<client::AsyncClusterClient> cluster_;        // or cluster
+  std::vector<Lane> lanes_;                                    // one per request loop (connection)
   std::atomic<bool>* stop_ = nullptr;
   uint64_t budget_ = 0, issued_ = 0;
   uint64_t outstanding_ = 0;  // operations issued and not finished
@@ -396,6 +447,12 @@ int run(int argc, char** argv) {
                  "with --no-retry-overloaded: after a shed request, wait up to this many ms "
                  "(jittered) before the connection's next one (default 0)");
   app.add_option("--ca", config.ca_file, "PEM cluster CA: connect with TLS (nodes with [tls])");
+  app.add_option("--client", config.client,
+                 "node-list (default): a connection per loop to one node of --nodes in turn; "
+                 "cluster: the token-aware, pooled cluster client")
+      ->check(CLI::IsMember({"node-list", "cluster"}));
+  app.add_flag("!--no-token-aware", config.token_aware,
+               "--client cluster: send to the nodes in turn, not to the key's primaries");
   app.add_flag("--load", config.load, "first write every key once");
   app.add_flag("--load-only", config.load_only, "only the load phase");
   app.add_flag("--delete-all", config.delete_all,

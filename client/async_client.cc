@@ -95,6 +95,16 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
           now, timeout_ms, Callback(std::in_place_type<WriteCallback>, std::move(done)));
   }
 
+  void call(proto::ClientOp op, uint32_t timeout_ms, RawCallback done) {
+    Deadline now = SteadyClock::now();
+    if (timeout_ms == 0) timeout_ms = options_.timeout_ms;
+    uint64_t id = next_request_id_++;
+    issue(
+        id,
+        internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms), std::move(op)),
+        now, timeout_ms, Callback(std::in_place_type<RawCallback>, std::move(done)));
+  }
+
   // Completes what was issued before the call: first the requests already decided (with
   // their own outcome), then the pending ones with closed_status(), in issue order.
   // Requests that their callbacks issue are new ones (and reconnect).
@@ -115,7 +125,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   }
 
  private:
-  using Callback = std::variant<GetCallback, WriteCallback>;
+  using Callback = std::variant<GetCallback, WriteCallback, RawCallback>;
   using DeadlineIndex = std::multimap<Deadline, uint64_t>;  // deadline -> request id
 
   enum class State { kIdle, kConnecting, kConnected };
@@ -127,6 +137,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     Frame copy;                     // to send again (retry_overloaded), else empty
     uint32_t backoff_ms = 0;        // 0: never refused yet
     std::optional<Status> refusal;  // the node's last overloaded answer
+    bool sent = false;              // handed to a connection (the node may have it)
   };
 
   // Overload backoff (full jitter, doubling), as the blocking Client's (client.cc).
@@ -137,6 +148,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   struct Completion {
     Callback done;
     Status status;
+    bool sent = false;  // the request was handed to a connection (RawCallback's `sent`)
   };
 
   static Status closed_status() { return Status::unavailable("the client was closed"); }
@@ -153,11 +165,12 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     }
     Frame copy =
         options_.retry_overloaded ? kj::heapArray<capnp::word>(frame.value().asPtr()) : Frame();
+    const bool connected = state_ == State::kConnected;
     Status sent = send_or_queue(id, std::move(frame).value());
     if (!sent.is_ok()) return complete_later(std::move(done), std::move(sent));
     auto deadline = deadlines_.emplace(now + std::chrono::milliseconds(timeout_ms), id);
-    pending_.emplace(
-        id, Pending{std::move(done), deadline, timeout_ms, std::move(copy), 0, std::nullopt});
+    pending_.emplace(id, Pending{std::move(done), deadline, timeout_ms, std::move(copy), 0,
+                                 std::nullopt, connected});
     arm_deadline_timer();
   }
 
@@ -296,9 +309,14 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     queued_bytes_ = 0;
     std::vector<std::pair<uint64_t, Status>> unsent;
     for (auto& [id, frame] : queued) {
-      if (!pending_.contains(id)) continue;
+      auto it = pending_.find(id);
+      if (it == pending_.end()) continue;
       Status status = connection_->send(std::move(frame));
-      if (!status.is_ok()) unsent.emplace_back(id, std::move(status));
+      if (status.is_ok()) {
+        it->second.sent = true;
+      } else {
+        unsent.emplace_back(id, std::move(status));
+      }
     }
     for (auto& [id, status] : unsent) fail(id, std::move(status));
   }
@@ -361,8 +379,10 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
       if (!self || ec) return;
       auto it = self->pending_.find(id);
       if (it == self->pending_.end()) return;  // expired, or the client was closed
+      const bool connected = self->state_ == State::kConnected;
       Status sent = self->send_or_queue(id, kj::heapArray<capnp::word>(it->second.copy.asPtr()));
-      if (!sent.is_ok()) self->fail(id, std::move(sent));
+      if (!sent.is_ok()) return self->fail(id, std::move(sent));
+      it->second.sent = it->second.sent || connected;
     });
   }
 
@@ -395,7 +415,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
                              options_.node, it->second.timeout_ms, it->second.refusal->message()))
                        : Status::timeout(fmt::format("no answer from {} within {} ms",
                                                      options_.node, it->second.timeout_ms));
-      expired.push_back(Completion{std::move(it->second.done), std::move(why)});
+      expired.push_back(Completion{std::move(it->second.done), std::move(why), it->second.sent});
       pending_.erase(it);
     }
     run(std::move(expired));
@@ -430,16 +450,18 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
 
   // Empties pending_: its requests, in the order they were issued, completing with `status`.
   std::vector<Completion> take_pending(const Status& status) {
-    std::vector<std::pair<uint64_t, Callback>> taken;
+    std::vector<std::pair<uint64_t, Completion>> taken;
     taken.reserve(pending_.size());
-    for (auto& [id, pending] : pending_) taken.emplace_back(id, std::move(pending.done));
+    for (auto& [id, pending] : pending_) {
+      taken.emplace_back(id, Completion{std::move(pending.done), status, pending.sent});
+    }
     pending_.clear();
     deadlines_.clear();
     std::sort(taken.begin(), taken.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<Completion> batch;
     batch.reserve(taken.size());
-    for (auto& [id, done] : taken) batch.push_back(Completion{std::move(done), status});
+    for (auto& [id, completion] : taken) batch.push_back(std::move(completion));
     return batch;
   }
 
@@ -455,9 +477,10 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     auto it = pending_.find(id);
     if (it == pending_.end()) return;
     Callback done = std::move(it->second.done);
+    const bool sent = it->second.sent;
     deadlines_.erase(it->second.deadline);
     pending_.erase(it);
-    complete(done, std::move(status));
+    complete(done, std::move(status), sent);
   }
 
   // Runs the callbacks of `batch`; the state is consistent, so they may call anything (even
@@ -466,7 +489,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     completing_ += batch.size();
     for (auto& completion : batch) {
       --completing_;
-      complete(completion.done, std::move(completion.status));
+      complete(completion.done, std::move(completion.status), completion.sent);
     }
   }
 
@@ -487,24 +510,23 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  static void complete(Callback& done, Status status) {
+  static void complete(Callback& done, Status status, bool sent) {
     if (auto* get = std::get_if<GetCallback>(&done)) {
       if (*get) (*get)(Result<GetResult>(std::move(status)));
-    } else if (auto& write = std::get<WriteCallback>(done)) {
-      write(Result<WriteResult>(std::move(status)));
+    } else if (auto* write = std::get_if<WriteCallback>(&done)) {
+      if (*write) (*write)(Result<WriteResult>(std::move(status)));
+    } else if (auto& raw = std::get<RawCallback>(done)) {
+      raw(Result<proto::ClientResponse>(std::move(status)), sent);
     }
   }
 
   static void answer(Callback& done, proto::ClientResponse&& response) {
     if (auto* get = std::get_if<GetCallback>(&done)) {
       if (*get) (*get)(internal::to_get_result(std::move(response)));
-    } else if (auto& write = std::get<WriteCallback>(done)) {
-      if (!response.status.is_ok()) return write(Result<WriteResult>(std::move(response.status)));
-      WriteResult result;
-      if (auto* put = std::get_if<proto::PutResponse>(&response.body)) {
-        result.context = std::move(put->context);
-      }
-      write(std::move(result));
+    } else if (auto* write = std::get_if<WriteCallback>(&done)) {
+      if (*write) (*write)(internal::to_write_result(std::move(response)));
+    } else if (auto& raw = std::get<RawCallback>(done)) {
+      raw(std::move(response), /*sent=*/true);
     }
   }
 
@@ -560,6 +582,10 @@ void AsyncClient::put(std::string_view key, std::string_view value, std::string_
 void AsyncClient::del(std::string_view key, std::string_view context, WriteOptions options,
                       WriteCallback done) {
   impl_->del(key, context, options, std::move(done));
+}
+
+void AsyncClient::call(proto::ClientOp op, uint32_t timeout_ms, RawCallback done) {
+  impl_->call(std::move(op), timeout_ms, std::move(done));
 }
 
 std::size_t AsyncClient::in_flight() const {

@@ -110,6 +110,15 @@ class AsyncClient {
   void del(std::string_view key, std::string_view context, WriteOptions options,
            WriteCallback done);
 
+  // Any request as is (ring, members, a get or write built by the caller): its answer
+  // whatever its status, or the failure to get one. `sent` says whether the request was
+  // handed to a connection, so the node may have received it: a write that failed with
+  // sent == false certainly had no effect and may go to another node (client/
+  // cluster_client.h). timeout_ms 0: AsyncOptions::timeout_ms. The frame is checked against
+  // limits.frame_bytes_max only (build get/put/del ops after the key and value checks).
+  using RawCallback = std::function<void(Result<proto::ClientResponse>, bool sent)>;
+  void call(proto::ClientOp op, uint32_t timeout_ms, RawCallback done);
+
   // Requests issued and not yet completed (queued, in flight, or completing).
   std::size_t in_flight() const;
 

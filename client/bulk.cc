@@ -85,7 +85,7 @@ class Runner {
       return;
     }
     ++counts_.ops;
-    Status put = client.put(entry.key, entry.value, got->context);
+    Status put = client.put(entry.key, entry.value, got->context).status();
     if (!put.is_ok()) return fail(counts_.errors, entry, put.to_string());
     ++counts_.written;
   }

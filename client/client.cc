@@ -467,21 +467,24 @@ Result<GetResult> Client::get(std::string_view key, ReadOptions options) {
   return internal::to_get_result(std::move(response).value());
 }
 
-Status Client::put(std::string_view key, std::string_view value, std::string_view context,
-                   WriteOptions options) {
+Result<WriteResult> Client::put(std::string_view key, std::string_view value,
+                                std::string_view context, WriteOptions options) {
   auto op = internal::put_op(impl_->options().limits, key, value, context, options);
   if (!op.is_ok()) return op.status();
   auto response =
       impl_->call(std::move(op).value(), options.timeout_ms, /*retry_after_send=*/false);
-  return response.is_ok() ? response->status : response.status();
+  if (!response.is_ok()) return response.status();
+  return internal::to_write_result(std::move(response).value());
 }
 
-Status Client::del(std::string_view key, std::string_view context, WriteOptions options) {
+Result<WriteResult> Client::del(std::string_view key, std::string_view context,
+                                WriteOptions options) {
   auto op = internal::del_op(impl_->options().limits, key, context, options);
   if (!op.is_ok()) return op.status();
   auto response =
       impl_->call(std::move(op).value(), options.timeout_ms, /*retry_after_send=*/false);
-  return response.is_ok() ? response->status : response.status();
+  if (!response.is_ok()) return response.status();
+  return internal::to_write_result(std::move(response).value());
 }
 
 Result<proto::RingResponse> Client::ring() {

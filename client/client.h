@@ -119,6 +119,12 @@ struct WriteOptions {
   // clock; nodes agree within clock_skew_max_ms): reads stop seeing it, and it is reaped as
   // a delete is (Cassandra's TTL, Redis EXPIRE). 0: never expires.
   uint32_t ttl_seconds = 0;
+  // A conditional write (docs/protocol.md, "Conditional writes"): kIfAbsent (puts only)
+  // writes only if the key has no live value; kIfUnchanged only if `context` still covers
+  // every sibling the key holds (nobody wrote it since that context was read). A condition
+  // that does not hold is answered precondition_failed, and nothing is written. The key's
+  // first primary that is up decides, after reading the key at the node's default R.
+  proto::WriteCondition condition = proto::WriteCondition::kNone;
 };
 
 // A successful put or delete: the causal context of what it wrote (it covers the new value
@@ -126,6 +132,18 @@ struct WriteOptions {
 // again without reading first; empty when the node is older than this field.
 struct WriteResult {
   std::string context;
+};
+
+// One sibling of a get's answer with its metadata: what a resolver (client/resolvers.h)
+// needs. Nodes older than the metadata answer timestamp_ms 0 and an empty node.
+struct Sibling {
+  std::string value;         // empty for a tombstone
+  bool tombstone = false;    // a delete concurrent with the values
+  int64_t timestamp_ms = 0;  // the coordinator's unix ms when it wrote it; 0: unknown
+  std::string node;          // the node that coordinated the write; empty: unknown
+  int64_t expires_ms = 0;    // its time to live ends at this unix ms; 0: never
+
+  bool operator==(const Sibling&) const = default;
 };
 
 struct GetResult {
@@ -139,6 +157,9 @@ struct GetResult {
   // then fallbacks that stood in for primaries that were down or failed (fallback = true).
   // Empty when the node is older than this field.
   std::vector<proto::ReplicaAnswer> replicas = {};
+  // Every sibling with its metadata: siblings[i] is values[i] for i < values.size(), then
+  // the tombstones concurrent with the values (a delete that raced a write).
+  std::vector<Sibling> siblings = {};
 
   bool found() const { return !values.empty(); }
 };
@@ -162,12 +183,14 @@ class Client {
   // and the context the node returned.
   Result<GetResult> get(std::string_view key, ReadOptions options = {});
 
-  // Writes `value`, superseding the siblings `context` covers (empty: none).
-  Status put(std::string_view key, std::string_view value, std::string_view context = {},
-             WriteOptions options = {});
+  // Writes `value`, superseding the siblings `context` covers (empty: none). Answers the
+  // causal context of what it wrote (WriteResult), to write the key again without a read.
+  Result<WriteResult> put(std::string_view key, std::string_view value,
+                          std::string_view context = {}, WriteOptions options = {});
 
-  // Writes a tombstone superseding the siblings `context` covers.
-  Status del(std::string_view key, std::string_view context = {}, WriteOptions options = {});
+  // Writes a tombstone superseding the siblings `context` covers; answers its context.
+  Result<WriteResult> del(std::string_view key, std::string_view context = {},
+                          WriteOptions options = {});
 
   // The ring as the first reachable node sees it (fails over like a get).
   Result<proto::RingResponse> ring();

@@ -102,15 +102,17 @@ int cmd_write(const Global& g, const KeyArgs& a, bool is_put) {
   }
   Client client(g.client_options());
   WriteOptions options{static_cast<uint8_t>(a.quorum), 0, a.sloppy, is_put ? a.ttl_seconds : 0};
-  Status status =
+  if (a.if_absent) options.condition = proto::WriteCondition::kIfAbsent;
+  if (a.if_unchanged) options.condition = proto::WriteCondition::kIfUnchanged;
+  auto written =
       is_put ? client.put(a.key, value, *context, options) : client.del(a.key, *context, options);
-  if (!status.is_ok()) return fail(g, client, status);
+  if (!written.is_ok()) return fail(g, client, written.status());
   if (g.json) {
-    json out = {{"ok", true}};
+    json out = {{"ok", true}, {"context", base64_encode(written->context)}};
     set_bytes_field(out, "key", "key_encoding", a.key);
     print_json(out);
   } else {
-    std::cout << "ok\n";
+    std::cout << "ok\ncontext: " << base64_encode(written->context) << "\n";
   }
   return 0;
 }
@@ -239,7 +241,13 @@ DataCli::DataCli(CLI::App& app) {
         ->check(CLI::Range(0, 255));
     sub->add_option("--sloppy", key_.sloppy,
                     "true (default): fallbacks with hints count towards W; false: primaries only");
+    sub->add_flag("--if-unchanged", key_.if_unchanged,
+                  "write only if --context still covers every sibling of the key (else "
+                  "precondition_failed, nothing written)");
   }
+  put_->add_flag("--if-absent", key_.if_absent,
+                 "write only if the key has no live value (else precondition_failed)")
+      ->excludes("--if-unchanged");
   load_ = app.add_subcommand("load", "write the dev dataset from a file");
   verify_ = app.add_subcommand("verify", "read the dev dataset back and compare");
   add_dataset_flags(load_, dataset_);

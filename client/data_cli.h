@@ -2,7 +2,8 @@
 //
 //   get KEY [--r R] [--pr PR] [--local]                 siblings, causal context, who answered
 //   put KEY [VALUE | --value-file F] [--context BASE64] [--w W] [--sloppy B] [--ttl S]
-//   delete KEY [--context BASE64] [--w W] [--sloppy B]  a tombstone
+//       [--if-absent | --if-unchanged]                  prints the written context
+//   delete KEY [--context BASE64] [--w W] [--sloppy B] [--if-unchanged]  a tombstone
 //   load   (--lines F | --stanzas F) [--concurrency N]  write the dev dataset (client/bulk.h)
 //   verify (--lines F | --stanzas F) [--concurrency N]  read it back and compare
 //
@@ -29,7 +30,9 @@ class DataCli {
     int pr = 0;      // get: primaries required
     bool local = false;
     bool sloppy = true;
-    uint32_t ttl_seconds = 0;  // put: time to live
+    uint32_t ttl_seconds = 0;   // put: time to live
+    bool if_absent = false;     // put: WriteCondition::kIfAbsent
+    bool if_unchanged = false;  // put, delete: WriteCondition::kIfUnchanged
   };
   struct DatasetArgs {
     std::string lines, stanzas;

@@ -1,5 +1,7 @@
 #include "client/request_building.h"
 
+#include <algorithm>
+
 #include "net/tls.h"
 #include "proto/client_codec.h"
 
@@ -26,15 +28,20 @@ Result<proto::ClientOp> put_op(const Limits& limits, std::string_view key, std::
   QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
   return proto::ClientOp(proto::PutRequest{std::string(key), std::string(value),
                                            std::string(context), options.w, !options.sloppy,
-                                           options.ttl_seconds});
+                                           options.ttl_seconds, options.condition});
 }
 
 Result<proto::ClientOp> del_op(const Limits& limits, std::string_view key, std::string_view context,
                                const WriteOptions& options) {
   QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
   QKV_RETURN_IF_ERROR(limits.check_context(context.size()));
-  return proto::ClientOp(
-      proto::DeleteRequest{std::string(key), std::string(context), options.w, !options.sloppy});
+  if (options.condition == proto::WriteCondition::kIfAbsent) {
+    return Status::invalid_argument(
+        "if-absent applies to puts only: a delete of an absent key "
+        "has nothing to delete");
+  }
+  return proto::ClientOp(proto::DeleteRequest{std::string(key), std::string(context), options.w,
+                                              !options.sloppy, options.condition});
 }
 
 Result<kj::Array<capnp::word>> encode_request(const Limits& limits, uint64_t request_id,
@@ -63,7 +70,38 @@ Result<GetResult> to_get_result(proto::ClientResponse&& response) {
   }
   auto body = take_body<proto::GetResponse>(std::move(response), "get");
   if (!body.is_ok()) return body.status();
-  return GetResult{std::move(body->values), std::move(body->context), std::move(body->replicas)};
+  std::vector<Sibling> siblings = with_metadata(body->values, body->siblings);
+  return GetResult{std::move(body->values), std::move(body->context), std::move(body->replicas),
+                   std::move(siblings)};
+}
+
+Result<WriteResult> to_write_result(proto::ClientResponse&& response) {
+  if (!response.status.is_ok()) return std::move(response.status);
+  WriteResult result;
+  if (auto* put = std::get_if<proto::PutResponse>(&response.body)) {
+    result.context = std::move(put->context);
+  }
+  return result;
+}
+
+std::vector<Sibling> with_metadata(const std::vector<std::string>& values,
+                                   const std::vector<proto::SiblingInfo>& metadata) {
+  std::vector<Sibling> out;
+  out.reserve(std::max(values.size(), metadata.size()));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    Sibling sibling{values[i], false, 0, "", 0};
+    if (i < metadata.size()) {
+      sibling.timestamp_ms = metadata[i].timestamp_ms;
+      sibling.node = metadata[i].node;
+      sibling.expires_ms = metadata[i].expires_ms;
+    }
+    out.push_back(std::move(sibling));
+  }
+  for (std::size_t i = values.size(); i < metadata.size(); ++i) {
+    if (!metadata[i].tombstone) continue;  // a newer node's kind of entry we do not know
+    out.push_back(Sibling{"", true, metadata[i].timestamp_ms, metadata[i].node, 0});
+  }
+  return out;
 }
 
 }  // namespace qkv::client::internal

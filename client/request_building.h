@@ -15,6 +15,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "client/client.h"
 #include "common/limits.h"
@@ -62,5 +63,14 @@ Result<T> take_body(proto::ClientResponse&& response, const char* op) {
 // The node's answer to a get as the SDK returns it: not_found is ok, with no values and the
 // context the node returned (of a tombstone, say, so that a later put supersedes it).
 Result<GetResult> to_get_result(proto::ClientResponse&& response);
+
+// The node's answer to a put or delete: its status, or the context of what it wrote (empty
+// from nodes older than PutResponse).
+Result<WriteResult> to_write_result(proto::ClientResponse&& response);
+
+// The siblings of a get's answer: values[i] with metadata[i] (when the node sent it), then
+// the tombstones metadata lists after the values.
+std::vector<Sibling> with_metadata(const std::vector<std::string>& values,
+                                   const std::vector<proto::SiblingInfo>& metadata);
 
 }  // namespace qkv::client::internal

@@ -222,6 +222,25 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
       request.op);
 }
 
+namespace {
+
+Result<PutRequest> read(wire::PutRequest::Reader p) {
+  auto condition = read_condition(p.getCondition());
+  if (!condition) return condition.status();
+  return PutRequest{
+      to_string(p.getKey()), to_string(p.getValue()), to_string(p.getContext()), p.getW(),
+      p.getPrimariesOnly(),  p.getTtlSeconds(),       condition.value()};
+}
+
+Result<DeleteRequest> read(wire::DeleteRequest::Reader d) {
+  auto condition = read_condition(d.getCondition());
+  if (!condition) return condition.status();
+  return DeleteRequest{to_string(d.getKey()), to_string(d.getContext()), d.getW(),
+                       d.getPrimariesOnly(), condition.value()};
+}
+
+}  // namespace
+
 Result<ClientRequest> read(wire::ClientRequest::Reader r) {
   ClientRequest out;
   out.request_id = r.getRequestId();
@@ -233,20 +252,15 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
       break;
     }
     case wire::ClientRequest::PUT: {
-      auto p = r.getPut();
-      auto condition = read_condition(p.getCondition());
-      if (!condition) return condition.status();
-      out.op = PutRequest{
-          to_string(p.getKey()), to_string(p.getValue()), to_string(p.getContext()), p.getW(),
-          p.getPrimariesOnly(),  p.getTtlSeconds(),       condition.value()};
+      auto put = read(r.getPut());
+      if (!put) return put.status();
+      out.op = std::move(put).value();
       break;
     }
     case wire::ClientRequest::DELETE: {
-      auto d = r.getDelete();
-      auto condition = read_condition(d.getCondition());
-      if (!condition) return condition.status();
-      out.op = DeleteRequest{to_string(d.getKey()), to_string(d.getContext()), d.getW(),
-                             d.getPrimariesOnly(), condition.value()};
+      auto del = read(r.getDelete());
+      if (!del) return del.status();
+      out.op = std::move(del).value();
       break;
     }
     case wire::ClientRequest::RING:
@@ -346,6 +360,26 @@ void fill(wire::ClientResponse::Builder b, const ClientResponse& response) {
       response.body);
 }
 
+namespace {
+
+GetResponse read(wire::GetResponse::Reader g) {
+  GetResponse body;
+  for (auto v : g.getValues()) body.values.push_back(to_string(v));
+  body.context = to_string(g.getContext());
+  for (auto replica : g.getReplicas()) {
+    body.replicas.push_back(
+        ReplicaAnswer{std::string(to_view(replica.getNode())), replica.getFallback()});
+  }
+  for (auto sibling : g.getSiblings()) {
+    body.siblings.push_back(SiblingInfo{sibling.getTombstone(), sibling.getTimestampMs(),
+                                        std::string(to_view(sibling.getNode())),
+                                        sibling.getExpiresMs()});
+  }
+  return body;
+}
+
+}  // namespace
+
 Result<ClientResponse> read(wire::ClientResponse::Reader r) {
   ClientResponse out;
   out.request_id = r.getRequestId();
@@ -353,23 +387,9 @@ Result<ClientResponse> read(wire::ClientResponse::Reader r) {
   switch (r.which()) {
     case wire::ClientResponse::NONE:
       break;
-    case wire::ClientResponse::GET: {
-      auto g = r.getGet();
-      GetResponse body;
-      for (auto v : g.getValues()) body.values.push_back(to_string(v));
-      body.context = to_string(g.getContext());
-      for (auto replica : g.getReplicas()) {
-        body.replicas.push_back(
-            ReplicaAnswer{std::string(to_view(replica.getNode())), replica.getFallback()});
-      }
-      for (auto sibling : g.getSiblings()) {
-        body.siblings.push_back(SiblingInfo{sibling.getTombstone(), sibling.getTimestampMs(),
-                                            std::string(to_view(sibling.getNode())),
-                                            sibling.getExpiresMs()});
-      }
-      out.body = std::move(body);
+    case wire::ClientResponse::GET:
+      out.body = read(r.getGet());
       break;
-    }
     case wire::ClientResponse::PUT:
       out.body = PutResponse{to_string(r.getPut().getContext())};
       break;

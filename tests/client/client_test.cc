@@ -137,7 +137,7 @@ TEST(Client, TheNodesErrorIsReturnedAndNotFailedOver) {
   MemoryStore store;
   FakeServer second(store.script());
   Client client(options_for({first.address(), second.address()}));
-  Status status = client.put("k", "v");
+  Status status = client.put("k", "v").status();
   EXPECT_EQ(status, Status::unavailable("write quorum not met: 1 of 2"));
   EXPECT_EQ(second.connections_accepted(), 0u);
 }
@@ -181,7 +181,7 @@ TEST(Client, WhenEveryNodeStaysOverloadedTheCallEndsOverloadedByItsTimeout) {
   FakeServer a(busy), b(busy);
   Client client(options_for({a.address(), b.address()}, 300));
   const auto start = std::chrono::steady_clock::now();
-  Status status = client.put("k", "v");
+  Status status = client.put("k", "v").status();
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(status.code(), StatusCode::kOverloaded) << status.to_string();
   EXPECT_NE(status.message().find("every node is overloaded"), std::string::npos);
@@ -223,7 +223,7 @@ TEST(Client, PutThatTimesOutIsNotSentElsewhere) {
   Client client(options_for({stuck.address(), good.address()}, 200));
 
   auto start = std::chrono::steady_clock::now();
-  Status status = client.put("k", "v");
+  Status status = client.put("k", "v").status();
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(status.code(), StatusCode::kTimeout) << status.to_string();
   EXPECT_NE(status.message().find(stuck.address()), std::string::npos) << status.message();
@@ -246,7 +246,7 @@ TEST(Client, DeleteWhoseConnectionBreaksAfterSendingIsUnavailableAndNotRetried) 
   MemoryStore store;
   FakeServer good(store.script());
   Client client(options_for({breaks.address(), good.address()}));
-  Status status = client.del("k");
+  Status status = client.del("k").status();
   EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
   EXPECT_NE(status.message().find("not retried"), std::string::npos) << status.message();
   EXPECT_EQ(good.connections_accepted(), 0u);
@@ -305,7 +305,7 @@ TEST(Client, ReconnectsWhenTheNodeClosedAnIdleConnection) {
   Client client(options_for({server.address()}));
   ASSERT_TRUE(client.get("k").is_ok());
   ASSERT_TRUE(server.wait_for_closed(1, 5s));
-  Status status = client.put("k", "v");
+  Status status = client.put("k", "v").status();
   EXPECT_TRUE(status.is_ok()) << status.to_string();
   EXPECT_EQ(server.connections_accepted(), 2u);
 }
@@ -324,21 +324,21 @@ TEST(Client, OversizedInputIsRejectedLocallyNamingTheLimit) {
   EXPECT_EQ(got.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(got.status().message().find("key_bytes_max"), std::string::npos);
 
-  Status put = client.put("k", std::string(33, 'v'));
+  Status put = client.put("k", std::string(33, 'v')).status();
   EXPECT_EQ(put.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(put.message().find("value_bytes_max"), std::string::npos) << put.message();
 
-  Status del = client.del("k", std::string(9, 'c'));
+  Status del = client.del("k", std::string(9, 'c')).status();
   EXPECT_EQ(del.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(del.message().find("context_bytes_max"), std::string::npos) << del.message();
 
-  EXPECT_EQ(client.put("", "v").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.put("", "v").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(server.connections_accepted(), 0u);  // nothing was sent, not even a connect
 }
 
 TEST(Client, DefaultLimitsRejectAKeyOver64KiB) {
   Client client(options_for({refusing_address()}));
-  Status status = client.put(std::string(64 * 1024 + 1, 'k'), "v");
+  Status status = client.put(std::string(64 * 1024 + 1, 'k'), "v").status();
   EXPECT_EQ(status, Status::invalid_argument("key is 65537 bytes; key_bytes_max is 65536"));
 }
 
@@ -346,7 +346,8 @@ TEST(Client, WhenEveryNodeIsDownTheErrorNamesEachNode) {
   std::string a = refusing_address();
   std::string b = refusing_address();
   Client client(options_for({a, b, "no-port"}));
-  for (Status status : {client.get("k").status(), client.put("k", "v"), client.ring().status()}) {
+  for (Status status :
+       {client.get("k").status(), client.put("k", "v").status(), client.ring().status()}) {
     EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
     EXPECT_NE(status.message().find(a + ": connect failed"), std::string::npos) << status.message();
     EXPECT_NE(status.message().find(b + ": connect failed"), std::string::npos) << status.message();
@@ -369,7 +370,7 @@ TEST(Client, AnyAnsweredTellsAnErrorAnswerFromNoAnswer) {
   EXPECT_FALSE(unreachable.any_answered());
 
   Client answered(options_for({refusing_address(), failing.address()}));
-  Status status = answered.put("k", "v");
+  Status status = answered.put("k", "v").status();
   EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.to_string();
   EXPECT_TRUE(answered.any_answered());
 }

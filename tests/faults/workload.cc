@@ -162,8 +162,10 @@ void Workload::set_iteration(Worker& worker) {
   put.eligible = view.eligible[node];
   put.fault = view.fault;
   put.start_us = micros_since(start_);
-  Status s = client.put(set_key(key), join_elements(elements), read->context,
-                        client::WriteOptions{.w = static_cast<uint8_t>(config_.w)});
+  Status s = client
+                 .put(set_key(key), join_elements(elements), read->context,
+                      client::WriteOptions{.w = static_cast<uint8_t>(config_.w)})
+                 .status();
   put.end_us = micros_since(start_);
   put.ok = s.is_ok();
   worker.ops.push_back(put);
@@ -179,8 +181,10 @@ void Workload::register_iteration(Worker& worker) {
   put.eligible = view.eligible[node];
   put.fault = view.fault;
   put.start_us = micros_since(start_);
-  Status s = worker.clients[node].put(key, std::to_string(worker.seq), worker.context,
-                                      client::WriteOptions{.w = static_cast<uint8_t>(config_.w)});
+  Status s = worker.clients[node]
+                 .put(key, std::to_string(worker.seq), worker.context,
+                      client::WriteOptions{.w = static_cast<uint8_t>(config_.w)})
+                 .status();
   put.end_us = micros_since(start_);
   put.ok = s.is_ok();
   worker.ops.push_back(put);

@@ -77,23 +77,23 @@ class AuthClusterTest : public ::testing::Test {
 };
 
 TEST_F(AuthClusterTest, EveryRequestNeedsAUserAndTheGrantForIt) {
-  Status anonymous = as(std::nullopt).put("orders/1", "v");
+  Status anonymous = as(std::nullopt).put("orders/1", "v").status();
   EXPECT_EQ(anonymous.code(), StatusCode::kUnauthenticated) << anonymous.to_string();
   EXPECT_THAT(anonymous.message(), HasSubstr("authenticate first"));
-  Status wrong = as(client::Credentials{"app", "guess"}).put("orders/1", "v");
+  Status wrong = as(client::Credentials{"app", "guess"}).put("orders/1", "v").status();
   EXPECT_EQ(wrong.code(), StatusCode::kUnauthenticated) << wrong.to_string();
   EXPECT_THAT(wrong.message(), HasSubstr("wrong user or secret"));
 
   auto app = as(client::Credentials{"app", "app-secret"});
   ASSERT_TRUE(app.put("orders/1", "v").is_ok());
-  Status outside = app.put("users/1", "v");
+  Status outside = app.put("users/1", "v").status();
   EXPECT_EQ(outside.code(), StatusCode::kPermissionDenied) << outside.to_string();
   EXPECT_THAT(outside.message(), HasSubstr("user app lacks the grant write needed for put"));
   auto reader = as(client::Credentials{"reader", "reader-secret"}, 1);
   auto got = reader.get("orders/1", {3, 0});
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   EXPECT_THAT(got->values, UnorderedElementsAre("v"));
-  EXPECT_EQ(reader.del("orders/1", got->context).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(reader.del("orders/1", got->context).status().code(), StatusCode::kPermissionDenied);
 
   // Nothing refused was applied.
   auto users1 = cluster_->client_of(2).get("users/1", {3, 0});
@@ -154,7 +154,7 @@ TEST_F(AuthClusterTest, TheHttpPortAsksForCredentialsExceptFromProbes) {
 
 TEST_F(AuthClusterTest, AChangedUsersFileAppliesToOpenConnectionsWithoutARestart) {
   auto reader = as(client::Credentials{"reader", "reader-secret"});
-  ASSERT_EQ(reader.put("notes/1", "v").code(), StatusCode::kPermissionDenied);
+  ASSERT_EQ(reader.put("notes/1", "v").status().code(), StatusCode::kPermissionDenied);
   auto app = as(client::Credentials{"app", "app-secret"});
   ASSERT_TRUE(app.put("orders/3", "v").is_ok());
   // reader gains write; app is removed.
@@ -167,7 +167,7 @@ TEST_F(AuthClusterTest, AChangedUsersFileAppliesToOpenConnectionsWithoutARestart
   ASSERT_TRUE(
       wait_for([&] { return reader.put("notes/1", "v").is_ok(); }, std::chrono::seconds(10)))
       << "the reader's open connection gains write";
-  Status gone = app.put("orders/4", "v");
+  Status gone = app.put("orders/4", "v").status();
   EXPECT_EQ(gone.code(), StatusCode::kUnauthenticated) << gone.to_string();
   EXPECT_THAT(gone.message(), HasSubstr("user app no longer exists"));
   EXPECT_GE(node_counter(*cluster_, 0, "users_reloads"), 1u);

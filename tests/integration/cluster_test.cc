@@ -70,7 +70,7 @@ TEST_F(ClusterTest, QuorumWritesAndReadsSiblingsDeletesAndSurvivingAKill) {
   auto after = n2.get("after-kill", r(2));
   ASSERT_TRUE(after.is_ok()) << after.status().to_string();
   EXPECT_THAT(after->values, UnorderedElementsAre("v"));
-  Status w3 = n1.put("after-kill", "v2", after->context, w(3));
+  Status w3 = n1.put("after-kill", "v2", after->context, w(3)).status();
   EXPECT_EQ(w3.code(), StatusCode::kUnavailable);
   EXPECT_THAT(w3.message(), HasSubstr("2 of 3 replicas acknowledged"));
   auto r3 = n1.get("after-kill", r(3));
@@ -91,20 +91,20 @@ TEST_F(ClusterTest, OversizedInputGetsAClearErrorAndTheNodeKeepsServing) {
   options.limits.value_bytes_max = 20u << 20;
   options.limits.frame_bytes_max = 40u << 20;
   client::Client raw(options);
-  Status big = raw.put("big", std::string((16u << 20) + 1, 'x'));
+  Status big = raw.put("big", std::string((16u << 20) + 1, 'x')).status();
   EXPECT_EQ(big.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(big.message(), HasSubstr("value_bytes_max is 16777216"));
 
   // The SDK refuses before sending, naming the limit.
   auto sdk = cluster_.client_of(0);
-  Status local = sdk.put(std::string(65537, 'k'), "v");
+  Status local = sdk.put(std::string(65537, 'k'), "v").status();
   EXPECT_THAT(local.message(), HasSubstr("key_bytes_max is 65536"));
 
   // A frame over the node's frame_bytes_max (32 MiB) is refused and the node lives on.
   options.limits.value_bytes_max = 40u << 20;
   options.limits.frame_bytes_max = 80u << 20;
   client::Client huge(options);
-  Status frame = huge.put("huge", std::string(33u << 20, 'x'));
+  Status frame = huge.put("huge", std::string(33u << 20, 'x')).status();
   EXPECT_FALSE(frame.is_ok());
   EXPECT_THAT(frame.message(), HasSubstr("frame_bytes_max"));
 

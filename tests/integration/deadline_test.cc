@@ -29,7 +29,7 @@ TEST(DeadlineProcessTest, AWriteToAPausedPrimaryIsDroppedOnceItsDeadlinePassed) 
 
   cluster.pause(primary);
   const auto sent = std::chrono::steady_clock::now();
-  Status put = cluster.client_of(forwarder, /*timeout_ms=*/400).put(key, "late");
+  Status put = cluster.client_of(forwarder, /*timeout_ms=*/400).put(key, "late").status();
   EXPECT_FALSE(put.is_ok()) << "the primary is paused: the client hears of no outcome";
   // Past the forward's deadline (under 400 ms) plus clock_skew_max_ms (1 s), by a margin.
   ASSERT_TRUE(wait_for(

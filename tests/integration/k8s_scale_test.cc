@@ -64,7 +64,7 @@ class K8sScaleTest : public ::testing::Test {
     std::vector<std::string> keys;
     for (int i = 0; i < count; ++i) {
       std::string key = fmt::format("key-{}", i);
-      auto put = client.put(key, "value of " + key);
+      auto put = client.put(key, "value of " + key).status();
       EXPECT_TRUE(put.is_ok()) << key << ": " << put.to_string();
       keys.push_back(key);
     }
@@ -214,7 +214,7 @@ TEST_F(ScaleDownScriptTest, HandsTheHighestOrdinalsOffThenScalesAndDeletesTheirV
   std::vector<std::string> keys;
   for (int i = 0; i < 1000; ++i) {
     keys.push_back(fmt::format("key-{}", i));
-    ASSERT_TRUE(client.put(keys.back(), "value of " + keys.back()).is_ok()) << keys.back();
+    ASSERT_TRUE(client.put(keys.back(), "value of " + keys.back()).status().is_ok()) << keys.back();
   }
 
   const std::string kubectl = write_fake_kubectl(5);

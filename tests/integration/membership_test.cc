@@ -96,7 +96,8 @@ TEST(HandoffTest, WritesWithAReplicaDownAreHintedAndHandedOffWhenItReturns) {
 
   auto client = cluster.client_of(0);
   for (int i = 0; i < 1000; ++i) {
-    Status s = client.put("key-" + std::to_string(i), "value-" + std::to_string(i), "", {2, 0});
+    Status s =
+        client.put("key-" + std::to_string(i), "value-" + std::to_string(i), "", {2, 0}).status();
     ASSERT_TRUE(s.is_ok()) << "put " << i << ": " << s.to_string();
   }
   uint64_t hints = 0;

@@ -66,7 +66,7 @@ TEST_F(TlsClusterTest, ServesOverTlsAndRefusesPlaintextAndUntrustingClientsClear
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   EXPECT_THAT(got->values, UnorderedElementsAre("v"));
 
-  Status plain = client_with(std::nullopt).put("p", "v");
+  Status plain = client_with(std::nullopt).put("p", "v").status();
   ASSERT_FALSE(plain.is_ok());
   EXPECT_THAT(plain.message(), HasSubstr("this port speaks TLS only"));
 
@@ -214,7 +214,7 @@ TEST_F(TlsClusterTest, RotatingTheCertificateFilesUnderLoadDropsNoRequest) {
     for (int i = 0; !stop; ++i) {
       auto client = cluster_->client_of(i % 3);
       for (int j = 0; j < 5; ++j) {
-        Status s = client.put(fmt::format("r{}-{}", i, j), "v", "", {2, 0});
+        Status s = client.put(fmt::format("r{}-{}", i, j), "v", "", {2, 0}).status();
         if (s.is_ok()) {
           ++ok;
         } else {
@@ -274,8 +274,8 @@ TEST(TlsAuthTest, AClientCertificateNamingAUserIsThatUser) {
   auto got = reporting.get("k");
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   EXPECT_THAT(got->values, UnorderedElementsAre("v"));
-  EXPECT_EQ(reporting.put("k", "w", got->context).code(), StatusCode::kPermissionDenied);
-  Status stranger = as(certs.client("stranger")).put("k", "w");
+  EXPECT_EQ(reporting.put("k", "w", got->context).status().code(), StatusCode::kPermissionDenied);
+  Status stranger = as(certs.client("stranger")).put("k", "w").status();
   EXPECT_EQ(stranger.code(), StatusCode::kUnauthenticated) << stranger.to_string();
 }
 

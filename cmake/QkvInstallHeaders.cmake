@@ -1,0 +1,40 @@
+# Installs the SDK's public headers and every project header they include, directly or not,
+# at the paths they are included by (P/include/qkv/common/status.h). Run by `cmake --install`
+# (cmake/QkvInstall.cmake sets the QKV_* variables). The compiler finds the headers (-MM:
+# project headers only, not the system's), so the list follows the code.
+set(tu "${QKV_BINARY_DIR}/package/qkv_sdk_headers.cc")
+set(includes "")
+foreach(header IN LISTS QKV_SDK_HEADERS)
+  string(APPEND includes "#include \"${header}\"\n")
+endforeach()
+file(WRITE "${tu}" "${includes}")
+execute_process(COMMAND ${QKV_CXX} ${QKV_HEADER_FLAGS} -MM "${tu}"
+                OUTPUT_VARIABLE rule ERROR_VARIABLE error RESULT_VARIABLE failed)
+if(failed)
+  message(FATAL_ERROR "qkv install: the SDK's headers do not compile on their own:\n${error}")
+endif()
+string(REPLACE "\\\n" " " rule "${rule}")
+string(REGEX REPLACE "^[^:]*:" "" rule "${rule}")
+string(REGEX MATCHALL "[^ \t\r\n]+" paths "${rule}")
+set(installed 0)
+foreach(path IN LISTS paths)
+  if(NOT path MATCHES "\\.(h|hpp)$")
+    continue()
+  endif()
+  get_filename_component(path "${path}" ABSOLUTE)
+  # The deepest root first: the build tree lies inside the source tree.
+  foreach(root IN LISTS QKV_ROOTS)
+    string(FIND "${path}" "${root}/" at)
+    if(at EQUAL 0)
+      file(RELATIVE_PATH relative "${root}" "${path}")
+      get_filename_component(subdir "${relative}" DIRECTORY)
+      file(INSTALL "${path}"
+           DESTINATION "${CMAKE_INSTALL_PREFIX}/${QKV_HEADER_DESTINATION}/${subdir}")
+      math(EXPR installed "${installed} + 1")
+      break()
+    endif()
+  endforeach()
+endforeach()
+if(installed EQUAL 0)
+  message(FATAL_ERROR "qkv install: found no SDK header to install in:\n${rule}")
+endif()
