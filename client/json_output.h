@@ -21,18 +21,16 @@
 #include <vector>
 
 #include "client/client.h"
+#include "common/base64.h"
 #include "common/status.h"
 #include "proto/client_api.h"
 #include "proto/client_json.h"
 
 namespace qkv::client {
 
-// RFC 4648 base64, standard alphabet, with '=' padding.
-std::string base64_encode(std::string_view bytes);
-
-// Decodes RFC 4648 base64 (standard alphabet). Padding is optional; whitespace is not allowed.
-// invalid_argument naming the offending position when `text` is not base64.
-Result<std::string> base64_decode(std::string_view text);
+// Moved to common/base64.h (shared with qkvd's HTTP API); kept here under their old names.
+using ::qkv::base64_decode;
+using ::qkv::base64_encode;
 
 // Whether `bytes` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
 // above U+10FFFF).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/assert.h"
 #include "net/tcp_server.h"
 
 namespace qkv::net {
@@ -83,12 +85,13 @@ class HttpSession final : public HttpServer::Session,
                           public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   HttpSession(Stream stream, std::shared_ptr<asio::ssl::context> context,
-              const HttpOptions& options, const HttpServer::Handler& handler)
+              const HttpOptions& options, std::shared_ptr<HttpServer::Hooks> hooks)
       : stream_(std::move(stream)),
         context_(std::move(context)),
         idle_timer_(socket().get_executor()),
         options_(options),
-        handler_(handler) {}
+        hooks_(std::move(hooks)),
+        connection_(hooks_->next_connection++) {}
 
   void start() override { read_next(); }
   void close() override {
@@ -96,6 +99,10 @@ class HttpSession final : public HttpServer::Session,
     idle_timer_.cancel();
     socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket().close(ignored);
+    if (!closed_) {
+      closed_ = true;
+      if (hooks_->on_close) hooks_->on_close(connection_);
+    }
   }
   bool is_open() const override { return socket().is_open(); }
 
@@ -116,15 +123,49 @@ class HttpSession final : public HttpServer::Session,
     idle_timer_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
     idle_timer_.async_wait([weak = this->weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (!ec && self) self->close();
+      // A request being answered is not idle (an expiry queued before on_read cancelled it).
+      if (!ec && self && !self->answering_) self->close();
     });
   }
 
+  // The head first, so that the body limit can follow the path (HttpOptions::body_limits).
   void read_next() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.header_bytes_max));
-    parser_->body_limit(options_.body_bytes_max);
+    // The largest limit while the head is read (Beast checks Content-Length against it
+    // there); on_header() applies the path's own.
+    std::size_t largest = options_.body_bytes_max;
+    for (const auto& rule : options_.body_limits) largest = std::max(largest, rule.body_bytes_max);
+    parser_->body_limit(largest);
     arm_idle_timer();
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  // The body limit of the request whose head was read: its path's rule, or body_bytes_max.
+  std::size_t select_body_limit() {
+    const auto raw = parser_->get().target();
+    const std::string_view target(raw.data(), raw.size());
+    body_rule_ = nullptr;
+    for (const auto& rule : options_.body_limits) {
+      if (target.starts_with(rule.target_prefix)) {
+        body_rule_ = &rule;
+        return rule.body_bytes_max;
+      }
+    }
+    return options_.body_bytes_max;
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == http::error::body_limit) select_body_limit();  // over the largest: refused as its own
+    if (ec) return on_read(ec);
+    const std::size_t limit = select_body_limit();
+    if (parser_->content_length() && *parser_->content_length() > limit) {
+      return refuse(http::error::body_limit);  // refused before the body is read
+    }
+    parser_->body_limit(limit);  // a chunked body: checked as its chunks arrive
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -137,23 +178,7 @@ class HttpSession final : public HttpServer::Session,
         ec == asio::ssl::error::stream_truncated || !socket().is_open()) {
       return close();
     }
-    if (ec) {
-      // Answer what was wrong, then close: the stream cannot be trusted past it.
-      HttpResponse refusal;
-      if (ec == http::error::header_limit) {
-        refusal.status = 431;
-        refusal.body = fmt::format("request head over {} bytes (the header limit)\n",
-                                   options_.header_bytes_max);
-      } else if (ec == http::error::body_limit) {
-        refusal.status = 413;
-        refusal.body =
-            fmt::format("request body over {} bytes (the body limit)\n", options_.body_bytes_max);
-      } else {
-        refusal.status = 400;
-        refusal.body = fmt::format("malformed HTTP request: {}\n", ec.message());
-      }
-      return write(std::move(refusal), /*keep_alive=*/false, /*head=*/false, 11);
-    }
+    if (ec) return refuse(ec);
     http::request<http::string_body> request = parser_->release();
     HttpRequest in;
     in.method = std::string(request.method_string());
@@ -166,18 +191,62 @@ class HttpSession final : public HttpServer::Session,
       in.headers.insert_or_assign(std::move(name), std::string(field.value()));
     }
     in.tls = std::is_same_v<Stream, TlsStream>;
+    in.connection = connection_;
     in.body = std::move(request.body());
-    HttpResponse out;
-    if (request.method() != http::verb::get && request.method() != http::verb::head &&
-        request.method() != http::verb::post) {
-      out.status = 405;
-      out.body = fmt::format("method {} is not served here\n", in.method);
-      out.headers.emplace_back("Allow", "GET, HEAD, POST");
+    // No idle timeout while the handler works: the request's own deadline bounds it.
+    idle_timer_.cancel();
+    answering_ = true;
+    auto answered = std::make_shared<bool>(false);
+    HttpServer::Respond respond = [self = this->shared_from_this(), answered,
+                                   keep_alive = request.keep_alive(),
+                                   head = request.method() == http::verb::head,
+                                   version = request.version()](HttpResponse out) {
+      QKV_ASSERT(!*answered);  // exactly once
+      *answered = true;
+      self->answering_ = false;
+      if (!self->socket().is_open()) return;  // closed meanwhile: nobody to tell
+      self->write(std::move(out), keep_alive, head, version);
+    };
+    hooks_->handler(std::move(in), std::move(respond));
+  }
+
+  // Answers what was wrong, then closes: the stream cannot be trusted past it.
+  void refuse(beast::error_code ec) {
+    HttpResponse refusal;
+    if (ec == http::error::header_limit) {
+      refusal.status = 431;
+      refusal.body =
+          fmt::format("request head over {} bytes (the header limit)\n", options_.header_bytes_max);
+    } else if (ec == http::error::body_limit && body_rule_ && body_rule_->refusal) {
+      refusal = body_rule_->refusal();
+      refusal.status = 413;
+    } else if (ec == http::error::body_limit) {
+      refusal.status = 413;
+      refusal.body =
+          fmt::format("request body over {} bytes (the body limit)\n", options_.body_bytes_max);
     } else {
-      out = handler_(in);
+      refusal.status = 400;
+      refusal.body = fmt::format("malformed HTTP request: {}\n", ec.message());
     }
-    write(std::move(out), request.keep_alive(), request.method() == http::verb::head,
-          request.version());
+    lingering_ = true;
+    write(std::move(refusal), /*keep_alive=*/false, /*head=*/false, 11);
+  }
+
+  // After a refusal that left the request unread: stop sending, then read and drop what the
+  // client still sends until it closes (or idle_timeout_ms passes). Closing at once with
+  // bytes unread would send an RST, and the client's kernel may drop our answer with it.
+  void linger() {
+    beast::error_code ignored;
+    socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    arm_idle_timer();
+    drain();
+  }
+  void drain() {
+    socket().async_read_some(asio::buffer(drained_),
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->close();
+                               self->drain();
+                             });
   }
 
   void write(HttpResponse out, bool keep_alive, bool head, unsigned version) {
@@ -195,6 +264,7 @@ class HttpSession final : public HttpServer::Session,
     http::async_write(
         stream_, *response,
         [self = this->shared_from_this(), response, keep_alive](beast::error_code ec, std::size_t) {
+          if (!ec && !keep_alive && self->lingering_) return self->linger();
           if (ec || !keep_alive) return self->close();
           self->read_next();
         });
@@ -205,9 +275,29 @@ class HttpSession final : public HttpServer::Session,
   asio::steady_timer idle_timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  const HttpBodyLimit* body_rule_ = nullptr;  // the body_limits rule of the request being read
   const HttpOptions options_;
-  const HttpServer::Handler& handler_;
+  std::shared_ptr<HttpServer::Hooks> hooks_;
+  const uint64_t connection_;  // HttpRequest::connection
+  bool closed_ = false;
+  bool answering_ = false;          // the handler has the request; its Respond is not called yet
+  bool lingering_ = false;          // a refusal: linger() before closing
+  std::array<char, 4096> drained_;  // what linger() reads and drops
 };
+
+// The synchronous handler as an asynchronous one; only GET, HEAD and POST reach it.
+HttpServer::AsyncHandler from_sync(HttpServer::Handler handler) {
+  return [handler = std::move(handler)](HttpRequest request, HttpServer::Respond respond) {
+    if (request.method != "GET" && request.method != "HEAD" && request.method != "POST") {
+      HttpResponse out;
+      out.status = 405;
+      out.body = fmt::format("method {} is not served here\n", request.method);
+      out.headers.emplace_back("Allow", "GET, HEAD, POST");
+      return respond(std::move(out));
+    }
+    respond(handler(request));
+  };
+}
 
 // What a plaintext client reads from a TLS HTTP port before it is closed.
 std::shared_ptr<const std::vector<std::byte>> plaintext_http_refusal() {
@@ -225,16 +315,28 @@ std::shared_ptr<const std::vector<std::byte>> plaintext_http_refusal() {
 
 HttpServer::HttpServer(asio::io_context& io, std::string host, uint16_t port, HttpOptions options,
                        Handler handler)
+    : HttpServer(io, std::move(host), port, std::move(options), from_sync(std::move(handler))) {}
+
+HttpServer::HttpServer(asio::io_context& io, std::string host, uint16_t port, HttpOptions options,
+                       AsyncHandler handler)
     : io_(io),
       host_(std::move(host)),
       port_(port),
-      options_(options),
-      handler_(std::move(handler)),
+      options_(std::move(options)),
+      hooks_(std::make_shared<Hooks>(Hooks{std::move(handler), nullptr})),
       acceptor_(io),
       retry_timer_(io) {}
 
 HttpServer::~HttpServer() {
+  // Sessions may outlive this by a few completion handlers: they must not call into the
+  // owner any more, which may be going away too.
+  hooks_->on_close = nullptr;
+  hooks_->handler = [](HttpRequest, Respond) {};
   stop();
+}
+
+void HttpServer::set_on_close(std::function<void(uint64_t connection)> on_close) {
+  hooks_->on_close = std::move(on_close);
 }
 
 Status HttpServer::listen() {
@@ -269,7 +371,7 @@ void HttpServer::accept_next() {
         start_tls_session(std::move(socket));
       } else {
         adopt(std::make_shared<HttpSession<asio::ip::tcp::socket>>(std::move(socket), nullptr,
-                                                                   options_, handler_));
+                                                                   options_, hooks_));
       }
     }
     accept_next();
@@ -293,7 +395,7 @@ void HttpServer::start_tls_session(asio::ip::tcp::socket socket) {
                  return;
                }
                adopt(std::make_shared<HttpSession<TlsStream>>(std::move(stream).value(), context,
-                                                              options_, handler_));
+                                                              options_, hooks_));
              });
 }
 

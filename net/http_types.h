@@ -2,6 +2,7 @@
 // values with no Asio, so handlers (node/http_api.h) stay sans-I/O and unit-testable.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -17,6 +18,9 @@ struct HttpRequest {
   // Header fields by lower-case name ("authorization"); a repeated field keeps its last value.
   std::map<std::string, std::string> headers;
   bool tls = false;  // it came over TLS
+  // The connection it came on: unique per HttpServer, the same for every request of one
+  // connection (HttpServer::set_on_close says when it closed).
+  uint64_t connection = 0;
   std::string body;
 };
 

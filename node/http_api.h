@@ -14,6 +14,8 @@
 //   GET /api/v1/ring             ring ownership (as `qkvctl --json ring`)
 //   GET /api/v1/stats            request counts and latency percentiles (p50/p90/p99 ms)
 //   GET /console                 the web console (node/console.h)
+//   /v1/kv/{key}                 the key-value API: not here, but node/http_kv.h through
+//                                the Server's client path (server_http_kv.cc)
 //
 // Health bodies are JSON: {"status":"ok"} or {"status":"unavailable","reasons":[...]}, each
 // reason a sentence. Unknown paths get 404 naming the served ones.

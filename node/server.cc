@@ -130,8 +130,11 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       auth_reload_timer_(io) {
   if (config.http_listen) {
     http_server_ = std::make_unique<net::HttpServer>(
-        io, config.http_listen->host, config.http_listen->port, net::HttpOptions{},
-        [this](const net::HttpRequest& request) { return serve_http_request(request); });
+        io, config.http_listen->host, config.http_listen->port, http_options(config.node.limits),
+        [this](net::HttpRequest request, net::HttpServer::Respond respond) {
+          on_http_request(std::move(request), std::move(respond));
+        });
+    http_server_->set_on_close([this](uint64_t connection) { on_http_close(connection); });
   }
   // Latencies need finer time than the core's milliseconds (node/latencies.h).
   node_.latencies().set_source([] {
@@ -485,6 +488,7 @@ void Server::reply(ClientId client, proto::ClientResponse response) {
   if (auto out = outstanding_.find(client); out != outstanding_.end() && out->second > 0) {
     --out->second;
   }
+  if (answer_http(client, response)) return;
   send_to_client(client, std::move(response));
 }
 

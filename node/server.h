@@ -126,6 +126,22 @@ class Server final : public Transport, public OpsView {
   // The HTTP port's gate: with [auth], every path but the health probes needs HTTP Basic
   // credentials of a user; without, the request is served as is.
   net::HttpResponse serve_http_request(const net::HttpRequest& request);
+  // The user `request`'s HTTP Basic credentials log in as; unauthenticated without them or
+  // when wrong (counted, logged at a bounded rate), overloaded past the check budget.
+  // REQUIRES: authenticator_.
+  Result<std::string> http_user(const net::HttpRequest& request);
+  // The HTTP port (server_http_kv.cc): its options (the head fits a key of key_bytes_max,
+  // /v1/kv/ bodies follow value_bytes_max), every request's entry, and the key-value API,
+  // which takes the client port's path (auth, grants, admission, the node core) under a
+  // ClientId per HTTP connection.
+  static net::HttpOptions http_options(const Limits& limits);
+  void on_http_request(net::HttpRequest request, net::HttpServer::Respond respond);
+  void serve_http_kv(const net::HttpRequest& request, net::HttpServer::Respond respond);
+  ClientId http_client(uint64_t connection);
+  void on_http_close(uint64_t connection);
+  // Writes `response` to the HTTP request of `client` waiting for it; false if `client` is
+  // not an HTTP one waiting.
+  bool answer_http(ClientId client, const proto::ClientResponse& response);
   // Whether a refusal (permission_denied, auth_failed) may be logged now: a burst of 10,
   // then one a second; the others are counted in refusals_unlogged_.
   bool refusal_to_log();
@@ -193,6 +209,9 @@ class Server final : public Transport, public OpsView {
   uint64_t client_read_pauses_ = 0;
   uint64_t client_shedding_spells_ = 0;  // pauses that turned into shedding
   ClientId next_client_id_ = 1;
+  std::map<uint64_t, ClientId> http_clients_;  // HTTP connection -> its ClientId
+  // HTTP key-value requests the node core has not answered yet (one per HTTP connection).
+  std::map<ClientId, net::HttpServer::Respond> http_waiting_;
   bool shutting_down_ = false;
   bool started_ = false;  // start() succeeded: every port listens
 };

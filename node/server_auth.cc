@@ -140,31 +140,36 @@ Status Server::check_access(ClientId id, const proto::ClientRequest& request) {
   return verdict;
 }
 
+Result<std::string> Server::http_user(const net::HttpRequest& request) {
+  auto header = request.headers.find("authorization");
+  if (header == request.headers.end()) {
+    return Status::unauthenticated("this node requires a user: send HTTP Basic credentials");
+  }
+  std::string user_name;
+  Status verdict;
+  auto credentials = net::parse_basic_authorization(header->second);
+  if (credentials) {
+    user_name = credentials->first;
+    auto user = authenticator_->login(credentials->first, credentials->second, clock_.now());
+    if (user) return (*user)->name;
+    verdict = user.status();
+  } else {
+    verdict = credentials.status();
+  }
+  ++auth_failures_;
+  if (refusal_to_log()) {
+    log_event(LogEvent::warn("auth_failed")
+                  .with("port", "http")
+                  .with("user", user_name)
+                  .with("error", verdict)
+                  .with("unlogged_before", std::exchange(refusals_unlogged_, 0)));
+  }
+  return verdict;
+}
+
 net::HttpResponse Server::serve_http_request(const net::HttpRequest& request) {
   if (!authenticator_) return serve_http(*this, request);
-  Status verdict =
-      Status::unauthenticated("this node requires a user: send HTTP Basic credentials");
-  std::string user_name;
-  if (auto header = request.headers.find("authorization"); header != request.headers.end()) {
-    auto credentials = net::parse_basic_authorization(header->second);
-    if (credentials) {
-      user_name = credentials->first;
-      auto user = authenticator_->login(credentials->first, credentials->second, clock_.now());
-      verdict = user.status();
-    } else {
-      verdict = credentials.status();
-    }
-    if (!verdict.is_ok()) {
-      ++auth_failures_;
-      if (refusal_to_log()) {
-        log_event(LogEvent::warn("auth_failed")
-                      .with("port", "http")
-                      .with("user", user_name)
-                      .with("error", verdict)
-                      .with("unlogged_before", std::exchange(refusals_unlogged_, 0)));
-      }
-    }
-  }
+  const Status verdict = http_user(request).status();
   if (request.path.starts_with("/health/")) {
     // Probes carry no credentials (the kubelet's do not): they are answered, but why a node
     // is not ready (peer names, hint counts) is told only to a user.

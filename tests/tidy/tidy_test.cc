@@ -47,6 +47,7 @@ LayeringPolicy layering_policy() {
            {"node/server_tls.cc", "qkvd's Server: TLS contexts for its ports and peer links"},
            {"node/server_auth.cc", "qkvd's Server: users, logins and grants on its ports"},
            {"node/server_admission.cc", "qkvd's Server: load shedding and pausing client reads"},
+           {"node/server_http_kv.cc", "qkvd's Server: its HTTP port's key-value API"},
            {"node/main.cc", "the process shell: builds the io_context and the Server"},
        }},
       {"rocksdb",
