@@ -166,6 +166,21 @@ class HttpSession final : public HttpServer::Session,
       return refuse(http::error::body_limit);  // refused before the body is read
     }
     parser_->body_limit(limit);  // a chunked body: checked as its chunks arrive
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      // The client (curl, for bodies over 1 MiB) waits for this before it sends the body.
+      auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                      parser_->get().version());
+      return http::async_write(
+          stream_, *go_on,
+          [self = this->shared_from_this(), go_on](beast::error_code ec, std::size_t) {
+            if (ec) return self->on_read(ec);
+            self->read_body();
+          });
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);

@@ -150,3 +150,40 @@ TEST_F(AsyncHttpServerTest, BodyLimitsFollowThePath) {
 
 }  // namespace
 }  // namespace qkv::net
+
+namespace qkv::net {
+namespace {
+
+// curl sends "Expect: 100-continue" before a body over 1 MiB and waits (1 s) for the go-ahead:
+// the server must give it as soon as the head passed its checks.
+TEST_F(AsyncHttpServerTest, AClientExpectingContinueIsToldToSendTheBody) {
+  start();
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  timeval timeout{5, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  boost::asio::write(socket, boost::asio::buffer(std::string(
+                                 "PUT /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                                 "Expect: 100-continue\r\nConnection: close\r\n\r\n")));
+  std::string head;
+  char buffer[4096];
+  boost::system::error_code ec;
+  while (head.find("\r\n\r\n") == std::string::npos && !ec) {
+    head.append(buffer, socket.read_some(boost::asio::buffer(buffer), ec));
+  }
+  ASSERT_THAT(head, StartsWith("HTTP/1.1 100 Continue\r\n")) << "no go-ahead before the body";
+  boost::asio::write(socket, boost::asio::buffer(std::string("abc")));
+  std::string rest = head.substr(head.find("\r\n\r\n") + 4);
+  for (;;) {
+    const std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+    if (ec) break;
+    rest.append(buffer, n);
+  }
+  EXPECT_THAT(rest, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(rest, HasSubstr("PUT /fast"));
+  EXPECT_THAT(rest, HasSubstr(" 3"));
+}
+
+}  // namespace
+}  // namespace qkv::net
