@@ -125,7 +125,7 @@ TEST(ConditionalWriteTest, AnyNodeSendsItToTheFirstPrimaryThatIsUp) {
   const std::vector<NodeId> primaries = cluster.primaries("k");
   // Another primary and a node that is no replica both forward it to the first primary.
   for (const NodeId& via : {primaries[2], cluster.fallbacks("k")[0]}) {
-    const std::string ctx = body(cluster.get("n1", "k")).context;
+    const std::string ctx = body(cluster.get(primaries[0], "k")).context;
     auto put = cluster.request(via, put_if("k", "v-" + via, WriteCondition::kIfUnchanged, ctx));
     ASSERT_TRUE(put.status.is_ok()) << via << ": " << put.status.to_string();
     EXPECT_EQ(cluster.node(via).counters().forwarded, 1u) << via;
