@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -84,6 +85,13 @@ TEST_F(ConditionalWriteTest, ManyRacingPutIfAbsentThroughEveryNodeExactlyOneWins
     }
   }
   ASSERT_NE(winner, -1);
+  // They met at one coordinator (the key's first primary), whichever node each was sent to.
+  std::vector<uint64_t> coordinated;
+  for (int i = 0; i < kNodes; ++i) {
+    coordinated.push_back(node_counter(cluster_, i, "conditional_writes"));
+  }
+  EXPECT_EQ(std::count(coordinated.begin(), coordinated.end(), uint64_t{kThreads}), 1);
+  EXPECT_EQ(std::count(coordinated.begin(), coordinated.end(), uint64_t{0}), kNodes - 1);
   client::ReadOptions all;
   all.r = 3;
   auto got = cluster_.client_of(3).get("lock", all);
