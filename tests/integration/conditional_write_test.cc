@@ -73,7 +73,7 @@ TEST_F(ConditionalWriteTest, ManyRacingPutIfAbsentThroughEveryNodeExactlyOneWins
   client::WriteOptions if_absent;
   if_absent.condition = proto::WriteCondition::kIfAbsent;
   auto statuses = race(kThreads, [&](int t, client::Client& c) {
-    return c.put("lock", "owner-" + std::to_string(t), "", if_absent);
+    return c.put("lock", "owner-" + std::to_string(t), "", if_absent).status();
   });
   EXPECT_EQ(count(statuses, StatusCode::kOk), 1);
   EXPECT_EQ(count(statuses, StatusCode::kPreconditionFailed), kThreads - 1);
@@ -107,7 +107,8 @@ TEST_F(ConditionalWriteTest, TwoPutIfUnchangedWithOneContextExactlyOneWins) {
   client::WriteOptions if_unchanged;
   if_unchanged.condition = proto::WriteCondition::kIfUnchanged;
   auto statuses = race(2, [&](int t, client::Client& c) {
-    return c.put("counter", "1 by writer " + std::to_string(t), read->context, if_unchanged);
+    return c.put("counter", "1 by writer " + std::to_string(t), read->context, if_unchanged)
+        .status();
   });
   EXPECT_EQ(count(statuses, StatusCode::kOk), 1)
       << statuses[0].to_string() << " / " << statuses[1].to_string();
