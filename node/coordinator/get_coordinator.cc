@@ -190,7 +190,7 @@ void GetCoordinator::progress(uint64_t id) {
     op.answered = true;
     in_flight_.answered(id);  // read repair may keep the round: no client waits on it
     if (op.on_read) {
-      // A copy: the callback may start other rounds, but `op` stays (std::map).
+      // Taken out: it runs once. It may start other rounds; `op` stays put (std::map).
       OnRead on_read = std::move(op.on_read);
       on_read(round.result(), round.result().is_ok() ? round.merged() : causal::SiblingSet(),
               answered_by(round));
