@@ -81,5 +81,16 @@ TEST(SiblingMetadataTest, SiblingsDescribeTheValuesInOrderThenTheConcurrentTombs
   EXPECT_EQ(body(local).siblings, answer.siblings);
 }
 
+TEST(SiblingMetadataTest, TheStoredFormCarriesTheTimestampAndAStateWithoutOneReadsZero) {
+  causal::SiblingSet stamped = causal::SiblingSet().update({}, {"n1", 7}, "v", 0, 1'700'000);
+  auto decoded = node::decode_sibling_set(node::encode_sibling_set(stamped));
+  ASSERT_TRUE(decoded.is_ok());
+  EXPECT_EQ(decoded.value(), stamped);
+  EXPECT_EQ(decoded->siblings()[0].timestamp_ms, 1'700'000);
+  // What a node older than the field stored: no timestampMs at all.
+  causal::SiblingSet old = causal::SiblingSet().update({}, {"n1", 7}, "v");
+  EXPECT_EQ(node::decode_sibling_set(node::encode_sibling_set(old))->siblings()[0].timestamp_ms, 0);
+}
+
 }  // namespace
 }  // namespace qkv::testing
