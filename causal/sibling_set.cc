@@ -20,7 +20,12 @@ bool dot_less(const Sibling& x, const Sibling& y) {
 // by content rather than by side keeps join commutative even then.
 const Sibling& pick(const Sibling& x, const Sibling& y) {
   if (x == y) return x;
-  return std::tie(x.tombstone, x.value) <= std::tie(y.tombstone, y.value) ? x : y;
+  // A larger timestamp first: a known time wins over 0 (a copy from an older node).
+  const int64_t x_later = -x.timestamp_ms, y_later = -y.timestamp_ms;
+  return std::tie(x.tombstone, x.value, x.expires_ms, x_later) <=
+                 std::tie(y.tombstone, y.value, y.expires_ms, y_later)
+             ? x
+             : y;
 }
 
 }  // namespace
@@ -35,7 +40,8 @@ SiblingSet::SiblingSet(VersionVector vv, std::vector<Sibling> siblings)
 }
 
 SiblingSet SiblingSet::update(const VersionVector& context, const Actor& actor,
-                              std::optional<std::string> value, int64_t expires_ms) const {
+                              std::optional<std::string> value, int64_t expires_ms,
+                              int64_t timestamp_ms) const {
   // Under the REQUIRES, context.get(actor) <= vv_.get(actor); taking the max as well means
   // a context that claims more (a bad or foreign context) still never makes us issue a dot
   // the context has already seen.
@@ -46,7 +52,7 @@ SiblingSet SiblingSet::update(const VersionVector& context, const Actor& actor,
     if (!context.covers(s.dot)) siblings.push_back(s);
   }
   Sibling fresh{dot, !value.has_value(), value ? std::move(*value) : std::string(),
-                value ? expires_ms : 0};
+                value ? expires_ms : 0, timestamp_ms};
   // Every kept dot is covered by vv_, so the fresh dot is new; insert it in dot order.
   siblings.insert(std::upper_bound(siblings.begin(), siblings.end(), fresh, dot_less),
                   std::move(fresh));

@@ -28,6 +28,11 @@ struct Sibling {
   // which reads no longer see it, and after which it is reaped as a tombstone is
   // (node/reaper.h). 0: never expires. Set once by the write that made the dot.
   int64_t expires_ms = 0;
+  // The coordinator's wall-clock unix ms when it wrote this sibling (a value or a
+  // tombstone); 0: unknown (written before siblings carried it). Decided once with the dot
+  // and carried with it everywhere (storage, replica writes, hints, transfers, repairs), so
+  // every replica holds the same; what a last-writer-wins resolver orders by (issue 18).
+  int64_t timestamp_ms = 0;
   friend bool operator==(const Sibling&, const Sibling&) = default;
 
   // True if this sibling is a value readers see at `unix_ms`.
@@ -48,6 +53,8 @@ class SiblingSet {
   // siblings; the new vector is merge(version_vector(), context) raised to the new dot.
   // `value` nullopt writes a tombstone (delete). `expires_ms` (unix ms, 0: never) is the
   // new value's time to live's end (Sibling::expires_ms); ignored for a tombstone.
+  // `timestamp_ms` (unix ms, 0: unknown) is the coordinator's clock now
+  // (Sibling::timestamp_ms), for values and tombstones alike.
   // REQUIRES: this is the coordinator's own current state of the key, so
   // version_vector().get(actor) is the last counter `actor` issued for it.
   // Not checked: contexts come from clients. If `context` claims a higher counter for
@@ -55,12 +62,15 @@ class SiblingSet {
   // context.get(actor)+1 instead, so a dot the context has seen is never issued again
   // (as Riak's dvvset does). Under the REQUIRES the two rules agree.
   SiblingSet update(const VersionVector& context, const Actor& actor,
-                    std::optional<std::string> value, int64_t expires_ms = 0) const;
+                    std::optional<std::string> value, int64_t expires_ms = 0,
+                    int64_t timestamp_ms = 0) const;
 
   // Lattice join of two states of the same key. A sibling survives if both states hold
   // it or the other state's vector does not cover its dot. Two different siblings with the
-  // same dot can only come from a reused actor (a bug incarnations prevent); join then
-  // keeps the smaller by (tombstone, value), which keeps it commutative.
+  // same dot can only come from a reused actor (a bug incarnations prevent), or from a
+  // node older than Sibling::timestamp_ms that dropped it; join then keeps the smaller by
+  // (tombstone, value, expires_ms), then the one with the larger timestamp_ms (a known
+  // time over 0), which keeps it commutative.
   static SiblingSet join(const SiblingSet& a, const SiblingSet& b);
 
   // The causal context to hand to clients: the version vector.

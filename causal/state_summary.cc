@@ -17,7 +17,8 @@ uint64_t value_hash(const Sibling& s) {
 }
 
 bool same_content(const StateSummary::Entry& stored, const Sibling& incoming) {
-  return stored.tombstone == incoming.tombstone && stored.value_hash == value_hash(incoming);
+  return stored.tombstone == incoming.tombstone && stored.value_hash == value_hash(incoming) &&
+         stored.expires_ms == incoming.expires_ms && stored.timestamp_ms == incoming.timestamp_ms;
 }
 
 }  // namespace
@@ -27,7 +28,7 @@ StateSummary StateSummary::of(const SiblingSet& state) {
   out.vv_ = state.version_vector();
   out.siblings_.reserve(state.siblings().size());
   for (const Sibling& s : state.siblings()) {
-    out.siblings_.push_back(Entry{s.dot, s.tombstone, value_hash(s)});
+    out.siblings_.push_back(Entry{s.dot, s.tombstone, value_hash(s), s.expires_ms, s.timestamp_ms});
   }
   return out;
 }
@@ -53,7 +54,8 @@ StateSummary::Join StateSummary::join(const SiblingSet& incoming) const {
       }
       ++y;
     } else {
-      if (!same_content(*x, *y)) return Join{};  // one dot, two contents: a reused actor
+      if (!same_content(*x, *y))
+        return Join{};  // one dot, two contents: a reused actor (or a lost timestamp)
       out.push_back(*y);
       ++x;
       ++y;
@@ -71,14 +73,15 @@ bool StateSummary::covered_by(const VersionVector& context) const {
 }
 
 SiblingSet StateSummary::update(const VersionVector& context, const Actor& actor,
-                                std::optional<std::string> value, int64_t expires_ms) const {
+                                std::optional<std::string> value, int64_t expires_ms,
+                                int64_t timestamp_ms) const {
   QKV_ASSERT(covered_by(context));
   // SiblingSet::update with every stored sibling dropped: the fresh one alone.
   const Dot dot{actor, std::max(vv_.get(actor), context.get(actor)) + 1};
   std::vector<Sibling> siblings;
   const bool tombstone = !value.has_value();
   siblings.push_back(Sibling{dot, tombstone, value ? std::move(*value) : std::string(),
-                             tombstone ? 0 : expires_ms});
+                             tombstone ? 0 : expires_ms, timestamp_ms});
   VersionVector vv = VersionVector::merge(vv_, context);
   vv.raise(actor, dot.counter);
   return SiblingSet(std::move(vv), std::move(siblings));

@@ -1,6 +1,6 @@
 // StateSummary: a key's state without its values — the version vector, and each sibling's
-// dot, tombstone flag and a 64-bit hash of its value (XXH3). It is what a writer must know
-// of the stored state to apply a write without reading it, whenever no stored value
+// dot, tombstone flag, expiry, timestamp and a 64-bit hash of its value (XXH3). It is what a writer
+// must know of the stored state to apply a write without reading it, whenever no stored value
 // survives the write:
 //
 //   - a replica joining an incoming state that has seen every stored sibling (the common
@@ -10,7 +10,8 @@
 //
 // Both give exactly SiblingSet::join and SiblingSet::update (tests/causal: checked on
 // every step of random histories); when a stored value would survive, or the two sides
-// hold different content under one dot (a reused actor), they answer "need the state" and
+// hold different content under one dot (a reused actor; or a timestamp one side lacks,
+// from a node older than Sibling::timestamp_ms), they answer "need the state" and
 // the caller reads it. Equal value hashes are taken as equal values (XXH3-64: a collision
 // between two values under one dot needs a reused actor and 2^-64 odds).
 //
@@ -34,6 +35,8 @@ class StateSummary {
     Dot dot;
     bool tombstone = false;
     uint64_t value_hash = 0;  // XXH3_64bits of the value, seed 0
+    int64_t expires_ms = 0;   // as the sibling's
+    int64_t timestamp_ms = 0;
     friend bool operator==(const Entry&, const Entry&) = default;
   };
 
@@ -59,7 +62,8 @@ class StateSummary {
   // REQUIRES: covered_by(context) (checked with QKV_ASSERT), and the REQUIRES of
   // SiblingSet::update.
   SiblingSet update(const VersionVector& context, const Actor& actor,
-                    std::optional<std::string> value, int64_t expires_ms = 0) const;
+                    std::optional<std::string> value, int64_t expires_ms = 0,
+                    int64_t timestamp_ms = 0) const;
 
   const VersionVector& version_vector() const { return vv_; }
   const std::vector<Entry>& siblings() const { return siblings_; }

@@ -70,12 +70,18 @@ Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeCon
     out.kind = KeyRequest::Kind::kPut;
     out.primaries_only = put->primaries_only;
     out.ttl_ms = int64_t{put->ttl_seconds} * 1000;
+    out.condition = put->condition;
     out.token = ring::token_of(put->key);
   } else {
     const auto& del = std::get<proto::DeleteRequest>(request.op);
+    if (del.condition == proto::WriteCondition::kIfAbsent) {
+      return Status::invalid_argument(
+          "if-absent applies to puts only (a delete may be conditional on if-unchanged)");
+    }
     QKV_RETURN_IF_ERROR(check_write(out, config, del.key, del.context, del.w));
     out.kind = KeyRequest::Kind::kDelete;
     out.primaries_only = del.primaries_only;
+    out.condition = del.condition;
     out.token = ring::token_of(del.key);
   }
   out.request = std::move(request);

@@ -29,6 +29,8 @@ struct KeyRequest {
   bool primaries_only = false;    // a write no stand-in may count for (PW)
   int64_t ttl_ms = 0;             // a put's time to live (0: never expires)
   bool local = false;             // a get of this node's copy alone, no quorum
+  // A write's condition (node/conditional_write.h); kNone for a get.
+  proto::WriteCondition condition = proto::WriteCondition::kNone;
   // Set by locate():
   ring::PreferenceList list;
   TimePoint deadline{};
@@ -48,8 +50,8 @@ bool is_key_request(const proto::ClientRequest& request);
 
 // Checks a get, put or delete against the limits and the quorum range and decodes its
 // context. Errors: invalid_argument naming the limit ("key of 70000 bytes exceeds
-// key_bytes_max=65536"), the quorum ("w=4 exceeds n=3", "pr=4 exceeds n=3") or a malformed
-// context.
+// key_bytes_max=65536"), the quorum ("w=4 exceeds n=3", "pr=4 exceeds n=3"), a malformed
+// context, or a delete-if-absent ("if-absent applies to puts only").
 // REQUIRES: is_key_request(request).
 Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeConfig& config);
 

@@ -1,6 +1,7 @@
 #include "node/node.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -43,6 +44,8 @@ Node::Node(NodeConfig config, std::shared_ptr<const ring::Ring> ring, storage::S
             counters_, unix_ms_),
       gets_(config_, transport, in_flight_, replier_, replica_, held_, liveness_, counters_,
             unix_ms_),
+      conditional_(config_, replica_, held_, gets_, puts_, replier_, counters_, unix_ms_,
+                   [this] { return now_; }),
       forwarder_(config_, transport, in_flight_, replier_, counters_, unix_ms_),
       hints_(config_.node_id, transport, in_flight_, handoff, liveness_, held_, unix_ms_),
       reaper_(config_, actor_, storage, transport, in_flight_, replica_, held_, liveness_,
@@ -180,6 +183,23 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
   if (request.local) return gets_.reply_local(reply_to, request);
   request.locate(*held_.ring(), config_, now);
   const bool primary = request.list.is_primary(config_.node_id);
+  const bool conditional = request.condition != proto::WriteCondition::kNone;
+  if (conditional && !forwarded) {
+    // Conditional writers of a key meet at one coordinator (node/coordinator/
+    // conditional_write.h). Only that one is tried: another would not serialize them.
+    std::optional<NodeId> first = first_up_primary(request.list, liveness_);
+    if (!first) {
+      return replier_.reply_status(
+          reply_to, Status::unavailable(fmt::format(
+                        "conditional write: no primary of the key is up ({} all down), and "
+                        "only its first primary that is up may coordinate it",
+                        fmt::join(request.list.primaries, ", "))));
+    }
+    if (*first != config_.node_id) {
+      reply_to.measured = Measured::kForward;
+      return forwarder_.start(std::move(reply_to), std::move(request), {*first}, now);
+    }
+  }
   // A forwarded request is coordinated here even if this node's ring disagreed, so a
   // request is never passed around in a loop.
   if (!primary && !forwarded) {
@@ -205,6 +225,7 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
                       config_.node_id, held_.version())));
   }
   reply_to.measured = Measured::kPut;
+  if (conditional) return conditional_.start(std::move(reply_to), request, now);
   puts_.start(std::move(reply_to), request, now);
 }
 

@@ -40,6 +40,7 @@
 
 #include "common/clock.h"
 #include "node/anti_entropy.h"
+#include "node/coordinator/conditional_write.h"
 #include "node/coordinator/get_coordinator.h"
 #include "node/coordinator/put_coordinator.h"
 #include "node/forwarder.h"
@@ -208,6 +209,7 @@ class Node {
   OwnershipTransfer transfer_;
   PutCoordinator puts_;
   GetCoordinator gets_;
+  ConditionalWrites conditional_;
   Forwarder forwarder_;
   HintDelivery hints_;
   Reaper reaper_;

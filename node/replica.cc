@@ -72,11 +72,13 @@ const VersionCache::Entry* Replica::cached(const std::string& key) {
 Result<Replica::Update> Replica::updated(ring::Token token, const std::string& key,
                                          const causal::VersionVector& context,
                                          const causal::Actor& actor,
-                                         std::optional<std::string> value, int64_t expires_ms) {
+                                         std::optional<std::string> value, int64_t expires_ms,
+                                         int64_t timestamp_ms) {
   if (const VersionCache::Entry* c = cached(key)) {
     if (c->summary.covered_by(context)) {
       ++counters_.version_cache_hits;
-      return Update{c->summary.update(context, actor, std::move(value), expires_ms), c->tree_entry};
+      return Update{c->summary.update(context, actor, std::move(value), expires_ms, timestamp_ms),
+                    c->tree_entry};
     }
     ++counters_.version_cache_misses;  // a stored value survives the update: read it
   }
@@ -89,12 +91,13 @@ Result<Replica::Update> Replica::updated(ring::Token token, const std::string& k
     if (*floor > context.get(actor)) {
       causal::VersionVector raised = context;
       raised.raise(actor, *floor);
-      return Update{causal::SiblingSet().update(raised, actor, std::move(value), expires_ms),
-                    std::nullopt};
+      return Update{
+          causal::SiblingSet().update(raised, actor, std::move(value), expires_ms, timestamp_ms),
+          std::nullopt};
     }
   }
   causal::SiblingSet current = local.value().value_or(causal::SiblingSet());
-  return Update{current.update(context, actor, std::move(value), expires_ms),
+  return Update{current.update(context, actor, std::move(value), expires_ms, timestamp_ms),
                 tree_entry(key, local.value())};
 }
 

@@ -89,10 +89,12 @@ class Replica {
   // The coordinator's update of the key (SiblingSet::update: a new dot of `actor`) as it
   // would be stored; nothing is staged. From the version cache when `context` covers every
   // stored sibling, else from load(). Errors: as load().
-  // `expires_ms`: the new value's time to live's end (unix ms; 0: never).
+  // `expires_ms`: the new value's time to live's end (unix ms; 0: never); `timestamp_ms`:
+  // the coordinator's unix ms now, recorded in the new sibling (0: unknown).
   Result<Update> updated(ring::Token token, const std::string& key,
                          const causal::VersionVector& context, const causal::Actor& actor,
-                         std::optional<std::string> value, int64_t expires_ms = 0);
+                         std::optional<std::string> value, int64_t expires_ms = 0,
+                         int64_t timestamp_ms = 0);
   // Stages the key's new state for the next commit.
   void store(ring::Token token, const std::string& key, Update update);
   // Joins `state` into this node's copy of the key and stages it if anything changed.

@@ -33,6 +33,8 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"siblings_warned", siblings_warned},
           {"siblings_refused", siblings_refused},
           {"overloaded", overloaded},
+          {"conditional_writes", conditional_writes},
+          {"preconditions_failed", preconditions_failed},
           {"tombstones_reaped", tombstones_reaped},
           {"reap_checks", reap_checks},
           {"reaps_deferred", reaps_deferred},

@@ -47,6 +47,10 @@ struct NodeCounters {
   uint64_t siblings_warned = 0;       // coordinated writes that left more than siblings_warn
   uint64_t siblings_refused = 0;      // writes refused: they would pass siblings_max
   uint64_t overloaded = 0;  // client requests refused: client_requests_in_flight_max reached
+  // Conditional writes (node/conditional_write.h) this node coordinated, and those of them
+  // refused because their condition did not hold.
+  uint64_t conditional_writes = 0;
+  uint64_t preconditions_failed = 0;
   // Tombstone reaping (node/reaper.h).
   uint64_t tombstones_reaped = 0;   // keys this node removed: every primary held the tombstone
   uint64_t reap_checks = 0;         // tombstones this node asked the other primaries about

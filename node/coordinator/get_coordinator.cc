@@ -27,12 +27,27 @@ GetCoordinator::GetCoordinator(const NodeConfig& config, Transport& transport, I
 
 namespace {
 
-// A get's answer: the state's values readers see at `unix_ms` (expired ones are not), its
-// context, and who answered.
+// A get's answer: the state's values readers see at `unix_ms` (expired ones are not), each
+// one's metadata and then the tombstones' (proto::GetResponse::siblings), its context, and
+// who answered.
 proto::GetResponse get_response(const causal::SiblingSet& state, int64_t unix_ms,
                                 std::vector<proto::ReplicaAnswer> replicas) {
-  return {QKV_MUTATION(kTtlIgnoredOnRead) ? state.values() : state.values_at(unix_ms),
-          encode_context(state.version_vector()), std::move(replicas)};
+  proto::GetResponse out;
+  out.context = encode_context(state.version_vector());
+  out.replicas = std::move(replicas);
+  auto info = [](const causal::Sibling& s) {
+    return proto::SiblingInfo{s.tombstone, s.timestamp_ms, s.dot.actor.node, s.expires_ms};
+  };
+  for (const causal::Sibling& s : state.siblings()) {
+    const bool seen = QKV_MUTATION(kTtlIgnoredOnRead) ? !s.tombstone : s.live_at(unix_ms);
+    if (!seen) continue;
+    out.values.push_back(s.value);
+    out.siblings.push_back(info(s));
+  }
+  for (const causal::Sibling& s : state.siblings()) {
+    if (s.tombstone) out.siblings.push_back(info(s));
+  }
+  return out;
 }
 
 std::vector<proto::ReplicaAnswer> answered_by(const coordinator::GetRound& round) {
@@ -43,14 +58,18 @@ std::vector<proto::ReplicaAnswer> answered_by(const coordinator::GetRound& round
 
 }  // namespace
 
-void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now) {
+void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now,
+                           OnRead on_read) {
   ++counters_.coordinated_gets;
   const std::vector<NodeId>& primaries = request.list.primaries;
   Status enough = coordinator::check_replica_count("read", "R", request.quorum, primaries.size());
   if (enough.is_ok()) {
     enough = coordinator::check_replica_count("read", "PR", request.pr, primaries.size());
   }
-  if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
+  if (!enough.is_ok()) {
+    if (on_read) return on_read(enough, causal::SiblingSet(), {});
+    return replier_.reply_status(reply_to, std::move(enough));
+  }
   coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request));
   uint64_t id = in_flight_.next_id();
   // As for puts: primaries still silent at the stand-in alarm get a stand-in.
@@ -64,9 +83,9 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
   const uint64_t deadline_unix_ms =
       deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now);
-  Op& op =
-      ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms, now})
-          .first->second;
+  Op& op = ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms,
+                               now, false, std::move(on_read)})
+               .first->second;
   execute(id, op, op.round.start());
   progress(id);
 }
@@ -170,6 +189,13 @@ void GetCoordinator::progress(uint64_t id) {
   if (!op.answered && round.outcome() != coordinator::Outcome::kPending) {
     op.answered = true;
     in_flight_.answered(id);  // read repair may keep the round: no client waits on it
+    if (op.on_read) {
+      // Taken out: it runs once. It may start other rounds; `op` stays put (std::map).
+      OnRead on_read = std::move(op.on_read);
+      on_read(round.result(), round.result().is_ok() ? round.merged() : causal::SiblingSet(),
+              answered_by(round));
+      return progress_repair(id);
+    }
     const ReplyTo& to = in_flight_.find(id)->reply_to;
     proto::ClientResponse response;
     response.request_id = to.client_request_id;
@@ -182,8 +208,15 @@ void GetCoordinator::progress(uint64_t id) {
     }
     replier_.reply(to, std::move(response));
   }
-  if (op.answered && round.complete()) {
-    read_repair(op.key, round);
+  progress_repair(id);
+}
+
+void GetCoordinator::progress_repair(uint64_t id) {
+  auto it = ops_.find(id);
+  QKV_ASSERT(it != ops_.end());
+  Op& op = it->second;
+  if (op.answered && op.round.complete()) {
+    read_repair(op.key, op.round);
     in_flight_.forget(id);
     ops_.erase(it);
   }

@@ -49,8 +49,17 @@ class GetCoordinator {
                  const Liveness& liveness, NodeCounters& counters,
                  std::function<int64_t()> unix_ms = {});
 
-  // Coordinates a located get. REQUIRES: request.kind is kGet.
-  void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now);
+  // What a read for another part of the node (a conditional write's pre-read,
+  // node/coordinator/conditional_write.h) gets instead of a client answer, once the round
+  // is decided: its result (ok, or unavailable naming the quorum unmet), the merged state
+  // of the replicas that answered (empty unless ok), and who answered. Called once, from
+  // inside start() or a later event; read repair still follows as for a client's get.
+  using OnRead = std::function<void(const Status& status, const causal::SiblingSet& merged,
+                                    const std::vector<proto::ReplicaAnswer>& answered)>;
+
+  // Coordinates a located get: `reply_to` gets the answer, or `on_read` (when set) the
+  // result. REQUIRES: request.kind is kGet.
+  void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now, OnRead on_read = {});
   // A get of this node's copy alone (no quorum, no repair).
   void reply_local(const ReplyTo& reply_to, const KeyRequest& request);
 
@@ -71,6 +80,7 @@ class GetCoordinator {
     uint64_t deadline_unix_ms = 0;  // sent with each read (node/deadline.h)
     TimePoint started{};            // answers' latency from here
     bool answered = false;  // the client has its answer; waiting on the rest for read repair
+    OnRead on_read;         // set: the result goes here, not to a client
   };
   // The stand-in candidates of the key, in the order to try them (see the top).
   std::vector<NodeId> stand_ins(const KeyRequest& request) const;
@@ -83,6 +93,9 @@ class GetCoordinator {
   // Answers once decided; once every node asked answered (or the deadline passed), repairs
   // the stale primaries and forgets the round.
   void progress(uint64_t id);
+  // Once answered and every node asked answered (or the deadline passed): read repair, and
+  // the round is forgotten.
+  void progress_repair(uint64_t id);
   void read_repair(const std::string& key, const coordinator::GetRound& round);
 
   const NodeConfig& config_;

@@ -54,9 +54,11 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   const std::vector<NodeId>& primaries = request.list.primaries;
   Status enough = coordinator::check_replica_count("write", "W", request.quorum, primaries.size());
   if (!enough.is_ok()) return replier_.reply_status(reply_to, std::move(enough));
-  const int64_t expires_ms = request.ttl_ms > 0 ? (unix_ms_ ? unix_ms_() : 0) + request.ttl_ms : 0;
+  // The sibling's timestamp and its expiry are the coordinator's clock, read once.
+  const int64_t unix_ms = unix_ms_ ? unix_ms_() : 0;
+  const int64_t expires_ms = request.ttl_ms > 0 ? unix_ms + request.ttl_ms : 0;
   auto update = replica_.updated(request.token, request.key(), request.context, actor_,
-                                 request.value(), expires_ms);
+                                 request.value(), expires_ms, unix_ms);
   if (!update) return replier_.reply_status(reply_to, update.status());
   causal::SiblingSet updated = update.value().state;
   if (Status s = check_siblings(request.key(), updated.siblings().size(), now); !s.is_ok()) {

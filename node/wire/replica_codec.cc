@@ -62,6 +62,7 @@ void fill(wire::SiblingSet::Builder b, const causal::SiblingSet& state) {
     siblings[i].setTombstone(s.tombstone);
     if (!s.tombstone) siblings[i].setValue(to_data(s.value));
     if (s.expires_ms != 0) siblings[i].setExpiresMs(s.expires_ms);
+    if (s.timestamp_ms != 0) siblings[i].setTimestampMs(s.timestamp_ms);
   }
 }
 
@@ -79,7 +80,8 @@ Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
     causal::Sibling sibling{{std::move(actor).value(), s.getCounter()},
                             s.getTombstone(),
                             s.getTombstone() ? std::string() : to_string(s.getValue()),
-                            s.getTombstone() ? 0 : s.getExpiresMs()};
+                            s.getTombstone() ? 0 : s.getExpiresMs(),
+                            s.getTimestampMs()};  // 0 in states stored before it
     if (sibling.dot.counter == 0 || !vv.covers(sibling.dot)) {
       return Status::corruption(
           fmt::format("sibling dot ({}, {}, {}) is not covered by the version vector",

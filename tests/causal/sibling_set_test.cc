@@ -44,6 +44,24 @@ TEST(SiblingSetTest, AnExpiredValueIsNotReadAndTheStateDiesWithItsLastValue) {
   EXPECT_EQ(SiblingSet().dead_from(), std::nullopt) << "never written: nothing to reap";
 }
 
+TEST(SiblingSetTest, UpdateStampsTheNewSiblingAndJoinKeepsAKnownTimestamp) {
+  SiblingSet a = SiblingSet().update({}, kN1, "a", 0, 5'000);
+  SiblingSet deleted = a.update(a.version_vector(), kN2, std::nullopt, 0, 6'000);
+  ASSERT_EQ(deleted.siblings().size(), 1u);
+  EXPECT_EQ(deleted.siblings()[0].timestamp_ms, 6'000) << "tombstones are stamped too";
+  EXPECT_EQ(a.siblings()[0].timestamp_ms, 5'000);
+
+  // The same dot without its timestamp (a copy through a node older than the field): join
+  // keeps the known one, whichever side it is on.
+  Sibling lost = a.siblings()[0];
+  lost.timestamp_ms = 0;
+  SiblingSet old(a.version_vector(), {lost});
+  EXPECT_EQ(SiblingSet::join(a, old), a);
+  EXPECT_EQ(SiblingSet::join(old, a), a);
+  EXPECT_FALSE(old.descends(a));
+  EXPECT_TRUE(a.descends(old));
+}
+
 TEST(SiblingSetTest, ConstructorSortsSiblingsAndValuesFollowDotOrder) {
   VersionVector vv({{kN1, 2}, {kN2, 1}});
   SiblingSet s(vv, {Sibling{dot("n2", 1), false, "b"}, Sibling{dot("n1", 2), true, ""},

@@ -37,6 +37,17 @@ TEST(StateSummaryTest, TheSameStateAgainOrAnOlderOneChangesNothing) {
   EXPECT_EQ(StateSummary::of(v2).join(v1).kind, StateSummary::Join::Kind::unchanged);
 }
 
+TEST(StateSummaryTest, AnUpdateIsStampedAndATimestampOneSideLacksNeedsTheState) {
+  SiblingSet v1 = SiblingSet{}.update({}, kA, "one", 0, 7'000);
+  EXPECT_EQ(StateSummary::of(v1).update(v1.version_vector(), kB, "two", 0, 8'000),
+            v1.update(v1.version_vector(), kB, "two", 0, 8'000));
+  Sibling lost = v1.siblings()[0];
+  lost.timestamp_ms = 0;  // the same dot through a node older than timestamps
+  SiblingSet old(v1.version_vector(), {lost});
+  EXPECT_EQ(StateSummary::of(old).join(v1).kind, StateSummary::Join::Kind::need_state);
+  EXPECT_EQ(StateSummary::of(v1).join(old).kind, StateSummary::Join::Kind::need_state);
+}
+
 TEST(StateSummaryTest, AStoredSiblingTheIncomingStateHasNotSeenNeedsTheStoredState) {
   SiblingSet from_a = write(SiblingSet{}, kA, "a", {});
   SiblingSet from_b = write(SiblingSet{}, kB, "b", {});
