@@ -96,6 +96,9 @@ struct Config {
   // pooled AsyncClusterClient (client/cluster_client.h).
   std::string client = "node-list";
   bool token_aware = true;  // --client cluster: route by key (else: nodes in turn)
+  // --client cluster: pipelined connections per node and thread (0: as many in all as the
+  // node-list client opens, connections / nodes).
+  uint32_t connections_per_node = 0;
   bool load = false;
   bool load_only = false;
   bool delete_all = false;  // after the runs, delete every key once with its context
@@ -451,6 +454,9 @@ int run(int argc, char** argv) {
                  "node-list (default): a connection per loop to one node of --nodes in turn; "
                  "cluster: the token-aware, pooled cluster client")
       ->check(CLI::IsMember({"node-list", "cluster"}));
+  app.add_option("--connections-per-node", config.connections_per_node,
+                 "--client cluster: pipelined connections per node and thread (default: "
+                 "connections / nodes)");
   app.add_flag("!--no-token-aware", config.token_aware,
                "--client cluster: send to the nodes in turn, not to the key's primaries");
   app.add_flag("--load", config.load, "first write every key once");

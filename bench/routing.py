@@ -55,6 +55,8 @@ def main():
     ap.add_argument("--duration", type=float, default=15)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--base-port", type=int, default=23000)
+    ap.add_argument("--connections-per-node", type=int, default=0,
+                    help="the cluster client's pool per node (0: connections / nodes)")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="qkv-routing-")
@@ -65,14 +67,20 @@ def main():
         log("loading")
         bench(args, cluster, "cluster", ["--load-only"])
         for i in range(args.repeat):
-            for client in ("node-list", "cluster"):
+            # Alternating which goes first cancels the drift of a growing database.
+            for client in ("node-list", "cluster") if i % 2 == 0 else ("cluster", "node-list"):
                 before = forwarded(cluster)
-                out = bench(args, cluster, client, ["--duration", str(args.duration)])
+                extra = ["--duration", str(args.duration)]
+                if client == "cluster" and args.connections_per_node:
+                    extra += ["--connections-per-node", str(args.connections_per_node)]
+                extra += ["--server-pids", ",".join(str(p.pid) for p in cluster.procs)]
+                out = bench(args, cluster, client, extra)
                 phase = out["phases"][-1]
                 row = {"ops_per_s": round(phase["ops_per_sec"]),
                        "p50_ms": phase["admitted"]["p50_us"] / 1000,
                        "p99_ms": phase["admitted"]["p99_us"] / 1000,
-                       "errors": phase["errors"], "forwarded": forwarded(cluster) - before}
+                       "errors": phase["errors"], "forwarded": forwarded(cluster) - before,
+                       "server_cpu_us_per_op": round(phase.get("server_cpu_us_per_op", 0), 1)}
                 results[client].append(row)
                 log(f"run {i + 1} {client}: {row}")
     finally:
