@@ -2,6 +2,9 @@
 // by a timeout. Not for production code: qkvd serves HTTP, it never fetches it.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -95,6 +98,26 @@ inline std::optional<HttpReply> http_request(
   call.method = method;
   call.timeout = timeout;
   return http_call(address, target, call);
+}
+
+// Sends raw bytes on one connection to 127.0.0.1:`port` and returns everything read until
+// the server closes it or 5 s pass (malformed and pipelined requests, refusals).
+inline std::string exchange_raw(uint16_t port, const std::string& bytes) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer(bytes));
+  std::string out;
+  char buffer[4096];
+  boost::system::error_code ec;
+  timeval timeout{5, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  for (;;) {
+    const std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+    if (ec) break;
+    out.append(buffer, n);
+  }
+  return out;
 }
 
 }  // namespace qkv::testing

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "net/http_server.h"
+#include "tests/common/http_get.h"
 
 namespace qkv::net {
 namespace {
@@ -62,24 +63,8 @@ class AsyncHttpServerTest : public ::testing::Test {
     done.get_future().get();
   }
 
-  // Sends `bytes` on a new connection; returns everything read until the server closes it or
-  // 5 s pass.
   std::string exchange_raw(const std::string& bytes) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
-    boost::asio::write(socket, boost::asio::buffer(bytes));
-    std::string out;
-    char buffer[4096];
-    boost::system::error_code ec;
-    timeval timeout{5, 0};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    for (;;) {
-      const std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
-      if (ec) break;
-      out.append(buffer, n);
-    }
-    return out;
+    return testing::exchange_raw(server_->port(), bytes);
   }
 
   boost::asio::io_context io_;

@@ -44,24 +44,8 @@ class HttpServerTest : public ::testing::Test {
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(server_->port()); }
 
-  // Sends raw bytes on one connection and returns everything read until the server closes
-  // it or 5 s pass.
   std::string exchange_raw(const std::string& bytes) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
-    boost::asio::write(socket, boost::asio::buffer(bytes));
-    std::string out;
-    char buffer[4096];
-    boost::system::error_code ec;
-    timeval timeout{5, 0};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    for (;;) {
-      const std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
-      if (ec) break;
-      out.append(buffer, n);
-    }
-    return out;
+    return testing::exchange_raw(server_->port(), bytes);
   }
 
   boost::asio::io_context io_;
