@@ -64,45 +64,24 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   std::size_t in_flight() const { return pending_.size() + completing_; }
 
   void get(std::string_view key, const ReadOptions& options, GetCallback done) {
-    Deadline now = SteadyClock::now();
-    uint32_t timeout_ms = options.timeout_ms != 0 ? options.timeout_ms : options_.timeout_ms;
-    uint64_t id = next_request_id_++;
-    issue(id,
-          internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms),
-                                   internal::get_op(options_.limits, key, options)),
-          now, timeout_ms, Callback(std::in_place_type<GetCallback>, std::move(done)));
+    issue_op(internal::get_op(options_.limits, key, options), options.timeout_ms,
+             Callback(std::in_place_type<GetCallback>, std::move(done)));
   }
 
   void put(std::string_view key, std::string_view value, std::string_view context,
            const WriteOptions& options, WriteCallback done) {
-    Deadline now = SteadyClock::now();
-    uint32_t timeout_ms = options.timeout_ms != 0 ? options.timeout_ms : options_.timeout_ms;
-    uint64_t id = next_request_id_++;
-    issue(id,
-          internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms),
-                                   internal::put_op(options_.limits, key, value, context, options)),
-          now, timeout_ms, Callback(std::in_place_type<WriteCallback>, std::move(done)));
+    issue_op(internal::put_op(options_.limits, key, value, context, options), options.timeout_ms,
+             Callback(std::in_place_type<WriteCallback>, std::move(done)));
   }
 
   void del(std::string_view key, std::string_view context, const WriteOptions& options,
            WriteCallback done) {
-    Deadline now = SteadyClock::now();
-    uint32_t timeout_ms = options.timeout_ms != 0 ? options.timeout_ms : options_.timeout_ms;
-    uint64_t id = next_request_id_++;
-    issue(id,
-          internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms),
-                                   internal::del_op(options_.limits, key, context, options)),
-          now, timeout_ms, Callback(std::in_place_type<WriteCallback>, std::move(done)));
+    issue_op(internal::del_op(options_.limits, key, context, options), options.timeout_ms,
+             Callback(std::in_place_type<WriteCallback>, std::move(done)));
   }
 
   void call(proto::ClientOp op, uint32_t timeout_ms, RawCallback done) {
-    Deadline now = SteadyClock::now();
-    if (timeout_ms == 0) timeout_ms = options_.timeout_ms;
-    uint64_t id = next_request_id_++;
-    issue(
-        id,
-        internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms), std::move(op)),
-        now, timeout_ms, Callback(std::in_place_type<RawCallback>, std::move(done)));
+    issue_op(std::move(op), timeout_ms, Callback(std::in_place_type<RawCallback>, std::move(done)));
   }
 
   // Completes what was issued before the call: first the requests already decided (with
@@ -154,6 +133,18 @@ class AsyncClient::Impl : public std::enable_shared_from_this<Impl> {
   static Status closed_status() { return Status::unavailable("the client was closed"); }
 
   // --- Issuing -------------------------------------------------------------------------
+
+  // `op` (or why it could not be built) as a request with a fresh id; timeout_ms 0:
+  // AsyncOptions::timeout_ms, counted from now.
+  void issue_op(Result<proto::ClientOp> op, uint32_t timeout_ms, Callback done) {
+    const Deadline now = SteadyClock::now();
+    if (timeout_ms == 0) timeout_ms = options_.timeout_ms;
+    const uint64_t id = next_request_id_++;
+    issue(
+        id,
+        internal::encode_request(options_.limits, id, server_timeout_ms(timeout_ms), std::move(op)),
+        now, timeout_ms, std::move(done));
+  }
 
   void issue(uint64_t id, Result<Frame> frame, Deadline now, uint32_t timeout_ms, Callback done) {
     if (!frame.is_ok()) return complete_later(std::move(done), frame.status());
