@@ -138,7 +138,7 @@ void FramedConnection::deliver_frames() {
     if (!next.is_ok()) {
       parsing_ = false;  // the stream cannot be resynchronized
       if (on_error_) on_error_(next.status());
-      close_after_flush();
+      if (close_on_frame_error_) close_after_flush();
       break;
     }
     if (!next->has_value()) break;  // a partial frame: read more
@@ -213,6 +213,7 @@ void FramedConnection::on_written(const boost::system::error_code& ec) {
   } else if (flushing_) {
     finish_flush();
   }
+  if (on_written_) on_written_();
 }
 
 void FramedConnection::close_after_flush() {
@@ -258,6 +259,7 @@ void FramedConnection::release_handlers() {
   // Handlers often capture this connection's shared_ptr: dropping them breaks the cycle.
   on_frame_ = nullptr;
   on_error_ = nullptr;
+  on_written_ = nullptr;
 }
 
 }  // namespace qkv::net

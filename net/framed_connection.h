@@ -17,7 +17,8 @@
 // shared_ptr without leaking it.
 //
 // Thread-safety: none. Everything (calls and handlers) runs on the one io_context thread
-// that runs the socket's executor; no locks are taken or needed.
+// that runs the socket's executor; no locks are taken or needed. To serve the socket on
+// another thread than its user's, see ThreadedConnection (net/io_threads.h).
 #pragma once
 
 #include <capnp/common.h>
@@ -32,6 +33,7 @@
 
 #include "common/asio.h"
 #include "common/status.h"
+#include "net/connection.h"
 #include "net/tls.h"
 #include "net/transport_options.h"
 #include "proto/framing.h"
@@ -40,20 +42,10 @@ namespace qkv::net {
 
 namespace asio = boost::asio;
 
-class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
+// The handlers' contracts are Connection's (net/connection.h).
+class FramedConnection final : public Connection,
+                               public std::enable_shared_from_this<FramedConnection> {
  public:
-  // Called once per received frame, in order. The frame is valid only during the call.
-  using FrameHandler = std::function<void(kj::ArrayPtr<const capnp::word> frame)>;
-  // Called once on a frame error: invalid_argument when a frame exceeds frame_bytes_max
-  // (the message names the limit), corruption for an impossible segment table. The stream
-  // cannot be resynchronized, so after the handler returns the connection stops reading,
-  // flushes what is queued (the handler may still send(), e.g. one error frame), then
-  // closes. I/O errors and end of stream are not frame errors: they only close.
-  using ErrorHandler = std::function<void(const Status& status)>;
-  // Called exactly once when the connection closes, for any reason (close(), end of stream,
-  // I/O error, end of a graceful close). May be called from within close().
-  using CloseHandler = std::function<void()>;
-
   struct Stats {
     uint64_t frames_sent = 0;      // frames whose bytes were handed to the kernel
     uint64_t frames_received = 0;  // frames delivered to the frame handler
@@ -78,20 +70,25 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   FramedConnection& operator=(const FramedConnection&) = delete;
 
   // Set handlers before start(). Unset handlers ignore their event.
-  void set_on_frame(FrameHandler handler) { on_frame_ = std::move(handler); }
-  void set_on_error(ErrorHandler handler) { on_error_ = std::move(handler); }
-  void set_on_close(CloseHandler handler) { on_close_ = std::move(handler); }
+  void set_on_frame(FrameHandler handler) override { on_frame_ = std::move(handler); }
+  void set_on_error(ErrorHandler handler) override { on_error_ = std::move(handler); }
+  void set_on_close(CloseHandler handler) override { on_close_ = std::move(handler); }
+
+  // Whether a frame error closes the connection (close_after_flush) once the error handler
+  // returned: true by default. false when the handler's answer comes later, from another
+  // thread (ThreadedConnection), which then closes it; reading stops either way.
+  void set_close_on_frame_error(bool close) { close_on_frame_error_ = close; }
 
   // Begins reading. Idempotent; does nothing once closed or closing.
-  void start();
+  void start() override;
   // Backpressure: stop reading and delivering, so the kernel's receive buffer fills and the
   // peer's sends slow down; resume_reading() delivers what was read meanwhile (a read
   // outstanding at the pause, or the rest of a read paused from a frame handler), then
   // reads again. Both idempotent; pausing before start() holds the first read until
   // resumed.
-  void pause_reading() { paused_ = true; }
-  void resume_reading();
-  bool reading_paused() const { return paused_; }
+  void pause_reading() override { paused_ = true; }
+  void resume_reading() override;
+  bool reading_paused() const override { return paused_; }
 
   // Queues `frame` (one whole framed message) for sending and returns ok; the bytes leave
   // asynchronously, in send order. Errors (nothing is queued):
@@ -100,25 +97,24 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   //   unavailable       the connection is closed or closing
   //   invalid_argument  an empty frame
   // A write error closes the connection; frames still queued are dropped.
-  Status send(kj::Array<capnp::word> frame);
+  Status send(kj::Array<capnp::word> frame) override;
 
   // Closes now: frames still queued are dropped, on_close runs. Idempotent.
-  void close();
+  void close() override;
 
   // Stops reading, flushes every queued frame, shuts down the sending side, drains the
   // peer's bytes for up to close_linger_ms (so the peer reads our last frames rather than
   // a reset), then closes. send() fails with unavailable from now on. Idempotent.
-  void close_after_flush();
+  void close_after_flush() override;
 
-  bool is_closed() const { return closed_; }
-  // "127.0.0.1:4711" ("[::1]:4711" for IPv6), taken when the connection was created.
-  const std::string& remote_endpoint() const { return remote_endpoint_; }
-  bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
-  // Over TLS, the names the other end's verified certificate gives it (certificate_names
-  // in net/tls.h); empty when it presented none, and for plain TCP.
-  const std::vector<std::string>& peer_names() const { return peer_names_; }
+  bool is_closed() const override { return closed_; }
+  const std::string& remote_endpoint() const override { return remote_endpoint_; }
+  bool is_tls() const override { return std::holds_alternative<TlsStream>(stream_); }
+  const std::vector<std::string>& peer_names() const override { return peer_names_; }
   // Bytes queued or in flight (what send_queue_bytes_max bounds).
-  uint64_t queued_bytes() const { return queued_bytes_ + in_flight_bytes_; }
+  uint64_t queued_bytes() const override { return queued_bytes_ + in_flight_bytes_; }
+  // Optional: called after every completed write (ThreadedConnection reads queued_bytes()).
+  void set_on_written(std::function<void()> handler) { on_written_ = std::move(handler); }
   const Stats& stats() const { return stats_; }
 
  private:
@@ -148,6 +144,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   FrameHandler on_frame_;
   ErrorHandler on_error_;
   CloseHandler on_close_;
+  std::function<void()> on_written_;
 
   // Frames waiting for the next write, and the frames (with their buffers) of the write in
   // flight: they must stay alive until its completion handler runs.
@@ -168,6 +165,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   bool peer_eof_ = false;  // the peer shut down its sending side
   bool closed_ = false;
   bool dispatching_ = false;  // inside a frame or error handler: release handlers later
+  bool close_on_frame_error_ = true;
 };
 
 }  // namespace qkv::net

@@ -31,7 +31,7 @@ struct PeerLinks::Link {
   asio::ip::tcp::socket socket;                     // the socket being connected
   std::optional<asio::ip::tcp::resolver> resolver;  // only for host names
   asio::steady_timer timer;                         // the connect deadline
-  std::shared_ptr<FramedConnection> connection;     // when kConnected
+  std::shared_ptr<Connection> connection;           // when kConnected
   std::vector<kj::Array<capnp::word>> queued;       // while kConnecting
   uint64_t queued_bytes = 0;
   uint32_t backoff_ms = 0;  // 0: no failure since the last success
@@ -216,6 +216,7 @@ void PeerLinks::on_connect_result(const std::shared_ptr<Link>& link,
     back_off(link, fmt::format("connect failed: {}", ec.message()));
     return;
   }
+  if (io_threads_ && io_threads_->size() > 0) return hand_to_io_thread(link);
   if (!tls_context_) {
     return on_connected(link, FramedConnection::create(std::move(link->socket), options_));
   }
@@ -236,13 +237,37 @@ void PeerLinks::on_connect_result(const std::shared_ptr<Link>& link,
       });
 }
 
+void PeerLinks::hand_to_io_thread(const std::shared_ptr<Link>& link) {
+  IoThread::Tls tls;
+  if (tls_context_) {
+    // The connect deadline (still armed) covers the handshake too.
+    tls.context = tls_context_();
+    tls.handshake_timeout_ms = options_.connect_timeout_ms;
+    tls.client = true;
+    tls.server_name = tls_node_of_ ? tls_node_of_(link->id) : std::string();
+    tls.server_is_node = true;
+  }
+  io_threads_->next().adopt(
+      std::move(link->socket), options_, std::move(tls),
+      [this, alive = std::weak_ptr<int>(alive_), link, generation = link->generation](
+          std::shared_ptr<ThreadedConnection> connection, const Status& handshake) {
+        if (alive.expired() || link->generation != generation) return connection->close();
+        if (!handshake.is_ok()) {
+          ++counters_.connect_failures;
+          ++counters_.tls_handshake_failures;
+          return back_off(link, handshake.message());
+        }
+        on_connected(link, std::move(connection));
+      });
+}
+
 void PeerLinks::set_tls(TlsContextFn context, std::function<std::string(const NodeId&)> node_of) {
   tls_context_ = std::move(context);
   tls_node_of_ = std::move(node_of);
 }
 
 void PeerLinks::on_connected(const std::shared_ptr<Link>& link,
-                             std::shared_ptr<FramedConnection> connection) {
+                             std::shared_ptr<Connection> connection) {
   uint64_t generation = ++link->generation;  // the connect deadline no longer applies
   link->timer.cancel();
   ++counters_.connects;

@@ -22,6 +22,9 @@
 // Replies travel on the other node's own outbound link (to our peer port), so frames that
 // arrive on an outbound link are only passed to the optional frame handler.
 //
+// Threads: with set_io_threads() each connected socket moves to an I/O thread (its TLS
+// handshake runs there too), and the link keeps a ThreadedConnection (net/io_threads.h).
+//
 // Thread-safety: none. Construct, call and destroy on the io_context's one thread; handlers
 // run there too. No locks are taken or needed.
 #pragma once
@@ -38,7 +41,9 @@
 #include "common/asio.h"
 #include "common/node_id.h"
 #include "common/status.h"
+#include "net/connection.h"
 #include "net/framed_connection.h"
+#include "net/io_threads.h"
 #include "net/tls.h"
 #include "net/transport_options.h"
 
@@ -100,6 +105,10 @@ class PeerLinks {
   using TlsContextFn = std::function<std::shared_ptr<asio::ssl::context>()>;
   void set_tls(TlsContextFn context, std::function<std::string(const NodeId& link)> node_of);
 
+  // From now on connected sockets are served by `threads` (round-robin). Null or empty: on
+  // this thread. `threads` outlives the links.
+  void set_io_threads(IoThreads* threads) { io_threads_ = threads; }
+
   // Turns on liveness probes (see the top of this file): `make_ping(seq)` encodes a ping
   // whose answer the owner passes to on_pong(link, seq). No effect with ping_interval_ms 0.
   using PingMaker = std::function<kj::Array<capnp::word>(uint64_t seq)>;
@@ -147,8 +156,9 @@ class PeerLinks {
 
   void connect(const std::shared_ptr<Link>& link);
   void on_connect_result(const std::shared_ptr<Link>& link, const boost::system::error_code& ec);
-  void on_connected(const std::shared_ptr<Link>& link,
-                    std::shared_ptr<FramedConnection> connection);
+  void on_connected(const std::shared_ptr<Link>& link, std::shared_ptr<Connection> connection);
+  // The connected socket goes to an I/O thread, which does the TLS handshake if any.
+  void hand_to_io_thread(const std::shared_ptr<Link>& link);
   // Ends the link's attempt or connection (dropping its queue) and starts its next backoff.
   // `never_sent`: the link never connected, so its dropped frames never left (and the
   // unreachable handler is told).
@@ -168,6 +178,7 @@ class PeerLinks {
   Counters counters_;
   PingMaker make_ping_;
   TlsContextFn tls_context_;  // null: plain TCP
+  IoThreads* io_threads_ = nullptr;
   std::function<std::string(const NodeId&)> tls_node_of_;
   uint64_t next_ping_seq_ = 1;
   asio::steady_timer probe_timer_;

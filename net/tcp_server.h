@@ -1,5 +1,7 @@
 // TcpServer: a listening TCP socket that turns every accepted connection into a
-// FramedConnection. qkvd runs one for its client port and one for its peer port.
+// Connection (net/connection.h): a FramedConnection on the server's own thread, or with
+// set_io_threads() a ThreadedConnection whose socket an I/O thread serves
+// (net/io_threads.h). qkvd runs one for its client port and one for its peer port.
 //
 // Thread-safety: none. Construct, call and destroy on the io_context's one thread; the
 // accept handler runs there too. No locks are taken or needed.
@@ -13,7 +15,9 @@
 
 #include "common/asio.h"
 #include "common/status.h"
+#include "net/connection.h"
 #include "net/framed_connection.h"
+#include "net/io_threads.h"
 #include "net/transport_options.h"
 
 namespace qkv::net {
@@ -32,7 +36,7 @@ class TcpServer {
   // (and keep the shared_ptr if replies must be sent later). When the handler returns the
   // server calls start() on the connection (start() is idempotent, so the handler may call
   // it itself). The server keeps only a weak reference.
-  using AcceptHandler = std::function<void(std::shared_ptr<FramedConnection> connection)>;
+  using AcceptHandler = std::function<void(std::shared_ptr<Connection> connection)>;
 
   // `host` is an IP address ("127.0.0.1", "::") or a name resolved once by listen();
   // `port` 0 asks the kernel for a free port (see port()). Nothing happens until listen().
@@ -69,6 +73,10 @@ class TcpServer {
                std::vector<std::byte> plaintext_refusal,
                std::function<void(const Status&)> on_failure);
 
+  // From now on accepted sockets are served by `threads` (round-robin), and on_accept sees
+  // ThreadedConnections. Null or empty: on this thread. `threads` outlives the server.
+  void set_io_threads(IoThreads* threads) { io_threads_ = threads; }
+
   // Accepted connections still open.
   std::size_t connection_count() const;
   uint64_t tls_handshake_failures() const { return tls_failures_; }
@@ -76,9 +84,11 @@ class TcpServer {
 
  private:
   void accept_next();
-  void on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket);
+  void on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket,
+                   IoThread* thread);
   // Hands a connection (plain, or after its handshake) to on_accept and starts it.
-  void adopt(std::shared_ptr<FramedConnection> connection);
+  void adopt(std::shared_ptr<Connection> connection);
+  void count_tls_failure(const Status& status);
 
   asio::io_context& io_;
   std::string host_;
@@ -90,7 +100,8 @@ class TcpServer {
   uint16_t bound_port_ = 0;
   uint64_t accepted_ = 0;
   uint64_t generation_ = 0;  // bumped by stop(): completions of older accepts are ignored
-  std::vector<std::weak_ptr<FramedConnection>> connections_;
+  std::vector<std::weak_ptr<Connection>> connections_;
+  IoThreads* io_threads_ = nullptr;
   std::function<std::shared_ptr<asio::ssl::context>()> tls_context_;  // null: plain TCP
   std::shared_ptr<const std::vector<std::byte>> plaintext_refusal_;
   std::function<void(const Status&)> on_tls_failure_;

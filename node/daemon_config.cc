@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace qkv::node {
 namespace {
@@ -314,9 +315,11 @@ Status read_tables(const toml::table& root, DaemonConfig& c) {
                                   "http_listen",      "cluster",  "timeouts",      "limits",
                                   "storage",          "log",      "zone",          "peer_advertise",
                                   "client_advertise", "gossip",   "handoff",       "anti_entropy",
-                                  "transfer",         "tls",      "auth",          "tombstones"},
+                                  "transfer",         "tls",      "auth",          "tombstones",
+                                  "io_threads"},
                                  ""));
   QKV_RETURN_IF_ERROR(read_string(root, "zone", "", c.zone));
+  QKV_RETURN_IF_ERROR(read_int(root, "io_threads", "", c.io_threads));
   for (auto [key, target] : {std::pair{"peer_advertise", &c.peer_advertise},
                              std::pair{"client_advertise", &c.client_advertise}}) {
     if (root.get(key)) {
@@ -400,6 +403,11 @@ Result<std::vector<MemberConfig>> parse_members_flag(const std::string& text) {
     members.push_back({item.substr(0, eq), *peer, {}});
   }
   return members;
+}
+
+uint32_t DaemonConfig::io_threads_or_cores() const {
+  if (io_threads > 0) return io_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 std::string DaemonConfig::snapshot_root() const {

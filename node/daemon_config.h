@@ -85,6 +85,12 @@ struct DaemonConfig {
   // the claimant commits such joins after a quiet period (node/auto_join.h).
   AutoJoinConfig auto_join;
   std::string zone;  // failure domain (rack, zone); shown in members
+  // Threads doing request work (io_threads at the top level, --io-threads): the core thread
+  // and io_threads - 1 I/O threads serving client and peer-port sockets (node/server.h).
+  // 0: the machine's cores. 1: everything on one thread. REQUIRES (validate): <= 256.
+  uint32_t io_threads = 0;
+  // io_threads, with 0 taken as the machine's cores (at least 1).
+  uint32_t io_threads_or_cores() const;
   // Addresses other nodes and clients should use (default: the listen addresses; set them
   // when listening on 0.0.0.0).
   std::optional<HostPort> peer_advertise, client_advertise;

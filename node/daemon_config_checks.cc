@@ -171,6 +171,10 @@ Status DaemonConfig::validate() const {
     return Status::invalid_argument("gossip.interval_ms must be at least 10");
   }
   if (phi_convict <= 0) return Status::invalid_argument("gossip.phi_convict must be positive");
+  if (io_threads > 256) {
+    return Status::invalid_argument(
+        fmt::format("io_threads={} must be at most 256 (0: the machine's cores)", io_threads));
+  }
   if (client_listen.to_string() == peer_listen.to_string()) {
     return Status::invalid_argument("client_listen and peer_listen must differ");
   }

@@ -38,6 +38,7 @@ struct Flags {
       peer_advertise, members, seeds, zone, log_level, log_format;
   std::optional<std::string> http_listen;  // "" turns the HTTP port off
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
+  std::optional<uint32_t> io_threads;
   bool sync_writes = false;
   bool insecure = false;  // --insecure: [tls] insecure = true
   bool no_hinted_handoff = false;
@@ -95,6 +96,7 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.r) c.node.r = f.r;
   if (f.w) c.node.w = f.w;
   if (f.partitions) c.partitions = f.partitions;
+  if (f.io_threads) c.io_threads = *f.io_threads;
   if (f.sync_writes) c.sync_writes = true;
   if (f.insecure) c.tls.insecure = true;
   if (f.no_hinted_handoff) c.hinted_handoff = false;
@@ -261,6 +263,7 @@ int run(DaemonConfig config) {
           .with("members", config.members.size())
           .with("seeds", config.seeds.size())
           .with("sync_writes", config.sync_writes)
+          .with("io_threads", config.io_threads_or_cores())
           .with("hinted_handoff", config.hinted_handoff)
           .with("auto_join", config.auto_join.enabled));
   const int served = serve(io, *server, clock);
@@ -361,6 +364,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--w", f.w, "default write quorum (default 2)");
   app.add_option("--partitions", f.partitions,
                  "Q, a power of two fixed at cluster creation (default 256)");
+  app.add_option("--io-threads", f.io_threads,
+                 "threads doing request work: the core thread and io-threads - 1 serving "
+                 "sockets (default: the machine's cores; 1: one thread)");
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
   app.add_flag("--insecure", f.insecure,
                "allow ports beyond loopback without TLS ([tls] insecure; docs/security.md)");

@@ -118,6 +118,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
       node_(host_.node()),
       transport_options_(transport_options(config)),
       peer_transport_options_(peer_transport_options(config)),
+      io_threads_(io, config.io_threads_or_cores() - 1),
       client_server_(io, config.client_listen.host, config.client_listen.port, transport_options_,
                      [this](auto c) { on_client_connection(std::move(c)); }),
       peer_server_(io, config.peer_listen.host, config.peer_listen.port, peer_transport_options_,
@@ -136,6 +137,9 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
         });
     http_server_->set_on_close([this](uint64_t connection) { on_http_close(connection); });
   }
+  client_server_.set_io_threads(&io_threads_);
+  peer_server_.set_io_threads(&io_threads_);
+  peer_links_.set_io_threads(&io_threads_);
   // Latencies need finer time than the core's milliseconds (node/latencies.h).
   node_.latencies().set_source([] {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -279,7 +283,7 @@ void Server::open_member_links(TimePoint now) {
   }
 }
 
-void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connection) {
+void Server::on_client_connection(std::shared_ptr<net::Connection> connection) {
   ClientId id = next_client_id_++;
   if (clients_paused_ && !shedding_) connection->pause_reading();
   clients_.emplace(id, connection);
@@ -288,6 +292,9 @@ void Server::on_client_connection(std::shared_ptr<net::FramedConnection> connect
     // The stream cannot be resynchronized: answer once (request id 0), then close.
     log_event(LogEvent::warn("client_frame_error").with("client", id).with("error", status));
     send_to_client(id, proto::ClientResponse{0, status, {}});
+  });
+  connection->set_on_send_failure([id](const Status& status) {
+    log_event(LogEvent::warn("client_reply_dropped").with("client", id).with("error", status));
   });
   connection->set_on_close([this, id] {
     clients_.erase(id);
@@ -345,8 +352,8 @@ void Server::batch_writes() {
   });
 }
 
-void Server::on_peer_connection(std::shared_ptr<net::FramedConnection> connection) {
-  std::weak_ptr<net::FramedConnection> weak = connection;
+void Server::on_peer_connection(std::shared_ptr<net::Connection> connection) {
+  std::weak_ptr<net::Connection> weak = connection;
   // Who this inbound connection is from (peers name themselves in every message).
   auto sender = std::make_shared<NodeId>();
   connection->set_on_close([this, sender] {

@@ -1,8 +1,14 @@
 // Server: qkvd's driver. It runs the node host (node/host.h: the node core, its membership
-// and hinted handoff) on one io_context thread, with Asio for every socket and timer: a TCP
-// server for clients, a TCP server for peers, outbound peer links, and a tick timer. It
-// executes the core's effects (Transport), feeds it events and logs. It also serves the
-// HTTP operations port (node/http_api.h) as the OpsView of the node (server_ops.cc).
+// and hinted handoff) on one io_context thread, the core thread, with Asio for every socket
+// and timer: a TCP server for clients, a TCP server for peers, outbound peer links, and a
+// tick timer. It executes the core's effects (Transport), feeds it events and logs. It also
+// serves the HTTP operations port (node/http_api.h) as the OpsView of the node
+// (server_ops.cc).
+//
+// Threads: with io_threads > 1 the sockets of accepted client and peer connections are
+// served by io_threads - 1 I/O threads (net/io_threads.h): their reads, writes and TLS run
+// there, while every frame is handled here, on the core thread, so the node core stays
+// single-threaded.
 //
 // Thread-safety: none; construct, call and destroy on the io_context's thread.
 #pragma once
@@ -15,6 +21,7 @@
 #include "common/clock.h"
 #include "common/token_bucket.h"
 #include "net/http_server.h"
+#include "net/io_threads.h"
 #include "net/peer_links.h"
 #include "net/tcp_server.h"
 #include "net/tls.h"
@@ -80,12 +87,12 @@ class Server final : public Transport, public OpsView {
   std::vector<std::string> not_ready(bool settled) const override;
 
  private:
-  void on_client_connection(std::shared_ptr<net::FramedConnection> connection);
+  void on_client_connection(std::shared_ptr<net::Connection> connection);
   void on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame);
   // Writes an answer to a client connection (dropped if it is gone); reply() is this for
   // answers to counted requests, this alone for the Server's own refusals.
   void send_to_client(ClientId client, proto::ClientResponse response);
-  void on_peer_connection(std::shared_ptr<net::FramedConnection> connection);
+  void on_peer_connection(std::shared_ptr<net::Connection> connection);
   // Sets the address of `id`'s links (replica traffic, and background: see server.cc).
   void set_peer_address(const NodeId& id, const std::string& host, uint16_t port);
   // Link liveness probes (net/peer_links.h): pings out, pongs back to peer_links_.
@@ -112,7 +119,7 @@ class Server final : public Transport, public OpsView {
   void arm_tls_reload();
   // Over TLS, whether `connection`'s certificate names `claimed` (the sender a peer
   // message names); a mismatch is logged and counted. Always true over plain TCP.
-  bool sender_authenticated(const net::FramedConnection& connection, const NodeId& claimed);
+  bool sender_authenticated(const net::Connection& connection, const NodeId& claimed);
   // [auth] (node/server_auth.cc): loads the users file and checks it for changes every
   // reload_interval_ms. Errors name the file and the bad entry.
   Status start_auth();
@@ -170,6 +177,9 @@ class Server final : public Transport, public OpsView {
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
   net::TransportOptions transport_options_;       // the client port
   net::TransportOptions peer_transport_options_;  // the peer port and links: silence bounds
+  // Serve the client and peer ports' sockets (io_threads - 1 of them; none: all here).
+  // Declared before every connection so it is destroyed after them.
+  net::IoThreads io_threads_;
   net::TcpServer client_server_;
   net::TcpServer peer_server_;
   net::PeerLinks peer_links_;
@@ -197,7 +207,7 @@ class Server final : public Transport, public OpsView {
   uint64_t unauthenticated_refusals_ = 0;  // requests refused for want of a user
   uint64_t permission_denials_ = 0;        // requests refused for want of a grant
   uint64_t users_reloads_ = 0;
-  std::map<ClientId, std::shared_ptr<net::FramedConnection>> clients_;
+  std::map<ClientId, std::shared_ptr<net::Connection>> clients_;
   // Requests of each client connection not yet answered (client_requests_per_connection_max).
   std::map<ClientId, uint32_t> outstanding_;
   // Each connection's client_requests_per_second_max bucket (when that limit is set).

@@ -73,7 +73,7 @@ void Server::resume_clients() {
 void Server::set_clients_reading(bool reading) {
   // A snapshot: resuming delivers the frames read meanwhile, and handling one may close
   // its connection (erasing it from clients_).
-  std::vector<std::shared_ptr<net::FramedConnection>> connections;
+  std::vector<std::shared_ptr<net::Connection>> connections;
   connections.reserve(clients_.size());
   for (const auto& [id, connection] : clients_) connections.push_back(connection);
   for (const auto& connection : connections) {

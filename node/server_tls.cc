@@ -103,7 +103,7 @@ void Server::arm_tls_reload() {
   });
 }
 
-bool Server::sender_authenticated(const net::FramedConnection& connection, const NodeId& claimed) {
+bool Server::sender_authenticated(const net::Connection& connection, const NodeId& claimed) {
   if (!connection.is_tls()) return true;
   const auto& names = connection.peer_names();
   if (std::find(names.begin(), names.end(), claimed) != names.end()) return true;

@@ -21,8 +21,8 @@ using testing::run_until;
 // A server whose connections record every frame they receive and may echo it back.
 struct RecordingServer {
   RecordingServer(asio::io_context& io, TransportOptions options, bool echo)
-      : server(io, "127.0.0.1", 0, options, [this, echo](std::shared_ptr<FramedConnection> c) {
-          FramedConnection* raw = c.get();
+      : server(io, "127.0.0.1", 0, options, [this, echo](std::shared_ptr<Connection> c) {
+          Connection* raw = c.get();
           c->set_on_frame([this, raw, echo](kj::ArrayPtr<const capnp::word> frame) {
             received.push_back(decode(frame));
             if (echo) {
@@ -37,7 +37,7 @@ struct RecordingServer {
 
   TcpServer server;
   std::vector<testing::Decoded> received;
-  std::vector<std::shared_ptr<FramedConnection>> connections;
+  std::vector<std::shared_ptr<Connection>> connections;
   int closed = 0;
 };
 
@@ -78,8 +78,8 @@ TEST(FramedConnectionTest, RoundTripsThousandsOfFramesInOrder) {
 TEST(FramedConnectionTest, APausedConnectionReadsNothingNewUntilResumedAndTheSenderBacksUp) {
   asio::io_context io;
   std::vector<testing::Decoded> received;
-  std::shared_ptr<FramedConnection> accepted;
-  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<FramedConnection> c) {
+  std::shared_ptr<Connection> accepted;
+  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<Connection> c) {
     c->set_on_frame([&](kj::ArrayPtr<const capnp::word> f) { received.push_back(decode(f)); });
     c->pause_reading();  // before TcpServer starts it: not even the first read
     accepted = std::move(c);
@@ -148,8 +148,8 @@ TEST(FramedConnectionTest, OversizedFrameNamesLimitAndServerSendsOneFrameBeforeC
   std::vector<uint64_t> server_received;
   Status frame_error;
   Status error_reply;
-  TcpServer server(io, "127.0.0.1", 0, server_options, [&](std::shared_ptr<FramedConnection> c) {
-    FramedConnection* raw = c.get();
+  TcpServer server(io, "127.0.0.1", 0, server_options, [&](std::shared_ptr<Connection> c) {
+    Connection* raw = c.get();
     c->set_on_frame([&](kj::ArrayPtr<const capnp::word> f) {
       server_received.push_back(decode(f).request_id);
     });
@@ -187,7 +187,7 @@ TEST(FramedConnectionTest, ImpossibleSegmentTableIsCorruption) {
   asio::io_context io;
   Status frame_error;
   int server_closed = 0;
-  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<FramedConnection> c) {
+  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<Connection> c) {
     c->set_on_error([&](const Status& status) { frame_error = status; });
     c->set_on_close([&] { ++server_closed; });
   });

@@ -21,8 +21,8 @@ using testing::run_until;
 // A peer port that records request ids and answers every tenth frame on the same connection.
 struct PeerServer {
   PeerServer(asio::io_context& io, uint16_t port)
-      : server(io, "127.0.0.1", port, {}, [this](std::shared_ptr<FramedConnection> c) {
-          FramedConnection* raw = c.get();
+      : server(io, "127.0.0.1", port, {}, [this](std::shared_ptr<Connection> c) {
+          Connection* raw = c.get();
           c->set_on_frame([this, raw](kj::ArrayPtr<const capnp::word> frame) {
             uint64_t id = decode(frame).request_id;
             received.push_back(id);
@@ -240,8 +240,8 @@ constexpr uint64_t kPingBase = 1'000'000;
 
 struct ProbedPeer {
   ProbedPeer(asio::io_context& io, bool answer_pings)
-      : server(io, "127.0.0.1", 0, {}, [this, answer_pings](std::shared_ptr<FramedConnection> c) {
-          FramedConnection* raw = c.get();
+      : server(io, "127.0.0.1", 0, {}, [this, answer_pings](std::shared_ptr<Connection> c) {
+          Connection* raw = c.get();
           c->set_on_frame([this, raw, answer_pings](kj::ArrayPtr<const capnp::word> frame) {
             uint64_t id = decode(frame).request_id;
             if (id < kPingBase) return received.push_back(id);

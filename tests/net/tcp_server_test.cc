@@ -18,9 +18,9 @@ using testing::run_until;
 
 TEST(TcpServerTest, PortZeroBindsAFreePortAndServesConnections) {
   asio::io_context io;
-  std::vector<std::shared_ptr<FramedConnection>> accepted;
+  std::vector<std::shared_ptr<Connection>> accepted;
   TcpServer server(io, "127.0.0.1", 0, {},
-                   [&](std::shared_ptr<FramedConnection> c) { accepted.push_back(c); });
+                   [&](std::shared_ptr<Connection> c) { accepted.push_back(c); });
   EXPECT_EQ(server.port(), 0);
   ASSERT_TRUE(server.listen().is_ok());
   ASSERT_NE(server.port(), 0);
@@ -63,7 +63,7 @@ TEST(TcpServerTest, ListenTwiceIsInvalidArgument) {
 TEST(TcpServerTest, StopClosesAcceptedConnectionsAndTheAcceptor) {
   asio::io_context io;
   int server_side_closed = 0;
-  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<FramedConnection> c) {
+  TcpServer server(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<Connection> c) {
     c->set_on_close([&] { ++server_side_closed; });  // the server keeps no strong reference
   });
   ASSERT_TRUE(server.listen().is_ok());
@@ -92,9 +92,9 @@ TEST(TcpServerTest, StopClosesAcceptedConnectionsAndTheAcceptor) {
 
 TEST(TcpServerTest, StopAcceptingKeepsOpenConnectionsServing) {
   asio::io_context io;
-  std::vector<std::shared_ptr<FramedConnection>> accepted;
+  std::vector<std::shared_ptr<Connection>> accepted;
   TcpServer server(io, "127.0.0.1", 0, {},
-                   [&](std::shared_ptr<FramedConnection> c) { accepted.push_back(c); });
+                   [&](std::shared_ptr<Connection> c) { accepted.push_back(c); });
   ASSERT_TRUE(server.listen().is_ok());
   const uint16_t port = server.port();
   auto client = connect_client(io, port);

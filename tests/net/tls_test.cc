@@ -46,7 +46,7 @@ struct TlsServer {
     EXPECT_TRUE(loaded.is_ok()) << loaded.status().to_string();
     source = std::move(loaded).value();
     server = std::make_unique<TcpServer>(
-        io, "127.0.0.1", 0, TransportOptions{}, [this](std::shared_ptr<FramedConnection> c) {
+        io, "127.0.0.1", 0, TransportOptions{}, [this](std::shared_ptr<Connection> c) {
           c->set_on_frame([this](auto f) { received.push_back(decode(f).request_id); });
           accepted = c;
         });
@@ -56,7 +56,7 @@ struct TlsServer {
   }
   std::unique_ptr<TlsContextSource> source;
   std::unique_ptr<TcpServer> server;
-  std::shared_ptr<FramedConnection> accepted;
+  std::shared_ptr<Connection> accepted;
   std::vector<uint64_t> received;
   std::vector<Status> failures;
 };

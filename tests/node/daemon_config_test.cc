@@ -102,6 +102,19 @@ TEST(DaemonConfigTest, TheDocumentedExampleConfigIsValid) {
   EXPECT_TRUE(config->hinted_handoff);
 }
 
+TEST(DaemonConfigTest, IoThreadsDefaultToTheMachinesCoresAndAreBounded) {
+  DaemonConfig config;
+  EXPECT_EQ(config.io_threads, 0u);
+  EXPECT_GE(config.io_threads_or_cores(), 1u);
+  auto two = parse_daemon_config(std::string("io_threads = 2\n") + kValid, "two.toml");
+  ASSERT_TRUE(two.is_ok()) << two.status().to_string();
+  EXPECT_EQ(two->io_threads_or_cores(), 2u);
+  EXPECT_THAT(error_of(std::string("io_threads = 1000\n") + kValid).message(),
+              HasSubstr("io_threads=1000 must be at most 256"));
+  EXPECT_THAT(error_of(std::string("io_threads = -1\n") + kValid).message(),
+              HasSubstr("io_threads"));
+}
+
 TEST(DaemonConfigTest, HintedHandoffCanBeSwitchedOff) {
   auto off = parse_daemon_config(
       "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[handoff]\nenabled = false\n", "off.toml");
