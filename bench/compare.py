@@ -69,8 +69,9 @@ def stop(procs):
 
 
 class QkvCluster:
-    def __init__(self, build, workdir, base_port, extra=(), size=3):
+    def __init__(self, build, workdir, base_port, extra=(), size=3, quorum=(3, 2, 2)):
         self.qkvd = os.path.join(build, "node", "qkvd")
+        self.quorum = [str(q) for q in quorum]  # n, r, w
         self.extra = list(extra)  # more qkvd arguments (e.g. --config FILE)
         self.dir = tempfile.mkdtemp(prefix="qkv-compare-", dir=workdir)
         self.size = size
@@ -90,7 +91,8 @@ class QkvCluster:
                  "--client-listen", f"127.0.0.1:{self.client_ports[i]}",
                  "--peer-listen", f"127.0.0.1:{self.peer_ports[i]}",
                  "--http-listen", f"127.0.0.1:{self.http_ports[i]}", "--members", members,
-                 "--n", "3", "--r", "2", "--w", "2", "--log-level", "warn"] + self.extra,
+                 "--n", self.quorum[0], "--r", self.quorum[1], "--w", self.quorum[2],
+                 "--log-level", "warn"] + self.extra,
                 stdout=logf, stderr=subprocess.STDOUT))
         for p in self.client_ports:
             wait_port(p)

@@ -86,9 +86,12 @@ struct DaemonConfig {
   AutoJoinConfig auto_join;
   std::string zone;  // failure domain (rack, zone); shown in members
   // Threads doing request work (io_threads at the top level, --io-threads): the core thread
-  // and io_threads - 1 I/O threads serving client and peer-port sockets (node/server.h).
-  // 0: the machine's cores. 1: everything on one thread. REQUIRES (validate): <= 256.
-  uint32_t io_threads = 0;
+  // and io_threads - 1 I/O threads serving client and peer sockets (node/server.h). 1 (the
+  // default): everything on one thread, which measured fastest where the node shares a few
+  // cores with other processes (docs/performance.md, "I/O threads"). 0: the machine's
+  // cores (std::thread::hardware_concurrency: the host's, not a container's CPU limit).
+  // REQUIRES (validate): <= 256.
+  uint32_t io_threads = 1;
   // io_threads, with 0 taken as the machine's cores (at least 1).
   uint32_t io_threads_or_cores() const;
   // Addresses other nodes and clients should use (default: the listen addresses; set them

@@ -366,7 +366,7 @@ void add_flags(CLI::App& app, Flags& f) {
                  "Q, a power of two fixed at cluster creation (default 256)");
   app.add_option("--io-threads", f.io_threads,
                  "threads doing request work: the core thread and io-threads - 1 serving "
-                 "sockets (default: the machine's cores; 1: one thread)");
+                 "sockets (default 1: one thread; 0: the machine's cores)");
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
   app.add_flag("--insecure", f.insecure,
                "allow ports beyond loopback without TLS ([tls] insecure; docs/security.md)");

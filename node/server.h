@@ -5,10 +5,10 @@
 // serves the HTTP operations port (node/http_api.h) as the OpsView of the node
 // (server_ops.cc).
 //
-// Threads: with io_threads > 1 the sockets of accepted client and peer connections are
-// served by io_threads - 1 I/O threads (net/io_threads.h): their reads, writes and TLS run
-// there, while every frame is handled here, on the core thread, so the node core stays
-// single-threaded.
+// Threads: with io_threads > 1 the sockets of accepted client and peer connections and of
+// the outbound peer links are served by io_threads - 1 I/O threads (net/io_threads.h):
+// their reads, writes and TLS run there, while every frame is handled here, on the core
+// thread, so the node core stays single-threaded. The HTTP port stays here.
 //
 // Thread-safety: none; construct, call and destroy on the io_context's thread.
 #pragma once
@@ -177,7 +177,7 @@ class Server final : public Transport, public OpsView {
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
   net::TransportOptions transport_options_;       // the client port
   net::TransportOptions peer_transport_options_;  // the peer port and links: silence bounds
-  // Serve the client and peer ports' sockets (io_threads - 1 of them; none: all here).
+  // Serve the client and peer sockets (io_threads - 1 of them; none: all here).
   // Declared before every connection so it is destroyed after them.
   net::IoThreads io_threads_;
   net::TcpServer client_server_;
