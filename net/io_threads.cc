@@ -60,7 +60,7 @@ struct IoSide {
     std::vector<std::shared_ptr<FramedConnection>> open;  // closing erases from connections
     for (auto& [id, served] : connections) open.push_back(served.connection);
     for (auto& connection : open) connection->close_after_flush();
-    if (connections.empty() && handshakes == 0) return;
+    if (connections.empty() && handshaking.empty()) return;
     if (std::chrono::steady_clock::now() >= deadline) {
       auto all = std::move(connections);  // closing erases from connections
       connections.clear();
@@ -83,7 +83,9 @@ struct IoSide {
   std::unordered_map<uint64_t, Served> connections;
   std::vector<Event> events;
   bool flush_posted = false;
-  int handshakes = 0;  // TLS handshakes running
+  // TLS handshakes running, by connection: true once the owner closed it meanwhile (the
+  // connection is then dropped when the handshake ends, whatever its outcome).
+  std::unordered_map<uint64_t, bool> handshaking;
   asio::steady_timer wind_down_timer{self};
 };
 
@@ -139,7 +141,15 @@ void IoSide::serve(uint64_t id, std::shared_ptr<FramedConnection> connection,
 void IoSide::run(std::vector<Command>& commands) {
   for (auto& command : commands) {
     auto it = connections.find(command.id);
-    if (it == connections.end()) continue;    // closed meanwhile (its kClosed is on its way)
+    if (it == connections.end()) {
+      // Closed meanwhile (its kClosed is on its way), or still in its handshake.
+      auto handshake = handshaking.find(command.id);
+      if (handshake != handshaking.end() && (command.kind == Command::Kind::kClose ||
+                                             command.kind == Command::Kind::kCloseAfterFlush)) {
+        handshake->second = true;
+      }
+      continue;
+    }
     auto connection = it->second.connection;  // a close below erases the entry
     switch (command.kind) {
       case Command::Kind::kStart:
@@ -220,9 +230,12 @@ std::shared_ptr<ThreadedConnection> IoThread::adopt(asio::ip::tcp::socket socket
     if (!tls.context) {
       return io->serve(id, FramedConnection::create(std::move(socket), options), queued);
     }
-    ++io->handshakes;
+    io->handshaking.emplace(id, false);
     auto done = [io, id, options, context = tls.context, queued](Result<TlsStream> stream) {
-      --io->handshakes;
+      auto handshake = io->handshaking.find(id);
+      const bool closed = handshake->second;
+      io->handshaking.erase(handshake);
+      if (closed) return;  // the owner closed it: the stream's socket closes here
       if (!stream)
         return io->emit({id, detail::Event::Kind::kRefused, nullptr, stream.status(), {}});
       io->serve(id, FramedConnection::create(std::move(stream).value(), context, options), queued);
@@ -302,15 +315,8 @@ Status ThreadedConnection::send(kj::Array<capnp::word> frame) {
 
 void ThreadedConnection::close() {
   if (closed_) return;
-  auto self = shared_from_this();  // on_close may drop the caller's last reference
-  closed_ = true;
-  forget();
-  held_.clear();
   command(detail::Command::Kind::kClose);
-  CloseHandler on_close = std::move(on_close_);
-  on_close_ = nullptr;
-  if (!dispatching_) release_handlers();  // else deliver_held() releases them
-  if (on_close) on_close();
+  on_closed();
 }
 
 void ThreadedConnection::close_after_flush() {
@@ -365,13 +371,13 @@ void ThreadedConnection::on_send_failure(const Status& status) {
 
 void ThreadedConnection::on_closed() {
   if (closed_) return;
-  auto self = shared_from_this();
+  auto self = shared_from_this();  // on_close may drop the caller's last reference
   closed_ = true;
   forget();
   held_.clear();
   CloseHandler on_close = std::move(on_close_);
   on_close_ = nullptr;
-  if (!dispatching_) release_handlers();
+  if (!dispatching_) release_handlers();  // else deliver_held() releases them
   if (on_close) on_close();
 }
 

@@ -162,7 +162,7 @@ class ThreadedConnection final : public Connection,
   void on_frame(kj::Array<capnp::word> frame);
   void on_error(const Status& status);
   void on_send_failure(const Status& status);
-  void on_closed();
+  void on_closed();  // also the end of close(): on_close runs, handlers are released
 
  private:
   void command(detail::Command::Kind kind, kj::Array<capnp::word> frame = nullptr);

@@ -70,14 +70,12 @@ Status TcpServer::listen() {
 }
 
 void TcpServer::accept_next() {
-  IoThread* thread = io_threads_ && io_threads_->size() > 0 ? &io_threads_->next() : nullptr;
-  auto on_accept = [this, alive = std::weak_ptr<int>(alive_), generation = generation_, thread](
-                       const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+  acceptor_.async_accept([this, alive = std::weak_ptr<int>(alive_), generation = generation_](
+                             const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
     // Nothing to do once the server is gone or was stopped (and maybe listens anew).
     if (alive.expired() || generation != generation_) return;
-    on_accepted(ec, std::move(socket), thread);
-  };
-  acceptor_.async_accept(std::move(on_accept));
+    on_accepted(ec, std::move(socket));
+  });
 }
 
 void TcpServer::count_tls_failure(const Status& status) {
@@ -85,8 +83,7 @@ void TcpServer::count_tls_failure(const Status& status) {
   if (on_tls_failure_) on_tls_failure_(status);
 }
 
-void TcpServer::on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket,
-                            IoThread* thread) {
+void TcpServer::on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
   if (ec) {
     // Out of descriptors or buffers: retrying at once would spin; back off briefly.
     retry_timer_.expires_after(kAcceptRetryDelay);
@@ -98,20 +95,21 @@ void TcpServer::on_accepted(const boost::system::error_code& ec, asio::ip::tcp::
     return;
   }
   ++accepted_;
-  if (thread) {
+  if (io_threads_ && io_threads_->size() > 0) {
     IoThread::Tls tls;
     if (tls_context_) {
       tls.context = tls_context_();
       tls.handshake_timeout_ms = options_.tls_handshake_timeout_ms;
       tls.plaintext_refusal = plaintext_refusal_;
     }
-    thread->adopt(std::move(socket), options_, std::move(tls),
-                  [this, alive = std::weak_ptr<int>(alive_), generation = generation_](
-                      std::shared_ptr<ThreadedConnection> connection, const Status& handshake) {
-                    if (alive.expired() || generation != generation_) return connection->close();
-                    if (!handshake.is_ok()) return count_tls_failure(handshake);
-                    adopt(std::move(connection));
-                  });
+    io_threads_->next().adopt(
+        std::move(socket), options_, std::move(tls),
+        [this, alive = std::weak_ptr<int>(alive_), generation = generation_](
+            std::shared_ptr<ThreadedConnection> connection, const Status& handshake) {
+          if (alive.expired() || generation != generation_) return connection->close();
+          if (!handshake.is_ok()) return count_tls_failure(handshake);
+          adopt(std::move(connection));
+        });
   } else if (tls_context_) {
     auto context = tls_context_();
     accept_tls(std::move(socket), context, options_.tls_handshake_timeout_ms, plaintext_refusal_,

@@ -84,8 +84,7 @@ class TcpServer {
 
  private:
   void accept_next();
-  void on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket,
-                   IoThread* thread);
+  void on_accepted(const boost::system::error_code& ec, asio::ip::tcp::socket socket);
   // Hands a connection (plain, or after its handshake) to on_accept and starts it.
   void adopt(std::shared_ptr<Connection> connection);
   void count_tls_failure(const Status& status);

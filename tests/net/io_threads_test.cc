@@ -27,6 +27,26 @@ using testing::decode;
 using testing::make_frame;
 using testing::run_until;
 
+// One set of certificates for the whole binary (openssl takes a moment per key).
+qkv::testing::TestCerts& certs() {
+  static qkv::testing::TestCerts certs(fmt::format(
+      "{}/qkv-io-threads-test-{}", std::filesystem::temp_directory_path().string(), ::getpid()));
+  return certs;
+}
+
+// A TLS context source of `role` with node `id`'s certificate, trusting the test CA and
+// requiring a certificate of the other end.
+std::unique_ptr<TlsContextSource> tls_source(TlsRole role, const std::string& id) {
+  TlsOptions options;
+  options.cert_file = certs().node(id).cert;
+  options.key_file = certs().node(id).key;
+  options.ca_file = certs().ca();
+  options.require_client_cert = true;
+  auto source = TlsContextSource::load(role, options);
+  EXPECT_TRUE(source.is_ok()) << source.status().to_string();
+  return source.is_ok() ? std::move(source).value() : nullptr;
+}
+
 // An echo server on the owner thread (the test's) whose sockets `threads` serve. Records
 // what it received, and on which thread each handler ran.
 struct ThreadedEcho {
@@ -222,35 +242,23 @@ TEST(IoThreadsTest, DestroyingTheThreadsClosesTheirSocketsAndLeavesHandlesSafe) 
 }
 
 TEST(IoThreadsTest, TlsHandshakesRunOnTheIoThreadAndPlaintextIsRefused) {
-  qkv::testing::TestCerts certs(fmt::format(
-      "{}/qkv-io-threads-test-{}", std::filesystem::temp_directory_path().string(), ::getpid()));
-  TlsOptions options;
-  options.cert_file = certs.node("n1").cert;
-  options.key_file = certs.node("n1").key;
-  options.ca_file = certs.ca();
-  options.require_client_cert = true;
-  auto source = TlsContextSource::load(TlsRole::kServer, options);
-  ASSERT_TRUE(source.is_ok()) << source.status().to_string();
+  auto server_tls = tls_source(TlsRole::kServer, "n1");
+  auto client_tls = tls_source(TlsRole::kClient, "n2");
+  ASSERT_TRUE(server_tls && client_tls);
   asio::io_context io;
   ThreadedEcho server(io, 1);
   std::vector<Status> failures;
-  server.server.set_tls([&] { return (*source)->current(); }, {std::byte{'n'}, std::byte{'o'}},
+  server.server.set_tls([&] { return server_tls->current(); }, {std::byte{'n'}, std::byte{'o'}},
                         [&](const Status& s) { failures.push_back(s); });
 
-  TlsOptions client_options;
-  client_options.ca_file = certs.ca();
-  client_options.cert_file = certs.node("n2").cert;
-  client_options.key_file = certs.node("n2").key;
-  auto context = make_tls_context(TlsRole::kClient, client_options);
-  ASSERT_TRUE(context.is_ok());
   asio::ip::tcp::socket socket(io);
   socket.connect({asio::ip::make_address("127.0.0.1"), server.server.port()});
   std::optional<Result<TlsStream>> outcome;
-  connect_tls(std::move(socket), *context, "127.0.0.1", false, 5000,
+  connect_tls(std::move(socket), client_tls->current(), "127.0.0.1", false, 5000,
               [&](Result<TlsStream> s) { outcome.emplace(std::move(s)); });
   ASSERT_TRUE(run_until(io, [&] { return outcome.has_value(); }));
   ASSERT_TRUE(outcome->is_ok()) << outcome->status().to_string();
-  auto client = FramedConnection::create(std::move(*outcome).value(), *context, {});
+  auto client = FramedConnection::create(std::move(*outcome).value(), client_tls->current(), {});
   std::vector<uint64_t> echoed;
   client->set_on_frame([&](auto f) { echoed.push_back(decode(f).request_id); });
   client->start();
@@ -272,33 +280,22 @@ TEST(IoThreadsTest, TlsHandshakesRunOnTheIoThreadAndPlaintextIsRefused) {
 
 // Outbound peer links whose sockets (and client handshakes) an I/O thread serves.
 TEST(IoThreadsTest, PeerLinksSendInOrderFromAnIoThreadAndAWronglyNamedPeerIsAFailedConnect) {
-  qkv::testing::TestCerts certs(fmt::format(
-      "{}/qkv-io-threads-links-{}", std::filesystem::temp_directory_path().string(), ::getpid()));
-  TlsOptions server_options;
-  server_options.cert_file = certs.node("n2").cert;
-  server_options.key_file = certs.node("n2").key;
-  server_options.ca_file = certs.ca();
-  server_options.require_client_cert = true;
-  auto server_tls = TlsContextSource::load(TlsRole::kServer, server_options);
-  ASSERT_TRUE(server_tls.is_ok()) << server_tls.status().to_string();
-  TlsOptions client_options = server_options;
-  client_options.cert_file = certs.node("n1").cert;
-  client_options.key_file = certs.node("n1").key;
-  auto client_tls = TlsContextSource::load(TlsRole::kClient, client_options);
-  ASSERT_TRUE(client_tls.is_ok()) << client_tls.status().to_string();
+  auto server_tls = tls_source(TlsRole::kServer, "n2");
+  auto client_tls = tls_source(TlsRole::kClient, "n1");
+  ASSERT_TRUE(server_tls && client_tls);
 
   asio::io_context io;
   std::vector<uint64_t> received;
   TcpServer peer_port(io, "127.0.0.1", 0, {}, [&](std::shared_ptr<Connection> c) {
     c->set_on_frame([&](auto f) { received.push_back(decode(f).request_id); });
   });
-  peer_port.set_tls([&] { return (*server_tls)->current(); }, {}, nullptr);
+  peer_port.set_tls([&] { return server_tls->current(); }, {}, nullptr);
   ASSERT_TRUE(peer_port.listen().is_ok());
 
   IoThreads threads(io, 1);
   PeerLinks links(io, {});
   links.set_io_threads(&threads);
-  links.set_tls([&] { return (*client_tls)->current(); },
+  links.set_tls([&] { return client_tls->current(); },
                 [](const NodeId& link) { return link == "impostor" ? "n3" : link; });
   std::vector<std::string> unreachable;
   links.set_on_unreachable(
