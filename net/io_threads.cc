@@ -254,6 +254,10 @@ IoThreads::IoThreads(asio::io_context& owner, unsigned count) {
   for (unsigned i = 0; i < count; ++i) threads_.push_back(std::make_unique<IoThread>(owner));
 }
 
+void IoThreads::flush() {
+  for (auto& thread : threads_) thread->flush();
+}
+
 IoThread& IoThreads::next() {
   IoThread& thread = *threads_[next_];
   next_ = (next_ + 1) % threads_.size();
@@ -276,13 +280,15 @@ void ThreadedConnection::command(detail::Command::Kind kind, kj::Array<capnp::wo
   // After this owner turn's other handlers: what they send crosses in the same post.
   asio::post(box.owner, [mailbox = mailbox_] {
     mailbox->flush_posted = false;
-    if (!mailbox->thread) return mailbox->commands.clear();
-    asio::post(*mailbox->thread,
-               [io = mailbox->io, commands = std::move(mailbox->commands)]() mutable {
-                 io->run(commands);
-               });
-    mailbox->commands.clear();
+    mailbox->flush();
   });
+}
+
+void detail::Mailbox::flush() {
+  if (!thread) return commands.clear();
+  if (commands.empty()) return;
+  asio::post(*thread, [io = io, commands = std::move(commands)]() mutable { io->run(commands); });
+  commands.clear();
 }
 
 void ThreadedConnection::start() {

@@ -68,6 +68,8 @@ struct Mailbox {
   // Every handle not closed yet, by id: a connection lives until it closes, whoever else
   // holds its handle (as a FramedConnection lives while its operations are pending).
   std::unordered_map<uint64_t, std::shared_ptr<ThreadedConnection>> open;
+  // Hands the gathered commands to the thread now (one post).
+  void flush();
 };
 }  // namespace detail
 
@@ -99,6 +101,9 @@ class IoThread {
   // ok (its peer_names are set; call start() to read), or the handshake's error (the
   // handle is closed, its handlers never run). The handle lives at least until then.
   using ReadyHandler = std::function<void(std::shared_ptr<ThreadedConnection>, const Status&)>;
+  // Owner thread: hands what the owner sent so far to the thread now, instead of after the
+  // owner's other queued handlers (e.g. the answers of a group commit, at once).
+  void flush() { mailbox_->flush(); }
   std::shared_ptr<ThreadedConnection> adopt(asio::ip::tcp::socket socket,
                                             const TransportOptions& options, Tls tls,
                                             ReadyHandler on_ready);
@@ -119,6 +124,8 @@ class IoThreads {
   IoThreads(asio::io_context& owner, unsigned count);
   // The next thread, round-robin. REQUIRES: size() > 0.
   IoThread& next();
+  // IoThread::flush on every thread.
+  void flush();
   std::size_t size() const { return threads_.size(); }
 
  private:

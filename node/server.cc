@@ -348,6 +348,7 @@ void Server::batch_writes() {
   node_.begin_batch();
   boost::asio::post(io_, [this] {
     node_.commit_batch();
+    io_threads_.flush();  // the commit's answers and replica writes leave now
     backpressure();
   });
 }
