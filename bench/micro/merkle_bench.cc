@@ -60,6 +60,33 @@ void BM_MerkleReplace(benchmark::State& state) {
 }
 BENCHMARK(BM_MerkleReplace);
 
+// replace() as a node pays it: 256 partitions' trees (a node's default, ~9 MB of tree),
+// each write in another tree, so the tree is not in the CPU cache (writes to a node spread
+// over its partitions). `state.range(0)`: a root read every that many writes (an exchange
+// reads a tree every few seconds; 1 is the worst case for trees that settle lazily).
+void BM_MerkleReplace256Trees(benchmark::State& state) {
+  constexpr std::size_t kTrees = 256;
+  const Entries a = random_entries(kEntries, 1);
+  const Entries b = random_entries(kEntries, 2);
+  std::vector<antientropy::MerkleTree> trees(kTrees,
+                                             antientropy::MerkleTree(0, kTokenMax, kSegments));
+  for (std::size_t i = 0; i < kEntries; ++i) trees[i % kTrees].insert(a.tokens[i], a.hashes[i]);
+  std::vector<bool> flipped(kEntries, false);
+  const auto root_every = static_cast<std::size_t>(state.range(0));
+  std::size_t i = 0, n = 0;
+  for (auto _ : state) {
+    const antientropy::Hash128& from = flipped[i] ? b.hashes[i] : a.hashes[i];
+    const antientropy::Hash128& to = flipped[i] ? a.hashes[i] : b.hashes[i];
+    antientropy::MerkleTree& tree = trees[i % kTrees];
+    tree.replace(a.tokens[i], from, to);
+    if (++n % root_every == 0) benchmark::DoNotOptimize(tree.root());
+    flipped[i] = !flipped[i];
+    i = (i + 7919) & (kEntries - 1);  // a stride that visits every entry, trees in turn
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MerkleReplace256Trees)->ArgName("root_every")->Arg(1)->Arg(100000);
+
 // The entry of a key after a write: version_of (3-actor vector, one sibling with a
 // kValueBytes value, which is not hashed) and XXH3-128 of key and version.
 void BM_EntryHash(benchmark::State& state) {
