@@ -89,6 +89,22 @@ struct ThreadedEcho {
   TcpServer server;
 };
 
+// A client of `port` on the test's thread that records the request ids it is answered
+// with and whether its connection closed.
+struct RecordingClient {
+  RecordingClient(asio::io_context& io, uint16_t port) : connection(connect_client(io, port)) {
+    connection->set_on_frame([this](auto f) { answers.push_back(decode(f).request_id); });
+    connection->set_on_close([this] { closed = true; });
+    connection->start();
+  }
+  Status send(uint64_t id, std::size_t value_bytes = 10) {
+    return connection->send(make_frame(id, value_bytes));
+  }
+  std::shared_ptr<FramedConnection> connection;
+  std::vector<uint64_t> answers;
+  bool closed = false;
+};
+
 TEST(IoThreadsTest, FramesCrossBothWaysInOrderAndHandlersRunOnTheOwnerThread) {
   asio::io_context io;
   ThreadedEcho server(io, 2);
@@ -129,13 +145,10 @@ TEST(IoThreadsTest, AConnectionNobodyHoldsServesUntilItCloses) {
   asio::io_context io;
   ThreadedEcho server(io, 1);
   server.keep = false;
-  auto client = connect_client(io, server.server.port());
-  std::vector<uint64_t> echoed;
-  client->set_on_frame([&](auto f) { echoed.push_back(decode(f).request_id); });
-  client->start();
-  for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(client->send(make_frame(i, 10)).is_ok());
-  ASSERT_TRUE(run_until(io, [&] { return echoed.size() == 10; }));
-  client->close();
+  RecordingClient client(io, server.server.port());
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(client.send(i).is_ok());
+  ASSERT_TRUE(run_until(io, [&] { return client.answers.size() == 10; }));
+  client.connection->close();
   ASSERT_TRUE(run_until(io, [&] { return server.closed == 1; }));
 }
 
@@ -164,29 +177,21 @@ TEST(IoThreadsTest, AFrameErrorIsAnsweredThenTheConnectionCloses) {
   TransportOptions small;
   small.frame_bytes_max = 4096;
   ThreadedEcho server(io, 1, small);
-  auto client = connect_client(io, server.server.port());
-  std::vector<uint64_t> answers;
-  bool client_closed = false;
-  client->set_on_frame([&](auto f) { answers.push_back(decode(f).request_id); });
-  client->set_on_close([&] { client_closed = true; });
-  client->start();
-  ASSERT_TRUE(client->send(make_frame(1, 10)).is_ok());
-  ASSERT_TRUE(client->send(make_frame(2, 10000)).is_ok());  // over frame_bytes_max
-  ASSERT_TRUE(run_until(io, [&] { return client_closed; }));
+  RecordingClient client(io, server.server.port());
+  ASSERT_TRUE(client.send(1).is_ok());
+  ASSERT_TRUE(client.send(2, 10000).is_ok());  // over frame_bytes_max
+  ASSERT_TRUE(run_until(io, [&] { return client.closed; }));
   ASSERT_EQ(server.errors.size(), 1u);
   EXPECT_THAT(server.errors[0].message(), ::testing::HasSubstr("frame_bytes_max"));
-  EXPECT_THAT(answers, ::testing::ElementsAre(1, 999));  // the echo, then the error's answer
+  EXPECT_THAT(client.answers, ::testing::ElementsAre(1, 999));  // the echo, then the error's answer
   ASSERT_TRUE(run_until(io, [&] { return server.closed == 1; }));
 }
 
 TEST(IoThreadsTest, ClosingFromTheOwnerClosesTheSocketAndRefusesLaterSends) {
   asio::io_context io;
   ThreadedEcho server(io, 1);
-  auto client = connect_client(io, server.server.port());
-  bool client_closed = false;
-  client->set_on_close([&] { client_closed = true; });
-  client->start();
-  ASSERT_TRUE(client->send(make_frame(1, 10)).is_ok());
+  RecordingClient client(io, server.server.port());
+  ASSERT_TRUE(client.send(1).is_ok());
   ASSERT_TRUE(run_until(io, [&] { return server.received.size() == 1; }));
 
   auto handle = server.connections[0];
@@ -196,38 +201,30 @@ TEST(IoThreadsTest, ClosingFromTheOwnerClosesTheSocketAndRefusesLaterSends) {
   EXPECT_EQ(handle->send(make_frame(2, 10)).code(), StatusCode::kUnavailable);
   handle->close();  // idempotent
   EXPECT_EQ(server.closed, 1);
-  ASSERT_TRUE(run_until(io, [&] { return client_closed; }));
+  ASSERT_TRUE(run_until(io, [&] { return client.closed; }));
 }
 
 TEST(IoThreadsTest, CloseAfterFlushDeliversTheLastAnswersFirst) {
   asio::io_context io;
   ThreadedEcho server(io, 1);
   server.echo = false;
-  auto client = connect_client(io, server.server.port());
-  std::vector<uint64_t> answers;
-  bool client_closed = false;
-  client->set_on_frame([&](auto f) { answers.push_back(decode(f).request_id); });
-  client->set_on_close([&] { client_closed = true; });
-  client->start();
-  ASSERT_TRUE(client->send(make_frame(1, 10)).is_ok());
+  RecordingClient client(io, server.server.port());
+  ASSERT_TRUE(client.send(1).is_ok());
   ASSERT_TRUE(run_until(io, [&] { return server.received.size() == 1; }));
   auto handle = server.connections[0];
   for (uint64_t i = 0; i < 100; ++i) ASSERT_TRUE(handle->send(make_frame(i, 1000)).is_ok());
   handle->close_after_flush();
   EXPECT_EQ(handle->send(make_frame(100, 1)).code(), StatusCode::kUnavailable);
-  ASSERT_TRUE(run_until(io, [&] { return client_closed; }));
-  ASSERT_EQ(answers.size(), 100u);
+  ASSERT_TRUE(run_until(io, [&] { return client.closed; }));
+  ASSERT_EQ(client.answers.size(), 100u);
   ASSERT_TRUE(run_until(io, [&] { return server.closed == 1; }));
 }
 
 TEST(IoThreadsTest, DestroyingTheThreadsClosesTheirSocketsAndLeavesHandlesSafe) {
   asio::io_context io;
   auto server = std::make_unique<ThreadedEcho>(io, 2);
-  auto client = connect_client(io, server->server.port());
-  bool client_closed = false;
-  client->set_on_close([&] { client_closed = true; });
-  client->start();
-  ASSERT_TRUE(client->send(make_frame(1, 10)).is_ok());
+  RecordingClient client(io, server->server.port());
+  ASSERT_TRUE(client.send(1).is_ok());
   ASSERT_TRUE(run_until(io, [&] { return server->received.size() == 1; }));
   std::shared_ptr<Connection> handle = server->connections[0];
   server->server.stop_accepting();
@@ -236,7 +233,7 @@ TEST(IoThreadsTest, DestroyingTheThreadsClosesTheirSocketsAndLeavesHandlesSafe) 
     // The server's members, threads last; the handle outlives them.
     auto gone = std::move(server);
   }
-  ASSERT_TRUE(run_until(io, [&] { return client_closed; }));
+  ASSERT_TRUE(run_until(io, [&] { return client.closed; }));
   EXPECT_FALSE(handle->send(make_frame(2, 10)).is_ok());
   handle->close();  // does nothing harmful once its thread is gone
 }
