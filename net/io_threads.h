@@ -78,8 +78,9 @@ class IoThread {
  public:
   // Starts the thread. `owner` runs the owner thread's handlers (events are posted to it).
   explicit IoThread(asio::io_context& owner);
-  // Closes every connection this thread serves (their handles see on_close only if the
-  // owner runs again), then stops and joins the thread.
+  // Every connection this thread serves flushes what it was sent and closes, within 2 s
+  // (then the rest are closed at once); the thread is then joined. Handles are dropped:
+  // their on_close does not run.
   ~IoThread();
   IoThread(const IoThread&) = delete;
   IoThread& operator=(const IoThread&) = delete;
@@ -101,12 +102,12 @@ class IoThread {
   // ok (its peer_names are set; call start() to read), or the handshake's error (the
   // handle is closed, its handlers never run). The handle lives at least until then.
   using ReadyHandler = std::function<void(std::shared_ptr<ThreadedConnection>, const Status&)>;
-  // Owner thread: hands what the owner sent so far to the thread now, instead of after the
-  // owner's other queued handlers (e.g. the answers of a group commit, at once).
-  void flush() { mailbox_->flush(); }
   std::shared_ptr<ThreadedConnection> adopt(asio::ip::tcp::socket socket,
                                             const TransportOptions& options, Tls tls,
                                             ReadyHandler on_ready);
+  // Owner thread: hands what the owner sent so far to the thread now, instead of after the
+  // owner's other queued handlers (e.g. the answers of a group commit, at once).
+  void flush() { mailbox_->flush(); }
 
  private:
   asio::io_context& owner_;
