@@ -108,7 +108,8 @@ MerkleTree::MerkleTree(ring::Token first, ring::Token last, uint32_t segments)
       segments_(segments),
       depth_(static_cast<uint32_t>(std::countr_zero(segments))),
       leaves_(segments),
-      nodes_(2 * std::size_t{segments}) {
+      nodes_(2 * std::size_t{segments}),
+      stale_nodes_(2 * std::size_t{segments}) {
   QKV_ASSERT(first <= last);
   QKV_ASSERT(is_power_of_two(segments) && segments <= kSegmentsMax);
   QKV_ASSERT(width_of(first, last) >= segments);
@@ -161,12 +162,13 @@ void MerkleTree::replace(ring::Token token, const std::optional<Hash128>& before
     ++leaf.count;
     ++entries_;
   }
-  update_path(segment);
+  mark_stale(segment);
 }
 
 void MerkleTree::clear() {
   std::fill(leaves_.begin(), leaves_.end(), Leaf{});
   std::fill(nodes_.begin(), nodes_.end(), Hash128{});
+  std::fill(stale_nodes_.begin(), stale_nodes_.end(), uint8_t{0});
   entries_ = 0;
   stale_ = false;
 }
@@ -174,7 +176,7 @@ void MerkleTree::clear() {
 Hash128 MerkleTree::node(uint32_t level, uint32_t index) const {
   QKV_ASSERT(level <= depth_);
   QKV_ASSERT(index < (uint32_t{1} << level));
-  return nodes_[(std::size_t{1} << level) + index];
+  return settle((std::size_t{1} << level) + index);
 }
 
 uint64_t MerkleTree::entries() const {
@@ -187,21 +189,30 @@ bool operator==(const MerkleTree& a, const MerkleTree& b) {
          a.leaves_ == b.leaves_;
 }
 
-void MerkleTree::update_path(uint32_t segment) {
-  std::size_t i = std::size_t{segments_} + segment;
-  nodes_[i] = leaf_hash(leaves_[segment].sum, leaves_[segment].count);
-  for (i /= 2; i >= 1; i /= 2) nodes_[i] = inner_hash(nodes_[2 * i], nodes_[2 * i + 1]);
+void MerkleTree::mark_stale(uint32_t segment) {
+  for (std::size_t i = std::size_t{segments_} + segment; i >= 1 && !stale_nodes_[i]; i /= 2) {
+    stale_nodes_[i] = 1;
+  }
+}
+
+const Hash128& MerkleTree::settle(std::size_t i) const {
+  if (stale_nodes_[i]) {
+    if (i >= segments_) {
+      const Leaf& leaf = leaves_[i - segments_];
+      nodes_[i] = leaf_hash(leaf.sum, leaf.count);
+    } else {
+      // Recursion depth <= depth() (at most 20).
+      nodes_[i] = inner_hash(settle(2 * i), settle(2 * i + 1));
+    }
+    stale_nodes_[i] = 0;
+  }
+  return nodes_[i];
 }
 
 void MerkleTree::rebuild() {
   entries_ = 0;
-  for (uint32_t s = 0; s < segments_; ++s) {
-    nodes_[std::size_t{segments_} + s] = leaf_hash(leaves_[s].sum, leaves_[s].count);
-    entries_ += leaves_[s].count;
-  }
-  for (std::size_t i = segments_ - 1; i >= 1; --i) {
-    nodes_[i] = inner_hash(nodes_[2 * i], nodes_[2 * i + 1]);
-  }
+  for (const Leaf& leaf : leaves_) entries_ += leaf.count;
+  std::fill(stale_nodes_.begin(), stale_nodes_.end(), uint8_t{1});
 }
 
 std::string MerkleTree::serialize() const {

@@ -11,13 +11,20 @@
 // count alongside), so:
 //  - it is order independent (addition commutes): a tree built by one scan equals the tree
 //    kept current by updates in any order;
-//  - a write updates one leaf in O(1) (subtract the old entry, add the new one) and its
-//    path to the root in O(log segments) hashes, with no rescan;
+//  - a write updates one leaf in O(1) (subtract the old entry, add the new one), with no
+//    rescan;
 //  - equal entries never cancel (XOR would: two equal hashes XOR to zero); each key has
 //    one entry per tree anyway, and the count makes an empty leaf differ from any other.
 // See docs/architecture.md (Anti-entropy) for why this is safe.
 //
-// Thread-safety: none (owned by the node core's thread).
+// Hashes settle lazily: a write changes its leaf's sum and marks the leaf and its
+// ancestors stale; reading a node (node(), root()) first rehashes the stale nodes under
+// it. Writes come far more often than exchanges read a tree (every write against one read
+// every few seconds), so the inner hashes near the root are computed once per read, not
+// once per write (issue 17: eager upkeep was 3-5 % of a node's CPU per write).
+//
+// Thread-safety: none, reads included (they settle stale hashes); owned by the node
+// core's thread.
 #pragma once
 
 #include <cstdint>
@@ -64,7 +71,8 @@ class MerkleTree {
   // Tokens [first, last] of a leaf. REQUIRES segment < segments().
   std::pair<ring::Token, ring::Token> segment_range(uint32_t segment) const;
 
-  // Adds or removes one key's entry: O(1) on its leaf, O(depth) hashes up to the root.
+  // Adds or removes one key's entry: O(1) on its leaf (no hashing), and marks the path to
+  // the root stale (stops at the first node already stale).
   // REQUIRES first() <= token <= last(). Removing an entry never inserted corrupts the
   // leaf (as for any additive digest): callers pass exactly what they inserted; from an
   // empty leaf it is ignored and the tree flagged stale().
@@ -81,7 +89,8 @@ class MerkleTree {
 
   Hash128 root() const { return node(0, 0); }
   // Node `index` of `level` (2^level nodes on a level). An empty subtree hashes to {0, 0}.
-  // REQUIRES level <= depth(), index < 2^level.
+  // Settles the stale nodes under it first: at most one hash per stale node, each once
+  // until written again. REQUIRES level <= depth(), index < 2^level.
   Hash128 node(uint32_t level, uint32_t index) const;
   // Entries in the tree (inserts minus removes).
   uint64_t entries() const;
@@ -106,9 +115,11 @@ class MerkleTree {
     uint64_t count = 0;  // entries
     friend bool operator==(const Leaf&, const Leaf&) = default;
   };
-  // Recomputes the leaf hash of `segment` and its ancestors up to the root.
-  void update_path(uint32_t segment);
-  // Recomputes every leaf hash and inner node from leaves_ (after deserialize).
+  // Marks the leaf of `segment` and its ancestors stale, up to the first already stale.
+  void mark_stale(uint32_t segment);
+  // Recomputes the stale nodes under heap index i (i included); returns node i's hash.
+  const Hash128& settle(std::size_t i) const;
+  // Marks every node stale and recounts entries_ from leaves_ (after deserialize).
   void rebuild();
 
   ring::Token first_;
@@ -118,9 +129,12 @@ class MerkleTree {
   bool stale_ = false;
   std::vector<Leaf> leaves_;
   uint64_t entries_ = 0;
-  // Inner nodes, heap order: nodes_[1] is the root, children of i are 2i and 2i+1; the
-  // leaves' hashes are nodes_[segments_ + s]. Size 2 * segments_.
-  std::vector<Hash128> nodes_;
+  // Node hashes, heap order: nodes_[1] is the root, children of i are 2i and 2i+1; the
+  // leaves' hashes are nodes_[segments_ + s]. Size 2 * segments_. stale_nodes_[i]: node
+  // i's hash is out of date (a leaf under it changed since it was last read); a stale
+  // node's ancestors are stale too. Both settle in const reads, hence mutable.
+  mutable std::vector<Hash128> nodes_;
+  mutable std::vector<uint8_t> stale_nodes_;
 };
 
 // The descent of one exchange (sans-I/O): finds the leaves where the local tree and a
