@@ -32,11 +32,14 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,6 +57,29 @@ def wait_port(port, deadline_s=30):
                 return
         time.sleep(0.05)  # polling interval of a bounded wait
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
+
+
+def wait_ready(http_port, deadline_s=30):
+    """Waits until the node answers 200 on /health/ready (it knows the ring): a node that
+    only listens fails every request with "has not learned the ring yet". A port that
+    answers plain HTTP with 400 speaks TLS only (--tls): asked again over https (a local
+    readiness poll, so the certificate is not checked)."""
+    end = time.monotonic() + deadline_s
+    scheme, context = "http", None
+    while time.monotonic() < end:
+        try:
+            url = f"{scheme}://127.0.0.1:{http_port}/health/ready"
+            with urllib.request.urlopen(url, timeout=1, context=context) as r:
+                if r.status == 200:
+                    return
+        except urllib.error.HTTPError as e:
+            if e.code == 400 and scheme == "http":
+                scheme, context = "https", ssl._create_unverified_context()
+                continue
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)  # polling interval of a bounded wait
+    raise RuntimeError(f"the node with HTTP port {http_port} is not ready after {deadline_s} s")
 
 
 def stop(procs):
@@ -96,6 +122,8 @@ class QkvCluster:
                 stdout=logf, stderr=subprocess.STDOUT))
         for p in self.client_ports:
             wait_port(p)
+        for p in self.http_ports:
+            wait_ready(p)
 
     def nodes(self):
         return ",".join(f"127.0.0.1:{p}" for p in self.client_ports)
