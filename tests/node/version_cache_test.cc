@@ -6,6 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <string>
+
 #include "node/node.h"
 #include "node/wire/replica_codec.h"
 #include "tests/node/replica_testing.h"
@@ -137,7 +141,7 @@ TEST_F(VersionCacheTest, DroppedRangesAreForgotten) {
   EXPECT_EQ(stored("k"), v1);
 }
 
-TEST(VersionCacheBoundTest, TheLeastRecentlyUsedKeysGoFirstAndTheBudgetHolds) {
+TEST(VersionCacheBoundTest, KeysFoundSinceTheHandPassedStayAndTheBudgetHolds) {
   causal::SiblingSet state = causal::SiblingSet().update({}, kN2, std::string("v"));
   node::VersionCache::Entry entry{causal::StateSummary::of(state), std::nullopt};
   node::VersionCache one(1);
@@ -163,6 +167,45 @@ TEST(VersionCacheBoundTest, TheLeastRecentlyUsedKeysGoFirstAndTheBudgetHolds) {
   node::VersionCache off(0);
   off.put("a", entry);
   EXPECT_EQ(off.find("a"), nullptr);
+}
+
+// The cache is exact, not a hint: whatever eviction did, a key found holds the entry last
+// put for it, and an erased key is not found. Random puts, finds, erases and clears over
+// a budget that forces eviction and the table's rehashes (the clock hand survives both).
+TEST(VersionCacheBoundTest, AFoundKeyHoldsItsLastPutWhateverWasEvicted) {
+  std::mt19937_64 rng(7);
+  node::VersionCache cache(8192);
+  std::map<std::string, uint64_t> last_put;  // key -> the counter of its last entry
+  uint64_t counter = 0;
+  for (int op = 0; op < 20'000; ++op) {
+    const std::string key = "key" + std::to_string(rng() % 300);
+    const uint64_t kind = rng() % 100;
+    if (kind < 50) {
+      ++counter;
+      causal::VersionVector context;
+      context.raise(kN2, counter);
+      causal::SiblingSet state = causal::SiblingSet().update(context, kN2, std::string("v"));
+      cache.put(key, node::VersionCache::Entry{causal::StateSummary::of(state), std::nullopt});
+      last_put[key] = counter + 1;  // update() adds the next dot
+      ASSERT_LE(cache.bytes(), 8192u);
+      ASSERT_NE(cache.find(key), nullptr) << "the entry just put is kept";
+    } else if (kind < 90) {
+      const node::VersionCache::Entry* e = cache.find(key);
+      if (e) {
+        ASSERT_TRUE(last_put.count(key)) << key << " was erased or never put";
+        EXPECT_EQ(e->summary.version_vector().get(kN2), last_put[key]) << key;
+      }
+    } else if (kind < 99) {
+      cache.erase(key);
+      last_put.erase(key);
+      ASSERT_EQ(cache.find(key), nullptr);
+    } else {
+      cache.clear();
+      last_put.clear();
+    }
+  }
+  EXPECT_GT(cache.size(), 5u);
+  EXPECT_LT(cache.size(), 300u) << "the budget evicted";
 }
 
 }  // namespace
