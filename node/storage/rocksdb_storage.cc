@@ -86,6 +86,13 @@ rocksdb::ColumnFamilyOptions family_options(const RocksDbOptions& options,
   rocksdb::ColumnFamilyOptions family;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   family.write_buffer_size = options.write_buffer_bytes;
+  // No compression on levels 0 and 1, LZ4 below (RocksDB's tuning guide): the upper
+  // levels hold a small part of the data and are rewritten most often, by every flush and
+  // L0 compaction, so compressing them spends CPU on bytes that soon go again. The
+  // default (Snappy on every level) cost 1.2-1.9 % of a node's CPU under workload W
+  // (docs/performance.md).
+  family.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                                  rocksdb::kLZ4Compression};
   // Gets, and writes the version cache cannot serve (node/version_cache.h), read the key
   // first: a bloom filter over each memtable's keys lets a get skip the memtables that do
   // not hold the key instead of searching their skip lists (docs/performance.md).
