@@ -19,7 +19,9 @@ op much less. --in-flight N pipelines both (qkv-bench --in-flight, redis-benchma
 
 --baseline BUILD also runs a second qkv build (e.g. the commit before a change) in every
 repetition, in rotating order with the others, and prints its figures and the ratio of
-the build under test to it: the before/after of a change, measured side by side.
+the build under test to it: the before/after of a change, measured side by side, and
+how many repetitions' pairs favour the build under test. --no-redis leaves redis out, so
+more repetitions fit in the same time: a change worth 5-10 % needs about five here.
 --config FILE and --baseline-config FILE give each side's qkvd a config file: with
 --baseline naming the same build, two settings measured side by side.
 --tls runs the build under test with [tls] on (a test CA and one certificate naming
@@ -247,6 +249,25 @@ def run_redis(args, workdir):
         stop([proc])
 
 
+def print_against_redis(runs, median, summary):
+    print(f"\n{'workload':<10}{'qkv ops/s':>12}{'qkv p99 ms':>12}{'redis ops/s':>13}"
+          f"{'redis p99 ms':>14}{'qkv/redis':>11}")
+    for workload in ("A", "W"):
+        q, r = median("qkv", workload, "ops_per_sec"), median("redis", workload, "ops_per_sec")
+        qp, rp = median("qkv", workload, "p99_ms"), median("redis", workload, "p99_ms")
+        summary[workload].update({"qkv_ops_per_sec": q, "qkv_p99_ms": qp,
+                                  "redis_ops_per_sec": r, "redis_p99_ms": rp, "ratio": q / r})
+        print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{r:>13.0f}{rp:>14.2f}{q / r:>11.2f}")
+    print("\nper server CPU-second (user + system of the server processes over each run)")
+    print(f"{'workload':<10}{'qkv ops':>12}{'qkv us/op':>12}{'redis ops':>13}"
+          f"{'redis us/op':>14}{'qkv/redis':>11}")
+    for workload in ("A", "W"):
+        q, r = median("qkv", workload, "ops_per_cpu_s"), median("redis", workload, "ops_per_cpu_s")
+        summary[workload].update({"qkv_ops_per_cpu_s": q, "redis_ops_per_cpu_s": r,
+                                  "cpu_ratio": q / r})
+        print(f"{workload:<10}{q:>12.0f}{1e6 / q:>12.1f}{r:>13.0f}{1e6 / r:>14.1f}{q / r:>11.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -268,9 +289,14 @@ def main():
     parser.add_argument("--bench-threads", type=int, default=1)
     parser.add_argument("--base-port", type=int, default=7200)
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--no-redis", action="store_true",
+                        help="with --baseline: only the two qkv builds (more repetitions "
+                        "in the same time, for changes worth a few percent)")
     args = parser.parse_args()
 
-    for tool in ("redis-server", "redis-benchmark"):
+    if args.no_redis and not args.baseline:
+        sys.exit("compare: --no-redis compares two qkv builds: give --baseline")
+    for tool in ("redis-server", "redis-benchmark") if not args.no_redis else ():
         if not shutil.which(tool):
             sys.exit(f"compare: {tool} is missing (apt-get install redis-server redis-tools)")
     binaries = [(args.build, "node/qkvd"), (args.build, "bench/qkv-bench")]
@@ -289,7 +315,8 @@ def main():
         ca = None
         if args.tls:
             args.config, ca = make_tls(workdir)
-        systems = ["qkv", "redis"] + (["baseline"] if args.baseline else [])
+        systems = ["qkv"] + ([] if args.no_redis else ["redis"]) + (
+            ["baseline"] if args.baseline else [])
         for i in range(args.repeat):
             # Rotate the order, so no system always runs first (or after the same one).
             order = systems[i % len(systems):] + systems[:i % len(systems)]
@@ -309,27 +336,14 @@ def main():
     def median(system, workload, field):
         return statistics.median(r[system][workload][field] for r in runs)
 
-    print(f"\nqkv (3 nodes, N=3, R=W=2) vs redis-server (1 process), {args.repeat} repetitions, "
-          f"medians; {machine['cores']} cores, load {machine['loadavg_before'][0]:.2f} before")
+    print(f"\nqkv (3 nodes, N=3, R=W=2) vs {'its baseline' if args.no_redis else 'redis-server (1 process)'}, "
+          f"{args.repeat} repetitions, medians; {machine['cores']} cores, load "
+          f"{machine['loadavg_before'][0]:.2f} before")
     print(f"{args.keys} keys, {args.value_bytes}-byte values, {args.connections} connections x "
-          f"{args.in_flight} in flight, {args.duration:g} s per workload\n")
-    print(f"{'workload':<10}{'qkv ops/s':>12}{'qkv p99 ms':>12}{'redis ops/s':>13}"
-          f"{'redis p99 ms':>14}{'qkv/redis':>11}")
-    summary = {}
-    for workload in ("A", "W"):
-        q, r = median("qkv", workload, "ops_per_sec"), median("redis", workload, "ops_per_sec")
-        qp, rp = median("qkv", workload, "p99_ms"), median("redis", workload, "p99_ms")
-        summary[workload] = {"qkv_ops_per_sec": q, "qkv_p99_ms": qp, "redis_ops_per_sec": r,
-                             "redis_p99_ms": rp, "ratio": q / r}
-        print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{r:>13.0f}{rp:>14.2f}{q / r:>11.2f}")
-    print(f"\nper server CPU-second (user + system of the server processes over each run)")
-    print(f"{'workload':<10}{'qkv ops':>12}{'qkv us/op':>12}{'redis ops':>13}"
-          f"{'redis us/op':>14}{'qkv/redis':>11}")
-    for workload in ("A", "W"):
-        q, r = median("qkv", workload, "ops_per_cpu_s"), median("redis", workload, "ops_per_cpu_s")
-        summary[workload].update({"qkv_ops_per_cpu_s": q, "redis_ops_per_cpu_s": r,
-                                  "cpu_ratio": q / r})
-        print(f"{workload:<10}{q:>12.0f}{1e6 / q:>12.1f}{r:>13.0f}{1e6 / r:>14.1f}{q / r:>11.3f}")
+          f"{args.in_flight} in flight, {args.duration:g} s per workload")
+    summary = {"A": {}, "W": {}}
+    if not args.no_redis:
+        print_against_redis(runs, median, summary)
     if args.baseline:
         print(f"\nbaseline qkv build: {args.baseline}")
         print(f"{'workload':<10}{'qkv ops/s':>12}{'qkv p99 ms':>12}{'base ops/s':>13}"
@@ -344,8 +358,14 @@ def main():
                                       "ratio_to_baseline": q / b,
                                       "baseline_ops_per_cpu_s": bc,
                                       "cpu_ratio_to_baseline": qc / bc})
+            # Each repetition ran both builds back to back: how many such pairs favour the
+            # build under test tells a small change from noise better than the medians.
+            pairs = [r["qkv"][workload]["ops_per_cpu_s"] / r["baseline"][workload]["ops_per_cpu_s"]
+                     for r in runs]
+            better = sum(1 for x in pairs if x > 1)
             print(f"{workload:<10}{q:>12.0f}{qp:>12.2f}{b:>13.0f}{bp:>14.2f}{q / b:>11.2f}"
-                  f"   per CPU-s {qc:.0f} vs {bc:.0f}: {qc / bc:.2f}")
+                  f"   per CPU-s {qc:.0f} vs {bc:.0f}: {qc / bc:.2f}; pairs better "
+                  f"{better} of {len(pairs)} ({min(pairs):.2f}-{max(pairs):.2f})")
     errors = sum(r[system][w]["errors"] for r in runs for system in r if system != "redis"
                  for w in ("A", "W"))
     print(f"\nqkv errors: {errors}")
