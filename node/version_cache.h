@@ -15,9 +15,9 @@
 // estimated). Eviction is CLOCK (second chance, as in operating systems' page caches): a
 // find or an update marks its entry referenced; to make room a hand sweeps the entries,
 // clearing marks and evicting the first entry found unmarked (never the one just put,
-// unless it alone exceeds the budget). It approximates least-recently-used
-// without relinking a list on every find, which cost a node ~2 % of its CPU in cache
-// misses (docs/performance.md). 0 turns the cache off.
+// unless it alone exceeds the budget). It approximates least-recently-used with one table
+// node per key and no list beside it, so an entry is smaller and a find writes only its
+// own node (docs/performance.md, "What was tried"). 0 turns the cache off.
 //
 // Thread-safety: none (the node core's thread).
 #pragma once
