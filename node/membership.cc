@@ -15,6 +15,8 @@ constexpr std::string_view kRingMeta = "ring";
 // "1" once this node has owned partitions, "" once it has left: a leaving node that
 // restarts before it exits still leaves.
 constexpr std::string_view kMemberMeta = "ring_member";
+// One "id address" line per other member of the ring (see Membership's constructor).
+constexpr std::string_view kPeersMeta = "peers";
 
 RingChange::Kind change_kind(proto::RingChangeKind kind) {
   switch (kind) {
@@ -38,7 +40,42 @@ std::set<NodeId> ring_members(const gossip::RingState& ring) {
   return out;
 }
 
+std::string encode_peers(const std::map<NodeId, std::string>& peers) {
+  std::string out;
+  for (const auto& [id, address] : peers) out += fmt::format("{} {}\n", id, address);
+  return out;
+}
+
+// config.seeds, then every saved peer address not among them.
+gossip::GossipConfig with_saved_peers(gossip::GossipConfig config, storage::Storage& storage) {
+  for (const auto& [id, address] : load_saved_peers(storage)) {
+    if (std::find(config.seeds.begin(), config.seeds.end(), address) == config.seeds.end()) {
+      config.seeds.push_back(address);
+    }
+  }
+  return config;
+}
+
 }  // namespace
+
+std::map<NodeId, std::string> load_saved_peers(storage::Storage& storage) {
+  std::map<NodeId, std::string> peers;
+  auto saved = storage.get_meta(kPeersMeta);
+  if (!saved || !saved.value()) return peers;
+  std::string_view text = *saved.value();
+  while (!text.empty()) {
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(std::min(end + 1, text.size()));
+    const std::size_t space = line.find(' ');
+    const std::string_view address = space == std::string_view::npos ? "" : line.substr(space + 1);
+    if (space == 0 || address.empty() || address.find(' ') != std::string_view::npos) return {};
+    NodeId id(line.substr(0, space));
+    if (!validate_node_id(id).is_ok()) return {};
+    peers.emplace(std::move(id), std::string(address));
+  }
+  return peers;
+}
 
 Result<gossip::RingState> load_saved_ring(storage::Storage& storage) {
   auto saved = storage.get_meta(kRingMeta);
@@ -65,8 +102,10 @@ Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, goss
       storage_(storage),
       handoff_(handoff),
       gossip_interval_(config.interval),
-      gossip_(std::move(config), self, std::move(ring), seed, clock.now()),
-      claimant_(self.id) {
+      gossip_(with_saved_peers(std::move(config), storage), self, std::move(ring), seed,
+              clock.now()),
+      claimant_(self.id),
+      saved_peers_(load_saved_peers(storage)) {
   claimant_.set_liveness([this](const NodeId& id) { return gossip_.is_up(id, clock_.now()); });
   apply_ring();
   // A node that still holds ranges it no longer owns was leaving when it stopped.
@@ -134,6 +173,7 @@ void Membership::on_events() {
         const auto& state = gossip_.members().at(e.id);
         if (on_member_ && e.id != gossip_.self().id) on_member_(state);
         if (e.kind == gossip::Event::kJoined) ++counters_["members_joined"];
+        save_peers();
         log((e.kind == gossip::Event::kJoined ? LogEvent::info("member_joined")
                                               : LogEvent::info("member_changed"))
                 .with("member", e.id)
@@ -226,6 +266,7 @@ void Membership::apply_ring() {
   if (Status s = storage_.put_meta(kRingMeta, encode_ring_state(state)); !s.is_ok()) {
     log(LogEvent::warn("ring_not_saved").with("version", state.version).with("error", s));
   }
+  save_peers();
   log(LogEvent::info("ring_changed")
           .with("version", state.version)
           .with("partitions", state.owners.size())
@@ -233,6 +274,25 @@ void Membership::apply_ring() {
           .with("claimant", state.claimant));
   update_own_status();
   ring_progress_due_ = TimePoint{};  // recompute at once
+}
+
+void Membership::save_peers() {
+  std::map<NodeId, std::string> peers;
+  for (const NodeId& id : ring_members(gossip_.ring())) {
+    if (id == gossip_.self().id) continue;
+    auto member = gossip_.members().find(id);
+    if (member != gossip_.members().end() && !member->second.peer_address.empty()) {
+      peers[id] = member->second.peer_address;
+    } else if (auto saved = saved_peers_.find(id); saved != saved_peers_.end()) {
+      peers[id] = saved->second;  // not heard of since this start: keep what was known
+    }
+  }
+  if (peers == saved_peers_) return;
+  if (Status s = storage_.put_meta(kPeersMeta, encode_peers(peers)); !s.is_ok()) {
+    log(LogEvent::warn("meta_not_saved").with("meta_key", kPeersMeta).with("error", s));
+    return;
+  }
+  saved_peers_ = std::move(peers);
 }
 
 void Membership::update_own_status() {

@@ -51,6 +51,9 @@ Result<gossip::RingState> load_saved_ring(storage::Storage& storage);
 bool was_ring_member(storage::Storage& storage);
 // True if this node owned partitions once and has left (or was removed) since.
 bool left_the_ring(storage::Storage& storage);
+// The peer addresses of the ring's other members as this node last knew them (meta key
+// "peers"; empty if none were saved or the value is unreadable), by node id.
+std::map<NodeId, std::string> load_saved_peers(storage::Storage& storage);
 
 class Membership {
  public:
@@ -59,6 +62,12 @@ class Membership {
   // first ring; version 0 for a node joining from seeds). `node`, `storage`, `handoff`
   // (null when hinted handoff is off) and `clock` outlive this object. Applies `ring` to
   // the node core and installs the node core's liveness function.
+  //
+  // Saved peers (Cassandra's system.peers): the peer addresses of the ring's other members
+  // are saved (meta "peers") whenever they change, and gossip starts with them as seeds
+  // beside config.seeds. A node that restarts knows no member until one gossips to it; its
+  // configured seeds alone may all have left the cluster since, and the members it shares
+  // the ring with know no address of it unless it is a seed of theirs.
   Membership(gossip::GossipConfig config, gossip::NodeState self, gossip::RingState ring,
              uint64_t seed, Node& node, storage::Storage& storage,
              const handoff::HintedHandoff* handoff, const Clock& clock);
@@ -146,6 +155,8 @@ class Membership {
   bool may_send_rings(const NodeId& from) const;
   void on_events();
   void apply_ring();
+  // Saves the peer addresses of the ring's members when they changed (see the constructor).
+  void save_peers();
   void update_own_status();
   void update_ring_progress(TimePoint now);
   void publish_ring(gossip::RingState ring);
@@ -172,6 +183,7 @@ class Membership {
   uint64_t last_applied_ = UINT64_MAX;
   std::map<std::string, uint64_t> counters_;
   std::set<NodeId> ring_refused_from_;  // senders whose rings were refused (logged once each)
+  std::map<NodeId, std::string> saved_peers_;  // as in meta "peers"
   std::vector<LogEvent> log_events_;
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,21 @@ gossip::RingState first_ring(const std::vector<NodeId>& members) {
 struct Process {
   Process(const NodeId& id, gossip::RingState ring, std::vector<std::string> seeds,
           const Clock& clock) {
+    start(id, std::move(ring), std::move(seeds), clock, 1);
+  }
+  // Stops this process and starts it again on the same storage, as qkvd does: from the
+  // saved ring, with a higher generation.
+  void restart(std::vector<std::string> seeds, const Clock& clock) {
+    const NodeId id = membership->gossip().self().id;
+    const uint64_t generation = membership->gossip().self().generation + 1;
+    membership.reset();
+    core.reset();
+    auto ring = load_saved_ring(storage);
+    ASSERT_TRUE(ring.is_ok());
+    start(id, std::move(ring).value(), std::move(seeds), clock, generation);
+  }
+  void start(const NodeId& id, gossip::RingState ring, std::vector<std::string> seeds,
+             const Clock& clock, uint64_t generation) {
     NodeConfig config;
     config.node_id = id;
     config.n = kN;
@@ -44,7 +61,7 @@ struct Process {
     gossip_config.seeds = std::move(seeds);
     gossip::NodeState self;
     self.id = id;
-    self.generation = 1;
+    self.generation = generation;
     self.version = 1;
     self.peer_address = id;
     self.client_address = "client-" + id;
@@ -92,6 +109,33 @@ TEST(MembershipTest, AJoiningNodeAppliesAndSavesTheRingGossipBrings) {
   EXPECT_EQ(n3.membership->gossip().self().status, gossip::Status::kJoining)
       << "it owns nothing in that ring";
   EXPECT_TRUE(n3.membership->gossip().members().contains("n1"));
+}
+
+// A restarted node knows no member until one gossips to it. Found by the simulation: every
+// configured seed of a node had left the cluster, the two members left knew no address of
+// it, and it restarted; gossip never converged. It saves its fellow members' addresses and
+// starts gossip with them (Cassandra's system.peers).
+TEST(MembershipTest, ARestartedNodeWhoseSeedsLeftFindsTheMembersItSaved) {
+  ManualClock clock;
+  const gossip::RingState ring = first_ring({"n1", "n2", "n3"});
+  Process n1("n1", ring, {}, clock);
+  Process n2("n2", ring, {"n1"}, clock);
+  Process n3("n3", ring, {"n1"}, clock);
+  exchange({&n1, &n2, &n3}, n2.membership->on_tick(), n2);
+  exchange({&n1, &n2, &n3}, n3.membership->on_tick(), n3);
+  EXPECT_EQ(load_saved_peers(n3.storage),
+            (std::map<NodeId, std::string>{{"n1", "n1"}, {"n2", "n2"}}));
+
+  n3.restart({"gone"}, clock);  // its one seed has left the cluster since
+  std::set<std::string> targets;
+  for (int round = 0; round < 8; ++round) {
+    for (const auto& out : n3.membership->on_tick()) targets.insert(out.address);
+    clock.advance(gossip::GossipConfig().interval);
+  }
+  EXPECT_TRUE(targets.contains("n2")) << "n2 was never a seed of n3";
+
+  ASSERT_TRUE(n3.storage.put_meta("peers", "n1 n1\nnot a line").is_ok());
+  EXPECT_TRUE(load_saved_peers(n3.storage).empty()) << "an unreadable value is ignored";
 }
 
 // Issue 16: a node that owns nothing in the ring cannot hand the cluster a ring, whatever
