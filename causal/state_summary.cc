@@ -1,6 +1,7 @@
 #include "causal/state_summary.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include <xxhash.h>
@@ -85,6 +86,37 @@ SiblingSet StateSummary::update(const VersionVector& context, const Actor& actor
   VersionVector vv = VersionVector::merge(vv_, context);
   vv.raise(actor, dot.counter);
   return SiblingSet(std::move(vv), std::move(siblings));
+}
+
+StateSummary::Digest StateSummary::digest() const {
+  // Lengths and counts delimit every variable part, so no two summaries encode alike.
+  // Integers little-endian: nodes of any byte order compare digests.
+  std::string bytes;
+  bytes.reserve(16 + (vv_.size() + siblings_.size()) * 48);
+  auto put = [&](uint64_t v) {
+    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  auto put_actor = [&](const Actor& a) {
+    put(a.node.size());
+    bytes.append(a.node);
+    put(a.incarnation);
+  };
+  put(vv_.size());
+  for (const auto& e : vv_.entries()) {
+    put_actor(e.actor);
+    put(e.counter);
+  }
+  put(siblings_.size());
+  for (const Entry& s : siblings_) {
+    put_actor(s.dot.actor);
+    put(s.dot.counter);
+    put(s.tombstone ? 1 : 0);
+    put(s.value_hash);
+    put(static_cast<uint64_t>(s.expires_ms));
+    put(static_cast<uint64_t>(s.timestamp_ms));
+  }
+  const XXH128_hash_t hash = XXH3_128bits(bytes.data(), bytes.size());
+  return Digest{hash.high64, hash.low64};
 }
 
 std::size_t StateSummary::heap_bytes() const {

@@ -67,6 +67,18 @@ class StateSummary {
 
   const VersionVector& version_vector() const { return vv_; }
   const std::vector<Entry>& siblings() const { return siblings_; }
+
+  // A 128-bit digest of the summary (XXH3-128 over a canonical encoding of the version
+  // vector and every entry): what a replica answers a digest read with (Cassandra's digest
+  // reads; node/coordinator/get_round.h). Equal states give equal digests; different ones
+  // differ but for a hash collision (2^-128 odds, beside the value hashes' 2^-64). The
+  // state of a key never written, StateSummary(), has one digest too: "holds nothing".
+  struct Digest {
+    uint64_t high = 0;
+    uint64_t low = 0;
+    friend bool operator==(const Digest&, const Digest&) = default;
+  };
+  Digest digest() const;
   // Heap bytes held (actor names, the two vectors' buffers), for a cache's budget.
   std::size_t heap_bytes() const;
 

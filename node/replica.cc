@@ -196,10 +196,31 @@ Status Replica::merge(ring::Token token, const std::string& key, const causal::S
   return Status::ok();
 }
 
+Result<causal::StateSummary::Digest> Replica::digest(ring::Token token, const std::string& key) {
+  if (!staged_index_.count(key)) {
+    if (const VersionCache::Entry* c = versions_.find(key)) return c->summary.digest();
+  }
+  auto local = load(token, key);
+  if (!local) return local.status();
+  if (!local.value()) return causal::StateSummary().digest();
+  return causal::StateSummary::of(*local.value()).digest();
+}
+
 void Replica::on_read(const PeerMessage& message, const ReplicaRead& read) {
   ++counters_.replica_reads;
   ReplicaReadReply reply;
   const ring::Token token = ring::token_of(read.key);
+  if (read.digest_only && !read.with_hints) {
+    ++counters_.digest_reads;
+    auto digest = this->digest(token, read.key);
+    if (digest) {
+      reply.digest = digest.value();
+    } else {
+      reply.status = digest.status();
+    }
+    return (void)transport_.send(
+        message.from, PeerMessage{config_.node_id, message.request_id, std::move(reply)});
+  }
   auto local = read.with_hints ? load_with_hints(token, read.key) : load(token, read.key);
   if (local) {
     reply.state = std::move(local).value();

@@ -80,6 +80,10 @@ class Replica {
   // hints). Nothing is written. Errors: as load(), and the hints' storage errors (counted).
   Result<std::optional<causal::SiblingSet>> load_with_hints(ring::Token token,
                                                             const std::string& key);
+  // The digest of what load() returns (causal::StateSummary::digest; a key held nowhere has
+  // StateSummary().digest()): from the version cache when it holds the key, so a digest
+  // read of a recently written key reads no storage. Errors: as load().
+  Result<causal::StateSummary::Digest> digest(ring::Token token, const std::string& key);
   // A key's new state, and its committed state's anti-entropy tree entry (nullopt: the key
   // had none, or trees are not tracked).
   struct Update {
@@ -101,7 +105,8 @@ class Replica {
   Status merge(ring::Token token, const std::string& key, const causal::SiblingSet& state);
 
   // A coordinator's read of this node's copy (with its hints for the key when asked as a
-  // fallback, read.with_hints): answered at once.
+  // fallback, read.with_hints; its digest alone when asked for one, read.digest_only):
+  // answered at once.
   void on_read(const PeerMessage& message, const ReplicaRead& read);
   // A coordinator's write (or a hint delivery, read repair): joined and acked after the
   // commit; as a fallback for a down primary (hint_for set), kept as a hint.

@@ -21,6 +21,8 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"replica_writes", replica_writes},
           {"fallback_reads", fallback_reads},
           {"read_repairs", read_repairs},
+          {"digest_reads", digest_reads},
+          {"digest_mismatches", digest_mismatches},
           {"hinted_writes", hinted_writes},
           {"coordinator_hints", coordinator_hints},
           {"unavailable", unavailable},

@@ -35,6 +35,9 @@ struct NodeCounters {
   uint64_t replica_writes = 0;
   uint64_t fallback_reads = 0;     // gets' reads from a fallback standing in for a primary
   uint64_t read_repairs = 0;       // replicas sent the merged state after a get found them stale
+  uint64_t digest_reads = 0;       // replica reads answered with a digest, not the state
+  uint64_t digest_mismatches = 0;  // gets' digest answers that matched no state received,
+                                   // so the replica was read again for its state
   uint64_t hinted_writes = 0;      // writes sent to a fallback for a down or silent primary
   uint64_t coordinator_hints = 0;  // hints this coordinator kept itself: no fallback was left
   uint64_t unavailable = 0;        // clients of this node answered with unavailable

@@ -12,12 +12,16 @@ using Gossip = import "gossip.capnp";
 struct ReplicaRead {
   key @0 :Data;
   withHints @1 :Bool;   # asked as a fallback: answer with the hints held for the key joined in
+  digestOnly @2 :Bool;  # answer with the state's digest, not the state (older nodes: the state)
 }
 
 struct ReplicaReadReply {
   status @0 :Common.Status;
   found @1 :Bool;
   state @2 :Common.SiblingSet;
+  hasDigest @3 :Bool;   # a digest answer: digestHigh/Low, not found/state
+  digestHigh @4 :UInt64;
+  digestLow @5 :UInt64;
 }
 
 # The coordinator's whole merged state of the key; the replica joins it into its own.

@@ -70,7 +70,8 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
     if (on_read) return on_read(enough, causal::SiblingSet(), {});
     return replier_.reply_status(reply_to, std::move(enough));
   }
-  coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request));
+  coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request),
+                              data_from(primaries));
   uint64_t id = in_flight_.next_id();
   // As for puts: primaries still silent at the stand-in alarm get a stand-in.
   const Duration alarm =
@@ -90,6 +91,15 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   progress(id);
 }
 
+NodeId GetCoordinator::data_from(const std::vector<NodeId>& primaries) const {
+  const NodeId& self = config_.node_id;
+  if (std::find(primaries.begin(), primaries.end(), self) != primaries.end()) return self;
+  for (const NodeId& p : primaries) {
+    if (!liveness_.is_convicted(p) && !liveness_.is_suspect(p)) return p;
+  }
+  return primaries.front();
+}
+
 std::vector<NodeId> GetCoordinator::stand_ins(const KeyRequest& request) const {
   std::vector<NodeId> receivers = held_.receivers_of(request.token, request.list.primaries);
   std::vector<NodeId> out;
@@ -106,6 +116,13 @@ void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadF
   for (const coordinator::ReadFrom& read : reads) {
     const bool fallback = !read.stand_in_for.empty();
     if (fallback) ++counters_.fallback_reads;
+    if (read.to == self && read.digest) {
+      auto digest = replica_.digest(op.token, op.key);
+      execute(id, op,
+              digest ? op.round.on_digest(self, digest.value())
+                     : op.round.on_reply(self, digest.status(), std::nullopt));
+      continue;
+    }
     if (read.to == self) {
       auto local =
           fallback ? replica_.load_with_hints(op.token, op.key) : replica_.load(op.token, op.key);
@@ -123,7 +140,8 @@ void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadF
                       : Status::unavailable(read.to + " is down");
     if (sent.is_ok()) {
       sent = transport_.send(
-          read.to, PeerMessage{self, id, ReplicaRead{op.key, fallback}, op.deadline_unix_ms});
+          read.to,
+          PeerMessage{self, id, ReplicaRead{op.key, fallback, read.digest}, op.deadline_unix_ms});
     }
     if (!sent.is_ok()) execute(id, op, op.round.on_reply(read.to, sent, std::nullopt));
   }
@@ -149,6 +167,16 @@ void GetCoordinator::on_reply(uint64_t id, const NodeId& from, const Status& sta
   if (it == ops_.end()) return;
   if (status.is_ok()) latency_.record(from, now - it->second.started);
   on_result(id, from, status, std::move(state));
+}
+
+void GetCoordinator::on_digest(uint64_t id, const NodeId& from,
+                               const causal::StateSummary::Digest& digest, TimePoint now) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  Op& op = it->second;
+  latency_.record(from, now - op.started);
+  execute(id, op, op.round.on_digest(from, digest));
+  progress(id);
 }
 
 void GetCoordinator::on_result(uint64_t id, const NodeId& from, const Status& status,
@@ -216,6 +244,7 @@ void GetCoordinator::progress_repair(uint64_t id) {
   QKV_ASSERT(it != ops_.end());
   Op& op = it->second;
   if (op.answered && op.round.complete()) {
+    counters_.digest_mismatches += op.round.digest_mismatches();
     read_repair(op.key, op.round);
     in_flight_.forget(id);
     ops_.erase(it);

@@ -8,6 +8,11 @@
 // repair, Dynamo §4.7; never to a fallback). Replica reads carry the request's deadline
 // (node/deadline.h).
 //
+// Digest reads (node/coordinator/get_round.h): the state is read from this node when it is
+// a primary (no message), else from the first primary the failure detector holds neither
+// down nor suspect; the other primaries are asked for digests. A digest that matches no
+// state received costs a second read of that replica (`digest_mismatches`).
+//
 // The stand-in alarm is latency-based, as a put's (node/coordinator/put_coordinator.h):
 // twice the slowest other primary's recent p99 read latency, within [stand_in_alarm_min,
 // request_timeout / 2] (a primary never heard from gives the latter), from its own
@@ -67,6 +72,9 @@ class GetCoordinator {
   // latency is recorded).
   void on_reply(uint64_t id, const NodeId& from, const Status& status,
                 std::optional<causal::SiblingSet> state, TimePoint now);
+  // A replica's digest answer for round `id` (a digest read), at `now`.
+  void on_digest(uint64_t id, const NodeId& from, const causal::StateSummary::Digest& digest,
+                 TimePoint now);
   // The alarm of round `id`: the stand-in alarm before its deadline, else the deadline.
   void on_alarm(uint64_t id, TimePoint now);
   // `peer`'s link broke: every round counts it as failed.
@@ -84,6 +92,8 @@ class GetCoordinator {
   };
   // The stand-in candidates of the key, in the order to try them (see the top).
   std::vector<NodeId> stand_ins(const KeyRequest& request) const;
+  // The primary a get reads the state of, the others being asked for digests (see the top).
+  NodeId data_from(const std::vector<NodeId>& primaries) const;
   // Executes `reads` in order: this node's own read at once, the others sent; a read that
   // fails at once is fed back before the next (its stand-in is read in turn).
   void execute(uint64_t id, Op& op, std::vector<coordinator::ReadFrom> reads);

@@ -18,6 +18,7 @@
 
 #include "antientropy/merkle_tree.h"
 #include "causal/sibling_set.h"
+#include "causal/state_summary.h"
 #include "common/node_id.h"
 #include "common/status.h"
 #include "gossip/messages.h"
@@ -28,15 +29,21 @@ namespace qkv::node {
 // A coordinator's read of the receiver's copy of a key. With `with_hints` the receiver is
 // asked as a fallback standing in for a primary (sloppy read, Dynamo §4.6): it answers
 // with the join of its copy and every hint it holds for the key. A node older than the
-// field answers with its copy alone.
+// field answers with its copy alone. With `digest_only` it answers with the digest of its
+// copy (causal::StateSummary::digest; Cassandra's digest reads) instead of the copy: a
+// node older than that field answers with its copy, which the coordinator takes as well.
 struct ReplicaRead {
   std::string key;
   bool with_hints = false;
+  bool digest_only = false;
 };
 
 struct ReplicaReadReply {
   Status status;                            // ok (found or not), or the replica's storage error
   std::optional<causal::SiblingSet> state;  // nullopt: the replica holds nothing for the key
+  // Set: a digest answer (state is nullopt); the digest of a key held nowhere is
+  // StateSummary().digest().
+  std::optional<causal::StateSummary::Digest> digest;
 };
 
 // The coordinator's whole new state of the key, joined into the replica's own state.

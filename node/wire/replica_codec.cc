@@ -304,11 +304,17 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
           auto r = b.initReplicaRead();
           r.setKey(to_data(m.key));
           r.setWithHints(m.with_hints);
+          r.setDigestOnly(m.digest_only);
         } else if constexpr (std::is_same_v<T, ReplicaReadReply>) {
           auto r = b.initReplicaReadReply();
           proto::fill(r.initStatus(), m.status);
           r.setFound(m.state.has_value());
           if (m.state) fill(r.initState(), *m.state);
+          if (m.digest) {
+            r.setHasDigest(true);
+            r.setDigestHigh(m.digest->high);
+            r.setDigestLow(m.digest->low);
+          }
         } else if constexpr (std::is_same_v<T, ReplicaWrite>) {
           auto w = b.initReplicaWrite();
           w.setKey(to_data(m.key));
@@ -340,11 +346,17 @@ void fill_body(wire::PeerMessage::Builder b, const PeerBody& body) {
 Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
   switch (r.which()) {
     case wire::PeerMessage::REPLICA_READ:
-      return PeerBody(
-          ReplicaRead{to_string(r.getReplicaRead().getKey()), r.getReplicaRead().getWithHints()});
+      return PeerBody(ReplicaRead{to_string(r.getReplicaRead().getKey()),
+                                  r.getReplicaRead().getWithHints(),
+                                  r.getReplicaRead().getDigestOnly()});
     case wire::PeerMessage::REPLICA_READ_REPLY: {
       auto m = r.getReplicaReadReply();
-      ReplicaReadReply reply{proto::read(m.getStatus()), std::nullopt};
+      ReplicaReadReply reply{proto::read(m.getStatus()), std::nullopt, std::nullopt};
+      if (m.getHasDigest()) {
+        if (m.getFound())
+          return Status::corruption("a replica read reply holds both a state and a digest");
+        reply.digest = causal::StateSummary::Digest{m.getDigestHigh(), m.getDigestLow()};
+      }
       if (m.getFound()) {
         auto state = read(m.getState());
         if (!state) return state.status();

@@ -204,6 +204,10 @@ class History {
   // stored sibling the incoming state has not seen survives the join.
   static void check_summary_join(const SiblingSet& stored, const SiblingSet& incoming,
                                  const SiblingSet& joined) {
+    // Digest reads rest on this: two states' digests agree exactly when the states do.
+    const StateSummary::Digest digest = StateSummary::of(stored).digest();
+    EXPECT_EQ(digest == StateSummary::of(incoming).digest(), stored == incoming);
+    EXPECT_EQ(digest == StateSummary::of(joined).digest(), stored == joined);
     StateSummary::Join j = StateSummary::of(stored).join(incoming);
     switch (j.kind) {
       case StateSummary::Join::Kind::unchanged:

@@ -92,5 +92,26 @@ TEST(StateSummaryTest, ItHoldsNoValues) {
   EXPECT_EQ(dot("a", 2), StateSummary::of(big).siblings()[0].dot);
 }
 
+TEST(StateSummaryTest, DigestsAgreeExactlyWhenTheStatesDo) {
+  SiblingSet v1 = write(SiblingSet{}, kA, "one", {});
+  SiblingSet v2 = write(v1, kA, "two", v1.version_vector());
+  SiblingSet concurrent = write(v1, kB, "two", {});  // a blind write beside "one"
+  auto digest = [](const SiblingSet& s) { return StateSummary::of(s).digest(); };
+  // The same state reached by different routes.
+  EXPECT_EQ(digest(SiblingSet::join(v1, v2)), digest(v2));
+  EXPECT_EQ(digest(SiblingSet::join(concurrent, v1)), digest(SiblingSet::join(v1, concurrent)));
+  // Anything a reader would see differently: a newer write, a sibling more, a tombstone, a
+  // value or an expiry that differs under the same dot (a reused actor).
+  EXPECT_NE(digest(v1), digest(v2));
+  EXPECT_NE(digest(v2), digest(SiblingSet::join(v2, concurrent)));
+  EXPECT_NE(digest(v2), digest(v1.update(v1.version_vector(), kA, std::nullopt)));
+  EXPECT_NE(digest(v2), digest(v1.update(v1.version_vector(), kA, std::string("tw0"))));
+  EXPECT_NE(digest(v2), digest(v1.update(v1.version_vector(), kA, std::string("two"), 5000)));
+  // A key never written has one digest, whichever way it is summarized, and it is no
+  // written state's.
+  EXPECT_EQ(StateSummary{}.digest(), digest(SiblingSet{}));
+  EXPECT_NE(StateSummary{}.digest(), digest(v1));
+}
+
 }  // namespace
 }  // namespace qkv::causal

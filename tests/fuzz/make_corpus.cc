@@ -127,8 +127,16 @@ void replica_messages(CorpusWriter& out) {
   out.write("peer_message", "replica_write",
             encode(PeerMessage{"n1", 5, ReplicaWrite{"key", two_siblings(), "n3"}, 1765}));
   out.write("peer_message", "replica_read", encode(PeerMessage{"n1", 6, ReplicaRead{"k", true}}));
-  out.write("peer_message", "read_reply",
-            encode(PeerMessage{"n2", 6, ReplicaReadReply{Status::ok(), two_siblings()}}));
+  out.write(
+      "peer_message", "read_reply",
+      encode(PeerMessage{"n2", 6, ReplicaReadReply{Status::ok(), two_siblings(), std::nullopt}}));
+  out.write("peer_message", "digest_read",
+            encode(PeerMessage{"n1", 6, ReplicaRead{"k", false, true}}));
+  out.write(
+      "peer_message", "digest_reply",
+      encode(PeerMessage{"n2", 6,
+                         ReplicaReadReply{Status::ok(), std::nullopt,
+                                          causal::StateSummary::of(two_siblings()).digest()}}));
   out.write("peer_message", "write_ack",
             encode(PeerMessage{"n2", 5, ReplicaWriteAck{Status::unavailable("x")}}));
   proto::ClientRequest request{42, 900, proto::PutRequest{"k", "v", "ctx", 3}};

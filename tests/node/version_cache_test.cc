@@ -114,6 +114,29 @@ TEST_F(VersionCacheTest, AConcurrentReplicaWriteReadsTheStoredStateAndKeepsBothS
   EXPECT_THAT(stored("k")->values(), UnorderedElementsAre("from n2", "from n3"));
 }
 
+// Digest reads (node/coordinator/get_round.h): a replica answers one for a key written
+// recently from the cache, and the digest is the stored state's.
+TEST_F(VersionCacheTest, ADigestReadOfARecentlyWrittenKeyReadsNoStorage) {
+  causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
+  replica_write("k", v1);
+  auto digest_read = [&](const std::string& key) {
+    node_.on_peer_message(
+        node::PeerMessage{"n2", ++request_id_, node::ReplicaRead{key, false, true}}, now_);
+    auto replies = transport_.sent_of<node::ReplicaReadReply>();
+    EXPECT_FALSE(replies.empty());
+    const node::ReplicaReadReply& reply = replies.back().second;
+    EXPECT_TRUE(reply.status.is_ok());
+    EXPECT_FALSE(reply.state.has_value()) << "a digest answer carries no values";
+    return reply.digest;
+  };
+  const uint64_t reads = storage_.get_calls;
+  EXPECT_EQ(digest_read("k"), causal::StateSummary::of(*stored("k")).digest());
+  EXPECT_EQ(storage_.get_calls, reads);
+  EXPECT_EQ(counters().digest_reads, 1u);
+  EXPECT_EQ(digest_read("never written"), causal::StateSummary().digest());
+  EXPECT_EQ(storage_.get_calls, reads + 1) << "a key not cached is read";
+}
+
 TEST_F(VersionCacheTest, AFailedCommitLeavesTheCacheAsTheStore) {
   causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
   causal::SiblingSet v2 = v1.update(v1.version_vector(), kN2, std::string("2"));

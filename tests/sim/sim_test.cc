@@ -48,7 +48,7 @@ TEST(SimTest, RingChangesUnderEveryFaultClassMoveDataAndPass) {
   // Six nodes: four in the ring, two spares; a join, a leave and a replace, one at a time,
   // while every fault class is on. (The seed is one whose operator draws one of each: the
   // draws follow the run, so a change in the cores' message order can change them.)
-  SimConfig config = small(3, Faults::all());
+  SimConfig config = small(1, Faults::all());
   config.nodes = 6;
   config.ring_changes = 3;
   SimResult result = run_simulation(config);

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "proto/common.capnp.h"
+#include "proto/replica.capnp.h"
 #include "tests/fuzz/regression_input.h"
 
 namespace qkv::node {
@@ -35,9 +36,10 @@ TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
   EXPECT_EQ(write.request_id, 5u);
   EXPECT_EQ(std::get<ReplicaWrite>(write.body).state, two_siblings());
 
-  auto reply = round_trip({"n2", 6, ReplicaReadReply{Status::ok(), two_siblings()}});
+  auto reply = round_trip({"n2", 6, ReplicaReadReply{Status::ok(), two_siblings(), std::nullopt}});
   EXPECT_EQ(std::get<ReplicaReadReply>(reply.body).state, two_siblings());
-  auto missing = round_trip({"n2", 6, ReplicaReadReply{Status::io_error("disk"), std::nullopt}});
+  auto missing =
+      round_trip({"n2", 6, ReplicaReadReply{Status::io_error("disk"), std::nullopt, std::nullopt}});
   EXPECT_EQ(std::get<ReplicaReadReply>(missing.body).status, Status::io_error("disk"));
   EXPECT_FALSE(std::get<ReplicaReadReply>(missing.body).state.has_value());
 
@@ -46,6 +48,14 @@ TEST(ReplicaCodecTest, EveryPeerMessageRoundTrips) {
   EXPECT_FALSE(std::get<ReplicaRead>(read.body).with_hints);
   auto fallback_read = round_trip({"n3", 7, ReplicaRead{"k", true}});
   EXPECT_TRUE(std::get<ReplicaRead>(fallback_read.body).with_hints);
+  EXPECT_FALSE(std::get<ReplicaRead>(fallback_read.body).digest_only);
+  auto digest_read = round_trip({"n3", 7, ReplicaRead{"k", false, true}});
+  EXPECT_TRUE(std::get<ReplicaRead>(digest_read.body).digest_only);
+  const causal::StateSummary::Digest digest{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  auto digest_reply = round_trip({"n2", 6, ReplicaReadReply{Status::ok(), std::nullopt, digest}});
+  EXPECT_EQ(std::get<ReplicaReadReply>(digest_reply.body).digest, digest);
+  EXPECT_FALSE(std::get<ReplicaReadReply>(digest_reply.body).state.has_value());
+  EXPECT_FALSE(std::get<ReplicaReadReply>(reply.body).digest.has_value());
   auto ack = round_trip({"n3", 8, ReplicaWriteAck{Status::unavailable("x")}});
   EXPECT_EQ(std::get<ReplicaWriteAck>(ack.body).status, Status::unavailable("x"));
 
@@ -125,6 +135,21 @@ TEST(ReplicaCodecTest, ATimeToLiveTravelsWithItsValueAndATombstoneHasNone) {
   ASSERT_EQ(decoded->siblings().size(), 2u);
   EXPECT_EQ(decoded->siblings()[0].expires_ms, 1'700'000'000'123);
   EXPECT_EQ(decoded->siblings()[1].expires_ms, 0) << "a tombstone never expires";
+}
+
+TEST(ReplicaCodecTest, AReadReplyWithBothAStateAndADigestIsRefused) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<wire::PeerMessage>();
+  root.setFrom("n2");
+  auto reply = root.initReplicaReadReply();
+  reply.initStatus();
+  reply.setFound(true);
+  reply.initState().initVersionVector().initEntries(0);
+  reply.setHasDigest(true);
+  auto words = capnp::messageToFlatArray(builder);
+  auto result = decode_peer_message(words.asPtr());
+  EXPECT_EQ(result.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(result.status().message(), HasSubstr("both a state and a digest"));
 }
 
 TEST(ReplicaCodecTest, ASiblingOutsideItsVersionVectorIsCorruption) {
