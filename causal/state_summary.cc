@@ -94,7 +94,9 @@ StateSummary::Digest StateSummary::digest() const {
   std::string bytes;
   bytes.reserve(16 + (vv_.size() + siblings_.size()) * 48);
   auto put = [&](uint64_t v) {
-    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    char le[8];  // one 8-byte store on a little-endian machine
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    bytes.append(le, sizeof le);
   };
   auto put_actor = [&](const Actor& a) {
     put(a.node.size());

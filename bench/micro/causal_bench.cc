@@ -8,6 +8,7 @@
 
 #include "bench/micro/fixtures.h"
 #include "causal/sibling_set.h"
+#include "causal/state_summary.h"
 
 namespace qkv::bench::micro {
 namespace {
@@ -41,6 +42,25 @@ void BM_SiblingSetJoinEqual(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * value_bytes(a));
 }
 BENCHMARK(BM_SiblingSetJoinEqual)->ArgName("siblings")->Arg(1)->Arg(3);
+
+// A digest read (node/coordinator/get_round.h): the replica's digest from its cached
+// summary (StateSummary::digest), and the coordinator's of a state it received (summary,
+// value hashes included, then digest).
+void BM_StateDigestOfSummary(benchmark::State& state) {
+  const causal::StateSummary summary =
+      causal::StateSummary::of(three_actor_state(static_cast<int>(state.range(0))));
+  for (auto _ : state) benchmark::DoNotOptimize(summary.digest());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StateDigestOfSummary)->ArgName("siblings")->Arg(1)->Arg(3);
+
+void BM_StateDigestOfState(benchmark::State& state) {
+  const causal::SiblingSet s = three_actor_state(static_cast<int>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(causal::StateSummary::of(s).digest());
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * value_bytes(s));
+}
+BENCHMARK(BM_StateDigestOfState)->ArgName("siblings")->Arg(1)->Arg(3);
 
 // The coordinator's put: a new kValueBytes value from n1 with a context covering every
 // current sibling (the client read before writing), so the result holds one sibling.
