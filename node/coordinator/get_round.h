@@ -23,7 +23,7 @@
 // primaries are stale once every node asked answered (read repair).
 //
 // Digest reads (Cassandra's, inside Dynamo's read of every primary): given `data_from`, that
-// primary is asked for its state and the other primaries only for its digest
+// primary is asked for its state and the other primaries only for their digests
 // (causal::StateSummary::digest), which a replica answers from its version cache without
 // reading storage, in 16 bytes instead of the values. Fallbacks are always asked for their
 // state (it holds their hints). A digest equal to the digest of a state received (or to
