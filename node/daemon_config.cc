@@ -177,8 +177,10 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
 }
 
 Status read_storage(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(
-      t, {"sync_writes", "block_cache_bytes", "version_cache_bytes", "snapshot_dir"}, "storage."));
+  QKV_RETURN_IF_ERROR(check_keys(t,
+                                 {"sync_writes", "block_cache_bytes", "write_buffer_bytes",
+                                  "version_cache_bytes", "snapshot_dir"},
+                                 "storage."));
   QKV_RETURN_IF_ERROR(read_bool(t, "sync_writes", "storage.", c.sync_writes));
   if (t.get("snapshot_dir")) {
     std::string dir;
@@ -186,6 +188,7 @@ Status read_storage(const toml::table& t, DaemonConfig& c) {
     c.snapshot_dir = std::move(dir);
   }
   QKV_RETURN_IF_ERROR(read_int(t, "block_cache_bytes", "storage.", c.block_cache_bytes));
+  QKV_RETURN_IF_ERROR(read_int(t, "write_buffer_bytes", "storage.", c.write_buffer_bytes));
   QKV_RETURN_IF_ERROR(read_int(t, "version_cache_bytes", "storage.", c.node.version_cache_bytes));
   return Status::ok();
 }

@@ -108,6 +108,9 @@ struct DaemonConfig {
   uint32_t hints_per_second_max = 1000;
   bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
   uint64_t block_cache_bytes = 256ull << 20;
+  // RocksDB's memtable per column family (write_buffer_size): writes collect here before a
+  // flush; up to two per family are in memory at once. >= 64 KiB.
+  uint64_t write_buffer_bytes = 64ull << 20;
   uint32_t connect_timeout_ms = 1000;
   // Link liveness (net/peer_links.h): a ping on every peer link each interval; a link whose
   // oldest unanswered ping is older than peer_silence_ms_max is replaced (also the TCP

@@ -223,6 +223,7 @@ int run(DaemonConfig config) {
   qkv::storage::RocksDbOptions storage_options;
   storage_options.sync_writes = config.sync_writes;
   storage_options.block_cache_bytes = config.block_cache_bytes;
+  storage_options.write_buffer_bytes = config.write_buffer_bytes;
   auto storage = qkv::storage::RocksDbStorage::open(config.data_dir, storage_options);
   if (!storage) {
     log_event(LogEvent::critical("storage_open_failed").with("error", storage.status()));

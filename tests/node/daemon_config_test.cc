@@ -35,6 +35,7 @@ value_bytes_max = 1048576
 [storage]
 sync_writes = true
 version_cache_bytes = 1048576
+write_buffer_bytes = 16777216
 )";
 
 TEST(DaemonConfigTest, ParsesEverySection) {
@@ -50,6 +51,7 @@ TEST(DaemonConfigTest, ParsesEverySection) {
   EXPECT_EQ(config->node.limits.value_bytes_max, 1048576u);
   EXPECT_TRUE(config->sync_writes);
   EXPECT_EQ(config->node.version_cache_bytes, 1048576u);
+  EXPECT_EQ(config->write_buffer_bytes, 16777216u);
 }
 
 TEST(DaemonConfigTest, DefaultsAreSafe) {
@@ -90,6 +92,8 @@ TEST(DaemonConfigTest, MistakesGetErrorsNamingTheKey) {
   EXPECT_THAT(with("value_bytes_max = 1048576", "value_bytes_max = 999999999").message(),
               HasSubstr("frame_bytes_max"));
   EXPECT_THAT(with("data_dir = \"/tmp/qkv/n1\"", "").message(), HasSubstr("data_dir is required"));
+  EXPECT_THAT(with("write_buffer_bytes = 16777216", "write_buffer_bytes = 4096").message(),
+              HasSubstr("storage.write_buffer_bytes=4096 must be at least 65536"));
   EXPECT_THAT(with("[storage]", "[storage").message(), HasSubstr("bad.toml:"));
 }
 
