@@ -109,8 +109,11 @@ struct DaemonConfig {
   bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
   uint64_t block_cache_bytes = 256ull << 20;
   // RocksDB's memtable per column family (write_buffer_size): writes collect here before a
-  // flush; up to two per family are in memory at once. >= 64 KiB.
+  // flush; up to two per family are in memory at once. >= kWriteBufferBytesMin.
   uint64_t write_buffer_bytes = 64ull << 20;
+  // RocksDbStorage's minimum (checked equal where both are seen, node/main.cc): the config
+  // stays free of the storage engine's headers.
+  static constexpr uint64_t kWriteBufferBytesMin = uint64_t{64} << 10;
   uint32_t connect_timeout_ms = 1000;
   // Link liveness (net/peer_links.h): a ping on every peer link each interval; a link whose
   // oldest unanswered ping is older than peer_silence_ms_max is replaced (also the TCP

@@ -6,7 +6,6 @@
 #include <set>
 
 #include "node/daemon_config.h"
-#include "node/storage/rocksdb_storage.h"
 
 namespace qkv::node {
 namespace {
@@ -161,10 +160,10 @@ Status DaemonConfig::validate() const {
   QKV_RETURN_IF_ERROR(node.validate());
   QKV_RETURN_IF_ERROR(check_tombstone_grace(*this));
   if (data_dir.empty()) return Status::invalid_argument("data_dir is required");
-  if (write_buffer_bytes < storage::RocksDbStorage::kWriteBufferBytesMin) {
+  if (write_buffer_bytes < kWriteBufferBytesMin) {
     return Status::invalid_argument(
         fmt::format("storage.write_buffer_bytes={} must be at least {} (64 KiB)",
-                    write_buffer_bytes, storage::RocksDbStorage::kWriteBufferBytesMin));
+                    write_buffer_bytes, kWriteBufferBytesMin));
   }
   QKV_RETURN_IF_ERROR(check_snapshot_dir(snapshot_dir));
   QKV_RETURN_IF_ERROR(auto_join.validate());

@@ -219,6 +219,9 @@ int close_storage(qkv::storage::RocksDbStorage& storage) {
   return 0;
 }
 
+static_assert(DaemonConfig::kWriteBufferBytesMin ==
+              qkv::storage::RocksDbStorage::kWriteBufferBytesMin);
+
 int run(DaemonConfig config) {
   qkv::storage::RocksDbOptions storage_options;
   storage_options.sync_writes = config.sync_writes;
