@@ -47,8 +47,9 @@ std::string encode_peers(const std::map<NodeId, std::string>& peers) {
 }
 
 // config.seeds, then every saved peer address not among them.
-gossip::GossipConfig with_saved_peers(gossip::GossipConfig config, storage::Storage& storage) {
-  for (const auto& [id, address] : load_saved_peers(storage)) {
+gossip::GossipConfig with_saved_peers(gossip::GossipConfig config,
+                                      const std::map<NodeId, std::string>& peers) {
+  for (const auto& [id, address] : peers) {
     if (std::find(config.seeds.begin(), config.seeds.end(), address) == config.seeds.end()) {
       config.seeds.push_back(address);
     }
@@ -102,10 +103,10 @@ Membership::Membership(gossip::GossipConfig config, gossip::NodeState self, goss
       storage_(storage),
       handoff_(handoff),
       gossip_interval_(config.interval),
-      gossip_(with_saved_peers(std::move(config), storage), self, std::move(ring), seed,
+      saved_peers_(load_saved_peers(storage)),
+      gossip_(with_saved_peers(std::move(config), saved_peers_), self, std::move(ring), seed,
               clock.now()),
-      claimant_(self.id),
-      saved_peers_(load_saved_peers(storage)) {
+      claimant_(self.id) {
   claimant_.set_liveness([this](const NodeId& id) { return gossip_.is_up(id, clock_.now()); });
   apply_ring();
   // A node that still holds ranges it no longer owns was leaving when it stopped.

@@ -174,6 +174,8 @@ class Membership {
   storage::Storage& storage_;
   const handoff::HintedHandoff* handoff_;
   const Duration gossip_interval_;
+  std::map<NodeId, std::string> saved_peers_;  // as in meta "peers"; before gossip_, which starts
+                                               // with them
   gossip::GossipCore gossip_;
   Claimant claimant_;
   bool was_member_ = false;  // this node has owned partitions (a leave ends in removal)
@@ -183,7 +185,6 @@ class Membership {
   uint64_t last_applied_ = UINT64_MAX;
   std::map<std::string, uint64_t> counters_;
   std::set<NodeId> ring_refused_from_;  // senders whose rings were refused (logged once each)
-  std::map<NodeId, std::string> saved_peers_;  // as in meta "peers"
   std::vector<LogEvent> log_events_;
   std::map<NodeId, std::string> configured_client_addresses_;
   std::function<void(const gossip::NodeState&)> on_member_;

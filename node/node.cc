@@ -247,13 +247,8 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         } else if constexpr (std::is_same_v<T, ReplicaWrite>) {
           replica_.on_write(message, body);
         } else if constexpr (std::is_same_v<T, ReplicaReadReply>) {
-          if (body.digest && body.status.is_ok()) {
-            // Only gets ask for digests.
-            const InFlight::Entry* entry = in_flight_.find(message.request_id);
-            if (entry && entry->kind == RequestKind::kGet) {
-              gets_.on_digest(message.request_id, message.from, *body.digest, now);
-            }
-            return;
+          if (body.digest && body.status.is_ok()) {  // only gets ask for digests
+            return gets_.on_digest(message.request_id, message.from, *body.digest, now);
           }
           on_round_reply(message.request_id, message.from, body.status, std::move(body.state));
         } else if constexpr (std::is_same_v<T, ReplicaWriteAck>) {

@@ -116,13 +116,6 @@ void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadF
   for (const coordinator::ReadFrom& read : reads) {
     const bool fallback = !read.stand_in_for.empty();
     if (fallback) ++counters_.fallback_reads;
-    if (read.to == self && read.digest) {
-      auto digest = replica_.digest(op.token, op.key);
-      execute(id, op,
-              digest ? op.round.on_digest(self, digest.value())
-                     : op.round.on_reply(self, digest.status(), std::nullopt));
-      continue;
-    }
     if (read.to == self) {
       auto local =
           fallback ? replica_.load_with_hints(op.token, op.key) : replica_.load(op.token, op.key);
