@@ -115,8 +115,8 @@ class QkvCluster:
         members = ",".join(f"n{i + 1}=127.0.0.1:{p}" for i, p in enumerate(self.peer_ports))
         for i in range(self.size):
             node_dir = os.path.join(self.dir, f"n{i + 1}")
-            os.makedirs(node_dir)
-            logf = open(os.path.join(node_dir, "qkvd.log"), "w")
+            os.makedirs(node_dir, exist_ok=True)  # a restart() finds it
+            logf = open(os.path.join(node_dir, "qkvd.log"), "a")
             self.procs.append(subprocess.Popen(
                 [self.qkvd, "--node-id", f"n{i + 1}", "--data-dir", os.path.join(node_dir, "data"),
                  "--client-listen", f"127.0.0.1:{self.client_ports[i]}",
@@ -132,6 +132,13 @@ class QkvCluster:
 
     def nodes(self):
         return ",".join(f"127.0.0.1:{p}" for p in self.client_ports)
+
+    def restart(self):
+        """Stops the nodes (SIGTERM) and starts them again on the same data: in-memory
+        state such as the version cache starts empty, as after a rolling restart."""
+        stop(self.procs)
+        self.procs = []
+        self.start()
 
     def stop(self):
         stop(self.procs)

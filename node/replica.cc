@@ -196,14 +196,35 @@ Status Replica::merge(ring::Token token, const std::string& key, const causal::S
   return Status::ok();
 }
 
+void Replica::fill(const std::string& key, const std::optional<causal::SiblingSet>& state,
+                   causal::StateSummary summary) {
+  ++counters_.version_cache_fills;
+  versions_.put(key, VersionCache::Entry{std::move(summary), tree_entry(key, state)});
+}
+
+Result<std::optional<causal::SiblingSet>> Replica::read(ring::Token token, const std::string& key) {
+  // Only a committed state (no write of the key staged) that the cache lacks is put: a key
+  // held nowhere is not, since a write of an absent key must read the reap floor.
+  const bool fills = !staged_index_.count(key) && !versions_.find(key);
+  auto local = load(token, key);
+  if (fills && local && local.value()) {
+    fill(key, local.value(), causal::StateSummary::of(*local.value()));
+  }
+  return local;
+}
+
 Result<causal::StateSummary::Digest> Replica::digest(ring::Token token, const std::string& key) {
-  if (!staged_index_.count(key)) {
+  const bool staged = staged_index_.count(key) > 0;
+  if (!staged) {
     if (const VersionCache::Entry* c = versions_.find(key)) return c->summary.digest();
   }
   auto local = load(token, key);
   if (!local) return local.status();
   if (!local.value()) return causal::StateSummary().digest();
-  return causal::StateSummary::of(*local.value()).digest();
+  causal::StateSummary summary = causal::StateSummary::of(*local.value());
+  const causal::StateSummary::Digest digest = summary.digest();
+  if (!staged) fill(key, local.value(), std::move(summary));
+  return digest;
 }
 
 void Replica::on_read(const PeerMessage& message, const ReplicaRead& read) {
@@ -221,7 +242,7 @@ void Replica::on_read(const PeerMessage& message, const ReplicaRead& read) {
     return (void)transport_.send(
         message.from, PeerMessage{config_.node_id, message.request_id, std::move(reply)});
   }
-  auto local = read.with_hints ? load_with_hints(token, read.key) : load(token, read.key);
+  auto local = read.with_hints ? load_with_hints(token, read.key) : this->read(token, read.key);
   if (local) {
     reply.state = std::move(local).value();
   } else {

@@ -80,9 +80,15 @@ class Replica {
   // hints). Nothing is written. Errors: as load(), and the hints' storage errors (counted).
   Result<std::optional<causal::SiblingSet>> load_with_hints(ring::Token token,
                                                             const std::string& key);
+  // load() for a read (a get's own copy, a coordinator's read of this replica): a state
+  // read from storage also enters the version cache (`version_cache_fills`), so the key's
+  // next digest reads and writes read no storage, as Cassandra's key cache fills on reads.
+  // Scans (anti-entropy, reaping) use load() and leave the cache alone. Errors: as load().
+  Result<std::optional<causal::SiblingSet>> read(ring::Token token, const std::string& key);
   // The digest of what load() returns (causal::StateSummary::digest; a key held nowhere has
   // StateSummary().digest()): from the version cache when it holds the key, so a digest
-  // read of a recently written key reads no storage. Errors: as load().
+  // read of a recently written or read key reads no storage; else read from storage and
+  // put in the cache, as read() does. Errors: as load().
   Result<causal::StateSummary::Digest> digest(ring::Token token, const std::string& key);
   // A key's new state, and its committed state's anti-entropy tree entry (nullopt: the key
   // had none, or trees are not tracked).
@@ -151,6 +157,10 @@ class Replica {
                                                  const std::optional<causal::SiblingSet>& state);
   // The version cache's entry of a key with no staged write, or null.
   const VersionCache::Entry* cached(const std::string& key);
+  // Puts a committed state just read from storage (`summary` is its summary) into the
+  // version cache.
+  void fill(const std::string& key, const std::optional<causal::SiblingSet>& state,
+            causal::StateSummary summary);
 
   const NodeConfig& config_;
   storage::Storage& storage_;

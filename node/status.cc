@@ -31,6 +31,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"storage_writes", storage_writes},
           {"version_cache_hits", version_cache_hits},
           {"version_cache_misses", version_cache_misses},
+          {"version_cache_fills", version_cache_fills},
           {"ranges_dropped", ranges_dropped},
           {"siblings_warned", siblings_warned},
           {"siblings_refused", siblings_refused},

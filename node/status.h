@@ -46,6 +46,7 @@ struct NodeCounters {
   uint64_t storage_writes = 0;        // storage_writes / storage_commits
   uint64_t version_cache_hits = 0;    // writes applied without reading the stored state
   uint64_t version_cache_misses = 0;  // writes that read it (node/version_cache.h)
+  uint64_t version_cache_fills = 0;   // states read from storage for reads, then cached
   uint64_t ranges_dropped = 0;        // key ranges deleted after a ring change took them away
   uint64_t siblings_warned = 0;       // coordinated writes that left more than siblings_warn
   uint64_t siblings_refused = 0;      // writes refused: they would pass siblings_max

@@ -118,7 +118,7 @@ void GetCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::ReadF
     if (fallback) ++counters_.fallback_reads;
     if (read.to == self) {
       auto local =
-          fallback ? replica_.load_with_hints(op.token, op.key) : replica_.load(op.token, op.key);
+          fallback ? replica_.load_with_hints(op.token, op.key) : replica_.read(op.token, op.key);
       if (local) {
         execute(id, op, op.round.on_reply(self, Status::ok(), std::move(local).value()));
       } else {

@@ -60,6 +60,27 @@ class VersionCacheTest : public ::testing::Test {
     if (!bytes.is_ok() || !bytes.value()) return std::nullopt;
     return node::decode_sibling_set(*bytes.value()).value();
   }
+  // A coordinator's read of this replica: its digest (digest_only) or its state.
+  node::ReplicaReadReply replica_read(const std::string& key, bool digest_only) {
+    node_.on_peer_message(
+        node::PeerMessage{"n2", ++request_id_, node::ReplicaRead{key, false, digest_only}}, now_);
+    auto replies = transport_.sent_of<node::ReplicaReadReply>();
+    EXPECT_FALSE(replies.empty());
+    if (replies.empty()) return {};
+    EXPECT_TRUE(replies.back().second.status.is_ok());
+    return replies.back().second;
+  }
+  std::optional<causal::StateSummary::Digest> digest_read(const std::string& key) {
+    node::ReplicaReadReply reply = replica_read(key, true);
+    EXPECT_FALSE(reply.state.has_value()) << "a digest answer carries no values";
+    return reply.digest;
+  }
+  // Stores a state as a previous run of the node left it: in storage, not in the cache.
+  void stored_before_restart(const std::string& key, const causal::SiblingSet& state) {
+    const std::string bytes = node::encode_sibling_set(state);
+    const storage::WriteOp op{ring::token_of(key), key, bytes};
+    ASSERT_TRUE(storage_.inner.write({&op, 1}).is_ok());
+  }
   const node::NodeCounters& counters() const { return node_.counters(); }
 
   TimePoint now_{Duration(1'000'000)};
@@ -119,22 +140,48 @@ TEST_F(VersionCacheTest, AConcurrentReplicaWriteReadsTheStoredStateAndKeepsBothS
 TEST_F(VersionCacheTest, ADigestReadOfARecentlyWrittenKeyReadsNoStorage) {
   causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
   replica_write("k", v1);
-  auto digest_read = [&](const std::string& key) {
-    node_.on_peer_message(
-        node::PeerMessage{"n2", ++request_id_, node::ReplicaRead{key, false, true}}, now_);
-    auto replies = transport_.sent_of<node::ReplicaReadReply>();
-    EXPECT_FALSE(replies.empty());
-    const node::ReplicaReadReply& reply = replies.back().second;
-    EXPECT_TRUE(reply.status.is_ok());
-    EXPECT_FALSE(reply.state.has_value()) << "a digest answer carries no values";
-    return reply.digest;
-  };
   const uint64_t reads = storage_.get_calls;
   EXPECT_EQ(digest_read("k"), causal::StateSummary::of(*stored("k")).digest());
   EXPECT_EQ(storage_.get_calls, reads);
   EXPECT_EQ(counters().digest_reads, 1u);
   EXPECT_EQ(digest_read("never written"), causal::StateSummary().digest());
   EXPECT_EQ(storage_.get_calls, reads + 1) << "a key not cached is read";
+}
+
+// After a restart the cache is empty, and a key only ever read would never enter it: a
+// read that finds the key in storage puts it in, so its next digest reads and writes read
+// no storage (Cassandra's key cache fills on reads). A key held nowhere is not cached.
+TEST_F(VersionCacheTest, AKeyReadFromStorageIsCachedForItsNextDigestReadsAndWrites) {
+  causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
+  stored_before_restart("k", v1);
+  stored_before_restart("j", v1);
+  uint64_t reads = storage_.get_calls;
+
+  EXPECT_EQ(digest_read("k"), causal::StateSummary::of(v1).digest());
+  EXPECT_EQ(storage_.get_calls, ++reads) << "not cached yet: read";
+  EXPECT_EQ(digest_read("k"), causal::StateSummary::of(v1).digest());
+  EXPECT_EQ(storage_.get_calls, reads) << "cached by the first read";
+
+  EXPECT_EQ(replica_read("j", false).state, v1);
+  EXPECT_EQ(storage_.get_calls, ++reads);
+  EXPECT_EQ(digest_read("j"), causal::StateSummary::of(v1).digest());
+  EXPECT_EQ(storage_.get_calls, reads) << "a state read caches the key too";
+  EXPECT_EQ(counters().version_cache_fills, 2u);
+
+  // The cached entry is the stored state exactly: a write that has seen it needs no read,
+  // and one that has not keeps both siblings.
+  causal::SiblingSet v2 = v1.update(v1.version_vector(), kN2, std::string("2"));
+  replica_write("k", v2);
+  EXPECT_EQ(storage_.get_calls, reads);
+  EXPECT_EQ(*stored("k"), v2);
+  replica_write("j", causal::SiblingSet().update({}, kN3, std::string("from n3")));
+  EXPECT_EQ(storage_.get_calls, ++reads) << "a stored value survives: read it";
+  EXPECT_THAT(stored("j")->values(), UnorderedElementsAre("1", "from n3"));
+
+  EXPECT_EQ(digest_read("never written"), causal::StateSummary().digest());
+  EXPECT_EQ(digest_read("never written"), causal::StateSummary().digest());
+  EXPECT_EQ(storage_.get_calls, reads + 2) << "absence is not cached";
+  EXPECT_EQ(counters().version_cache_fills, 2u);
 }
 
 TEST_F(VersionCacheTest, AFailedCommitLeavesTheCacheAsTheStore) {
