@@ -11,23 +11,28 @@
 // the cache when it deletes ranges; nothing else writes data (storage/storage.h). A key
 // that is not here is read from storage as before.
 //
-// Bounded: at most `bytes_max` bytes (keys, summaries and the table's own nodes,
-// estimated). Eviction is CLOCK (second chance, as in operating systems' page caches): a
-// find or an update marks its entry referenced; to make room a hand sweeps the entries,
-// clearing marks and evicting the first entry found unmarked (never the one just put,
-// unless it alone exceeds the budget). It approximates least-recently-used with one table
-// node per key and no list beside it, so an entry is smaller and a find writes only its
-// own node (docs/performance.md, "What was tried"). 0 turns the cache off.
+// Bounded: at most `bytes_max` bytes (keys, summaries and the table itself, estimated).
+// Eviction is CLOCK (second chance, as in operating systems' page caches): a find or an
+// update marks its entry referenced; to make room a hand sweeps the entries, clearing marks
+// and evicting the first entry found unmarked (never the one just put, unless it alone
+// exceeds the budget). It approximates least-recently-used with no list beside the table,
+// so a find writes only its own entry (docs/performance.md, "What was tried"). 0 turns the
+// cache off.
+//
+// Layout: the entries sit in one array (slots, reused when freed), indexed by an
+// open-addressing table of (slot, key hash) pairs with linear probing, kept at most half
+// full; a find reads one or two table cells and its slot, where a node-based hash map
+// reads a bucket, the node before its own and its own. The clock hand walks the slots.
 //
 // Thread-safety: none (the node core's thread).
 #pragma once
 
 #include <cstddef>
-#include <functional>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "antientropy/merkle_tree.h"
 #include "causal/state_summary.h"
@@ -53,34 +58,42 @@ class VersionCache {
   void erase(std::string_view key);
   void clear();
 
-  std::size_t size() const { return table_.size(); }
+  std::size_t size() const { return size_; }
   std::size_t bytes() const { return bytes_; }
 
  private:
   struct Slot {
+    std::string key;
     Entry entry;
     std::size_t bytes = 0;
+    bool used = false;        // false: free, on free_slots_
     bool referenced = false;  // found (or updated) since the hand last passed
   };
-  struct KeyHash {  // lets find() take a string_view (C++20 heterogeneous lookup)
-    using is_transparent = void;
-    std::size_t operator()(std::string_view key) const {
-      return std::hash<std::string_view>{}(key);
-    }
+  // A cell of the index: the slot's number + 1 (0: an empty cell) and the key's hash, whose
+  // low bits give its home cell; probes compare it before the key, so other keys are
+  // told apart without reading their slot, and a rehash reads no key.
+  struct Cell {
+    uint32_t slot_plus_1 = 0;
+    uint32_t hash = 0;
   };
-  using Table = std::unordered_map<std::string, Slot, KeyHash, std::equal_to<>>;
-  static std::size_t bytes_of(const std::string& key, const Slot& slot);
-  // Evicts entries at the hand until bytes_ <= bytes_max_; `keep` (the entry just put)
-  // only if it is the last one left.
-  void evict(Table::iterator keep);
+  static uint32_t hash_of(std::string_view key);  // XXH3's low 32 bits
+  // The index cell holding `key`, or the empty cell where it would go.
+  std::size_t cell_of(std::string_view key, uint32_t hash) const;
+  std::size_t bytes_of(const Slot& slot) const;
+  void grow_index();
+  // Frees slot `s` and its index cell (backward-shift deletion, so probes stay unbroken).
+  void remove(uint32_t s);
+  // Evicts entries at the hand until bytes_ <= bytes_max_; slot `keep` (the entry just
+  // put) only if it is the last one left.
+  void evict(uint32_t keep);
 
   std::size_t bytes_max_;
   std::size_t bytes_ = 0;
-  Table table_;
-  // The clock hand: the next entry to look at (end() = wrap to begin()). A rehash
-  // invalidates it, so it is valid only while table_ has hand_buckets_ buckets.
-  Table::iterator hand_ = table_.end();
-  std::size_t hand_buckets_ = 0;
+  std::size_t size_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<Cell> index_;  // a power of two cells, or none before the first put
+  uint32_t hand_ = 0;        // the clock hand: the next slot to look at
 };
 
 }  // namespace qkv::node

@@ -239,6 +239,26 @@ TEST(VersionCacheBoundTest, KeysFoundSinceTheHandPassedStayAndTheBudgetHolds) {
   EXPECT_EQ(off.find("a"), nullptr);
 }
 
+// Erasing from the open-addressing index moves later cells of a probe run back into the
+// hole: every key left must still be found, and no erased one, through growth and reuse.
+TEST(VersionCacheBoundTest, ErasedKeysAreGoneAndEveryOtherIsStillFound) {
+  causal::SiblingSet state = causal::SiblingSet().update({}, kN2, std::string("v"));
+  node::VersionCache::Entry entry{causal::StateSummary::of(state), std::nullopt};
+  node::VersionCache cache(std::size_t{1} << 30);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5000; ++i) cache.put("key" + std::to_string(i), entry);
+    ASSERT_EQ(cache.size(), 5000u);
+    for (int i = round % 3; i < 5000; i += 3) cache.erase("key" + std::to_string(i));
+    for (int i = 0; i < 5000; ++i) {
+      const bool erased = i % 3 == round % 3;
+      ASSERT_EQ(cache.find("key" + std::to_string(i)) == nullptr, erased) << "key" << i;
+    }
+  }
+  const std::size_t bytes = cache.bytes();
+  cache.put("key1", entry);  // an update of a held key: same size, same bytes
+  EXPECT_EQ(cache.bytes(), bytes);
+}
+
 // The cache is exact, not a hint: whatever eviction did, a key found holds the entry last
 // put for it, and an erased key is not found. Random puts, finds, erases and clears over
 // a budget that forces eviction and the table's rehashes (the clock hand survives both).
