@@ -201,7 +201,8 @@ TEST(TlsTest, RotatedFilesAreUsedForNewConnectionsAndABadPairKeepsTheOldContext)
   std::filesystem::copy_file(certs().node("n1").key, live.key,
                              std::filesystem::copy_options::overwrite_existing);
   ASSERT_EQ(server.source->reload_if_changed().value(), true);
-  EXPECT_TRUE(dial(io, server.server->port(), client_options(), "127.0.0.1").is_ok());
+  auto rotated = dial(io, server.server->port(), client_options(), "127.0.0.1");
+  EXPECT_TRUE(rotated.is_ok()) << rotated.status().to_string();
   std::filesystem::remove_all(dir);
 }
 
