@@ -198,6 +198,7 @@ Status Replica::merge(ring::Token token, const std::string& key, const causal::S
 
 void Replica::fill(const std::string& key, const std::optional<causal::SiblingSet>& state,
                    causal::StateSummary summary) {
+  if (config_.version_cache_bytes == 0) return;  // the cache is off
   ++counters_.version_cache_fills;
   versions_.put(key, VersionCache::Entry{std::move(summary), tree_entry(key, state)});
 }
@@ -205,7 +206,8 @@ void Replica::fill(const std::string& key, const std::optional<causal::SiblingSe
 Result<std::optional<causal::SiblingSet>> Replica::read(ring::Token token, const std::string& key) {
   // Only a committed state (no write of the key staged) that the cache lacks is put: a key
   // held nowhere is not, since a write of an absent key must read the reap floor.
-  const bool fills = !staged_index_.count(key) && !versions_.find(key);
+  const bool fills =
+      config_.version_cache_bytes > 0 && !staged_index_.count(key) && !versions_.find(key);
   auto local = load(token, key);
   if (fills && local && local.value()) {
     fill(key, local.value(), causal::StateSummary::of(*local.value()));

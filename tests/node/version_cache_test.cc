@@ -184,6 +184,19 @@ TEST_F(VersionCacheTest, AKeyReadFromStorageIsCachedForItsNextDigestReadsAndWrit
   EXPECT_EQ(counters().version_cache_fills, 2u);
 }
 
+TEST_F(VersionCacheTest, WithTheCacheOffReadsFillNothing) {
+  node::NodeConfig off_config = config();
+  off_config.version_cache_bytes = 0;
+  node::Node off(off_config, ring_, storage_, transport_, causal::Actor{"n1", 7}, now_);
+  stored_before_restart("k", causal::SiblingSet().update({}, kN2, std::string("1")));
+  for (bool digest_only : {true, false, true}) {
+    off.on_peer_message(
+        node::PeerMessage{"n2", ++request_id_, node::ReplicaRead{"k", false, digest_only}}, now_);
+  }
+  EXPECT_EQ(off.counters().replica_reads, 3u);
+  EXPECT_EQ(off.counters().version_cache_fills, 0u);
+}
+
 TEST_F(VersionCacheTest, AFailedCommitLeavesTheCacheAsTheStore) {
   causal::SiblingSet v1 = causal::SiblingSet().update({}, kN2, std::string("1"));
   causal::SiblingSet v2 = v1.update(v1.version_vector(), kN2, std::string("2"));
