@@ -1,6 +1,6 @@
 // node::VersionCache (node/version_cache.h) as a loaded node uses it: 100,000 keys named as
-// qkv-bench names them, so the table is larger than the CPU cache and each operation pays
-// its memory misses. Find: a key held, in random order (a replica write's or digest read's
+// qkv-bench names them (key_name), so the table is larger than the CPU cache and each operation
+// pays its memory misses. Find: a key held, in random order (a replica write's or digest read's
 // lookup). Update: a put of a key held (every commit). Evicting put: a new key into a full
 // budget, so each put also evicts one entry.
 #include <benchmark/benchmark.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/key_chooser.h"
 #include "bench/micro/fixtures.h"
 #include "causal/state_summary.h"
 #include "node/version_cache.h"
@@ -23,11 +24,7 @@ constexpr int kKeys = 100'000;
 std::vector<std::string> keys(int count, int first = 0) {
   std::vector<std::string> out;
   out.reserve(count);
-  char name[32];
-  for (int i = first; i < first + count; ++i) {
-    std::snprintf(name, sizeof name, "user%010d", i);
-    out.emplace_back(name);
-  }
+  for (int i = first; i < first + count; ++i) out.push_back(key_name(i));
   return out;
 }
 
