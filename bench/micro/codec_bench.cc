@@ -1,6 +1,6 @@
 // Micro-benchmarks of the wire and storage codecs: the client's put request
 // (proto/client_codec.h, and the SDK's direct encoder client/request_building.h), the
-// replica write between nodes and the stored sibling set (node/wire/replica_codec.h).
+// replica write between nodes and its ack, the stored sibling set (node/wire/replica_codec.h).
 // Bytes: the encoded size (frame or stored value), so bytes/s compares with link and disk.
 #include <benchmark/benchmark.h>
 
@@ -108,6 +108,17 @@ void BM_ReplicaWriteEncode(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(BM_ReplicaWriteEncode);
+
+// A replica's ack of a write: the frame sent back for every replica write.
+void BM_ReplicaWriteAckEncode(benchmark::State& state) {
+  const node::PeerMessage message{"n2", kRequestId, node::ReplicaWriteAck{Status::ok()}};
+  for (auto _ : state) {
+    kj::Array<capnp::word> frame = node::encode(message);
+    benchmark::DoNotOptimize(frame.begin());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ReplicaWriteAckEncode);
 
 void BM_ReplicaWriteDecode(benchmark::State& state) {
   const kj::Array<capnp::word> frame = node::encode(replica_write());
