@@ -107,6 +107,11 @@ struct ReadOptions {
   // a larger pr is the node's invalid_argument ("pr=4 exceeds n=3"); an unmet one its
   // unavailable ("primary quorum not met: 1 of 3 primaries answered, PR=2 required ...").
   uint8_t pr = 0;
+  // Whom the get asks first: kAll, every primary (Dynamo, Riak); kQuorum, max(r, pr) of
+  // them, another only if one fails or is slow (Cassandra's reads: fewer messages, and
+  // read repair covers only the primaries asked); kDefault, the node's [cluster]
+  // read_fanout.
+  proto::ReadFanout fanout = proto::ReadFanout::kDefault;
 };
 
 struct WriteOptions {

@@ -65,8 +65,11 @@ std::string replicas_line(const std::vector<proto::ReplicaAnswer>& replicas) {
 
 int cmd_get(const Global& g, const KeyArgs& a) {
   Client client(g.client_options());
-  auto got = client.get(
-      a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local, static_cast<uint8_t>(a.pr)});
+  const proto::ReadFanout fanout = a.fanout == "all"      ? proto::ReadFanout::kAll
+                                   : a.fanout == "quorum" ? proto::ReadFanout::kQuorum
+                                                          : proto::ReadFanout::kDefault;
+  auto got = client.get(a.key, ReadOptions{static_cast<uint8_t>(a.quorum), 0, a.local,
+                                           static_cast<uint8_t>(a.pr), fanout});
   if (!got.is_ok()) return fail(g, client, got.status());
   if (g.json) {
     print_json(get_result_json(a.key, *got));
@@ -220,6 +223,10 @@ CLI::App* add_get_command(CLI::App& app, KeyArgs& a) {
                   "primaries required among the r answers (0: none; --pr equal to --r reads "
                   "primaries only)")
       ->check(CLI::Range(0, 255));
+  get->add_option("--fanout", a.fanout,
+                  "whom the get asks first: all (every primary) or quorum (max(r, pr) of them, "
+                  "another only if one fails or is slow); default: the node's read_fanout")
+      ->check(CLI::IsMember({"all", "quorum"}));
   get->add_flag("--local", a.local, "the answering node's own copy only (no quorum)");
   return get;
 }

@@ -1,6 +1,6 @@
 // qkvctl's data commands, registered by qkvctl.cc:
 //
-//   get KEY [--r R] [--pr PR] [--local]                 siblings, causal context, who answered
+//   get KEY [--r R] [--pr PR] [--fanout all|quorum] [--local]  siblings, context, who answered
 //   put KEY [VALUE | --value-file F] [--context BASE64] [--w W] [--sloppy B] [--ttl S]
 //       [--if-absent | --if-unchanged]                  prints the written context
 //   delete KEY [--context BASE64] [--w W] [--sloppy B] [--if-unchanged]  a tombstone
@@ -26,8 +26,9 @@ class DataCli {
   // The parsed arguments (CLI11 writes them).
   struct KeyArgs {
     std::string key, value, value_file, context_base64;
-    int quorum = 0;  // r or w
-    int pr = 0;      // get: primaries required
+    int quorum = 0;      // r or w
+    int pr = 0;          // get: primaries required
+    std::string fanout;  // get: "all", "quorum" or empty (the node's default)
     bool local = false;
     bool sloppy = true;
     uint32_t ttl_seconds = 0;   // put: time to live

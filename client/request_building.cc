@@ -18,7 +18,8 @@ Result<std::shared_ptr<boost::asio::ssl::context>> tls_context(
 Result<proto::ClientOp> get_op(const Limits& limits, std::string_view key,
                                const ReadOptions& options) {
   QKV_RETURN_IF_ERROR(limits.check_key(key.size()));
-  return proto::ClientOp(proto::GetRequest{std::string(key), options.r, options.local, options.pr});
+  return proto::ClientOp(
+      proto::GetRequest{std::string(key), options.r, options.local, options.pr, options.fanout});
 }
 
 Result<proto::ClientOp> put_op(const Limits& limits, std::string_view key, std::string_view value,

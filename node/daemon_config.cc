@@ -97,9 +97,10 @@ Status read_members(const toml::table& cluster, DaemonConfig& config) {
 }
 
 Status read_cluster(const toml::table& t, DaemonConfig& c) {
-  QKV_RETURN_IF_ERROR(check_keys(
-      t, {"n", "r", "w", "partitions", "members", "seeds", "auto_join", "auto_join_quiet_ms"},
-      "cluster."));
+  QKV_RETURN_IF_ERROR(check_keys(t,
+                                 {"n", "r", "w", "read_fanout", "partitions", "members", "seeds",
+                                  "auto_join", "auto_join_quiet_ms"},
+                                 "cluster."));
   if (const toml::node* seeds = t.get("seeds")) {
     const toml::array* array = seeds->as_array();
     if (!array) return Status::invalid_argument("config key 'cluster.seeds' must be an array");
@@ -114,6 +115,13 @@ Status read_cluster(const toml::table& t, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(read_int(t, "n", "cluster.", c.node.n));
   QKV_RETURN_IF_ERROR(read_int(t, "r", "cluster.", c.node.r));
   QKV_RETURN_IF_ERROR(read_int(t, "w", "cluster.", c.node.w));
+  std::string fanout = c.node.read_fanout == coordinator::Fanout::kAll ? "all" : "quorum";
+  QKV_RETURN_IF_ERROR(read_string(t, "read_fanout", "cluster.", fanout));
+  if (fanout != "all" && fanout != "quorum") {
+    return Status::invalid_argument(
+        fmt::format("cluster.read_fanout '{}' must be \"all\" or \"quorum\"", fanout));
+  }
+  c.node.read_fanout = fanout == "all" ? coordinator::Fanout::kAll : coordinator::Fanout::kQuorum;
   QKV_RETURN_IF_ERROR(read_int(t, "partitions", "cluster.", c.partitions));
   QKV_RETURN_IF_ERROR(read_bool(t, "auto_join", "cluster.", c.auto_join.enabled));
   uint32_t quiet = c.auto_join.quiet.count();

@@ -92,11 +92,12 @@ Result<std::string> context_of(std::string_view name, std::string_view text) {
 struct Query {
   uint32_t r = 0, pr = 0, w = 0, ttl = 0, timeout_ms = 0;
   bool pw = false;
+  proto::ReadFanout fanout = proto::ReadFanout::kDefault;
 };
 
 Result<Query> parse_query(const net::HttpRequest& request, bool read, bool put, uint32_t n) {
   const std::set<std::string> accepted =
-      read ? std::set<std::string>{"r", "pr", "timeout_ms"}
+      read ? std::set<std::string>{"r", "pr", "fanout", "timeout_ms"}
            : (put ? std::set<std::string>{"w", "pw", "ttl", "timeout_ms"}
                   : std::set<std::string>{"w", "pw", "timeout_ms"});
   Query q;
@@ -108,6 +109,14 @@ Result<Query> parse_query(const net::HttpRequest& request, bool read, bool put, 
           "unknown query parameter {} for {} (accepted: {})", name, request.method, list));
     }
     Result<uint32_t> parsed = 0u;
+    if (name == "fanout") {
+      if (value != "all" && value != "quorum") {
+        return Status::invalid_argument(
+            fmt::format("fanout={} is not all or quorum", value.substr(0, 64)));
+      }
+      q.fanout = value == "all" ? proto::ReadFanout::kAll : proto::ReadFanout::kQuorum;
+      continue;
+    }
     if (name == "pw") {
       auto b = boolean(name, value);
       if (!b) return b.status();
@@ -194,7 +203,7 @@ Result<proto::ClientRequest> parse_http_kv(const net::HttpRequest& request, uint
   out.timeout_ms = query->timeout_ms;
   if (read) {
     out.op = proto::GetRequest{std::move(key).value(), static_cast<uint8_t>(query->r), false,
-                               static_cast<uint8_t>(query->pr)};
+                               static_cast<uint8_t>(query->pr), query->fanout};
     return out;
   }
   auto condition = write_condition(request, put);

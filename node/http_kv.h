@@ -3,7 +3,7 @@
 // node's proto::ClientResponse back into an HTTP answer. qkvd's Server (server_http_kv.cc)
 // runs what is between: auth and grants, admission, the node core, forwarding.
 //
-//   GET|HEAD /v1/kv/{key}?r=&pr=&timeout_ms=         200 value | 300 siblings (JSON) | 404
+//   GET|HEAD /v1/kv/{key}?r=&pr=&fanout=&timeout_ms= 200 value | 300 siblings (JSON) | 404
 //   PUT      /v1/kv/{key}?w=&pw=&ttl=&timeout_ms=    body = the value; 204
 //   DELETE   /v1/kv/{key}?w=&pw=&timeout_ms=         204
 //

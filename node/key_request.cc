@@ -62,6 +62,9 @@ Result<KeyRequest> parse_key_request(proto::ClientRequest request, const NodeCon
     out.kind = KeyRequest::Kind::kGet;
     out.quorum = r.value();
     out.pr = get->pr;
+    out.fanout = get->fanout == proto::ReadFanout::kDefault  ? config.read_fanout
+                 : get->fanout == proto::ReadFanout::kQuorum ? coordinator::Fanout::kQuorum
+                                                             : coordinator::Fanout::kAll;
     out.local = get->local;
     out.token = ring::token_of(get->key);
   } else if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) {

@@ -23,8 +23,10 @@ struct KeyRequest {
   proto::ClientRequest request;  // as received: what a forward sends on
   Kind kind = Kind::kGet;
   ring::Token token = 0;
-  uint32_t quorum = 0;            // r for a get, w for a write (1..n)
-  uint32_t pr = 0;                // a get's primaries required (Riak's PR, 0..n)
+  uint32_t quorum = 0;  // r for a get, w for a write (1..n)
+  uint32_t pr = 0;      // a get's primaries required (Riak's PR, 0..n)
+  // Whom a get asks first: the request's fanout, else the node's read_fanout.
+  coordinator::Fanout fanout = coordinator::Fanout::kAll;
   causal::VersionVector context;  // a write's causal context (empty: a blind write)
   bool primaries_only = false;    // a write no stand-in may count for (PW)
   int64_t ttl_ms = 0;             // a put's time to live (0: never expires)

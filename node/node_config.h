@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "common/version.h"
 #include "node/anti_entropy_config.h"
+#include "node/coordinator/quorum.h"
 #include "node/transfer_config.h"
 
 namespace qkv::node {
@@ -42,9 +43,14 @@ struct TombstoneConfig {
 
 struct NodeConfig {
   NodeId node_id;
-  uint32_t n = 3;                       // replicas per key (the preference list's primaries)
-  uint32_t r = 2;                       // default read quorum; per request 1..n
-  uint32_t w = 2;                       // default write quorum; per request 1..n
+  uint32_t n = 3;  // replicas per key (the preference list's primaries)
+  uint32_t r = 2;  // default read quorum; per request 1..n
+  uint32_t w = 2;  // default write quorum; per request 1..n
+  // Whom a get asks first unless the request says (node/coordinator/get_round.h): every
+  // primary (kAll, Dynamo's and Riak's reads, the default) or max(r, pr) of them (kQuorum,
+  // Cassandra's: a request and an answer less per primary not asked; read repair then
+  // covers only the primaries asked). [cluster] read_fanout = "all" | "quorum".
+  coordinator::Fanout read_fanout = coordinator::Fanout::kAll;
   Duration request_timeout{2000};       // default deadline of a client request
   Duration request_timeout_max{60000};  // the largest deadline a client may ask for
   // How far apart the nodes' wall clocks may be (NTP keeps them within milliseconds). A

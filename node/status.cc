@@ -20,6 +20,7 @@ std::vector<std::pair<std::string, uint64_t>> NodeCounters::to_list() const {
           {"replica_reads", replica_reads},
           {"replica_writes", replica_writes},
           {"fallback_reads", fallback_reads},
+          {"spare_reads", spare_reads},
           {"read_repairs", read_repairs},
           {"digest_reads", digest_reads},
           {"digest_mismatches", digest_mismatches},

@@ -33,7 +33,9 @@ struct NodeCounters {
   uint64_t coordinated_puts = 0;  // deletes included
   uint64_t replica_reads = 0;
   uint64_t replica_writes = 0;
-  uint64_t fallback_reads = 0;     // gets' reads from a fallback standing in for a primary
+  uint64_t fallback_reads = 0;  // gets' reads from a fallback standing in for a primary
+  uint64_t spare_reads = 0;     // gets' reads of a primary not asked at first (read_fanout quorum):
+                             // one asked was down, failed or slow (Cassandra's speculative retry)
   uint64_t read_repairs = 0;       // replicas sent the merged state after a get found them stale
   uint64_t digest_reads = 0;       // replica reads answered with a digest, not the state
   uint64_t digest_mismatches = 0;  // gets' digest answers that matched no state received,

@@ -15,6 +15,14 @@ struct GetRequest {
   r @1 :UInt8;          # 0 = the node's default
   local @2 :Bool;       # answer from this node's own copy only (a replica-only read)
   pr @3 :UInt8;         # primaries required (Riak's PR): 0 = none; pr = r reads primaries only
+  fanout @4 :ReadFanout;
+}
+
+# Whom a get asks first (docs/protocol.md). persisted: do not renumber.
+enum ReadFanout {
+  default @0;  # the node's [cluster] read_fanout
+  all @1;      # every primary of the key (Dynamo, Riak)
+  quorum @2;   # max(r, pr) primaries; another only if one of them fails or is slow (Cassandra)
 }
 
 # A conditional write (qkv's put-if-absent / put-if-unchanged; HTTP If-None-Match: * and

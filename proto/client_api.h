@@ -15,6 +15,13 @@
 
 namespace qkv::proto {
 
+// Whom a get asks first (wire enum ReadFanout; docs/protocol.md).
+enum class ReadFanout : uint8_t {
+  kDefault = 0,  // the node's [cluster] read_fanout
+  kAll = 1,      // every primary of the key (Dynamo, Riak)
+  kQuorum = 2,   // max(r, pr) primaries; another only if one fails or is slow (Cassandra)
+};
+
 struct GetRequest {
   std::string key;
   uint8_t r = 0;       // 0 = the node's default
@@ -22,6 +29,7 @@ struct GetRequest {
   // Primaries required (Riak's PR): the get succeeds only once at least pr of the key's
   // primaries answered (fallbacks count towards r, never towards pr). 0 = none; at most n.
   uint8_t pr = 0;
+  ReadFanout fanout = ReadFanout::kDefault;
 };
 
 // A conditional write (wire enum WriteCondition; docs/protocol.md). The key's first primary

@@ -38,6 +38,14 @@ namespace {
 
 // An enum value from a newer peer is refused rather than read as "no condition": a write
 // must never lose the condition its client asked for.
+Result<ReadFanout> read_fanout(wire::ReadFanout fanout) {
+  const auto value = static_cast<uint16_t>(fanout);
+  if (value > static_cast<uint16_t>(ReadFanout::kQuorum)) {
+    return Status::invalid_argument(fmt::format("unknown read fanout {}", value));
+  }
+  return static_cast<ReadFanout>(value);
+}
+
 Result<WriteCondition> read_condition(wire::WriteCondition condition) {
   const auto value = static_cast<uint16_t>(condition);
   if (value > static_cast<uint16_t>(WriteCondition::kIfUnchanged)) {
@@ -182,6 +190,7 @@ void fill(wire::ClientRequest::Builder b, const ClientRequest& request) {
           g.setR(op.r);
           g.setLocal(op.local);
           g.setPr(op.pr);
+          g.setFanout(static_cast<wire::ReadFanout>(op.fanout));
         } else if constexpr (std::is_same_v<T, PutRequest>) {
           auto p = b.initPut();
           p.setKey(to_data(op.key));
@@ -248,7 +257,9 @@ Result<ClientRequest> read(wire::ClientRequest::Reader r) {
   switch (r.which()) {
     case wire::ClientRequest::GET: {
       auto g = r.getGet();
-      out.op = GetRequest{to_string(g.getKey()), g.getR(), g.getLocal(), g.getPr()};
+      auto fanout = read_fanout(g.getFanout());
+      if (!fanout) return fanout.status();
+      out.op = GetRequest{to_string(g.getKey()), g.getR(), g.getLocal(), g.getPr(), fanout.value()};
       break;
     }
     case wire::ClientRequest::PUT: {

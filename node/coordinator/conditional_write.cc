@@ -81,12 +81,13 @@ ConditionalWrites::ConditionalWrites(const NodeConfig& config, Replica& replica,
 void ConditionalWrites::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now) {
   QKV_ASSERT(request.is_write() && request.condition != proto::WriteCondition::kNone);
   ++counters_.conditional_writes;
-  // The pre-read: a get of the key at the node's default R, no PR, within the write's
-  // deadline.
+  // The pre-read: a get of the key at the node's default R and fanout, no PR, within the
+  // write's deadline.
   KeyRequest read = request;
   read.kind = KeyRequest::Kind::kGet;
   read.quorum = config_.r;
   read.pr = 0;
+  read.fanout = config_.read_fanout;
   gets_.start(reply_to, read, now,
               [this, reply_to, request](const Status& status, const causal::SiblingSet& merged,
                                         const std::vector<proto::ReplicaAnswer>& answered) {

@@ -71,7 +71,7 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
     return replier_.reply_status(reply_to, std::move(enough));
   }
   coordinator::GetRound round(primaries, request.quorum, request.pr, stand_ins(request),
-                              data_from(primaries));
+                              data_from(primaries), request.fanout);
   uint64_t id = in_flight_.next_id();
   // As for puts: primaries still silent at the stand-in alarm get a stand-in.
   const Duration alarm =
@@ -238,6 +238,7 @@ void GetCoordinator::progress_repair(uint64_t id) {
   Op& op = it->second;
   if (op.answered && op.round.complete()) {
     counters_.digest_mismatches += op.round.digest_mismatches();
+    counters_.spare_reads += op.round.spare_reads();
     read_repair(op.key, op.round);
     in_flight_.forget(id);
     ops_.erase(it);

@@ -7,7 +7,7 @@
 namespace qkv::coordinator {
 
 GetRound::GetRound(std::vector<NodeId> primaries, uint32_t r, uint32_t pr,
-                   std::vector<NodeId> fallbacks, NodeId data_from)
+                   std::vector<NodeId> fallbacks, NodeId data_from, Fanout fanout)
     : primaries_(std::move(primaries)),
       r_(r),
       pr_(pr),
@@ -16,12 +16,24 @@ GetRound::GetRound(std::vector<NodeId> primaries, uint32_t r, uint32_t pr,
   QKV_ASSERT(r_ >= 1 && r_ <= primaries_.size() && pr_ <= primaries_.size());
   QKV_ASSERT(!digest_reads_ ||
              std::find(primaries_.begin(), primaries_.end(), data_from) != primaries_.end());
-  for (const NodeId& p : primaries_)
-    asked_.push_back(ReadFrom{p, {}, digest_reads_ && p != data_from});
+  const std::size_t ask = fanout == Fanout::kAll ? primaries_.size() : std::max(r_, pr_);
+  std::vector<NodeId> order = primaries_;
+  if (ask < order.size() && digest_reads_) {  // the node sending its state is always asked
+    auto it = std::find(order.begin(), order.end(), data_from);
+    std::rotate(order.begin(), it, it + 1);
+  }
+  for (const NodeId& p : order) {
+    if (asked_.size() < ask) {
+      asked_.push_back(ReadFrom{p, {}, digest_reads_ && p != data_from});
+    } else {
+      spares_.push_back(p);
+    }
+  }
+  asked_first_ = asked_.size();
 }
 
 std::vector<ReadFrom> GetRound::start() const {
-  return {asked_.begin(), asked_.begin() + static_cast<std::ptrdiff_t>(primaries_.size())};
+  return {asked_.begin(), asked_.begin() + static_cast<std::ptrdiff_t>(asked_first_)};
 }
 
 const ReadFrom* GetRound::asked(const NodeId& node) const {
@@ -131,7 +143,17 @@ void GetRound::fetch_mismatched(std::vector<ReadFrom>& out) {
 }
 
 void GetRound::stand_in_for(const NodeId& primary, std::vector<ReadFrom>& out) {
+  if (!spares_.empty()) {  // a primary not asked yet: it counts towards PR too
+    ReadFrom read{spares_.front(), {}, digest_reads_};
+    spares_.erase(spares_.begin());
+    ++spare_reads_;
+    stood_in_.insert(primary);
+    asked_.push_back(read);
+    out.push_back(std::move(read));
+    return;
+  }
   if (fallbacks_left_.empty()) return;
+  stood_in_.insert(primary);
   ReadFrom read{fallbacks_left_.front(), primary, false};
   fallbacks_left_.erase(fallbacks_left_.begin());
   asked_.push_back(read);
@@ -141,12 +163,14 @@ void GetRound::stand_in_for(const NodeId& primary, std::vector<ReadFrom>& out) {
 std::vector<ReadFrom> GetRound::on_sloppy_alarm() {
   std::vector<ReadFrom> out;
   if (outcome_ != Outcome::kPending || timed_out_ || replies() >= r_) return out;
+  // The silent ones first: a spare asked for one of them is not itself silent yet.
+  std::vector<NodeId> silent;
   for (const NodeId& primary : primaries_) {
+    if (!asked(primary) || stood_in_.count(primary)) continue;
     if (answers_.count(primary) || digests_.count(primary) || failed_.count(primary)) continue;
-    bool replaced = std::any_of(asked_.begin(), asked_.end(),
-                                [&](const ReadFrom& a) { return a.stand_in_for == primary; });
-    if (!replaced) stand_in_for(primary, out);
+    silent.push_back(primary);
   }
+  for (const NodeId& primary : silent) stand_in_for(primary, out);
   return out;
 }
 

@@ -33,6 +33,15 @@
 // to compare it with (or no state read is left), and counts once it comes; nodes with the
 // same digest share one such read. Mismatches are fetched after the outcome too, so read
 // repair still sees every primary's state.
+//
+// Fanout (Fanout::kQuorum, Cassandra's reads): only as many primaries as the read needs are
+// asked at first — max(R, PR) of them: `data_from` (when given) and then the others in the
+// order given. The rest are spares: a spare is asked (for its digest, as a primary, before
+// any fallback) when a node asked fails or is still silent at the stand-in alarm, which is
+// Cassandra's speculative retry. What it saves is a request and an answer per primary not
+// asked. What it costs: read repair compares only the primaries asked, and a replica slow
+// to answer delays the read until the alarm instead of being outvoted. Fanout::kAll asks
+// every primary (Dynamo, Riak).
 #pragma once
 
 #include <map>
@@ -68,27 +77,30 @@ class GetRound {
   // `pr`: primaries among them required (0: none); `fallbacks`: stand-in candidates in the
   // order to try them, none of them a primary (empty: primaries only are asked);
   // `data_from`: the primary asked for its state, the others being asked for digests
-  // (empty: every node is asked for its state).
+  // (empty: every node is asked for its state); `fanout`: every primary asked at first, or
+  // max(r, pr) of them.
   // REQUIRES: 1 <= r <= primaries.size(); pr <= primaries.size(); nodes distinct;
   // data_from empty or a primary.
   GetRound(std::vector<NodeId> primaries, uint32_t r, uint32_t pr = 0,
-           std::vector<NodeId> fallbacks = {}, NodeId data_from = {});
+           std::vector<NodeId> fallbacks = {}, NodeId data_from = {}, Fanout fanout = Fanout::kAll);
 
-  // A ReadFrom for every primary. Call once; answers may come before it is called.
+  // A ReadFrom for every primary asked at first (all of them, or max(r, pr) with
+  // Fanout::kQuorum). Call once; answers may come before it is called.
   std::vector<ReadFrom> start() const;
   // A node's answer: a state (nullopt = it holds nothing for the key), or an error. A
-  // failure of a node asked gets its primary the next stand-in (returned), while the
-  // outcome is pending. A node asked for a digest may answer with its state (one older
-  // than digest reads does). Unknown and repeated senders are ignored; so is an error from
-  // a node that answered, unless its state was asked for since (a mismatched digest).
-  // Returns the reads to make now: stand-ins, and the states of mismatched digests.
+  // failure of a node asked gets its primary the next stand-in (returned: a spare primary
+  // first, then a fallback), while the outcome is pending. A node asked for a digest may answer
+  // with its state (one older than digest reads does). Unknown and repeated senders are ignored; so
+  // is an error from a node that answered, unless its state was asked for since (a mismatched
+  // digest). Returns the reads to make now: stand-ins, and the states of mismatched digests.
   std::vector<ReadFrom> on_reply(const NodeId& from, const Status& status,
                                  std::optional<causal::SiblingSet> state);
   // A node's digest answer (to a ReadFrom with digest set). Returns the reads to make now,
   // as on_reply.
   std::vector<ReadFrom> on_digest(const NodeId& from, const Digest& digest);
-  // The sloppy alarm (half the deadline): while fewer than R answered, every primary still
-  // silent (neither answered nor failed, nor replaced yet) gets a stand-in, in order.
+  // The sloppy alarm (half the deadline): while fewer than R answered, every primary asked
+  // and still silent (neither answered nor failed, nor replaced yet) gets a stand-in, in
+  // order: a spare primary first, then a fallback.
   std::vector<ReadFrom> on_sloppy_alarm();
   Outcome on_timeout();
 
@@ -100,8 +112,8 @@ class GetRound {
   bool complete() const;
   // Primaries that answered with less than merged() (nothing, or an older or different
   // state; for a digest answer: a digest other than merged()'s): the targets of read
-  // repair (Dynamo §4.7). Never a fallback: a fallback's store holds only the keys it
-  // replicates, and its hints go to their primaries by handoff. Empty when no node held
+  // repair (Dynamo §4.7). Never a spare not asked, nor a fallback: a fallback's store holds only
+  // the keys it replicates, and its hints go to their primaries by handoff. Empty when no node held
   // the key.
   std::vector<NodeId> stale_replicas() const;
   // The join of every state received so far (empty when none was found).
@@ -115,6 +127,8 @@ class GetRound {
   uint32_t primary_replies() const;
   // Digest answers that matched no state received, so their nodes were asked for theirs.
   uint32_t digest_mismatches() const { return digest_mismatches_; }
+  // Spare primaries asked (Fanout::kQuorum): a node asked first failed or was slow.
+  uint32_t spare_reads() const { return spare_reads_; }
 
  private:
   const ReadFrom* asked(const NodeId& node) const;
@@ -134,17 +148,21 @@ class GetRound {
   std::vector<NodeId> primaries_;
   uint32_t r_;
   uint32_t pr_;
+  std::vector<NodeId> spares_;          // primaries not asked yet (Fanout::kQuorum), in order
   std::vector<NodeId> fallbacks_left_;  // not asked yet, in the order to try
+  std::size_t asked_first_ = 0;         // of asked_: the reads start() returns
   std::vector<ReadFrom> asked_;         // primaries, then stand-ins as they were taken
   std::map<NodeId, std::optional<causal::SiblingSet>> answers_;  // states received
   std::vector<Digest> state_digests_;  // of answers_' states (with digest reads only)
   std::map<NodeId, Digest> digests_;   // digest answers of nodes whose state is not in answers_
   std::set<NodeId> fetching_;          // of digests_: their state asked for, not come yet
   std::set<NodeId> failed_;
+  std::set<NodeId> stood_in_;  // primaries a stand-in (spare or fallback) was asked for
   std::string first_error_;
   causal::SiblingSet merged_;
   bool digest_reads_ = false;
   uint32_t digest_mismatches_ = 0;
+  uint32_t spare_reads_ = 0;
   bool found_ = false;
   bool timed_out_ = false;
   Outcome outcome_ = Outcome::kPending;

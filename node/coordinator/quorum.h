@@ -15,6 +15,11 @@ enum class Outcome {
   kFailed,     // the quorum can no longer be met (or the deadline passed): answer with status
 };
 
+// Whom a read asks first: every primary (Dynamo, Riak), or only as many as it needs,
+// max(R, PR), the others asked only if one of those fails or is slow (Cassandra's reads
+// with speculative retry). node/coordinator/get_round.h has the details.
+enum class Fanout { kAll, kQuorum };
+
 // Resolves a per-request r or w (0 = the configured default) and checks 1 <= value <= n.
 // Errors: invalid_argument naming the parameter ("w=4 exceeds n=3").
 Result<uint32_t> resolve_quorum(const char* name, uint32_t requested, uint32_t default_value,

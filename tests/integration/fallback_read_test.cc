@@ -1,6 +1,7 @@
 // Sloppy reads with real qkvd processes, read through qkvctl as an operator would: with two
 // of a key's three primaries killed, an R=2 get is answered by the last primary and a
-// fallback, `get --json` says which, and `get --pr 2` refuses naming PR.
+// fallback, `get --json` says which (with every primary asked first or a quorum of them),
+// and `get --pr 2` refuses naming PR.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -43,6 +44,15 @@ TEST(FallbackReadProcessTest, TwoPrimariesKilledAnRTwoGetIsServedThroughAFallbac
             nlohmann::json::parse(fmt::format(
                 R"([{{"node":"{}","role":"primary"}},{{"node":"{}","role":"fallback"}}])",
                 list.primaries[0], list.fallbacks[0])));
+
+  // A quorum's fanout asks the live primary and one other; that one and the spare primary
+  // both fail, and the fallback answers as before.
+  RunResult quorum = qkvctl({"--json", "get", key, "--r", "2", "--fanout", "quorum"});
+  ASSERT_EQ(quorum.exit_code, 0) << quorum.output;
+  EXPECT_EQ(nlohmann::json::parse(quorum.output)["replicas"], json["replicas"]);
+  RunResult unknown = qkvctl({"get", key, "--fanout", "some"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.output, HasSubstr("--fanout"));
 
   RunResult strict = qkvctl({"get", key, "--r", "2", "--pr", "2"});
   EXPECT_EQ(strict.exit_code, 1) << strict.output;

@@ -197,6 +197,20 @@ TEST(DaemonConfigTest, AutoJoinIsOffByDefaultAndReadFromCluster) {
   EXPECT_THAT(bad.status().message(), HasSubstr("cluster.auto_join"));
 }
 
+TEST(DaemonConfigTest, ReadFanoutIsAllByDefaultOrQuorum) {
+  auto example = load_daemon_config(QKV_SOURCE_DIR "/deploy/qkvd.example.toml");
+  ASSERT_TRUE(example.is_ok()) << example.status().to_string();
+  EXPECT_EQ(example->node.read_fanout, coordinator::Fanout::kAll);
+  const std::string head = "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[cluster]\n";
+  auto quorum = parse_daemon_config(head + "read_fanout = \"quorum\"\n", "q.toml");
+  ASSERT_TRUE(quorum.is_ok()) << quorum.status().to_string();
+  EXPECT_EQ(quorum->node.read_fanout, coordinator::Fanout::kQuorum);
+  auto bad = parse_daemon_config(head + "read_fanout = \"one\"\n", "bad.toml");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("cluster.read_fanout 'one' must be \"all\" or \"quorum\""));
+}
+
 TEST(DaemonConfigTest, AntiEntropySettingsAreReadAndChecked) {
   auto config = parse_daemon_config(
       "node_id = \"n1\"\ndata_dir = \"/tmp/x\"\n[anti_entropy]\nenabled = false\n"

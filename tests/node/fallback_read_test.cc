@@ -197,5 +197,55 @@ TEST_F(FallbackReadTest, APrimaryTheDetectorHoldsDownIsNotAskedAndUpFallbacksSta
   EXPECT_EQ(body(got).replicas.back(), (proto::ReplicaAnswer{f_[1], true}));
 }
 
+// A quorum's fanout (node/coordinator/get_round.h): R of the key's primaries are asked, a
+// spare primary stands in for one that fails before any fallback does, and the request's
+// fanout overrides the node's.
+class QuorumFanoutReadTest : public ::testing::Test {
+ protected:
+  static TestCluster::Options quorum_fanout() {
+    TestCluster::Options options;
+    options.read_fanout = coordinator::Fanout::kQuorum;
+    return options;
+  }
+  // Replica reads the key's other primaries served (digests included).
+  uint64_t reads_at_the_others() {
+    return cluster_.node(p_[1]).counters().replica_reads +
+           cluster_.node(p_[2]).counters().replica_reads;
+  }
+  proto::ClientResponse get(proto::ReadFanout fanout) {
+    return cluster_.request(p_[0], proto::GetRequest{key_, 2, false, 0, fanout});
+  }
+
+  TestCluster cluster_{quorum_fanout()};
+  const std::string key_ = "k";
+  const std::vector<NodeId> p_ = cluster_.primaries(key_);
+};
+
+TEST_F(QuorumFanoutReadTest, AGetAsksRPrimariesAndTheRequestsFanoutOverridesTheNodes) {
+  ASSERT_TRUE(cluster_.put(p_[0], key_, "v", "", 3).status.is_ok());
+  uint64_t before = reads_at_the_others();
+  auto got = get(proto::ReadFanout::kDefault);
+  ASSERT_TRUE(got.status.is_ok()) << got.status.to_string();
+  EXPECT_THAT(body(got).values, ElementsAre("v"));
+  EXPECT_EQ(reads_at_the_others() - before, 1u) << "the node's read_fanout: R=2, itself and one";
+  EXPECT_EQ(cluster_.node(p_[0]).counters().spare_reads, 0u);
+
+  before = reads_at_the_others();
+  ASSERT_TRUE(get(proto::ReadFanout::kAll).status.is_ok());
+  EXPECT_EQ(reads_at_the_others() - before, 2u) << "the request asks every primary";
+}
+
+TEST_F(QuorumFanoutReadTest, APrimaryDownIsReplacedByTheSparePrimaryNotAFallback) {
+  ASSERT_TRUE(cluster_.put(p_[0], key_, "v", "", 3).status.is_ok());
+  cluster_.set_down(p_[1], true);
+  auto got = get(proto::ReadFanout::kQuorum);
+  ASSERT_TRUE(got.status.is_ok()) << got.status.to_string();
+  EXPECT_THAT(body(got).values, ElementsAre("v"));
+  EXPECT_THAT(body(got).replicas,
+              ElementsAre(proto::ReplicaAnswer{p_[0], false}, proto::ReplicaAnswer{p_[2], false}));
+  EXPECT_EQ(cluster_.node(p_[0]).counters().fallback_reads, 0u);
+  EXPECT_EQ(cluster_.node(p_[0]).counters().spare_reads, 1u);
+}
+
 }  // namespace
 }  // namespace qkv::testing

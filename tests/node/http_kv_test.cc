@@ -51,9 +51,16 @@ TEST(HttpKvRequestTest, GetCarriesKeyBytesAndQuorum) {
   EXPECT_EQ(get.pr, 1);
   EXPECT_FALSE(get.local);
   EXPECT_EQ(parsed->timeout_ms, 500u);
+  EXPECT_EQ(get.fanout, proto::ReadFanout::kDefault);
   auto head = parse_http_kv(http("HEAD", "/v1/kv/k"), kN);
   ASSERT_TRUE(head.is_ok());
   EXPECT_EQ(std::get<proto::GetRequest>(head->op).r, 0);  // the node's default
+  for (auto [query, fanout] : {std::pair{"all", proto::ReadFanout::kAll},
+                               std::pair{"quorum", proto::ReadFanout::kQuorum}}) {
+    auto asked = parse_http_kv(http("GET", std::string("/v1/kv/k?fanout=") + query), kN);
+    ASSERT_TRUE(asked.is_ok()) << asked.status().message();
+    EXPECT_EQ(std::get<proto::GetRequest>(asked->op).fanout, fanout) << query;
+  }
 }
 
 TEST(HttpKvRequestTest, PutCarriesValueContextTtlAndPw) {
@@ -126,7 +133,8 @@ TEST(HttpKvRequestTest, BadParametersAreRefusedNamingThem) {
       {http("PUT", "/v1/kv/k?pw=maybe"), "pw=maybe is not a boolean"},
       {http("PUT", "/v1/kv/k?ttl=99999999999"), "ttl=99999999999 exceeds"},
       {http("GET", "/v1/kv/k?timeout_ms=1.5"), "timeout_ms=1.5 is not a whole number"},
-      {http("GET", "/v1/kv/k?w=2"), "unknown query parameter w for GET (accepted: pr, r, "},
+      {http("GET", "/v1/kv/k?w=2"), "unknown query parameter w for GET (accepted: fanout, pr, r, "},
+      {http("GET", "/v1/kv/k?fanout=some"), "fanout=some is not all or quorum"},
       {http("DELETE", "/v1/kv/k?ttl=5"), "unknown query parameter ttl for DELETE"},
       {http("GET", "/v1/kv/"), "key is empty"},
       {http("GET", "/v1/kv/?r=1"), "key is empty"},

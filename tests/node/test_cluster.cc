@@ -66,6 +66,7 @@ TestCluster::TestCluster(Options options) : options_(std::move(options)) {
     config.node_id = id;
     config.n = options_.n;
     config.r = options_.r;
+    config.read_fanout = options_.read_fanout;
     config.w = options_.w;
     config.request_timeout = options_.request_timeout;
     config.request_timeout_max = options_.request_timeout_max;

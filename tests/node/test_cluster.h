@@ -26,6 +26,7 @@ class TestCluster {
     // The members the first ring is claimed for (empty: all); the others own nothing yet.
     std::vector<NodeId> ring_members;
     uint32_t n = 3, r = 2, w = 2;
+    coordinator::Fanout read_fanout = coordinator::Fanout::kAll;
     uint32_t partitions = 64;
     Duration request_timeout{1000};
     Duration request_timeout_max{60000};

@@ -110,6 +110,28 @@ TEST(ClientCodecTest, AGetCarriesPrAndItsAnswerTheReplicasThatAnswered) {
           .pr,
       0)
       << "a request without pr (an older client's) asks for no primaries";
+  auto quorum = decode_client_request(
+      encode(ClientRequest{5, 0, GetRequest{"k", 2, false, 0, ReadFanout::kQuorum}}));
+  ASSERT_TRUE(quorum.is_ok());
+  EXPECT_EQ(std::get<GetRequest>(quorum->op).fanout, ReadFanout::kQuorum);
+  EXPECT_EQ(
+      std::get<GetRequest>(decode_client_request(encode(ClientRequest{4, 0, GetRequest{"k"}}))->op)
+          .fanout,
+      ReadFanout::kDefault)
+      << "a request without a fanout (an older client's) gets the node's";
+  auto unknown = encode(ClientRequest{6, 0, GetRequest{"k", 2, false, 0, ReadFanout::kQuorum}});
+  {
+    // A fanout from a newer client: the enum's raw value past the last one this node knows.
+    capnp::FlatArrayMessageReader reader(unknown);
+    capnp::MallocMessageBuilder builder;
+    builder.setRoot(reader.getRoot<wire::ClientRequest>());
+    builder.getRoot<wire::ClientRequest>().getGet().setFanout(static_cast<wire::ReadFanout>(9));
+    unknown = capnp::messageToFlatArray(builder);
+  }
+  auto refused = decode_client_request(unknown);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("unknown read fanout 9"));
 
   GetResponse body{{"v"}, "ctx", {{"n1", false}, {"n4", true}}};
   auto r = decode_client_response(encode(ClientResponse{3, Status::ok(), body}));

@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
                  "replaces one at a time through the claimant, and the workload lasts until "
                  "the last transition has switched; needs --nodes > --n")
       ->check(CLI::Range(0, 100));
+  std::string fanout = "all";
+  app.add_option("--read-fanout", fanout,
+                 "all: gets ask every primary; quorum: max(r, pr) of them, a spare on a failure "
+                 "or at the stand-in alarm (node/coordinator/get_round.h)")
+      ->check(CLI::IsMember({"all", "quorum"}));
   app.add_flag("--auto-join", config.auto_join,
                "with --ring-changes: every node runs with auto_join, so the spares join by "
                "themselves and the operator makes only leaves and replaces");
@@ -143,6 +148,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   config.repair = repair == "aae" ? qkv::sim::SimConfig::Repair::kAntiEntropy
                                   : qkv::sim::SimConfig::Repair::kReadRepair;
+  config.read_fanout =
+      fanout == "quorum" ? qkv::coordinator::Fanout::kQuorum : qkv::coordinator::Fanout::kAll;
 #ifndef QKV_MUTATIONS
   if (scale) {
     scale_config.seed = config.seed;

@@ -44,6 +44,20 @@ TEST(SimTest, RunsWithEveryFaultClassPass) {
   }
 }
 
+TEST(SimTest, GetsAskingAQuorumOfPrimariesPassUnderEveryFaultClass) {
+  for (uint64_t seed = 10; seed < 16; ++seed) {
+    SimConfig config = small(seed, Faults::all());
+    config.read_fanout = coordinator::Fanout::kQuorum;
+    SimResult result = run_simulation(config);
+    for (const auto& v : result.violations) ADD_FAILURE() << "seed " << seed << ": " << v;
+  }
+  SimConfig quiet = small(3, Faults::none());
+  quiet.read_fanout = coordinator::Fanout::kQuorum;
+  SimResult result = run_simulation(quiet);
+  for (const auto& v : result.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(result.ops_acknowledged, result.ops) << "without faults every operation succeeds";
+}
+
 TEST(SimTest, RingChangesUnderEveryFaultClassMoveDataAndPass) {
   // Six nodes: four in the ring, two spares; a join, a leave and a replace, one at a time,
   // while every fault class is on. (The seed is one whose operator draws one of each: the

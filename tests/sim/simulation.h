@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "node/coordinator/quorum.h"
 
 namespace qkv::sim {
 
@@ -94,6 +95,9 @@ struct SimConfig {
   // operator makes only leaves and replaces. The ring must settle with every spare in it
   // (or replaced in, or left again).
   bool auto_join = false;
+  // Whom the nodes' gets ask first (node/coordinator/get_round.h): every primary, or a
+  // quorum of them with spares asked on a failure or at the stand-in alarm.
+  coordinator::Fanout read_fanout = coordinator::Fanout::kAll;
 };
 
 // One client operation as the client saw it.

@@ -164,6 +164,7 @@ void Simulation::start_node(int i) {
   // Default quorums (requests here always name theirs) must fit a small n.
   config.node.r = std::min(config.node.r, config_.n);
   config.node.w = std::min(config.node.w, config_.n);
+  config.node.read_fanout = config_.read_fanout;
   config.node.request_timeout = config_.request_timeout;
   config.node.request_timeout_max = std::max(config_.request_timeout, Duration(2000));
   // Node clocks differ by up to 4 s under the skew fault (each +-2 s).

@@ -19,7 +19,7 @@
 
 import { AttemptError, parseAddress } from "./connection.js";
 import type { Credentials, TlsOptions } from "./connection.js";
-import type { Answer, Op, WriteCondition } from "./codec.js";
+import type { Answer, Op, ReadFanout, WriteCondition } from "./codec.js";
 import { QkvError } from "./errors.js";
 import { checkContext, checkKey, checkValue, defaultLimits } from "./limits.js";
 import type { Limits } from "./limits.js";
@@ -49,6 +49,9 @@ export interface GetOptions {
   r?: number;
   /** Primaries required (Riak's PR); 0 or absent: none. */
   pr?: number;
+  /** Whom the get asks first: "all" primaries, or "quorum", max(r, pr) of them, another only
+   * if one fails or is slow (Cassandra's reads); absent: the node's read_fanout. */
+  fanout?: ReadFanout;
   /** Overrides ClientOptions.timeoutMs for this call. */
   timeoutMs?: number;
 }
@@ -162,7 +165,13 @@ export class Client {
   async get(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
     const k = bytesOf(key);
     checkKey(this.limits, k.length);
-    const op: Op = { kind: "get", key: k, r: options.r ?? 0, pr: options.pr ?? 0 };
+    const op: Op = {
+      kind: "get",
+      key: k,
+      r: options.r ?? 0,
+      pr: options.pr ?? 0,
+      fanout: options.fanout,
+    };
     const answer = await this.call(op, options.timeoutMs);
     const body = answer.get;
     if (answer.code === "not_found" || (answer.code === "ok" && body)) {

@@ -10,15 +10,19 @@ import {
   ClientRequest,
   ClientResponse,
   ClientResponse_Which,
+  ReadFanout as WireFanout,
   WriteCondition as WireCondition,
 } from "./gen/client.js";
+
+/** Whom a get asks first (proto ReadFanout): every primary, or max(r, pr) of them. */
+export type ReadFanout = "all" | "quorum";
 
 /** A conditional write (proto WriteCondition): put-if-absent or put-if-unchanged. */
 export type WriteCondition = "ifAbsent" | "ifUnchanged";
 
 /** What one request asks, before it gets a request id. */
 export type Op =
-  | { kind: "get"; key: Uint8Array; r: number; pr: number }
+  | { kind: "get"; key: Uint8Array; r: number; pr: number; fanout?: ReadFanout }
   | {
       kind: "put";
       key: Uint8Array;
@@ -74,6 +78,16 @@ function wireCondition(condition: WriteCondition | undefined): number {
   );
 }
 
+function wireFanout(fanout: ReadFanout | undefined): WireFanout {
+  if (fanout === undefined) return WireFanout.DEFAULT;
+  if (fanout === "all") return WireFanout.ALL;
+  if (fanout === "quorum") return WireFanout.QUORUM;
+  throw new QkvError(
+    "invalid_argument",
+    `unknown read fanout ${JSON.stringify(fanout)}: use "all" or "quorum"`,
+  );
+}
+
 function setData(init: (length: number) => capnp.Data, bytes: Uint8Array): void {
   if (bytes.length > 0) init(bytes.length).copyBuffer(bytes);
 }
@@ -90,6 +104,7 @@ export function encodeRequest(requestId: number, timeoutMs: number, op: Op): Buf
       setData((n) => get._initKey(n), op.key);
       get.r = op.r;
       get.pr = op.pr;
+      get.fanout = wireFanout(op.fanout);
       break;
     }
     case "put": {

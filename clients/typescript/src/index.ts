@@ -10,7 +10,7 @@ export type {
   WriteOptions,
   WriteResult,
 } from "./client.js";
-export type { WriteCondition } from "./codec.js";
+export type { ReadFanout, WriteCondition } from "./codec.js";
 export type { Credentials, TlsOptions } from "./connection.js";
 export { QkvError } from "./errors.js";
 export type { QkvErrorCode } from "./errors.js";

@@ -91,6 +91,26 @@ test(
 );
 
 test(
+  "a get carries its read fanout, and an unknown one is refused",
+  { timeout: 10_000 },
+  async () => {
+    const fanouts = [];
+    const handler = (request, reply) => {
+      fanouts.push(request.get.fanout);
+      okHandler()(request, reply);
+    };
+    await withNodes([handler], {}, async (client, [node]) => {
+      await client.get("k");
+      await client.get("k", { fanout: "all" });
+      await client.get("k", { fanout: "quorum" });
+      assert.deepEqual(fanouts, [0, 1, 2], "default (the node's), all, quorum");
+      await rejectsWith(client.get("k", { fanout: "some" }), "invalid_argument", /read fanout/);
+      assert.equal(fanouts.length, 3);
+    });
+  },
+);
+
+test(
   "a get moves to the next node when a connection breaks or nothing answers",
   { timeout: 10_000 },
   async () => {
