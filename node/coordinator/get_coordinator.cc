@@ -77,9 +77,12 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   const Duration alarm =
       latency_.stand_in_alarm(config_.node_id, primaries, config_.stand_in_alarm_min,
                               std::max(config_.stand_in_alarm_min, config_.request_timeout / 2));
-  // A suspect primary (its link silent) is still asked, with stand-ins at once.
-  const bool suspect = std::any_of(primaries.begin(), primaries.end(),
-                                   [&](const NodeId& p) { return liveness_.is_suspect(p); });
+  // A suspect primary (its link silent) is still asked, with stand-ins at once. (With a
+  // quorum's fanout, a suspect spare is not asked, so it does not count.)
+  std::vector<coordinator::ReadFrom> first = round.start();
+  const bool suspect = std::any_of(first.begin(), first.end(), [&](const coordinator::ReadFrom& r) {
+    return liveness_.is_suspect(r.to);
+  });
   TimePoint sloppy_at = suspect ? now : std::min(request.deadline, now + alarm);
   in_flight_.track(id, RequestKind::kGet, std::move(reply_to), request.deadline, sloppy_at);
   const uint64_t deadline_unix_ms =
@@ -87,7 +90,7 @@ void GetCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   Op& op = ops_.emplace(id, Op{std::move(round), request.key(), request.token, deadline_unix_ms,
                                now, false, std::move(on_read)})
                .first->second;
-  execute(id, op, op.round.start());
+  execute(id, op, std::move(first));
   progress(id);
 }
 

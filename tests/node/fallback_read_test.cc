@@ -247,5 +247,23 @@ TEST_F(QuorumFanoutReadTest, APrimaryDownIsReplacedByTheSparePrimaryNotAFallback
   EXPECT_EQ(cluster_.node(p_[0]).counters().spare_reads, 1u);
 }
 
+TEST_F(QuorumFanoutReadTest, ASuspectSpareIsNotAskedBeforeTheAlarm) {
+  ASSERT_TRUE(cluster_.put(p_[0], key_, "v", "", 3).status.is_ok());
+  // p[1] is asked and silent; p[2], the spare, is suspect. Only a suspect node asked takes
+  // stand-ins at once: this read waits for the alarm, then asks the spare.
+  cluster_.node(p_[0]).set_suspicion([&](const NodeId& id) { return id == p_[2]; });
+  cluster_.set_blackholed(p_[1], true);
+  const uint64_t spare_reads_before = cluster_.node(p_[2]).counters().replica_reads;
+  const uint64_t id = cluster_.send(p_[0], proto::GetRequest{key_, 2, false, 0});
+  cluster_.advance(Duration(10));  // a tick: an alarm due at once would fire
+  EXPECT_FALSE(cluster_.response(id)) << "nothing asked the spare yet";
+  EXPECT_EQ(cluster_.node(p_[2]).counters().replica_reads, spare_reads_before);
+  cluster_.advance(Duration(600));
+  auto answer = cluster_.response(id);
+  ASSERT_TRUE(answer) << "the alarm asked the spare";
+  EXPECT_TRUE(answer->status.is_ok()) << answer->status.to_string();
+  EXPECT_EQ(cluster_.node(p_[2]).counters().replica_reads, spare_reads_before + 1);
+}
+
 }  // namespace
 }  // namespace qkv::testing
