@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "node/coordinator/get_round.h"
+#include "tests/coordinator/get_round_testing.h"
 
 namespace qkv::coordinator {
 namespace {
@@ -13,16 +14,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Digest = GetRound::Digest;
 
-const std::vector<NodeId> kPrimaries = {"a", "b", "c"};
-const std::vector<NodeId> kFallbacks = {"d", "e"};
-
-causal::SiblingSet written(const std::string& node, const std::string& value) {
-  return causal::SiblingSet().update({}, {node, 1}, value);
-}
-
-Digest digest_of(const causal::SiblingSet& state) {
-  return causal::StateSummary::of(state).digest();
-}
+using testing::digest_of;
+using testing::kFallbacks;
+using testing::kPrimaries;
+using testing::written;
 
 const Digest kNothing = causal::StateSummary().digest();
 

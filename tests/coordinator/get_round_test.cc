@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "node/coordinator/get_round.h"
+#include "tests/coordinator/get_round_testing.h"
 
 namespace qkv::coordinator {
 namespace {
@@ -11,12 +12,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-const std::vector<NodeId> kPrimaries = {"a", "b", "c"};
-const std::vector<NodeId> kFallbacks = {"d", "e"};
-
-causal::SiblingSet written(const std::string& node, const std::string& value) {
-  return causal::SiblingSet().update({}, {node, 1}, value);
-}
+using testing::kFallbacks;
+using testing::kPrimaries;
+using testing::written;
 
 TEST(GetRoundFallbackTest, AFailedPrimaryIsReplacedByTheNextFallbackInOrder) {
   GetRound round(kPrimaries, 2, 0, kFallbacks);
