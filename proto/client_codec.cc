@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "proto/bytes.h"
+#include "proto/flat_builder.h"
 #include "proto/ring_admin_codec.h"
 
 namespace qkv::proto {
@@ -467,9 +468,9 @@ kj::Array<capnp::word> encode(const ClientRequest& request) {
   } else if (const auto* del = std::get_if<DeleteRequest>(&request.op)) {
     payload = del->key.size() + del->context.size();
   }
-  capnp::MallocMessageBuilder message(first_segment_words(payload));
+  FlatMessageBuilder message(first_segment_words(payload));
   fill(message.initRoot<wire::ClientRequest>(), request);
-  return capnp::messageToFlatArray(message);
+  return message.finish_words();
 }
 
 kj::Array<capnp::word> encode(const ClientResponse& response) {
@@ -482,13 +483,13 @@ kj::Array<capnp::word> encode(const ClientResponse& response) {
   } else if (const auto* put = std::get_if<PutResponse>(&response.body)) {
     payload += put->context.size();
   }
-  capnp::MallocMessageBuilder message(std::holds_alternative<std::monostate>(response.body) ||
-                                              std::holds_alternative<GetResponse>(response.body) ||
-                                              std::holds_alternative<PutResponse>(response.body)
-                                          ? first_segment_words(payload)
-                                          : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
+  FlatMessageBuilder message(std::holds_alternative<std::monostate>(response.body) ||
+                                     std::holds_alternative<GetResponse>(response.body) ||
+                                     std::holds_alternative<PutResponse>(response.body)
+                                 ? first_segment_words(payload)
+                                 : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
   fill(message.initRoot<wire::ClientResponse>(), response);
-  return capnp::messageToFlatArray(message);
+  return message.finish_words();
 }
 
 Result<ClientRequest> decode_client_request(kj::ArrayPtr<const capnp::word> frame) {

@@ -9,6 +9,7 @@
 #include "node/wire/gossip_codec.h"
 #include "proto/bytes.h"
 #include "proto/client_codec.h"
+#include "proto/flat_builder.h"
 #include "proto/replica.capnp.h"
 
 namespace qkv::node {
@@ -107,27 +108,41 @@ kj::Array<capnp::word> aligned_copy(std::string_view bytes) {
 // The first segment a message builder allocates (and zeroes): Cap'n Proto's default is
 // 8 KiB, most of it wasted on a replica message of one 1 KB value and costly to zero on every
 // message; sized to the values instead (plus room for the rest), it stays one segment.
+uint32_t first_segment_words(const causal::VersionVector& vv) {
+  std::size_t bytes = 64;
+  for (const auto& e : vv.entries()) bytes += e.actor.node.size() + 48;
+  return static_cast<uint32_t>(bytes / sizeof(capnp::word));
+}
+
 uint32_t first_segment_words(const causal::SiblingSet& state) {
   std::size_t bytes = 0;
-  for (const auto& s : state.siblings()) bytes += s.value.size() + 64;
+  for (const auto& s : state.siblings()) bytes += s.value.size() + s.dot.actor.node.size() + 64;
   bytes += state.version_vector().size() * 48;
   return static_cast<uint32_t>(std::min<std::size_t>(bytes / sizeof(capnp::word) + 32, 1u << 20));
 }
 
 uint32_t first_segment_words(const PeerBody& body) {
-  if (const auto* w = std::get_if<ReplicaWrite>(&body)) return first_segment_words(w->state) + 16;
-  if (const auto* w = std::get_if<ReplicaReap>(&body)) return first_segment_words(w->state) + 16;
-  if (const auto* r = std::get_if<ReplicaReadReply>(&body)) {
-    return r->state ? first_segment_words(*r->state) + 16 : 64;
+  if (const auto* w = std::get_if<ReplicaWrite>(&body)) {
+    return first_segment_words(w->state) +
+           static_cast<uint32_t>(16 + (w->key.size() + w->hint_for.size()) / sizeof(capnp::word));
   }
+  if (const auto* w = std::get_if<ReplicaReap>(&body)) {
+    return first_segment_words(w->state) +
+           static_cast<uint32_t>(16 + w->key.size() / sizeof(capnp::word));
+  }
+  if (const auto* r = std::get_if<ReplicaReadReply>(&body)) {
+    return r->state ? first_segment_words(*r->state) + 16
+                    : static_cast<uint32_t>(64 + r->status.message().size() / sizeof(capnp::word));
+  }
+  // The small and frequent ones: a segment of the default 8 KiB would be calloc'd for each.
+  if (const auto* a = std::get_if<ReplicaWriteAck>(&body)) {
+    return static_cast<uint32_t>(32 + a->status.message().size() / sizeof(capnp::word));
+  }
+  if (const auto* r = std::get_if<ReplicaRead>(&body)) {
+    return static_cast<uint32_t>(32 + r->key.size() / sizeof(capnp::word));
+  }
+  if (std::holds_alternative<LinkPing>(body) || std::holds_alternative<LinkPong>(body)) return 32;
   return capnp::SUGGESTED_FIRST_SEGMENT_WORDS;  // forwards and gossip: sized by default
-}
-
-template <typename T>
-std::string encode_flat(capnp::MallocMessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asChars();
-  return std::string(bytes.begin(), bytes.size());
 }
 
 void fill(wire::Hash128::Builder b, const antientropy::Hash128& h) {
@@ -410,13 +425,15 @@ Result<PeerBody> read_body(wire::PeerMessage::Reader r) {
 }  // namespace
 
 kj::Array<capnp::word> encode(const PeerMessage& message) {
-  capnp::MallocMessageBuilder builder(first_segment_words(message.body));
+  proto::FlatMessageBuilder builder(
+      first_segment_words(message.body) +
+      static_cast<uint32_t>(message.from.size() / sizeof(capnp::word) + 1));
   auto root = builder.initRoot<wire::PeerMessage>();
   root.setFrom(message.from);
   root.setRequestId(message.request_id);
   fill_body(root, message.body);
   root.setDeadlineUnixMs(message.deadline_unix_ms);
-  return capnp::messageToFlatArray(builder);
+  return builder.finish_words();
 }
 
 Result<PeerMessage> decode_peer_message(kj::ArrayPtr<const capnp::word> frame) {
@@ -433,9 +450,10 @@ Result<PeerMessage> decode_peer_message(kj::ArrayPtr<const capnp::word> frame) {
 }
 
 std::string encode_sibling_set(const causal::SiblingSet& state) {
-  capnp::MallocMessageBuilder builder(first_segment_words(state));
+  proto::FlatMessageBuilder builder(first_segment_words(state),
+                                    proto::FlatMessageBuilder::Output::kString);
   fill(builder.initRoot<wire::SiblingSet>(), state);
-  return encode_flat<wire::SiblingSet>(builder);
+  return builder.finish_string();
 }
 
 Result<causal::SiblingSet> decode_sibling_set(std::string_view bytes) {
@@ -449,9 +467,10 @@ Result<causal::SiblingSet> decode_sibling_set(std::string_view bytes) {
 
 std::string encode_context(const causal::VersionVector& vv) {
   if (vv.empty()) return {};
-  capnp::MallocMessageBuilder builder;
+  proto::FlatMessageBuilder builder(first_segment_words(vv),
+                                    proto::FlatMessageBuilder::Output::kString);
   fill(builder.initRoot<wire::VersionVector>(), vv);
-  return encode_flat<wire::VersionVector>(builder);
+  return builder.finish_string();
 }
 
 Result<causal::VersionVector> decode_context(std::string_view bytes) {
@@ -473,9 +492,10 @@ Result<causal::VersionVector> decode_context(std::string_view bytes) {
 }
 
 std::string encode_ring_state(const gossip::RingState& ring) {
-  capnp::MallocMessageBuilder builder;
+  proto::FlatMessageBuilder builder(capnp::SUGGESTED_FIRST_SEGMENT_WORDS,
+                                    proto::FlatMessageBuilder::Output::kString);
   fill_ring(builder.initRoot<wire::RingState>(), ring);
-  return encode_flat<wire::RingState>(builder);
+  return builder.finish_string();
 }
 
 Result<gossip::RingState> decode_ring_state(std::string_view bytes) {

@@ -3,9 +3,11 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "proto/common.capnp.h"
@@ -123,6 +125,49 @@ TEST(ReplicaCodecTest, StoredSiblingSetsAndContextsRoundTrip) {
   ASSERT_TRUE(ctx.is_ok());
   EXPECT_EQ(*ctx, state.version_vector());
   EXPECT_TRUE(decode_context("")->empty());
+}
+
+// The segment count of a flat message: its first u32 is the count minus one.
+uint32_t segments_of(const char* flat) {
+  uint32_t count_minus_one = 0;
+  std::memcpy(&count_minus_one, flat, sizeof count_minus_one);
+  return count_minus_one + 1;
+}
+
+// The frequent encodings are sized so the message fits its first segment: it then leaves
+// in the buffer it was built in (proto/flat_builder.h), where one that spills is copied.
+TEST(ReplicaCodecTest, TheFrequentMessagesAreBuiltInOneSegment) {
+  for (std::size_t value_bytes : {0, 100, 1000, 10000, 100000}) {
+    for (std::size_t key_bytes : {1, 200, 4000}) {
+      causal::SiblingSet state;
+      for (const char* actor : {"node-with-a-long-name-0", "n1", "node-2.qkv.svc.cluster.local"}) {
+        state = causal::SiblingSet::join(
+            state,
+            causal::SiblingSet().update({}, {actor, 123456789}, std::string(value_bytes, 'v')));
+      }
+      const std::string key(key_bytes, 'k');
+      const std::string from(40, 'f');
+      SCOPED_TRACE(fmt::format("{}-byte values, {}-byte key", value_bytes, key_bytes));
+      EXPECT_EQ(segments_of(
+                    encode(PeerMessage{from, 1, ReplicaWrite{key, state, from}}).asChars().begin()),
+                1u);
+      EXPECT_EQ(segments_of(encode(PeerMessage{from, 1, ReplicaReadReply{Status::ok(), state, {}}})
+                                .asChars()
+                                .begin()),
+                1u);
+      EXPECT_EQ(segments_of(
+                    encode(PeerMessage{from, 1, ReplicaRead{key, false, true}}).asChars().begin()),
+                1u);
+      EXPECT_EQ(segments_of(encode_sibling_set(state).data()), 1u);
+      EXPECT_EQ(segments_of(encode_context(state.version_vector()).data()), 1u);
+    }
+  }
+  EXPECT_EQ(
+      segments_of(
+          encode(PeerMessage{"n1", 1, ReplicaWriteAck{Status::unavailable(std::string(3000, 'e'))}})
+              .asChars()
+              .begin()),
+      1u);
 }
 
 TEST(ReplicaCodecTest, ATimeToLiveTravelsWithItsValueAndATombstoneHasNone) {
