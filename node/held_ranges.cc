@@ -16,12 +16,13 @@ void HeldRanges::set_ring(std::shared_ptr<const ring::Ring> ring,
   next_ = std::move(next);
   version_ = version;
   if (!ring_) return;
-  auto is_primary_in = [&](const ring::Ring& r, uint32_t p) {
-    return r.preference_list(r.first_token(p), n_).is_primary(self_);
-  };
+  primary_ = primaries_here(*ring_);
+  primary_next_ = next_ ? primaries_here(*next_) : std::vector<bool>();
   std::set<uint32_t> replicated;
   for (uint32_t p = 0; p < ring_->partition_count(); ++p) {
-    if (is_primary_in(*ring_, p) || (next_ && is_primary_in(*next_, p))) replicated.insert(p);
+    if (primary_[p] || (next_ && primary_next_[next_->partition_of(ring_->first_token(p))])) {
+      replicated.insert(p);
+    }
   }
   if (!scanned_) find_left_over(replicated);
   for (uint32_t p : held_) {
@@ -31,6 +32,14 @@ void HeldRanges::set_ring(std::shared_ptr<const ring::Ring> ring,
     drop_at_.erase(p);
     held_.insert(p);
   }
+}
+
+std::vector<bool> HeldRanges::primaries_here(const ring::Ring& ring) const {
+  std::vector<bool> out(ring.partition_count());
+  for (uint32_t p = 0; p < ring.partition_count(); ++p) {
+    out[p] = ring.preference_list(ring.first_token(p), n_).is_primary(self_);
+  }
+  return out;
 }
 
 void HeldRanges::find_left_over(const std::set<uint32_t>& replicated) {
@@ -84,7 +93,7 @@ std::vector<NodeId> HeldRanges::receivers_of(ring::Token token,
 }
 
 bool HeldRanges::is_primary(ring::Token token) const {
-  return ring_->preference_list(token, n_).is_primary(self_);
+  return primary_[ring_->partition_of(token)];
 }
 
 bool HeldRanges::is_replica(const NodeId& node, ring::Token token) const {
@@ -105,7 +114,7 @@ std::vector<NodeId> HeldRanges::primaries_of(ring::Token token) const {
 
 bool HeldRanges::takes_writes_for(ring::Token token, bool primary) const {
   if (primary) return true;
-  if (next_ && next_->preference_list(token, n_).is_primary(self_)) return true;
+  if (next_ && primary_next_[next_->partition_of(token)]) return true;
   return held_.count(ring_->partition_of(token)) > 0;
 }
 

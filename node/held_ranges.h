@@ -73,6 +73,8 @@ class HeldRanges {
 
  private:
   void find_left_over(const std::set<uint32_t>& replicated);
+  // Per partition of `ring`: is this node one of its primaries.
+  std::vector<bool> primaries_here(const ring::Ring& ring) const;
 
   NodeId self_;
   uint32_t n_;
@@ -82,6 +84,10 @@ class HeldRanges {
   uint64_t version_ = 0;
   uint64_t applied_ = 0;
   int64_t transition_started_unix_ms_ = 0;
+  // Per partition, this node is a primary: in ring_, and in next_ (empty without one).
+  // Kept so the checks on every write need no preference list.
+  std::vector<bool> primary_;
+  std::vector<bool> primary_next_;
   std::set<uint32_t> held_;
   std::map<uint32_t, uint64_t> drop_at_;  // held range -> ring version that took it away
   bool scanned_ = false;                  // ranges left by an earlier run were looked for
