@@ -73,8 +73,10 @@ class SiblingSet {
   // time over 0), which keeps it commutative.
   static SiblingSet join(const SiblingSet& a, const SiblingSet& b);
 
-  // The causal context to hand to clients: the version vector.
-  const VersionVector& version_vector() const { return vv_; }
+  // The causal context to hand to clients: the version vector. From an rvalue it is moved
+  // out (the state is left empty of it).
+  const VersionVector& version_vector() const& { return vv_; }
+  VersionVector version_vector() && { return std::move(vv_); }
   const std::vector<Sibling>& siblings() const { return siblings_; }
   // Values of the non-tombstone siblings, in dot order.
   std::vector<std::string> values() const;

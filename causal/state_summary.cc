@@ -25,8 +25,19 @@ bool same_content(const StateSummary::Entry& stored, const Sibling& incoming) {
 }  // namespace
 
 StateSummary StateSummary::of(const SiblingSet& state) {
-  StateSummary out;
+  StateSummary out = of_siblings(state);
   out.vv_ = state.version_vector();
+  return out;
+}
+
+StateSummary StateSummary::of(SiblingSet&& state) {
+  StateSummary out = of_siblings(state);
+  out.vv_ = std::move(state).version_vector();
+  return out;
+}
+
+StateSummary StateSummary::of_siblings(const SiblingSet& state) {
+  StateSummary out;
   out.siblings_.reserve(state.siblings().size());
   for (const Sibling& s : state.siblings()) {
     out.siblings_.push_back(Entry{s.dot, s.tombstone, value_hash(s), s.expires_ms, s.timestamp_ms});

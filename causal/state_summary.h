@@ -42,6 +42,7 @@ class StateSummary {
 
   StateSummary() = default;  // a key never written
   static StateSummary of(const SiblingSet& state);
+  static StateSummary of(SiblingSet&& state);  // takes the version vector, not a copy
 
   // The outcome of joining an incoming state into the summarized one.
   struct Join {
@@ -85,6 +86,8 @@ class StateSummary {
   friend bool operator==(const StateSummary&, const StateSummary&) = default;
 
  private:
+  static StateSummary of_siblings(const SiblingSet& state);  // the siblings' entries only
+
   VersionVector vv_;
   std::vector<Entry> siblings_;  // sorted by dot, as the state's
 };

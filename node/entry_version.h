@@ -19,9 +19,8 @@ namespace qkv::node {
 // them unique), so equal versions mean equal sibling sets; values are left out.
 std::string version_of(const causal::SiblingSet& state);
 
-// antientropy::entry_hash(key, version_of(state)): the entry of one key in a leaf.
-inline antientropy::Hash128 entry_hash(std::string_view key, const causal::SiblingSet& state) {
-  return antientropy::entry_hash(key, version_of(state));
-}
+// antientropy::entry_hash(key, version_of(state)): the entry of one key in a leaf. Encodes
+// the version into a per-thread buffer: no allocation per write.
+antientropy::Hash128 entry_hash(std::string_view key, const causal::SiblingSet& state);
 
 }  // namespace qkv::node

@@ -322,10 +322,12 @@ Status Replica::commit() {
         std::optional<antientropy::Hash128> after;
         if (hooks_.track_entries) after = entry_hash(w.key, w.state);
         if (after && hooks_.on_committed) hooks_.on_committed(w.token, w.before, after);
-        versions_.put(w.key, VersionCache::Entry{causal::StateSummary::of(w.state), after});
         if (hooks_.on_tombstone) {
           if (auto dead = w.state.dead_from()) hooks_.on_tombstone(w.token, w.key, *dead);
         }
+        // The staged state is done with: its version vector moves into the cache.
+        versions_.put(w.key,
+                      VersionCache::Entry{causal::StateSummary::of(std::move(w.state)), after});
       }
     }
   }

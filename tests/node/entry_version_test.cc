@@ -109,5 +109,18 @@ TEST(VersionOfTest, EncodingIsUnambiguousAcrossFieldBoundaries) {
   EXPECT_NE(entry_hash("k1", two_siblings()), entry_hash("k2", two_siblings()));
 }
 
+// entry_hash(key, state) encodes the version into a reused buffer: it must hash exactly
+// what the stored and exchanged trees hash, whatever the buffer held before.
+TEST(VersionOfTest, EntryHashIsTheHashOfKeyAndVersionWhateverCameBefore) {
+  SiblingSet many;
+  for (int i = 0; i < 20; ++i) {
+    many = SiblingSet::join(
+        many, SiblingSet().update({}, Actor{"node-" + std::to_string(i), 7}, std::string("v")));
+  }
+  for (const SiblingSet& state : {many, two_siblings(), SiblingSet(), many, two_siblings()}) {
+    EXPECT_EQ(entry_hash("key", state), antientropy::entry_hash("key", version_of(state)));
+  }
+}
+
 }  // namespace
 }  // namespace qkv::node
