@@ -21,6 +21,12 @@ class Transport {
   // off after a refused connect), so the core may act on that at once. A connect that
   // fails later is reported through Node::on_peer_unreachable.
   virtual Status send(const NodeId& to, PeerMessage message) = 0;
+  // As send(), of a message the caller keeps (a coordinator's replica write, sent to each
+  // replica in turn). The default copies it; a transport that encodes at once (qkvd's
+  // Server) encodes it where it is, sparing a copy of its state per replica.
+  virtual Status send_copy_of(const NodeId& to, const PeerMessage& message) {
+    return send(to, message);
+  }
   // Sends a response to a client connection; dropped if the connection is gone.
   virtual void reply(ClientId client, proto::ClientResponse response) = 0;
 };

@@ -410,6 +410,11 @@ Status Server::send(const NodeId& to, PeerMessage message) {
     });
     return Status::ok();
   }
+  return send_copy_of(to, message);
+}
+
+Status Server::send_copy_of(const NodeId& to, const PeerMessage& message) {
+  if (to == config_.node.node_id) return send(to, message);  // a copy, looped back
   // An error here means the frame was not queued: the core acts on it at once.
   if (is_background(message)) {
     return peer_links_.send(std::string(kBackgroundLink) + to, encode(message));

@@ -75,6 +75,7 @@ class Server final : public Transport, public OpsView {
 
   // Transport (called by the node core).
   Status send(const NodeId& to, PeerMessage message) override;
+  Status send_copy_of(const NodeId& to, const PeerMessage& message) override;
   void reply(ClientId client, proto::ClientResponse response) override;
 
   // OpsView (node/http_api.h; server_ops.cc).

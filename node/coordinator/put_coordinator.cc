@@ -97,8 +97,9 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
       Staged{std::move(reply_to), request.deadline, sloppy_at,
              Op{coordinator::PutRound(config_.node_id, std::move(replicas), quorum,
                                       std::move(fallbacks), !request.primaries_only),
-                request.key(), std::move(updated),
-                deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now), now}});
+                PeerMessage{config_.node_id, 0, ReplicaWrite{request.key(), std::move(updated), {}},
+                            deadline_after(unix_ms_ ? unix_ms_() : 0, request.deadline - now)},
+                now}});
   staged_.back().op.ring_version = held_.version();
 }
 
@@ -145,6 +146,7 @@ void PutCoordinator::start_round(Staged staged) {
   TimePoint first_alarm = staged.op.round.sloppy() ? staged.sloppy_at : staged.deadline;
   in_flight_.track(id, RequestKind::kPut, std::move(staged.reply_to), staged.deadline, first_alarm);
   Op& op = ops_.emplace(id, std::move(staged.op)).first->second;
+  op.write.request_id = id;
   op.sent_us = replier_.latencies().now_us();
   execute(id, op, op.round.start());
   // Replicas whose links are silent were sent the write too; they get stand-ins at once.
@@ -169,14 +171,13 @@ void PutCoordinator::execute(uint64_t id, Op& op, std::vector<coordinator::PutAc
         sent = Status::unavailable(send->to + " is down");
       }
       if (sent.is_ok()) {
-        sent = transport_.send(send->to, PeerMessage{config_.node_id, id,
-                                                     ReplicaWrite{op.key, op.state, send->hint_for},
-                                                     op.deadline_unix_ms});
+        std::get<ReplicaWrite>(op.write.body).hint_for = send->hint_for;
+        sent = transport_.send_copy_of(send->to, op.write);
       }
       if (!sent.is_ok()) execute(id, op, op.round.on_reply(send->to, sent));
     } else if (auto* hint = std::get_if<coordinator::KeepHint>(&action)) {
       if (!handoff_) continue;
-      Status kept = handoff_->store(hint->primary, ring::token_of(op.key), op.key, op.state,
+      Status kept = handoff_->store(hint->primary, ring::token_of(op.key()), op.key(), op.state(),
                                     unix_ms_ ? unix_ms_() : 0);
       if (kept.is_ok()) ++counters_.coordinator_hints;  // a failure is counted by the handoff
     } else {
@@ -193,7 +194,7 @@ void PutCoordinator::answer(uint64_t id, const Op& op, Status status) {
   // The new context covers what was written, so the client may write again unread.
   proto::ClientResponse response;
   response.request_id = to.client_request_id;
-  response.body = proto::PutResponse{encode_context(op.state.version_vector())};
+  response.body = proto::PutResponse{encode_context(op.state().version_vector())};
   replier_.reply(to, std::move(response));
 }
 

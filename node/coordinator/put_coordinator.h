@@ -73,12 +73,14 @@ class PutCoordinator {
  private:
   struct Op {
     coordinator::PutRound round;
-    std::string key;
-    causal::SiblingSet state;       // what every replica is sent
-    uint64_t deadline_unix_ms = 0;  // sent with each write (node/deadline.h)
-    TimePoint started{};            // when the write was staged: acks' latency from here
-    int64_t sent_us = 0;            // when the round sent it (node/latencies.h replica_write)
-    uint64_t ring_version = 0;      // the ring version its replicas were chosen under
+    // What every replica is sent (its request id is the round's; hint_for is set per
+    // send): kept whole, so each send encodes it without a copy (Transport::send_copy_of).
+    PeerMessage write;
+    const std::string& key() const { return std::get<ReplicaWrite>(write.body).key; }
+    const causal::SiblingSet& state() const { return std::get<ReplicaWrite>(write.body).state; }
+    TimePoint started{};        // when the write was staged: acks' latency from here
+    int64_t sent_us = 0;        // when the round sent it (node/latencies.h replica_write)
+    uint64_t ring_version = 0;  // the ring version its replicas were chosen under
   };
   struct Staged {
     ReplyTo reply_to;
