@@ -27,11 +27,10 @@ bool PutRound::done() const {
   if (quorum_.complete()) return true;
   // Whoever is still waited on stands for a covered primary: its answer would change
   // nothing (on_timeout keeps no hint for a covered primary), so the round ends now.
-  for (const NodeId& waiting : quorum_.waiting()) {
+  return quorum_.all_waiting([&](const NodeId& waiting) {
     auto standing = standing_in_.find(waiting);
-    if (!covered(standing != standing_in_.end() ? standing->second : waiting)) return false;
-  }
-  return true;
+    return covered(standing != standing_in_.end() ? standing->second : waiting);
+  });
 }
 
 std::vector<PutAction> PutRound::start() {

@@ -9,8 +9,8 @@
 // `unavailable: write quorum not met: A of N replicas acknowledged, W required`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -40,20 +40,33 @@ class WriteQuorum {
   bool complete() const;
   // The status for the client once the outcome is not pending.
   Status result() const;
-  uint32_t acks() const { return static_cast<uint32_t>(acked_.size()); }
-  bool acked(const NodeId& replica) const { return acked_.contains(replica); }
+  uint32_t acks() const { return acks_; }
+  bool acked(const NodeId& replica) const;
   uint32_t required() const { return w_; }
   const std::vector<NodeId>& replicas() const { return replicas_; }
   // Replicas that have not answered yet.
   std::vector<NodeId> waiting() const;
+  // True if `pred` holds for every replica that has not answered yet (none: true). Asked
+  // after every answer, so it builds no list.
+  template <typename Pred>
+  bool all_waiting(Pred&& pred) const {
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+      if (answers_[i] == Answer::kNone && !pred(replicas_[i])) return false;
+    }
+    return true;
+  }
 
  private:
+  enum class Answer : uint8_t { kNone, kAck, kFailed };
   Outcome decide();
+  // Index of `replica` in replicas_, or replicas_.size().
+  std::size_t index_of(const NodeId& replica) const;
 
   std::vector<NodeId> replicas_;
+  std::vector<Answer> answers_;  // per replica, in replicas_'s order
   uint32_t w_;
-  std::set<NodeId> acked_;
-  std::set<NodeId> failed_;
+  uint32_t acks_ = 0;
+  uint32_t failures_ = 0;
   std::string first_error_;
   bool timed_out_ = false;
   Outcome outcome_ = Outcome::kPending;
