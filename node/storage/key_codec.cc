@@ -30,10 +30,15 @@ std::string encode_token(ring::Token token) {
 
 std::string encode_data_key(ring::Token token, std::string_view key) {
   std::string out;
+  encode_data_key(token, key, out);
+  return out;
+}
+
+void encode_data_key(ring::Token token, std::string_view key, std::string& out) {
+  out.clear();
   out.reserve(kTokenBytes + key.size());
   append_token(out, token);
   out.append(key);
-  return out;
 }
 
 Result<std::pair<ring::Token, std::string_view>> decode_data_key(std::string_view bytes) {

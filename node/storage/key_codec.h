@@ -43,6 +43,8 @@ std::string encode_token(ring::Token token);
 
 // token ‖ key, as laid out above.
 std::string encode_data_key(ring::Token token, std::string_view key);
+// The same into `out` (its content replaced, its capacity kept: a batch reuses one buffer).
+void encode_data_key(ring::Token token, std::string_view key, std::string& out);
 
 // The token and key of a data key. The key views `bytes`: it is valid as long as they are.
 // Errors: corruption if bytes is shorter than kTokenBytes.
