@@ -65,9 +65,9 @@ kj::ArrayPtr<capnp::word> FlatMessageBuilder::allocateSegment(unsigned int minim
   return kj::arrayPtr(segment, last_words_);
 }
 
-bool FlatMessageBuilder::seal_single_segment() {
+std::size_t FlatMessageBuilder::seal_single_segment() {
   auto segments = getSegmentsForOutput();
-  if (segments.size() != 1 || segments[0].begin() != buffer_ + 1) return false;
+  if (segments.size() != 1 || segments[0].begin() != buffer_ + 1) return 0;
   // The stream framing's segment table for one segment: u32 (segment count - 1) = 0, then
   // u32 the segment's size in words, little-endian.
   const auto size = static_cast<uint32_t>(segments[0].size());
@@ -80,25 +80,26 @@ bool FlatMessageBuilder::seal_single_segment() {
                             static_cast<unsigned char>(size >> 16),
                             static_cast<unsigned char>(size >> 24)};
   std::memcpy(buffer_, table, sizeof table);
-  used_words_ = 1 + size;
-  return true;
+  return std::size_t{1} + size;
 }
 
 kj::Array<capnp::word> FlatMessageBuilder::finish_words() {
   QKV_ASSERT(output_ == Output::kWords);
-  if (!seal_single_segment()) return capnp::messageToFlatArray(getSegmentsForOutput());
+  const std::size_t words = seal_single_segment();
+  if (words == 0) return capnp::messageToFlatArray(getSegmentsForOutput());
   capnp::word* out = buffer_;
   buffer_ = nullptr;  // the array owns it now
-  return kj::Array<capnp::word>(out, used_words_, FreeDisposer::instance);
+  return kj::Array<capnp::word>(out, words, FreeDisposer::instance);
 }
 
 std::string FlatMessageBuilder::finish_string() {
   QKV_ASSERT(output_ == Output::kString);
-  if (!seal_single_segment()) {
+  const std::size_t words = seal_single_segment();
+  if (words == 0) {
     auto words = capnp::messageToFlatArray(getSegmentsForOutput());
     return std::string(words.asChars().begin(), words.asChars().size());
   }
-  string_.resize(used_words_ * sizeof(capnp::word));  // shrinks in place
+  string_.resize(words * sizeof(capnp::word));  // shrinks in place
   buffer_ = nullptr;
   return std::move(string_);
 }

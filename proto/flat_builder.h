@@ -43,16 +43,15 @@ class FlatMessageBuilder final : public capnp::MessageBuilder {
   std::string finish_string();
 
  private:
-  // Writes the single-segment table in front of the first segment; false if the message
-  // spilled into more segments (then the caller copies).
-  bool seal_single_segment();
+  // Writes the single-segment table in front of the first segment and returns the words
+  // of table and segment; 0 if the message spilled into more segments (the caller copies).
+  std::size_t seal_single_segment();
 
   uint32_t first_words_;
   Output output_;
   // The table word, then the first segment: calloc'd (kWords), or string_'s bytes (kString).
   capnp::word* buffer_ = nullptr;
   std::string string_;
-  std::size_t used_words_ = 0;      // table + first segment, once sealed
   std::vector<capnp::word*> more_;  // further segments (calloc'd)
   uint32_t last_words_ = 0;         // size of the latest segment
 };
