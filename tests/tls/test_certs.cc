@@ -29,6 +29,9 @@ std::string make_ca(const std::string& dir, const std::string& name) {
 }  // namespace
 
 TestCerts::TestCerts(std::string dir) : dir_(std::move(dir)) {
+  // Start empty: a directory an earlier process left under the same name (a reused pid)
+  // holds node certificates signed by its own CA, which node() would hand out as ours.
+  std::filesystem::remove_all(dir_);
   std::filesystem::create_directories(dir_);
   ca_ = make_ca(dir_, "cluster-ca");
   ca_key_ = dir_ + "/cluster-ca.key";
