@@ -78,6 +78,13 @@ class SiblingSet {
   const VersionVector& version_vector() const& { return vv_; }
   VersionVector version_vector() && { return std::move(vv_); }
   const std::vector<Sibling>& siblings() const { return siblings_; }
+  // The vector and the siblings, moved out (the state is left empty): for a caller that
+  // builds another state from them without copying the values.
+  struct Parts {
+    VersionVector vv;
+    std::vector<Sibling> siblings;
+  };
+  Parts take() && { return Parts{std::move(vv_), std::move(siblings_)}; }
   // Values of the non-tombstone siblings, in dot order.
   std::vector<std::string> values() const;
   // True when there is no live value: never written, or only tombstones.

@@ -45,38 +45,72 @@ StateSummary StateSummary::of_siblings(const SiblingSet& state) {
   return out;
 }
 
-StateSummary::Join StateSummary::join(const SiblingSet& incoming) const {
+template <typename Siblings, typename Keep>
+StateSummary::Walk StateSummary::walk(const VersionVector& theirs, Siblings& incoming,
+                                      Keep&& keep) const {
   // The walk of SiblingSet::join over both dot-sorted lists, noting what it would do.
-  const VersionVector& theirs = incoming.version_vector();
-  bool dropped = false;      // a stored sibling the incoming state has superseded
-  bool kept_stored = false;  // a stored sibling the incoming state has not seen
-  bool added = false;        // an incoming sibling not seen here
-  std::vector<Sibling> out;
-  out.reserve(incoming.siblings().size());
+  Walk w;
   auto x = siblings_.begin();
-  auto y = incoming.siblings().begin();
-  while (x != siblings_.end() || y != incoming.siblings().end()) {
-    if (y == incoming.siblings().end() || (x != siblings_.end() && x->dot < y->dot)) {
-      (theirs.covers(x->dot) ? dropped : kept_stored) = true;
+  auto y = incoming.begin();
+  while (x != siblings_.end() || y != incoming.end()) {
+    if (y == incoming.end() || (x != siblings_.end() && x->dot < y->dot)) {
+      (theirs.covers(x->dot) ? w.dropped : w.kept_stored) = true;
       ++x;
     } else if (x == siblings_.end() || y->dot < x->dot) {
       if (!vv_.covers(y->dot) && !QKV_MUTATION(kJoinDropsConcurrent)) {  // new: concurrent or later
-        out.push_back(*y);
-        added = true;
+        w.added = true;
+        ++w.kept;
+        keep(*y);
       }
       ++y;
     } else {
-      if (!same_content(*x, *y))
-        return Join{};  // one dot, two contents: a reused actor (or a lost timestamp)
-      out.push_back(*y);
+      if (!same_content(*x, *y)) {
+        w.conflict = true;  // one dot, two contents: a reused actor (or a lost timestamp)
+        return w;
+      }
+      ++w.kept;
+      keep(*y);
       ++x;
       ++y;
     }
   }
-  VersionVector vv = VersionVector::merge(vv_, theirs);
-  if (!dropped && !added && vv == vv_) return Join{Join::Kind::unchanged, {}};
-  if (kept_stored) return Join{};
-  return Join{Join::Kind::joined, SiblingSet(std::move(vv), std::move(out))};
+  return w;
+}
+
+StateSummary::Join::Kind StateSummary::kind_of(const Walk& w, const VersionVector& theirs) const {
+  if (w.conflict) return Join::Kind::need_state;
+  // merge(vv_, theirs) == vv_ exactly when vv_ descends theirs.
+  if (!w.dropped && !w.added && vv_.descends(theirs)) return Join::Kind::unchanged;
+  if (w.kept_stored) return Join::Kind::need_state;
+  return Join::Kind::joined;
+}
+
+StateSummary::Join StateSummary::join(const SiblingSet& incoming) const {
+  const VersionVector& theirs = incoming.version_vector();
+  const Join::Kind kind = kind_of(walk(theirs, incoming.siblings(), [](const Sibling&) {}), theirs);
+  if (kind != Join::Kind::joined) return Join{kind, {}};
+  std::vector<Sibling> out;
+  out.reserve(incoming.siblings().size());
+  walk(theirs, incoming.siblings(), [&](const Sibling& s) { out.push_back(s); });
+  return Join{kind, SiblingSet(VersionVector::merge(vv_, theirs), std::move(out))};
+}
+
+StateSummary::Join StateSummary::join(SiblingSet&& incoming) const {
+  const VersionVector& theirs = incoming.version_vector();
+  const Walk w = walk(theirs, incoming.siblings(), [](const Sibling&) {});
+  const Join::Kind kind = kind_of(w, theirs);
+  if (kind != Join::Kind::joined) return Join{kind, {}};  // incoming as it was
+  SiblingSet::Parts in = std::move(incoming).take();
+  std::vector<Sibling> out;
+  if (w.kept == in.siblings.size()) {
+    out = std::move(in.siblings);  // every incoming sibling survives: the usual case
+  } else {
+    out.reserve(w.kept);
+    walk(in.vv, in.siblings, [&](Sibling& s) { out.push_back(std::move(s)); });
+  }
+  // merge(vv_, theirs) is theirs when theirs descends vv_.
+  VersionVector vv = in.vv.descends(vv_) ? std::move(in.vv) : VersionVector::merge(vv_, in.vv);
+  return Join{kind, SiblingSet(std::move(vv), std::move(out))};
 }
 
 bool StateSummary::covered_by(const VersionVector& context) const {

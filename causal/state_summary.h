@@ -54,8 +54,12 @@ class StateSummary {
     Kind kind = Kind::need_state;
     SiblingSet state;  // only for joined
   };
-  // SiblingSet::join(stored, incoming), computed from the summary of `stored`.
+  // SiblingSet::join(stored, incoming), computed from the summary of `stored`. An rvalue
+  // `incoming` is left as it was unless the answer is `joined`; the joined state then
+  // holds its siblings (moved, values and all) and, when it descends the stored vector,
+  // its vector: a replica's common case copies nothing.
   Join join(const SiblingSet& incoming) const;
+  Join join(SiblingSet&& incoming) const;
 
   // True if `context` covers every sibling: update() then needs no stored value.
   bool covered_by(const VersionVector& context) const;
@@ -87,6 +91,19 @@ class StateSummary {
 
  private:
   static StateSummary of_siblings(const SiblingSet& state);  // the siblings' entries only
+  // What the walk of join over both dot-sorted sibling lists would do.
+  struct Walk {
+    bool conflict = false;     // one dot, two contents
+    bool dropped = false;      // a stored sibling the incoming state has superseded
+    bool kept_stored = false;  // a stored sibling the incoming state has not seen
+    bool added = false;        // an incoming sibling not seen here
+    std::size_t kept = 0;      // incoming siblings in the join
+  };
+  // `keep` is called with each incoming sibling the join holds, in dot order, after the
+  // walk is done looking at it (it may move it away).
+  template <typename Siblings, typename Keep>
+  Walk walk(const VersionVector& theirs, Siblings& incoming, Keep&& keep) const;
+  Join::Kind kind_of(const Walk& walk, const VersionVector& theirs) const;
 
   VersionVector vv_;
   std::vector<Entry> siblings_;  // sorted by dot, as the state's

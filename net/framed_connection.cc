@@ -188,6 +188,11 @@ void FramedConnection::write_queued() {
     tls_out_.resize(in_flight_bytes_);
     asio::buffer_copy(asio::buffer(tls_out_), in_flight_buffers_);
     asio::async_write(*tls, asio::buffer(tls_out_), std::move(on_written));
+  } else if (in_flight_buffers_.size() == 1) {
+    // One frame (a client's answer, mostly): a write of one buffer, since the gather below
+    // copies its vector of buffers into the operation (an allocation per write).
+    asio::async_write(std::get<asio::ip::tcp::socket>(stream_), in_flight_buffers_.front(),
+                      std::move(on_written));
   } else {
     asio::async_write(std::get<asio::ip::tcp::socket>(stream_), in_flight_buffers_,
                       std::move(on_written));

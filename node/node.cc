@@ -245,7 +245,7 @@ void Node::on_peer_message(PeerMessage message, TimePoint now) {
         } else if constexpr (std::is_same_v<T, ReplicaRead>) {
           replica_.on_read(message, body);
         } else if constexpr (std::is_same_v<T, ReplicaWrite>) {
-          replica_.on_write(message, body);
+          replica_.on_write(message, std::move(body));
         } else if constexpr (std::is_same_v<T, ReplicaReadReply>) {
           if (body.digest && body.status.is_ok()) {  // only gets ask for digests
             return gets_.on_digest(message.request_id, message.from, *body.digest, now);

@@ -170,8 +170,18 @@ Status Replica::raise_reap_floor(ring::Token first, ring::Token last, const caus
 }
 
 Status Replica::merge(ring::Token token, const std::string& key, const causal::SiblingSet& state) {
+  return merge_state(token, key, state);
+}
+
+Status Replica::merge(ring::Token token, const std::string& key, causal::SiblingSet&& state) {
+  return merge_state(token, key, std::move(state));
+}
+
+template <typename State>
+Status Replica::merge_state(ring::Token token, const std::string& key, State&& state) {
   if (const VersionCache::Entry* c = cached(key)) {
-    causal::StateSummary::Join j = c->summary.join(state);
+    // An rvalue state is moved from only when joined, so it is still whole below.
+    causal::StateSummary::Join j = c->summary.join(std::forward<State>(state));
     using Kind = causal::StateSummary::Join::Kind;
     if (j.kind == Kind::unchanged) {
       ++counters_.version_cache_hits;
@@ -187,7 +197,7 @@ Status Replica::merge(ring::Token token, const std::string& key, const causal::S
   auto local = load(token, key);
   if (!local) return local.status();
   if (!local.value()) {
-    store(token, key, Update{state, std::nullopt});
+    store(token, key, Update{std::forward<State>(state), std::nullopt});
     return Status::ok();
   }
   causal::SiblingSet joined = causal::SiblingSet::join(*local.value(), state);
@@ -259,7 +269,7 @@ void Replica::send_ack(const NodeId& to, uint64_t request_id, Status status) {
       to, PeerMessage{config_.node_id, request_id, ReplicaWriteAck{std::move(status)}});
 }
 
-void Replica::on_write(const PeerMessage& message, const ReplicaWrite& write) {
+void Replica::on_write(const PeerMessage& message, ReplicaWrite&& write) {
   ++counters_.replica_writes;
   ring::Token token = ring::token_of(write.key);
   if (!held_.ring()) {
@@ -283,7 +293,7 @@ void Replica::on_write(const PeerMessage& message, const ReplicaWrite& write) {
         Status::invalid_argument(fmt::format("{} is not a replica of the key (partition {})",
                                              config_.node_id, held_.ring()->partition_of(token))));
   }
-  if (Status s = merge(token, write.key, write.state); !s.is_ok()) {
+  if (Status s = merge(token, write.key, std::move(write.state)); !s.is_ok()) {
     return send_ack(message.from, message.request_id, s);
   }
   // Acked once committed (even when nothing changed: what it joined with may be staged).
@@ -293,8 +303,8 @@ void Replica::on_write(const PeerMessage& message, const ReplicaWrite& write) {
 Status Replica::commit() {
   Status committed = Status::ok();
   if (!staged_.empty()) {
-    std::vector<StagedWrite> staged = std::move(staged_);
-    staged_.clear();
+    std::vector<StagedWrite> staged;
+    staged.swap(staged_);
     staged_index_.clear();
     std::vector<storage::WriteOp> ops;
     ops.reserve(staged.size());
@@ -330,10 +340,14 @@ Status Replica::commit() {
                       VersionCache::Entry{causal::StateSummary::of(std::move(w.state)), after});
       }
     }
+    staged.clear();
+    if (staged_.empty()) staged_.swap(staged);  // its capacity, for the next commit
   }
-  auto acks = std::move(staged_acks_);
-  staged_acks_.clear();
+  std::vector<StagedAck> acks;
+  acks.swap(staged_acks_);
   for (auto& ack : acks) send_ack(ack.to, ack.request_id, committed);
+  acks.clear();
+  if (staged_acks_.empty()) staged_acks_.swap(acks);
   return committed;
 }
 

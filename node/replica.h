@@ -108,7 +108,9 @@ class Replica {
   // Stages the key's new state for the next commit.
   void store(ring::Token token, const std::string& key, Update update);
   // Joins `state` into this node's copy of the key and stages it if anything changed.
+  // An rvalue `state` is moved into what is staged where it can be (no copy of its values).
   Status merge(ring::Token token, const std::string& key, const causal::SiblingSet& state);
+  Status merge(ring::Token token, const std::string& key, causal::SiblingSet&& state);
 
   // A coordinator's read of this node's copy (with its hints for the key when asked as a
   // fallback, read.with_hints; its digest alone when asked for one, read.digest_only):
@@ -116,7 +118,8 @@ class Replica {
   void on_read(const PeerMessage& message, const ReplicaRead& read);
   // A coordinator's write (or a hint delivery, read repair): joined and acked after the
   // commit; as a fallback for a down primary (hint_for set), kept as a hint.
-  void on_write(const PeerMessage& message, const ReplicaWrite& write);
+  // `write` is the message's body, taken (its state is moved into what is staged).
+  void on_write(const PeerMessage& message, ReplicaWrite&& write);
 
   // True if writes or acks wait for commit().
   bool has_staged() const { return !staged_.empty() || !staged_acks_.empty(); }
@@ -152,6 +155,9 @@ class Replica {
     uint64_t request_id;
   };
   void send_ack(const NodeId& to, uint64_t request_id, Status status);
+  // merge() of a const or an rvalue state.
+  template <typename State>
+  Status merge_state(ring::Token token, const std::string& key, State&& state);
   // The tree entry of a committed state read from storage (nullopt if not tracked).
   std::optional<antientropy::Hash128> tree_entry(const std::string& key,
                                                  const std::optional<causal::SiblingSet>& state);

@@ -3,8 +3,8 @@
 #include <capnp/serialize.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
-#include <set>
 
 #include "node/wire/gossip_codec.h"
 #include "proto/bytes.h"
@@ -73,7 +73,6 @@ Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
   if (!read_vv) return read_vv.status();
   causal::VersionVector vv = std::move(read_vv).value();
   std::vector<causal::Sibling> siblings;
-  std::set<causal::Dot> dots;
   siblings.reserve(r.getSiblings().size());
   for (auto s : r.getSiblings()) {
     auto actor = read(s.getActor());
@@ -88,10 +87,18 @@ Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
           fmt::format("sibling dot ({}, {}, {}) is not covered by the version vector",
                       sibling.dot.actor.node, sibling.dot.actor.incarnation, sibling.dot.counter));
     }
-    if (!dots.insert(sibling.dot).second) {
-      return Status::corruption("two siblings share one dot");
-    }
     siblings.push_back(std::move(sibling));
+  }
+  // Distinct dots (SiblingSet asserts it): sorted as SiblingSet keeps them, as encoded.
+  auto dot_less = [](const causal::Sibling& x, const causal::Sibling& y) { return x.dot < y.dot; };
+  if (!std::is_sorted(siblings.begin(), siblings.end(), dot_less)) {
+    std::sort(siblings.begin(), siblings.end(), dot_less);
+  }
+  if (std::adjacent_find(siblings.begin(), siblings.end(),
+                         [](const causal::Sibling& x, const causal::Sibling& y) {
+                           return x.dot == y.dot;
+                         }) != siblings.end()) {
+    return Status::corruption("two siblings share one dot");
   }
   return causal::SiblingSet(std::move(vv), std::move(siblings));
 }

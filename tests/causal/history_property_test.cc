@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -226,6 +227,15 @@ class History {
             stored.siblings().begin(), stored.siblings().end(),
             [&](const Sibling& s) { return !incoming.version_vector().covers(s.dot); }));
         break;
+    }
+    // The join of an rvalue (a replica's incoming write) answers the same, and leaves the
+    // state it was given whole unless it joined it.
+    SiblingSet moved = incoming;
+    StateSummary::Join m = StateSummary::of(stored).join(std::move(moved));
+    EXPECT_EQ(m.kind, j.kind);
+    EXPECT_EQ(m.state, j.state);
+    if (m.kind != StateSummary::Join::Kind::joined) {
+      EXPECT_EQ(moved, incoming);  // NOLINT(bugprone-use-after-move): whole by contract
     }
   }
 

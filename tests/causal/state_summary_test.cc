@@ -3,6 +3,8 @@
 // cases one by one.
 #include "causal/state_summary.h"
 
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "tests/causal/causal_testing.h"
@@ -27,6 +29,26 @@ TEST(StateSummaryTest, ANewerStateFromTheCoordinatorIsJoinedWithoutTheStoredValu
   StateSummary::Join j = StateSummary::of(v1).join(v2);
   ASSERT_EQ(j.kind, StateSummary::Join::Kind::joined);
   EXPECT_EQ(j.state, v2);
+}
+
+TEST(StateSummaryTest, AnIncomingStateIsMovedIntoTheJoinAndLeftWholeOtherwise) {
+  SiblingSet v1 = write(SiblingSet{}, kA, "one", {});
+  SiblingSet v2 = write(v1, kA, "two", v1.version_vector());
+  SiblingSet incoming = v2;
+  StateSummary::Join j = StateSummary::of(v1).join(std::move(incoming));
+  ASSERT_EQ(j.kind, StateSummary::Join::Kind::joined);
+  EXPECT_EQ(j.state, v2);
+
+  // A stored sibling the incoming state has not seen: the caller reads the stored state
+  // and joins the incoming one with it, so it must still be whole.
+  SiblingSet from_b = write(SiblingSet{}, kB, "b", {});
+  SiblingSet from_a = v1;
+  EXPECT_EQ(StateSummary::of(from_b).join(std::move(from_a)).kind,
+            StateSummary::Join::Kind::need_state);
+  EXPECT_EQ(from_a, v1);  // NOLINT(bugprone-use-after-move): left whole by contract
+  SiblingSet again = v2;
+  EXPECT_EQ(StateSummary::of(v2).join(std::move(again)).kind, StateSummary::Join::Kind::unchanged);
+  EXPECT_EQ(again, v2);  // NOLINT(bugprone-use-after-move)
 }
 
 TEST(StateSummaryTest, TheSameStateAgainOrAnOlderOneChangesNothing) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <initializer_list>
 #include <random>
 
 #include "proto/common.capnp.h"
@@ -208,6 +209,39 @@ TEST(ReplicaCodecTest, ASiblingOutsideItsVersionVectorIsCorruption) {
   auto result = decode_sibling_set(std::string(words.asChars().begin(), words.asChars().size()));
   EXPECT_EQ(result.status().code(), StatusCode::kCorruption);
   EXPECT_THAT(result.status().message(), HasSubstr("not covered"));
+}
+
+// A stored state whose siblings carry the given dots of actor n1, whose vector covers.
+std::string stored_with_dots(std::initializer_list<uint64_t> counters) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<wire::SiblingSet>();
+  auto entry = root.initVersionVector().initEntries(1)[0];
+  entry.initActor().setNode("n1");
+  entry.setCounter(9);
+  auto s = root.initSiblings(static_cast<unsigned>(counters.size()));
+  unsigned i = 0;
+  for (uint64_t counter : counters) {
+    s[i].initActor().setNode("n1");
+    s[i].setCounter(counter);
+    s[i].setValue(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>("v"), 1));
+    ++i;
+  }
+  auto words = capnp::messageToFlatArray(builder);
+  return std::string(words.asChars().begin(), words.asChars().size());
+}
+
+TEST(ReplicaCodecTest, TwoSiblingsWithOneDotAreCorruptionInAnyOrder) {
+  for (auto counters : {std::initializer_list<uint64_t>{3, 3}, {2, 3, 3}, {3, 1, 3}}) {
+    auto result = decode_sibling_set(stored_with_dots(counters));
+    EXPECT_EQ(result.status().code(), StatusCode::kCorruption);
+    EXPECT_THAT(result.status().message(), HasSubstr("share one dot"));
+  }
+  // Distinct dots out of order (no encoder of ours writes them so) decode sorted.
+  auto unsorted = decode_sibling_set(stored_with_dots({5, 2, 7}));
+  ASSERT_TRUE(unsorted.is_ok()) << unsorted.status().to_string();
+  ASSERT_EQ(unsorted->siblings().size(), 3u);
+  EXPECT_EQ(unsorted->siblings()[0].dot.counter, 2u);
+  EXPECT_EQ(unsorted->siblings()[2].dot.counter, 7u);
 }
 
 TEST(ReplicaCodecTest, RandomBytesNeverCrashTheDecoders) {
