@@ -1,6 +1,7 @@
 #include "causal/version_vector.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace qkv::causal {
@@ -13,16 +14,20 @@ bool actor_less(const VersionVector::Entry& e, const Actor& actor) {
 
 }  // namespace
 
-VersionVector::VersionVector(std::vector<Entry> entries) {
-  std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+VersionVector::VersionVector(std::vector<Entry> entries) : entries_(std::move(entries)) {
+  std::sort(entries_.begin(), entries_.end(), [](const Entry& x, const Entry& y) {
     return x.actor == y.actor ? x.counter > y.counter : x.actor < y.actor;
   });
-  // After the sort the first entry of each actor holds its maximum counter.
-  for (Entry& e : entries) {
-    if (e.counter == 0) continue;
-    if (!entries_.empty() && entries_.back().actor == e.actor) continue;
-    entries_.push_back(std::move(e));
+  // After the sort the first entry of each actor holds its maximum counter: kept in place
+  // (the vector given is the one kept, no second allocation), the rest dropped.
+  auto kept = entries_.begin();
+  for (auto e = entries_.begin(); e != entries_.end(); ++e) {
+    if (e->counter == 0) continue;
+    if (kept != entries_.begin() && std::prev(kept)->actor == e->actor) continue;
+    if (kept != e) *kept = std::move(*e);
+    ++kept;
   }
+  entries_.erase(kept, entries_.end());
 }
 
 uint64_t VersionVector::get(const Actor& actor) const {
