@@ -31,9 +31,18 @@ StateSummary StateSummary::of(const SiblingSet& state) {
 }
 
 StateSummary StateSummary::of(SiblingSet&& state) {
-  StateSummary out = of_siblings(state);
-  out.vv_ = std::move(state).version_vector();
+  StateSummary out;
+  out.assign(std::move(state));
   return out;
+}
+
+void StateSummary::assign(SiblingSet&& state) {
+  siblings_.clear();
+  siblings_.reserve(state.siblings().size());
+  for (const Sibling& s : state.siblings()) {
+    siblings_.push_back(Entry{s.dot, s.tombstone, value_hash(s), s.expires_ms, s.timestamp_ms});
+  }
+  vv_ = std::move(state).version_vector();
 }
 
 StateSummary StateSummary::of_siblings(const SiblingSet& state) {

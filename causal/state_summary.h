@@ -43,6 +43,8 @@ class StateSummary {
   StateSummary() = default;  // a key never written
   static StateSummary of(const SiblingSet& state);
   static StateSummary of(SiblingSet&& state);  // takes the version vector, not a copy
+  // *this = of(std::move(state)), reusing this summary's buffer of entries.
+  void assign(SiblingSet&& state);
 
   // The outcome of joining an incoming state into the summarized one.
   struct Join {

@@ -1,6 +1,7 @@
 #include "node/key_request.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/assert.h"
 #include "node/coordinator/quorum.h"
@@ -25,6 +26,11 @@ void KeyRequest::locate(const ring::Ring& ring, const NodeConfig& config, TimePo
                          : std::min(Duration(request.timeout_ms), config.request_timeout_max);
   deadline = now + timeout;
   list = ring.preference_list(token, config.n);
+}
+
+std::optional<std::string> KeyRequest::take_value() {
+  if (auto* put = std::get_if<proto::PutRequest>(&request.op)) return std::move(put->value);
+  return std::nullopt;
 }
 
 bool is_key_request(const proto::ClientRequest& request) {

@@ -41,6 +41,8 @@ struct KeyRequest {
   const std::string& key() const;
   // A put's value; nullopt for a delete (a tombstone) and a get.
   std::optional<std::string> value() const;
+  // The put's value moved out (the request keeps an empty one); nullopt as value().
+  std::optional<std::string> take_value();
 
   // Computes the key's preference list on `ring` and the deadline: the request's timeout
   // (0: the configured default), at most request_timeout_max.

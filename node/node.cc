@@ -226,7 +226,7 @@ void Node::handle_key_request(ReplyTo reply_to, KeyRequest request, bool forward
   }
   reply_to.measured = Measured::kPut;
   if (conditional) return conditional_.start(std::move(reply_to), request, now);
-  puts_.start(std::move(reply_to), request, now);
+  puts_.start(std::move(reply_to), std::move(request), now);
 }
 
 void Node::on_peer_message(PeerMessage message, TimePoint now) {

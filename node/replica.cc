@@ -336,8 +336,7 @@ Status Replica::commit() {
           if (auto dead = w.state.dead_from()) hooks_.on_tombstone(w.token, w.key, *dead);
         }
         // The staged state is done with: its version vector moves into the cache.
-        versions_.put(w.key,
-                      VersionCache::Entry{causal::StateSummary::of(std::move(w.state)), after});
+        versions_.put(w.key, std::move(w.state), after);
       }
     }
     staged.clear();

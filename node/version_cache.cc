@@ -61,10 +61,27 @@ const VersionCache::Entry* VersionCache::find(std::string_view key) {
 
 void VersionCache::put(std::string_view key, Entry entry) {
   if (bytes_max_ == 0) return;
+  bool inserted = false;
+  const uint32_t s = slot_for(key, inserted);
+  slots_[s].entry = std::move(entry);
+  finish_put(s, inserted);
+}
+
+void VersionCache::put(std::string_view key, causal::SiblingSet&& state,
+                       std::optional<antientropy::Hash128> tree_entry) {
+  if (bytes_max_ == 0) return;
+  bool inserted = false;
+  const uint32_t s = slot_for(key, inserted);
+  slots_[s].entry.summary.assign(std::move(state));
+  slots_[s].entry.tree_entry = tree_entry;
+  finish_put(s, inserted);
+}
+
+uint32_t VersionCache::slot_for(std::string_view key, bool& inserted) {
   if ((size_ + 1) * 2 > index_.size()) grow_index();
   const uint32_t hash = hash_of(key);
   Cell& c = index_[cell_of(key, hash)];
-  const bool inserted = c.slot_plus_1 == kNoSlot;
+  inserted = c.slot_plus_1 == kNoSlot;
   if (inserted) {
     uint32_t s;
     if (!free_slots_.empty()) {
@@ -79,10 +96,12 @@ void VersionCache::put(std::string_view key, Entry entry) {
     c = Cell{s + 1, hash};
     ++size_;
   }
-  const uint32_t s = c.slot_plus_1 - 1;
+  return c.slot_plus_1 - 1;
+}
+
+void VersionCache::finish_put(uint32_t s, bool inserted) {
   Slot& slot = slots_[s];
   if (!inserted) bytes_ -= slot.bytes;
-  slot.entry = std::move(entry);
   // A new key is marked once found again (then it has been used twice); an updated key
   // was used now.
   slot.referenced = !inserted;

@@ -54,6 +54,10 @@ class VersionCache {
   const Entry* find(std::string_view key);
   // Sets the key's entry (its committed state now), then evicts down to bytes_max.
   void put(std::string_view key, Entry entry);
+  // put(key, Entry{StateSummary::of(std::move(state)), tree_entry}), with the summary
+  // built in the key's entry, if it has one, reusing its buffers (a commit's common case).
+  void put(std::string_view key, causal::SiblingSet&& state,
+           std::optional<antientropy::Hash128> tree_entry);
   // Drops the key's entry, if any (the key was removed from storage).
   void erase(std::string_view key);
   void clear();
@@ -81,6 +85,10 @@ class VersionCache {
   std::size_t cell_of(std::string_view key, uint32_t hash) const;
   std::size_t bytes_of(const Slot& slot) const;
   void grow_index();
+  // The slot for `key`, a new one if absent (`inserted`); the entry is then set by the
+  // caller and finish_put() called.
+  uint32_t slot_for(std::string_view key, bool& inserted);
+  void finish_put(uint32_t s, bool inserted);
   // Frees slot `s` and its index cell (backward-shift deletion, so probes stay unbroken).
   void remove(uint32_t s);
   // Evicts entries at the hand until bytes_ <= bytes_max_; slot `keep` (the entry just

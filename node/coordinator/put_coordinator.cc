@@ -49,7 +49,7 @@ PutCoordinator::PutCoordinator(const NodeConfig& config, const causal::Actor& ac
       counters_(counters),
       unix_ms_(std::move(unix_ms)) {}
 
-void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoint now) {
+void PutCoordinator::start(ReplyTo reply_to, KeyRequest request, TimePoint now) {
   ++counters_.coordinated_puts;
   const std::vector<NodeId>& primaries = request.list.primaries;
   Status enough = coordinator::check_replica_count("write", "W", request.quorum, primaries.size());
@@ -58,7 +58,7 @@ void PutCoordinator::start(ReplyTo reply_to, const KeyRequest& request, TimePoin
   const int64_t unix_ms = unix_ms_ ? unix_ms_() : 0;
   const int64_t expires_ms = request.ttl_ms > 0 ? unix_ms + request.ttl_ms : 0;
   auto update = replica_.updated(request.token, request.key(), request.context, actor_,
-                                 request.value(), expires_ms, unix_ms);
+                                 request.take_value(), expires_ms, unix_ms);
   if (!update) return replier_.reply_status(reply_to, update.status());
   causal::SiblingSet updated = update.value().state;
   if (Status s = check_siblings(request.key(), updated.siblings().size(), now); !s.is_ok()) {

@@ -46,7 +46,8 @@ class PutCoordinator {
 
   // Coordinates a located put or delete: the new state is staged, and the round starts
   // at on_committed(). REQUIRES: request.is_write(); this node takes writes for the key.
-  void start(ReplyTo reply_to, const KeyRequest& request, TimePoint now);
+  // The request's value is moved into the new state.
+  void start(ReplyTo reply_to, KeyRequest request, TimePoint now);
   // True if rounds wait for the staged writes' commit.
   bool has_staged() const { return !staged_.empty(); }
   // Staged writes of local clients (not forwarded ones): not yet tracked by InFlight.

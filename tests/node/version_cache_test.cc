@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "node/node.h"
 #include "node/wire/replica_codec.h"
@@ -272,31 +273,48 @@ TEST(VersionCacheBoundTest, ErasedKeysAreGoneAndEveryOtherIsStillFound) {
   EXPECT_EQ(cache.bytes(), bytes);
 }
 
+// A state of 1-3 siblings (one per actor), each at `counter`.
+causal::SiblingSet siblings_at(uint64_t counter, uint64_t count) {
+  causal::SiblingSet state;
+  for (const causal::Actor& a : {kN2, kN3, causal::Actor{"n4", 1}}) {
+    if (count-- == 0) break;
+    causal::VersionVector context;
+    context.raise(a, counter);
+    state = causal::SiblingSet::join(
+        state, causal::SiblingSet().update(context, a, "v" + std::to_string(counter)));
+  }
+  return state;
+}
+
 // The cache is exact, not a hint: whatever eviction did, a key found holds the entry last
-// put for it, and an erased key is not found. Random puts, finds, erases and clears over
-// a budget that forces eviction and the table's rehashes (the clock hand survives both).
+// put for it, and an erased key is not found. Random puts (of whole entries, and of states
+// summarized in the entry in place, whose sibling counts vary), finds, erases and clears
+// over a budget that forces eviction and the table's rehashes (the clock hand survives
+// both).
 TEST(VersionCacheBoundTest, AFoundKeyHoldsItsLastPutWhateverWasEvicted) {
   std::mt19937_64 rng(7);
   node::VersionCache cache(8192);
-  std::map<std::string, uint64_t> last_put;  // key -> the counter of its last entry
+  std::map<std::string, causal::StateSummary> last_put;  // key -> its last entry's summary
   uint64_t counter = 0;
   for (int op = 0; op < 20'000; ++op) {
     const std::string key = "key" + std::to_string(rng() % 300);
     const uint64_t kind = rng() % 100;
     if (kind < 50) {
       ++counter;
-      causal::VersionVector context;
-      context.raise(kN2, counter);
-      causal::SiblingSet state = causal::SiblingSet().update(context, kN2, std::string("v"));
-      cache.put(key, node::VersionCache::Entry{causal::StateSummary::of(state), std::nullopt});
-      last_put[key] = counter + 1;  // update() adds the next dot
+      causal::SiblingSet state = siblings_at(counter, 1 + rng() % 3);
+      last_put[key] = causal::StateSummary::of(state);
+      if (kind % 2 == 0) {
+        cache.put(key, node::VersionCache::Entry{causal::StateSummary::of(state), std::nullopt});
+      } else {
+        cache.put(key, std::move(state), std::nullopt);
+      }
       ASSERT_LE(cache.bytes(), 8192u);
       ASSERT_NE(cache.find(key), nullptr) << "the entry just put is kept";
     } else if (kind < 90) {
       const node::VersionCache::Entry* e = cache.find(key);
       if (e) {
         ASSERT_TRUE(last_put.count(key)) << key << " was erased or never put";
-        EXPECT_EQ(e->summary.version_vector().get(kN2), last_put[key]) << key;
+        EXPECT_EQ(e->summary, last_put[key]) << key;
       }
     } else if (kind < 99) {
       cache.erase(key);
