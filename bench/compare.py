@@ -100,8 +100,9 @@ def stop(procs):
 
 
 class QkvCluster:
-    def __init__(self, build, workdir, base_port, extra=(), size=3, quorum=(3, 2, 2)):
+    def __init__(self, build, workdir, base_port, extra=(), size=3, quorum=(3, 2, 2), prefix=()):
         self.qkvd = os.path.join(build, "node", "qkvd")
+        self.prefix = list(prefix)  # a command each qkvd runs under (e.g. valgrind)
         self.quorum = [str(q) for q in quorum]  # n, r, w
         self.extra = list(extra)  # more qkvd arguments (e.g. --config FILE)
         self.dir = tempfile.mkdtemp(prefix="qkv-compare-", dir=workdir)
@@ -118,7 +119,7 @@ class QkvCluster:
             os.makedirs(node_dir, exist_ok=True)  # a restart() finds it
             logf = open(os.path.join(node_dir, "qkvd.log"), "a")
             self.procs.append(subprocess.Popen(
-                [self.qkvd, "--node-id", f"n{i + 1}", "--data-dir", os.path.join(node_dir, "data"),
+                self.prefix + [self.qkvd, "--node-id", f"n{i + 1}", "--data-dir", os.path.join(node_dir, "data"),
                  "--client-listen", f"127.0.0.1:{self.client_ports[i]}",
                  "--peer-listen", f"127.0.0.1:{self.peer_ports[i]}",
                  "--http-listen", f"127.0.0.1:{self.http_ports[i]}", "--members", members,
