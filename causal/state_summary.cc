@@ -25,7 +25,8 @@ bool same_content(const StateSummary::Entry& stored, const Sibling& incoming) {
 }  // namespace
 
 StateSummary StateSummary::of(const SiblingSet& state) {
-  StateSummary out = of_siblings(state);
+  StateSummary out;
+  out.set_siblings(state);
   out.vv_ = state.version_vector();
   return out;
 }
@@ -37,21 +38,16 @@ StateSummary StateSummary::of(SiblingSet&& state) {
 }
 
 void StateSummary::assign(SiblingSet&& state) {
+  set_siblings(state);
+  vv_ = std::move(state).version_vector();
+}
+
+void StateSummary::set_siblings(const SiblingSet& state) {
   siblings_.clear();
   siblings_.reserve(state.siblings().size());
   for (const Sibling& s : state.siblings()) {
     siblings_.push_back(Entry{s.dot, s.tombstone, value_hash(s), s.expires_ms, s.timestamp_ms});
   }
-  vv_ = std::move(state).version_vector();
-}
-
-StateSummary StateSummary::of_siblings(const SiblingSet& state) {
-  StateSummary out;
-  out.siblings_.reserve(state.siblings().size());
-  for (const Sibling& s : state.siblings()) {
-    out.siblings_.push_back(Entry{s.dot, s.tombstone, value_hash(s), s.expires_ms, s.timestamp_ms});
-  }
-  return out;
 }
 
 template <typename Siblings, typename Keep>

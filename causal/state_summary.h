@@ -92,7 +92,8 @@ class StateSummary {
   friend bool operator==(const StateSummary&, const StateSummary&) = default;
 
  private:
-  static StateSummary of_siblings(const SiblingSet& state);  // the siblings' entries only
+  // The siblings' entries of `state`, in this summary's buffer (the vector is not set).
+  void set_siblings(const SiblingSet& state);
   // What the walk of join over both dot-sorted sibling lists would do.
   struct Walk {
     bool conflict = false;     // one dot, two contents
