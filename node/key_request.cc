@@ -15,11 +15,6 @@ const std::string& KeyRequest::key() const {
   return std::get<proto::DeleteRequest>(request.op).key;
 }
 
-std::optional<std::string> KeyRequest::value() const {
-  if (const auto* put = std::get_if<proto::PutRequest>(&request.op)) return put->value;
-  return std::nullopt;
-}
-
 void KeyRequest::locate(const ring::Ring& ring, const NodeConfig& config, TimePoint now) {
   Duration timeout = request.timeout_ms == 0
                          ? config.request_timeout

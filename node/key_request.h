@@ -39,9 +39,8 @@ struct KeyRequest {
 
   bool is_write() const { return kind != Kind::kGet; }
   const std::string& key() const;
-  // A put's value; nullopt for a delete (a tombstone) and a get.
-  std::optional<std::string> value() const;
-  // The put's value moved out (the request keeps an empty one); nullopt as value().
+  // A put's value, moved out (the request keeps an empty one); nullopt for a delete (a
+  // tombstone) and a get.
   std::optional<std::string> take_value();
 
   // Computes the key's preference list on `ring` and the deadline: the request's timeout

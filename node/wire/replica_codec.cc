@@ -89,11 +89,10 @@ Result<causal::SiblingSet> read(wire::SiblingSet::Reader r) {
     }
     siblings.push_back(std::move(sibling));
   }
-  // Distinct dots (SiblingSet asserts it): sorted as SiblingSet keeps them, as encoded.
-  auto dot_less = [](const causal::Sibling& x, const causal::Sibling& y) { return x.dot < y.dot; };
-  if (!std::is_sorted(siblings.begin(), siblings.end(), dot_less)) {
-    std::sort(siblings.begin(), siblings.end(), dot_less);
-  }
+  // Distinct dots (SiblingSet asserts it): checked side by side in dot order, the order
+  // they are encoded in and SiblingSet keeps.
+  std::sort(siblings.begin(), siblings.end(),
+            [](const causal::Sibling& x, const causal::Sibling& y) { return x.dot < y.dot; });
   if (std::adjacent_find(siblings.begin(), siblings.end(),
                          [](const causal::Sibling& x, const causal::Sibling& y) {
                            return x.dot == y.dot;
