@@ -92,7 +92,9 @@ def main():
     if args.baseline:
         builds["baseline"] = os.path.abspath(args.baseline)
     results = {name: [] for name in builds}
-    with tempfile.TemporaryDirectory(prefix="qkv-instructions-") as workdir:
+    # --keep: the callgrind files live in the work directory, so it outlives the run too.
+    workdir = tempfile.mkdtemp(prefix="qkv-instructions-")
+    try:
         for i in range(args.repeat):
             order = list(builds) if i % 2 == 0 else list(reversed(builds))
             for name in order:
@@ -100,6 +102,9 @@ def main():
                 results[name].append(per_op)
                 log(f"repetition {i + 1}/{args.repeat}: {name}: {per_op:,.0f} instructions per op "
                     f"({ops} ops, {errors} errors)")
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     for name, runs in results.items():
         print(f"{name:9} {builds[name]}: median {statistics.median(runs):,.0f} instructions per "
               f"op over {len(runs)} runs ({', '.join(f'{r:,.0f}' for r in runs)})")
