@@ -12,6 +12,7 @@ namespace qkv::node {
 namespace {
 
 constexpr std::string_view kGrants = "read, read:<prefix>, write, write:<prefix>, admin";
+constexpr int64_t kRequestsPerSecondMax = 100'000'000;
 
 std::string_view role_name(Role role) {
   switch (role) {
@@ -47,9 +48,18 @@ Result<User> read_user(const std::string& name, const toml::table& table,
         if (!grant) return Status::invalid_argument(where + "grants: " + grant.status().message());
         user.grants.push_back(std::move(grant).value());
       }
+    } else if (key.str() == "requests_per_second_max") {
+      auto rate = value.value<int64_t>();
+      if (!rate || *rate < 0 || *rate > kRequestsPerSecondMax) {
+        return Status::invalid_argument(
+            fmt::format("{}requests_per_second_max must be an integer from 0 (no limit) to {}",
+                        where, kRequestsPerSecondMax));
+      }
+      user.requests_per_second_max = static_cast<uint32_t>(*rate);
     } else {
       return Status::invalid_argument(
-          fmt::format("{}{}: unknown key; a user has secret and grants", where, key.str()));
+          fmt::format("{}{}: unknown key; a user has secret, grants and requests_per_second_max",
+                      where, key.str()));
     }
   }
   return user;

@@ -12,6 +12,7 @@
 //
 //   [users.reporting]                                  # no secret: a client certificate
 //   grants = ["read:orders/"]                          # naming "reporting" only
+//   requests_per_second_max = 200                      # optional: a rate limit per node
 //
 // A connection is a user once it sent an AuthenticateRequest with the user's secret, or
 // when its client certificate (mutual TLS) names the user (net/tls.h certificate_names).
@@ -60,6 +61,10 @@ struct User {
   std::string name;
   std::string secret_hash;  // net/credentials.h form; empty: certificate only
   std::vector<Grant> grants;
+  // Gets, puts and deletes a second this user may send to one node, over all its
+  // connections (a token bucket with a burst of one second's worth; qkvd's Server refuses
+  // the rest with overloaded naming it). 0: no limit.
+  uint32_t requests_per_second_max = 0;
 };
 
 class Users {

@@ -332,7 +332,6 @@ void Server::on_client_frame(ClientId id, kj::ArrayPtr<const capnp::word> frame)
   }
   if (is_key_request(*request)) {
     if (Status admitted = admit(id); !admitted.is_ok()) {
-      ++(shedding_ ? backpressure_refusals_ : connection_refusals_);
       return send_to_client(id, proto::ClientResponse{request->request_id, admitted, {}});
     }
   }
@@ -480,6 +479,7 @@ std::vector<std::pair<std::string, uint64_t>> Server::extra_counters() const {
        {"peer_links_silent", links.links_silent},
        {"peer_connect_failures", links.connect_failures},
        {"overloaded_connection", connection_refusals_},
+       {"overloaded_user", user_refusals_},
        {"client_read_pauses", client_read_pauses_},
        {"client_shedding_spells", client_shedding_spells_},
        {"overloaded_backpressure", backpressure_refusals_},

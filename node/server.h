@@ -98,9 +98,11 @@ class Server final : public Transport, public OpsView {
   void set_peer_address(const NodeId& id, const std::string& host, uint16_t port);
   // Link liveness probes (net/peer_links.h): pings out, pongs back to peer_links_.
   void set_up_link_probes();
-  // Ok, or the overloaded refusal of a key request on connection `id`: over
-  // client_requests_per_connection_max in flight, or client_requests_per_second_max.
+  // Ok, or the overloaded refusal of a key request on connection `id` (counted): while
+  // shedding (in_flight_max), over client_requests_per_connection_max in flight,
+  // client_requests_per_second_max, or its user's requests_per_second_max (admit_user).
   Status admit(ClientId id);
+  Status admit_user(ClientId id);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
   // Pauses reading every client connection when the node has limits.in_flight_max requests
@@ -213,6 +215,14 @@ class Server final : public Transport, public OpsView {
   std::map<ClientId, uint32_t> outstanding_;
   // Each connection's client_requests_per_second_max bucket (when that limit is set).
   std::map<ClientId, TokenBucket> rate_limits_;
+  // Each user's requests_per_second_max bucket on this node (users with a limit that sent
+  // a key request; a user the users file no longer has is dropped at the reload).
+  struct UserRateLimit {
+    uint32_t rate;
+    TokenBucket bucket;
+  };
+  std::map<std::string, UserRateLimit, std::less<>> user_rate_limits_;
+  uint64_t user_refusals_ = 0;          // key requests refused by admit() for a user's rate
   uint64_t connection_refusals_ = 0;    // key requests refused by admit() for a connection's limit
   uint64_t backpressure_refusals_ = 0;  // ... and while shedding_
   bool clients_paused_ = false;         // over in_flight_max: see backpressure()

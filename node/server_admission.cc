@@ -12,6 +12,7 @@ Status Server::admit(ClientId id) {
   // Load shedding per connection: a fast, typed refusal (node/node.h sheds the node's).
   const Limits& limits = config_.node.limits;
   if (shedding_) {
+    ++backpressure_refusals_;
     return Status::overloaded(
         fmt::format("this node has {} requests in flight that no client waits for (replica work of "
                     "writes already answered); in_flight_max is {}, reached for over "
@@ -20,21 +21,49 @@ Status Server::admit(ClientId id) {
   }
   const uint32_t outstanding = outstanding_[id];
   if (outstanding >= limits.client_requests_per_connection_max) {
+    ++connection_refusals_;
     return Status::overloaded(fmt::format(
         "this connection has {} requests in flight; client_requests_per_connection_max is {}: "
         "wait for answers, or spread the load over more connections",
         outstanding, limits.client_requests_per_connection_max));
   }
-  if (limits.client_requests_per_second_max == 0) return Status::ok();
-  // A rate limit per connection (a token bucket with a burst of one second's worth).
-  const auto rate = static_cast<double>(limits.client_requests_per_second_max);
-  TokenBucket& bucket = rate_limits_.try_emplace(id, rate, rate).first->second;
+  if (limits.client_requests_per_second_max > 0) {
+    // A rate limit per connection (a token bucket with a burst of one second's worth).
+    const auto rate = static_cast<double>(limits.client_requests_per_second_max);
+    TokenBucket& bucket = rate_limits_.try_emplace(id, rate, rate).first->second;
+    bucket.refill(clock_.now());
+    if (!bucket.try_take()) {
+      ++connection_refusals_;
+      return Status::overloaded(fmt::format(
+          "this connection sends more than client_requests_per_second_max {} requests a second: "
+          "slow down, or raise the limit",
+          limits.client_requests_per_second_max));
+    }
+  }
+  return admit_user(id);
+}
+
+Status Server::admit_user(ClientId id) {
+  // The user's own rate limit (the users file's requests_per_second_max): one bucket per
+  // user on this node, shared by all its connections, a burst of one second's worth.
+  if (!authenticator_) return Status::ok();
+  auto named = users_of_.find(id);
+  if (named == users_of_.end()) return Status::ok();  // check_access refused it already
+  const User* user = authenticator_->find(named->second);
+  if (user == nullptr || user->requests_per_second_max == 0) return Status::ok();
+  const uint32_t rate = user->requests_per_second_max;
+  const auto per_second = static_cast<double>(rate);
+  const UserRateLimit fresh{rate, TokenBucket(per_second, per_second)};
+  auto it = user_rate_limits_.try_emplace(user->name, fresh).first;
+  if (it->second.rate != rate) it->second = fresh;  // the users file changed the limit
+  TokenBucket& bucket = it->second.bucket;
   bucket.refill(clock_.now());
   if (bucket.try_take()) return Status::ok();
+  ++user_refusals_;
   return Status::overloaded(fmt::format(
-      "this connection sends more than client_requests_per_second_max {} requests a second: "
-      "slow down, or raise the limit",
-      limits.client_requests_per_second_max));
+      "user {} sends more than its requests_per_second_max {} requests a second to this node "
+      "(the users file): slow down, or ask for a higher limit",
+      user->name, rate));
 }
 
 void Server::backpressure() {

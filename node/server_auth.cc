@@ -54,6 +54,9 @@ void Server::arm_auth_reload() {
                       .with("users_file", config_.auth.users_file)
                       .with("users", users->size()));
         authenticator_->replace(std::move(users).value());
+        // A changed limit takes effect at the user's next request (admit_user).
+        std::erase_if(user_rate_limits_,
+                      [this](const auto& entry) { return !authenticator_->find(entry.first); });
       } else {
         // A half-written file: the old users stay, and the next interval tries again.
         log_event(LogEvent::warn("users_reload_failed")

@@ -86,7 +86,6 @@ void Server::serve_http_kv(const net::HttpRequest& request, net::HttpServer::Res
     }
   }
   if (Status admitted = admit(id); !admitted.is_ok()) {
-    ++(shedding_ ? backpressure_refusals_ : connection_refusals_);
     return respond(http_kv_error(admitted));
   }
   ++outstanding_[id];  // answered exactly once, through reply()

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
+#include "client/async_client.h"
 #include "client/client.h"
 #include "net/credentials.h"
 #include "tests/common/http_get.h"
@@ -179,6 +182,76 @@ TEST_F(AuthClusterTest, AChangedUsersFileAppliesToOpenConnectionsWithoutARestart
       [&] { return cluster_->log_of(0).find("event=users_reload_failed") != std::string::npos; },
       std::chrono::seconds(10)));
   EXPECT_TRUE(reader.put("notes/2", "v").is_ok());
+}
+
+TEST_F(AuthClusterTest, AUserOverItsRateLimitGetsOverloadedNamingItOnEveryConnection) {
+  // The users file gives metered requests_per_second_max = 10 (per node, over all of its
+  // connections): a burst of 30 pipelined gets finds 10 tokens and the rest are refused at
+  // once, naming the user and the limit; another connection of the same user shares the
+  // empty bucket, another user has none, and the bucket refills.
+  write_users(fmt::format(
+      "[users.metered]\nsecret = \"{}\"\ngrants = [\"read\"]\nrequests_per_second_max = 10\n",
+      hash("metered-secret")));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return as(client::Credentials{"metered", "metered-secret"}).get("x").is_ok();
+      },
+      std::chrono::seconds(10)))
+      << "the reloaded users file has metered";
+
+  boost::asio::io_context io;
+  client::AsyncOptions options;
+  options.node = cluster_->client_address(0);
+  options.credentials = client::Credentials{"metered", "metered-secret"};
+  options.retry_overloaded = false;  // report refusals instead of sending them again
+  int answered = 0, ok = 0, overloaded = 0;
+  std::string refusal;
+  auto count = [&](const Result<client::GetResult>& r) {
+    ++answered;
+    if (r.is_ok()) ++ok;
+    if (!r.is_ok() && r.status().code() == StatusCode::kOverloaded) {
+      ++overloaded;
+      refusal = r.status().message();
+    }
+  };
+  auto run_until = [&](int answers) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (answered < answers && std::chrono::steady_clock::now() < until) {
+      io.run_for(std::chrono::milliseconds(20));
+    }
+  };
+  client::AsyncClient first(io, options);
+  // The login above may have taken a token or two; 30 at once leaves the bucket empty.
+  for (int i = 0; i < 30; ++i) first.get(fmt::format("k{}", i), {}, count);
+  run_until(30);
+  ASSERT_EQ(answered, 30);
+  EXPECT_GE(ok, 5) << "a burst of one second's worth is admitted";
+  EXPECT_LE(ok, 15) << "and little more: the rest came within the same second";
+  EXPECT_EQ(ok + overloaded, 30);
+  EXPECT_THAT(refusal, HasSubstr("user metered sends more than its requests_per_second_max 10"));
+
+  // The same user on a new connection: the bucket is the user's, so it is still empty.
+  const int refused_before = overloaded;
+  client::AsyncClient second(io, options);
+  for (int i = 0; i < 5; ++i) second.get(fmt::format("s{}", i), {}, count);
+  run_until(35);
+  ASSERT_EQ(answered, 35);
+  EXPECT_GE(overloaded - refused_before, 4)
+      << "the second connection is refused too (a token may have refilled meanwhile)";
+  // Another user is not limited by it.
+  EXPECT_TRUE(as(client::Credentials{"reader", "reader-secret"}).get("k1").is_ok());
+  EXPECT_GE(node_counter(*cluster_, 0, "overloaded_user"), 1u);
+  EXPECT_EQ(node_counter(*cluster_, 0, "overloaded_connection"), 0u);
+
+  // The bucket refills at 10 a second: after a pause the user is served again.
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const int before = ok;
+        first.get("later", {}, count);
+        run_until(answered + 1);
+        return ok > before;
+      },
+      std::chrono::seconds(10)));
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ grants = ["read", "write:orders/", "admin"]
 
 [users.reporting]
 grants = ["read:orders/"]
+requests_per_second_max = 200
 )",
                                      hash));
   ASSERT_EQ(users.size(), 2u);
@@ -45,6 +46,8 @@ grants = ["read:orders/"]
   EXPECT_EQ(alice->grants[1], (Grant{Role::kWrite, "orders/"}));
   EXPECT_EQ(grant_name(alice->grants[1]), "write:orders/");
   EXPECT_TRUE(users.find("reporting")->secret_hash.empty());
+  EXPECT_EQ(alice->requests_per_second_max, 0u) << "no rate limit unless one is given";
+  EXPECT_EQ(users.find("reporting")->requests_per_second_max, 200u);
   EXPECT_EQ(users.find("mallory"), nullptr);
 }
 
@@ -60,6 +63,12 @@ TEST(AccessControlTest, BadUsersFilesAreRefusedNamingTheEntry) {
               HasSubstr("users.a.secret: secret hash: not an scrypt hash"));
   EXPECT_THAT(parse("[users.a]\ngrant = [\"read\"]\n").message(),
               HasSubstr("users.a.grant: unknown key"));
+  for (const char* rate : {"-1", "\"fast\"", "1.5", "100000001"}) {
+    EXPECT_THAT(parse(fmt::format("[users.a]\nrequests_per_second_max = {}\n", rate)).message(),
+                HasSubstr("users.a.requests_per_second_max must be an integer from 0 (no "
+                          "limit) to 100000000"))
+        << rate;
+  }
   EXPECT_THAT(parse("[user.a]\n").message(), HasSubstr("unknown key 'user'"));
   EXPECT_THAT(parse("[users.a\n").message(), HasSubstr("users file u.toml"));
   EXPECT_THAT(Users::load("/nonexistent/users.toml").status().message(),
