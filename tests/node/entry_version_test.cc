@@ -109,6 +109,37 @@ TEST(VersionOfTest, EncodingIsUnambiguousAcrossFieldBoundaries) {
   EXPECT_NE(entry_hash("k1", two_siblings()), entry_hash("k2", two_siblings()));
 }
 
+// The bytes themselves are a format: trees are saved to disk and compared with peers that
+// may run another build, so the encoding must not drift (node/entry_version.cc).
+TEST(VersionOfTest, TheEncodingIsTheDocumentedLayoutByteForByte) {
+  auto u32 = [](uint32_t v) {
+    std::string out;
+    for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>(v >> (8 * b)));
+    return out;
+  };
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(v >> (8 * b)));
+    return out;
+  };
+  const SiblingSet state(
+      VersionVector({{Actor{"n0", 0x0102030405060708}, 3}, {Actor{"node1", 1}, 2}}),
+      {{Dot{Actor{"node1", 1}, 2}, true, ""},
+       {Dot{Actor{"n0", 0x0102030405060708}, 3}, false, "x"}});
+  std::string expected = u32(2);
+  for (const std::string& part : {u32(2), std::string("n0"), u64(0x0102030405060708), u64(3),
+                                  u32(5), std::string("node1"), u64(1), u64(2), u32(2)}) {
+    expected += part;
+  }
+  for (const std::string& part :
+       {u32(2), std::string("n0"), u64(0x0102030405060708), u64(3), std::string(1, '\0'), u32(5),
+        std::string("node1"), u64(1), u64(2), std::string(1, '\1')}) {
+    expected += part;
+  }
+  EXPECT_EQ(version_of(state), expected);
+  EXPECT_EQ(version_of(SiblingSet()), u32(0) + u32(0));
+}
+
 // entry_hash(key, state) encodes the version into a reused buffer: it must hash exactly
 // what the stored and exchanged trees hash, whatever the buffer held before.
 TEST(VersionOfTest, EntryHashIsTheHashOfKeyAndVersionWhateverCameBefore) {
