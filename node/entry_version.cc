@@ -1,24 +1,28 @@
 #include "node/entry_version.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace qkv::node {
 namespace {
 
-// Fixed little-endian whatever the host: versions are compared with peers.
-void append_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+// Fixed little-endian whatever the host: versions are compared with peers. Each writes at
+// `at` and returns the end (the caller sized the buffer: no capacity check per byte).
+char* put_u64(char* at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) at[i] = static_cast<char>(v >> (8 * i));
+  return at + 8;
 }
 
-void append_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+char* put_u32(char* at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) at[i] = static_cast<char>(v >> (8 * i));
+  return at + 4;
 }
 
 // Length-prefixed, so no two different actors encode to the same bytes.
-void append_actor(std::string& out, const causal::Actor& actor) {
-  append_u32(out, static_cast<uint32_t>(actor.node.size()));
-  out.append(actor.node);
-  append_u64(out, actor.incarnation);
+char* put_actor(char* at, const causal::Actor& actor) {
+  at = put_u32(at, static_cast<uint32_t>(actor.node.size()));
+  at = std::copy(actor.node.begin(), actor.node.end(), at);
+  return put_u64(at, actor.incarnation);
 }
 
 void append_version(std::string& out, const causal::SiblingSet& state) {
@@ -28,17 +32,22 @@ void append_version(std::string& out, const causal::SiblingSet& state) {
   // encode equal. Values are left out: a dot identifies its value.
   const auto& entries = state.version_vector().entries();
   const auto& siblings = state.siblings();
-  out.reserve(out.size() + 8 + (entries.size() + siblings.size()) * 32);
-  append_u32(out, static_cast<uint32_t>(entries.size()));
+  std::size_t bytes = 4 + 4;
+  for (const causal::VersionVector::Entry& e : entries) bytes += 4 + e.actor.node.size() + 8 + 8;
+  for (const causal::Sibling& s : siblings) bytes += 4 + s.dot.actor.node.size() + 8 + 8 + 1;
+  const std::size_t first = out.size();
+  out.resize(first + bytes);
+  char* at = out.data() + first;
+  at = put_u32(at, static_cast<uint32_t>(entries.size()));
   for (const causal::VersionVector::Entry& e : entries) {
-    append_actor(out, e.actor);
-    append_u64(out, e.counter);
+    at = put_actor(at, e.actor);
+    at = put_u64(at, e.counter);
   }
-  append_u32(out, static_cast<uint32_t>(siblings.size()));
+  at = put_u32(at, static_cast<uint32_t>(siblings.size()));
   for (const causal::Sibling& s : siblings) {
-    append_actor(out, s.dot.actor);
-    append_u64(out, s.dot.counter);
-    out.push_back(s.tombstone ? 1 : 0);
+    at = put_actor(at, s.dot.actor);
+    at = put_u64(at, s.dot.counter);
+    *at++ = s.tombstone ? 1 : 0;
   }
 }
 
