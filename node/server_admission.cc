@@ -52,10 +52,13 @@ Status Server::admit_user(ClientId id) {
   const User* user = authenticator_->find(named->second);
   if (user == nullptr || user->requests_per_second_max == 0) return Status::ok();
   const uint32_t rate = user->requests_per_second_max;
-  const auto per_second = static_cast<double>(rate);
-  const UserRateLimit fresh{rate, TokenBucket(per_second, per_second)};
-  auto it = user_rate_limits_.try_emplace(user->name, fresh).first;
-  if (it->second.rate != rate) it->second = fresh;  // the users file changed the limit
+  auto it = user_rate_limits_.find(user->name);
+  if (it == user_rate_limits_.end() || it->second.rate != rate) {  // new, or the file changed it
+    const auto per_second = static_cast<double>(rate);
+    it = user_rate_limits_
+             .insert_or_assign(user->name, UserRateLimit{rate, TokenBucket(per_second, per_second)})
+             .first;
+  }
   TokenBucket& bucket = it->second.bucket;
   bucket.refill(clock_.now());
   if (bucket.try_take()) return Status::ok();

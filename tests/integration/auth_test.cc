@@ -252,6 +252,19 @@ TEST_F(AuthClusterTest, AUserOverItsRateLimitGetsOverloadedNamingItOnEveryConnec
         return ok > before;
       },
       std::chrono::seconds(10)));
+
+  // A reloaded users file with a higher limit applies at the user's next request, on the
+  // connections already open: a burst of 30 now fits.
+  write_users(fmt::format(
+      "[users.metered]\nsecret = \"{}\"\ngrants = [\"read\"]\nrequests_per_second_max = 1000\n",
+      hash("metered-secret")));
+  ASSERT_TRUE(wait_for([&] { return node_counter(*cluster_, 0, "users_reloads") >= 2; },
+                       std::chrono::seconds(10)));
+  const int ok_before = ok, answered_before = answered;
+  for (int i = 0; i < 30; ++i) first.get(fmt::format("r{}", i), {}, count);
+  run_until(answered_before + 30);
+  ASSERT_EQ(answered, answered_before + 30);
+  EXPECT_EQ(ok - ok_before, 30) << "the limit of 1000 a second admits the whole burst";
 }
 
 }  // namespace
