@@ -54,7 +54,8 @@ void Server::arm_auth_reload() {
                       .with("users_file", config_.auth.users_file)
                       .with("users", users->size()));
         authenticator_->replace(std::move(users).value());
-        // A changed limit takes effect at the user's next request (admit_user).
+        // Buckets of users the file no longer has go; a changed limit replaces its user's
+        // bucket at the next request (admit_user).
         std::erase_if(user_rate_limits_,
                       [this](const auto& entry) { return !authenticator_->find(entry.first); });
       } else {

@@ -221,7 +221,7 @@ TEST_F(AuthClusterTest, AUserOverItsRateLimitGetsOverloadedNamingItOnEveryConnec
     }
   };
   client::AsyncClient first(io, options);
-  // The login above may have taken a token or two; 30 at once leaves the bucket empty.
+  // The gets that waited for the reload took a token or two; 30 at once empty the bucket.
   for (int i = 0; i < 30; ++i) first.get(fmt::format("k{}", i), {}, count);
   run_until(30);
   ASSERT_EQ(answered, 30);
