@@ -2,7 +2,9 @@
 """One qkvd with 1 and with more request threads, side by side in one run (issue 17).
 
 Starts a single node (N=1, R=W=1) with --io-threads 1, then with --io-threads T (the core
-thread and T - 1 I/O threads serving its sockets: net/io_threads.h), alternating, --repeat
+thread and T - 1 I/O threads serving its sockets: net/io_threads.h) or, with
+--commit-thread, with the storage thread writing its group commits (node/storage_thread.h),
+alternating, --repeat
 times each; each run loads the keys once and runs the workload with qkv-bench. Prints per
 run the ops/s, p99, and where the CPU went: every qkvd thread's and qkv-bench's share of a
 core over the measured window (utime + stime from /proc/PID/task/TID/stat), then the
@@ -10,6 +12,7 @@ ratio of the medians. Issue 17's target: with 2 threads the node uses more than 
 and does >= 1.5x the ops/s of 1 thread.
 
   python3 bench/threads.py --build build --threads 2 --workload W --duration 10 --repeat 3
+  python3 bench/threads.py --build build --commit-thread --workload W --duration 10 --repeat 3
 """
 import argparse
 import os
@@ -40,9 +43,11 @@ def thread_cpu(pid):
     return out
 
 
-def run(args, io_threads):
-    cluster = QkvCluster(args.build, args.workdir, args.base_port,
-                         ["--io-threads", str(io_threads)], size=1, quorum=(1, 1, 1))
+def run(args, variant):
+    flags = args.variant_flags.split() if variant != 1 else ["--io-threads", "1"]
+    flags += args.node_flags.split()
+    cluster = QkvCluster(args.build, args.workdir, args.base_port, flags, size=1,
+                         quorum=(1, 1, 1))
     try:
         cluster.start()
         cmd = [os.path.join(args.build, "bench", "qkv-bench"), "--nodes", cluster.nodes(),
@@ -72,6 +77,10 @@ def run(args, io_threads):
         cluster.stop()
 
 
+def label(args, variant):
+    return "one thread" if variant == 1 else args.variant_flags
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -86,7 +95,14 @@ def main():
                     help="seconds from qkv-bench's start (its load phase) to the window")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--base-port", type=int, default=24000)
+    ap.add_argument("--commit-thread", action="store_true",
+                    help="the second node has one core thread and the storage thread "
+                         "(--commit-thread true) instead of --threads I/O threads")
+    ap.add_argument("--node-flags", default="",
+                    help="qkvd flags of both nodes, e.g. --sync-writes")
     args = ap.parse_args()
+    args.variant_flags = ("--io-threads 1 --commit-thread true" if args.commit_thread
+                          else f"--io-threads {args.threads}")
     args.workdir = tempfile.gettempdir()
     results = {1: [], args.threads: []}
     for i in range(args.repeat):
@@ -96,15 +112,16 @@ def main():
             results[t].append(r)
             threads = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["threads"].items())
                                 if v >= 0.01)
-            log(f"io_threads={t}: {r['ops_per_sec']:.0f} ops/s, node {r['node_cores']:.2f} "
+            log(f"{label(args, t)}: {r['ops_per_sec']:.0f} ops/s, node {r['node_cores']:.2f} "
                 f"cores ({threads}), qkv-bench {r['bench_cores']:.2f} cores")
     med = {t: statistics.median(r["ops_per_sec"] for r in rs) for t, rs in results.items()}
     cores = {t: statistics.median(r["node_cores"] for r in rs) for t, rs in results.items()}
     print(f"\nworkload {args.workload}, {args.connections} connections x {args.in_flight} in "
           f"flight, medians of {args.repeat}")
     for t in results:
-        print(f"io_threads={t}: {med[t]:.0f} ops/s, node {cores[t]:.2f} cores")
-    print(f"io_threads={args.threads} / io_threads=1: {med[args.threads] / med[1]:.2f}x ops/s")
+        print(f"{label(args, t)}: {med[t]:.0f} ops/s, node {cores[t]:.2f} cores")
+    print(f"{label(args, args.threads)} / {label(args, 1)}: "
+          f"{med[args.threads] / med[1]:.2f}x ops/s")
 
 
 if __name__ == "__main__":

@@ -216,6 +216,16 @@ Status AntiEntropy::scan_segment(const MerkleTree& tree, uint32_t segment,
   });
 }
 
+bool AntiEntropy::build_due(const Tree& tree, TimePoint now) const {
+  return !tree.built || tree.tree.stale() || now - tree.built_at >= config_.rebuild_interval;
+}
+
+bool AntiEntropy::build_due(TimePoint now) const {
+  if (!ring_) return false;
+  return std::any_of(trees_.begin(), trees_.end(),
+                     [&](const auto& entry) { return build_due(entry.second, now); });
+}
+
 void AntiEntropy::on_tick(TimePoint now, int64_t unix_ms) {
   if (!ring_) return;
   // Refill the byte budget: a burst of at most one second's worth.
@@ -228,7 +238,7 @@ void AntiEntropy::on_tick(TimePoint now, int64_t unix_ms) {
 
   // One tree build (or periodic rebuild) per tick: a scan of one partition.
   for (auto& [p, tree] : trees_) {
-    if (!tree.built || tree.tree.stale() || now - tree.built_at >= config_.rebuild_interval) {
+    if (build_due(tree, now)) {
       build(p, tree, now);
       break;
     }

@@ -85,6 +85,10 @@ class AntiEntropy {
   // Builds one tree if one is due, fails exchanges past their step deadline, starts
   // exchanges that are due, sends what the byte budget allows.
   void on_tick(TimePoint now, int64_t unix_ms);
+  // True if the next on_tick builds a tree: a scan of storage, which must not overlap a
+  // commit in flight (Node drains the commit pipeline first: a write that lands before the
+  // scan's snapshot and reaches the tree again at its commit's end would count twice).
+  bool build_due(TimePoint now) const;
   // The driver could not reach `peer`: its exchanges fail now.
   void on_peer_unreachable(const NodeId& peer, int64_t unix_ms);
 
@@ -151,6 +155,7 @@ class AntiEntropy {
   bool is_primary(uint32_t partition) const;
   bool peer_up(const NodeId& peer) const;  // per is_up_; up when no liveness was set
   void build(uint32_t partition, Tree& tree, TimePoint now);
+  bool build_due(const Tree& tree, TimePoint now) const;
   // (key, entry hash) of this node's keys in `segment` of `partition`'s tree.
   Status scan_segment(const antientropy::MerkleTree& tree, uint32_t segment,
                       std::vector<antientropy::SegmentEntry>& out);

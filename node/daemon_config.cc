@@ -186,10 +186,11 @@ Status read_limits(const toml::table& t, DaemonConfig& c) {
 
 Status read_storage(const toml::table& t, DaemonConfig& c) {
   QKV_RETURN_IF_ERROR(check_keys(t,
-                                 {"sync_writes", "block_cache_bytes", "write_buffer_bytes",
-                                  "version_cache_bytes", "snapshot_dir"},
+                                 {"sync_writes", "commit_thread", "block_cache_bytes",
+                                  "write_buffer_bytes", "version_cache_bytes", "snapshot_dir"},
                                  "storage."));
   QKV_RETURN_IF_ERROR(read_bool(t, "sync_writes", "storage.", c.sync_writes));
+  QKV_RETURN_IF_ERROR(read_bool(t, "commit_thread", "storage.", c.commit_thread));
   if (t.get("snapshot_dir")) {
     std::string dir;
     QKV_RETURN_IF_ERROR(read_string(t, "snapshot_dir", "storage.", dir));

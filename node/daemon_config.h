@@ -107,6 +107,9 @@ struct DaemonConfig {
   uint64_t hint_bytes_max = 1ull << 30;
   uint32_t hints_per_second_max = 1000;
   bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
+  // The commit pipeline (node/committer.h): group commits are written to storage by a
+  // thread of their own while the core thread goes on (node/storage_thread.h).
+  bool commit_thread = false;
   uint64_t block_cache_bytes = 256ull << 20;
   // RocksDB's memtable per column family (write_buffer_size): writes collect here before a
   // flush; up to two per family are in memory at once. >= kWriteBufferBytesMin.

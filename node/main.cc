@@ -40,6 +40,7 @@ struct Flags {
   uint32_t n = 0, r = 0, w = 0, partitions = 0;
   std::optional<uint32_t> io_threads;
   bool sync_writes = false;
+  std::optional<bool> commit_thread;
   bool insecure = false;  // --insecure: [tls] insecure = true
   bool no_hinted_handoff = false;
   bool auto_join = false;     // --auto-join: [cluster] auto_join = true
@@ -98,6 +99,7 @@ Status apply_flags(const Flags& f, DaemonConfig& c) {
   if (f.partitions) c.partitions = f.partitions;
   if (f.io_threads) c.io_threads = *f.io_threads;
   if (f.sync_writes) c.sync_writes = true;
+  if (f.commit_thread) c.commit_thread = *f.commit_thread;
   if (f.insecure) c.tls.insecure = true;
   if (f.no_hinted_handoff) c.hinted_handoff = false;
   if (f.auto_join) c.auto_join.enabled = true;
@@ -267,6 +269,7 @@ int run(DaemonConfig config) {
           .with("members", config.members.size())
           .with("seeds", config.seeds.size())
           .with("sync_writes", config.sync_writes)
+          .with("commit_thread", config.commit_thread)
           .with("io_threads", config.io_threads_or_cores())
           .with("hinted_handoff", config.hinted_handoff)
           .with("auto_join", config.auto_join.enabled));
@@ -372,6 +375,9 @@ void add_flags(CLI::App& app, Flags& f) {
                  "threads doing request work: the core thread and io-threads - 1 serving "
                  "sockets (default 1: one thread; 0: the machine's cores)");
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
+  app.add_option("--commit-thread", f.commit_thread,
+                 "write group commits to storage on a thread of their own, while the core "
+                 "thread goes on (storage.commit_thread; true or false)");
   app.add_flag("--insecure", f.insecure,
                "allow ports beyond loopback without TLS ([tls] insecure; docs/security.md)");
   app.add_flag("--no-hinted-handoff", f.no_hinted_handoff,

@@ -73,7 +73,7 @@ void Node::set_ring_applied(uint64_t version, TimePoint now) {
 
 void Node::drop_ranges() {
   if (!held_.drop_due()) return;
-  commit_writes();  // staged writes of a dropped range must not land after its delete
+  commit_now();  // staged writes of a dropped range must not land after its delete
   // The dropped keys' dots live on in clients' contexts: new writes must count above them.
   counters_.ranges_dropped += held_.drop_ranges([this](ring::Token first, ring::Token last) {
     return replica_.raise_reap_floor(first, last, actor_);
@@ -316,6 +316,7 @@ void Node::on_peer_link_broke(const NodeId& peer, TimePoint now) {
 void Node::on_tick(TimePoint now) {
   now_ = now;
   if (held_.ring()) hints_.deliver(now);
+  if (commit_in_flight_ && aae_.build_due(now)) finish_commit(committer_->wait(), true);
   aae_.on_tick(now, unix_ms());
   transfer_.on_tick(now);
   reaper_.on_tick(now, unix_ms());
@@ -342,10 +343,51 @@ void Node::commit_batch() {
 }
 
 void Node::commit_writes() {
-  // What waits may stage more (a failed put's answer does not, but stay safe): loop.
-  while (replica_.has_staged() || puts_.has_staged()) {
-    Status committed = replica_.commit();
-    puts_.on_committed(committed);
+  // What waits may stage more (a failed put's answer does not, but stay safe): loop. With a
+  // committer, the next commit starts at the end of the one in flight (on_commit_done).
+  while (!commit_in_flight_ && (replica_.has_staged() || puts_.has_staged())) {
+    std::vector<storage::WriteOp> ops = replica_.start_commit();
+    puts_.on_commit_started();
+    if (committer_ && !ops.empty()) {
+      committer_->submit(std::move(ops));
+      commit_in_flight_ = true;
+    } else {
+      // Only acks wait (the states they joined with are committed), or no pipeline.
+      finish_commit(ops.empty() ? Status::ok() : storage_.write(ops), false);
+    }
+  }
+}
+
+void Node::finish_commit(Status committed, bool pipelined) {
+  commit_in_flight_ = false;
+  replica_.finish_commit(committed);
+  puts_.on_committed(committed);
+  if (pipelined && !committed.is_ok()) {
+    // Staged while the failed batch was in flight, and maybe built on its states.
+    replica_.discard_staged(committed);
+    puts_.discard_staged(committed);
+  }
+}
+
+void Node::set_committer(Committer* committer) {
+  QKV_ASSERT(!commit_in_flight_);
+  committer_ = committer;
+}
+
+void Node::on_commit_done(TimePoint now) {
+  if (!commit_in_flight_) return;
+  std::optional<Status> committed = committer_->poll();
+  if (!committed) return;
+  now_ = now;
+  finish_commit(std::move(*committed), true);
+  end_event();  // the next commit starts, unless a batch is open (it starts at its end)
+}
+
+void Node::commit_now() {
+  for (;;) {
+    if (commit_in_flight_) finish_commit(committer_->wait(), true);
+    if (!replica_.has_staged() && !puts_.has_staged()) return;
+    commit_writes();
   }
 }
 

@@ -26,7 +26,8 @@
 // Group commit: the writes of one event, or of every event between begin_batch() and
 // commit_batch(), reach storage in one Storage::write (node/replica.h).
 //
-// Thread-safety: none. qkvd calls it from its one io_context thread.
+// Thread-safety: none. qkvd calls it from its one io_context thread (the core thread); the
+// commit pipeline's writes run on the committer's thread (set_committer).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,7 @@
 
 #include "common/clock.h"
 #include "node/anti_entropy.h"
+#include "node/committer.h"
 #include "node/coordinator/conditional_write.h"
 #include "node/coordinator/get_coordinator.h"
 #include "node/coordinator/put_coordinator.h"
@@ -136,6 +138,24 @@ class Node {
   void commit_batch();
   bool batch_open() const { return batch_open_; }
 
+  // Commit pipeline (node/committer.h). With a committer, a group commit's storage write
+  // runs where the committer runs it (qkvd: the storage thread) and the node goes on: it
+  // serves reads, which see the committing batch's states, and stages the next group
+  // commit, which starts once this one has ended. What waits on a commit (replica acks,
+  // coordinated rounds, the trees' and the version cache's updates) happens at its end,
+  // on_commit_done. A failed commit also fails what was staged while it was in flight, since
+  // that may build on states that never reached storage. Scans that must see every commit
+  // (tree builds, dropping ranges) wait for the one in flight first.
+  // `committer` outlives this or is reset before it goes; null: writes on this thread.
+  // REQUIRES: no commit in flight.
+  void set_committer(Committer* committer);
+  // The driver's call once the committer's write has ended (spurious calls are harmless).
+  void on_commit_done(TimePoint now);
+  bool commit_in_flight() const { return commit_in_flight_; }
+  // Waits for the commit in flight and commits what is staged, on return all of it in
+  // storage (or failed): before a node stops or saves its trees.
+  void commit_now();
+
   // The earliest alarm of an in-flight request, if any: call on_tick then.
   std::optional<TimePoint> next_deadline() const { return in_flight_.next_alarm(); }
   // Requests in flight (coordinated or forwarded, not yet finished).
@@ -190,6 +210,8 @@ class Node {
     if (!batch_open_) commit_writes();
   }
   void commit_writes();
+  // The end of a commit (in flight or written here) with the write's status.
+  void finish_commit(Status committed, bool pipelined);
 
   NodeConfig config_;
   storage::Storage& storage_;  // for snapshots; reads and writes go through replica_
@@ -214,6 +236,8 @@ class Node {
   HintDelivery hints_;
   Reaper reaper_;
   bool batch_open_ = false;
+  Committer* committer_ = nullptr;
+  bool commit_in_flight_ = false;
 };
 
 }  // namespace qkv::node

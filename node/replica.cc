@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/assert.h"
 #include "node/entry_version.h"
 #include "node/incarnation.h"
 #include "node/wire/replica_codec.h"
@@ -21,11 +22,22 @@ Replica::Replica(const NodeConfig& config, storage::Storage& storage, Transport&
       hooks_(std::move(hooks)),
       versions_(config.version_cache_bytes) {}
 
-Result<std::optional<causal::SiblingSet>> Replica::load(ring::Token token, const std::string& key) {
+const Replica::StagedWrite* Replica::pending(const std::string& key) const {
   if (auto staged = staged_index_.find(key); staged != staged_index_.end()) {
-    const StagedWrite& w = staged_[staged->second];
-    if (w.erase) return std::optional<causal::SiblingSet>();
-    return std::optional<causal::SiblingSet>(w.state);
+    return &staged_[staged->second];
+  }
+  if (!committing_index_.empty()) {
+    if (auto c = committing_index_.find(key); c != committing_index_.end()) {
+      return &committing_[c->second];
+    }
+  }
+  return nullptr;
+}
+
+Result<std::optional<causal::SiblingSet>> Replica::load(ring::Token token, const std::string& key) {
+  if (const StagedWrite* w = pending(key)) {
+    if (w->erase) return std::optional<causal::SiblingSet>();
+    return std::optional<causal::SiblingSet>(w->state);
   }
   auto bytes = storage_.get(token, key);
   if (!bytes) {
@@ -63,7 +75,7 @@ std::optional<antientropy::Hash128> Replica::tree_entry(
 }
 
 const VersionCache::Entry* Replica::cached(const std::string& key) {
-  if (staged_index_.count(key)) return nullptr;  // load() reads the staged state, no storage
+  if (pending(key)) return nullptr;  // load() reads the staged state, no storage
   const VersionCache::Entry* entry = versions_.find(key);
   if (!entry) ++counters_.version_cache_misses;
   return entry;
@@ -216,8 +228,7 @@ void Replica::fill(const std::string& key, const std::optional<causal::SiblingSe
 Result<std::optional<causal::SiblingSet>> Replica::read(ring::Token token, const std::string& key) {
   // Only a committed state (no write of the key staged) that the cache lacks is put: a key
   // held nowhere is not, since a write of an absent key must read the reap floor.
-  const bool fills =
-      config_.version_cache_bytes > 0 && !staged_index_.count(key) && !versions_.find(key);
+  const bool fills = config_.version_cache_bytes > 0 && !pending(key) && !versions_.find(key);
   auto local = load(token, key);
   if (fills && local && local.value()) {
     fill(key, local.value(), causal::StateSummary::of(*local.value()));
@@ -226,7 +237,7 @@ Result<std::optional<causal::SiblingSet>> Replica::read(ring::Token token, const
 }
 
 Result<causal::StateSummary::Digest> Replica::digest(ring::Token token, const std::string& key) {
-  const bool staged = staged_index_.count(key) > 0;
+  const bool staged = pending(key) != nullptr;
   if (!staged) {
     if (const VersionCache::Entry* c = versions_.find(key)) return c->summary.digest();
   }
@@ -301,28 +312,40 @@ void Replica::on_write(const PeerMessage& message, ReplicaWrite&& write) {
 }
 
 Status Replica::commit() {
-  Status committed = Status::ok();
-  if (!staged_.empty()) {
-    std::vector<StagedWrite> staged;
-    staged.swap(staged_);
-    staged_index_.clear();
-    std::vector<storage::WriteOp> ops;
-    ops.reserve(staged.size());
-    for (const auto& w : staged) {
-      ops.push_back(w.erase ? storage::WriteOp{w.token, w.key, {}, true}
-                            : storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
-    }
-    const int64_t began_us = hooks_.latencies ? hooks_.latencies->now_us() : 0;
-    committed = storage_.write(ops);
-    if (hooks_.latencies) hooks_.latencies->on_commit(began_us);
+  std::vector<storage::WriteOp> ops = start_commit();
+  Status committed = ops.empty() ? Status::ok() : storage_.write(ops);
+  finish_commit(committed);
+  return committed;
+}
+
+std::vector<storage::WriteOp> Replica::start_commit() {
+  QKV_ASSERT(!committing_open_);
+  committing_open_ = true;
+  committing_.swap(staged_);  // committing_ is empty: its capacity serves the next staging
+  committing_index_.swap(staged_index_);
+  committing_acks_.swap(staged_acks_);
+  std::vector<storage::WriteOp> ops;
+  ops.reserve(committing_.size());
+  for (const auto& w : committing_) {
+    ops.push_back(w.erase ? storage::WriteOp{w.token, w.key, {}, true}
+                          : storage::WriteOp{w.token, w.key, encode_sibling_set(w.state)});
+  }
+  committing_began_us_ = hooks_.latencies ? hooks_.latencies->now_us() : 0;
+  return ops;
+}
+
+void Replica::finish_commit(const Status& committed) {
+  QKV_ASSERT(committing_open_);
+  if (!committing_.empty()) {
+    if (hooks_.latencies) hooks_.latencies->on_commit(committing_began_us_);
     ++counters_.storage_commits;
-    counters_.storage_writes += ops.size();
+    counters_.storage_writes += committing_.size();
     if (!committed.is_ok()) {
       ++counters_.storage_errors;
       if (hooks_.on_commit_failed) hooks_.on_commit_failed();
     } else {
       // The committed states, for the next writes of these keys and the trees.
-      for (auto& w : staged) {
+      for (auto& w : committing_) {
         if (w.erase) {
           ++counters_.tombstones_reaped;
           if (w.before && hooks_.on_committed) hooks_.on_committed(w.token, w.before, std::nullopt);
@@ -339,15 +362,28 @@ Status Replica::commit() {
         versions_.put(w.key, std::move(w.state), after);
       }
     }
-    staged.clear();
-    if (staged_.empty()) staged_.swap(staged);  // its capacity, for the next commit
   }
+  // Cleared before the acks leave: sending may re-enter the node (a local transport).
+  std::vector<StagedWrite> done = std::move(committing_);
+  committing_.clear();
+  committing_index_.clear();
+  std::vector<StagedAck> acks = std::move(committing_acks_);
+  committing_acks_.clear();
+  committing_open_ = false;
+  for (auto& ack : acks) send_ack(ack.to, ack.request_id, committed);
+  // Their capacity, for the next commits.
+  done.clear();
+  if (staged_.empty() && staged_.capacity() < done.capacity()) staged_.swap(done);
+  acks.clear();
+  if (staged_acks_.empty() && staged_acks_.capacity() < acks.capacity()) staged_acks_.swap(acks);
+}
+
+void Replica::discard_staged(const Status& status) {
+  staged_.clear();
+  staged_index_.clear();
   std::vector<StagedAck> acks;
   acks.swap(staged_acks_);
-  for (auto& ack : acks) send_ack(ack.to, ack.request_id, committed);
-  acks.clear();
-  if (staged_acks_.empty()) staged_acks_.swap(acks);
-  return committed;
+  for (auto& ack : acks) send_ack(ack.to, ack.request_id, status);
 }
 
 }  // namespace qkv::node

@@ -123,9 +123,24 @@ class Replica {
 
   // True if writes or acks wait for commit().
   bool has_staged() const { return !staged_.empty() || !staged_acks_.empty(); }
-  // Writes what is staged in one storage write, then sends the acks that waited on it.
-  // Returns the commit's status (ok when nothing was staged).
+  // Writes what is staged in one storage write, then sends the acks that waited on it:
+  // finish_commit(storage.write(start_commit())). Returns the commit's status (ok when
+  // nothing was staged).
   Status commit();
+
+  // The commit pipeline (node/committer.h), in two steps. start_commit() makes what is
+  // staged the committing batch and returns its storage ops (empty: only acks wait); the
+  // caller writes them (Storage::write, on any thread) and then calls finish_commit with
+  // the write's status, which updates the version cache and the trees and sends the acks.
+  // Reads (load, read, digest) see the committing batch's states as they see staged
+  // ones, so a read-modify-write of a key sees its latest state while it commits.
+  // REQUIRES: no batch is committing (at most one at a time, in order).
+  std::vector<storage::WriteOp> start_commit();
+  void finish_commit(const Status& committed);
+  bool committing() const { return committing_open_; }
+  // After a failed commit: what is staged may have been built on the failed batch's states,
+  // which never reached storage, so none of it is written. Its acks are sent `status`.
+  void discard_staged(const Status& status);
   // Forgets every cached version: the node deleted key ranges from storage.
   void forget_versions() { versions_.clear(); }
 
@@ -176,9 +191,19 @@ class Replica {
   NodeCounters& counters_;
   std::function<int64_t()> unix_ms_;
   Hooks hooks_;
+  // The state of a staged or committing write of the key, or null (the key's state is
+  // storage's). `erase` writes give a null state through load().
+  const StagedWrite* pending(const std::string& key) const;
+
   std::vector<StagedWrite> staged_;
   std::map<std::string, std::size_t, std::less<>> staged_index_;  // key -> its entry in staged_
   std::vector<StagedAck> staged_acks_;  // replica writes to ack after the commit
+  // The batch start_commit() took, until finish_commit(): its writes and acks.
+  bool committing_open_ = false;
+  std::vector<StagedWrite> committing_;
+  std::map<std::string, std::size_t, std::less<>> committing_index_;
+  std::vector<StagedAck> committing_acks_;
+  int64_t committing_began_us_ = 0;
   VersionCache versions_;
   std::optional<uint64_t> reap_floor_;  // read from meta at first use
 };

@@ -137,6 +137,11 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
         });
     http_server_->set_on_close([this](uint64_t connection) { on_http_close(connection); });
   }
+  if (config.commit_thread) {
+    storage_thread_ = std::make_unique<StorageThread>(
+        storage, [this] { boost::asio::post(io_, [this] { on_commit_done(); }); });
+    node_.set_committer(storage_thread_.get());
+  }
   client_server_.set_io_threads(&io_threads_);
   peer_server_.set_io_threads(&io_threads_);
   peer_links_.set_io_threads(&io_threads_);
@@ -202,6 +207,8 @@ void Server::set_up_link_probes() {
 
 Server::~Server() {
   if (node_.batch_open()) node_.commit_batch();  // the io_context stopped before its post ran
+  node_.commit_now();                            // and what the storage thread writes
+  node_.set_committer(nullptr);
   shutting_down_ = true;  // connections closing from here on say nothing about peers
   tick_timer_.cancel();
   drain_timer_.cancel();
@@ -250,6 +257,7 @@ Status Server::load_saved_trees(bool after_clean_stop) {
 
 Status Server::save_trees() {
   if (node_.batch_open()) node_.commit_batch();
+  node_.commit_now();  // the trees must hold every write storage holds
   return storage_.put_meta(kSavedTreesMeta,
                            node_.anti_entropy().save_trees(clock_.now(), unix_ms()));
 }
@@ -350,6 +358,12 @@ void Server::batch_writes() {
     io_threads_.flush();  // the commit's answers and replica writes leave now
     backpressure();
   });
+}
+
+void Server::on_commit_done() {
+  node_.on_commit_done(clock_.now());
+  io_threads_.flush();  // the commit's answers and replica writes leave now
+  backpressure();
 }
 
 void Server::on_peer_connection(std::shared_ptr<net::Connection> connection) {

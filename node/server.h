@@ -29,6 +29,7 @@
 #include "node/daemon_config.h"
 #include "node/host.h"
 #include "node/http_api.h"
+#include "node/storage_thread.h"
 
 namespace qkv::node {
 
@@ -105,6 +106,8 @@ class Server final : public Transport, public OpsView {
   Status admit_user(ClientId id);
   // Opens a group-commit batch in the node for the rest of this io_context turn.
   void batch_writes();
+  // The storage thread's write ended: the node takes its status and goes on.
+  void on_commit_done();
   // Pauses reading every client connection when the node has limits.in_flight_max requests
   // in flight that no local client waits for (Node::in_flight_unawaited), and resumes once
   // it is back under 3/4 of it. After each io turn and tick. A pause that lasts
@@ -180,6 +183,9 @@ class Server final : public Transport, public OpsView {
   uint64_t logged_delivered_ = 0, logged_repairs_ = 0;
   net::TransportOptions transport_options_;       // the client port
   net::TransportOptions peer_transport_options_;  // the peer port and links: silence bounds
+  // [storage] commit_thread: writes the node's group commits (node/committer.h); null: the
+  // core thread writes them.
+  std::unique_ptr<StorageThread> storage_thread_;
   // Serve the client and peer sockets (io_threads - 1 of them; none: all here).
   // Declared before every connection so it is destroyed after them.
   net::IoThreads io_threads_;

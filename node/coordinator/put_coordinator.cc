@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
+#include "common/assert.h"
 #include "common/mutation.h"
 #include "node/deadline.h"
 #include "node/wire/replica_codec.h"
@@ -120,10 +122,23 @@ Status PutCoordinator::check_siblings(const std::string& key, std::size_t siblin
   return Status::ok();
 }
 
-void PutCoordinator::on_committed(const Status& status) {
+void PutCoordinator::on_commit_started() {
+  QKV_ASSERT(committing_.empty());
+  committing_.swap(staged_);
+  committing_clients_ = std::exchange(staged_clients_, 0);
+}
+
+void PutCoordinator::discard_staged(const Status& status) {
   auto staged = std::move(staged_);
   staged_.clear();
   staged_clients_ = 0;
+  for (auto& s : staged) replier_.reply_status(s.reply_to, status);
+}
+
+void PutCoordinator::on_committed(const Status& status) {
+  auto staged = std::move(committing_);
+  committing_.clear();
+  committing_clients_ = 0;
   for (auto& s : staged) {
     if (status.is_ok()) {
       start_round(std::move(s));
@@ -137,6 +152,7 @@ void PutCoordinator::on_committed(const Status& status) {
 uint64_t PutCoordinator::oldest_ring_version() const {
   uint64_t oldest = UINT64_MAX;
   for (const Staged& s : staged_) oldest = std::min(oldest, s.op.ring_version);
+  for (const Staged& s : committing_) oldest = std::min(oldest, s.op.ring_version);
   for (const auto& [id, op] : ops_) oldest = std::min(oldest, op.ring_version);
   return oldest;
 }

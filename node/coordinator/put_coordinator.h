@@ -50,11 +50,18 @@ class PutCoordinator {
   void start(ReplyTo reply_to, KeyRequest request, TimePoint now);
   // True if rounds wait for the staged writes' commit.
   bool has_staged() const { return !staged_.empty(); }
-  // Staged writes of local clients (not forwarded ones): not yet tracked by InFlight.
-  std::size_t staged_client_requests() const { return staged_clients_; }
-  // The staged writes were committed with `status`: their rounds start (ok), or their
+  // Staged and committing writes of local clients (not forwarded ones): not yet tracked by
+  // InFlight.
+  std::size_t staged_client_requests() const { return staged_clients_ + committing_clients_; }
+  // The staged writes' commit started (Replica::start_commit): their rounds wait for
+  // on_committed. REQUIRES: no commit started and not yet ended.
+  void on_commit_started();
+  // The commit that started last ended with `status`: its rounds start (ok), or their
   // clients get the error and no replica is sent anything.
   void on_committed(const Status& status);
+  // After a failed commit (Replica::discard_staged): the staged writes are not committed;
+  // their clients get `status`.
+  void discard_staged(const Status& status);
 
   // A replica's ack (or error) for round `id`, at `now` (an ack's latency is recorded).
   void on_reply(uint64_t id, const NodeId& from, const Status& status, TimePoint now);
@@ -115,6 +122,8 @@ class PutCoordinator {
   coordinator::ReplicaLatency latency_;
   std::vector<Staged> staged_;      // waiting for the commit of their own copy
   std::size_t staged_clients_ = 0;  // of staged_, those of local clients
+  std::vector<Staged> committing_;  // their copy's commit started
+  std::size_t committing_clients_ = 0;
   std::map<uint64_t, Op> ops_;
   std::vector<LogEvent> log_events_;
   TimePoint next_siblings_log_{};

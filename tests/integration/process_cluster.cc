@@ -101,9 +101,11 @@ std::vector<std::string> ProcessCluster::args_of(int i) const {
   } else {
     args.insert(args.end(), {"--seeds", fmt::format("127.0.0.1:{}", peer_ports_[0])});
   }
-  // Every other node serves its sockets on an I/O thread (net/io_threads.h), so every
-  // cluster test runs both transports, and between each other.
-  if (i % 2 == 0) args.insert(args.end(), {"--io-threads", "2"});
+  // One node in three serves its sockets on an I/O thread (net/io_threads.h) and one writes
+  // its group commits on the storage thread (node/storage_thread.h), so every cluster test
+  // runs both transports and both commit paths, and between each other.
+  if (i % 3 == 0) args.insert(args.end(), {"--io-threads", "2"});
+  if (i % 3 == 1) args.insert(args.end(), {"--commit-thread", "true"});
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   if (auto it = node_flags_.find(i); it != node_flags_.end()) {
     args.insert(args.end(), it->second.begin(), it->second.end());

@@ -83,6 +83,11 @@ int main(int argc, char** argv) {
                  "all, none, or loss[=p],dup[=p],delay[=p],partition,crash,wipe,skew,restore");
   app.add_option("--sync-writes", sync, "on|off: off models losing the unsynced tail")
       ->check(CLI::IsMember({"on", "off"}));
+  std::string pipeline = "off";
+  app.add_option("--commit-pipeline", pipeline,
+                 "on|off: on writes group commits later than the node hands them over, as "
+                 "qkvd's storage thread (node/committer.h)")
+      ->check(CLI::IsMember({"on", "off"}));
   int64_t writeback_ms = config.writeback.count();
   app.add_option("--writeback-ms", writeback_ms,
                  "with --sync-writes off: how long a write stays in the page cache");
@@ -188,6 +193,7 @@ int main(int argc, char** argv) {
   }
   config.faults = *parsed;
   config.sync_writes = sync == "on";
+  config.commit_pipeline = pipeline == "on";
   config.writeback = qkv::Duration(writeback_ms);
   config.tombstone_grace = qkv::Duration(grace_ms);
   if (config.n > static_cast<uint32_t>(config.nodes)) {
@@ -206,9 +212,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.keep_trace = print_trace && !sweep;
-  fmt::print("qkv-sim: nodes={} n={} ops={} keys={} clients={}+1 faults={} sync_writes={}{}{}\n",
+  fmt::print("qkv-sim: nodes={} n={} ops={} keys={} clients={}+1 faults={} sync_writes={}{}{}{}\n",
              config.nodes, config.n, config.ops, config.keys, config.clients,
-             config.faults.to_string(), sync,
+             config.faults.to_string(), sync, config.commit_pipeline ? " commit_pipeline" : "",
              config.ring_changes > 0 ? fmt::format(" ring_changes={}{}", config.ring_changes,
                                                    config.auto_join ? " auto_join" : "")
                                      : "",

@@ -98,6 +98,10 @@ struct SimConfig {
   // Whom the nodes' gets ask first (node/coordinator/get_round.h): every primary, or a
   // quorum of them with spares asked on a failure or at the stand-in alarm.
   coordinator::Fanout read_fanout = coordinator::Fanout::kAll;
+  // The commit pipeline (node/committer.h), as qkvd's [storage] commit_thread: each group
+  // commit's storage write happens 0-3 ms after the node hands it over (a crash before then
+  // loses it, unacknowledged), and the node hears of its end at that moment.
+  bool commit_pipeline = false;
 };
 
 // One client operation as the client saw it.

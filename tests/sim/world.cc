@@ -198,6 +198,10 @@ void Simulation::start_node(int i) {
   QKV_ASSERT(n.host->open().is_ok());
   trace(fmt::format("start {} incarnation={} generation={}", n.id, boot->incarnation,
                     boot->generation));
+  if (config_.commit_pipeline) {
+    n.committer = std::make_unique<SimCommitter>(*this, i);
+    n.host->node().set_committer(n.committer.get());
+  }
   n.host->membership().set_on_ring_issued(
       [this, i](const gossip::RingState& issued) { on_ring_issued(i, issued); });
   trace_membership(i);
@@ -259,6 +263,7 @@ void Simulation::crash(int i, bool machine, bool wipe) {
   SimNode& n = nodes_[i];
   end_life(n);
   n.host.reset();
+  n.committer.reset();  // a write it had not made is lost with the process
   ++n.life;
   std::size_t lost = machine ? n.storage->lose_unsynced() : 0;
   // The saved ring and the gossip generation go with the disk.
@@ -277,11 +282,34 @@ void Simulation::exit_node(int i) {
   SimNode& n = nodes_[i];
   end_life(n);
   n.host.reset();
+  n.committer.reset();
   ++n.life;
   n.removed = true;
   ++removed_count_;
   trace_ring(fmt::format("ring {} exits", n.id));
   links_break(i);
+}
+
+void Simulation::SimCommitter::submit(std::vector<storage::WriteOp> ops) {
+  QKV_ASSERT(!ops_ && !done_);
+  ops_ = std::move(ops);
+  sim_.after(sim_.between(0, 3), [sim = &sim_, i = index_, life = sim_.nodes_[index_].life] {
+    SimNode& n = sim->nodes_[i];
+    if (n.life != life || !n.host || !n.committer->ops_) return;  // crashed, or waited for
+    n.committer->write();
+    n.host->node().on_commit_done(sim->node_now(i));
+  });
+}
+
+Status Simulation::SimCommitter::wait() {
+  if (ops_) write();
+  QKV_ASSERT(done_.has_value());
+  return *std::exchange(done_, std::nullopt);
+}
+
+void Simulation::SimCommitter::write() {
+  done_ = sim_.nodes_[index_].storage->write(*ops_);
+  ops_.reset();
 }
 
 void Simulation::end_life(SimNode& n) {

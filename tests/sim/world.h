@@ -95,9 +95,26 @@ class Simulation {
     Simulation& sim_;
     int index_;
   };
+  // The commit pipeline's storage side (SimConfig::commit_pipeline): the write and its end
+  // are one later event of the world's loop.
+  class SimCommitter final : public node::Committer {
+   public:
+    SimCommitter(Simulation& sim, int index) : sim_(sim), index_(index) {}
+    void submit(std::vector<storage::WriteOp> ops) override;
+    std::optional<Status> poll() override { return std::exchange(done_, std::nullopt); }
+    Status wait() override;
+
+   private:
+    void write();
+    Simulation& sim_;
+    int index_;
+    std::optional<std::vector<storage::WriteOp>> ops_;  // handed over, not yet written
+    std::optional<Status> done_;                        // written, not yet taken
+  };
   struct SimNode {
     NodeId id;
     std::unique_ptr<SimStorage> storage;
+    std::unique_ptr<SimCommitter> committer;  // with commit_pipeline; outlives host
     std::unique_ptr<SimTransport> transport;
     // The process: the node core, its membership (gossip, failure detection, the ring's
     // life, the claimant) and its hints, wired as qkvd wires them (node/host.h). Null while
