@@ -190,7 +190,11 @@ Status read_storage(const toml::table& t, DaemonConfig& c) {
                                   "write_buffer_bytes", "version_cache_bytes", "snapshot_dir"},
                                  "storage."));
   QKV_RETURN_IF_ERROR(read_bool(t, "sync_writes", "storage.", c.sync_writes));
-  QKV_RETURN_IF_ERROR(read_bool(t, "commit_thread", "storage.", c.commit_thread));
+  if (t.get("commit_thread")) {
+    bool on = false;
+    QKV_RETURN_IF_ERROR(read_bool(t, "commit_thread", "storage.", on));
+    c.commit_thread = on;
+  }
   if (t.get("snapshot_dir")) {
     std::string dir;
     QKV_RETURN_IF_ERROR(read_string(t, "snapshot_dir", "storage.", dir));

@@ -94,6 +94,10 @@ struct DaemonConfig {
   uint32_t io_threads = 1;
   // io_threads, with 0 taken as the machine's cores (at least 1).
   uint32_t io_threads_or_cores() const;
+  // commit_thread, unset taken as sync_writes: with the fsync in every commit the pipeline
+  // gave 1.2-1.5x the ops/s on 2 cores; without, the thread crossings cost more than
+  // RocksDB's write in memory saves there (docs/performance.md, "The commit pipeline").
+  bool commit_thread_or_default() const { return commit_thread.value_or(sync_writes); }
   // Addresses other nodes and clients should use (default: the listen addresses; set them
   // when listening on 0.0.0.0).
   std::optional<HostPort> peer_advertise, client_advertise;
@@ -108,8 +112,9 @@ struct DaemonConfig {
   uint32_t hints_per_second_max = 1000;
   bool sync_writes = false;  // fsync the WAL on every write (off by default, as Riak/Cassandra)
   // The commit pipeline (node/committer.h): group commits are written to storage by a
-  // thread of their own while the core thread goes on (node/storage_thread.h).
-  bool commit_thread = false;
+  // thread of their own while the core thread goes on (node/storage_thread.h). Unset: on
+  // with sync_writes, whose fsync it hides, off without (see commit_thread_or_default).
+  std::optional<bool> commit_thread;
   uint64_t block_cache_bytes = 256ull << 20;
   // RocksDB's memtable per column family (write_buffer_size): writes collect here before a
   // flush; up to two per family are in memory at once. >= kWriteBufferBytesMin.

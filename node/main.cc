@@ -269,7 +269,7 @@ int run(DaemonConfig config) {
           .with("members", config.members.size())
           .with("seeds", config.seeds.size())
           .with("sync_writes", config.sync_writes)
-          .with("commit_thread", config.commit_thread)
+          .with("commit_thread", config.commit_thread_or_default())
           .with("io_threads", config.io_threads_or_cores())
           .with("hinted_handoff", config.hinted_handoff)
           .with("auto_join", config.auto_join.enabled));
@@ -377,7 +377,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_flag("--sync-writes", f.sync_writes, "fsync the WAL on every write (default off)");
   app.add_option("--commit-thread", f.commit_thread,
                  "write group commits to storage on a thread of their own, while the core "
-                 "thread goes on (storage.commit_thread; true or false)");
+                 "thread goes on (storage.commit_thread; true or false; default: as "
+                 "--sync-writes)");
   app.add_flag("--insecure", f.insecure,
                "allow ports beyond loopback without TLS ([tls] insecure; docs/security.md)");
   app.add_flag("--no-hinted-handoff", f.no_hinted_handoff,

@@ -318,6 +318,8 @@ void Node::on_tick(TimePoint now) {
   if (held_.ring()) hints_.deliver(now);
   if (commit_in_flight_ && aae_.build_due(now)) finish_commit(committer_->wait(), true);
   aae_.on_tick(now, unix_ms());
+  // A range is reported received only once what it joined is in storage.
+  if (transfer_.completion_due()) commit_now();
   transfer_.on_tick(now);
   reaper_.on_tick(now, unix_ms());
   while (auto id = in_flight_.pop_due(now)) on_alarm(*id, now);

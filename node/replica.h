@@ -11,7 +11,7 @@
 //
 // Group commit: writes are staged (store, merge) and reach storage together at commit():
 // one Storage::write (one RocksDB WriteBatch, one WAL append). Reads (load) see the staged
-// states. Nothing that depends on a staged write leaves before it is committed: a replica
+// states, and with the commit pipeline (start_commit/finish_commit) the committing ones. Nothing that depends on a staged write leaves before it is committed: a replica
 // write is acked only after commit() (with the commit's status), and the coordinator sends
 // a put on only after its own copy is committed (node/coordinator/put_coordinator.h), so a
 // dot never escapes a node that could forget it in a crash.

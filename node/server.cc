@@ -137,7 +137,7 @@ Server::Server(boost::asio::io_context& io, const DaemonConfig& config, const Bo
         });
     http_server_->set_on_close([this](uint64_t connection) { on_http_close(connection); });
   }
-  if (config.commit_thread) {
+  if (config.commit_thread_or_default()) {
     storage_thread_ = std::make_unique<StorageThread>(
         storage, [this] { boost::asio::post(io_, [this] { on_commit_done(); }); });
     node_.set_committer(storage_thread_.get());

@@ -120,6 +120,13 @@ void OwnershipTransfer::refill(TimePoint now) {
   budget_bytes_ = std::min(rate, budget_bytes_ + std::max(0.0, elapsed_s) * rate);
 }
 
+bool OwnershipTransfer::completion_due() const {
+  if (!next_) return false;
+  return std::any_of(inbound_.begin(), inbound_.end(), [&](const auto& entry) {
+    return entry.second.received && !entry.second.done && tree_ready_(entry.first);
+  });
+}
+
 void OwnershipTransfer::on_tick(TimePoint now) {
   if (!next_) return;
   refill(now);

@@ -108,8 +108,13 @@ class OwnershipTransfer {
 
   // TransferRequest (answered as a source) and TransferReply.
   void on_message(const PeerMessage& message, TimePoint now);
-  // Sends the next batches the budget allows; gives up on silent sources.
+  // Sends the next batches the budget allows; gives up on silent sources; marks ranges done.
   void on_tick(TimePoint now);
+  // True if the next on_tick marks a range done: its last batch is joined and its tree is
+  // ready. The node first commits what is staged and waits for the commit in flight, so a
+  // range is never reported done (done_version, gossiped) while its states may still be
+  // lost to a failed commit or a crash.
+  bool completion_due() const;
   void on_peer_unreachable(const NodeId& peer, TimePoint now);
   // A group commit failed: states joined from batches may be lost, so every range of the
   // transition is copied again from its start.

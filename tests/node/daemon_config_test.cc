@@ -52,6 +52,7 @@ TEST(DaemonConfigTest, ParsesEverySection) {
   EXPECT_TRUE(config->sync_writes);
   EXPECT_EQ(config->node.version_cache_bytes, 1048576u);
   EXPECT_EQ(config->write_buffer_bytes, 16777216u);
+  EXPECT_TRUE(config->commit_thread_or_default()) << "the pipeline hides the fsync";
 }
 
 TEST(DaemonConfigTest, DefaultsAreSafe) {
@@ -95,6 +96,22 @@ TEST(DaemonConfigTest, MistakesGetErrorsNamingTheKey) {
   EXPECT_THAT(with("write_buffer_bytes = 16777216", "write_buffer_bytes = 4096").message(),
               HasSubstr("storage.write_buffer_bytes=4096 must be at least 65536"));
   EXPECT_THAT(with("[storage]", "[storage").message(), HasSubstr("bad.toml:"));
+}
+
+TEST(DaemonConfigTest, TheCommitThreadFollowsSyncWritesUnlessSet) {
+  auto parse = [](const std::string& storage) {
+    std::string text = kValid;
+    const std::string from = "sync_writes = true\n";
+    text.replace(text.find(from), from.size(), storage);
+    auto config = parse_daemon_config(text, "test.toml");
+    EXPECT_TRUE(config.is_ok()) << config.status().to_string();
+    return config.value();
+  };
+  EXPECT_FALSE(parse("").commit_thread_or_default());
+  EXPECT_TRUE(parse("commit_thread = true\n").commit_thread_or_default());
+  EXPECT_FALSE(parse("sync_writes = true\ncommit_thread = false\n").commit_thread_or_default());
+  EXPECT_THAT(error_of(std::string(kValid) + "commit_thread = 1\n").message(),
+              HasSubstr("'storage.commit_thread' must be true or false"));
 }
 
 TEST(DaemonConfigTest, TheDocumentedExampleConfigIsValid) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "node/committer.h"
 #include "node/wire/replica_codec.h"
 #include "ring/claim.h"
 #include "tests/node/test_cluster.h"
@@ -143,6 +144,52 @@ TEST(TransferTest, AJoinCopiesEveryRangeAndOldReplicasDropThemOnlyOnceAllMovedOn
     EXPECT_EQ(std::get<proto::GetResponse>(got.body).values,
               std::vector<std::string>{"value of " + key});
   }
+}
+
+// The commit pipeline's storage side at its slowest: a commit is written only when the node
+// waits for it (Committer::wait), never ending by itself.
+class WaitOnlyCommitter final : public node::Committer {
+ public:
+  explicit WaitOnlyCommitter(storage::Storage& storage) : storage_(storage) {}
+  void submit(std::vector<storage::WriteOp> ops) override { ops_ = std::move(ops); }
+  std::optional<Status> poll() override { return std::nullopt; }
+  Status wait() override {
+    EXPECT_TRUE(ops_.has_value());
+    Status written = storage_.write(*ops_);
+    ops_.reset();
+    return written;
+  }
+
+ private:
+  storage::Storage& storage_;
+  std::optional<std::vector<storage::WriteOp>> ops_;
+};
+
+TEST(TransferTest, WithTheCommitPipelineARangeIsDoneOnlyOnceWhatItJoinedIsInStorage) {
+  // done_version is gossiped, and the claimant then ends the transition: the old replicas
+  // drop the ranges. A receiver must not report them while their states may still be lost
+  // with a commit in flight (a crash, a full disk).
+  TestCluster::Options options = four_nodes_three_in_the_ring();
+  options.anti_entropy.enabled = false;  // no tree builds, which wait for commits too
+  TestCluster cluster(options);
+  auto keys = write_keys(cluster, 300, "before");
+  WaitOnlyCommitter committer(cluster.storage("n4"));
+  cluster.node("n4").set_committer(&committer);
+  auto current = std::make_shared<const ring::Ring>(cluster.ring());
+  auto next = claimed(*current, {"n1", "n2", "n3", "n4"}, 3);
+  cluster.set_ring(current, next, 2);
+  cluster.set_applied(2);
+  ASSERT_TRUE(run_until_done(cluster, "n4", 2));
+  uint64_t moved = 0;
+  for (const auto& key : keys) {
+    if (!next->preference_list(ring::token_of(key), 3).is_primary("n4")) continue;
+    auto from = current->preference_list(ring::token_of(key), 3).primaries.front();
+    EXPECT_EQ(stored(cluster, "n4", key), stored(cluster, from, key)) << key;
+    ++moved;
+  }
+  EXPECT_GT(moved, 0u);
+  cluster.node("n4").commit_now();
+  cluster.node("n4").set_committer(nullptr);
 }
 
 TEST(TransferTest, AReceiverDownDuringAWriteGetsItAsAHint) {
