@@ -7,7 +7,8 @@
 //     answer relayed back, whatever the outcome;
 //   - replica_write: a replica's ack of a coordinated put, from the write's staging to the
 //     ack (the coordinator's view, as coordinator/replica_latency.h keeps per replica);
-//   - storage_commit: one group commit's storage write (node/replica.h).
+//   - storage_commit: one group commit's storage write (node/replica.h); with the commit
+//     pipeline, from its hand-over to the storage thread until the core hears of its end.
 //
 // The core's TimePoint has millisecond resolution, too coarse for a store whose requests
 // take a millisecond, so latencies come from a separate monotonic microsecond source that
