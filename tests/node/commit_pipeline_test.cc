@@ -53,43 +53,15 @@ class ManualCommitter final : public node::Committer {
   bool released_ = false;
 };
 
-// One node, n1, of a 3-node ring with N=3: a primary of every key.
-class CommitPipelineTest : public ::testing::Test {
+// One node of three (a primary of every key) with its commits written by ManualCommitter.
+class CommitPipelineTest : public OneNodeOfThreeTest {
  protected:
-  CommitPipelineTest()
-      : ring_(std::make_shared<const ring::Ring>(
-            ring::Ring::claim({"n1", "n2", "n3"}, 64, 3).value())),
-        node_(config(), ring_, storage_, transport_, causal::Actor{"n1", 7}, now_) {
-    node_.set_committer(&committer_);
-  }
+  CommitPipelineTest() { node_.set_committer(&committer_); }
 
-  static node::NodeConfig config() {
-    node::NodeConfig c;
-    c.node_id = "n1";
-    c.n = 3;
-    c.r = 2;
-    c.w = 2;
-    return c;
-  }
-
-  void replica_write(const std::string& key, const std::string& value, uint64_t request_id) {
-    causal::SiblingSet state = causal::SiblingSet().update({}, causal::Actor{"n2", 9}, value);
-    node_.on_peer_message(node::PeerMessage{"n2", request_id, node::ReplicaWrite{key, state, {}}},
-                          now_);
-  }
-  void client_put(const std::string& key, const std::string& value, uint64_t request_id) {
-    node_.on_client_request(
-        1, proto::ClientRequest{request_id, 0, proto::PutRequest{key, value, "", 0, false}}, now_);
-  }
   // The committer's write ends and the node hears of it.
   void end_commit() {
     committer_.release();
     node_.on_commit_done(now_);
-  }
-  std::vector<std::string> stored_values(const std::string& key) {
-    auto bytes = storage_.inner.get(ring::token_of(key), key);
-    if (!bytes.is_ok() || !bytes.value()) return {};
-    return node::decode_sibling_set(*bytes.value())->values();
   }
   std::vector<uint64_t> acked() const {
     std::vector<uint64_t> out;
@@ -99,12 +71,7 @@ class CommitPipelineTest : public ::testing::Test {
     return out;
   }
 
-  TimePoint now_{Duration(1'000'000)};
-  std::shared_ptr<const ring::Ring> ring_;
-  CountingStorage storage_;
-  RecordingTransport transport_;
   ManualCommitter committer_{storage_};
-  node::Node node_;
 };
 
 TEST_F(CommitPipelineTest, AWriteIsAckedAtItsCommitsEndAndTheNextBatchWaitsForIt) {

@@ -13,44 +13,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
-// One node, n1, of a 3-node ring with N=3: a primary of every key.
-class GroupCommitTest : public ::testing::Test {
- protected:
-  GroupCommitTest()
-      : ring_(std::make_shared<const ring::Ring>(
-            ring::Ring::claim({"n1", "n2", "n3"}, 64, 3).value())),
-        node_(config(), ring_, storage_, transport_, causal::Actor{"n1", 7}, now_) {}
-
-  static node::NodeConfig config() {
-    node::NodeConfig c;
-    c.node_id = "n1";
-    c.n = 3;
-    c.r = 2;
-    c.w = 2;
-    return c;
-  }
-
-  void replica_write(const std::string& key, const std::string& value, uint64_t request_id) {
-    causal::SiblingSet state = causal::SiblingSet().update({}, causal::Actor{"n2", 9}, value);
-    node_.on_peer_message(node::PeerMessage{"n2", request_id, node::ReplicaWrite{key, state, {}}},
-                          now_);
-  }
-  void client_put(const std::string& key, const std::string& value, uint64_t request_id) {
-    node_.on_client_request(
-        1, proto::ClientRequest{request_id, 0, proto::PutRequest{key, value, "", 0, false}}, now_);
-  }
-  std::vector<std::string> stored_values(const std::string& key) {
-    auto bytes = storage_.inner.get(ring::token_of(key), key);
-    if (!bytes.is_ok() || !bytes.value()) return {};
-    return node::decode_sibling_set(*bytes.value())->values();
-  }
-
-  TimePoint now_{Duration(1'000'000)};
-  std::shared_ptr<const ring::Ring> ring_;
-  CountingStorage storage_;
-  RecordingTransport transport_;
-  node::Node node_;
-};
+using GroupCommitTest = OneNodeOfThreeTest;
 
 TEST_F(GroupCommitTest, WithoutABatchEveryEventCommitsItsOwnWriteBeforeItReturns) {
   replica_write("a", "1", 11);
