@@ -145,7 +145,8 @@ class Node {
   // coordinated rounds, the trees' and the version cache's updates) happens at its end,
   // on_commit_done. A failed commit also fails what was staged while it was in flight, since
   // that may build on states that never reached storage. Scans that must see every commit
-  // (tree builds, dropping ranges) wait for the one in flight first.
+  // (tree builds, dropping ranges) wait for the one in flight first, and a transfer's
+  // range is reported done only once what it joined is committed.
   // `committer` outlives this or is reset before it goes; null: writes on this thread.
   // REQUIRES: no commit in flight.
   void set_committer(Committer* committer);

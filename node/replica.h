@@ -11,7 +11,8 @@
 //
 // Group commit: writes are staged (store, merge) and reach storage together at commit():
 // one Storage::write (one RocksDB WriteBatch, one WAL append). Reads (load) see the staged
-// states, and with the commit pipeline (start_commit/finish_commit) the committing ones. Nothing that depends on a staged write leaves before it is committed: a replica
+// states, and with the commit pipeline (start_commit/finish_commit) the committing ones.
+// Nothing that depends on a staged write leaves before it is committed: a replica
 // write is acked only after commit() (with the commit's status), and the coordinator sends
 // a put on only after its own copy is committed (node/coordinator/put_coordinator.h), so a
 // dot never escapes a node that could forget it in a crash.
@@ -137,7 +138,6 @@ class Replica {
   // REQUIRES: no batch is committing (at most one at a time, in order).
   std::vector<storage::WriteOp> start_commit();
   void finish_commit(const Status& committed);
-  bool committing() const { return committing_open_; }
   // After a failed commit: what is staged may have been built on the failed batch's states,
   // which never reached storage, so none of it is written. Its acks are sent `status`.
   void discard_staged(const Status& status);
