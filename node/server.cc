@@ -361,6 +361,8 @@ void Server::batch_writes() {
 }
 
 void Server::on_commit_done() {
+  // The next commit starts at the end of this io turn, with the frames it reads.
+  batch_writes();
   node_.on_commit_done(clock_.now());
   io_threads_.flush();  // the commit's answers and replica writes leave now
   backpressure();
