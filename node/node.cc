@@ -316,7 +316,7 @@ void Node::on_peer_link_broke(const NodeId& peer, TimePoint now) {
 void Node::on_tick(TimePoint now) {
   now_ = now;
   if (held_.ring()) hints_.deliver(now);
-  if (commit_in_flight_ && aae_.build_due(now)) finish_commit(committer_->wait(), true);
+  if (commit_in_flight_ && aae_.build_due(now)) finish_commit(committer_->wait());
   aae_.on_tick(now, unix_ms());
   // A range is reported received only once what it joined is in storage.
   if (transfer_.completion_due()) commit_now();
@@ -355,17 +355,18 @@ void Node::commit_writes() {
       commit_in_flight_ = true;
     } else {
       // Only acks wait (the states they joined with are committed), or no pipeline.
-      finish_commit(ops.empty() ? Status::ok() : storage_.write(ops), false);
+      finish_commit(ops.empty() ? Status::ok() : storage_.write(ops));
     }
   }
 }
 
-void Node::finish_commit(Status committed, bool pipelined) {
+void Node::finish_commit(Status committed) {
   commit_in_flight_ = false;
   replica_.finish_commit(committed);
   puts_.on_committed(committed);
-  if (pipelined && !committed.is_ok()) {
-    // Staged while the failed batch was in flight, and maybe built on its states.
+  if (committer_ && !committed.is_ok()) {
+    // Staged while the failed batch was in flight, and maybe built on its states. (Without
+    // a committer nothing is staged during a commit: it is written before the event ends.)
     replica_.discard_staged(committed);
     puts_.discard_staged(committed);
   }
@@ -381,13 +382,13 @@ void Node::on_commit_done(TimePoint now) {
   std::optional<Status> committed = committer_->poll();
   if (!committed) return;
   now_ = now;
-  finish_commit(std::move(*committed), true);
+  finish_commit(std::move(*committed));
   end_event();  // the next commit starts, unless a batch is open (it starts at its end)
 }
 
 void Node::commit_now() {
   for (;;) {
-    if (commit_in_flight_) finish_commit(committer_->wait(), true);
+    if (commit_in_flight_) finish_commit(committer_->wait());
     if (!replica_.has_staged() && !puts_.has_staged()) return;
     commit_writes();
   }

@@ -212,7 +212,7 @@ class Node {
   }
   void commit_writes();
   // The end of a commit (in flight or written here) with the write's status.
-  void finish_commit(Status committed, bool pipelined);
+  void finish_commit(Status committed);
 
   NodeConfig config_;
   storage::Storage& storage_;  // for snapshots; reads and writes go through replica_

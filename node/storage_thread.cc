@@ -48,8 +48,7 @@ void StorageThread::run() {
   pthread_setname_np(pthread_self(), "qkv-storage");  // in top -H and /proc/PID/task
   std::unique_lock lock(mu_);
   for (;;) {
-    // A write in flight is finished before stopping: it may have been acked to no one, but
-    // its batch left the node core as committing.
+    // A write handed over is made before the thread stops (the node counts it committing).
     cv_.wait(lock, [this] { return pending_ || stop_; });
     if (!pending_) return;
     std::vector<storage::WriteOp> ops = std::move(ops_);
